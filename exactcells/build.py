@@ -1,0 +1,486 @@
+"""Construct the polyhedral complex of a ReLU network on a domain, exactly.
+
+The algorithm is layer-wise refinement of the whole face lattice (design.md §6):
+
+1. Start from the domain's face lattice (from cddlib's exact vertex/facet incidences).
+2. For each hidden neuron in layer order (then each output neuron, with ``with_output``), take
+   its exact pre-activation at every vertex. On every current cell it is affine, because all
+   earlier layers have already cut that cell, and the pre-activations of the current layer are
+   carried along as homogeneous integer coordinates. A cell whose vertices take both strict signs
+   splits into a ``+`` part, a ``-`` part and a zero part one dimension lower; new vertices sit on
+   the edges whose ends have opposite signs, at the exact crossing. Faces of the parts come from
+   the faces of the cell: a split facet gives its parts, and the all-zero faces of codimension 2
+   become facets of the zero part.
+3. Every other cell keeps its shape and records the sign of its vertices.
+
+Why the dimensions are exact: a split cell has vertices with both strict signs, so the neuron's
+affine function is non-constant on its affine hull and its zero set meets the relative interior
+in a hyperplane of that hull. The dimension bookkeeping is a consequence of exact signs, never a
+count of zeros; :func:`exactcells.certify` recomputes it from affine hulls independently.
+
+Vertices are stored as primitive integer vectors ``(D x, D z, D)`` where ``z`` are the
+pre-activations of the current layer (of an integer-scaled, sign-equivalent network); the
+crossing of an edge ``(p, q)`` with values ``a > 0 > b`` is ``a q - b p``, an integer vector.
+No floating point and no tolerance enters the computation.
+
+The work can be split into independent units: the closed top cells of the complex after the
+first few neurons (:func:`plan_units`), each refined by the remaining neurons
+(:func:`refine_unit`), and merged by their canonical sign-vector keys (:func:`merge_units`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .complex import PolyhedralComplex
+from .domain import Domain
+from .errors import CellLimitExceeded, InvalidDomainError
+from .measure import homogeneous
+from .network import Network
+
+__all__ = ["build_complex", "Lattice", "plan_units", "refine_unit", "merge_units"]
+
+# sign codes stored during the build: 0 means '-', 1 means '0', 2 means '+'
+_NEG, _ZERO, _POS = 1, 2, 4  # mask bits
+ProgressFn = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class Lattice:
+    """A mutable face lattice during the build (internal to this module and its workers).
+
+    Cells are integer ids; vertices are the cells of dimension 0 and carry a homogeneous
+    integer vector in ``hv``.
+    """
+
+    n: int
+    dim: list[int]
+    facets: list[list[int]]
+    nsig: list[bytearray]  # neuron (and output) sign codes, appended neuron by neuron
+    fsig: list[bytes]  # domain-facet sign codes (inherited by every part)
+    hv: dict[int, list[int]]
+    by_dim: list[list[int]]
+
+    def num_cells(self) -> int:
+        return len(self.dim)
+
+    def new_cell(self, d: int, facets: list[int], nsig: bytearray, fsig: bytes) -> int:
+        c = len(self.dim)
+        self.dim.append(d)
+        self.facets.append(facets)
+        self.nsig.append(nsig)
+        self.fsig.append(fsig)
+        return c
+
+
+def domain_lattice(domain: Domain) -> Lattice:
+    """The face lattice of the domain with homogeneous vertex vectors ``(D x, D)``."""
+    faces = domain.faces()
+    n = domain.dim
+    m = domain.num_facets
+    ids = {f.vertices: i for i, f in enumerate(faces)}
+    dim = [f.dim for f in faces]
+    lat = Lattice(n, dim, [], [], [], {}, [[] for _ in range(n + 1)])
+    by_dim_sets: dict[int, list[int]] = {}
+    for i, f in enumerate(faces):
+        by_dim_sets.setdefault(f.dim, []).append(i)
+    for i, f in enumerate(faces):
+        fac = [j for j in by_dim_sets.get(f.dim - 1, []) if faces[j].vertices < f.vertices] if f.dim else []
+        lat.facets.append(fac)
+        lat.nsig.append(bytearray())
+        lat.fsig.append(bytes(1 if k in f.on_facets else 2 for k in range(m)))
+        lat.by_dim[f.dim].append(i)
+        if f.dim == 0:
+            (v,) = tuple(f.vertices)
+            lat.hv[i] = list(homogeneous(domain.vertices[v]))
+    assert len(ids) == len(faces)
+    return lat
+
+
+def _transition(lat: Lattice, W: list[list[int]], b: list[int], first: bool) -> None:
+    """Replace each vertex's carried pre-activations by those of the next layer."""
+    from flint import fmpz_mat
+
+    n = lat.n
+    vids = list(lat.hv)
+    if not vids:
+        return
+    rows = []
+    for v in vids:
+        h = lat.hv[v]
+        src = h[:n] if first else [x if x > 0 else 0 for x in h[n:-1]]
+        rows.append(src + [h[-1]])
+    M = fmpz_mat([list(r) + [bj] for r, bj in zip(W, b)])  # (out, in+1)
+    Z = fmpz_mat(rows) * M.transpose()
+    width = len(W)
+    flat = [int(e) for e in Z.entries()]
+    for k, v in enumerate(vids):
+        h = lat.hv[v]
+        new = h[:n] + flat[k * width : (k + 1) * width] + [h[-1]]
+        g = math.gcd(*new)
+        if g > 1:
+            new = [e // g for e in new]
+        lat.hv[v] = new
+
+
+def _cut(lat: Lattice, col: int) -> int:
+    """Cut every cell of ``lat`` by the zero set of the carried pre-activation ``col``.
+
+    Returns the number of cells split.
+    """
+    facets, nsig, fsig, hv = lat.facets, lat.nsig, lat.fsig, lat.hv
+    mask: dict[int, int] = {}
+    for v in lat.by_dim[0]:
+        x = hv[v][col]
+        mask[v] = _POS if x > 0 else (_NEG if x < 0 else _ZERO)
+    parts: dict[int, tuple[int, int, int]] = {}
+    new_by_dim: list[list[int]] = [[] for _ in range(lat.n + 1)]
+    for v in lat.by_dim[0]:
+        m = mask[v]
+        nsig[v].append(2 if m == _POS else (0 if m == _NEG else 1))
+    for k in range(1, lat.n + 1):
+        for c in lat.by_dim[k]:
+            fc = facets[c]
+            m = 0
+            for f in fc:
+                m |= mask[f]
+            mask[c] = m
+            if m & 5 != 5:
+                nsig[c].append(2 if m & _POS else (0 if m & _NEG else 1))
+                continue
+            base = bytes(nsig[c])
+            if k == 1:
+                a, bb = fc
+                if mask[a] != _POS:
+                    a, bb = bb, a
+                ha, hb = hv[a], hv[bb]
+                va, vb = ha[col], hb[col]
+                new = [va * y - vb * x for x, y in zip(ha, hb)]
+                g = math.gcd(*new)
+                if g > 1:
+                    new = [e // g for e in new]
+                z = lat.new_cell(0, [], bytearray(base + b"\x01"), fsig[c])
+                hv[z] = new
+                mask[z] = _ZERO
+                neg = lat.new_cell(1, [bb, z], bytearray(base + b"\x00"), fsig[c])
+                facets[c] = [a, z]
+                nsig[c].append(2)
+                parts[c] = (c, neg, z)
+                new_by_dim[0].append(z)
+                new_by_dim[1].append(neg)
+                continue
+            pos_f: list[int] = []
+            neg_f: list[int] = []
+            zero_f: list[int] = []
+            zero_faces: set[int] = set()
+            for f in fc:
+                p = parts.get(f)
+                if p is not None:
+                    pos_f.append(p[0])
+                    neg_f.append(p[1])
+                    zero_f.append(p[2])
+                    continue
+                mf = mask[f]
+                if mf & _POS:
+                    pos_f.append(f)
+                else:
+                    neg_f.append(f)
+                for g2 in facets[f]:
+                    if mask[g2] == _ZERO:
+                        zero_faces.add(g2)
+            zero_f.extend(sorted(zero_faces))
+            z = lat.new_cell(k - 1, zero_f, bytearray(base + b"\x01"), fsig[c])
+            pos_f.append(z)
+            neg_f.append(z)
+            neg = lat.new_cell(k, neg_f, bytearray(base + b"\x00"), fsig[c])
+            facets[c] = pos_f
+            nsig[c].append(2)
+            mask[z] = _ZERO  # never read again in this pass
+            parts[c] = (c, neg, z)
+            new_by_dim[k - 1].append(z)
+            new_by_dim[k].append(neg)
+    for k, lst in enumerate(new_by_dim):
+        lat.by_dim[k].extend(lst)
+    return len(parts)
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.t0 = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def update(self, done: int, cells: int, label: str) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if done < self.total and now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        width = 24
+        filled = int(width * done / max(self.total, 1))
+        bar = "#" * filled + "-" * (width - filled)
+        msg = (f"exactcells: [{bar}] {done}/{self.total} neurons ({label}), "
+               f"{cells} cells, {now - self.t0:.1f} s")
+        if self.tty:
+            sys.stderr.write("\r" + msg + ("\n" if done >= self.total else ""))
+        else:
+            sys.stderr.write(msg + "\n")
+        sys.stderr.flush()
+
+
+def _neuron_schedule(net: Network, with_output: bool) -> list[tuple[int, int]]:
+    """(layer, row) of every neuron that cuts, in order."""
+    sched = [(li, j) for li, w in enumerate(net.hidden_widths) for j in range(w)]
+    if with_output:
+        sched += [(len(net.layers) - 1, j) for j in range(net.output_dim)]
+    return sched
+
+
+def refine(
+    lat: Lattice,
+    net: Network,
+    with_output: bool,
+    start: int = 0,
+    stop: int | None = None,
+    max_cells: int | None = None,
+    progress: bool = False,
+) -> Lattice:
+    """Cut ``lat`` by the neurons ``start <= i < stop`` of the schedule, in place.
+
+    ``lat``'s vertices must carry the pre-activations of the layer of neuron ``start``
+    (for ``start = 0``: only ``(D x, D)``).
+    """
+    ints = net.integer_layers()
+    sched = _neuron_schedule(net, with_output)
+    stop = len(sched) if stop is None else stop
+    bar = _Progress(stop - start, progress)
+    n = lat.n
+    current_layer = sched[start - 1][0] if start > 0 else -1
+    for i in range(start, stop):
+        li, j = sched[i]
+        while current_layer < li:
+            current_layer += 1
+            W, b = ints[current_layer]
+            _transition(lat, W, b, first=current_layer == 0)
+        _cut(lat, n + j)
+        if max_cells is not None and lat.num_cells() > max_cells:
+            raise CellLimitExceeded(
+                f"stopped after {i + 1} of {len(sched)} neurons: the complex has "
+                f"{lat.num_cells()} cells already, more than max_cells = {max_cells}"
+            )
+        bar.update(i + 1 - start, lat.num_cells(), f"layer {li}")
+    return lat
+
+
+def build_complex(
+    net: Network,
+    domain: Domain | None = None,
+    *,
+    with_output: bool = False,
+    max_cells: int | None = None,
+    progress: bool = False,
+) -> PolyhedralComplex:
+    """Every cell of every dimension of the complex that ``net`` cuts ``domain`` into.
+
+    Parameters
+    ----------
+    net
+        The network (exact weights).
+    domain
+        A full-dimensional polytope; by default the box ``[-1, 1]^n``.
+    with_output
+        Also cut by the zero sets of the output neurons (the decision boundary ``F = 0``).
+    max_cells
+        Stop with :class:`~exactcells.errors.CellLimitExceeded` once the complex under
+        construction has more cells than this (cell counts only grow while refining).
+    progress
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    PolyhedralComplex
+
+    Examples
+    --------
+    >>> from exactcells import network_from_dict, build_complex
+    >>> net = network_from_dict({"layers": [{"W": [[1, 0], [0, 1]], "b": [0, 0]},
+    ...                                     {"W": [[1, 1]], "b": [0]}]})
+    >>> build_complex(net).f_vector
+    (9, 12, 4)
+    """
+    if domain is None:
+        domain = Domain.box(net.input_dim)
+    if domain.dim != net.input_dim:
+        raise InvalidDomainError(
+            f"the domain lives in R^{domain.dim} but the network takes {net.input_dim} inputs"
+        )
+    t0 = time.perf_counter()
+    lat = domain_lattice(domain)
+    refine(lat, net, with_output, max_cells=max_cells, progress=progress)
+    return _assemble(lat, net, domain, with_output, time.perf_counter() - t0)
+
+
+def _assemble(
+    lat: Lattice, net: Network, domain: Domain, with_output: bool, seconds: float
+) -> PolyhedralComplex:
+    """Freeze a finished lattice into a canonical :class:`PolyhedralComplex`."""
+    N = lat.num_cells()
+    n = lat.n
+    nh = net.num_hidden
+    m = domain.num_facets
+    K = nh + m + (net.output_dim if with_output else 0)
+    rows = b"".join(
+        bytes(s[:nh]) + f + bytes(s[nh:]) for s, f in zip(lat.nsig, lat.fsig)
+    )
+    signs = (np.frombuffer(rows, dtype=np.int8).reshape(N, K) - 1).astype(np.int8)
+    dims = np.asarray(lat.dim, dtype=np.int8)
+    order = np.lexsort(tuple(signs[:, k] for k in range(K - 1, -1, -1)) + (dims,))
+    new_id = np.empty(N, dtype=np.int64)
+    new_id[order] = np.arange(N, dtype=np.int64)
+    counts = np.fromiter((len(lat.facets[c]) for c in order), dtype=np.int64, count=N)
+    indptr = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    flat = np.fromiter(
+        (f for c in order for f in lat.facets[c]), dtype=np.int64, count=int(indptr[-1])
+    )
+    indices = new_id[flat] if flat.size else flat
+    # sort each facet list
+    for i in range(N):
+        a, b = indptr[i], indptr[i + 1]
+        if b - a > 1:
+            indices[a:b] = np.sort(indices[a:b])
+    f0 = int(np.count_nonzero(dims == 0))
+    verts = []
+    for c in order[:f0]:
+        h = lat.hv[int(c)]
+        v = h[:n] + [h[-1]]
+        g = math.gcd(*v)
+        verts.append(tuple(e // g for e in v))
+    return PolyhedralComplex(
+        network=net,
+        domain=domain,
+        with_output=with_output,
+        dims=dims[order],
+        signs=signs[order],
+        facet_indptr=indptr,
+        facet_indices=indices,
+        vertex_coords=tuple(verts),
+        build_seconds=seconds,
+    )
+
+
+# -- independent units of work ------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class WorkUnit:
+    """A closed top cell of the complex after the first ``start`` neurons, to be refined."""
+
+    start: int
+    lattice: Lattice
+
+
+def plan_units(net: Network, domain: Domain, start: int, with_output: bool = False) -> list[WorkUnit]:
+    """Split the build into independent units: the closures of the top cells after ``start`` neurons."""
+    lat = domain_lattice(domain)
+    refine(lat, net, with_output, 0, start)
+    units = []
+    for top in lat.by_dim[lat.n]:
+        units.append(WorkUnit(start, _closure_lattice(lat, top)))
+    return units
+
+
+def _closure_lattice(lat: Lattice, top: int) -> Lattice:
+    seen: dict[int, int] = {}
+    order: list[int] = []
+    stack = [top]
+    while stack:
+        c = stack.pop()
+        if c in seen:
+            continue
+        seen[c] = -1
+        order.append(c)
+        stack.extend(lat.facets[c])
+    order.sort(key=lambda c: lat.dim[c])
+    for i, c in enumerate(order):
+        seen[c] = i
+    sub = Lattice(lat.n, [], [], [], [], {}, [[] for _ in range(lat.n + 1)])
+    for c in order:
+        i = sub.new_cell(lat.dim[c], [seen[f] for f in lat.facets[c]], bytearray(lat.nsig[c]), lat.fsig[c])
+        sub.by_dim[lat.dim[c]].append(i)
+        if c in lat.hv:
+            sub.hv[i] = list(lat.hv[c])
+    return sub
+
+
+def refine_unit(unit: WorkUnit, net: Network, with_output: bool = False) -> Lattice:
+    """Refine one unit by the remaining neurons (independent of every other unit)."""
+    lat = Lattice(
+        unit.lattice.n,
+        list(unit.lattice.dim),
+        [list(f) for f in unit.lattice.facets],
+        [bytearray(s) for s in unit.lattice.nsig],
+        list(unit.lattice.fsig),
+        {k: list(v) for k, v in unit.lattice.hv.items()},
+        [list(x) for x in unit.lattice.by_dim],
+    )
+    return refine(lat, net, with_output, unit.start)
+
+
+def merge_units(parts: Sequence[Lattice]) -> Lattice:
+    """Merge refined units into one lattice, identifying cells by their sign vectors."""
+    n = parts[0].n
+    out = Lattice(n, [], [], [], [], {}, [[] for _ in range(n + 1)])
+    key_to_id: dict[bytes, int] = {}
+    for part in parts:
+        local: dict[int, int] = {}
+        for k in range(n + 1):
+            for c in part.by_dim[k]:
+                key = bytes(part.nsig[c]) + part.fsig[c]
+                gid = key_to_id.get(key)
+                if gid is None:
+                    gid = out.new_cell(k, [local[f] for f in part.facets[c]], part.nsig[c], part.fsig[c])
+                    key_to_id[key] = gid
+                    out.by_dim[k].append(gid)
+                    if c in part.hv:
+                        out.hv[gid] = part.hv[c]
+                local[c] = gid
+    return out
+
+
+def build_complex_by_units(
+    net: Network,
+    domain: Domain | None = None,
+    *,
+    start: int | None = None,
+    with_output: bool = False,
+    jobs: int = 1,
+) -> PolyhedralComplex:
+    """The same complex as :func:`build_complex`, computed as independent units and merged.
+
+    ``start`` neurons are cut first (default: the first hidden layer); each resulting top cell
+    is refined separately, in ``jobs`` processes, and the parts are merged by sign vector.
+    """
+    if domain is None:
+        domain = Domain.box(net.input_dim)
+    t0 = time.perf_counter()
+    if start is None:
+        start = net.hidden_widths[0]
+    units = plan_units(net, domain, start, with_output)
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as ex:
+            parts = list(ex.map(refine_unit, units, [net] * len(units), [with_output] * len(units)))
+    else:
+        parts = [refine_unit(u, net, with_output) for u in units]
+    lat = merge_units(parts)
+    return _assemble(lat, net, domain, with_output, time.perf_counter() - t0)

@@ -1,0 +1,59 @@
+"""The ``exactcells`` command line.
+
+Each command lives in its own module of this package with a ``register(subparsers)`` function
+that adds its parser and sets ``func`` (taking the parsed arguments, returning an exit code).
+``--json`` prints exactly one JSON object on stdout; progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ExactCellsError
+
+__all__ = ["main", "COMMAND_MODULES"]
+
+# the modules that define commands, in the order of the help text
+COMMAND_MODULES = ("cells", "analyze")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    p = argparse.ArgumentParser(
+        prog="exactcells",
+        description="Exact polyhedral complexes of ReLU networks and their topology.",
+    )
+    p.add_argument("--version", action="version", version=f"exactcells {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        mod = importlib.import_module(f".{name}", __name__)
+        mod.register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 success, 2 bad input, 1 other failure)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except ExactCellsError as e:
+        print(f"exactcells: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("exactcells: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON object on stdout (the ``--json`` contract)."""
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,119 @@
+"""``exactcells analyze``: the main job: complex, picture and summary of one network.
+
+Later parts of the report (homology, Fiedler vectors) are *sections*: functions listed in
+``SECTIONS`` as ``"module:function"``; each takes an :class:`AnalysisContext` and returns a dict
+merged into ``summary.json`` (and may write figures into the output directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..build import build_complex
+from ..complex import PolyhedralComplex
+from ..domain import Domain
+from ..errors import OutputExistsError
+from ..io import atomic_write_text
+from ..network import Network
+from ..plot import save_complex_png
+from ..slicing import default_slice
+from . import print_json
+from .common import add_network_args, network_and_domain
+
+__all__ = ["AnalysisContext", "SECTIONS", "register", "run"]
+
+# later issues add their report sections here ("module:function")
+SECTIONS: list[str] = []
+
+
+@dataclass(frozen=True)
+class AnalysisContext:
+    """What a report section gets: the network, the domain, both complexes and the folder."""
+
+    network: Network
+    domain: Domain
+    hidden: PolyhedralComplex  # cut by the hidden neurons (the paper's regions)
+    refined: PolyhedralComplex  # also cut by the output's zero sets
+    plane: PolyhedralComplex  # the refined complex of the 2-D picture (a slice when n > 2)
+    outdir: Path
+    force: bool
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("analyze", help="the main job: complex, picture and summary of a network",
+                       description="Analyze NETWORK (default: the bundled 2-D classifier) and "
+                                   "write summary.json and complex.png into DIR.")
+    add_network_args(p, optional_network=True)
+    p.add_argument("-o", "--output", default="exactcells-report", metavar="DIR",
+                   help="output folder (default: ./exactcells-report)")
+    p.add_argument("--force", action="store_true", help="overwrite files in an existing folder")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=run)
+
+
+def _section(spec: str) -> Callable[[AnalysisContext], dict[str, Any]]:
+    mod, fn = spec.split(":")
+    return getattr(importlib.import_module(mod), fn)
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    net, dom = network_and_domain(args)
+    outdir = Path(args.output)
+    targets = [outdir / "summary.json", outdir / "complex.png"]
+    if not args.force:
+        for t in targets:
+            if t.exists():
+                raise OutputExistsError(f"{t} exists already; pass --force to overwrite")
+    progress = not args.no_progress
+    hidden = build_complex(net, dom, progress=progress)
+    refined = build_complex(net, dom, with_output=True, progress=progress)
+    slice_note = None
+    if dom.dim == 2:
+        plane = refined
+    else:
+        net2, dom2, slice_note = default_slice(net, dom)
+        plane = build_complex(net2, dom2, with_output=True, progress=progress)
+    outdir.mkdir(parents=True, exist_ok=True)
+    title = f"{net.architecture} on {dom.describe()}: {hidden.num_regions} regions"
+    if slice_note:
+        title += f"\n{slice_note}"
+    save_complex_png(plane, outdir / "complex.png", title=title, force=args.force)
+    summary: dict[str, Any] = {
+        "network": str(args.network or "bundled default (2-D half-moons classifier)"),
+        "architecture": net.architecture,
+        "input_dim": net.input_dim,
+        "domain": dom.describe(),
+        "rounding": net.rounding,
+        "f_vector": list(hidden.f_vector),
+        "num_regions": hidden.num_regions,
+        "num_cells": hidden.num_cells,
+        "euler_characteristic": hidden.euler_characteristic,
+        "with_output": {
+            "f_vector": list(refined.f_vector),
+            "num_regions": refined.num_regions,
+        },
+        "picture": {"file": "complex.png", "slice": slice_note},
+    }
+    ctx = AnalysisContext(net, dom, hidden, refined, plane, outdir, args.force)
+    for spec in SECTIONS:
+        summary.update(_section(spec)(ctx))
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    atomic_write_text(outdir / "summary.json", json.dumps(summary, indent=2) + "\n", force=args.force)
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"{net.architecture} on {dom.describe()}: f-vector {tuple(hidden.f_vector)}, "
+              f"{hidden.num_regions} regions; refined by the output: {refined.num_regions} regions")
+        if slice_note:
+            print(f"picture: {slice_note}")
+        print(f"wrote {outdir / 'summary.json'} and {outdir / 'complex.png'}", file=sys.stderr)
+    return 0

@@ -1,0 +1,53 @@
+"""``exactcells cells``: build the complex, print its counts, optionally save it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from ..build import build_complex
+from ..io import check_writable
+from . import print_json
+from .common import add_network_args, network_and_domain
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("cells", help="every cell of every dimension, exactly",
+                       description="Build the exact polyhedral complex of NETWORK on the domain.")
+    add_network_args(p)
+    p.add_argument("--with-output", action="store_true",
+                   help="also cut by the output neurons' zero sets (the decision boundary)")
+    p.add_argument("--save", metavar="PATH", help="write the complex (.npz format, see README)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
+    p.add_argument("--max-cells", type=int, default=None, help="stop cleanly beyond this many cells")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    net, dom = network_and_domain(args)
+    if args.save:
+        from pathlib import Path
+
+        check_writable(Path(args.save), args.force)
+    K = build_complex(net, dom, with_output=args.with_output, max_cells=args.max_cells,
+                      progress=not args.no_progress)
+    if args.save:
+        K.save(args.save, force=args.force)
+    out = K.summary()
+    out["seconds"] = round(time.perf_counter() - t0, 4)
+    out["build_seconds"] = round(K.build_seconds, 4)
+    if args.save:
+        out["saved"] = str(args.save)
+    if args.json:
+        print_json(out)
+    else:
+        print(f"network {out['architecture']} on {out['domain']}"
+              f"{' (refined by the output)' if args.with_output else ''}")
+        print(f"f-vector {tuple(out['f_vector'])}, {out['num_regions']} regions, "
+              f"{out['num_cells']} cells, Euler characteristic {out['euler_characteristic']}")
+        print(f"{out['seconds']} s", file=sys.stderr)
+    return 0

@@ -1,0 +1,436 @@
+"""The result: an immutable polyhedral complex whose cells are keyed by exact sign vectors.
+
+Cells are numbered canonically: by dimension, then by sign vector (lexicographic, with
+``-1 < 0 < +1``). Vertices are therefore the cells ``0 .. f_0 - 1``. A cell's sign vector lists
+the signs of every hidden neuron (layer order), then one entry per domain facet (0 on the facet,
++1 inside), then, for a complex built ``with_output``, the signs of the output neurons.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .domain import Domain
+from .errors import FormatError
+from .network import Network, network_from_dict
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["Cell", "PolyhedralComplex", "load_complex", "FORMAT_NAME", "FORMAT_VERSION"]
+
+FORMAT_NAME = "exactcells-complex"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell of a :class:`PolyhedralComplex` (a read-only view).
+
+    Attributes
+    ----------
+    index
+        The canonical index of the cell in its complex.
+    dim
+        Exact dimension (of the affine hull).
+    sign_vector
+        Neuron signs, domain-facet signs, then output signs (each -1, 0 or +1).
+    vertices
+        Indices of its vertices (cells of dimension 0).
+    facets, cofacets
+        Indices of the cells one dimension lower it contains / one higher that contain it.
+    """
+
+    index: int
+    dim: int
+    sign_vector: tuple[int, ...]
+    vertices: tuple[int, ...]
+    facets: tuple[int, ...]
+    cofacets: tuple[int, ...]
+
+
+class PolyhedralComplex:
+    """Every cell of every dimension that a ReLU network cuts its domain into, and the face poset.
+
+    Built by :func:`exactcells.build_complex`; saved with :meth:`save` and read back with
+    :func:`load_complex`. All geometric data are exact: vertices are rationals, stored as
+    primitive integer vectors ``(D x_1, ..., D x_n, D)``.
+    """
+
+    __slots__ = (
+        "_network", "_domain", "_with_output", "_dims", "_signs", "_indptr", "_indices",
+        "_vcoords", "_build_seconds", "_offsets", "_key_index", "_cof", "_vsets",
+    )
+
+    def __init__(
+        self,
+        *,
+        network: Network,
+        domain: Domain,
+        with_output: bool,
+        dims: np.ndarray,
+        signs: np.ndarray,
+        facet_indptr: np.ndarray,
+        facet_indices: np.ndarray,
+        vertex_coords: Sequence[tuple[int, ...]],
+        build_seconds: float = 0.0,
+    ) -> None:
+        self._network = network
+        self._domain = domain
+        self._with_output = bool(with_output)
+        for a in (dims, signs, facet_indptr, facet_indices):
+            a.setflags(write=False)
+        self._dims = dims
+        self._signs = signs
+        self._indptr = facet_indptr
+        self._indices = facet_indices
+        self._vcoords = tuple(vertex_coords)
+        self._build_seconds = float(build_seconds)
+        n = domain.dim
+        self._offsets = np.searchsorted(dims, np.arange(n + 2)).astype(np.int64)
+        self._key_index: dict[bytes, int] | None = None
+        self._cof: tuple[np.ndarray, np.ndarray] | None = None
+        self._vsets: list[frozenset[int]] | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if hasattr(self, name) and name in {"_network", "_domain", "_dims", "_signs"}:
+            raise AttributeError("PolyhedralComplex is immutable")
+        object.__setattr__(self, name, value)
+
+    # -- basic facts -----------------------------------------------------------------------
+    @property
+    def network(self) -> Network:
+        return self._network
+
+    @property
+    def domain(self) -> Domain:
+        return self._domain
+
+    @property
+    def with_output(self) -> bool:
+        return self._with_output
+
+    @property
+    def input_dim(self) -> int:
+        return self._domain.dim
+
+    @property
+    def build_seconds(self) -> float:
+        return self._build_seconds
+
+    @property
+    def num_cells(self) -> int:
+        return int(self._dims.shape[0])
+
+    @property
+    def dims(self) -> np.ndarray:
+        """Dimension of every cell (read-only int8 array)."""
+        return self._dims
+
+    @property
+    def signs(self) -> np.ndarray:
+        """Sign vectors of every cell (read-only int8 array, one row per cell)."""
+        return self._signs
+
+    @property
+    def facet_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """The facet relation as CSR arrays ``(indptr, indices)`` (read-only)."""
+        return self._indptr, self._indices
+
+    @property
+    def f_vector(self) -> tuple[int, ...]:
+        """Number of cells of each dimension (index = dimension)."""
+        o = self._offsets
+        return tuple(int(o[k + 1] - o[k]) for k in range(self.input_dim + 1))
+
+    @property
+    def num_regions(self) -> int:
+        return self.f_vector[-1]
+
+    @property
+    def euler_characteristic(self) -> int:
+        return sum((-1) ** k * f for k, f in enumerate(self.f_vector))
+
+    @property
+    def num_neurons(self) -> int:
+        return self._network.num_hidden
+
+    def sign_slices(self) -> dict[str, slice]:
+        """Where the neuron, domain-facet and output parts sit in a sign vector."""
+        nh = self._network.num_hidden
+        m = self._domain.num_facets
+        return {
+            "neurons": slice(0, nh),
+            "domain_facets": slice(nh, nh + m),
+            "outputs": slice(nh + m, self._signs.shape[1]),
+        }
+
+    def cells_of_dim(self, k: int) -> range:
+        """Indices of the cells of dimension ``k`` (a contiguous range)."""
+        if k < 0 or k > self.input_dim:
+            return range(0)
+        return range(int(self._offsets[k]), int(self._offsets[k + 1]))
+
+    def regions(self) -> range:
+        """Indices of the top-dimensional cells."""
+        return self.cells_of_dim(self.input_dim)
+
+    def __len__(self) -> int:
+        return self.num_cells
+
+    def __iter__(self) -> Iterator[Cell]:
+        return (self.cell(i) for i in range(self.num_cells))
+
+    def __repr__(self) -> str:
+        return (f"PolyhedralComplex(architecture={self._network.architecture!r}, "
+                f"domain={self._domain.describe()!r}, with_output={self._with_output}, "
+                f"f_vector={self.f_vector})")
+
+    # -- cells -----------------------------------------------------------------------------
+    def dim(self, i: int) -> int:
+        return int(self._dims[i])
+
+    def sign_vector(self, i: int) -> tuple[int, ...]:
+        return tuple(int(s) for s in self._signs[i])
+
+    def index_of(self, sign_vector: Sequence[int]) -> int:
+        """The index of the cell with this sign vector (``KeyError`` if there is none)."""
+        if self._key_index is None:
+            rows = np.ascontiguousarray(self._signs)
+            self._key_index = {rows[i].tobytes(): i for i in range(self.num_cells)}
+        key = np.asarray(sign_vector, dtype=np.int8).tobytes()
+        try:
+            return self._key_index[key]
+        except KeyError:
+            raise KeyError(f"no cell with sign vector {tuple(sign_vector)}") from None
+
+    def __contains__(self, sign_vector: object) -> bool:
+        try:
+            self.index_of(sign_vector)  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            return False
+        return True
+
+    def facets(self, i: int) -> tuple[int, ...]:
+        a, b = self._indptr[i], self._indptr[i + 1]
+        return tuple(int(x) for x in self._indices[a:b])
+
+    def cofacet_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cofacet relation as CSR arrays ``(indptr, indices)``."""
+        if self._cof is None:
+            N = self.num_cells
+            counts = np.diff(self._indptr)
+            owners = np.repeat(np.arange(N, dtype=np.int64), counts)
+            order = np.argsort(self._indices, kind="stable")
+            ind = owners[order]
+            ptr = np.zeros(N + 1, dtype=np.int64)
+            np.cumsum(np.bincount(self._indices, minlength=N), out=ptr[1:])
+            ptr.setflags(write=False)
+            ind.setflags(write=False)
+            self._cof = (ptr, ind)
+        return self._cof
+
+    def cofacets(self, i: int) -> tuple[int, ...]:
+        ptr, ind = self.cofacet_csr()
+        return tuple(int(x) for x in ind[ptr[i] : ptr[i + 1]])
+
+    def vertex_sets(self) -> list[frozenset[int]]:
+        """The vertex indices of every cell."""
+        if self._vsets is None:
+            N = self.num_cells
+            vs: list[frozenset[int]] = [frozenset()] * N
+            ptr, ind = self._indptr, self._indices.tolist()
+            f0 = self.f_vector[0]
+            for i in range(f0):
+                vs[i] = frozenset((i,))
+            for i in range(f0, N):
+                s: set[int] = set()
+                for f in ind[ptr[i] : ptr[i + 1]]:
+                    s |= vs[f]
+                vs[i] = frozenset(s)
+            self._vsets = vs
+        return self._vsets
+
+    def cell_vertices(self, i: int) -> tuple[int, ...]:
+        return tuple(sorted(self.vertex_sets()[i]))
+
+    def cell(self, i: int) -> Cell:
+        if not 0 <= i < self.num_cells:
+            raise IndexError(f"cell index {i} out of range (0..{self.num_cells - 1})")
+        return Cell(i, self.dim(i), self.sign_vector(i), self.cell_vertices(i),
+                    self.facets(i), self.cofacets(i))
+
+    # -- exact geometry --------------------------------------------------------------------
+    def vertex(self, v: int) -> tuple[Fraction, ...]:
+        """Exact coordinates of vertex ``v`` (a cell of dimension 0)."""
+        h = self._vcoords[v]
+        return tuple(Fraction(x, h[-1]) for x in h[:-1])
+
+    def vertex_homogeneous(self, v: int) -> tuple[int, ...]:
+        """The primitive integer vector ``(D x, D)`` of vertex ``v``."""
+        return self._vcoords[v]
+
+    def vertices_float(self) -> np.ndarray:
+        """Float view of every vertex, shape ``(f_0, n)``."""
+        return np.array([[x / h[-1] for x in h[:-1]] for h in self._vcoords], dtype=float)
+
+    def interior_point(self, i: int) -> tuple[Fraction, ...]:
+        """An exact point of the relative interior of cell ``i`` (the average of its vertices)."""
+        vs = self.cell_vertices(i)
+        n = self.input_dim
+        acc = [Fraction(0)] * n
+        for v in vs:
+            for k, x in enumerate(self.vertex(v)):
+                acc[k] += x
+        return tuple(a / len(vs) for a in acc)
+
+    def volume(self, i: int) -> Fraction:
+        """Exact ``n``-dimensional volume of a top cell (0 for lower-dimensional cells)."""
+        from .measure import pulling_triangulation, simplex_volume
+
+        if self.dim(i) < self.input_dim:
+            return Fraction(0)
+        vsets = self.vertex_sets()
+        simplices = pulling_triangulation(i, self.facets, lambda c: vsets[c], self.dim)
+        return sum((simplex_volume([self._vcoords[v] for v in s]) for s in simplices), Fraction(0))
+
+    def region_volumes(self) -> list[Fraction]:
+        """Exact volumes of the regions, in the order of :meth:`regions`."""
+        return [self.volume(i) for i in self.regions()]
+
+    def affine_map(self, i: int) -> tuple[tuple[tuple[Fraction, ...], ...], tuple[Fraction, ...]]:
+        """The exact affine map ``x -> A x + c`` of the network output on cell ``i``.
+
+        Neurons with sign +1 pass, -1 and 0 do not (on a cell a zero neuron is identically 0,
+        so either choice gives the same map there).
+        """
+        sv = self.sign_vector(i)
+        n = self.input_dim
+        A = [[Fraction(int(r == c)) for c in range(n)] for r in range(n)]
+        c0 = [Fraction(0)] * n
+        pos = 0
+        layers = self._network.layers
+        for li, L in enumerate(layers):
+            newA = [[sum((w * A[k][col] for k, w in enumerate(row)), Fraction(0)) for col in range(n)]
+                    for row in L.W]
+            newc = [sum((w * c0[k] for k, w in enumerate(row)), bj) for row, bj in zip(L.W, L.b)]
+            if li < len(layers) - 1:
+                for j in range(len(newA)):
+                    if sv[pos + j] <= 0:
+                        newA[j] = [Fraction(0)] * n
+                        newc[j] = Fraction(0)
+                pos += len(newA)
+            A, c0 = newA, newc
+        return tuple(tuple(r) for r in A), tuple(c0)
+
+    def output_values_at_vertices(self) -> list[tuple[Fraction, ...]]:
+        """Exact network output at every vertex."""
+        return [self._network.forward(self.vertex(v)) for v in range(self.f_vector[0])]
+
+    # -- graphs ----------------------------------------------------------------------------
+    def hasse_diagram(self) -> nx.DiGraph:
+        """The face poset's cover relation as a DiGraph with edges facet -> cofacet.
+
+        Nodes are cell indices with attributes ``dim`` and ``sign_vector``.
+        """
+        import networkx as nx
+
+        G = nx.DiGraph()
+        for i in range(self.num_cells):
+            G.add_node(i, dim=self.dim(i), sign_vector=self.sign_vector(i))
+        counts = np.diff(self._indptr)
+        owners = np.repeat(np.arange(self.num_cells), counts)
+        G.add_edges_from(zip(self._indices.tolist(), owners.tolist()))
+        return G
+
+    # -- summaries and files ---------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        return {
+            "input_dim": self.input_dim,
+            "architecture": self._network.architecture,
+            "domain": self._domain.describe(),
+            "with_output": self._with_output,
+            "f_vector": list(self.f_vector),
+            "num_cells": self.num_cells,
+            "num_regions": self.num_regions,
+            "euler_characteristic": self.euler_characteristic,
+            "rounding": self._network.rounding,
+        }
+
+    def save(self, path: str | Path, force: bool = False) -> None:
+        """Write the complex in the versioned ``.npz`` format (see :func:`load_complex`)."""
+        from .io import atomic_output
+
+        meta = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "network": self._network.to_dict(),
+            "domain": self._domain.to_dict(),
+            "with_output": self._with_output,
+            "f_vector": list(self.f_vector),
+            "build_seconds": self._build_seconds,
+        }
+        text = "\n".join(" ".join(str(x) for x in h) for h in self._vcoords)
+        with atomic_output(path, force=force) as f:
+            np.savez_compressed(
+                f,
+                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                dims=self._dims,
+                signs=self._signs,
+                facet_indptr=self._indptr,
+                facet_indices=self._indices,
+                vertex_coords=np.frombuffer(text.encode(), dtype=np.uint8),
+            )
+
+
+def load_complex(path: str | Path) -> PolyhedralComplex:
+    """Read a complex written by :meth:`PolyhedralComplex.save`, without recomputation.
+
+    The file is a numpy ``.npz`` archive with arrays
+
+    ``meta``
+        UTF-8 JSON: ``format`` (``"exactcells-complex"``), ``version`` (1), ``network``
+        (design.md §3), ``domain`` (``{"box": ...}`` or ``{"A": ..., "c": ...}``),
+        ``with_output``, ``f_vector``, ``build_seconds``.
+    ``dims`` (int8), ``signs`` (int8, cells x sign-vector length)
+        Canonical order: by dimension, then sign vector.
+    ``facet_indptr``, ``facet_indices`` (int64)
+        The facet relation in CSR form.
+    ``vertex_coords``
+        UTF-8 text, one line per vertex: the integers ``D x_1 ... D x_n D``.
+    """
+    p = Path(path)
+    try:
+        data = np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise FormatError(f"{p}: not a readable exactcells complex ({e})") from e
+    with data:
+        try:
+            meta = json.loads(bytes(data["meta"]).decode())
+        except (KeyError, ValueError) as e:
+            raise FormatError(f"{p}: no valid 'meta' record") from e
+        if meta.get("format") != FORMAT_NAME:
+            raise FormatError(f"{p}: not an exactcells complex (format {meta.get('format')!r})")
+        if meta.get("version") != FORMAT_VERSION:
+            raise FormatError(f"{p}: format version {meta.get('version')} is not supported "
+                              f"(this exactcells reads version {FORMAT_VERSION})")
+        text = bytes(data["vertex_coords"]).decode()
+        verts = [tuple(int(x) for x in line.split()) for line in text.split("\n")] if text else []
+        return PolyhedralComplex(
+            network=network_from_dict(meta["network"]),
+            domain=Domain.from_dict(meta["domain"]),
+            with_output=bool(meta["with_output"]),
+            dims=data["dims"],
+            signs=data["signs"],
+            facet_indptr=data["facet_indptr"],
+            facet_indices=data["facet_indices"],
+            vertex_coords=verts,
+            build_seconds=float(meta.get("build_seconds", 0.0)),
+        )

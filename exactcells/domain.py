@@ -1,0 +1,250 @@
+"""Input domains: full-dimensional bounded polytopes ``{x : A x <= c}``, checked exactly.
+
+A box is the common case (:meth:`Domain.box`). The domain's facets are the irredundant rows of
+``A x <= c`` in the user's order (duplicates and redundant rows dropped); they index the
+domain part of every sign vector.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .errors import (
+    EmptyDomainError,
+    FlatDomainError,
+    InvalidDomainError,
+    UnboundedDomainError,
+)
+from .geometry import affine_rank, implicit_equalities, vertices_of
+from .numbers import format_rational, to_rational
+
+__all__ = ["Domain", "DomainFace", "load_domain"]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainFace:
+    """A face of the domain: its vertex indices, dimension and the facets that contain it."""
+
+    vertices: frozenset[int]
+    dim: int
+    on_facets: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Domain:
+    """A full-dimensional bounded polytope ``{x : A x <= c}`` with exact data.
+
+    Attributes
+    ----------
+    A, c
+        The irredundant facet inequalities (one row per facet).
+    vertices
+        The exact vertices.
+    facet_vertices
+        For each facet, the indices of the vertices on it.
+
+    Examples
+    --------
+    >>> D = Domain.box(2, -1, 1)
+    >>> len(D.vertices), D.num_facets, D.volume()
+    (4, 4, Fraction(4, 1))
+    """
+
+    A: tuple[tuple[Fraction, ...], ...]
+    c: tuple[Fraction, ...]
+    vertices: tuple[tuple[Fraction, ...], ...]
+    facet_vertices: tuple[frozenset[int], ...]
+    box_bounds: tuple[tuple[Fraction, Fraction], ...] | None
+
+    def __init__(
+        self,
+        A: Sequence[Sequence[Any]],
+        c: Sequence[Any],
+        _box: tuple[tuple[Fraction, Fraction], ...] | None = None,
+    ) -> None:
+        if len(A) == 0:
+            raise InvalidDomainError("the domain has no inequalities (A is empty)")
+        if len(A) != len(c):
+            raise InvalidDomainError(f"A has {len(A)} rows but c has {len(c)} entries")
+        n = len(A[0])
+        if n == 0:
+            raise InvalidDomainError("the domain's rows have no columns")
+        Aq: list[tuple[Fraction, ...]] = []
+        for i, row in enumerate(A):
+            if len(row) != n:
+                raise InvalidDomainError(f"A is ragged: row {i} has {len(row)} entries, not {n}")
+            Aq.append(tuple(to_rational(v, f"domain A[{i}][{k}]") for k, v in enumerate(row)))
+        cq = [to_rational(v, f"domain c[{i}]") for i, v in enumerate(c)]
+        for i, row in enumerate(Aq):
+            if all(v == 0 for v in row):
+                if cq[i] < 0:
+                    raise EmptyDomainError(f"domain row {i} reads 0 <= {cq[i]}: no point")
+        verts, inc, rays = vertices_of(Aq, cq)
+        if not verts:
+            raise EmptyDomainError("the domain {x : A x <= c} is empty")
+        if rays:
+            raise UnboundedDomainError("the domain {x : A x <= c} is unbounded")
+        eq = implicit_equalities(Aq, cq)
+        if eq or affine_rank(verts) < n:
+            raise FlatDomainError(
+                f"the domain is not full-dimensional (rows {sorted(eq)} hold with equality)"
+                if eq
+                else "the domain is not full-dimensional"
+            )
+        # facets: rows whose vertex set spans an (n-1)-flat, deduplicated by vertex set
+        facet_rows: list[int] = []
+        seen: set[frozenset[int]] = set()
+        for i in range(len(Aq)):
+            s = inc[i]
+            if s in seen or len(s) < n:
+                continue
+            if affine_rank([verts[j] for j in s]) == n - 1:
+                seen.add(s)
+                facet_rows.append(i)
+        object.__setattr__(self, "A", tuple(Aq[i] for i in facet_rows))
+        object.__setattr__(self, "c", tuple(cq[i] for i in facet_rows))
+        object.__setattr__(self, "vertices", tuple(verts))
+        object.__setattr__(self, "facet_vertices", tuple(inc[i] for i in facet_rows))
+        object.__setattr__(self, "box_bounds", _box)
+
+    # -- constructors ----------------------------------------------------------------------
+    @classmethod
+    def box(cls, n: int, lo: Any = -1, hi: Any = 1) -> Domain:
+        """The box ``[lo, hi]^n`` (``lo``, ``hi`` scalars or per-coordinate sequences)."""
+        if n < 1:
+            raise InvalidDomainError(f"a box needs dimension at least 1, got {n}")
+        los = list(lo) if isinstance(lo, (list, tuple)) else [lo] * n
+        his = list(hi) if isinstance(hi, (list, tuple)) else [hi] * n
+        if len(los) != n or len(his) != n:
+            raise InvalidDomainError(f"box bounds must have {n} entries")
+        lq = [to_rational(v, f"box lower bound {i}") for i, v in enumerate(los)]
+        hq = [to_rational(v, f"box upper bound {i}") for i, v in enumerate(his)]
+        for i, (a, b) in enumerate(zip(lq, hq)):
+            if a >= b:
+                raise InvalidDomainError(
+                    f"box coordinate {i}: LO = {format_rational(a)} is not below HI = {format_rational(b)}"
+                )
+        A: list[list[Fraction]] = []
+        c: list[Fraction] = []
+        for i in range(n):
+            e = [Fraction(0)] * n
+            e[i] = Fraction(-1)
+            A.append(e)
+            c.append(-lq[i])
+            e2 = [Fraction(0)] * n
+            e2[i] = Fraction(1)
+            A.append(e2)
+            c.append(hq[i])
+        return cls(A, c, _box=tuple(zip(lq, hq)))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Domain:
+        """From ``{"A": [...], "c": [...]}`` (``A x <= c``) or ``{"box": [[lo, hi], ...]}``."""
+        if not isinstance(d, Mapping):
+            raise InvalidDomainError("a domain must be a JSON object with keys 'A' and 'c'")
+        if "box" in d:
+            b = d["box"]
+            if not isinstance(b, list) or not all(isinstance(r, list) and len(r) == 2 for r in b):
+                raise InvalidDomainError("'box' must be a list of [lo, hi] pairs")
+            return cls.box(len(b), [r[0] for r in b], [r[1] for r in b])
+        for key in ("A", "c"):
+            if key not in d:
+                raise InvalidDomainError(f"the domain has no '{key}' key")
+        A, c = d["A"], d["c"]
+        if not isinstance(A, list) or not all(isinstance(r, list) for r in A):
+            raise InvalidDomainError("'A' must be a list of rows")
+        if not isinstance(c, list):
+            raise InvalidDomainError("'c' must be a list")
+        return cls(A, c)
+
+    # -- properties ------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return len(self.A[0])
+
+    @property
+    def num_facets(self) -> int:
+        return len(self.A)
+
+    def is_box(self) -> bool:
+        return self.box_bounds is not None
+
+    def contains(self, x: Sequence[Any]) -> bool:
+        """Exact membership test."""
+        xq = [to_rational(v) for v in x]
+        return all(sum((a * v for a, v in zip(row, xq)), Fraction(0)) <= ci for row, ci in zip(self.A, self.c))
+
+    def facet_signs(self, x: Sequence[Any]) -> tuple[int, ...]:
+        """The domain part of a sign vector: 0 on a facet, +1 inside (-1 outside the domain)."""
+        xq = [to_rational(v) for v in x]
+        out = []
+        for row, ci in zip(self.A, self.c):
+            s = ci - sum((a * v for a, v in zip(row, xq)), Fraction(0))
+            out.append((s > 0) - (s < 0))
+        return tuple(out)
+
+    def faces(self) -> list[DomainFace]:
+        """Every non-empty face (the domain itself included), by increasing dimension."""
+        n = self.dim
+        allv = frozenset(range(len(self.vertices)))
+        found: dict[frozenset[int], None] = {allv: None}
+        frontier = [allv]
+        while frontier:
+            nxt = []
+            for f in frontier:
+                for fv in self.facet_vertices:
+                    g = f & fv
+                    if g and g != f and g not in found:
+                        found[g] = None
+                        nxt.append(g)
+            frontier = nxt
+        out = []
+        for vs in found:
+            dim = n if vs == allv else affine_rank([self.vertices[i] for i in sorted(vs)])
+            on = frozenset(i for i, fv in enumerate(self.facet_vertices) if vs <= fv)
+            out.append(DomainFace(vs, dim, on))
+        out.sort(key=lambda f: (f.dim, sorted(f.vertices)))
+        return out
+
+    def volume(self) -> Fraction:
+        """Exact volume (by a triangulation of the face lattice)."""
+        from .measure import polytope_volume
+
+        return polytope_volume(list(self.vertices), [(vs, f.dim) for f in self.faces() for vs in [f.vertices]])
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.box_bounds is not None:
+            return {"box": [[format_rational(a), format_rational(b)] for a, b in self.box_bounds]}
+        return {
+            "A": [[format_rational(v) for v in row] for row in self.A],
+            "c": [format_rational(v) for v in self.c],
+        }
+
+    def describe(self) -> str:
+        if self.box_bounds is not None:
+            bs = set(self.box_bounds)
+            if len(bs) == 1:
+                (a, b), = bs
+                return f"[{format_rational(a)}, {format_rational(b)}]^{self.dim}"
+            return " x ".join(f"[{format_rational(a)}, {format_rational(b)}]" for a, b in self.box_bounds)
+        return f"polytope with {self.num_facets} facets in R^{self.dim}"
+
+
+def load_domain(path: str | Path) -> Domain:
+    """Read a domain JSON file (``{"A": ..., "c": ...}`` or ``{"box": ...}``)."""
+    p = Path(path)
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InvalidDomainError(f"{p}: cannot read the file ({e})") from e
+    except json.JSONDecodeError as e:
+        raise InvalidDomainError(f"{p}: malformed JSON at line {e.lineno}: {e.msg}") from e
+    try:
+        return Domain.from_dict(d)
+    except InvalidDomainError as e:
+        raise type(e)(f"{p}: {e}") from None

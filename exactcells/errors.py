@@ -1,0 +1,74 @@
+"""The exception hierarchy of exactcells.
+
+Every error the library raises on purpose derives from :class:`ExactCellsError`; each subclass
+also derives from the built-in exception that fits it, so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ExactCellsError",
+    "InvalidNetworkError",
+    "NonRationalInputError",
+    "InvalidDomainError",
+    "EmptyDomainError",
+    "UnboundedDomainError",
+    "FlatDomainError",
+    "CellLimitExceeded",
+    "IncompleteComplexError",
+    "FormatError",
+    "OutputExistsError",
+    "DependencyMissingError",
+]
+
+
+class ExactCellsError(Exception):
+    """Base class of every error raised by exactcells on purpose."""
+
+
+class InvalidNetworkError(ExactCellsError, ValueError):
+    """The network is malformed: missing keys, ragged or mismatched shapes, empty layers."""
+
+
+class NonRationalInputError(ExactCellsError, TypeError):
+    """A value cannot be read as an exact rational (NaN, infinity, a non-numeric string, ...).
+
+    Floats are accepted only through :func:`exactcells.numbers.to_rational`, which takes their
+    exact binary value; pass ``Fraction(x)`` or a decimal string such as ``"0.1"`` to be explicit.
+    """
+
+
+class InvalidDomainError(ExactCellsError, ValueError):
+    """The input domain is malformed or does not fit the network."""
+
+
+class EmptyDomainError(InvalidDomainError):
+    """The domain ``{x : A x <= c}`` has no point."""
+
+
+class UnboundedDomainError(InvalidDomainError):
+    """The domain is unbounded; exactcells needs a polytope."""
+
+
+class FlatDomainError(InvalidDomainError):
+    """The domain is not full-dimensional (it lies in a hyperplane)."""
+
+
+class CellLimitExceeded(ExactCellsError, RuntimeError):
+    """The enumeration was stopped by the ``max_cells`` guard."""
+
+
+class IncompleteComplexError(ExactCellsError, ValueError):
+    """A complex fails a completeness check (Euler characteristic, volumes, face poset)."""
+
+
+class FormatError(ExactCellsError, ValueError):
+    """A file is not in the documented format (wrong kind, version or content)."""
+
+
+class OutputExistsError(ExactCellsError, FileExistsError):
+    """An output path exists already and overwriting was not asked for."""
+
+
+class DependencyMissingError(ExactCellsError, ImportError):
+    """An optional dependency (e.g. PyTorch) is needed for this call but is not installed."""

@@ -1,0 +1,110 @@
+"""The only module that talks to cddlib (``cdd.gmp``, exact GMP rationals).
+
+Functions take and return exact rationals (:class:`~fractions.Fraction` or int); passing a float
+raises :class:`~exactcells.errors.NonRationalInputError` instead of cdd's accidental error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+import cdd
+import cdd.gmp
+
+from .errors import ExactCellsError, NonRationalInputError
+
+__all__ = [
+    "HRep",
+    "vertices_of",
+    "implicit_equalities",
+    "affine_rank",
+    "exact_rank",
+    "integer_rows",
+]
+
+# An inequality system ``A x <= c`` given as rows (A_i, c_i).
+HRep = tuple[Sequence[Sequence[Fraction]], Sequence[Fraction]]
+
+
+def _check_exact(values: Sequence[object], what: str) -> None:
+    for v in values:
+        if not isinstance(v, (int, Fraction)) or isinstance(v, bool):
+            raise NonRationalInputError(
+                f"{what}: {v!r} is not exact; convert with exactcells.numbers.to_rational first"
+            )
+
+
+def _cdd_rows(A: Sequence[Sequence[Fraction]], c: Sequence[Fraction]) -> list[list[Fraction]]:
+    rows = []
+    for i, (a, ci) in enumerate(zip(A, c)):
+        _check_exact(list(a) + [ci], f"row {i}")
+        # cdd: row [b, -a] means b - a.x >= 0, i.e. a.x <= b
+        rows.append([Fraction(ci)] + [-Fraction(v) for v in a])
+    return rows
+
+
+def vertices_of(
+    A: Sequence[Sequence[Fraction]], c: Sequence[Fraction]
+) -> tuple[list[tuple[Fraction, ...]], list[frozenset[int]], int]:
+    """Vertices of ``{x : A x <= c}`` and, for each row, the set of vertices on it.
+
+    Returns
+    -------
+    vertices, row_incidence, num_rays
+        ``num_rays`` counts rays and lines of the recession cone (0 for a polytope); the
+        vertex list is empty for an empty set.
+    """
+    try:
+        m = cdd.gmp.matrix_from_array(_cdd_rows(A, c), rep_type=cdd.RepType.INEQUALITY)
+        P = cdd.gmp.polyhedron_from_matrix(m)
+        gens = cdd.gmp.copy_generators(P)
+        inc = cdd.gmp.copy_input_incidence(P)
+    except (RuntimeError, ValueError) as e:  # pragma: no cover - cdd internal failure
+        raise ExactCellsError(f"cddlib failed: {e}") from e
+    verts: list[tuple[Fraction, ...]] = []
+    index: dict[int, int] = {}
+    rays = len(gens.lin_set)
+    for g, row in enumerate(gens.array):
+        if row[0] == 0:
+            rays += 1
+            continue
+        index[g] = len(verts)
+        verts.append(tuple(Fraction(v) / Fraction(row[0]) for v in row[1:]))
+    row_inc = [frozenset(index[g] for g in inc[i] if g in index) for i in range(len(A))]
+    return verts, row_inc, rays
+
+
+def implicit_equalities(A: Sequence[Sequence[Fraction]], c: Sequence[Fraction]) -> set[int]:
+    """Rows of ``A x <= c`` that hold with equality on the whole (non-empty) set."""
+    m = cdd.gmp.matrix_from_array(_cdd_rows(A, c), rep_type=cdd.RepType.INEQUALITY)
+    return set(cdd.gmp.implicit_linearity_rows(m))
+
+
+def exact_rank(rows: Sequence[Sequence[Fraction | int]]) -> int:
+    """Rank of a rational matrix by exact fraction-free elimination."""
+    from flint import fmpz_mat
+
+    if not rows or not rows[0]:
+        return 0
+    return int(fmpz_mat(integer_rows(rows)).rank())
+
+
+def integer_rows(rows: Sequence[Sequence[Fraction | int]]) -> list[list[int]]:
+    """Each row multiplied by the lcm of its denominators (same row space, integer entries)."""
+    out = []
+    for r in rows:
+        fr = [Fraction(v) for v in r]
+        den = math.lcm(*(v.denominator for v in fr)) if fr else 1
+        out.append([int(v * den) for v in fr])
+    return out
+
+
+def affine_rank(points: Sequence[Sequence[Fraction | int]]) -> int:
+    """Dimension of the affine hull of ``points`` (-1 for no points), exactly."""
+    if not points:
+        return -1
+    p0 = points[0]
+    diffs = [[Fraction(a) - Fraction(b) for a, b in zip(p, p0)] for p in points[1:]]
+    return exact_rank(diffs) if diffs else 0

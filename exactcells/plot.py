@@ -1,0 +1,93 @@
+"""Pictures of 2-D complexes (matplotlib, Agg backend; float coordinates for drawing only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .complex import PolyhedralComplex
+from .errors import InvalidDomainError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["region_polygons", "plot_complex_2d", "save_complex_png"]
+
+
+def region_polygons(K: PolyhedralComplex) -> list[np.ndarray]:
+    """Float polygons (vertices in counter-clockwise order) of the regions of a 2-D complex."""
+    if K.input_dim != 2:
+        raise InvalidDomainError("region polygons need a 2-D complex (use a 2-D slice)")
+    V = K.vertices_float()
+    vsets = K.vertex_sets()
+    polys = []
+    for r in K.regions():
+        P = V[sorted(vsets[r])]
+        c = P.mean(axis=0)
+        ang = np.arctan2(P[:, 1] - c[1], P[:, 0] - c[0])
+        polys.append(P[np.argsort(ang)])
+    return polys
+
+
+def plot_complex_2d(
+    K: PolyhedralComplex,
+    ax: Axes,
+    values: Sequence[float] | None = None,
+    cmap: str = "coolwarm",
+    boundary: bool = True,
+    edge_color: str = "0.35",
+    title: str | None = None,
+) -> None:
+    """Draw the regions of a 2-D complex coloured by ``values`` (default: the network output
+    at each region's interior point, a float view), the cell edges, and the decision boundary
+    (the 1-cells on which the first output is zero, when the complex was built with the output).
+    """
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.colors import TwoSlopeNorm
+
+    polys = region_polygons(K)
+    if values is None:
+        vals = np.array([float(K.network.forward(K.interior_point(r))[0]) for r in K.regions()])
+    else:
+        vals = np.asarray(values, dtype=float)
+    vmax = float(np.max(np.abs(vals))) if vals.size and np.max(np.abs(vals)) > 0 else 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+    pc = PolyCollection(polys, array=vals, cmap=cmap, norm=norm, edgecolors="none")
+    ax.add_collection(pc)
+    V = K.vertices_float()
+    ptr, ind = K.facet_csr
+    edges = list(K.cells_of_dim(1))
+    segs = [V[ind[ptr[e] : ptr[e + 1]]] for e in edges]
+    ax.add_collection(LineCollection(segs, colors=edge_color, linewidths=0.4))
+    if boundary and K.with_output:
+        out0 = K.sign_slices()["outputs"].start
+        zero = [e for e in edges if K.signs[e, out0] == 0]
+        ax.add_collection(LineCollection([V[ind[ptr[e] : ptr[e + 1]]] for e in zero],
+                                         colors="k", linewidths=1.8))
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.figure.colorbar(pc, ax=ax, shrink=0.8)
+
+
+def save_complex_png(K: PolyhedralComplex, path: str | Path, title: str | None = None,
+                     values: Sequence[float] | None = None, force: bool = False) -> None:
+    """Write a PNG of a 2-D complex (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_output
+
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=120)
+    plot_complex_2d(K, ax, values=values, title=title)
+    with atomic_output(path, force=force) as f:
+        fig.savefig(f, format="png", bbox_inches="tight")
+    plt.close(fig)
