@@ -222,6 +222,8 @@ class _Progress:
         if not self.enabled:
             return
         now = time.perf_counter()
+        if now - self.t0 < 1.0:  # short runs stay quiet
+            return
         if done < self.total and now - self.last < (0.2 if self.tty else 5.0):
             return
         self.last = now
@@ -288,6 +290,7 @@ def build_complex(
     with_output: bool = False,
     max_cells: int | None = None,
     progress: bool = False,
+    jobs: int = 1,
 ) -> PolyhedralComplex:
     """Every cell of every dimension of the complex that ``net`` cuts ``domain`` into.
 
@@ -304,6 +307,10 @@ def build_complex(
         construction has more cells than this (cell counts only grow while refining).
     progress
         Show a progress bar on stderr.
+    jobs
+        With ``jobs > 1`` the refinement after the first hidden layer is split into independent
+        units (one per region of the first layer) run in that many processes and merged by sign
+        vector (:func:`build_complex_by_units`); the result is identical.
 
     Returns
     -------
@@ -323,6 +330,11 @@ def build_complex(
         raise InvalidDomainError(
             f"the domain lives in R^{domain.dim} but the network takes {net.input_dim} inputs"
         )
+    if jobs > 1:
+        K = build_complex_by_units(net, domain, with_output=with_output, jobs=jobs)
+        if max_cells is not None and K.num_cells > max_cells:
+            raise CellLimitExceeded(f"the complex has {K.num_cells} cells, more than max_cells = {max_cells}")
+        return K
     t0 = time.perf_counter()
     lat = domain_lattice(domain)
     refine(lat, net, with_output, max_cells=max_cells, progress=progress)

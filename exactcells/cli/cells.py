@@ -22,6 +22,7 @@ def register(sub: Any) -> None:
     p.add_argument("--save", metavar="PATH", help="write the complex (.npz format, see README)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     p.add_argument("--max-cells", type=int, default=None, help="stop cleanly beyond this many cells")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (independent units, merged)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_writable(Path(args.save), args.force)
     K = build_complex(net, dom, with_output=args.with_output, max_cells=args.max_cells,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, jobs=args.jobs)
     if args.save:
         K.save(args.save, force=args.force)
     out = K.summary()
