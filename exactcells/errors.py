@@ -19,6 +19,10 @@ __all__ = [
     "FormatError",
     "OutputExistsError",
     "DependencyMissingError",
+    "InvalidSubcomplexError",
+    "InvalidFiltrationError",
+    "TopologySizeError",
+    "PersistenceBackendError",
 ]
 
 
@@ -72,3 +76,20 @@ class OutputExistsError(ExactCellsError, FileExistsError):
 
 class DependencyMissingError(ExactCellsError, ImportError):
     """An optional dependency (e.g. PyTorch) is needed for this call but is not installed."""
+
+
+class InvalidSubcomplexError(ExactCellsError, ValueError):
+    """A set of cells is not a closed subcomplex, or a pair ``(K, L)`` has ``L`` not inside ``K``,
+    or a subcomplex needs what the complex lacks (e.g. the output's signs)."""
+
+
+class InvalidFiltrationError(ExactCellsError, ValueError):
+    """Cell values or an order do not define a filtration (a face would enter after a coface)."""
+
+
+class TopologySizeError(ExactCellsError, ValueError):
+    """An exact homology computation (over Q or Z) was asked beyond its stated size limit."""
+
+
+class PersistenceBackendError(ExactCellsError, RuntimeError):
+    """The persistence backend (PHAT) failed or returned something inconsistent."""

@@ -1,0 +1,43 @@
+"""Topology of the polyhedral complex: chain complexes, homology and persistence (PHAT).
+
+Everything here reads a :class:`~exactcells.complex.PolyhedralComplex`; the complex never
+imports this package. PHAT is called only from :mod:`exactcells.topology.phat_adapter`.
+"""
+
+from .chains import (
+    ChainComplex,
+    boundary_squared_is_zero,
+    chain_complex,
+    geometric_incidence_signs,
+    incidence_signs,
+)
+from .subcomplex import (
+    Pair,
+    Subcomplex,
+    closure,
+    decision_boundary,
+    domain_boundary,
+    negative_region,
+    pair,
+    positive_region,
+    subcomplex_from_mask,
+    whole_complex,
+)
+
+__all__ = [
+    "ChainComplex",
+    "boundary_squared_is_zero",
+    "chain_complex",
+    "geometric_incidence_signs",
+    "incidence_signs",
+    "Pair",
+    "Subcomplex",
+    "closure",
+    "decision_boundary",
+    "domain_boundary",
+    "negative_region",
+    "pair",
+    "positive_region",
+    "subcomplex_from_mask",
+    "whole_complex",
+]
