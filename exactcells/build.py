@@ -30,6 +30,7 @@ first few neurons (:func:`plan_units`), each refined by the remaining neurons
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -56,50 +57,77 @@ class Lattice:
     """A mutable face lattice during the build (internal to this module and its workers).
 
     Cells are integer ids; vertices are the cells of dimension 0 and carry a homogeneous
-    integer vector in ``hv``.
+    integer vector in ``hv``. ``sig`` holds one row of sign codes per cell (0 for '-', 1 for
+    '0', 2 for '+'): one column per cutting neuron (hidden, then output), then one per domain
+    facet. ``pad[k]`` mirrors the facet lists of the cells of dimension ``k`` (rows in the order
+    of ``by_dim[k]``, padded with -1) so that the cells' vertex signs can be combined with numpy.
     """
 
     n: int
+    ncut: int
     dim: list[int]
     facets: list[list[int]]
-    nsig: list[bytearray]  # neuron (and output) sign codes, appended neuron by neuron
-    fsig: list[bytes]  # domain-facet sign codes (inherited by every part)
+    sig: np.ndarray
     hv: dict[int, list[int]]
     by_dim: list[list[int]]
+    pad: list[np.ndarray]
+    pos: list[int]  # position of each cell in by_dim[its dimension]
 
     def num_cells(self) -> int:
         return len(self.dim)
 
-    def new_cell(self, d: int, facets: list[int], nsig: bytearray, fsig: bytes) -> int:
+    def new_cell(self, d: int, facets: list[int]) -> int:
         c = len(self.dim)
         self.dim.append(d)
         self.facets.append(facets)
-        self.nsig.append(nsig)
-        self.fsig.append(fsig)
         return c
 
+    def reserve(self, size: int) -> None:
+        """Make room for ``size`` rows of sign codes."""
+        cap = self.sig.shape[0]
+        if size > cap:
+            grown = np.zeros((max(size, 2 * cap), self.sig.shape[1]), dtype=np.int8)
+            grown[:cap] = self.sig
+            self.sig = grown
 
-def domain_lattice(domain: Domain) -> Lattice:
+    def rebuild_pad(self) -> None:
+        """Recompute ``pad`` and ``pos`` from the facet lists and ``by_dim``."""
+        self.pos = [0] * len(self.dim)
+        for ids in self.by_dim:
+            for i, c in enumerate(ids):
+                self.pos[c] = i
+        self.pad = [np.zeros((0, 0), dtype=np.int64)]
+        for k in range(1, self.n + 1):
+            self.pad.append(_padded([self.facets[c] for c in self.by_dim[k]]))
+
+
+def _padded(rows: Sequence[Sequence[int]], width: int = 0) -> np.ndarray:
+    w = max([width] + [len(r) for r in rows])
+    out = np.full((len(rows), w), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+def domain_lattice(domain: Domain, ncut: int) -> Lattice:
     """The face lattice of the domain with homogeneous vertex vectors ``(D x, D)``."""
     faces = domain.faces()
     n = domain.dim
     m = domain.num_facets
-    ids = {f.vertices: i for i, f in enumerate(faces)}
-    dim = [f.dim for f in faces]
-    lat = Lattice(n, dim, [], [], [], {}, [[] for _ in range(n + 1)])
+    sig = np.zeros((max(64, len(faces)), ncut + m), dtype=np.int8)
+    lat = Lattice(n, ncut, [], [], sig, {}, [[] for _ in range(n + 1)], [], [])
     by_dim_sets: dict[int, list[int]] = {}
     for i, f in enumerate(faces):
         by_dim_sets.setdefault(f.dim, []).append(i)
     for i, f in enumerate(faces):
         fac = [j for j in by_dim_sets.get(f.dim - 1, []) if faces[j].vertices < f.vertices] if f.dim else []
-        lat.facets.append(fac)
-        lat.nsig.append(bytearray())
-        lat.fsig.append(bytes(1 if k in f.on_facets else 2 for k in range(m)))
+        lat.new_cell(f.dim, fac)
+        lat.sig[i, ncut:] = [1 if k in f.on_facets else 2 for k in range(m)]
         lat.by_dim[f.dim].append(i)
         if f.dim == 0:
             (v,) = tuple(f.vertices)
             lat.hv[i] = list(homogeneous(domain.vertices[v]))
-    assert len(ids) == len(faces)
+    lat.rebuild_pad()
     return lat
 
 
@@ -129,35 +157,43 @@ def _transition(lat: Lattice, W: list[list[int]], b: list[int], first: bool) -> 
         lat.hv[v] = new
 
 
-def _cut(lat: Lattice, col: int) -> int:
+def _cut(lat: Lattice, col: int, j: int) -> int:
     """Cut every cell of ``lat`` by the zero set of the carried pre-activation ``col``.
 
-    Returns the number of cells split.
+    ``j`` is the sign column of the neuron. Returns the number of cells split. The signs of all
+    cells are combined with numpy (a cell's mask is the OR of its facets' masks, dimension by
+    dimension); only the split cells are handled one by one.
     """
-    facets, nsig, fsig, hv = lat.facets, lat.nsig, lat.fsig, lat.hv
-    mask: dict[int, int] = {}
-    for v in lat.by_dim[0]:
-        x = hv[v][col]
-        mask[v] = _POS if x > 0 else (_NEG if x < 0 else _ZERO)
-    parts: dict[int, tuple[int, int, int]] = {}
-    new_by_dim: list[list[int]] = [[] for _ in range(lat.n + 1)]
-    for v in lat.by_dim[0]:
-        m = mask[v]
-        nsig[v].append(2 if m == _POS else (0 if m == _NEG else 1))
+    facets, hv, sig = lat.facets, lat.hv, lat.sig
+    N = lat.num_cells()
+    mask = np.zeros(N + 1, dtype=np.uint8)  # mask[N] = 0 serves the padding index -1
+    verts = lat.by_dim[0]
+    mask[verts] = [_POS if x > 0 else (_NEG if x < 0 else _ZERO) for x in (hv[v][col] for v in verts)]
+    split_ids: list[list[int]] = [[]]
     for k in range(1, lat.n + 1):
-        for c in lat.by_dim[k]:
+        ids = lat.by_dim[k]
+        if not ids:
+            split_ids.append([])
+            continue
+        mk = np.bitwise_or.reduce(mask[lat.pad[k]], axis=1)
+        mask[ids] = mk
+        split_ids.append(np.asarray(ids, dtype=np.int64)[(mk & 5) == 5].tolist())
+    codes = np.where(mask[:N] & _POS, 2, np.where(mask[:N] & _NEG, 0, 1)).astype(np.int8)
+    sig[:N, j] = codes
+    if not any(split_ids):
+        return 0
+    maskl = mask.tolist()
+    parts: dict[int, tuple[int, int, int]] = {}
+    new_rows: list[list[int]] = [[] for _ in range(lat.n + 1)]
+    parents: list[int] = []
+    child_codes: list[int] = []
+    changed: list[tuple[int, int]] = []  # (dim, cell) whose facet list changed
+    for k in range(1, lat.n + 1):
+        for c in split_ids[k]:
             fc = facets[c]
-            m = 0
-            for f in fc:
-                m |= mask[f]
-            mask[c] = m
-            if m & 5 != 5:
-                nsig[c].append(2 if m & _POS else (0 if m & _NEG else 1))
-                continue
-            base = bytes(nsig[c])
             if k == 1:
                 a, bb = fc
-                if mask[a] != _POS:
+                if maskl[a] != _POS:
                     a, bb = bb, a
                 ha, hb = hv[a], hv[bb]
                 va, vb = ha[col], hb[col]
@@ -165,48 +201,67 @@ def _cut(lat: Lattice, col: int) -> int:
                 g = math.gcd(*new)
                 if g > 1:
                     new = [e // g for e in new]
-                z = lat.new_cell(0, [], bytearray(base + b"\x01"), fsig[c])
+                z = lat.new_cell(0, [])
                 hv[z] = new
-                mask[z] = _ZERO
-                neg = lat.new_cell(1, [bb, z], bytearray(base + b"\x00"), fsig[c])
+                neg = lat.new_cell(1, [bb, z])
                 facets[c] = [a, z]
-                nsig[c].append(2)
-                parts[c] = (c, neg, z)
-                new_by_dim[0].append(z)
-                new_by_dim[1].append(neg)
-                continue
-            pos_f: list[int] = []
-            neg_f: list[int] = []
-            zero_f: list[int] = []
-            zero_faces: set[int] = set()
-            for f in fc:
-                p = parts.get(f)
-                if p is not None:
-                    pos_f.append(p[0])
-                    neg_f.append(p[1])
-                    zero_f.append(p[2])
-                    continue
-                mf = mask[f]
-                if mf & _POS:
-                    pos_f.append(f)
-                else:
-                    neg_f.append(f)
-                for g2 in facets[f]:
-                    if mask[g2] == _ZERO:
-                        zero_faces.add(g2)
-            zero_f.extend(sorted(zero_faces))
-            z = lat.new_cell(k - 1, zero_f, bytearray(base + b"\x01"), fsig[c])
-            pos_f.append(z)
-            neg_f.append(z)
-            neg = lat.new_cell(k, neg_f, bytearray(base + b"\x00"), fsig[c])
-            facets[c] = pos_f
-            nsig[c].append(2)
-            mask[z] = _ZERO  # never read again in this pass
+            else:
+                pos_f: list[int] = []
+                neg_f: list[int] = []
+                zero_f: list[int] = []
+                zero_faces: set[int] = set()
+                for f in fc:
+                    p = parts.get(f)
+                    if p is not None:
+                        pos_f.append(p[0])
+                        neg_f.append(p[1])
+                        zero_f.append(p[2])
+                        continue
+                    if maskl[f] & _POS:
+                        pos_f.append(f)
+                    else:
+                        neg_f.append(f)
+                    for g2 in facets[f]:
+                        if maskl[g2] == _ZERO:
+                            zero_faces.add(g2)
+                zero_f.extend(sorted(zero_faces))
+                z = lat.new_cell(k - 1, zero_f)
+                pos_f.append(z)
+                neg_f.append(z)
+                neg = lat.new_cell(k, neg_f)
+                facets[c] = pos_f
             parts[c] = (c, neg, z)
-            new_by_dim[k - 1].append(z)
-            new_by_dim[k].append(neg)
-    for k, lst in enumerate(new_by_dim):
-        lat.by_dim[k].extend(lst)
+            new_rows[k - 1].append(z)
+            new_rows[k].append(neg)
+            changed.append((k, c))
+            parents += (c, c)  # creation order: z, then neg
+            child_codes += (1, 0)
+    # sign rows of the new cells: the parent's row with this neuron's code
+    M = lat.num_cells()
+    lat.reserve(M)
+    sig = lat.sig
+    sig[N:M] = sig[parents]
+    sig[N:M, j] = child_codes
+    # the padded facet arrays: rows of changed cells, then rows of the new cells
+    for k in range(1, lat.n + 1):
+        rows_new = [facets[c] for c in new_rows[k]]
+        upd = [c for kk, c in changed if kk == k]
+        P = lat.pad[k]
+        width = max([P.shape[1]] + [len(f) for f in rows_new] + [len(facets[c]) for c in upd])
+        if width > P.shape[1]:
+            P = np.concatenate([P, np.full((P.shape[0], width - P.shape[1]), -1, dtype=np.int64)], axis=1)
+        for c in upd:
+            r = lat.pos[c]
+            P[r, :] = -1
+            P[r, : len(facets[c])] = facets[c]
+        if rows_new:
+            P = np.concatenate([P, _padded(rows_new, width)], axis=0)
+        lat.pad[k] = P
+    lat.pos.extend([0] * (M - N))
+    for k in range(lat.n + 1):
+        for cid in new_rows[k]:
+            lat.pos[cid] = len(lat.by_dim[k])
+            lat.by_dim[k].append(cid)
     return len(parts)
 
 
@@ -273,7 +328,7 @@ def refine(
             current_layer += 1
             W, b = ints[current_layer]
             _transition(lat, W, b, first=current_layer == 0)
-        _cut(lat, n + j)
+        _cut(lat, n + j, i)
         if max_cells is not None and lat.num_cells() > max_cells:
             raise CellLimitExceeded(
                 f"stopped after {i + 1} of {len(sched)} neurons: the complex has "
@@ -336,7 +391,7 @@ def build_complex(
             raise CellLimitExceeded(f"the complex has {K.num_cells} cells, more than max_cells = {max_cells}")
         return K
     t0 = time.perf_counter()
-    lat = domain_lattice(domain)
+    lat = domain_lattice(domain, len(_neuron_schedule(net, with_output)))
     refine(lat, net, with_output, max_cells=max_cells, progress=progress)
     return _assemble(lat, net, domain, with_output, time.perf_counter() - t0)
 
@@ -349,27 +404,23 @@ def _assemble(
     n = lat.n
     nh = net.num_hidden
     m = domain.num_facets
-    K = nh + m + (net.output_dim if with_output else 0)
-    rows = b"".join(
-        bytes(s[:nh]) + f + bytes(s[nh:]) for s, f in zip(lat.nsig, lat.fsig)
-    )
-    signs = (np.frombuffer(rows, dtype=np.int8).reshape(N, K) - 1).astype(np.int8)
+    nc = lat.ncut
+    K = nc + m
+    cols = list(range(nh)) + list(range(nc, nc + m)) + list(range(nh, nc))
+    signs = lat.sig[:N][:, cols] - np.int8(1)
     dims = np.asarray(lat.dim, dtype=np.int8)
     order = np.lexsort(tuple(signs[:, k] for k in range(K - 1, -1, -1)) + (dims,))
     new_id = np.empty(N, dtype=np.int64)
     new_id[order] = np.arange(N, dtype=np.int64)
-    counts = np.fromiter((len(lat.facets[c]) for c in order), dtype=np.int64, count=N)
+    counts = np.fromiter(map(len, lat.facets), dtype=np.int64, count=N)
+    total = int(counts.sum())
+    flat = np.fromiter(itertools.chain.from_iterable(lat.facets), dtype=np.int64, count=total)
+    owners = new_id[np.repeat(np.arange(N, dtype=np.int64), counts)]
+    indices = new_id[flat] if total else flat
+    perm = np.lexsort((indices, owners))
+    indices = indices[perm]
     indptr = np.zeros(N + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    flat = np.fromiter(
-        (f for c in order for f in lat.facets[c]), dtype=np.int64, count=int(indptr[-1])
-    )
-    indices = new_id[flat] if flat.size else flat
-    # sort each facet list
-    for i in range(N):
-        a, b = indptr[i], indptr[i + 1]
-        if b - a > 1:
-            indices[a:b] = np.sort(indices[a:b])
+    np.cumsum(np.bincount(owners, minlength=N), out=indptr[1:])
     f0 = int(np.count_nonzero(dims == 0))
     verts = []
     for c in order[:f0]:
@@ -402,12 +453,9 @@ class WorkUnit:
 
 def plan_units(net: Network, domain: Domain, start: int, with_output: bool = False) -> list[WorkUnit]:
     """Split the build into independent units: the closures of the top cells after ``start`` neurons."""
-    lat = domain_lattice(domain)
+    lat = domain_lattice(domain, len(_neuron_schedule(net, with_output)))
     refine(lat, net, with_output, 0, start)
-    units = []
-    for top in lat.by_dim[lat.n]:
-        units.append(WorkUnit(start, _closure_lattice(lat, top)))
-    return units
+    return [WorkUnit(start, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
 
 
 def _closure_lattice(lat: Lattice, top: int) -> Lattice:
@@ -424,47 +472,48 @@ def _closure_lattice(lat: Lattice, top: int) -> Lattice:
     order.sort(key=lambda c: lat.dim[c])
     for i, c in enumerate(order):
         seen[c] = i
-    sub = Lattice(lat.n, [], [], [], [], {}, [[] for _ in range(lat.n + 1)])
+    sub = Lattice(lat.n, lat.ncut, [], [], lat.sig[order].copy(), {}, [[] for _ in range(lat.n + 1)], [], [])
     for c in order:
-        i = sub.new_cell(lat.dim[c], [seen[f] for f in lat.facets[c]], bytearray(lat.nsig[c]), lat.fsig[c])
+        i = sub.new_cell(lat.dim[c], [seen[f] for f in lat.facets[c]])
         sub.by_dim[lat.dim[c]].append(i)
         if c in lat.hv:
             sub.hv[i] = list(lat.hv[c])
+    sub.rebuild_pad()
     return sub
 
 
 def refine_unit(unit: WorkUnit, net: Network, with_output: bool = False) -> Lattice:
     """Refine one unit by the remaining neurons (independent of every other unit)."""
-    lat = Lattice(
-        unit.lattice.n,
-        list(unit.lattice.dim),
-        [list(f) for f in unit.lattice.facets],
-        [bytearray(s) for s in unit.lattice.nsig],
-        list(unit.lattice.fsig),
-        {k: list(v) for k, v in unit.lattice.hv.items()},
-        [list(x) for x in unit.lattice.by_dim],
-    )
+    src = unit.lattice
+    lat = Lattice(src.n, src.ncut, list(src.dim), [list(f) for f in src.facets], src.sig.copy(),
+                  {k: list(v) for k, v in src.hv.items()}, [list(x) for x in src.by_dim], [], [])
+    lat.rebuild_pad()
     return refine(lat, net, with_output, unit.start)
 
 
 def merge_units(parts: Sequence[Lattice]) -> Lattice:
     """Merge refined units into one lattice, identifying cells by their sign vectors."""
-    n = parts[0].n
-    out = Lattice(n, [], [], [], [], {}, [[] for _ in range(n + 1)])
+    n, ncut = parts[0].n, parts[0].ncut
     key_to_id: dict[bytes, int] = {}
+    rows: list[np.ndarray] = []
+    out = Lattice(n, ncut, [], [], parts[0].sig[:0].copy(), {}, [[] for _ in range(n + 1)], [], [])
     for part in parts:
         local: dict[int, int] = {}
+        sig = part.sig
         for k in range(n + 1):
             for c in part.by_dim[k]:
-                key = bytes(part.nsig[c]) + part.fsig[c]
+                key = sig[c].tobytes()
                 gid = key_to_id.get(key)
                 if gid is None:
-                    gid = out.new_cell(k, [local[f] for f in part.facets[c]], part.nsig[c], part.fsig[c])
+                    gid = out.new_cell(k, [local[f] for f in part.facets[c]])
                     key_to_id[key] = gid
+                    rows.append(sig[c])
                     out.by_dim[k].append(gid)
                     if c in part.hv:
                         out.hv[gid] = part.hv[c]
                 local[c] = gid
+    out.sig = np.array(rows, dtype=np.int8).reshape(len(rows), parts[0].sig.shape[1])
+    out.rebuild_pad()
     return out
 
 
