@@ -1,0 +1,307 @@
+"""Filtrations of a complex (or closed subcomplex): total orders in which every face enters
+before its cofaces, with exact values.
+
+Kinds (see :data:`FILTRATION_KINDS`):
+
+``dimension-random``
+    Cells enter by dimension, in a seeded random order inside each dimension. (The paper's
+    "random filtration" where the maxima of the Betti curves reveal the f-vector.)
+``random``
+    A seeded random linear extension of the face poset: every cell draws a uniform random time
+    ``u`` and enters at ``t = max(u, t of its facets)`` (a cell cannot appear before its
+    boundary); ties go to the lower dimension, then to the smaller ``u``.
+``output-lower-star``
+    The value of a cell is the maximum of the network output over its vertices (exact
+    rationals; ``F`` is affine on every cell, so this is its maximum over the cell): the
+    sublevel sets ``{F <= t}``. Order: by value, then dimension, then index.
+``output-upper-star``
+    The lower-star filtration of ``-F``: a cell's value is ``-min F`` over its vertices, so the
+    superlevel sets ``{F >= s}`` appear as ``t = -s`` grows. Values stay increasing along the
+    filtration, which keeps the ripser/persim convention ``birth <= death``.
+``values``
+    User-given exact values per cell, checked to be monotone (a face's value at most a
+    coface's); order by value, then dimension, then index.
+
+Index-based filtrations (the two random ones) have no values: the value of the ``i``-th cell is
+``i``. Value-based ones store the distinct exact values once (``levels``) and a level per entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from math import lcm
+from typing import Any, Literal
+
+import numpy as np
+
+from ..complex import PolyhedralComplex
+from ..errors import InvalidFiltrationError
+from ..numbers import to_rational
+from .chains import restricted_facets
+from .subcomplex import Subcomplex, whole_complex
+
+__all__ = [
+    "Filtration",
+    "FILTRATION_KINDS",
+    "FiltrationKind",
+    "dimension_random_filtration",
+    "random_filtration",
+    "lower_star_filtration",
+    "upper_star_filtration",
+    "filtration_from_values",
+    "make_filtration",
+    "vertex_outputs",
+]
+
+FiltrationKind = Literal["dimension-random", "random", "output-lower-star", "output-upper-star"]
+FILTRATION_KINDS: tuple[str, ...] = ("dimension-random", "random", "output-lower-star", "output-upper-star")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Filtration:
+    """A filtration of a closed subcomplex.
+
+    Attributes
+    ----------
+    kind
+        One of :data:`FILTRATION_KINDS` or ``"values"``.
+    subcomplex
+        What is filtered (every cell of it enters exactly once).
+    order
+        Global cell indices in the order they enter (read-only ``int64``).
+    levels
+        For value-based filtrations the distinct exact values, ascending; ``None`` for
+        index-based ones (then the value of the ``i``-th entry is ``i``).
+    level_of
+        For value-based filtrations the index into ``levels`` of each entry (non-decreasing);
+        ``None`` otherwise.
+    seed
+        The seed of a random filtration, else ``None``.
+    output
+        The output neuron of an output filtration, else ``None``.
+    """
+
+    kind: str
+    subcomplex: Subcomplex
+    order: np.ndarray
+    levels: tuple[Fraction, ...] | None
+    level_of: np.ndarray | None
+    seed: int | None = None
+    output: int | None = None
+
+    @property
+    def num_cells(self) -> int:
+        return int(self.order.shape[0])
+
+    @property
+    def by_value(self) -> bool:
+        return self.levels is not None
+
+    def value(self, i: int) -> Fraction | int:
+        """The exact filtration value of the ``i``-th entry (its index if index-based)."""
+        if self.levels is None or self.level_of is None:
+            return int(i)
+        return self.levels[int(self.level_of[i])]
+
+    def describe(self) -> str:
+        s = f"{self.kind} filtration of the {self.subcomplex.name}"
+        if self.seed is not None:
+            s += f" (seed {self.seed})"
+        if self.output is not None:
+            s += f" (output {self.output})"
+        return s
+
+
+def _target(target: PolyhedralComplex | Subcomplex) -> Subcomplex:
+    if isinstance(target, Subcomplex):
+        return target
+    if isinstance(target, PolyhedralComplex):
+        return whole_complex(target)
+    raise TypeError(f"expected a PolyhedralComplex or Subcomplex, not {type(target).__name__}")
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+def dimension_random_filtration(target: PolyhedralComplex | Subcomplex, seed: int = 0) -> Filtration:
+    """Cells by dimension, in a seeded uniformly random order inside each dimension.
+
+    Examples
+    --------
+    >>> from exactcells import Domain, build_complex, network_from_dict
+    >>> net = network_from_dict({"layers": [{"W": [[1, 0]], "b": [0]}, {"W": [[1]], "b": [0]}]})
+    >>> f = dimension_random_filtration(build_complex(net, Domain.box(2, -1, 1)), seed=1)
+    >>> f.num_cells, f.value(3)
+    (15, 3)
+    """
+    S = _target(target)
+    cells = S.cells
+    dims = np.asarray(S.complex.dims)[cells]
+    rng = np.random.default_rng(seed)
+    key = rng.permutation(len(cells))
+    order = cells[np.lexsort((key, dims))]
+    return Filtration("dimension-random", S, _frozen(order.astype(np.int64)), None, None, seed=seed)
+
+
+def random_filtration(target: PolyhedralComplex | Subcomplex, seed: int = 0) -> Filtration:
+    """A seeded random linear extension of the face poset (see the module docstring)."""
+    S = _target(target)
+    K = S.complex
+    cells, indptr, rows, _ = restricted_facets(K, S.mask)
+    dims = np.asarray(K.dims, dtype=np.int64)[cells]
+    rng = np.random.default_rng(seed)
+    u = rng.random(len(cells))
+    t = u.copy()
+    off = np.searchsorted(dims, np.arange(K.input_dim + 2))
+    for k in range(1, K.input_dim + 1):
+        a, b = int(off[k]), int(off[k + 1])
+        if a == b:
+            continue
+        seg = indptr[a:b]
+        if np.any(indptr[a + 1 : b + 1] == seg):
+            raise InvalidFiltrationError("a cell of positive dimension without facets")
+        fmax = np.maximum.reduceat(t[rows[int(indptr[a]) : int(indptr[b])]], seg - indptr[a])
+        t[a:b] = np.maximum(t[a:b], fmax)
+    order = cells[np.lexsort((u, dims, t))]
+    return Filtration("random", S, _frozen(order.astype(np.int64)), None, None, seed=seed)
+
+
+def vertex_outputs(K: PolyhedralComplex) -> list[tuple[Fraction, ...]]:
+    """Exact network outputs at every vertex, by one integer forward pass over all vertices.
+
+    Equal to ``[K.network.forward(K.vertex(v)) for v in vertices]``, much faster: vertices are
+    kept as homogeneous integer vectors ``(a, t)`` (meaning ``a / t``), each layer is scaled to
+    integers by the lcm ``L`` of its denominators, ``(a, t) -> (L W a + L b t, L t)``, and ReLU
+    acts on the numerators (``t > 0``).
+    """
+    from flint import fmpz_mat
+
+    f0 = K.f_vector[0]
+    if f0 == 0:
+        return []
+    rows = [list(K.vertex_homogeneous(v)) for v in range(f0)]
+    X = fmpz_mat(rows)
+    layers = K.network.layers
+    for li, layer in enumerate(layers):
+        L = lcm(*(x.denominator for row in layer.W for x in row), *(x.denominator for x in layer.b))
+        M = fmpz_mat([[int(x * L) for x in row] + [int(bj * L)] for row, bj in zip(layer.W, layer.b)])
+        Z = X * M.transpose()  # (f0, out) numerators over the old t
+        ts = [int(X[i, X.ncols() - 1]) * L for i in range(f0)]
+        zl = [[int(v) for v in r] for r in Z.tolist()]
+        if li < len(layers) - 1:
+            X = fmpz_mat([[v if v > 0 else 0 for v in r] + [ts[i]] for i, r in enumerate(zl)])
+        else:
+            return [tuple(Fraction(v, ts[i]) for v in r) for i, r in enumerate(zl)]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _star(S: Subcomplex, vertex_values: Sequence[Fraction], kind: str, output: int | None) -> Filtration:
+    """Lower-star filtration of ``S`` from exact values at the vertices of the ambient complex."""
+    K = S.complex
+    levels = tuple(sorted(set(vertex_values)))
+    rank = {v: i for i, v in enumerate(levels)}
+    cells, indptr, rows, _ = restricted_facets(K, S.mask)
+    dims = np.asarray(K.dims, dtype=np.int64)[cells]
+    lev = np.zeros(len(cells), dtype=np.int64)
+    f0 = int(np.count_nonzero(dims == 0))
+    lev[:f0] = [rank[vertex_values[int(c)]] for c in cells[:f0]]
+    off = np.searchsorted(dims, np.arange(K.input_dim + 2))
+    for k in range(1, K.input_dim + 1):
+        a, b = int(off[k]), int(off[k + 1])
+        if a < b:
+            seg = indptr[a:b] - indptr[a]
+            lev[a:b] = np.maximum.reduceat(lev[rows[int(indptr[a]) : int(indptr[b])]], seg)
+    perm = np.lexsort((cells, dims, lev))
+    return Filtration(kind, S, _frozen(cells[perm].astype(np.int64)), levels, _frozen(lev[perm]),
+                      output=output)
+
+
+def _output_values(K: PolyhedralComplex, output: int) -> list[Fraction]:
+    m = K.network.output_dim
+    if not 0 <= output < m:
+        raise InvalidFiltrationError(f"output {output} does not exist (the network has {m} outputs)")
+    return [v[output] for v in vertex_outputs(K)]
+
+
+def lower_star_filtration(target: PolyhedralComplex | Subcomplex, output: int = 0) -> Filtration:
+    """Sublevel sets of output ``output``: a cell's value is the maximum of ``F`` over it.
+
+    Examples
+    --------
+    >>> from exactcells import Domain, build_complex, network_from_dict
+    >>> net = network_from_dict({"layers": [{"W": [[1, 0]], "b": [0]}, {"W": [[1]], "b": [0]}]})
+    >>> f = lower_star_filtration(build_complex(net, Domain.box(2, -1, 1)))
+    >>> f.levels, f.value(f.num_cells - 1)
+    ((Fraction(0, 1), Fraction(1, 1)), Fraction(1, 1))
+    """
+    S = _target(target)
+    return _star(S, _output_values(S.complex, output), "output-lower-star", output)
+
+
+def upper_star_filtration(target: PolyhedralComplex | Subcomplex, output: int = 0) -> Filtration:
+    """Superlevel sets of output ``output``, as the lower-star filtration of ``-F``."""
+    S = _target(target)
+    return _star(S, [-v for v in _output_values(S.complex, output)], "output-upper-star", output)
+
+
+def filtration_from_values(
+    target: PolyhedralComplex | Subcomplex, values: Sequence[Any] | Mapping[int, Any]
+) -> Filtration:
+    """A filtration from exact user values on cells.
+
+    Parameters
+    ----------
+    values
+        One value per cell of the ambient complex (a sequence), or a mapping from the cells of
+        the subcomplex to values. Values are read exactly (ints, Fractions, strings; floats at
+        their binary value).
+
+    Raises
+    ------
+    InvalidFiltrationError
+        If a value is missing or a face has a larger value than a coface.
+    """
+    S = _target(target)
+    K = S.complex
+    cells, indptr, rows, _ = restricted_facets(K, S.mask)
+    vals: list[Fraction] = []
+    for c in cells.tolist():
+        try:
+            v = values[c]
+        except (KeyError, IndexError):
+            raise InvalidFiltrationError(f"no value for cell {c}") from None
+        vals.append(to_rational(v, f"value of cell {c}"))
+    levels = tuple(sorted(set(vals)))
+    rank = {v: i for i, v in enumerate(levels)}
+    lev = np.fromiter((rank[v] for v in vals), dtype=np.int64, count=len(vals))
+    owner = np.repeat(np.arange(len(cells)), np.diff(indptr))
+    bad = lev[rows] > lev[owner]
+    if np.any(bad):
+        e = int(np.flatnonzero(bad)[0])
+        raise InvalidFiltrationError(
+            f"cell {int(cells[rows[e]])} has value {vals[rows[e]]} above that of its coface "
+            f"{int(cells[owner[e]])} ({vals[owner[e]]}): not a filtration"
+        )
+    dims = np.asarray(K.dims, dtype=np.int64)[cells]
+    perm = np.lexsort((cells, dims, lev))
+    return Filtration("values", S, _frozen(cells[perm].astype(np.int64)), levels, _frozen(lev[perm]))
+
+
+def make_filtration(
+    target: PolyhedralComplex | Subcomplex, kind: str, *, seed: int = 0, output: int = 0
+) -> Filtration:
+    """The filtration of a kind named as on the command line (:data:`FILTRATION_KINDS`)."""
+    if kind == "dimension-random":
+        return dimension_random_filtration(target, seed)
+    if kind == "random":
+        return random_filtration(target, seed)
+    if kind == "output-lower-star":
+        return lower_star_filtration(target, output)
+    if kind == "output-upper-star":
+        return upper_star_filtration(target, output)
+    raise InvalidFiltrationError(f"unknown filtration {kind!r}; choose one of {', '.join(FILTRATION_KINDS)}")
