@@ -1,0 +1,1026 @@
+"""Independent certificates of polyhedral complexes: is a claimed complex exactly the true one?
+
+:func:`certify` re-derives everything it needs from the network and the domain with exact integer
+arithmetic; it shares no code with the builder (:mod:`exactcells.build`). The complex under test
+is treated as an untrusted *witness*: its vertices, sign vectors and facet links are claims that
+are each checked exactly, and completeness is proved by local counting conditions.
+
+The mathematics (design.md §1; ``sigma(x)`` is the exact sign vector of a point ``x``):
+
+**Lemma A** (closures from signs). For a sign vector ``s``, let ``P_s`` be the polyhedron cut out
+of ``D`` by the *local* affine pre-activations of ``s`` (neurons with sign ``+1`` pass, others give
+zero): ``s_j z_j(x) >= 0`` and ``z_j(x) = 0`` where ``s_j = 0``. Then ``x`` lies in ``P_s`` iff
+``sigma(x) <= s`` in the face order (every entry equal or 0); on ``P_s`` the true pre-activations
+are the local ones. (Induction over layers: the ReLU of a pre-activation of sign ``0`` or ``s_j``
+is what the local map assumes.) If the cell ``S_s = {sigma = s}`` is non-empty, ``P_s`` is its
+closure.
+
+**Lemma B** (joins). If the points ``v_1 .. v_k`` all satisfy ``sigma(v_i) <= s`` then every
+positive combination ``p`` of them has ``sigma(p) = join(sigma(v_i))`` (entrywise the non-zero
+value, if any): ``p`` is in the convex set ``P_s`` where every ``z_j`` is affine. So the sign
+vector of a cell equals the join of its vertices' sign vectors, and it is checked that way for
+every cell, and by an exact forward pass at an interior point for every top cell.
+
+**Completeness** (nothing missing). Once every claimed cell is a true cell and every claimed
+facet link ``f -> c`` is a true face relation (``s_f < s_c``, Lemma A), the claimed dimensions
+are exact by chain length (each cell has a chain of links down to a vertex and up to a top cell,
+and true dimensions strictly increase along links). Then:
+
+* *edges* have exactly 2 vertices, and every interval ``[r, c]`` of length 2 has exactly two
+  middle elements: by induction on the dimension every claimed cell lists *all* its true facets
+  (the facet-ridge graph of a polytope is connected, so a missing facet leaves a ridge of a
+  present facet with only one middle element);
+* every ``(n-1)``-cell lies in exactly 2 top cells, or in exactly 1 when it lies on a facet of the
+  domain: the claimed regions are then closed under adjacency, and the dual graph of the true
+  regions is connected, so every true region is claimed, and with it (by the facet lists) every
+  true cell.
+
+Hence a complex passing every structural check *is* the complex of the network on the domain.
+On top of that the certificate checks what the issue asks as exact totals: the volumes of the
+top cells (pulling triangulations with exact integer determinants) add up to ``vol(D)``, the
+Euler characteristic is 1, and every cell's dimension equals the rank of its exact affine hull.
+Optionally (``cdd_regions``) top cells are recomputed from scratch with cddlib's exact GMP
+kernel: vertices and the full face lattice from incidences, compared with the claims.
+
+Examples
+--------
+>>> from exactcells import Domain, build_complex, network_from_dict
+>>> net = network_from_dict({"layers": [{"W": [[1, 0], [0, 1]], "b": [0, 0]},
+...                                     {"W": [[1, 1]], "b": [0]}]})
+>>> cert = certify(build_complex(net, Domain.box(2, -1, 1)))
+>>> cert.certified, cert.total_volume, cert.domain_volume
+(True, Fraction(4, 1), Fraction(4, 1))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from flint import fmpz, fmpz_mat
+
+from .complex import PolyhedralComplex
+from .domain import Domain
+from .network import Network
+from .numbers import format_rational
+
+__all__ = [
+    "Certificate",
+    "CheckResult",
+    "Failure",
+    "FAILURE_KINDS",
+    "certify",
+    "exact_sign_vectors",
+    "sign_key",
+]
+
+FAILURE_KINDS = {
+    "format": "the arrays are malformed (shapes, index ranges, dimension order, denominators)",
+    "canonical_order": "cells are not in canonical order (by dimension, then sign vector)",
+    "vertex_moved": "a vertex's exact coordinates do not have its claimed sign vector",
+    "sign_vector_wrong": "a cell's claimed sign vector is not the exact sign of its interior",
+    "extra_cell": "a claimed cell that is no cell of the network's complex (or a duplicate)",
+    "bad_facet_link": "a claimed facet link that is not a face relation of codimension 1",
+    "dropped_facet_link": "two cells of the complex that are facet and cofacet, without the link",
+    "missing_cell": "a cell of the network's complex that the claimed complex lacks",
+    "missing_region": "a top cell of the network's complex that the claimed complex lacks",
+    "volume": "the exact volumes of the top cells do not add up to the domain's volume",
+    "euler_characteristic": "the Euler characteristic is not 1",
+    "affine_dimension": "a cell's claimed dimension is not the dimension of its exact affine hull",
+    "cdd_mismatch": "cddlib's recomputation of a top cell differs from the claim",
+}
+
+MAX_WITNESSES = 20  # per failure kind; the total count is always recorded
+
+
+def sign_key(signs: Sequence[int] | np.ndarray) -> str:
+    """A sign vector as text: ``+``, ``-`` and ``0`` per entry (e.g. ``"+-0++"``)."""
+    return "".join("+" if s > 0 else ("-" if s < 0 else "0") for s in signs)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed check with its witness.
+
+    Attributes
+    ----------
+    kind
+        One of :data:`FAILURE_KINDS`.
+    cell
+        The claimed cell concerned (canonical index), if any.
+    key
+        Its claimed sign vector as text (:func:`sign_key`), if any.
+    point
+        An exact witness point (coordinates as ``"p/q"`` strings), if any.
+    expected, found
+        What the exact recomputation gives and what the claim says.
+    message
+        A one-line human explanation.
+    """
+
+    kind: str
+    cell: int | None
+    key: str | None
+    point: tuple[str, ...] | None
+    expected: str
+    found: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "cell": self.cell, "key": self.key,
+                "point": list(self.point) if self.point is not None else None,
+                "expected": self.expected, "found": self.found, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check: its name, whether it passed, how many items it examined and its time."""
+
+    name: str
+    passed: bool
+    checked: int
+    failures: int
+    seconds: float
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "checked": self.checked,
+                "failures": self.failures, "seconds": round(self.seconds, 6), "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """The verdict of :func:`certify` on one complex.
+
+    Attributes
+    ----------
+    certified
+        True iff every check passed: the complex is exactly the network's complex on the domain.
+    checks
+        Every check run, in order (:class:`CheckResult`).
+    failures
+        Witnesses of failures (at most ``MAX_WITNESSES`` per kind; counts are in ``checks`` and
+        ``failure_counts``).
+    failure_counts
+        Number of failures of each kind.
+    f_vector, num_cells, euler_characteristic
+        Counts of the claimed complex.
+    total_volume, domain_volume
+        Exact sum of the top cells' volumes and the domain's volume (``None`` if volumes were
+        not computed).
+    cdd_regions_checked
+        How many top cells were recomputed with cddlib (0 by default).
+    seconds
+        Wall time of the certification.
+    """
+
+    certified: bool
+    checks: tuple[CheckResult, ...]
+    failures: tuple[Failure, ...]
+    failure_counts: dict[str, int]
+    f_vector: tuple[int, ...]
+    num_cells: int
+    euler_characteristic: int
+    total_volume: Fraction | None
+    domain_volume: Fraction | None
+    cdd_regions_checked: int
+    seconds: float
+    architecture: str = ""
+    domain: str = ""
+    with_output: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failure_kinds(self) -> frozenset[str]:
+        """The kinds of failure found (empty for a certified complex)."""
+        return frozenset(k for k, v in self.failure_counts.items() if v)
+
+    def check(self, name: str) -> CheckResult:
+        """The check called ``name`` (``KeyError`` if it was not run)."""
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: exact values as ``"p/q"`` strings with float companions."""
+
+        def q(x: Fraction | None) -> str | None:
+            return None if x is None else format_rational(x)
+
+        return {
+            "certified": self.certified,
+            "architecture": self.architecture,
+            "domain": self.domain,
+            "with_output": self.with_output,
+            "f_vector": list(self.f_vector),
+            "num_cells": self.num_cells,
+            "euler_characteristic": self.euler_characteristic,
+            "total_volume": q(self.total_volume),
+            "domain_volume": q(self.domain_volume),
+            "total_volume_float": None if self.total_volume is None else float(self.total_volume),
+            "cdd_regions_checked": self.cdd_regions_checked,
+            "seconds": round(self.seconds, 4),
+            "checks": {c.name: c.to_dict() for c in self.checks},
+            "failure_counts": dict(self.failure_counts),
+            "failures": [f.to_dict() for f in self.failures],
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def summary(self) -> str:
+        """A few human lines."""
+        lines = [f"{'CERTIFIED' if self.certified else 'NOT CERTIFIED'}: f-vector {self.f_vector}, "
+                 f"{self.num_cells} cells, Euler characteristic {self.euler_characteristic}, "
+                 f"{self.seconds:.3f} s"]
+        if self.total_volume is not None:
+            lines.append(f"volumes: sum {format_rational(self.total_volume)}, domain "
+                         f"{format_rational(self.domain_volume or 0)}")
+        for c in self.checks:
+            lines.append(f"  [{'ok' if c.passed else 'FAIL'}] {c.name}: {c.detail} "
+                         f"({c.checked} checked, {c.seconds:.3f} s)")
+        for f in self.failures[:10]:
+            lines.append(f"  {f.kind}: {f.message}")
+        return "\n".join(lines)
+
+
+# -- exact sign vectors of points (an integer forward pass of our own) ---------------------------
+
+def _lcm_den(values: Sequence[Fraction]) -> int:
+    return math.lcm(*(Fraction(v).denominator for v in values)) if values else 1
+
+
+def _integer_layer_matrices(net: Network) -> list[fmpz_mat]:
+    """``L [W | b]`` per layer, with ``L > 0`` clearing the layer's denominators."""
+    mats = []
+    for layer in net.layers:
+        vals = [v for row in layer.W for v in row] + list(layer.b)
+        L = _lcm_den(vals)
+        mats.append(fmpz_mat([[int(w * L) for w in row] + [int(bj * L)]
+                              for row, bj in zip(layer.W, layer.b)]))
+    return mats
+
+
+def _domain_matrix(domain: Domain) -> fmpz_mat:
+    """Rows ``L_i [-A_i | c_i]``: ``(D x, D) . row`` has the sign of ``c_i - A_i x``."""
+    rows = []
+    for a, ci in zip(domain.A, domain.c):
+        L = _lcm_den(list(a) + [ci])
+        rows.append([int(-v * L) for v in a] + [int(ci * L)])
+    return fmpz_mat(rows)
+
+
+def _signs_of(M: fmpz_mat) -> np.ndarray:
+    e = M.entries()
+    out = np.fromiter(((x > 0) - (x < 0) for x in e), dtype=np.int8, count=len(e))
+    return out.reshape(M.nrows(), M.ncols())
+
+
+def exact_sign_vectors(
+    net: Network, domain: Domain, points: Sequence[Sequence[int]], with_output: bool = False
+) -> np.ndarray:
+    """Exact sign vectors (neurons, domain facets, outputs) of homogeneous integer points.
+
+    Parameters
+    ----------
+    points
+        Rows ``(D x_1, ..., D x_n, D)`` of integers with ``D > 0``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int8`` array with one row per point, laid out like :attr:`PolyhedralComplex.signs`.
+    """
+    N = len(points)
+    nh = net.num_hidden
+    m = domain.num_facets
+    width = nh + m + (net.output_dim if with_output else 0)
+    if N == 0:
+        return np.zeros((0, width), dtype=np.int8)
+    X = fmpz_mat([list(p) for p in points])
+    out = np.zeros((N, width), dtype=np.int8)
+    out[:, nh:nh + m] = _signs_of(X * _domain_matrix(domain).transpose())
+    mats = _integer_layer_matrices(net)
+    pos = 0
+    cur = X
+    for li, M in enumerate(mats):
+        Z = cur * M.transpose()
+        k = M.nrows()
+        if li == len(mats) - 1:
+            if with_output:
+                out[:, nh + m:] = _signs_of(Z)
+            break
+        out[:, pos:pos + k] = _signs_of(Z)
+        pos += k
+        # the homogeneous coordinate is scaled by this layer's factor, like the values
+        ent = Z.entries()
+        t = cur.entries()[cur.ncols() - 1::cur.ncols()]
+        fac = _layer_factor(net, li)
+        rows = [[x if x > 0 else 0 for x in ent[r * k:(r + 1) * k]] + [t[r] * fac] for r in range(N)]
+        cur = fmpz_mat(rows)
+    return out
+
+
+def _layer_factor(net: Network, li: int) -> int:
+    layer = net.layers[li]
+    return _lcm_den([v for row in layer.W for v in row] + list(layer.b))
+
+
+def _lex_sign_vector(
+    net: Network, domain: Domain, p: Sequence[Fraction], d: Sequence[Fraction], with_output: bool
+) -> tuple[int, ...]:
+    """Exact sign vector at ``p + e d`` for ``e -> 0+`` (first-order lexicographic pass)."""
+    a = [(Fraction(x), Fraction(y)) for x, y in zip(p, d)]
+    out: list[int] = []
+    layers = net.layers
+
+    def sgn(v: tuple[Fraction, Fraction]) -> int:
+        if v[0] != 0:
+            return 1 if v[0] > 0 else -1
+        return (v[1] > 0) - (v[1] < 0)
+
+    outs: list[int] = []
+    for li, L in enumerate(layers):
+        z = [(sum((w * x[0] for w, x in zip(row, a)), bj), sum((w * x[1] for w, x in zip(row, a)), Fraction(0)))
+             for row, bj in zip(L.W, L.b)]
+        if li == len(layers) - 1:
+            outs = [sgn(v) for v in z]
+            break
+        out.extend(sgn(v) for v in z)
+        a = [v if sgn(v) > 0 else (Fraction(0), Fraction(0)) for v in z]
+    for row, ci in zip(domain.A, domain.c):
+        v = (ci - sum((w * x for w, x in zip(row, p)), Fraction(0)), -sum((w * y for w, y in zip(row, d)), Fraction(0)))
+        out.append(sgn(v))
+    if with_output:
+        out.extend(outs)
+    return tuple(out)
+
+
+# -- the certificate -----------------------------------------------------------------------------
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.checks: list[CheckResult] = []
+        self.failures: list[Failure] = []
+        self.counts: dict[str, int] = {}
+        self._t = time.perf_counter()
+
+    def fail(self, f: Failure) -> None:
+        c = self.counts.get(f.kind, 0)
+        self.counts[f.kind] = c + 1
+        if c < MAX_WITNESSES:
+            self.failures.append(f)
+
+    def start(self) -> None:
+        self._t = time.perf_counter()
+
+    def done(self, name: str, checked: int, kinds: Sequence[str], before: dict[str, int],
+             detail: str) -> None:
+        nf = sum(self.counts.get(k, 0) - before.get(k, 0) for k in kinds)
+        self.checks.append(CheckResult(name, nf == 0, int(checked), int(nf),
+                                       time.perf_counter() - self._t, detail))
+
+
+def _point_str(h: Sequence[int]) -> tuple[str, ...]:
+    return tuple(format_rational(Fraction(int(x), int(h[-1]))) for x in h[:-1])
+
+
+def _vertex_csr(N: int, f0: int, dims: np.ndarray, B: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    """Claimed vertex sets of every cell (rows: cells, columns: vertices), sorted CSR."""
+    acc = sp.csr_matrix((np.ones(f0, dtype=np.int64), (np.arange(f0), np.arange(f0))),
+                        shape=(N, f0))
+    for k in range(1, n + 1):
+        sel = np.flatnonzero(dims == k)
+        if sel.size == 0:
+            continue
+        mask = sp.csr_matrix((np.ones(sel.size, dtype=np.int64), (sel, sel)), shape=(N, N))
+        Vk = (mask @ B) @ acc
+        Vk.data[:] = 1
+        acc = acc + Vk
+        acc.data[:] = 1
+    acc = acc.tocsr()
+    acc.sort_indices()
+    return acc
+
+
+def certify(
+    K: PolyhedralComplex,
+    *,
+    volumes: bool = True,
+    affine_dims: bool = True,
+    cdd_regions: int | None = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Certificate:
+    """Certify that ``K`` is exactly the complex of ``K.network`` on ``K.domain``.
+
+    Parameters
+    ----------
+    K
+        The complex to check (built by exactcells or assembled from foreign arrays).
+    volumes
+        Check that the exact volumes of the top cells add up to ``vol(D)``.
+    affine_dims
+        Check every cell's dimension against the exact rank of its vertices' affine hull.
+    cdd_regions
+        Recompute this many top cells (evenly spread; ``None`` for all) from scratch with
+        cddlib's exact kernel and compare vertices and face lattices. Slow (tens of ms per
+        cell in 4-D); the structural checks do not need it.
+    progress
+        Called with the name of each check as it starts.
+
+    Returns
+    -------
+    Certificate
+    """
+    t0 = time.perf_counter()
+    rec = _Recorder()
+    net, dom = K.network, K.domain
+    n = dom.dim
+    N = K.num_cells
+    S = np.asarray(K.signs, dtype=np.int8)
+    dims = np.asarray(K.dims, dtype=np.int64)
+    indptr, indices = (np.asarray(a, dtype=np.int64) for a in K.facet_csr)
+    nh, m = net.num_hidden, dom.num_facets
+    width = nh + m + (net.output_dim if K.with_output else 0)
+
+    def note(name: str) -> None:
+        if progress is not None:
+            progress(name)
+
+    # 1. format ---------------------------------------------------------------------------------
+    note("format")
+    rec.start()
+    before = dict(rec.counts)
+    ok_format = True
+
+    def bad(msg: str) -> None:
+        nonlocal ok_format
+        ok_format = False
+        rec.fail(Failure("format", None, None, None, "", "", msg))
+
+    if S.ndim != 2 or S.shape != (N, width):
+        bad(f"signs have shape {S.shape}, expected ({N}, {width})")
+    if indptr.shape != (N + 1,) or (N and (indptr[0] != 0 or np.any(np.diff(indptr) < 0))):
+        bad("facet_indptr is not a valid CSR pointer")
+    elif indices.size != indptr[-1] or (indices.size and (indices.min() < 0 or indices.max() >= N)):
+        bad("facet_indices out of range")
+    if N and (np.any(np.diff(dims) < 0) or dims.min() < 0 or dims.max() > n):
+        bad("dims are not sorted in 0..n")
+    f0 = int(np.count_nonzero(dims == 0))
+    H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(f0)] if ok_format else []
+    if any(len(h) != n + 1 or h[-1] <= 0 for h in H):
+        bad("a vertex is not a homogeneous vector (D x, D) with D > 0")
+    rec.done("format", N, ["format"], before, "shapes, ranges, dimension order")
+    if not ok_format:
+        return _finish(K, rec, t0, None, None, 0)
+    f_vector = tuple(int(np.count_nonzero(dims == k)) for k in range(n + 1))
+    owners = np.repeat(np.arange(N, dtype=np.int64), np.diff(indptr))
+    keys = np.ascontiguousarray(S).view(np.dtype((np.void, width))).ravel() if width else None
+
+    # 2. canonical order and unique keys ---------------------------------------------------------
+    note("keys")
+    rec.start()
+    before = dict(rec.counts)
+    order = np.lexsort(tuple(S[:, k] for k in range(width - 1, -1, -1)) + (dims,))
+    if not np.array_equal(order, np.arange(N)):
+        first = int(np.flatnonzero(order != np.arange(N))[0])
+        rec.fail(Failure("canonical_order", first, sign_key(S[first]), None,
+                         f"cell {int(order[first])} at position {first}", f"cell {first}",
+                         "cells are not ordered by dimension, then sign vector"))
+    sorted_keys = S[order]
+    dup = np.flatnonzero(np.all(sorted_keys[1:] == sorted_keys[:-1], axis=1)) if N > 1 else np.array([], int)
+    for d in dup.tolist():
+        a, b = int(order[d]), int(order[d + 1])
+        rec.fail(Failure("extra_cell", b, sign_key(S[b]), None, "one cell per sign vector",
+                         f"cells {a} and {b} share it",
+                         f"cells {a} and {b} have the same sign vector: one of them is extra"))
+    rec.done("unique_keys", N, ["canonical_order", "extra_cell"], before,
+             "sign vectors distinct and in canonical order")
+    key_index: dict[bytes, int] = {S[i].tobytes(): i for i in range(N)}
+    del keys
+
+    # 3. vertices: exact sign vectors of the claimed coordinates --------------------------------
+    note("vertices")
+    rec.start()
+    before = dict(rec.counts)
+    sigma = exact_sign_vectors(net, dom, H, K.with_output)
+    cof_ptr, cof_ind = K.cofacet_csr()
+    cof_ptr = np.asarray(cof_ptr, dtype=np.int64)
+    cof_ind = np.asarray(cof_ind, dtype=np.int64)
+    wrong_v = np.flatnonzero(np.any(sigma != S[:f0], axis=1))
+    for v in wrong_v.tolist():
+        cofs = cof_ind[cof_ptr[v]:cof_ptr[v + 1]]
+        claimed_ok = all(_face_of(S[v], S[c]) for c in cofs)
+        true_ok = all(_face_of(sigma[v], S[c]) for c in cofs)
+        kind = "sign_vector_wrong" if (true_ok and not claimed_ok) else "vertex_moved"
+        rec.fail(Failure(kind, v, sign_key(S[v]), _point_str(H[v]), sign_key(sigma[v]), sign_key(S[v]),
+                         f"vertex {v}: its coordinates have sign vector {sign_key(sigma[v])}, "
+                         f"not the claimed {sign_key(S[v])}"
+                         + (" (its coordinates are off)" if kind == "vertex_moved" else "")))
+    rec.done("vertex_signs", f0, ["vertex_moved", "sign_vector_wrong"], before,
+             "exact forward pass at every vertex equals its claimed sign vector")
+
+    # 4. facet links are face relations of codimension 1 ----------------------------------------
+    note("links")
+    rec.start()
+    before = dict(rec.counts)
+    if indices.size:
+        Sf, Sc = S[indices], S[owners]
+        face = np.all((Sf == Sc) | (Sf == 0), axis=1) & np.any(Sf != Sc, axis=1)
+        codim = dims[indices] == dims[owners] - 1
+        badl = np.flatnonzero(~(face & codim))
+        for e in badl.tolist():
+            f, c = int(indices[e]), int(owners[e])
+            rec.fail(Failure("bad_facet_link", c, sign_key(S[c]), None,
+                             f"facet of dimension {int(dims[c]) - 1} with sign vector below {sign_key(S[c])}",
+                             f"cell {f} of dimension {int(dims[f])}: {sign_key(S[f])}",
+                             f"link {f} -> {c} is not a facet relation"))
+    nfac = np.diff(indptr)
+    ncof = np.diff(cof_ptr)
+    nofacet = np.flatnonzero((dims >= 1) & (nfac == 0))
+    for c in nofacet.tolist():
+        rec.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a cell with facets", "none",
+                         f"cell {int(c)} of dimension {int(dims[c])} has no facets"))
+    nocof = np.flatnonzero((dims < n) & (ncof == 0))
+    for c in nocof.tolist():
+        rec.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a face of a top cell",
+                         "no cofacet", f"cell {int(c)} of dimension {int(dims[c])} is in no higher cell"))
+    rec.done("facet_links", int(indices.size), ["bad_facet_link", "extra_cell"], before,
+             "each link f -> c has s_f < s_c and dim f = dim c - 1; every cell is linked")
+
+    # 5. sign vectors of cells: join of vertices, interior points of top cells ------------------
+    note("joins")
+    rec.start()
+    before = dict(rec.counts)
+    B = sp.csr_matrix((np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(N, N))
+    V = _vertex_csr(N, f0, dims, B, n)
+    vptr, vind = V.indptr.astype(np.int64), V.indices.astype(np.int64)
+    nv = np.diff(vptr)
+    empty = np.flatnonzero(nv == 0)
+    for c in empty.tolist():
+        rec.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a cell with vertices", "none",
+                         f"cell {int(c)} has no vertices"))
+    nonempty = np.flatnonzero(nv > 0)
+    VS = S[vind]  # claimed vertex sign vectors (checked against coordinates in step 3)
+    starts = vptr[nonempty]
+    hi = np.zeros((N, width), dtype=np.int8)
+    lo = np.zeros((N, width), dtype=np.int8)
+    if VS.size:
+        hi[nonempty] = np.maximum.reduceat(VS, starts, axis=0)
+        lo[nonempty] = np.minimum.reduceat(VS, starts, axis=0)
+    undefined = np.any((hi == 1) & (lo == -1), axis=1)
+    join = np.where(hi > 0, hi, lo).astype(np.int8)
+    mism = np.flatnonzero((~undefined & np.any(join != S, axis=1) & (nv > 0)) | undefined)
+    for c in mism.tolist():
+        if undefined[c]:
+            rec.fail(Failure("extra_cell", c, sign_key(S[c]), None, "vertices in one closed cell",
+                             "vertices on both sides of a neuron's zero set",
+                             f"cell {c}: its vertices straddle a zero set, it is no cell"))
+            continue
+        _classify_sign(rec, c, S, join[c], key_index, dims, "join of its vertices' sign vectors")
+    # interior points of top cells: exact forward pass
+    tops = np.flatnonzero((dims == n) & (nv > 0))
+    Hobj = np.empty((f0, n + 1), dtype=object)
+    for v, h in enumerate(H):
+        Hobj[v, :] = h
+    if tops.size and f0:
+        P = np.add.reduceat(Hobj[vind], vptr[:-1][nv > 0], axis=0)
+        rowpos = np.cumsum(nv > 0) - 1
+        Ptop = [tuple(int(x) for x in P[rowpos[c]]) for c in tops]
+        sig_top = exact_sign_vectors(net, dom, Ptop, K.with_output)
+        mism_set = set(mism.tolist())
+        for i in np.flatnonzero(np.any(sig_top != S[tops], axis=1)).tolist():
+            c = int(tops[i])
+            if c in mism_set:
+                continue
+            _classify_sign(rec, c, S, sig_top[i], key_index, dims, "sign vector at an interior point",
+                           point=_point_str(Ptop[i]))
+    rec.done("cell_signs", N, ["sign_vector_wrong", "extra_cell"], before,
+             "every cell's sign vector is the join of its vertices'; exact forward pass at an "
+             "interior point of every top cell")
+
+    # 6. edges have two vertices; length-2 intervals have two middle elements -------------------
+    note("intervals")
+    rec.start()
+    before = dict(rec.counts)
+    edges = np.flatnonzero(dims == 1)
+    bad_edges = edges[nfac[edges] != 2]
+    for e in bad_edges:
+        _diagnose_edge(rec, int(e), S, sigma, H, V, f0, int(nfac[e]))
+    n_intervals = 0
+    for k in range(2, n + 1):
+        sel = np.flatnonzero(dims == k)
+        selb = np.flatnonzero(dims == k - 1)
+        if sel.size == 0:
+            continue
+        Rk = sp.csr_matrix((np.ones(sel.size, dtype=np.int64), (sel, sel)), shape=(N, N))
+        Rb = sp.csr_matrix((np.ones(selb.size, dtype=np.int64), (selb, selb)), shape=(N, N))
+        P2 = ((Rk @ B) @ (Rb @ B)).tocoo()
+        n_intervals += P2.nnz
+        for c, r, cnt in zip(P2.row[P2.data != 2], P2.col[P2.data != 2], P2.data[P2.data != 2]):
+            _diagnose_interval(rec, int(r), int(c), int(cnt), S, B, cof_ptr, cof_ind, indptr, indices)
+    rec.done("intervals", int(edges.size + n_intervals), ["missing_cell", "dropped_facet_link", "extra_cell"],
+             before, "every edge has 2 vertices; every interval of length 2 has 2 middle elements")
+
+    # 7. walls: two top cells inside the domain, one on its boundary ----------------------------
+    note("walls")
+    rec.start()
+    before = dict(rec.counts)
+    walls = np.flatnonzero(dims == n - 1)
+    on_bd = np.any(S[walls][:, nh:nh + m] == 0, axis=1) if walls.size else np.zeros(0, bool)
+    want = np.where(on_bd, 1, 2)
+    for w, wn in zip(walls[ncof[walls] != want], want[ncof[walls] != want]):
+        _diagnose_wall(rec, int(w), int(wn), K, S, cof_ptr, cof_ind, V, H, key_index)
+    rec.done("walls", int(walls.size), ["missing_region", "dropped_facet_link", "extra_cell"], before,
+             "each (n-1)-cell lies in 2 top cells, or in 1 on the domain's boundary")
+
+    # 8. Euler characteristic -------------------------------------------------------------------
+    rec.start()
+    before = dict(rec.counts)
+    chi = sum((-1) ** k * f for k, f in enumerate(f_vector))
+    if chi != 1:
+        rec.fail(Failure("euler_characteristic", None, None, None, "1", str(chi),
+                         f"Euler characteristic {chi} (f-vector {f_vector})"))
+    rec.done("euler_characteristic", 1, ["euler_characteristic"], before, f"chi = {chi}")
+
+    # 9. volumes --------------------------------------------------------------------------------
+    total: Fraction | None = None
+    dvol: Fraction | None = None
+    if volumes:
+        note("volumes")
+        rec.start()
+        before = dict(rec.counts)
+        dvol = _domain_volume(dom)
+        vols = _region_volumes(n, dims, B, V, H, tops)
+        total = sum(vols.values(), Fraction(0))
+        if total != dvol:
+            rec.fail(Failure("volume", None, None, None, format_rational(dvol), format_rational(total),
+                             f"the top cells' volumes add up to {float(total):.6g}, the domain's "
+                             f"volume is {float(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
+                             f"{format_rational(abs(dvol - total))})"))
+        rec.done("volumes", int(tops.size), ["volume"], before,
+                 f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)}")
+
+    # 10. affine hulls --------------------------------------------------------------------------
+    if affine_dims:
+        note("affine_dims")
+        rec.start()
+        before = dict(rec.counts)
+        Hf = [[fmpz(x) for x in h] for h in H]
+        for c in range(N):
+            vs = vind[vptr[c]:vptr[c + 1]]
+            if vs.size == 0:
+                continue
+            d = int(dims[c])
+            if vs.size < d + 1:
+                r = int(fmpz_mat([Hf[v] for v in vs]).rank()) - 1
+            elif d == 0:
+                r = 0
+            else:
+                r = int(fmpz_mat([Hf[v] for v in vs]).rank()) - 1
+            if r != d:
+                rec.fail(Failure("affine_dimension", c, sign_key(S[c]), None, str(r), str(d),
+                                 f"cell {c}: claimed dimension {d}, its vertices span dimension {r}"))
+        rec.done("affine_dims", N, ["affine_dimension"], before,
+                 "dimension = rank of the exact homogeneous vertex matrix - 1")
+
+    # 11. optional: cdd recomputation of top cells ----------------------------------------------
+    ncdd = 0
+    if cdd_regions is None or cdd_regions > 0:
+        note("cdd")
+        rec.start()
+        before = dict(rec.counts)
+        from .geometry import vertices_of
+
+        chosen = tops if cdd_regions is None or cdd_regions >= tops.size else \
+            tops[np.linspace(0, tops.size - 1, cdd_regions).astype(np.int64)]
+        for c in chosen:
+            _cdd_region(rec, int(c), K, S, V, H, dims, B, key_index, vertices_of)
+            ncdd += 1
+        rec.done("cdd_regions", ncdd, ["cdd_mismatch"], before,
+                 "cddlib (GMP) vertices and face lattice of top cells equal the claims")
+    return _finish(K, rec, t0, total, dvol, ncdd)
+
+
+def _finish(K: PolyhedralComplex, rec: _Recorder, t0: float, total: Fraction | None,
+            dvol: Fraction | None, ncdd: int) -> Certificate:
+    dims = np.asarray(K.dims, dtype=np.int64)
+    n = K.input_dim
+    fv = tuple(int(np.count_nonzero(dims == k)) for k in range(n + 1))
+    return Certificate(
+        certified=all(c.passed for c in rec.checks) and not any(rec.counts.values()),
+        checks=tuple(rec.checks),
+        failures=tuple(rec.failures),
+        failure_counts={k: v for k, v in rec.counts.items() if v},
+        f_vector=fv,
+        num_cells=int(dims.size),
+        euler_characteristic=sum((-1) ** k * f for k, f in enumerate(fv)),
+        total_volume=total,
+        domain_volume=dvol,
+        cdd_regions_checked=ncdd,
+        seconds=time.perf_counter() - t0,
+        architecture=K.network.architecture,
+        domain=K.domain.describe(),
+        with_output=K.with_output,
+    )
+
+
+def _face_of(a: np.ndarray, b: np.ndarray) -> bool:
+    """``a <= b`` in the face order (every entry equal or 0)."""
+    return bool(np.all((a == b) | (a == 0)))
+
+
+def _classify_sign(rec: _Recorder, c: int, S: np.ndarray, true: np.ndarray,
+                   key_index: dict[bytes, int], dims: np.ndarray, how: str,
+                   point: tuple[str, ...] | None = None) -> None:
+    other = key_index.get(np.asarray(true, dtype=np.int8).tobytes())
+    if other is not None and other != c:
+        rec.fail(Failure("extra_cell", c, sign_key(S[c]), point, sign_key(true), sign_key(S[c]),
+                         f"cell {c} is a copy of cell {other} ({how} is {sign_key(true)}): extra"))
+    else:
+        rec.fail(Failure("sign_vector_wrong", c, sign_key(S[c]), point, sign_key(true), sign_key(S[c]),
+                         f"cell {c}: the {how} is {sign_key(true)}, not the claimed {sign_key(S[c])}"))
+
+
+def _diagnose_edge(rec: _Recorder, e: int, S: np.ndarray, sigma: np.ndarray, H: list[tuple[int, ...]],
+                   V: sp.csr_matrix, f0: int, count: int) -> None:
+    if count > 2:
+        rec.fail(Failure("extra_cell", e, sign_key(S[e]), None, "2 vertices", f"{count}",
+                         f"edge {e} has {count} vertices"))
+        return
+    have = set(int(x) for x in V.indices[V.indptr[e]:V.indptr[e + 1]])
+    cand = np.flatnonzero(np.all((sigma == S[e]) | (sigma == 0), axis=1))
+    extra = [int(v) for v in cand if int(v) not in have]
+    if extra:
+        v = extra[0]
+        rec.fail(Failure("dropped_facet_link", e, sign_key(S[e]), _point_str(H[v]),
+                         f"vertex {v} is a facet of edge {e}", "no link",
+                         f"edge {e} lacks the link to its vertex {v}"))
+    else:
+        rec.fail(Failure("missing_cell", e, sign_key(S[e]), None, "2 vertices", f"{count}",
+                         f"edge {e} has {count} vertex: an endpoint is missing from the complex"))
+
+
+def _diagnose_interval(rec: _Recorder, r: int, c: int, cnt: int, S: np.ndarray, B: sp.csr_matrix,
+                       cof_ptr: np.ndarray, cof_ind: np.ndarray, indptr: np.ndarray,
+                       indices: np.ndarray) -> None:
+    if cnt > 2:
+        rec.fail(Failure("extra_cell", c, sign_key(S[c]), None, "2 middle elements", str(cnt),
+                         f"interval [{r}, {c}] has {cnt} middle elements"))
+        return
+    mids = set(int(g) for g in indices[indptr[c]:indptr[c + 1]]) & \
+        set(int(g) for g in cof_ind[cof_ptr[r]:cof_ptr[r + 1]])
+    # a cofacet of r below c that c does not link, or a facet of c above r that does not link r
+    for h in cof_ind[cof_ptr[r]:cof_ptr[r + 1]].tolist():
+        if h not in mids and _face_of(S[h], S[c]) and h != c:
+            rec.fail(Failure("dropped_facet_link", c, sign_key(S[c]), None,
+                             f"cell {h} is a facet of cell {c}", "no link",
+                             f"cell {c} lacks the link to its facet {h} (interval [{r}, {c}])"))
+            return
+    for h in indices[indptr[c]:indptr[c + 1]].tolist():
+        if h not in mids and _face_of(S[r], S[h]):
+            rec.fail(Failure("dropped_facet_link", h, sign_key(S[h]), None,
+                             f"cell {r} is a facet of cell {h}", "no link",
+                             f"cell {h} lacks the link to its facet {r} (interval [{r}, {c}])"))
+            return
+    rec.fail(Failure("missing_cell", c, sign_key(S[c]), None, "2 middle elements", str(cnt),
+                     f"a facet of cell {c} through its ridge {r} ({sign_key(S[r])}) is missing"))
+
+
+def _diagnose_wall(rec: _Recorder, w: int, want: int, K: PolyhedralComplex, S: np.ndarray,
+                   cof_ptr: np.ndarray, cof_ind: np.ndarray, V: sp.csr_matrix,
+                   H: list[tuple[int, ...]], key_index: dict[bytes, int]) -> None:
+    cofs = [int(x) for x in cof_ind[cof_ptr[w]:cof_ptr[w + 1]]]
+    if len(cofs) > want:
+        rec.fail(Failure("extra_cell", w, sign_key(S[w]), None, f"{want} top cells", str(len(cofs)),
+                         f"(n-1)-cell {w} lies in {len(cofs)} top cells {cofs}"))
+        return
+    if want != 2 or len(cofs) != 1:
+        rec.fail(Failure("missing_region", w, sign_key(S[w]), None, f"{want} top cells", str(len(cofs)),
+                         f"(n-1)-cell {w} lies in {len(cofs)} top cells"))
+        return
+    # the region on the other side: exact sign vector just across the wall
+    vs = V.indices[V.indptr[w]:V.indptr[w + 1]]
+    rs = V.indices[V.indptr[cofs[0]]:V.indptr[cofs[0] + 1]]
+    p = _mean([H[v] for v in vs])
+    q = _mean([H[v] for v in rs])
+    d = [a - b for a, b in zip(p, q)]
+    t = _lex_sign_vector(K.network, K.domain, p, d, K.with_output)
+    other = key_index.get(np.asarray(t, dtype=np.int8).tobytes())
+    pt = tuple(format_rational(x) for x in p)
+    if other is not None:
+        rec.fail(Failure("dropped_facet_link", other, sign_key(t), pt, f"cell {w} is a facet of cell {other}",
+                         "no link", f"top cell {other} lacks the link to its facet {w}"))
+    else:
+        rec.fail(Failure("missing_region", w, sign_key(S[w]), pt, sign_key(t), "absent",
+                         f"the top cell {sign_key(t)} across (n-1)-cell {w} (just beyond the point "
+                         f"{pt}) is missing"))
+
+
+def _mean(hs: Sequence[Sequence[int]]) -> list[Fraction]:
+    n = len(hs[0]) - 1
+    return [sum((Fraction(h[i], h[-1]) for h in hs), Fraction(0)) / len(hs) for i in range(n)]
+
+
+def _domain_volume(dom: Domain) -> Fraction:
+    if dom.box_bounds is not None:
+        out = Fraction(1)
+        for a, b in dom.box_bounds:
+            out *= b - a
+        return out
+    return dom.volume()
+
+
+def _region_volumes(n: int, dims: np.ndarray, B: sp.csr_matrix, V: sp.csr_matrix,
+                    H: list[tuple[int, ...]], tops: np.ndarray) -> dict[int, Fraction]:
+    """Exact volumes of the top cells by pulling triangulations (vectorized chains, integer dets).
+
+    The apex of a cell is its smallest vertex; a simplex of a cell is its apex joined to a simplex
+    of a facet not containing the apex. Only genuine faces enter (links are checked separately);
+    degenerate simplices contribute 0.
+    """
+    N = dims.size
+    vptr, vind = V.indptr, V.indices
+    apex = np.full(N, -1, dtype=np.int64)
+    ne = np.diff(vptr) > 0
+    apex[ne] = vind[vptr[:-1][ne]]
+    # level 0: every vertex is its own simplex
+    f0 = int(np.count_nonzero(dims == 0))
+    simp = np.arange(f0, dtype=np.int64).reshape(-1, 1)
+    owner = np.arange(f0, dtype=np.int64)
+    Vcsr = V.tocsr()
+    for k in range(1, n + 1):
+        sel = np.flatnonzero(dims == k)
+        if sel.size == 0:
+            return {}
+        cnt = np.diff(B.indptr)[sel]
+        cells = np.repeat(sel, cnt)
+        facs = np.concatenate([B.indices[B.indptr[c]:B.indptr[c + 1]] for c in sel]) if sel.size else \
+            np.zeros(0, np.int64)
+        a = apex[cells]
+        inside = np.asarray(Vcsr[facs, a]).ravel() != 0 if facs.size else np.zeros(0, bool)
+        cells, facs, a = cells[~inside], facs[~inside], a[~inside]
+        # simplices of each facet: owner-sorted ranges
+        o = np.argsort(owner, kind="stable")
+        simp, owner = simp[o], owner[o]
+        lo = np.searchsorted(owner, facs, side="left")
+        hi = np.searchsorted(owner, facs, side="right")
+        c2 = hi - lo
+        tot = int(c2.sum())
+        if tot == 0:
+            simp = np.zeros((0, k + 1), dtype=np.int64)
+            owner = np.zeros(0, dtype=np.int64)
+            continue
+        base = np.repeat(lo - np.concatenate(([0], np.cumsum(c2)[:-1])), c2)
+        rows = base + np.arange(tot)
+        simp = np.hstack([simp[rows], np.repeat(a, c2).reshape(-1, 1)])
+        owner = np.repeat(cells, c2)
+    Hf = [[fmpz(x) for x in h] for h in H]
+    D = [h[-1] for h in H]
+    fact = math.factorial(n)
+    # per top cell, one common denominator: n! times the product of its vertices' denominators
+    # (integer accumulation; a single gcd per cell at the end)
+    order = np.argsort(owner, kind="stable")
+    simp, owner = simp[order], owner[order]
+    bounds = np.searchsorted(owner, tops, side="left"), np.searchsorted(owner, tops, side="right")
+    out: dict[int, Fraction] = {}
+    for c, a, b in zip(tops.tolist(), bounds[0].tolist(), bounds[1].tolist()):
+        vs = V.indices[V.indptr[c]:V.indptr[c + 1]].tolist()
+        L = math.prod(D[v] for v in vs)
+        tot = 0
+        for s in simp[a:b].tolist():
+            det = int(fmpz_mat([Hf[v] for v in s]).det())
+            if det:
+                tot += abs(det) * (L // math.prod(D[v] for v in s))
+        out[c] = Fraction(tot, L * fact)
+    return out
+
+
+def _cdd_region(rec: _Recorder, c: int, K: PolyhedralComplex, S: np.ndarray, V: sp.csr_matrix,
+                H: list[tuple[int, ...]], dims: np.ndarray, B: sp.csr_matrix,
+                key_index: dict[bytes, int],
+                vertices_of: Callable[..., tuple[list[tuple[Fraction, ...]], list[frozenset[int]], int]]
+                ) -> None:
+    """Recompute top cell ``c`` with cddlib from its sign vector and compare with the claims."""
+    net, dom = K.network, K.domain
+    n = dom.dim
+    s = [int(x) for x in S[c]]
+    A, rhs, labels = _local_inequalities(net, dom, s)
+    verts, inc, rays = vertices_of(A, rhs)
+    claimed = {tuple(Fraction(x, H[v][-1]) for x in H[v][:-1]): int(v)
+               for v in V.indices[V.indptr[c]:V.indptr[c + 1]]}
+    if rays or not verts:
+        rec.fail(Failure("cdd_mismatch", c, sign_key(s), None, "a non-empty polytope",
+                         "empty" if not verts else "unbounded", f"cdd: cell {c} is not a polytope"))
+        return
+    found = set(verts)
+    if found != set(claimed):
+        miss = sorted(found - set(claimed))
+        rec.fail(Failure("cdd_mismatch", c, sign_key(s),
+                         tuple(format_rational(x) for x in miss[0]) if miss else None,
+                         f"{len(found)} vertices", f"{len(claimed)} claimed",
+                         f"cdd: the vertices of top cell {c} differ from the claimed ones"))
+        return
+    # face lattice from incidences: faces = non-empty intersections of facet vertex sets
+    vid = [claimed[v] for v in verts]
+    allv = frozenset(range(len(verts)))
+    facet_sets = {s2 for s2 in inc if s2 and s2 != allv}
+    faces: set[frozenset[int]] = {allv}
+    frontier = [allv]
+    while frontier:
+        nxt = []
+        for f in frontier:
+            for g in facet_sets:
+                h = f & g
+                if h and h not in faces:
+                    faces.add(h)
+                    nxt.append(h)
+        frontier = nxt
+    # each face: sign vector = cell's signs with zeros for rows tight on the whole face
+    from .geometry import affine_rank
+
+    for f in faces:
+        tight = {labels[i] for i, s2 in enumerate(inc) if f <= s2}
+        t = [0 if j in tight else s[j] for j in range(len(s))]
+        idx = key_index.get(np.asarray(t, dtype=np.int8).tobytes())
+        d = affine_rank([verts[i] for i in sorted(f)])
+        vs = frozenset(vid[i] for i in f)
+        if idx is None:
+            rec.fail(Failure("cdd_mismatch", c, sign_key(s), None, f"a {d}-face {sign_key(t)}", "absent",
+                             f"cdd: a {d}-face of top cell {c} is not in the complex"))
+            continue
+        got = frozenset(int(x) for x in V.indices[V.indptr[idx]:V.indptr[idx + 1]])
+        if int(dims[idx]) != d or got != vs:
+            rec.fail(Failure("cdd_mismatch", idx, sign_key(t), None, f"dimension {d}, {len(vs)} vertices",
+                             f"dimension {int(dims[idx])}, {len(got)} vertices",
+                             f"cdd: face {idx} of top cell {c} differs from the claim"))
+            continue
+        # facets of the face: maximal proper sub-faces
+        subs = [g for g in faces if g < f]
+        maxi = {g for g in subs if not any(g < h for h in subs)}
+        want = {key_index.get(np.asarray([0 if j in {labels[i] for i, s2 in enumerate(inc) if g <= s2} else s[j]
+                                          for j in range(len(s))], dtype=np.int8).tobytes()) for g in maxi}
+        have = set(int(x) for x in B.indices[B.indptr[idx]:B.indptr[idx + 1]])
+        if want != have:
+            rec.fail(Failure("cdd_mismatch", idx, sign_key(t), None, f"facets {sorted(x for x in want if x is not None)}",
+                             f"facets {sorted(have)}", f"cdd: the facets of cell {idx} differ"))
+    del n
+
+
+def _local_inequalities(net: Network, dom: Domain, s: Sequence[int]
+                        ) -> tuple[list[list[Fraction]], list[Fraction], list[int]]:
+    """``A x <= c`` for the closure of the cell with sign vector ``s`` (local affine maps).
+
+    ``labels[i]`` is the sign-vector position the row comes from (an equality gives two rows).
+    """
+    n = dom.dim
+    A = [[Fraction(int(i == j)) for j in range(n)] for i in range(n)]
+    c0 = [Fraction(0)] * n
+    rows: list[list[Fraction]] = []
+    rhs: list[Fraction] = []
+    labels: list[int] = []
+    pos = 0
+    for layer in net.layers[:-1]:
+        Z = [[sum((w * A[k][col] for k, w in enumerate(row)), Fraction(0)) for col in range(n)]
+             for row in layer.W]
+        zc = [sum((w * c0[k] for k, w in enumerate(row)), bj) for row, bj in zip(layer.W, layer.b)]
+        for j in range(len(Z)):
+            sj = s[pos + j]
+            if sj != 0:  # sj z >= 0  <=>  -sj a.x <= sj c
+                rows.append([-sj * x for x in Z[j]])
+                rhs.append(sj * zc[j])
+                labels.append(pos + j)
+            else:
+                rows.append(list(Z[j]))
+                rhs.append(-zc[j])
+                labels.append(pos + j)
+                rows.append([-x for x in Z[j]])
+                rhs.append(zc[j])
+                labels.append(pos + j)
+        A = [Z[j] if s[pos + j] > 0 else [Fraction(0)] * n for j in range(len(Z))]
+        c0 = [zc[j] if s[pos + j] > 0 else Fraction(0) for j in range(len(Z))]
+        pos += len(Z)
+    for i, (a, ci) in enumerate(zip(dom.A, dom.c)):
+        rows.append(list(a))
+        rhs.append(ci)
+        labels.append(pos + i)
+    out_pos = pos + dom.num_facets
+    if len(s) > out_pos:  # complexes cut by the output's zero sets too
+        last = net.layers[-1]
+        for j, (row, bj) in enumerate(zip(last.W, last.b)):
+            g = [sum((w * A[k][col] for k, w in enumerate(row)), Fraction(0)) for col in range(n)]
+            cj = sum((w * c0[k] for k, w in enumerate(row)), bj)
+            sj = s[out_pos + j]
+            for sign in ((sj,) if sj != 0 else (1, -1)):
+                rows.append([-sign * x for x in g])
+                rhs.append(sign * cj)
+                labels.append(out_pos + j)
+    return rows, rhs, labels
