@@ -14,8 +14,9 @@ where the incidence numbers come from orientations of the cells. Two exact ways 
     ``[C:F][F:R] + [C:F'][F':R] = 0``. Given the incidences of the ``(k-1)``-cells, this fixes
     ``[C:F']`` from ``[C:F]``, and since the facets of a polytope of dimension ``>= 2`` are
     connected through their ridges, every ``[C:.]`` is determined up to one global sign per
-    cell (an orientation of ``C``). For an edge the two vertices get ``-1`` and ``+1``. Each
-    cell is oriented so that its lowest-numbered facet has ``[C:F] = +1``. The propagation runs
+    cell (an orientation of ``C``). An edge runs from its lower-numbered vertex to the other
+    (``-1``, ``+1``); every higher cell is oriented so that its lowest-numbered facet has
+    ``[C:F] = +1``. The propagation runs
     as a connected-components computation on the "signed" facet graph of all cells of one
     dimension at once; an inconsistency (which a correct complex cannot have) raises
     :class:`~exactcells.errors.IncompleteComplexError`.
@@ -66,8 +67,9 @@ def incidence_signs(K: PolyhedralComplex) -> np.ndarray:
     -------
     numpy.ndarray
         ``int8`` array aligned with ``K.facet_csr[1]``: entry ``e`` in the facet list of cell
-        ``C`` holds ``[C : facet]``, either ``+1`` or ``-1``. The lowest-numbered facet of every
-        cell of dimension ``>= 1`` gets ``+1``.
+        ``C`` holds ``[C : facet]``, either ``+1`` or ``-1``. An edge gets ``(-1, +1)`` on its
+        vertices (in index order); the lowest-numbered facet of every cell of dimension
+        ``>= 2`` gets ``+1``.
 
     Raises
     ------
