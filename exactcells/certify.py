@@ -549,10 +549,18 @@ def certify(
     for c in nofacet.tolist():
         rec.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a cell with facets", "none",
                          f"cell {int(c)} of dimension {int(dims[c])} has no facets"))
-    nocof = np.flatnonzero((dims < n) & (ncof == 0))
+    nocof = np.flatnonzero((dims < n - 1) & (ncof == 0))  # (n-1)-cells: see the walls check
     for c in nocof.tolist():
-        rec.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a face of a top cell",
-                         "no cofacet", f"cell {int(c)} of dimension {int(dims[c])} is in no higher cell"))
+        up = np.flatnonzero(dims == dims[c] + 1)
+        above = up[np.all((S[up] == S[c]) | (S[c] == 0), axis=1) & np.any(S[up] != S[c], axis=1)]
+        if above.size:
+            h = int(above[0])
+            rec.fail(Failure("dropped_facet_link", h, sign_key(S[h]), None,
+                             f"cell {c} is a facet of cell {h}", "no link",
+                             f"cell {h} lacks the link to its facet {c}"))
+        else:
+            rec.fail(Failure("extra_cell", c, sign_key(S[c]), None, "a face of a top cell",
+                             "no cofacet", f"cell {c} of dimension {int(dims[c])} is in no higher cell"))
     rec.done("facet_links", int(indices.size), ["bad_facet_link", "extra_cell"], before,
              "each link f -> c has s_f < s_c and dim f = dim c - 1; every cell is linked")
 
@@ -803,26 +811,29 @@ def _diagnose_wall(rec: _Recorder, w: int, want: int, K: PolyhedralComplex, S: n
         rec.fail(Failure("extra_cell", w, sign_key(S[w]), None, f"{want} top cells", str(len(cofs)),
                          f"(n-1)-cell {w} lies in {len(cofs)} top cells {cofs}"))
         return
-    if want != 2 or len(cofs) != 1:
-        rec.fail(Failure("missing_region", w, sign_key(S[w]), None, f"{want} top cells", str(len(cofs)),
-                         f"(n-1)-cell {w} lies in {len(cofs)} top cells"))
-        return
-    # the region on the other side: exact sign vector just across the wall
     vs = V.indices[V.indptr[w]:V.indptr[w + 1]]
-    rs = V.indices[V.indptr[cofs[0]]:V.indptr[cofs[0] + 1]]
     p = _mean([H[v] for v in vs])
-    q = _mean([H[v] for v in rs])
-    d = [a - b for a, b in zip(p, q)]
-    t = _lex_sign_vector(K.network, K.domain, p, d, K.with_output)
-    other = key_index.get(np.asarray(t, dtype=np.int8).tobytes())
     pt = tuple(format_rational(x) for x in p)
-    if other is not None:
-        rec.fail(Failure("dropped_facet_link", other, sign_key(t), pt, f"cell {w} is a facet of cell {other}",
-                         "no link", f"top cell {other} lacks the link to its facet {w}"))
-    else:
-        rec.fail(Failure("missing_region", w, sign_key(S[w]), pt, sign_key(t), "absent",
-                         f"the top cell {sign_key(t)} across (n-1)-cell {w} (just beyond the point "
-                         f"{pt}) is missing"))
+    if cofs:  # step out of the one region the wall has
+        rs = V.indices[V.indptr[cofs[0]]:V.indptr[cofs[0] + 1]]
+        q = _mean([H[v] for v in rs])
+        dirs = [[a - b for a, b in zip(p, q)]]
+    else:  # towards the domain's centre (and away from it, for an interior wall)
+        ctr = [sum((Fraction(v[i]) for v in K.domain.vertices), Fraction(0)) / len(K.domain.vertices)
+               for i in range(len(p))]
+        d0 = [a - b for a, b in zip(ctr, p)]
+        dirs = [d0] if want == 1 else [d0, [-x for x in d0]]
+    for d in dirs:
+        t = _lex_sign_vector(K.network, K.domain, p, d, K.with_output)
+        other = key_index.get(np.asarray(t, dtype=np.int8).tobytes())
+        if other is not None and other not in cofs and int(K.dims[other]) == K.input_dim:
+            rec.fail(Failure("dropped_facet_link", other, sign_key(t), pt,
+                             f"cell {w} is a facet of cell {other}", "no link",
+                             f"top cell {other} lacks the link to its facet {w}"))
+        else:
+            rec.fail(Failure("missing_region", w, sign_key(S[w]), pt, sign_key(t), "absent",
+                             f"the top cell {sign_key(t)} next to (n-1)-cell {w} (just off the point "
+                             f"{pt}) is missing"))
 
 
 def _mean(hs: Sequence[Sequence[int]]) -> list[Fraction]:

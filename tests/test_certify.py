@@ -6,12 +6,16 @@ certificate sees exactly what a buggy builder or a foreign tool would hand it.
 
 from __future__ import annotations
 
+import json
+from fractions import Fraction
+from math import lcm
 from typing import Any
 
+import numpy as np
 import pytest
 
-from exactcells import Domain, build_complex, network_from_dict
-from exactcells.certify import certify
+from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict
+from exactcells.certify import FAILURE_KINDS, Certificate, certify, exact_sign_vectors, sign_key
 
 
 def net_of(*layers: tuple[list[list[Any]], list[Any]], out: int = 1) -> Any:
@@ -61,3 +65,208 @@ def test_certificate_passes_with_output_refinement(name: str, net: Any, n: int) 
     K = build_complex(net, Domain.box(n, -1, 1), with_output=True)
     cert = certify(K, cdd_regions=None)
     assert cert.certified, cert.summary()
+
+
+# -- corruptions --------------------------------------------------------------------------------
+
+Cells = list[dict[str, Any]]
+
+
+def cells_of(K: PolyhedralComplex) -> Cells:
+    """The complex as editable Python data (facets by old index; vertices homogeneous)."""
+    f0 = K.f_vector[0]
+    return [{"id": i, "dim": K.dim(i), "sign": K.sign_vector(i), "facets": list(K.facets(i)),
+             "vertex": K.vertex_homogeneous(i) if i < f0 else None} for i in range(K.num_cells)]
+
+
+def rebuild(K: PolyhedralComplex, cells: Cells) -> PolyhedralComplex:
+    """A complex from edited cells, renumbered canonically (links to removed cells dropped)."""
+    cells = sorted(cells, key=lambda c: (c["dim"], c["sign"]))
+    new = {c["id"]: i for i, c in enumerate(cells)}
+    indptr = [0]
+    indices: list[int] = []
+    for c in cells:
+        fs = sorted(new[f] for f in c["facets"] if f in new)
+        indices.extend(fs)
+        indptr.append(len(indices))
+    return PolyhedralComplex(
+        network=K.network, domain=K.domain, with_output=K.with_output,
+        dims=np.array([c["dim"] for c in cells], dtype=np.int8),
+        signs=np.array([c["sign"] for c in cells], dtype=np.int8),
+        facet_indptr=np.array(indptr, dtype=np.int64),
+        facet_indices=np.array(indices, dtype=np.int64),
+        vertex_coords=[c["vertex"] for c in cells if c["dim"] == 0],
+    )
+
+
+NET2 = net_of(([[1, 0], [0, 1], [1, 1], [1, -2]], [0, "1/3", "-1/2", "1/5"]),
+              ([[1, -1, 1, 0], [0, 1, 1, -1]], ["1/7", "-1/4"]))
+NET3 = net_of(([[1, 0, 1], [0, 1, -1], [1, 1, 1], [2, -1, 0]], [0, "1/3", "-1/4", "1/5"]),
+              ([[1, -1, 1, 1]], ["1/6"]))
+
+
+@pytest.fixture(scope="module")
+def K2() -> PolyhedralComplex:
+    return build_complex(NET2, Domain.box(2, -1, 1))
+
+
+@pytest.fixture(scope="module")
+def K3() -> PolyhedralComplex:
+    return build_complex(NET3, Domain.box(3, -1, 1))
+
+
+def interior(K: PolyhedralComplex, i: int) -> bool:
+    dom = K.sign_slices()["domain_facets"]
+    return all(s == 1 for s in K.sign_vector(i)[dom])
+
+
+def test_the_fixtures_are_certified(K2: PolyhedralComplex, K3: PolyhedralComplex) -> None:
+    for K in (K2, K3):
+        cert = certify(K, cdd_regions=None)
+        assert cert.certified, cert.summary()
+        assert rebuild(K, cells_of(K)).f_vector == K.f_vector
+        assert certify(rebuild(K, cells_of(K))).certified
+
+
+@pytest.mark.parametrize("which", ["K2", "K3"])
+def test_removed_top_cell(which: str, request: pytest.FixtureRequest) -> None:
+    K = request.getfixturevalue(which)
+    r = next(r for r in K.regions() if interior(K, r))
+    cells = [c for c in cells_of(K) if c["id"] != r]
+    cert = certify(rebuild(K, cells))
+    assert not cert.certified
+    assert "missing_region" in cert.failure_kinds
+    # the witness names the removed region's sign vector, found just across one of its walls
+    assert any(f.kind == "missing_region" and f.expected == sign_key(K.sign_vector(r))
+               for f in cert.failures)
+    assert cert.total_volume == cert.domain_volume - K.volume(r)
+    assert "volume" in cert.failure_kinds and "euler_characteristic" in cert.failure_kinds
+
+
+@pytest.mark.parametrize("which,dim", [("K2", 1), ("K2", 0), ("K3", 2), ("K3", 1)])
+def test_removed_lower_cell(which: str, dim: int, request: pytest.FixtureRequest) -> None:
+    K = request.getfixturevalue(which)
+    i = next(i for i in K.cells_of_dim(dim) if interior(K, i))
+    cells = [c for c in cells_of(K) if c["id"] != i]
+    cert = certify(rebuild(K, cells))
+    assert not cert.certified
+    assert "missing_cell" in cert.failure_kinds, cert.summary()
+    assert "dropped_facet_link" not in cert.failure_kinds
+
+
+@pytest.mark.parametrize("which", ["K2", "K3"])
+def test_moved_vertex(which: str, request: pytest.FixtureRequest) -> None:
+    K = request.getfixturevalue(which)
+    v = next(v for v in K.cells_of_dim(0) if interior(K, v))
+    cells = cells_of(K)
+    h = list(cells[v]["vertex"])
+    h[0] += 1  # x_1 moves by 1/D
+    cells[v]["vertex"] = tuple(h)
+    cert = certify(rebuild(K, cells))
+    assert not cert.certified
+    assert "vertex_moved" in cert.failure_kinds
+    (f,) = [f for f in cert.failures if f.kind == "vertex_moved"]
+    assert f.cell == v and f.found == sign_key(K.sign_vector(v)) and f.expected != f.found
+    assert f.point == tuple(str(Fraction(x, h[-1])) for x in h[:-1])
+    assert "sign_vector_wrong" not in cert.failure_kinds
+
+
+@pytest.mark.parametrize("which,dim", [("K2", 2), ("K2", 1), ("K3", 3), ("K3", 2)])
+def test_wrong_sign_vector(which: str, dim: int, request: pytest.FixtureRequest) -> None:
+    K = request.getfixturevalue(which)
+    nh = K.network.num_hidden
+    cells = cells_of(K)
+    present = {c["sign"] for c in cells}
+    for i in K.cells_of_dim(dim):
+        s = list(K.sign_vector(i))
+        j = next((j for j in range(nh) if s[j] != 0), None)
+        if j is None:
+            continue
+        s[j] = -s[j]
+        if tuple(s) not in present:
+            break
+    cells[i]["sign"] = tuple(s)
+    cert = certify(rebuild(K, cells))
+    assert not cert.certified
+    assert "sign_vector_wrong" in cert.failure_kinds
+    assert any(f.kind == "sign_vector_wrong" and f.expected == sign_key(K.sign_vector(i))
+               and f.found == sign_key(s) for f in cert.failures)
+
+
+@pytest.mark.parametrize("which,dim", [("K2", 2), ("K2", 1), ("K3", 3), ("K3", 2), ("K3", 1)])
+def test_dropped_facet_link(which: str, dim: int, request: pytest.FixtureRequest) -> None:
+    K = request.getfixturevalue(which)
+    i = next(i for i in K.cells_of_dim(dim) if interior(K, i))
+    cells = cells_of(K)
+    j = next(j for j, f in enumerate(cells[i]["facets"]) if interior(K, f))
+    cells[i]["facets"].pop(j)
+    cert = certify(rebuild(K, cells))
+    assert not cert.certified
+    assert "dropped_facet_link" in cert.failure_kinds, cert.summary()
+    assert "missing_cell" not in cert.failure_kinds and "missing_region" not in cert.failure_kinds
+
+
+def test_extra_top_cell(K2: PolyhedralComplex) -> None:
+    cells = cells_of(K2)
+    r = K2.regions()[0]
+    present = {c["sign"] for c in cells}
+    nh = K2.network.num_hidden
+    s = list(K2.sign_vector(r))
+    for j in range(nh):
+        t = s.copy()
+        t[j] = -t[j] if t[j] else 1
+        if tuple(t) not in present:
+            break
+    cells.append({"id": -1, "dim": 2, "sign": tuple(t), "facets": list(K2.facets(r)), "vertex": None})
+    cert = certify(rebuild(K2, cells))
+    assert not cert.certified
+    assert "extra_cell" in cert.failure_kinds
+    assert any(f.kind == "extra_cell" and f.key == sign_key(t) for f in cert.failures)
+    assert cert.total_volume == cert.domain_volume + K2.volume(r)
+
+
+def test_extra_vertex(K2: PolyhedralComplex) -> None:
+    """A point in the middle of an edge, claimed as a vertex: its key is the edge's."""
+    cells = cells_of(K2)
+    e = next(e for e in K2.cells_of_dim(1) if interior(K2, e))
+    p = K2.interior_point(e)
+    den = lcm(*(x.denominator for x in p))
+    cells.append({"id": -1, "dim": 0, "sign": K2.sign_vector(e), "facets": [],
+                  "vertex": tuple(int(x * den) for x in p) + (den,)})
+    cert = certify(rebuild(K2, cells))
+    assert not cert.certified
+    assert cert.failure_kinds == {"extra_cell", "euler_characteristic"}, cert.summary()
+
+
+def test_cdd_recomputation_catches_corruptions_too(K2: PolyhedralComplex) -> None:
+    cells = cells_of(K2)
+    v = next(v for v in K2.cells_of_dim(0) if interior(K2, v))
+    h = list(cells[v]["vertex"])
+    h[1] -= 1
+    cells[v]["vertex"] = tuple(h)
+    cert = certify(rebuild(K2, cells), cdd_regions=None)
+    assert "cdd_mismatch" in cert.failure_kinds
+
+
+def test_certificate_json_and_records(K3: PolyhedralComplex) -> None:
+    cert = certify(K3)
+    d = json.loads(cert.to_json())
+    assert d["certified"] is True
+    assert d["total_volume"] == d["domain_volume"] == "8"
+    assert set(d["checks"]) >= {"vertex_signs", "facet_links", "cell_signs", "intervals", "walls",
+                                "euler_characteristic", "volumes", "affine_dims"}
+    assert all(c["passed"] for c in d["checks"].values())
+    assert d["f_vector"] == list(K3.f_vector)
+    assert isinstance(cert, Certificate)
+    with pytest.raises(AttributeError):
+        cert.certified = False  # type: ignore[misc]
+    assert set(FAILURE_KINDS) >= {"missing_region", "missing_cell", "vertex_moved",
+                                  "sign_vector_wrong", "dropped_facet_link", "extra_cell"}
+
+
+def test_exact_sign_vectors_match_forward_passes(K3: PolyhedralComplex) -> None:
+    pts = [(1, 2, -3, 7), (0, 0, 0, 1), (5, -5, 5, 5), (1, 1, 1, 3)]
+    got = exact_sign_vectors(K3.network, K3.domain, pts)
+    for p, row in zip(pts, got):
+        x = [Fraction(a, p[-1]) for a in p[:-1]]
+        assert tuple(row) == K3.network.hidden_signs(x) + K3.domain.facet_signs(x)
