@@ -597,8 +597,8 @@ def certify(
     # interior points of top cells: exact forward pass
     tops = np.flatnonzero((dims == n) & (nv > 0))
     Hobj = np.empty((f0, n + 1), dtype=object)
-    for v, h in enumerate(H):
-        Hobj[v, :] = h
+    for v, hv in enumerate(H):
+        Hobj[v, :] = hv
     if tops.size and f0:
         P = np.add.reduceat(Hobj[vind], vptr[:-1][nv > 0], axis=0)
         rowpos = np.cumsum(nv > 0) - 1
