@@ -588,7 +588,6 @@ class PartitionAgreement:
             "threshold": self.threshold,
             "flipped": self.flipped,
             "volume_agreement": self.volume_agreement_float,
-            "volume_agreement_exact": str(self.volume_agreement),
             "adjusted_rand_index": self.adjusted_rand_index,
             "cut_edges": self.cut_edges,
             "boundary_edges": self.boundary_edges,
