@@ -229,21 +229,30 @@ def _png(p: Path) -> bool:
 
 def test_analyze_the_bundled_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report"
-    code, stdout, err = run(capsys, "analyze", "-o", str(out), "--no-progress")
+    code, stdout, err = run(capsys, "analyze", "-o", str(out), "--no-progress", "--json")
     assert code == 0, err
+    assert stdout.count("\n") == 1  # --json: one object on stdout, nothing else
     summary = json.loads((out / "summary.json").read_text())
+    assert json.loads(stdout)["f_vector"] == summary["f_vector"]
     assert summary["input_dim"] == 2
     assert summary["euler_characteristic"] == 1
     assert sum((-1) ** k * f for k, f in enumerate(summary["f_vector"])) == 1
     assert summary["num_regions"] == summary["f_vector"][-1]
     assert summary["with_output"]["num_regions"] >= summary["num_regions"]
     assert _png(out / "complex.png")
-    # a second run refuses to overwrite the report ...
-    assert_bad_input(capsys, "analyze", "-o", str(out), words=("exists", "--force"))
-    # ... unless forced; --json prints the summary as one object
-    code, stdout, err = run(capsys, "analyze", "-o", str(out), "--force", "--json", "--no-progress")
-    assert code == 0 and stdout.count("\n") == 1
-    assert json.loads(stdout)["f_vector"] == summary["f_vector"]
+
+
+def test_analyze_refuses_to_overwrite_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net = _write(tmp_path, GRID)
+    out = tmp_path / "report"
+    code, stdout, err = run(capsys, "analyze", net, "-o", str(out), "--no-progress")
+    assert code == 0, err
+    assert "(9, 12, 4)" in stdout
+    before = (out / "summary.json").read_bytes()
+    assert_bad_input(capsys, "analyze", net, "-o", str(out), words=("exists", "--force"))
+    assert (out / "summary.json").read_bytes() == before
+    code, stdout, err = run(capsys, "analyze", net, "-o", str(out), "--force", "--json", "--no-progress")
+    assert code == 0 and json.loads(stdout)["f_vector"] == [9, 12, 4]
     names = {p.name for p in out.iterdir()}  # report sections of later issues may add files
     assert {"complex.png", "summary.json"} <= names
     assert not any(n.startswith(".") or n.endswith(".tmp") for n in names)  # no temporaries left
