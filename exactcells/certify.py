@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -213,7 +214,14 @@ class Certificate:
         """A JSON-ready dict: exact values as ``"p/q"`` strings with float companions."""
 
         def q(x: Fraction | None) -> str | None:
-            return None if x is None else format_rational(x)
+            if x is None:
+                return None
+            old = sys.get_int_max_str_digits()
+            try:
+                sys.set_int_max_str_digits(0)
+                return format_rational(x)
+            finally:
+                sys.set_int_max_str_digits(old)
 
         return {
             "certified": self.certified,

@@ -1,0 +1,66 @@
+"""``exactcells certify`` and ``exactcells certify-claim``: certificates and verdicts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..build import build_complex
+from ..certify import certify
+from ..claims import judge_claim, load_claim
+from . import print_json
+from .common import add_network_args, network_and_domain
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("certify", help="build the complex and certify it independently",
+                       description="Build the exact complex of NETWORK and certify it with "
+                                   "independent exact checks. Exit code 0 only when certified.")
+    add_network_args(p)
+    p.add_argument("--with-output", action="store_true", help="also cut by the output's zero sets")
+    p.add_argument("--no-volumes", action="store_true", help="skip the exact volume check (slow in 4-D)")
+    p.add_argument("--no-affine", action="store_true", help="skip the affine-hull dimension check")
+    p.add_argument("--cdd", type=int, default=0, metavar="K",
+                   help="also recompute K top cells from scratch with cddlib (-1: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=run_certify)
+
+    q = sub.add_parser("certify-claim", help="judge a decomposition claimed by another tool",
+                       description="Compare CLAIM (JSON: {\"regions\": [{\"pattern\": \"0110...\"}, ...]}, "
+                                   "see exactcells.claims) with the exact complex of NETWORK. "
+                                   "Exit code 0 when the claim is exactly right, 1 otherwise.")
+    add_network_args(q)
+    q.add_argument("claim", help="claim JSON file")
+    q.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    q.set_defaults(func=run_claim)
+
+
+def run_certify(args: argparse.Namespace) -> int:
+    net, dom = network_and_domain(args)
+    K = build_complex(net, dom, with_output=args.with_output, progress=not args.no_progress)
+    cdd = None if args.cdd < 0 else args.cdd
+    cert = certify(K, volumes=not args.no_volumes, affine_dims=not args.no_affine, cdd_regions=cdd)
+    if args.json:
+        out = cert.to_dict()
+        out["build_seconds"] = round(K.build_seconds, 4)
+        print_json(out)
+    else:
+        print(cert.summary())
+        print(f"build {K.build_seconds:.3f} s, certification {cert.seconds:.3f} s", file=sys.stderr)
+    return 0 if cert.certified else 1
+
+
+def run_claim(args: argparse.Namespace) -> int:
+    net, dom = network_and_domain(args)
+    claim = load_claim(args.claim)
+    K = build_complex(net, dom, progress=not args.no_progress)
+    verdict = judge_claim(K, claim)
+    if args.json:
+        print_json(verdict.to_dict())
+    else:
+        print(verdict.summary())
+        for m in verdict.missing[:20]:
+            print(f"  missing {m.pattern}: volume {float(m.volume):.3g}, interior point "
+                  f"({', '.join(f'{float(x):.4g}' for x in m.interior_point)})")
+    return 0 if verdict.exact else 1
