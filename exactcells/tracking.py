@@ -1,0 +1,768 @@
+"""Topological signatures of network snapshots through training (arXiv 2510.12700, exactly).
+
+Given snapshots of a network (epoch, loss, accuracy, exact weights), the domain and optionally
+the training points, :func:`track` computes for every snapshot:
+
+* the exact complex cut by the hidden neurons (the paper's regions): f-vector, cells, regions,
+  and the number of distinct binary activation patterns among the regions;
+* the complex refined by the decision boundary ``F = 0`` and the Betti numbers (over Z/2) of the
+  decision boundary and of the closed positive region ``F >= 0``;
+* Betti curves of seeded random filtrations of the complex (``random``: random linear extensions
+  of the face poset, the paper's random filtrations), ``repeats`` of them: the mean and standard
+  deviation of each curve's maximum; and whether the maxima of ``dimension-random`` filtrations
+  give back the f-vector (they must: :func:`~exactcells.topology.persistence.f_vector_from_betti_maxima`);
+* the Fiedler value of the exact dual graph (unweighted), and with the paper's node weights
+  ``1 + training points in the region`` (points located exactly); the agreement of the Fiedler
+  sign partition with the decision boundary (exact volume fraction, maximised over the flip,
+  adjusted Rand index, and the best threshold sweep);
+* the paper's Hamming-1 proxy against the exact dual graph (precision, recall, wrong and missing
+  edges);
+* the paper's pixel pipeline: a grid of ``pixels x pixels`` sample points, float activation
+  patterns, regions seen as distinct patterns, the Hamming-1 graph among them with the paper's
+  weights, its Fiedler partition and its pixel agreement with the decision boundary; and what the
+  pixels miss (exact regions whose pattern no pixel has, and their exact share of the area).
+
+Results: one :class:`SnapshotResult` per snapshot, gathered in a :class:`TrackingResult` whose
+:meth:`~TrackingResult.to_csv` is the tidy table (one row per snapshot, columns
+:func:`columns`). Float columns are float summaries (spectral values, means, pixel estimates);
+counts and Betti numbers are exact integers.
+
+Snapshots are independent units of work: :func:`track` runs them in ``jobs`` processes and, with
+a ``cache_dir``, writes each snapshot's raw result there atomically (``epoch_000100.json``,
+keyed by a hash of the network, the settings and the points), so an interrupted run resumes
+where it stopped. A result is a pure function of its inputs: resumed or not, in one process or
+many, from a folder or from memory, the table is the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from .domain import Domain
+from .errors import ExactCellsError, FormatError, InvalidNetworkError
+from .network import Network, load_network, network_from_dict
+
+__all__ = [
+    "Snapshot",
+    "TrackSettings",
+    "SnapshotResult",
+    "TrackingResult",
+    "TrackingError",
+    "default_domain",
+    "columns",
+    "track",
+    "track_snapshot",
+    "track_folder",
+    "load_snapshots",
+    "load_tracking",
+    "load_training_points",
+    "TRAINING_POINTS_FILE",
+    "correlations",
+    "SIGNATURE_COLUMNS",
+    "snapshot_filename",
+    "snapshot_to_dict",
+    "snapshot_from_dict",
+    "result_filename",
+]
+
+CACHE_FORMAT = "exactcells-track-snapshot"
+CACHE_VERSION = 1
+TRAINING_POINTS_FILE = "training_points.json"
+_EPOCH_FILE = re.compile(r"epoch_(\d+)\.(json|npz|pt|pth)")
+
+Scalar = int | float | str | None
+
+
+def default_domain() -> Domain:
+    """The paper's box ``[-3, 3]^2``."""
+    return Domain.box(2, -3, 3)
+
+
+class TrackingError(ExactCellsError, ValueError):
+    """Snapshots or settings that cannot be tracked (duplicate epochs, no snapshot, ...)."""
+
+
+# -- snapshots ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A network at one epoch of training, with what was measured there (``None``: unknown).
+
+    ``loss`` and ``accuracy`` are on the training set; ``accuracy`` is ``None`` for regression.
+    """
+
+    epoch: int
+    network: Network
+    loss: float | None = None
+    accuracy: float | None = None
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+
+
+_META = ("loss", "accuracy", "test_loss", "test_accuracy")
+
+
+def _finite(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def snapshot_filename(epoch: int) -> str:
+    """``epoch_000100.json`` for epoch 100."""
+    return f"epoch_{epoch:06d}.json"
+
+
+def result_filename(epoch: int) -> str:
+    """The cache file of one snapshot's result, ``epoch_000100.json`` (in the cache folder)."""
+    return f"epoch_{epoch:06d}.json"
+
+
+def snapshot_to_dict(s: Snapshot) -> dict[str, Any]:
+    """The network JSON (design.md §3, exact strings) plus the keys ``epoch``, ``loss``,
+    ``accuracy``, ``test_loss`` and ``test_accuracy`` (ignored by the network loader)."""
+    d = s.network.to_dict()
+    d["epoch"] = int(s.epoch)
+    for k in _META:
+        d[k] = _finite(getattr(s, k))
+    return d
+
+
+def snapshot_from_dict(d: Mapping[str, Any], epoch: int | None = None) -> Snapshot:
+    """Read a snapshot JSON object; ``epoch`` overrides (or supplies) its ``epoch`` key."""
+    net = network_from_dict(d)
+    e = epoch if epoch is not None else d.get("epoch")
+    if not isinstance(e, int) or isinstance(e, bool) or e < 0:
+        raise TrackingError(f"a snapshot needs a non-negative integer epoch, got {e!r}")
+    return Snapshot(e, net, *(_finite(d.get(k)) for k in _META))
+
+
+def load_snapshots(folder: str | Path) -> tuple[Snapshot, ...]:
+    """Read every ``epoch_<N>.json`` (or ``.npz``, ``.pt``) network file of a folder.
+
+    The epoch is the number in the file name; ``loss``, ``accuracy``, ``test_loss`` and
+    ``test_accuracy`` are read from the JSON's extra keys when present. Sorted by epoch.
+    """
+    p = Path(folder)
+    if not p.is_dir():
+        raise TrackingError(f"{p}: no such folder of snapshots")
+    found: dict[int, Path] = {}
+    for f in sorted(p.iterdir()):
+        m = _EPOCH_FILE.fullmatch(f.name)
+        if not m:
+            continue
+        e = int(m.group(1))
+        if e in found:
+            raise TrackingError(f"{p}: two snapshot files for epoch {e}: {found[e].name} and {f.name}")
+        found[e] = f
+    if not found:
+        raise TrackingError(f"{p}: no snapshot files named like epoch_000100.json")
+    out = []
+    for e in sorted(found):
+        f = found[e]
+        if f.suffix == ".json":
+            try:
+                d = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                raise InvalidNetworkError(f"{f}: cannot read the snapshot ({err})") from err
+            try:
+                out.append(snapshot_from_dict(d, epoch=e))
+            except ExactCellsError as err:
+                raise type(err)(f"{f}: {err}") from None
+        else:
+            out.append(Snapshot(e, load_network(f)))
+    return tuple(out)
+
+
+def load_training_points(path: str | Path) -> np.ndarray:
+    """Training points from JSON: ``{"X": [[x, y], ...], ...}`` or a list of points (floats)."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        X = np.asarray(d["X"] if isinstance(d, dict) else d, dtype=float)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise FormatError(f"{path}: not a training-points file ({e})") from e
+    if X.ndim != 2:
+        raise FormatError(f"{path}: expected a list of points")
+    return X
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrackSettings:
+    """What :func:`track` computes per snapshot.
+
+    Attributes
+    ----------
+    domain
+        The domain (default: the paper's box ``[-3, 3]^2``).
+    repeats
+        Seeded random filtrations per snapshot (seeds ``seed .. seed + repeats - 1``, the same
+        for every snapshot).
+    seed
+        First filtration seed.
+    pixels
+        Side of the pixel grid of the paper's sampling pipeline (0: skip it; 2-D domains only).
+    fiedler_tol
+        Tolerance of the iterative eigensolvers (small graphs are solved densely).
+    """
+
+    domain: Domain = field(default_factory=default_domain)
+    repeats: int = 10
+    seed: int = 0
+    pixels: int = 200
+    fiedler_tol: float = 1e-10
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise TrackingError(f"repeats must be at least 1, got {self.repeats}")
+        if self.pixels < 0:
+            raise TrackingError(f"pixels must be non-negative, got {self.pixels}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"domain": self.domain.to_dict(), "repeats": self.repeats, "seed": self.seed,
+                "pixels": self.pixels, "fiedler_tol": self.fiedler_tol}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrackSettings:
+        return cls(Domain.from_dict(d["domain"]), int(d["repeats"]), int(d["seed"]),
+                   int(d["pixels"]), float(d["fiedler_tol"]))
+
+
+def columns(n: int = 2) -> tuple[str, ...]:
+    """The columns of the table for an ``n``-dimensional domain, in order.
+
+    ``epoch, loss, accuracy, test_loss, test_accuracy`` (from the snapshot);
+    ``num_regions, num_cells, f0 .. fn, euler_characteristic, distinct_patterns`` (the exact
+    complex cut by the hidden neurons); ``refined_regions`` (also cut by ``F = 0``);
+    ``boundary_b0 .. boundary_b{n-1}`` (decision boundary), ``positive_b0 .. positive_b{n-1}``
+    (``F >= 0``); ``betti_max_k_mean``, ``betti_max_k_std`` for ``k = 0 .. n`` (random linear
+    extensions), ``betti_maxima_give_f`` (1 when the dimension-random maxima give the f-vector
+    in every repeat); ``fiedler_value, fiedler_agreement, fiedler_ari, fiedler_sweep_agreement``
+    (exact dual graph, unweighted) and the same with suffix ``_weighted`` (the paper's weights;
+    empty without training points), ``training_points_inside``; ``dual_edges, hamming_edges,
+    hamming_precision, hamming_recall, hamming_false_edges, hamming_missing_edges``;
+    ``pixel_regions, pixel_missed_regions, pixel_missed_area, paper_fiedler_value,
+    paper_components, paper_agreement`` (the pixel pipeline; empty when ``pixels = 0``).
+    """
+    cols = ["epoch", *_META, "num_regions", "num_cells", *(f"f{k}" for k in range(n + 1)),
+            "euler_characteristic", "distinct_patterns", "refined_regions",
+            *(f"boundary_b{k}" for k in range(n)), *(f"positive_b{k}" for k in range(n))]
+    for k in range(n + 1):
+        cols += [f"betti_max_{k}_mean", f"betti_max_{k}_std"]
+    cols.append("betti_maxima_give_f")
+    for suffix in ("", "_weighted"):
+        cols += [f"fiedler_value{suffix}", f"fiedler_agreement{suffix}", f"fiedler_ari{suffix}",
+                 f"fiedler_sweep_agreement{suffix}"]
+    cols += ["training_points_inside", "dual_edges", "hamming_edges", "hamming_precision",
+             "hamming_recall", "hamming_false_edges", "hamming_missing_edges",
+             "pixel_regions", "pixel_missed_regions", "pixel_missed_area", "paper_fiedler_value",
+             "paper_components", "paper_agreement"]
+    return tuple(cols)
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResult:
+    """The signatures of one snapshot.
+
+    Attributes
+    ----------
+    epoch
+        The snapshot's epoch.
+    row
+        Read-only mapping column -> value (:func:`columns`; ``None`` where not computed).
+    fiedler_vector, fiedler_vector_weighted
+        The Fiedler vectors of the exact dual graph (unweighted; with the paper's weights, or
+        ``None``), one float per region in canonical order.
+    betti_maxima
+        Per repeat, the maxima of ``beta_0 .. beta_n`` over the random filtration (exact ints).
+    key
+        Hash of the inputs (network, snapshot metadata, settings, points): the cache key.
+    seconds
+        Computing time (not part of equality: a resumed run has the time of the first one).
+    """
+
+    epoch: int
+    row: Mapping[str, Scalar]
+    fiedler_vector: tuple[float, ...]
+    fiedler_vector_weighted: tuple[float, ...] | None
+    betti_maxima: tuple[tuple[int, ...], ...]
+    key: str
+    seconds: float = field(default=0.0, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": CACHE_FORMAT, "version": CACHE_VERSION, "key": self.key,
+                "epoch": self.epoch, "row": dict(self.row),
+                "fiedler_vector": list(self.fiedler_vector),
+                "fiedler_vector_weighted": (None if self.fiedler_vector_weighted is None
+                                            else list(self.fiedler_vector_weighted)),
+                "betti_maxima": [list(m) for m in self.betti_maxima],
+                "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SnapshotResult:
+        if d.get("format") != CACHE_FORMAT or d.get("version") != CACHE_VERSION:
+            raise FormatError(f"not a {CACHE_FORMAT} version {CACHE_VERSION} object")
+        fw = d.get("fiedler_vector_weighted")
+        return cls(int(d["epoch"]), MappingProxyType(dict(d["row"])),
+                   tuple(float(x) for x in d["fiedler_vector"]),
+                   None if fw is None else tuple(float(x) for x in fw),
+                   tuple(tuple(int(x) for x in m) for m in d["betti_maxima"]),
+                   str(d["key"]), float(d.get("seconds", 0.0)))
+
+
+def _csv_value(v: Scalar) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingResult:
+    """The signatures of every snapshot (in epoch order) and the settings used."""
+
+    settings: TrackSettings
+    results: tuple[SnapshotResult, ...]
+    cached: int = field(default=0, compare=False)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return columns(self.settings.domain.dim)
+
+    @property
+    def epochs(self) -> tuple[int, ...]:
+        return tuple(r.epoch for r in self.results)
+
+    def rows(self) -> list[dict[str, Scalar]]:
+        cols = self.columns
+        return [{c: r.row.get(c) for c in cols} for r in self.results]
+
+    def series(self, column: str) -> np.ndarray:
+        """A column as a float array (``nan`` where empty)."""
+        if column not in self.columns:
+            raise KeyError(f"no column {column!r}")
+        return np.array([np.nan if r.row.get(column) is None else float(r.row[column])  # type: ignore[arg-type]
+                         for r in self.results], dtype=float)
+
+    def to_csv(self) -> str:
+        """The tidy table: a header line, then one line per snapshot (empty cell = no value)."""
+        cols = self.columns
+        lines = [",".join(cols)]
+        for r in self.results:
+            lines.append(",".join(_csv_value(r.row.get(c)) for c in cols))
+        return "\n".join(lines) + "\n"
+
+    def write_csv(self, path: str | Path, force: bool = False) -> None:
+        from .io import atomic_write_text
+
+        atomic_write_text(path, self.to_csv(), force=force)
+
+
+# -- the work of one snapshot ---------------------------------------------------------------
+
+
+def _key(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"version": CACHE_VERSION, "snapshot": snapshot_to_dict(s),
+                         "settings": settings.to_dict()}, sort_keys=True).encode())
+    if points is not None:
+        h.update(np.ascontiguousarray(points, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _pixel_centres(domain: Domain, pixels: int) -> np.ndarray:
+    V = np.array([[float(x) for x in v] for v in domain.vertices])
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    t = (np.arange(pixels) + 0.5) / pixels
+    xs = lo[0] + (hi[0] - lo[0]) * t
+    ys = lo[1] + (hi[1] - lo[1]) * t
+    P = np.array(np.meshgrid(xs, ys, indexing="xy")).reshape(2, -1).T
+    A = np.array([[float(a) for a in row] for row in domain.A])
+    c = np.array([float(x) for x in domain.c])
+    return P[np.all(P @ A.T <= c, axis=1)]
+
+
+def _hamming1_edges(bits: np.ndarray) -> np.ndarray:
+    """Pairs ``(i, j)``, ``i < j``, of rows of a bool array that differ in exactly one position
+    (the paper's graph on the patterns its pixels saw; the rows are distinct)."""
+    index = {row.tobytes(): i for i, row in enumerate(bits)}
+    out = []
+    for i, row in enumerate(bits):
+        for j in np.flatnonzero(~row):
+            r = row.copy()
+            r[j] = True
+            k = index.get(r.tobytes())
+            if k is not None:
+                out.append((min(i, k), max(i, k)))
+    return np.array(sorted(out), dtype=np.int64).reshape(-1, 2)
+
+
+def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
+                    vols: Sequence[Any]) -> dict[str, Scalar]:
+    """The pixel pipeline of the paper, and what it misses (see the module docstring)."""
+    from scipy.sparse.csgraph import connected_components
+
+    from .dual import binary_patterns
+    from .spectral import adjacency_matrix, fiedler
+
+    net = K.network
+    P = _pixel_centres(settings.domain, settings.pixels)
+    pix = net.hidden_signs_float(P) > 0
+    uniq, inv = np.unique(pix, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    U = uniq.shape[0]
+    seen = {row.tobytes() for row in uniq}
+    exact_bits = binary_patterns(K)
+    missed = [i for i, row in enumerate(exact_bits) if row.tobytes() not in seen]
+    total = sum(vols)
+    out: dict[str, Scalar] = {
+        "pixel_regions": U,
+        "pixel_missed_regions": len(missed),
+        "pixel_missed_area": float(sum((vols[i] for i in missed), 0 * total) / total),
+    }
+    cls = net.forward_float(P)[:, 0] > 0
+    if U < 2:
+        out.update(paper_fiedler_value=None, paper_components=U, paper_agreement=None)
+        return out
+    edges = _hamming1_edges(uniq)
+    A = adjacency_matrix(edges, num_nodes=U)
+    mass = np.ones(U)
+    if points is not None and len(points):
+        tb = net.hidden_signs_float(points) > 0
+        where = {row.tobytes(): i for i, row in enumerate(uniq)}
+        for row in tb:
+            i = where.get(row.tobytes())
+            if i is not None:
+                mass[i] += 1.0
+    ncomp, labels = connected_components(A, directed=False)
+    if ncomp > 1:
+        # a disconnected graph has Fiedler value 0; its partition: the largest component
+        big = int(np.argmax(np.bincount(labels)))
+        side = labels == big
+        value: float | None = 0.0
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = fiedler(A, mass=mass, tol=settings.fiedler_tol, seed=0)
+        side = r.vector > 0
+        value = r.value
+    a = float(np.mean(side[inv] == cls))
+    out.update(paper_fiedler_value=value, paper_components=int(ncomp),
+               paper_agreement=max(a, 1.0 - a))
+    return out
+
+
+def track_snapshot(snapshot: Snapshot, settings: TrackSettings | None = None,
+                   points: np.ndarray | None = None) -> SnapshotResult:
+    """The signatures of one snapshot (see the module docstring); no cache, one process."""
+    settings = settings or TrackSettings()
+    t0 = time.perf_counter()
+    d = _compute(snapshot, settings, points)
+    d["seconds"] = round(time.perf_counter() - t0, 4)
+    return SnapshotResult.from_dict(_json_roundtrip(d))
+
+
+def _json_roundtrip(d: dict[str, Any]) -> dict[str, Any]:
+    # the same value types whether a result was computed now or read from its cache file
+    out: dict[str, Any] = json.loads(json.dumps(d))
+    return out
+
+
+def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) -> dict[str, Any]:
+    from .build import build_complex
+    from .dual import (
+        binary_patterns,
+        compare_proxy,
+        dual_graph,
+        locate_points,
+        region_class_volumes,
+        region_volumes_and_centroids,
+    )
+    from .spectral import boundary_agreement, dual_fiedler
+    from .topology.homology import homology
+    from .topology.persistence import betti_curves, f_vector_from_betti_maxima
+    from .topology.subcomplex import decision_boundary, positive_region
+
+    net, dom = s.network, settings.domain
+    if net.input_dim != dom.dim:
+        raise TrackingError(f"epoch {s.epoch}: the network takes {net.input_dim} inputs but the "
+                            f"domain lives in R^{dom.dim}")
+    if net.output_dim != 1:
+        raise TrackingError(f"epoch {s.epoch}: tracking needs a network with one output "
+                            f"(binary classification or regression), not {net.output_dim}")
+    n = dom.dim
+    K = build_complex(net, dom)
+    R = build_complex(net, dom, with_output=True)
+    row: dict[str, Scalar] = {"epoch": s.epoch}
+    for name in _META:
+        row[name] = _finite(getattr(s, name))
+    fv = K.f_vector
+    row.update(num_regions=K.num_regions, num_cells=K.num_cells,
+               **{f"f{k}": fv[k] for k in range(n + 1)},
+               euler_characteristic=K.euler_characteristic,
+               distinct_patterns=int(np.unique(binary_patterns(K), axis=0).shape[0]),
+               refined_regions=R.num_regions)
+    hb = homology(decision_boundary(R)).betti
+    hp = homology(positive_region(R)).betti
+    for k in range(n):
+        row[f"boundary_b{k}"] = int(hb[k])
+        row[f"positive_b{k}"] = int(hp[k])
+    C, _ = betti_curves(K, "random", seed=settings.seed, repeats=settings.repeats)
+    M = np.asarray(C.maxima)
+    for k in range(n + 1):
+        row[f"betti_max_{k}_mean"] = float(M[:, k].mean())
+        row[f"betti_max_{k}_std"] = float(M[:, k].std())
+    D, _ = betti_curves(K, "dimension-random", seed=settings.seed, repeats=settings.repeats)
+    row["betti_maxima_give_f"] = int(all(
+        f_vector_from_betti_maxima(m, D.final_betti) == fv for m in np.asarray(D.maxima)))
+    G = dual_graph(K)
+    vols, _ = region_volumes_and_centroids(K)
+    cv = region_class_volumes(K, refined=R)
+    loc = None
+    inside: int | None = None
+    if points is not None:
+        loc = locate_points(K, points)
+        inside = int(len(points) - loc.num_outside)
+    row["training_points_inside"] = inside
+    vec: list[float] = []
+    vec_w: list[float] | None = None
+    for suffix, weights in (("", "none"), ("_weighted", "training-points")):
+        keys = [f"fiedler_value{suffix}", f"fiedler_agreement{suffix}", f"fiedler_ari{suffix}",
+                f"fiedler_sweep_agreement{suffix}"]
+        if G.num_nodes < 2 or (weights == "training-points" and loc is None):
+            row.update(dict.fromkeys(keys))
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = dual_fiedler(G, weights=weights, location=loc, tol=settings.fiedler_tol, seed=0)
+        ag = boundary_agreement(G, r.vector, cv)
+        row.update(zip(keys, (r.value, ag.sign.volume_agreement_float,
+                              ag.sign.adjusted_rand_index, ag.best_sweep.volume_agreement_float)))
+        if suffix:
+            vec_w = [float(x) for x in r.vector]
+        else:
+            vec = [float(x) for x in r.vector]
+    pc = compare_proxy(K, G)
+    row.update(dual_edges=pc.exact_edges, hamming_edges=pc.proxy_edges,
+               hamming_precision=pc.precision, hamming_recall=pc.recall,
+               hamming_false_edges=len(pc.false_positives),
+               hamming_missing_edges=len(pc.false_negatives))
+    if settings.pixels and n == 2:
+        row.update(_paper_pipeline(K, settings, points, vols))
+    else:
+        row.update(dict.fromkeys(("pixel_regions", "pixel_missed_regions", "pixel_missed_area",
+                                  "paper_fiedler_value", "paper_components", "paper_agreement")))
+    for col, v in row.items():
+        if isinstance(v, (float, np.floating)):
+            row[col] = _finite(v)
+        elif isinstance(v, np.integer):
+            row[col] = int(v)
+    return {"format": CACHE_FORMAT, "version": CACHE_VERSION,
+            "key": _key(s, settings, points), "epoch": s.epoch, "row": row,
+            "fiedler_vector": vec, "fiedler_vector_weighted": vec_w,
+            "betti_maxima": M.tolist()}
+
+
+def _work(task: tuple[dict[str, Any], dict[str, Any], list[list[float]] | None, str | None]) -> dict[str, Any]:
+    """One unit of work in a worker process: compute, write the cache file, return the dict."""
+    sd, settings_d, pts, cache = task
+    s = snapshot_from_dict(sd)
+    settings = TrackSettings.from_dict(settings_d)
+    points = None if pts is None else np.asarray(pts, dtype=float).reshape(-1, settings.domain.dim)
+    t0 = time.perf_counter()
+    d = _compute(s, settings, points)
+    d["seconds"] = round(time.perf_counter() - t0, 4)
+    d = _json_roundtrip(d)
+    if cache is not None:
+        from .io import atomic_write_text
+
+        atomic_write_text(cache, json.dumps(d) + "\n", force=True)
+    return d
+
+
+def _read_cache(path: Path, key: str) -> SnapshotResult | None:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        r = SnapshotResult.from_dict(d)
+    except (OSError, ValueError, KeyError, TypeError, FormatError):
+        return None
+    return r if r.key == key else None
+
+
+def track(
+    snapshots: Sequence[Snapshot],
+    settings: TrackSettings | None = None,
+    *,
+    points: np.ndarray | None = None,
+    jobs: int = 1,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrackingResult:
+    """The signatures of every snapshot.
+
+    Parameters
+    ----------
+    snapshots
+        Networks with their epochs (distinct); results come back in epoch order.
+    settings
+        What to compute (:class:`TrackSettings`; default: the box ``[-3, 3]^2``, 10 repeats).
+    points
+        Training points ``(N, n)`` (float; each float is its exact binary value) for the
+        paper's node weights; ``None``: the weighted columns stay empty.
+    jobs
+        Worker processes (snapshots are independent); 1 runs everything here.
+    cache_dir
+        Folder of per-snapshot result files: valid ones (same key) are reused, new ones are
+        written atomically as soon as each snapshot is done.
+    progress
+        Called with a one-line message after each snapshot.
+
+    Returns
+    -------
+    TrackingResult
+    """
+    settings = settings or TrackSettings()
+    snaps = sorted(snapshots, key=lambda s: s.epoch)
+    if not snaps:
+        raise TrackingError("no snapshots to track")
+    epochs = [s.epoch for s in snaps]
+    if len(set(epochs)) != len(epochs):
+        dup = sorted({e for e in epochs if epochs.count(e) > 1})
+        raise TrackingError(f"duplicate epochs among the snapshots: {dup}")
+    if points is not None:
+        points = np.asarray(points, dtype=float)
+        if points.ndim != 2 or points.shape[1] != settings.domain.dim:
+            raise TrackingError(f"training points must have shape (N, {settings.domain.dim}), "
+                                f"got {points.shape}")
+        if not np.all(np.isfinite(points)):
+            raise TrackingError("training points contain NaN or infinity")
+    cache = Path(cache_dir) if cache_dir is not None else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    done: dict[int, SnapshotResult] = {}
+    todo: list[Snapshot] = []
+    for s in snaps:
+        if cache is not None:
+            r = _read_cache(cache / result_filename(s.epoch), _key(s, settings, points))
+            if r is not None:
+                done[s.epoch] = r
+                continue
+        todo.append(s)
+    cached = len(done)
+    total = len(snaps)
+
+    def report(r: SnapshotResult) -> None:
+        if progress is not None:
+            progress(f"[{len(done)}/{total}] epoch {r.epoch}: {r.row['num_regions']} regions, "
+                     f"{r.seconds:.2f} s")
+
+    if progress is not None and cached:
+        progress(f"{cached} of {total} snapshots from the cache in {cache}")
+    pts = None if points is None else points.tolist()
+    tasks = [(snapshot_to_dict(s), settings.to_dict(), pts,
+              None if cache is None else str(cache / result_filename(s.epoch))) for s in todo]
+    if jobs <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            r = SnapshotResult.from_dict(_work(t))
+            done[r.epoch] = r
+            report(r)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")  # safe with torch (threads) in the parent
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as ex:
+            futs = [ex.submit(_work, t) for t in tasks]
+            try:
+                for f in as_completed(futs):
+                    r = SnapshotResult.from_dict(f.result())
+                    done[r.epoch] = r
+                    report(r)
+            except BaseException:
+                for f in futs:
+                    f.cancel()
+                raise
+    return TrackingResult(settings, tuple(done[e] for e in epochs), cached)
+
+
+def track_folder(
+    folder: str | Path,
+    settings: TrackSettings | None = None,
+    *,
+    points: np.ndarray | None = None,
+    jobs: int = 1,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrackingResult:
+    """:func:`track` on the snapshots of a folder (:func:`load_snapshots`); the training points
+    default to the folder's ``training_points.json`` when it has one."""
+    snaps = load_snapshots(folder)
+    if points is None and (Path(folder) / TRAINING_POINTS_FILE).is_file():
+        points = load_training_points(Path(folder) / TRAINING_POINTS_FILE)
+    return track(snaps, settings, points=points, jobs=jobs, cache_dir=cache_dir, progress=progress)
+
+
+SIGNATURE_COLUMNS = ("num_regions", "num_cells", "f0", "f1", "f2", "boundary_b0", "boundary_b1",
+                     "positive_b0", "positive_b1", "betti_max_0_mean", "betti_max_1_mean",
+                     "fiedler_value", "fiedler_agreement", "fiedler_value_weighted",
+                     "fiedler_agreement_weighted", "paper_agreement")
+
+
+def correlations(res: TrackingResult, against: str = "loss",
+                 names: Sequence[str] = SIGNATURE_COLUMNS) -> dict[str, float | None]:
+    """Spearman rank correlation of each signature column with ``against`` over the snapshots
+    (float; ``None`` when a series is constant or has fewer than three values)."""
+    from scipy.stats import spearmanr
+
+    y = res.series(against)
+    out: dict[str, float | None] = {}
+    for c in names:
+        if c not in res.columns:
+            continue
+        x = res.series(c)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+            out[c] = None
+            continue
+        rho = float(spearmanr(x[ok], y[ok]).statistic)
+        out[c] = rho if math.isfinite(rho) else None
+    return out
+
+
+def load_tracking(cache_dir: str | Path, settings: TrackSettings | None = None) -> TrackingResult:
+    """Read a tracking result back from its per-snapshot files (every ``epoch_*.json``)."""
+    p = Path(cache_dir)
+    results = []
+    for f in sorted(p.glob("epoch_*.json")):
+        try:
+            results.append(SnapshotResult.from_dict(json.loads(f.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise FormatError(f"{f}: not a tracking result ({e})") from e
+    if not results:
+        raise TrackingError(f"{p}: no tracking results")
+    results.sort(key=lambda r: r.epoch)
+    return TrackingResult(settings or TrackSettings(), tuple(results))
