@@ -19,7 +19,7 @@ from ..errors import ExactCellsError
 __all__ = ["main", "COMMAND_MODULES"]
 
 # the modules that define commands, in the order of the help text
-COMMAND_MODULES = ("cells", "analyze", "fiedler", "certify", "track")
+COMMAND_MODULES = ("cells", "analyze", "fiedler", "homology", "persistence", "certify", "track")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -31,7 +31,7 @@ from .common import add_network_args, network_and_domain
 __all__ = ["AnalysisContext", "SECTIONS", "register", "run"]
 
 # later issues add their report sections here ("module:function")
-SECTIONS: list[str] = ["exactcells.cli.fiedler:analyze_section"]
+SECTIONS: list[str] = ["exactcells.cli.fiedler:analyze_section", "exactcells.cli.homology:analyze_section"]
 
 
 @dataclass(frozen=True)
