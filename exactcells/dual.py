@@ -377,15 +377,26 @@ class FacetVolume:
         return float(self.coefficient) * math.sqrt(self.radicand)
 
 
+_SMALL_PRIMES = tuple(p for p in range(2, 100) if all(p % q for q in range(2, p)))
+
+
 def _reduce_radical(coef: Fraction, rad: int) -> FacetVolume:
     s = math.isqrt(rad)
     if s * s == rad:
         return FacetVolume(coef * s, 1)
-    for p in range(2, 100):
+    for p in _SMALL_PRIMES:
         while rad % (p * p) == 0:
             rad //= p * p
             coef *= p
     return FacetVolume(coef, rad)
+
+
+def _segment_volume(p: Sequence[int], q: Sequence[int]) -> FacetVolume:
+    """Length of the segment between homogeneous points ``(D x, D)`` (any dimension)."""
+    dp, dq = p[-1], q[-1]
+    ints = [b * dp - a * dq for a, b in zip(p[:-1], q[:-1])]
+    g = math.gcd(*ints)
+    return _reduce_radical(Fraction(g, dp * dq), sum((x // g) ** 2 for x in ints))
 
 
 def _primitive(v: Sequence[Fraction]) -> list[int]:
@@ -427,14 +438,10 @@ def facet_volume(K: PolyhedralComplex, cell: int) -> FacetVolume:
         raise ValueError(f"cell {cell} has dimension {K.dim(cell)}, not n - 1 = {n - 1}")
     if n == 1:
         return FacetVolume(Fraction(1), 1)
-    vsets = K.vertex_sets()
     if n == 2:
-        p, q = (K.vertex(v) for v in sorted(vsets[cell]))
-        d = [b - a for a, b in zip(p, q)]
-        den = math.lcm(*(x.denominator for x in d))
-        ints = [int(x * den) for x in d]
-        g = math.gcd(*ints)
-        return _reduce_radical(Fraction(g, den), sum((x // g) ** 2 for x in ints))
+        p, q = K.facets(cell)
+        return _segment_volume(K.vertex_homogeneous(p), K.vertex_homogeneous(q))
+    vsets = K.vertex_sets()
     simplices = pulling_triangulation(cell, K.facets, vsets.__getitem__, K.dim)
     hom = {v: K.vertex_homogeneous(v) for s in simplices for v in s}
     pts = [K.vertex(v) for v in simplices[0]]
@@ -453,6 +460,18 @@ def facet_volume(K: PolyhedralComplex, cell: int) -> FacetVolume:
 
 def facet_volumes(K: PolyhedralComplex, cells: Iterable[int]) -> tuple[FacetVolume, ...]:
     """Exact volumes of ``(n-1)``-cells, e.g. ``facet_volumes(K, dual_graph(K).edge_cells)``."""
+    if K.input_dim == 2:
+        ptr, ind = K.facet_csr
+        ptr_l, ind_l = ptr.tolist(), ind.tolist()
+        one = K.cells_of_dim(1)
+        out = []
+        for c in cells:
+            c = int(c)
+            if c not in one:
+                raise ValueError(f"cell {c} has dimension {K.dim(c)}, not n - 1 = 1")
+            a = ptr_l[c]
+            out.append(_segment_volume(K.vertex_homogeneous(ind_l[a]), K.vertex_homogeneous(ind_l[a + 1])))
+        return tuple(out)
     return tuple(facet_volume(K, int(c)) for c in cells)
 
 
