@@ -79,6 +79,7 @@ __all__ = [
     "FAILURE_KINDS",
     "certify",
     "exact_sign_vectors",
+    "region_volumes",
     "sign_key",
 ]
 
@@ -724,6 +725,25 @@ def certify(
         rec.done("cdd_regions", ncdd, ["cdd_mismatch"], before,
                  "cddlib (GMP) vertices and face lattice of top cells equal the claims")
     return _finish(K, rec, t0, total, dvol, ncdd)
+
+
+def region_volumes(K: PolyhedralComplex) -> list[Fraction]:
+    """Exact volumes of the regions of ``K`` (order of :meth:`PolyhedralComplex.regions`).
+
+    Computed by the certificate's own vectorized pulling triangulations (integer determinants),
+    independently of :mod:`exactcells.measure`.
+    """
+    n = K.input_dim
+    N = K.num_cells
+    dims = np.asarray(K.dims, dtype=np.int64)
+    indptr, indices = (np.asarray(a, dtype=np.int64) for a in K.facet_csr)
+    B = sp.csr_matrix((np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(N, N))
+    f0 = K.f_vector[0]
+    V = _vertex_csr(N, f0, dims, B, n)
+    H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(f0)]
+    tops = np.asarray(K.regions(), dtype=np.int64)
+    vols = _region_volumes(n, dims, B, V, H, tops)
+    return [vols[int(c)] for c in tops]
 
 
 def _finish(K: PolyhedralComplex, rec: _Recorder, t0: float, total: Fraction | None,
