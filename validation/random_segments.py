@@ -21,8 +21,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-
 from _common import label, load, parser, preflight, save_png, write_report  # noqa: E402
+
 from exactcells import Domain, build_complex  # noqa: E402
 from exactcells.slicing import restrict_to_plane  # noqa: E402
 

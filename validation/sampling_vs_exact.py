@@ -24,9 +24,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import label, load, parser, preflight, save_png, write_report  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from _common import label, load, parser, preflight, save_png, write_report  # noqa: E402
 from exactcells.certify import exact_sign_vectors, region_volumes  # noqa: E402
 
 
