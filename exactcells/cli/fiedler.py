@@ -58,7 +58,7 @@ def register(sub: Any) -> None:
                    help="none (default) | facet-volume (edge weights: shared facet volumes) | "
                         "region-volume (node weights: region volumes) | training-points FILE (node "
                         "weights 1 + points per region, the paper's W_V; FILE .npy/.csv/.txt/.json of "
-                        "shape (N, n))")
+                        "shape (N, n)); put it after NETWORK")
     p.add_argument("--normalized", action="store_true",
                    help="normalized Laplacian (the degrees as node weights)")
     p.add_argument("--with-output", action="store_true",
