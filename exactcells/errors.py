@@ -18,6 +18,8 @@ __all__ = [
     "IncompleteComplexError",
     "FormatError",
     "OutputExistsError",
+    "OutputPathError",
+    "InvalidArgumentError",
     "DependencyMissingError",
     "InvalidSubcomplexError",
     "InvalidFiltrationError",
@@ -72,6 +74,14 @@ class FormatError(ExactCellsError, ValueError):
 
 class OutputExistsError(ExactCellsError, FileExistsError):
     """An output path exists already and overwriting was not asked for."""
+
+
+class OutputPathError(ExactCellsError, OSError):
+    """An output file cannot be created where it was asked for (no such folder, no permission)."""
+
+
+class InvalidArgumentError(ExactCellsError, ValueError):
+    """A parameter is out of its range (e.g. a rounding denominator below 1)."""
 
 
 class DependencyMissingError(ExactCellsError, ImportError):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .errors import OutputExistsError
+from .errors import OutputExistsError, OutputPathError
 
 __all__ = ["atomic_output", "atomic_write_text", "atomic_write_bytes", "check_writable"]
 
@@ -30,8 +30,11 @@ def atomic_output(path: str | Path, force: bool = False, binary: bool = True) ->
     """Open a temporary file that replaces ``path`` atomically when the block ends without error."""
     p = Path(path)
     check_writable(p, force)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as e:
+        raise OutputPathError(f"cannot write {p}: {e.strerror or e}") from e
     try:
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             yield f

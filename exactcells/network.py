@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import (
     DependencyMissingError,
+    InvalidArgumentError,
     ExactCellsError,
     InvalidNetworkError,
     NonRationalInputError,
@@ -464,7 +465,9 @@ def round_network(net: Network, max_denominator: int) -> Network:
     from it.
     """
     if max_denominator < 1:
-        raise ValueError("max_denominator must be at least 1")
+        raise InvalidArgumentError(
+            f"the rounding denominator bound must be at least 1, got {max_denominator}"
+        )
     layers = tuple(
         Layer(
             tuple(tuple(w.limit_denominator(max_denominator) for w in row) for row in L.W),

@@ -205,17 +205,11 @@ def test_cells_missing_domain_file(tmp_path: Path, capsys: pytest.CaptureFixture
                      words=("nope.json",))
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: cli/common.py passes --round Q to round_network, "
-                   "whose ValueError for Q < 1 is not an ExactCellsError (traceback, exit 1); and "
-                   "--round 0 is silently ignored (falsy test)")
 @pytest.mark.parametrize("q", ["-3", "0"])
 def test_cells_bad_round(tmp_path: Path, capsys: pytest.CaptureFixture[str], q: str) -> None:
     assert_bad_input(capsys, "cells", _write(tmp_path, GRID), "--round", q, words=("--round",))
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: an output path that cannot be created (its parent "
-                   "is a regular file) raises FileExistsError from io.atomic_output's mkdir, not an "
-                   "ExactCellsError: traceback and exit 1 instead of a one-line message and exit 2")
 def test_cells_unwritable_save_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "afile").write_text("x")
     assert_bad_input(capsys, "cells", _write(tmp_path, GRID), "--save", str(tmp_path / "afile" / "k.npz"))

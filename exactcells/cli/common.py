@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..domain import Domain, load_domain
-from ..errors import InvalidDomainError
+from ..errors import InvalidArgumentError, InvalidDomainError
 from ..network import Network, load_network, round_network
 from ..numbers import to_rational
 
@@ -36,8 +36,11 @@ def add_network_args(p: argparse.ArgumentParser, optional_network: bool = False)
 def network_and_domain(args: argparse.Namespace) -> tuple[Network, Domain]:
     path = getattr(args, "network", None) or default_network_path()
     net = load_network(path)
-    if getattr(args, "round_denominator", None):
-        net = round_network(net, args.round_denominator)
+    if getattr(args, "round_denominator", None) is not None:
+        try:
+            net = round_network(net, args.round_denominator)
+        except InvalidArgumentError as e:
+            raise InvalidArgumentError(f"--round: {e}") from None
     if getattr(args, "domain", None):
         dom = load_domain(args.domain)
     elif getattr(args, "box", None):
