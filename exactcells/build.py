@@ -381,10 +381,7 @@ def build_complex(
     """
     if domain is None:
         domain = Domain.box(net.input_dim)
-    if domain.dim != net.input_dim:
-        raise InvalidDomainError(
-            f"the domain lives in R^{domain.dim} but the network takes {net.input_dim} inputs"
-        )
+    _check_domain(net, domain)
     if jobs > 1:
         K = build_complex_by_units(net, domain, with_output=with_output, jobs=jobs)
         if max_cells is not None and K.num_cells > max_cells:
@@ -394,6 +391,13 @@ def build_complex(
     lat = domain_lattice(domain, len(_neuron_schedule(net, with_output)))
     refine(lat, net, with_output, max_cells=max_cells, progress=progress)
     return _assemble(lat, net, domain, with_output, time.perf_counter() - t0)
+
+
+def _check_domain(net: Network, domain: Domain) -> None:
+    if domain.dim != net.input_dim:
+        raise InvalidDomainError(
+            f"the domain lives in R^{domain.dim} but the network takes {net.input_dim} inputs"
+        )
 
 
 def _assemble(
@@ -532,9 +536,10 @@ def build_complex_by_units(
     """
     if domain is None:
         domain = Domain.box(net.input_dim)
+    _check_domain(net, domain)
     t0 = time.perf_counter()
     if start is None:
-        start = net.hidden_widths[0]
+        start = net.hidden_widths[0] if net.hidden_widths else 0
     units = plan_units(net, domain, start, with_output)
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor

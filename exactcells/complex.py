@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .domain import Domain
-from .errors import FormatError
+from .errors import ExactCellsError, FormatError
 from .network import Network, network_from_dict
 
 if TYPE_CHECKING:
@@ -411,26 +411,67 @@ def load_complex(path: str | Path) -> PolyhedralComplex:
         data = np.load(p, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise FormatError(f"{p}: not a readable exactcells complex ({e})") from e
-    with data:
-        try:
-            meta = json.loads(bytes(data["meta"]).decode())
-        except (KeyError, ValueError) as e:
-            raise FormatError(f"{p}: no valid 'meta' record") from e
-        if meta.get("format") != FORMAT_NAME:
-            raise FormatError(f"{p}: not an exactcells complex (format {meta.get('format')!r})")
-        if meta.get("version") != FORMAT_VERSION:
-            raise FormatError(f"{p}: format version {meta.get('version')} is not supported "
-                              f"(this exactcells reads version {FORMAT_VERSION})")
-        text = bytes(data["vertex_coords"]).decode()
-        verts = [tuple(int(x) for x in line.split()) for line in text.split("\n")] if text else []
-        return PolyhedralComplex(
-            network=network_from_dict(meta["network"]),
-            domain=Domain.from_dict(meta["domain"]),
-            with_output=bool(meta["with_output"]),
-            dims=data["dims"],
-            signs=data["signs"],
-            facet_indptr=data["facet_indptr"],
-            facet_indices=data["facet_indices"],
-            vertex_coords=verts,
-            build_seconds=float(meta.get("build_seconds", 0.0)),
-        )
+    try:
+        with data:
+            return _complex_from_arrays(p, data)
+    except FormatError:
+        raise
+    except (ExactCellsError, KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
+        raise FormatError(f"{p}: corrupt exactcells complex ({type(e).__name__}: {e})") from e
+
+
+def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
+    if "meta" not in data.files:
+        raise FormatError(f"{p}: no 'meta' record: not an exactcells complex")
+    try:
+        meta = json.loads(bytes(data["meta"]).decode())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FormatError(f"{p}: the 'meta' record is not valid UTF-8 JSON") from e
+    if not isinstance(meta, dict):
+        raise FormatError(f"{p}: the 'meta' record is not a JSON object")
+    if meta.get("format") != FORMAT_NAME:
+        raise FormatError(f"{p}: not an exactcells complex (format {meta.get('format')!r})")
+    if meta.get("version") != FORMAT_VERSION or not isinstance(meta.get("version"), int):
+        raise FormatError(f"{p}: format version {meta.get('version')!r} is not supported "
+                          f"(this exactcells reads version {FORMAT_VERSION})")
+    for key in ("network", "domain", "with_output"):
+        if key not in meta:
+            raise FormatError(f"{p}: the 'meta' record has no '{key}'")
+    for name in ("dims", "signs", "facet_indptr", "facet_indices", "vertex_coords"):
+        if name not in data.files:
+            raise FormatError(f"{p}: the array '{name}' is missing")
+    net = network_from_dict(meta["network"])
+    dom = Domain.from_dict(meta["domain"])
+    with_output = bool(meta["with_output"])
+    dims = np.asarray(data["dims"], dtype=np.int8)
+    signs = np.asarray(data["signs"], dtype=np.int8)
+    indptr = np.asarray(data["facet_indptr"], dtype=np.int64)
+    indices = np.asarray(data["facet_indices"], dtype=np.int64)
+    N = dims.shape[0]
+    width = net.num_hidden + dom.num_facets + (net.output_dim if with_output else 0)
+    if dims.ndim != 1 or signs.shape != (N, width):
+        raise FormatError(f"{p}: 'signs' has shape {signs.shape}, expected ({N}, {width})")
+    if indptr.shape != (N + 1,) or indptr[0] != 0 or indptr[-1] != indices.shape[0] \
+            or np.any(np.diff(indptr) < 0):
+        raise FormatError(f"{p}: 'facet_indptr' does not describe {N} cells")
+    if indices.size and (indices.min() < 0 or indices.max() >= N):
+        raise FormatError(f"{p}: 'facet_indices' points outside the cells")
+    if N and (np.any(np.diff(dims) < 0) or dims.min() < 0 or dims.max() > dom.dim):
+        raise FormatError(f"{p}: 'dims' is not sorted or out of range")
+    text = bytes(data["vertex_coords"]).decode()
+    verts = [tuple(int(x) for x in line.split()) for line in text.split("\n")] if text else []
+    f0 = int(np.count_nonzero(dims == 0))
+    if len(verts) != f0 or any(len(v) != dom.dim + 1 or v[-1] <= 0 for v in verts):
+        raise FormatError(f"{p}: 'vertex_coords' must have {f0} lines of {dom.dim + 1} integers "
+                          "with a positive last entry")
+    return PolyhedralComplex(
+        network=net,
+        domain=dom,
+        with_output=with_output,
+        dims=dims,
+        signs=signs,
+        facet_indptr=indptr,
+        facet_indices=indices,
+        vertex_coords=verts,
+        build_seconds=float(meta.get("build_seconds", 0.0)),
+    )

@@ -240,7 +240,7 @@ def load_domain(path: str | Path) -> Domain:
     p = Path(path)
     try:
         d = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
+    except (OSError, UnicodeDecodeError) as e:
         raise InvalidDomainError(f"{p}: cannot read the file ({e})") from e
     except json.JSONDecodeError as e:
         raise InvalidDomainError(f"{p}: malformed JSON at line {e.lineno}: {e.msg}") from e

@@ -20,8 +20,8 @@ import numpy as np
 
 from .errors import (
     DependencyMissingError,
-    InvalidArgumentError,
     ExactCellsError,
+    InvalidArgumentError,
     InvalidNetworkError,
     NonRationalInputError,
 )
@@ -337,7 +337,12 @@ def _load_npz(path: Path) -> Network:
         while f"W{k}" in names:
             if f"b{k}" not in names:
                 raise InvalidNetworkError(f"{path}: array W{k} has no matching b{k}")
-            params.append((data[f"W{k}"], data[f"b{k}"]))
+            try:
+                params.append((data[f"W{k}"], data[f"b{k}"]))
+            except (OSError, ValueError) as e:
+                raise InvalidNetworkError(
+                    f"{path}: layer {k}: arrays must be numeric (object arrays are refused): {e}"
+                ) from e
             k += 1
         if not params:
             raise InvalidNetworkError(f"{path}: no arrays W0, b0, W1, b1, ... found")

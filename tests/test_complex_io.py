@@ -208,10 +208,6 @@ CORRUPT = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: complex.load_complex validates only 'format' and "
-                   "'version'; a file with a valid header but missing arrays/keys or inconsistent "
-                   "content raises KeyError/AttributeError/ValueError (or loads silently) instead of "
-                   "FormatError")
 @pytest.mark.parametrize("what, how", CORRUPT, ids=[c[0] for c in CORRUPT])
 def test_loading_refuses_corrupt_content(saved: tuple[Path, dict[str, Any]], what: str,
                                          how: dict[str, Any]) -> None:

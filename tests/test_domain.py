@@ -182,9 +182,6 @@ def test_unreadable_domain_files(tmp_path: Path) -> None:
         load_domain(tmp_path)  # a directory
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: domain.load_domain catches OSError and "
-                   "JSONDecodeError only; a file that is not UTF-8 raises a bare UnicodeDecodeError "
-                   "(CLI --domain: traceback, exit 1)")
 def test_non_utf8_domain_file(tmp_path: Path) -> None:
     p = tmp_path / "latin1.json"
     p.write_bytes(b'{"box": [["\xff", 1]]}')

@@ -352,9 +352,6 @@ def test_npz_garbage_and_pickles_are_refused(tmp_path: Path) -> None:
         load_network(p)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: np.load is lazy, so the ValueError for an object "
-                   "array is raised when network._load_npz reads data['W0'], outside its try block, "
-                   "and escapes as a plain ValueError (CLI: traceback, exit 1)")
 def test_npz_object_arrays_are_refused_cleanly(tmp_path: Path) -> None:
     q = tmp_path / "objects.npz"
     np.savez(q, W0=np.array([[F(1, 3)]], dtype=object), b0=np.zeros(1))

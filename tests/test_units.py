@@ -27,12 +27,12 @@ NETS = [(0, (2, 4, 3, 1)), (1, (3, 3, 3, 1)), (2, (2, 3, 2, 2, 2)), (3, (2, 1, 4
 
 @pytest.mark.parametrize("seed, widths", NETS)
 @pytest.mark.parametrize("with_output", [False, True])
-def test_units_give_the_whole_build(seed: int, widths: tuple[int, ...], with_output: bool, same: Same) -> None:
+def test_units_give_the_whole_build(seed: int, widths: tuple[int, ...], with_output: bool, assert_same_complex: Same) -> None:
     net = _random_net(seed, widths)
     K = build_complex(net, with_output=with_output)
     total = net.num_hidden + (net.output_dim if with_output else 0)
     for start in sorted({0, 1, net.hidden_widths[0], total}):
-        same(K, build_complex_by_units(net, start=start, with_output=with_output))
+        assert_same_complex(K, build_complex_by_units(net, start=start, with_output=with_output))
 
 
 @pytest.mark.parametrize("seed, widths", NETS)
@@ -57,7 +57,7 @@ def test_units_are_the_regions_after_the_first_neurons(seed: int, widths: tuple[
     assert sum(p.num_cells() for p in parts) >= K.num_cells
 
 
-def test_units_are_independent_and_picklable(same: Same) -> None:
+def test_units_are_independent_and_picklable(assert_same_complex: Same) -> None:
     net = _random_net(0, (2, 4, 3, 1))
     dom = Domain.box(2)
     units = plan_units(net, dom, 4)
@@ -67,20 +67,17 @@ def test_units_are_independent_and_picklable(same: Same) -> None:
     again = [refine_unit(u, pickle.loads(pickle.dumps(net))) for u in shipped]
     K = build_complex(net, dom)
     for parts in (once, twice, again):
-        same(K, _assemble(merge_units(parts), net, dom, False, 0.0))
+        assert_same_complex(K, _assemble(merge_units(parts), net, dom, False, 0.0))
     # merging is idempotent: a unit computed twice (e.g. a retried job) changes nothing
-    same(K, _assemble(merge_units(once + twice), net, dom, False, 0.0))
+    assert_same_complex(K, _assemble(merge_units(once + twice), net, dom, False, 0.0))
 
 
-def test_parallel_jobs_give_the_same_complex(same: Same) -> None:
+def test_parallel_jobs_give_the_same_complex(assert_same_complex: Same) -> None:
     net = _random_net(7, (3, 5, 4, 1))
     K = build_complex(net, with_output=True)
-    same(K, build_complex(net, with_output=True, jobs=2))
+    assert_same_complex(K, build_complex(net, with_output=True, jobs=2))
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: build_complex_by_units takes start = "
-                   "net.hidden_widths[0], an IndexError for a network with no hidden layer "
-                   "(also reached through build_complex(..., jobs=2) and `cells --jobs 2`)")
 def test_units_of_a_network_without_hidden_layers() -> None:
     net = network_from_dict({"layers": [{"W": [[1, 1]], "b": [0]}]})
     assert build_complex(net).f_vector == (4, 4, 1)
@@ -89,9 +86,6 @@ def test_units_of_a_network_without_hidden_layers() -> None:
     assert build_complex_by_units(net, with_output=True).f_vector == (4, 5, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: build_complex_by_units does not check the domain's "
-                   "dimension (build_complex does); a mismatch ends in numpy's ValueError "
-                   "'incompatible shapes for matrix multiplication'")
 def test_units_check_the_domain_dimension() -> None:
     net = network_from_dict({"layers": [{"W": [[1, 0]], "b": [0]}, {"W": [[1]], "b": [0]}]})
     with pytest.raises(InvalidDomainError):
