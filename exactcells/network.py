@@ -437,7 +437,13 @@ def load_network(path: str | Path) -> Network:
             raise DependencyMissingError(
                 f"{p}: reading PyTorch files needs the optional extra: pip install 'exactcells[torch]'"
             ) from e
-        obj = torch.load(p, map_location="cpu", weights_only=False)
+        try:  # a state_dict loads without unpickling code
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception:  # a whole nn.Module needs full unpickling: only load files you trust
+            try:
+                obj = torch.load(p, map_location="cpu", weights_only=False)
+            except Exception as e:
+                raise InvalidNetworkError(f"{p}: not a readable PyTorch file ({e})") from e
         return network_from_torch(obj)
     try:
         text = p.read_text(encoding="utf-8")

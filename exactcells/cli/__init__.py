@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExactCellsError as e:
         print(f"exactcells: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"exactcells: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("exactcells: interrupted", file=sys.stderr)
         return 130
