@@ -60,9 +60,6 @@ def main() -> int:
     else:
         K = build_complex(net, Domain.box(2, -1, 1), progress=True)
         how = f"built in {time.perf_counter() - t0:.0f} s"
-        if args.cache:
-            K.save(args.cache)
-    t_complex = time.perf_counter() - t0
     print(f"complex {K.f_vector}: {how}", file=sys.stderr)
 
     t = time.perf_counter()
@@ -110,6 +107,11 @@ def main() -> int:
         f"peak memory of the process {peak_mb:,.0f} MB (including the complex).",
         "",
     ]
+    if args.cache and not args.cache.exists():
+        try:
+            K.save(args.cache)
+        except Exception as e:  # the cache is a convenience; the figures are written anyway
+            print(f"could not save the cache {args.cache}: {e}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
