@@ -36,13 +36,15 @@ many, from a folder or from memory, the table is the same.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -83,6 +85,11 @@ TRAINING_POINTS_FILE = "training_points.json"
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.(json|npz|pt|pth)")
 
 Scalar = int | float | str | None
+
+# Eigenvalues and eigenvectors are rounded to this many significant digits, so that a result
+# does not depend on the BLAS thread count of the process that computed it (LAPACK's last bits
+# may); the sign partitions and agreements are computed before rounding.
+SPECTRAL_DIGITS = 10
 
 
 def default_domain() -> Domain:
@@ -394,6 +401,25 @@ def _key(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) -> str
     return h.hexdigest()
 
 
+def _round(x: float, digits: int = SPECTRAL_DIGITS) -> float:
+    """A float rounded to ``digits`` significant digits (see :data:`SPECTRAL_DIGITS`)."""
+    x = float(x)
+    if x == 0 or not math.isfinite(x):
+        return x
+    return float(f"{x:.{digits - 1}e}")
+
+
+def _round_vector(v: np.ndarray, digits: int = SPECTRAL_DIGITS) -> list[float]:
+    """A vector rounded to ``digits`` significant digits of its largest entry (entries near 0
+    carry LAPACK noise that a relative rounding per entry would keep)."""
+    v = np.asarray(v, dtype=float)
+    scale = float(np.max(np.abs(v))) if v.size else 0.0
+    if scale == 0 or not math.isfinite(scale):
+        return [float(x) for x in v]
+    decimals = digits - 1 - math.floor(math.log10(scale))
+    return [float(x) + 0.0 for x in np.round(v, decimals)]
+
+
 def _pixel_centres(domain: Domain, pixels: int) -> np.ndarray:
     V = np.array([[float(x) for x in v] for v in domain.vertices])
     lo, hi = V.min(axis=0), V.max(axis=0)
@@ -404,6 +430,14 @@ def _pixel_centres(domain: Domain, pixels: int) -> np.ndarray:
     A = np.array([[float(a) for a in row] for row in domain.A])
     c = np.array([float(x) for x in domain.c])
     return P[np.all(P @ A.T <= c, axis=1)]
+
+
+def _unique_rows(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a bool array (sorted by their packed bytes) and each row's index."""
+    packed = np.ascontiguousarray(np.packbits(bits, axis=1))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    return bits[first], inv.ravel()
 
 
 def _hamming1_edges(bits: np.ndarray) -> np.ndarray:
@@ -432,8 +466,7 @@ def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
     net = K.network
     P = _pixel_centres(settings.domain, settings.pixels)
     pix = net.hidden_signs_float(P) > 0
-    uniq, inv = np.unique(pix, axis=0, return_inverse=True)
-    inv = inv.ravel()
+    uniq, inv = _unique_rows(pix)
     U = uniq.shape[0]
     seen = {row.tobytes() for row in uniq}
     exact_bits = binary_patterns(K)
@@ -469,7 +502,7 @@ def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
             warnings.simplefilter("ignore")
             r = fiedler(A, mass=mass, tol=settings.fiedler_tol, seed=0)
         side = r.vector > 0
-        value = r.value
+        value = _round(r.value)
     a = float(np.mean(side[inv] == cls))
     out.update(paper_fiedler_value=value, paper_components=int(ncomp),
                paper_agreement=max(a, 1.0 - a))
@@ -524,7 +557,7 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
     row.update(num_regions=K.num_regions, num_cells=K.num_cells,
                **{f"f{k}": fv[k] for k in range(n + 1)},
                euler_characteristic=K.euler_characteristic,
-               distinct_patterns=int(np.unique(binary_patterns(K), axis=0).shape[0]),
+               distinct_patterns=int(_unique_rows(binary_patterns(K))[0].shape[0]),
                refined_regions=R.num_regions)
     hb = homology(decision_boundary(R)).betti
     hp = homology(positive_region(R)).betti
@@ -560,12 +593,12 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
             warnings.simplefilter("ignore")
             r = dual_fiedler(G, weights=weights, location=loc, tol=settings.fiedler_tol, seed=0)
         ag = boundary_agreement(G, r.vector, cv)
-        row.update(zip(keys, (r.value, ag.sign.volume_agreement_float,
+        row.update(zip(keys, (_round(r.value), ag.sign.volume_agreement_float,
                               ag.sign.adjusted_rand_index, ag.best_sweep.volume_agreement_float)))
         if suffix:
-            vec_w = [float(x) for x in r.vector]
+            vec_w = _round_vector(r.vector)
         else:
-            vec = [float(x) for x in r.vector]
+            vec = _round_vector(r.vector)
     pc = compare_proxy(K, G)
     row.update(dual_edges=pc.exact_edges, hamming_edges=pc.proxy_edges,
                hamming_precision=pc.precision, hamming_recall=pc.recall,
@@ -604,6 +637,24 @@ def _work(task: tuple[dict[str, Any], dict[str, Any], list[list[float]] | None, 
     return d
 
 
+@contextlib.contextmanager
+def _single_threaded_children() -> Iterator[None]:
+    """Spawned workers start with one BLAS/OpenMP thread each (unless the user chose a number):
+    ``jobs`` processes with several BLAS threads each only fight over the cores."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {k: os.environ.get(k) for k in names}
+    for k in names:
+        os.environ.setdefault(k, "1")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _read_cache(path: Path, key: str) -> SnapshotResult | None:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -634,7 +685,12 @@ def track(
         Training points ``(N, n)`` (float; each float is its exact binary value) for the
         paper's node weights; ``None``: the weighted columns stay empty.
     jobs
-        Worker processes (snapshots are independent); 1 runs everything here.
+        Worker processes (snapshots are independent). Workers are spawned with one BLAS thread
+        each, so that float spectral results do not depend on the thread count; ``jobs = 0``
+        computes in this process instead (the same exact columns; the last digits of the
+        Fiedler values and vectors can then differ when this process's BLAS uses several
+        threads). Scripts that call this with ``jobs >= 1`` need the usual
+        ``if __name__ == "__main__":`` guard (spawned processes import the main module).
     cache_dir
         Folder of per-snapshot result files: valid ones (same key) are reused, new ones are
         written atomically as soon as each snapshot is done.
@@ -685,7 +741,9 @@ def track(
     pts = None if points is None else points.tolist()
     tasks = [(snapshot_to_dict(s), settings.to_dict(), pts,
               None if cache is None else str(cache / result_filename(s.epoch))) for s in todo]
-    if jobs <= 1 or len(tasks) <= 1:
+    if jobs < 0:
+        raise TrackingError(f"jobs must be non-negative, got {jobs}")
+    if jobs == 0 or not tasks:
         for t in tasks:
             r = SnapshotResult.from_dict(_work(t))
             done[r.epoch] = r
@@ -695,7 +753,8 @@ def track(
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = multiprocessing.get_context("spawn")  # safe with torch (threads) in the parent
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as ex:
+        with _single_threaded_children(), \
+                ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as ex:
             futs = [ex.submit(_work, t) for t in tasks]
             try:
                 for f in as_completed(futs):

@@ -68,7 +68,7 @@ def register(sub: Any) -> None:
     k.add_argument("--filtration-seed", type=int, default=0, help="first filtration seed (default 0)")
     k.add_argument("--pixels", type=int, default=200,
                    help="pixel grid of the paper's sampling pipeline (default 200; 0 skips it)")
-    k.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    k.add_argument("--jobs", type=int, default=1, help="worker processes (default 1; 0: compute in this process)")
     k.add_argument("--max-frames", type=int, default=40, help="frames of the GIF (default 40)")
     k.add_argument("--no-gif", action="store_true", help="skip the animation")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -132,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
             if (out / name).exists():
                 raise OutputExistsError(f"{out / name} exists already; pass --force to overwrite "
                                         "(cached per-snapshot results are reused either way)")
-    if args.jobs < 1 or args.repeats < 1 or args.max_frames < 1:
-        raise TrackArgumentError("--jobs, --repeats and --max-frames must be at least 1")
+    if args.jobs < 0 or args.repeats < 1 or args.max_frames < 1:
+        raise TrackArgumentError("--repeats and --max-frames must be at least 1, --jobs at least 0")
     if args.snapshots and any(getattr(args, a) is not None for a in
                               ("epochs", "every", "lr", "weight_decay", "n_train", "init_scale", "loss")):
         raise TrackArgumentError("training options (--epochs, --every, ...) need --task, not --snapshots")
