@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from itertools import product
-from typing import Any
 
 import numpy as np
 import pytest
 
-from exactcells import Network, PolyhedralComplex, network_from_dict
+from exactcells import PolyhedralComplex
 from exactcells.geometry import affine_rank
 
 
@@ -128,16 +127,13 @@ def same_complex(K1: PolyhedralComplex, K2: PolyhedralComplex) -> None:
     ]
 
 
-def net_of(*layers: tuple[list[list[Any]], list[Any]]) -> Network:
-    """A network from ``(W, b)`` pairs (any numbers the JSON format accepts)."""
-    return network_from_dict({"layers": [{"W": W, "b": b} for W, b in layers]})
-
-
 @pytest.fixture(scope="session")
-def check() -> Callable[..., None]:
+def assert_complex_ok() -> Callable[..., None]:
+    """:func:`check_complex` as a fixture: ``assert_complex_ok(K, grid=0)``."""
     return check_complex
 
 
 @pytest.fixture(scope="session")
-def same() -> Callable[[PolyhedralComplex, PolyhedralComplex], None]:
+def assert_same_complex() -> Callable[[PolyhedralComplex, PolyhedralComplex], None]:
+    """:func:`same_complex` as a fixture."""
     return same_complex

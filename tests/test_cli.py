@@ -299,6 +299,6 @@ def test_python_dash_m_exactcells(tmp_path: Path) -> None:
                  "bad.json")
     r = subprocess.run([sys.executable, "-m", "exactcells", "cells", bad, "--json"],
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.count("\n") == 1 and "expected shape (1, 2)" in r.stderr
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert r.stderr.count("\n") == 1 and "expected shape (1, 2)" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
