@@ -270,3 +270,42 @@ def test_exact_sign_vectors_match_forward_passes(K3: PolyhedralComplex) -> None:
     for p, row in zip(pts, got):
         x = [Fraction(a, p[-1]) for a in p[:-1]]
         assert tuple(row) == K3.network.hidden_signs(x) + K3.domain.facet_signs(x)
+
+
+# -- property: random small integer networks (often degenerate) are certified ----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def small_networks(draw: st.DrawFn) -> tuple[Any, int]:
+    n = draw(st.integers(2, 3))
+    w1 = draw(st.integers(1, 4))
+    ints = st.integers(-2, 2)
+    W1 = [[draw(ints) for _ in range(n)] for _ in range(w1)]
+    b1 = [draw(ints) for _ in range(w1)]
+    layers = [(W1, b1)]
+    if draw(st.booleans()):
+        w2 = draw(st.integers(1, 3))
+        layers.append(([[draw(ints) for _ in range(w1)] for _ in range(w2)], [draw(ints) for _ in range(w2)]))
+    return net_of(*layers), n
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_networks(), st.booleans())
+def test_random_integer_networks_are_certified(nn: tuple[Any, int], with_output: bool) -> None:
+    net, n = nn
+    K = build_complex(net, Domain.box(n, -1, 1), with_output=with_output)
+    cert = certify(K, cdd_regions=3)
+    assert cert.certified, cert.summary()
+    assert cert.total_volume == 2 ** n
+
+
+def test_four_dimensional_network_with_cdd() -> None:
+    net = net_of(([[1, 0, 0, 1], [0, 1, -1, 0], [1, 1, 1, 1], [0, 0, 1, -2]], [0, "1/3", "-1/2", "1/5"]),
+                 ([[1, -1, 1, 1], [0, 1, 1, -1]], ["1/7", 0]))
+    K = build_complex(net, Domain.box(4, -1, 1))
+    cert = certify(K, cdd_regions=None)
+    assert cert.certified, cert.summary()
+    assert cert.total_volume == 16 and cert.cdd_regions_checked == K.num_regions
