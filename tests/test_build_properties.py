@@ -160,3 +160,40 @@ def test_region_volumes_against_float_convex_hulls(seed: int) -> None:
     for r, vol in zip(K.regions(), K.region_volumes()):
         hull = ConvexHull(X[list(K.cell_vertices(r))])
         assert float(vol) == pytest.approx(hull.volume, rel=1e-9)
+
+
+def _corrupt(K: PolyhedralComplex, **changes: Any) -> PolyhedralComplex:
+    ptr, ind = K.facet_csr
+    kw: dict[str, Any] = dict(network=K.network, domain=K.domain, with_output=K.with_output,
+                              dims=K.dims.copy(), signs=K.signs.copy(), facet_indptr=ptr.copy(),
+                              facet_indices=ind.copy(),
+                              vertex_coords=[K.vertex_homogeneous(v) for v in range(K.f_vector[0])])
+    kw.update(changes)
+    return PolyhedralComplex(**kw)
+
+
+def test_the_invariant_checks_catch_corruption(assert_complex_ok: Callable[..., None]) -> None:
+    """The checks are not vacuous: small corruptions of a correct complex are caught."""
+    net = network_from_dict({"layers": [{"W": [[1, 0], [0, 1], [1, 1]], "b": [0, 0, "-1/2"]},
+                                        {"W": [[1, -1, 1]], "b": [0]}]})
+    K = build_complex(net)
+    assert_complex_ok(K, grid=4)
+    # 1. a vertex moved (the centre of the arrangement to a nearby point)
+    verts = [K.vertex_homogeneous(v) for v in range(K.f_vector[0])]
+    c = K.index_of((0, 0, -1, 1, 1, 1, 1))
+    verts[c] = (1, 1, 1000)
+    # 2. two regions' sign vectors swapped
+    signs = K.signs.copy()
+    r1, r2 = K.regions()[0], K.regions()[1]
+    signs[[r1, r2]] = signs[[r2, r1]]
+    # 3. one facet dropped from a region
+    ptr, ind = K.facet_csr
+    r = K.regions()[0]
+    keep = np.ones(len(ind), dtype=bool)
+    keep[ptr[r]] = False
+    ptr2 = ptr.copy()
+    ptr2[r + 1 :] -= 1
+    for bad in (_corrupt(K, vertex_coords=verts), _corrupt(K, signs=signs),
+                _corrupt(K, facet_indptr=ptr2, facet_indices=ind[keep].copy())):
+        with pytest.raises(AssertionError):
+            assert_complex_ok(bad, grid=4)
