@@ -20,10 +20,10 @@ the training set at the snapshot's weights; ``accuracy`` is ``None`` for the reg
 
 Grokking (:func:`grokking_config`): following the "Omnigrok" account of grokking (Liu, Michaud
 and Tegmark, 2023), a small training set, a large initialisation (weights scaled up by
-``init_scale``) and strong decoupled weight decay (AdamW). The network first fits the training
-set with a large-norm, poorly generalising function; weight decay then shrinks the weights slowly,
-and the test accuracy jumps late, long after the training accuracy reached 100 %. The settings
-and a figure of the jump are in ``validation/paper/REPORT.md``.
+``init_scale``), squared-error loss and decoupled weight decay (AdamW). The network first fits
+the training set with a large-norm, poorly generalising function; weight decay then shrinks the
+weights slowly, and the test accuracy rises late, long after the training accuracy reached
+100 %. The settings and the curves are in ``validation/paper/REPORT.md``.
 """
 
 from __future__ import annotations
@@ -272,16 +272,23 @@ class TrainConfig:
         return asdict(self)
 
 
-def grokking_config(task: str = "xor", arch: str = "2-16-16-1", seed: int = 0,
+def grokking_config(task: str = "annuli", arch: str = "2-32-32-1", seed: int = 0,
                     **overrides: Any) -> TrainConfig:
-    """The grokking recipe for binary classification.
+    """The grokking recipe for binary classification (any field can be overridden).
 
-    A small training set (``n_train = 48``), initial weights scaled by ``init_scale = 4``,
-    AdamW with ``lr = 0.003`` and ``weight_decay = 0.5``, ``epochs = 4000`` full-batch steps,
-    a snapshot every 100 epochs. Any field can be overridden.
+    ``n_train = 24`` noise-free training points, initial weights and biases scaled by
+    ``init_scale = 6``, squared error to the targets -1/+1 (``loss = "mse"``), AdamW with
+    ``lr = 1e-3`` and ``weight_decay = 0.3``, ``epochs = 4000`` full-batch steps, a snapshot
+    every 100 epochs, ``n_test = 2000``.
+
+    Measured with seed 0 and ``2-32-32-1``: on ``annuli`` the training accuracy reaches 100 %
+    near epoch 800 while the test accuracy is 75 %; the test accuracy then climbs to 100 % by
+    epoch 2400, with the training set long fitted. On ``xor`` the same happens more slowly
+    (test 63 % at epoch 800, 92 % at epoch 6000). With ``2-16-16-1`` the delay is shorter.
+    ``validation/paper/REPORT.md`` has the curves.
     """
-    base = TrainConfig(task=task, arch=arch, seed=seed, epochs=4000, every=100, n_train=48,
-                       n_test=2000, noise=0.0, lr=0.003, weight_decay=0.5, init_scale=4.0)
+    base = TrainConfig(task=task, arch=arch, seed=seed, epochs=4000, every=100, n_train=24,
+                       n_test=2000, noise=0.0, lr=1e-3, weight_decay=0.3, init_scale=6.0, loss="mse")
     return replace(base, **overrides)
 
 
