@@ -18,6 +18,7 @@ from .errors import (
     EmptyDomainError,
     FlatDomainError,
     InvalidDomainError,
+    NonRationalInputError,
     UnboundedDomainError,
 )
 from .geometry import affine_rank, implicit_equalities, vertices_of
@@ -246,5 +247,5 @@ def load_domain(path: str | Path) -> Domain:
         raise InvalidDomainError(f"{p}: malformed JSON at line {e.lineno}: {e.msg}") from e
     try:
         return Domain.from_dict(d)
-    except InvalidDomainError as e:
+    except (InvalidDomainError, NonRationalInputError) as e:
         raise type(e)(f"{p}: {e}") from None
