@@ -32,7 +32,7 @@ Solvers:
     ``scipy.linalg.eigh`` (all graphs up to ``dense_max`` nodes under ``method="auto"``).
 ``shift-invert``
     Lanczos (``scipy.sparse.linalg.eigsh``) on the pseudo-inverse ``S^+``, applied through a
-    sparse LU factorization of ``S`` with one node grounded (``S`` without that node's row and
+    sparse LU factorization of ``S`` with the last node grounded (``S`` without its row and
     column is positive definite on a connected graph), restricted to the complement of ``u_0``:
     the two largest eigenvalues of ``S^+`` are ``1 / lambda_2`` and ``1 / lambda_3``.
 ``lobpcg``
@@ -310,17 +310,15 @@ def _solve_shift_invert(
     S: sp.csr_matrix, u0: np.ndarray, tol: float, rng: np.random.Generator, maxiter: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     N = S.shape[0]
-    g = int(np.argmax(u0))
-    keep = np.ones(N, dtype=bool)
-    keep[g] = False
-    Sg = sp.csc_matrix(S[keep][:, keep])
+    # ground the last node: S without its row and column is positive definite (connected graph)
+    Sg = sp.csc_matrix(S[: N - 1, : N - 1])
     lu = splu(Sg, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
 
     def apply(b: np.ndarray) -> np.ndarray:
         b = np.asarray(b, dtype=float).ravel()
         b = b - u0 * (u0 @ b)
         x = np.zeros(N)
-        x[keep] = lu.solve(b[keep])
+        x[: N - 1] = lu.solve(b[: N - 1])
         return x - u0 * (u0 @ x)
 
     op = LinearOperator((N, N), matvec=apply, dtype=float)
