@@ -134,7 +134,16 @@ def small_networks(draw: st.DrawFn, n: int = 2) -> object:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_networks())
 def test_dual_edges_are_regions_sharing_an_n_minus_1_face(net: object) -> None:
-    K = build_complex(net, Domain.box(2, -1, 1))
+    _check_adjacency(build_complex(net, Domain.box(2, -1, 1)))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_networks(n=3))
+def test_dual_edges_in_three_dimensions(net: object) -> None:
+    _check_adjacency(build_complex(net, Domain.box(3, -1, 1)))
+
+
+def _check_adjacency(K: object) -> None:
     G = dual_graph(K)
     vs = K.vertex_sets()
     regs = list(K.regions())

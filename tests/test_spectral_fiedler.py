@@ -184,6 +184,18 @@ def test_equal_regions_and_equal_facets() -> None:
     assert np.allclose(fac.vector, plain.vector)
 
 
+def test_region_volume_weights_of_unequal_strips() -> None:
+    G = parallel(4, [F(-9, 10), F(0), F(1, 7)])
+    m = node_weights(G, "region-volume")
+    widths = [F(1, 10), F(9, 10), F(1, 7), F(6, 7)]
+    assert np.allclose(m, [float(w * 4 / 2) for w in widths], rtol=1e-15)
+    r = dual_fiedler(G, weights="region-volume")
+    L = laplacian(adjacency_matrix(G)).toarray()
+    w, V = scipy.linalg.eigh(L, np.diag(m))
+    assert r.value == pytest.approx(w[1], rel=1e-10)
+    assert_up_to_sign(r.vector, V[:, 1] / np.sqrt(V[:, 1] @ (m * V[:, 1])), 1e-8)
+
+
 def test_normalized_on_a_regular_graph() -> None:
     k = 10
     e = np.array([(i, (i + 1) % k) for i in range(k)])
