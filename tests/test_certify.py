@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 
 from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict
-from exactcells.certify import FAILURE_KINDS, Certificate, certify, exact_sign_vectors, sign_key
+from exactcells.certify import (
+    FAILURE_KINDS,
+    Certificate,
+    certify,
+    exact_sign_vectors,
+    filtered_sign_vectors,
+    sign_key,
+)
 
 
 def net_of(*layers: tuple[list[list[Any]], list[Any]], out: int = 1) -> Any:
@@ -309,3 +316,28 @@ def test_four_dimensional_network_with_cdd() -> None:
     cert = certify(K, cdd_regions=None)
     assert cert.certified, cert.summary()
     assert cert.total_volume == 16 and cert.cdd_regions_checked == K.num_regions
+
+
+@pytest.mark.parametrize("name,net,n", DEGENERATE, ids=[d[0] for d in DEGENERATE])
+def test_filtered_signs_equal_exact_signs_on_degenerate_networks(name: str, net: Any, n: int) -> None:
+    """The float filter with exact fallback gives exactly the exact signs, zeros included."""
+    for with_output in (False, True):
+        K = build_complex(net, Domain.box(n, -1, 1), with_output=with_output)
+        f0 = K.f_vector[0]
+        H = [K.vertex_homogeneous(v) for v in range(f0)]
+        # vertices, and sums of vertex pairs (points on edges and inside cells)
+        H += [tuple(a + b for a, b in zip(H[i], H[(7 * i + 3) % f0])) for i in range(f0)]
+        ref = exact_sign_vectors(K.network, K.domain, H, with_output)
+        got = filtered_sign_vectors(K.network, K.domain, H, with_output)
+        assert np.array_equal(ref, got)
+        assert np.array_equal(got[:f0], np.asarray(K.signs[:f0]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(small_networks(), st.lists(st.tuples(st.integers(-6, 6), st.integers(-6, 6), st.integers(-6, 6),
+                                            st.integers(1, 6)), min_size=1, max_size=12))
+def test_filtered_signs_property(nn: tuple[Any, int], pts: list[tuple[int, ...]]) -> None:
+    net, n = nn
+    dom = Domain.box(n, -1, 1)
+    H = [p[:n] + (p[3],) for p in pts]
+    assert np.array_equal(filtered_sign_vectors(net, dom, H, True), exact_sign_vectors(net, dom, H, True))
