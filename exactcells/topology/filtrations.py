@@ -176,35 +176,41 @@ def vertex_outputs(K: PolyhedralComplex) -> list[tuple[Fraction, ...]]:
 
     Equal to ``[K.network.forward(K.vertex(v)) for v in vertices]``, much faster: vertices are
     kept as homogeneous integer vectors ``(a, t)`` (meaning ``a / t``), each layer is scaled to
-    integers by the lcm ``L`` of its denominators, ``(a, t) -> (L W a + L b t, L t)``, and ReLU
-    acts on the numerators (``t > 0``).
+    integers by the lcm ``L`` of its denominators, ``(a, t) -> (L W a + L b t, L t)`` (one
+    ``fmpz_mat`` product for all vertices), and ReLU acts on the numerators (``t > 0``).
     """
-    from flint import fmpz_mat
+    return [tuple(Fraction(int(q.p), int(q.q)) for q in row) for row in _vertex_outputs_fmpq(K)]
+
+
+def _vertex_outputs_fmpq(K: PolyhedralComplex) -> list[list[Any]]:
+    """:func:`vertex_outputs` as flint ``fmpq`` values (no Python-int round trips)."""
+    from flint import fmpq, fmpz_mat
 
     f0 = K.f_vector[0]
     if f0 == 0:
         return []
-    rows = [list(K.vertex_homogeneous(v)) for v in range(f0)]
-    X = fmpz_mat(rows)
+    X = fmpz_mat([list(K.vertex_homogeneous(v)) for v in range(f0)])
+    ts = [X[i, X.ncols() - 1] for i in range(f0)]
     layers = K.network.layers
     for li, layer in enumerate(layers):
         L = lcm(*(x.denominator for row in layer.W for x in row), *(x.denominator for x in layer.b))
         M = fmpz_mat([[int(x * L) for x in row] + [int(bj * L)] for row, bj in zip(layer.W, layer.b)])
-        Z = X * M.transpose()  # (f0, out) numerators over the old t
-        ts = [int(X[i, X.ncols() - 1]) * L for i in range(f0)]
-        zl = [[int(v) for v in r] for r in Z.tolist()]
+        Z = (X * M.transpose()).tolist()  # (f0, out) numerators over the old t
+        ts = [t * L for t in ts]
         if li < len(layers) - 1:
-            X = fmpz_mat([[v if v > 0 else 0 for v in r] + [ts[i]] for i, r in enumerate(zl)])
+            X = fmpz_mat([[v if v > 0 else 0 for v in r] + [ts[i]] for i, r in enumerate(Z)])
         else:
-            return [tuple(Fraction(v, ts[i]) for v in r) for i, r in enumerate(zl)]
+            return [[fmpq(v, ts[i]) for v in r] for i, r in enumerate(Z)]
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _star(S: Subcomplex, vertex_values: Sequence[Fraction], kind: str, output: int | None) -> Filtration:
-    """Lower-star filtration of ``S`` from exact values at the vertices of the ambient complex."""
+def _star(S: Subcomplex, vertex_values: Sequence[Any], kind: str, output: int | None) -> Filtration:
+    """Lower-star filtration of ``S`` from exact values at the vertices of the ambient complex
+    (``Fraction`` or flint ``fmpq``; converted to ``Fraction`` for the stored levels)."""
     K = S.complex
-    levels = tuple(sorted(set(vertex_values)))
-    rank = {v: i for i, v in enumerate(levels)}
+    distinct = sorted(set(vertex_values))
+    rank = {v: i for i, v in enumerate(distinct)}
+    levels = tuple(v if isinstance(v, Fraction) else Fraction(int(v.p), int(v.q)) for v in distinct)
     cells, indptr, rows, _ = restricted_facets(K, S.mask)
     dims = np.asarray(K.dims, dtype=np.int64)[cells]
     lev = np.zeros(len(cells), dtype=np.int64)
@@ -221,11 +227,11 @@ def _star(S: Subcomplex, vertex_values: Sequence[Fraction], kind: str, output: i
                       output=output)
 
 
-def _output_values(K: PolyhedralComplex, output: int) -> list[Fraction]:
+def _output_values(K: PolyhedralComplex, output: int) -> list[Any]:
     m = K.network.output_dim
     if not 0 <= output < m:
         raise InvalidFiltrationError(f"output {output} does not exist (the network has {m} outputs)")
-    return [v[output] for v in vertex_outputs(K)]
+    return [v[output] for v in _vertex_outputs_fmpq(K)]
 
 
 def lower_star_filtration(target: PolyhedralComplex | Subcomplex, output: int = 0) -> Filtration:

@@ -39,6 +39,7 @@ __all__ = [
     "persistence",
     "betti_curve",
     "betti_curves",
+    "filtered_columns",
     "f_vector_from_betti_maxima",
 ]
 
@@ -145,7 +146,7 @@ class PersistenceResult:
         }
 
 
-def _filtered_columns(F: Filtration) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def filtered_columns(F: Filtration) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The boundary matrix in filtration order: ``(dims, indptr, rows)`` over positions."""
     S = F.subcomplex
     K = S.complex
@@ -182,7 +183,7 @@ def persistence(F: Filtration, *, algorithm: Algorithm = "twist") -> Persistence
     >>> P.final_betti, [len(d) for d in P.diagrams()]
     ((1, 0, 0), [6, 2, 0])
     """
-    dims, indptr, rows = _filtered_columns(F)
+    dims, indptr, rows = filtered_columns(F)
     pairs = reduce_pairs(dims, indptr, rows, algorithm=algorithm)
     alive = np.ones(len(dims), dtype=bool)
     alive[pairs.ravel()] = False
