@@ -41,9 +41,9 @@ from exactcells.topology.filtrations import (
 )
 from exactcells.topology.homology import homology
 from exactcells.topology.persistence import (
-    filtered_columns,
     betti_curve,
     f_vector_from_betti_maxima,
+    filtered_columns,
 )
 from exactcells.topology.phat_adapter import reduce_pairs
 
