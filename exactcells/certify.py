@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from flint import fmpz, fmpz_mat
+from flint import fmpq, fmpz, fmpz_mat
 
 from .complex import PolyhedralComplex
 from .domain import Domain
@@ -1047,23 +1047,28 @@ def _region_volumes(n: int, dims: np.ndarray, B: sp.csr_matrix, V: sp.csr_matrix
         simp = np.hstack([simp[rows], np.repeat(a, c2).reshape(-1, 1)])
         owner = np.repeat(cells, c2)
     Hf = [[fmpz(x) for x in h] for h in H]
-    D = [h[-1] for h in H]
+    Df = [fmpz(h[-1]) for h in H]
     fact = math.factorial(n)
     # per top cell, one common denominator: n! times the product of its vertices' denominators
-    # (integer accumulation; a single gcd per cell at the end)
+    # (flint integer accumulation; a single gcd per cell at the end)
     order = np.argsort(owner, kind="stable")
     simp, owner = simp[order], owner[order]
     bounds = np.searchsorted(owner, tops, side="left"), np.searchsorted(owner, tops, side="right")
     out: dict[int, Fraction] = {}
     for c, a, b in zip(tops.tolist(), bounds[0].tolist(), bounds[1].tolist()):
-        vs = V.indices[V.indptr[c]:V.indptr[c + 1]].tolist()
-        L = math.prod(D[v] for v in vs)
-        tot = 0
+        Lr = fmpz(1)
+        for v in V.indices[V.indptr[c]:V.indptr[c + 1]].tolist():
+            Lr *= Df[v]
+        acc = fmpz(0)
         for s in simp[a:b].tolist():
-            det = int(fmpz_mat([Hf[v] for v in s]).det())
-            if det:
-                tot += abs(det) * (L // math.prod(D[v] for v in s))
-        out[c] = Fraction(tot, L * fact)
+            det = fmpz_mat([Hf[v] for v in s]).det()
+            if det != 0:
+                den = fmpz(1)
+                for v in s:
+                    den *= Df[v]
+                acc += abs(det) * (Lr // den)
+        q = fmpq(acc, Lr * fact)
+        out[c] = Fraction(int(q.p), int(q.q))
     return out
 
 
