@@ -100,3 +100,17 @@ def test_analyze_adds_the_fiedler_section(strips_net: str, tmp_path: Path, capsy
     assert f["agreement"]["sign"]["volume_agreement"] == 1.0
     assert (out / "fiedler.png").exists()
     assert json.loads((out / "summary.json").read_text())["fiedler"]["num_edges"] == 3
+
+
+def test_plane_values_match_exact_location(strips_net: str) -> None:
+    from exactcells import build_complex, load_network
+    from exactcells.cli.fiedler import plane_values
+    from exactcells.dual import locate_points
+
+    net = load_network(strips_net)
+    K = build_complex(net)
+    R = build_complex(net, with_output=True)
+    v = np.arange(K.num_regions, dtype=float)
+    loc = locate_points(K, [R.interior_point(r) for r in R.regions()])
+    assert plane_values(K, R, v).tolist() == v[loc.nodes].tolist()
+    assert plane_values(R, R, np.arange(R.num_regions, dtype=float)).tolist() == list(range(R.num_regions))

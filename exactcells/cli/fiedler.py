@@ -99,11 +99,19 @@ def _slice_center(domain: Domain) -> list[Fraction]:
 def plane_values(K: PolyhedralComplex, plane: PolyhedralComplex, vector: np.ndarray) -> np.ndarray:
     """The value of ``vector`` (one per region of ``K``) on every region of ``plane``.
 
-    ``plane`` is a 2-D complex: ``K``'s own plane (``n = 2``) or the default slice
-    (:func:`exactcells.slicing.default_slice`). Each plane region's exact interior point is
+    ``plane`` is a 2-D complex: ``K``'s own plane (``n = 2``, possibly refined by the output),
+    where a region's node is found by its sign vector, or the default slice
+    (:func:`exactcells.slicing.default_slice`), whose regions' exact interior points are
     lifted to ``R^n`` and located exactly in ``K``.
     """
     n = K.input_dim
+    vec = np.asarray(vector, dtype=float)
+    if (plane.network == K.network and plane.domain == K.domain
+            and (plane.with_output or not K.with_output)):
+        # the same plane, possibly refined by the output: match sign-vector prefixes
+        width = K.signs.shape[1]
+        r0 = K.regions().start
+        return vec[[K.index_of(plane.signs[r, :width].tolist()) - r0 for r in plane.regions()]]
     center = _slice_center(K.domain)
     pts = []
     for r in plane.regions():
@@ -112,7 +120,7 @@ def plane_values(K: PolyhedralComplex, plane: PolyhedralComplex, vector: np.ndar
     loc = locate_points(K, pts)
     if loc.num_outside:
         raise SpectralError("a region of the picture lies outside the complex's domain")
-    return np.asarray(vector, dtype=float)[loc.nodes]
+    return vec[loc.nodes]
 
 
 def _picture(K: PolyhedralComplex, net: Network, dom: Domain, res: FiedlerResult, path: Path,
