@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -219,7 +219,6 @@ class ClaimVerdict:
     max_vertex_distance: float | None
     cells_spurious: tuple[str, ...] | None = None
     cells_missing: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exact(self) -> bool:
