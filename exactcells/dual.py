@@ -842,15 +842,17 @@ def load_points(path: str | Path, n: int | None = None) -> Any:
     try:
         if suffix == ".npy":
             arr = np.load(p, allow_pickle=False)
-            if arr.ndim != 2 or (n is not None and arr.shape[1] != n) or arr.dtype.kind not in "fiu":
-                raise FormatError(f"{p}: expected a numeric array of shape (N, {n or 'n'}), "
-                                  f"got {arr.dtype} {arr.shape}")
-            return arr
-        text = p.read_text(encoding="utf-8")
+        else:
+            text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise FormatError(f"{p}: cannot read training points ({e})") from e
     except ValueError as e:
         raise FormatError(f"{p}: not a numpy array file ({e})") from e
+    if suffix == ".npy":
+        if arr.ndim != 2 or (n is not None and arr.shape[1] != n) or arr.dtype.kind not in "fiu":
+            raise FormatError(f"{p}: expected a numeric array of shape (N, {n or 'n'}), "
+                              f"got {arr.dtype} {arr.shape}")
+        return arr
     rows: list[list[Any]]
     if suffix == ".json":
         try:

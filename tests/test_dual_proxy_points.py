@@ -177,3 +177,14 @@ def test_load_points_formats(tmp_path: Path) -> None:
     bad.write_text("1 2")
     with pytest.raises(FormatError):
         load_points(bad, 2)
+
+
+def test_load_points_npy_shape_is_checked(tmp_path: Path) -> None:
+    npy = tmp_path / "p3.npy"
+    np.save(npy, np.zeros((4, 3)))
+    with pytest.raises(FormatError, match="shape"):
+        load_points(npy, 2)
+    junk = tmp_path / "junk.npy"
+    junk.write_bytes(b"not numpy")
+    with pytest.raises(FormatError):
+        load_points(junk, 2)
