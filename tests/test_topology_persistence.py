@@ -231,3 +231,18 @@ def test_betti_curves_summary() -> None:
     assert d["final_betti"] == [1, 0, 0] and len(d["pairs"]["0"]) == K.f_vector[0]
     with pytest.raises(ValueError):
         betti_curves(K, repeats=0)
+
+
+def test_exact_ranks_beyond_float_precision() -> None:
+    from flint import fmpq
+
+    from exactcells.topology.filtrations import _exact_ranks
+
+    eps = Fraction(1, 10**30)
+    vals = [1 + eps, Fraction(1), Fraction(1, 3), 1 + eps, Fraction(1, 3) - eps]
+    distinct, ranks = _exact_ranks(vals)  # the floats order 1 + eps before 1: the exact check corrects
+    assert distinct == [Fraction(1, 3) - eps, Fraction(1, 3), Fraction(1), 1 + eps]
+    assert ranks.tolist() == [3, 2, 1, 3, 0]
+    q = [fmpq(v.numerator, v.denominator) for v in vals]
+    assert _exact_ranks(q)[1].tolist() == [3, 2, 1, 3, 0]
+    assert _exact_ranks([])[1].tolist() == []

@@ -204,18 +204,43 @@ def _vertex_outputs_fmpq(K: PolyhedralComplex) -> list[list[Any]]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _exact_ranks(values: Sequence[Any]) -> tuple[list[Any], np.ndarray]:
+    """Distinct values in ascending order and the rank of each value, exactly.
+
+    Sorted by float approximations first (fast), then every adjacent pair is compared exactly;
+    only if the floats got an order wrong does it fall back to a full exact sort. Equal values
+    are found by exact ``==`` of neighbours, so the ranks are exact either way.
+    """
+    n = len(values)
+    if n == 0:
+        return [], np.zeros(0, dtype=np.int64)
+    approx = np.fromiter((float(v) for v in values), dtype=float, count=n)
+    order = np.argsort(approx, kind="stable").tolist()
+    srt = [values[i] for i in order]
+    if any(srt[i + 1] < srt[i] for i in range(n - 1)):
+        order = sorted(range(n), key=values.__getitem__)
+        srt = [values[i] for i in order]
+    new = np.fromiter((i == 0 or srt[i] != srt[i - 1] for i in range(n)), dtype=bool, count=n)
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[np.asarray(order, dtype=np.int64)] = np.cumsum(new) - 1
+    return [srt[i] for i in np.flatnonzero(new).tolist()], ranks
+
+
+def _as_fraction(v: Any) -> Fraction:
+    return v if isinstance(v, Fraction) else Fraction(int(v.p), int(v.q))
+
+
 def _star(S: Subcomplex, vertex_values: Sequence[Any], kind: str, output: int | None) -> Filtration:
     """Lower-star filtration of ``S`` from exact values at the vertices of the ambient complex
     (``Fraction`` or flint ``fmpq``; converted to ``Fraction`` for the stored levels)."""
     K = S.complex
-    distinct = sorted(set(vertex_values))
-    rank = {v: i for i, v in enumerate(distinct)}
-    levels = tuple(v if isinstance(v, Fraction) else Fraction(int(v.p), int(v.q)) for v in distinct)
+    distinct, vrank = _exact_ranks(vertex_values)
+    levels = tuple(_as_fraction(v) for v in distinct)
     cells, indptr, rows, _ = restricted_facets(K, S.mask)
     dims = np.asarray(K.dims, dtype=np.int64)[cells]
     lev = np.zeros(len(cells), dtype=np.int64)
     f0 = int(np.count_nonzero(dims == 0))
-    lev[:f0] = [rank[vertex_values[int(c)]] for c in cells[:f0]]
+    lev[:f0] = vrank[cells[:f0]]
     off = np.searchsorted(dims, np.arange(K.input_dim + 2))
     for k in range(1, K.input_dim + 1):
         a, b = int(off[k]), int(off[k + 1])
@@ -282,9 +307,8 @@ def filtration_from_values(
         except (KeyError, IndexError):
             raise InvalidFiltrationError(f"no value for cell {c}") from None
         vals.append(to_rational(v, f"value of cell {c}"))
-    levels = tuple(sorted(set(vals)))
-    rank = {v: i for i, v in enumerate(levels)}
-    lev = np.fromiter((rank[v] for v in vals), dtype=np.int64, count=len(vals))
+    distinct, lev = _exact_ranks(vals)
+    levels = tuple(distinct)
     owner = np.repeat(np.arange(len(cells)), np.diff(indptr))
     bad = lev[rows] > lev[owner]
     if np.any(bad):

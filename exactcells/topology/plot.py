@@ -40,7 +40,8 @@ def save_betti_curves_png(C: BettiCurves, path: str | Path, *, title: str | None
     ax.set_ylabel("Betti number")
     rep = f", mean of {C.repeats} seeds (band: std, shade: min-max)" if C.repeats > 1 else ""
     ax.set_title(title or f"Betti curves, {C.kind} filtration{rep}", fontsize=9)
-    ax.legend(fontsize=8)
+    if np.any(C.max):
+        ax.legend(fontsize=8)
     with atomic_output(path, force=force) as f:
         fig.savefig(f, format="png", bbox_inches="tight")
     plt.close(fig)
@@ -69,7 +70,8 @@ def save_diagram_png(P: PersistenceResult, path: str | Path, *, title: str | Non
     ax.set_xlabel("birth" + neg)
     ax.set_ylabel("death" + neg)
     ax.set_title(title or f"persistence diagram, {P.filtration.describe()}", fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    if any(len(d) for d in dgms):
+        ax.legend(fontsize=8, loc="lower right")
     with atomic_output(path, force=force) as f:
         fig.savefig(f, format="png", bbox_inches="tight")
     plt.close(fig)

@@ -256,4 +256,6 @@ def named_subcomplex(
     S = makers[name]()
     if not relative:
         return S
-    return pair(S, S & domain_boundary(K))
+    B = domain_boundary(K)
+    on_b = "domain boundary" if name == "all" else f"{S.name} on the domain boundary"
+    return pair(S, _frozen(K, S.mask & B.mask, on_b))
