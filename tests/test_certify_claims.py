@@ -162,6 +162,26 @@ def test_cli_certify_and_certify_claim(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 1 and d["missing_regions"] > 0 and d["spurious_regions"] == 0
     assert Fraction(d["missing_volume_fraction"]) == pytest.approx(d["missing_volume_fraction_float"])
     assert 0 < d["missing_volume_fraction_float"] < 1
+    # a saved complex, certified against the network; then a corrupted copy
+    K1 = build_complex(NET, Domain.box(2, -1, 1))
+    K1.save(tmp_path / "k.npz")
+    assert main(["certify", str(netp), "--complex", str(tmp_path / "k.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["certified"] is True
+    from exactcells import PolyhedralComplex
+
+    ind = K1.facet_csr[1].copy()
+    ptr = K1.facet_csr[0]
+    r = K1.regions()[0]
+    keep = np.ones(ind.size, dtype=bool)
+    keep[ptr[r]] = False  # drop one facet link of a region
+    K2 = PolyhedralComplex(network=K1.network, domain=K1.domain, with_output=False, dims=K1.dims,
+                           signs=K1.signs, facet_indptr=np.concatenate([ptr[:r + 1], ptr[r + 1:] - 1]),
+                           facet_indices=ind[keep],
+                           vertex_coords=[K1.vertex_homogeneous(v) for v in range(K1.f_vector[0])])
+    K2.save(tmp_path / "k2.npz")
+    assert main(["certify", str(netp), "--complex", str(tmp_path / "k2.npz"), "--json"]) == 1
+    d = json.loads(capsys.readouterr().out)
+    assert d["certified"] is False and d["failure_counts"]
     bad = tmp_path / "bad.json"
     bad.write_text('{"regions": [{"pattern": "012"}]}')
     assert main(["certify-claim", str(netp), str(bad), "--json"]) == 2

@@ -9,6 +9,7 @@ from typing import Any
 from ..build import build_complex
 from ..certify import certify
 from ..claims import judge_claim, load_claim
+from ..complex import PolyhedralComplex, load_complex
 from . import print_json
 from .common import add_network_args, network_and_domain
 
@@ -23,6 +24,9 @@ def register(sub: Any) -> None:
     p.add_argument("--no-affine", action="store_true", help="skip the affine-hull dimension check")
     p.add_argument("--cdd", type=int, default=0, metavar="K",
                    help="also recompute K top cells from scratch with cddlib (-1: all)")
+    p.add_argument("--complex", metavar="FILE.npz", dest="complex_file",
+                   help="certify this saved complex (exactcells .npz format, e.g. from another "
+                        "tool) against NETWORK and the domain, instead of building one")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run_certify)
 
@@ -38,7 +42,14 @@ def register(sub: Any) -> None:
 
 def run_certify(args: argparse.Namespace) -> int:
     net, dom = network_and_domain(args)
-    K = build_complex(net, dom, with_output=args.with_output, progress=not args.no_progress)
+    if args.complex_file:
+        L = load_complex(args.complex_file)
+        K = PolyhedralComplex(network=net, domain=dom, with_output=L.with_output, dims=L.dims,
+                              signs=L.signs, facet_indptr=L.facet_csr[0], facet_indices=L.facet_csr[1],
+                              vertex_coords=[L.vertex_homogeneous(v) for v in range(L.f_vector[0])],
+                              build_seconds=L.build_seconds)
+    else:
+        K = build_complex(net, dom, with_output=args.with_output, progress=not args.no_progress)
     cdd = None if args.cdd < 0 else args.cdd
     cert = certify(K, volumes=not args.no_volumes, affine_dims=not args.no_affine, cdd_regions=cdd)
     if args.json:
