@@ -76,7 +76,7 @@ def flips_exist(K: PolyhedralComplex, a: np.ndarray, b: np.ndarray) -> bool:
     return True
 
 
-@examples(40)
+@examples(80)
 @given(d=integer_networks(2), with_output=st.booleans(), box=st.booleans())
 def test_dd_zero_2d(d: dict[str, Any], with_output: bool, box: bool) -> None:
     K = build_complex(network_from_dict(d), Domain.box(2, -1, 1) if box else cross_polytope(2),
@@ -89,7 +89,7 @@ def test_dd_zero_2d(d: dict[str, Any], with_output: bool, box: bool) -> None:
     assert flips_exist(K, s, g)
 
 
-@examples(25)
+@examples(40)
 @given(d=integer_networks(3, max_width=3), with_output=st.booleans(), box=st.booleans())
 def test_dd_zero_3d(d: dict[str, Any], with_output: bool, box: bool) -> None:
     K = build_complex(network_from_dict(d), Domain.box(3, -1, 1) if box else cross_polytope(3),

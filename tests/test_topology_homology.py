@@ -198,13 +198,13 @@ def check_all(K: PolyhedralComplex) -> None:
     assert homology(K).betti == (1,) + (0,) * K.input_dim
 
 
-@examples(30)
+@examples(60)
 @given(d=integer_networks(2))
 def test_random_2d(d: dict[str, Any]) -> None:
     check_all(build_complex(network_from_dict(d), Domain.box(2, -1, 1), with_output=True))
 
 
-@examples(15)
+@examples(30)
 @given(d=integer_networks(3, max_width=3))
 def test_random_3d(d: dict[str, Any]) -> None:
     check_all(build_complex(network_from_dict(d), Domain.box(3, -1, 1), with_output=True))

@@ -74,7 +74,7 @@ def is_linear_extension(K: PolyhedralComplex, order: np.ndarray) -> bool:
     return all(pos[f] < pos[int(c)] for c in order for f in K.facets(int(c)))
 
 
-@examples(25)
+@examples(40)
 @given(d=integer_networks(2), seed=st.integers(0, 2**31))
 def test_f_vector_identity_2d(d: dict[str, Any], seed: int) -> None:
     K = build_complex(network_from_dict(d), Domain.box(2, -1, 1), with_output=True)
@@ -101,7 +101,7 @@ def test_f_vector_identity_3d(d: dict[str, Any], seed: int) -> None:
     assert C.maxima[0][0] == K.f_vector[0]
 
 
-@examples(20)
+@examples(40)
 @given(d=integer_networks(2), seed=st.integers(0, 1000))
 def test_essential_classes_are_the_betti_numbers(d: dict[str, Any], seed: int) -> None:
     K = build_complex(network_from_dict(d), Domain.box(2, -1, 1), with_output=True)
