@@ -11,6 +11,24 @@ from .chains import (
     geometric_incidence_signs,
     incidence_signs,
 )
+from .filtrations import (
+    Filtration,
+    dimension_random_filtration,
+    filtration_from_values,
+    lower_star_filtration,
+    make_filtration,
+    random_filtration,
+    upper_star_filtration,
+)
+from .homology import HomologyResult, homology
+from .persistence import (
+    BettiCurves,
+    PersistenceResult,
+    betti_curve,
+    betti_curves,
+    f_vector_from_betti_maxima,
+    persistence,
+)
 from .subcomplex import (
     Pair,
     Subcomplex,
@@ -25,6 +43,21 @@ from .subcomplex import (
 )
 
 __all__ = [
+    "Filtration",
+    "dimension_random_filtration",
+    "filtration_from_values",
+    "lower_star_filtration",
+    "make_filtration",
+    "random_filtration",
+    "upper_star_filtration",
+    "HomologyResult",
+    "homology",
+    "BettiCurves",
+    "PersistenceResult",
+    "betti_curve",
+    "betti_curves",
+    "f_vector_from_betti_maxima",
+    "persistence",
     "ChainComplex",
     "boundary_squared_is_zero",
     "chain_complex",
