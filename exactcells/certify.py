@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -215,14 +214,7 @@ class Certificate:
         """A JSON-ready dict: exact values as ``"p/q"`` strings with float companions."""
 
         def q(x: Fraction | None) -> str | None:
-            if x is None:
-                return None
-            old = sys.get_int_max_str_digits()
-            try:
-                sys.set_int_max_str_digits(0)
-                return format_rational(x)
-            finally:
-                sys.set_int_max_str_digits(old)
+            return None if x is None else format_rational(x)
 
         return {
             "certified": self.certified,

@@ -35,7 +35,6 @@ those tools do), :func:`with_hamming_neighbors` (the paper's Hamming-distance-1 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -67,16 +66,6 @@ __all__ = [
 ]
 
 CLAIM_FORMAT = "exactcells-claim"
-
-
-def _q(x: Fraction) -> str:
-    """``"p/q"`` for any size (exact volumes can have more digits than Python's default limit)."""
-    old = sys.get_int_max_str_digits()
-    try:
-        sys.set_int_max_str_digits(0)
-        return format_rational(x)
-    finally:
-        sys.set_int_max_str_digits(old)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +182,9 @@ class MissingRegion:
     interior_point: tuple[Fraction, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cell": self.cell, "pattern": self.pattern, "volume": _q(self.volume),
+        return {"cell": self.cell, "pattern": self.pattern, "volume": format_rational(self.volume),
                 "volume_float": float(self.volume),
-                "interior_point": [_q(x) for x in self.interior_point]}
+                "interior_point": [format_rational(x) for x in self.interior_point]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +222,7 @@ class ClaimVerdict:
             "num_claimed_patterns": self.num_claimed_patterns,
             "missing_regions": len(self.missing),
             "spurious_regions": len(self.spurious_patterns),
-            "missing_volume_fraction": _q(self.missing_volume_fraction),
+            "missing_volume_fraction": format_rational(self.missing_volume_fraction),
             "missing_volume_fraction_float": float(self.missing_volume_fraction),
             "missing": [m.to_dict() for m in self.missing[:max_listed]],
             "spurious": list(self.spurious_patterns[:max_listed]),

@@ -7,6 +7,7 @@ a string is read exactly, so ``"0.1"`` is ``1/10`` and ``"-3/2"`` is ``-3/2``.
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 from numbers import Rational
 from typing import Any
@@ -29,7 +30,17 @@ def parse_rational_string(text: str) -> Fraction:
     if not s or "nan" in low or "inf" in low:
         raise NonRationalInputError(f"{text!r} is not a finite rational number")
     try:
-        return Fraction(s)
+        try:
+            return Fraction(s)
+        except ValueError:
+            if len(s) < 4000:
+                raise
+            old = sys.get_int_max_str_digits()
+            sys.set_int_max_str_digits(0)
+            try:
+                return Fraction(s)
+            finally:
+                sys.set_int_max_str_digits(old)
     except (ValueError, ZeroDivisionError) as e:
         raise NonRationalInputError(
             f"{text!r} is not a rational number (expected an integer, 'p/q' or a decimal)"
@@ -96,7 +107,25 @@ def to_rational(value: Any, where: str = "value") -> Fraction:
     )
 
 
+def _int_str(v: int) -> str:
+    """Decimal digits of any integer (exact volumes can exceed Python's default digit limit)."""
+    try:
+        return str(v)
+    except ValueError:
+        old = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)
+        try:
+            return str(v)
+        finally:
+            sys.set_int_max_str_digits(old)
+
+
 def format_rational(x: Fraction | int) -> str:
-    """Format a rational as ``"p"`` or ``"p/q"`` (the inverse of :func:`to_rational` on strings)."""
+    """Format a rational as ``"p"`` or ``"p/q"`` (the inverse of :func:`to_rational` on strings).
+
+    Integers of any size are written in full.
+    """
     f = Fraction(x)
-    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+    if f.denominator == 1:
+        return _int_str(f.numerator)
+    return f"{_int_str(f.numerator)}/{_int_str(f.denominator)}"

@@ -401,3 +401,12 @@ def test_pytorch_sequential_and_file(tmp_path: Path) -> None:
         network_from_torch(nn.Sequential(nn.Linear(2, 1), nn.ReLU()))
     with pytest.raises(InvalidNetworkError, match="Sequential"):
         network_from_torch(nn.Linear(2, 1))
+
+
+def test_format_rational_writes_integers_of_any_size() -> None:
+    # exact volumes can have more digits than Python's default int-to-str limit (4300)
+    from exactcells.numbers import format_rational, to_rational
+
+    x = F(10**5000 + 1, 3**7000)
+    text = format_rational(x)
+    assert len(text) > 8000 and to_rational(text) == x
