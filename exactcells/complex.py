@@ -293,13 +293,13 @@ class PolyhedralComplex:
 
     def volume(self, i: int) -> Fraction:
         """Exact ``n``-dimensional volume of a top cell (0 for lower-dimensional cells)."""
-        from .measure import pulling_triangulation, simplex_volume
+        from .measure import pulling_triangulation, simplices_volume
 
         if self.dim(i) < self.input_dim:
             return Fraction(0)
         vsets = self.vertex_sets()
         simplices = pulling_triangulation(i, self.facets, lambda c: vsets[c], self.dim)
-        return sum((simplex_volume([self._vcoords[v] for v in s]) for s in simplices), Fraction(0))
+        return simplices_volume(simplices, self._vcoords.__getitem__)
 
     def region_volumes(self) -> list[Fraction]:
         """Exact volumes of the regions, in the order of :meth:`regions`."""

@@ -13,7 +13,13 @@ from fractions import Fraction
 
 from flint import fmpz_mat
 
-__all__ = ["pulling_triangulation", "simplex_volume", "polytope_volume", "homogeneous"]
+__all__ = [
+    "pulling_triangulation",
+    "simplex_volume",
+    "simplices_volume",
+    "polytope_volume",
+    "homogeneous",
+]
 
 
 def homogeneous(point: Sequence[Fraction]) -> tuple[int, ...]:
@@ -62,6 +68,29 @@ def simplex_volume(rows: Sequence[Sequence[int]]) -> Fraction:
     for r in rows:
         den *= r[-1]
     return Fraction(abs(det), den)
+
+
+def simplices_volume(simplices: Sequence[Sequence[int]], hom: Callable[[int], Sequence[int]]) -> Fraction:
+    """Exact total volume of full-dimensional simplices, ``hom(v)`` giving vertex ``v`` as a
+    homogeneous integer vector ``(D x, D)``.
+
+    In the plane all vertices are brought to their common denominator ``L`` and the doubled
+    areas summed as one integer; in higher dimensions (where ``L^n`` grows too fast) each
+    simplex's volume is ``|det [h_i]| / (n! prod D_i)``.
+    """
+    if not simplices:
+        return Fraction(0)
+    n = len(simplices[0]) - 1
+    if n != 2:
+        return sum((simplex_volume([hom(v) for v in s]) for s in simplices), Fraction(0))
+    H = {v: hom(v) for s in simplices for v in s}
+    L = math.lcm(*(h[-1] for h in H.values()))
+    X = {v: (h[0] * (L // h[2]), h[1] * (L // h[2])) for v, h in H.items()}
+    total = 0
+    for s in simplices:
+        (ax, ay), (bx, by), (cx, cy) = X[s[0]], X[s[1]], X[s[2]]
+        total += abs((bx - ax) * (cy - ay) - (by - ay) * (cx - ax))
+    return Fraction(total, 2 * L * L)
 
 
 def polytope_volume(
