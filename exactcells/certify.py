@@ -78,7 +78,6 @@ __all__ = [
     "FAILURE_KINDS",
     "certify",
     "exact_sign_vectors",
-    "filtered_sign_vectors",
     "region_volumes",
     "sign_key",
 ]
@@ -331,109 +330,6 @@ def exact_sign_vectors(
     return out
 
 
-def filtered_sign_vectors(
-    net: Network, domain: Domain, points: Sequence[Sequence[int]], with_output: bool = False
-) -> np.ndarray:
-    """The same as :func:`exact_sign_vectors`, faster: a float pass with rigorous error bounds
-    decides every sign it can, and exact integer arithmetic decides the rest.
-
-    A float pre-activation ``z~`` whose distance from 0 exceeds its error bound has the exact
-    sign of ``z~``. The bound propagates layer by layer: with ``|a~ - a| <= e`` componentwise,
-    ``|z~ - z| <= 2u (|W~| |a~| + |b~|) (fan_in + 2) + (1 + 4u) |W~| e`` (rounding of the
-    weights, of the inputs and of the float evaluation; ``u = 2^-53``), inflated by 1%, and ReLU
-    is 1-Lipschitz. An entry within its bound (every zero among them) is evaluated exactly: on
-    the closed cell of the point, the pre-activation of neuron ``j`` of layer ``l`` is the
-    integer row ``W'_l[j] (m_{l-1} * G_{l-1}) + b'_l Lambda_{l-1} e_D`` applied to the point's
-    homogeneous integer vector, where ``m_{l-1}`` is the exact ReLU mask of the point at layer
-    ``l - 1`` and ``G_{l-1}`` the same rows one layer down (all integers; no tolerance decides).
-    """
-    N = len(points)
-    n = domain.dim
-    nh = net.num_hidden
-    m = domain.num_facets
-    width = nh + m + (net.output_dim if with_output else 0)
-    if N == 0:
-        return np.zeros((0, width), dtype=np.int8)
-    out = np.zeros((N, width), dtype=np.int8)
-    X = fmpz_mat([list(p) for p in points])
-    out[:, nh:nh + m] = _signs_of(X * _domain_matrix(domain).transpose())
-    Hobj = np.array([list(p) for p in points], dtype=object)
-    u = 2.0 ** -53
-    tiny = 1e-300
-    a = np.array([[x / p[-1] for x in p[:-1]] for p in points], dtype=float)
-    e = np.abs(a) * (2 * u) + tiny
-    layers = list(net.layers) if with_output else list(net.layers[:-1])
-    # pass 1: floats and bounds; unknown[l] marks the entries the floats cannot decide
-    floats: list[np.ndarray] = []
-    unknown: list[np.ndarray] = []
-    for layer in layers:
-        Wf = np.array([[float(w) for w in row] for row in layer.W])
-        bf = np.array([float(v) for v in layer.b])
-        z = a @ Wf.T + bf
-        S = np.abs(a) @ np.abs(Wf).T + np.abs(bf)
-        beta = 1.01 * ((Wf.shape[1] + 2) * 2 * u * S + (1 + 4 * u) * (e @ np.abs(Wf).T)) + tiny
-        unk = ~(np.abs(z) > beta)
-        floats.append(np.sign(z).astype(np.int8))
-        unknown.append(unk)
-        certain_neg = (z < 0) & ~unk
-        a = np.maximum(z, 0.0)
-        e = np.where(certain_neg, 0.0, beta)
-    # pass 2: exact values where needed, layer by layer
-    mats = []
-    for layer in layers:
-        vals = [v for row in layer.W for v in row] + list(layer.b)
-        L = _lcm_den(vals)
-        mats.append((np.array([[int(w * L) for w in row] for row in layer.W], dtype=object),
-                     np.array([int(v * L) for v in layer.b], dtype=object), L))
-    later = np.zeros(N, dtype=bool)  # points with unknown entries after the current layer
-    need_after = [np.zeros(N, dtype=bool) for _ in layers]
-    for li in range(len(layers) - 1, -1, -1):
-        need_after[li] = later.copy()
-        later |= unknown[li].any(axis=1)
-    signs_exact: list[np.ndarray] = []
-    # integer rows of the current layer for the points that still need them: (P, h_l, n + 1)
-    G = np.zeros((0, 0, n + 1), dtype=object)
-    gidx = np.full(N, -1, dtype=np.int64)  # point -> its slot in G
-    scale = 1  # Lambda_{l-1}: product of the layers' factors so far
-    eD = np.zeros(n + 1, dtype=object)
-    eD[n] = 1
-    pos = 0
-    for li, layer in enumerate(layers):
-        Wi, bi, L = mats[li]
-        sg = floats[li].copy()
-        rows_v, rows_j = np.nonzero(unknown[li])
-        if li == 0:
-            G1 = np.concatenate([Wi, bi[:, None]], axis=1)
-            for v, j in zip(rows_v.tolist(), rows_j.tolist()):
-                val = int(np.dot(G1[j], Hobj[v]))
-                sg[v, j] = (val > 0) - (val < 0)
-            keep = np.flatnonzero(need_after[li])
-            G = np.broadcast_to(G1, (keep.size,) + G1.shape)
-        else:
-            mask_prev = (signs_exact[li - 1] > 0).astype(object)
-            for v, j in zip(rows_v.tolist(), rows_j.tolist()):
-                g = np.dot(Wi[j] * mask_prev[v], G[gidx[v]]) + bi[j] * scale * eD
-                val = int(np.dot(g, Hobj[v]))
-                sg[v, j] = (val > 0) - (val < 0)
-            keep = np.flatnonzero(need_after[li])
-            if keep.size:
-                Gk = G[gidx[keep]] * mask_prev[keep][:, :, None]
-                G = np.matmul(Wi, Gk) + np.outer(bi * scale, eD)[None]
-            else:
-                G = np.zeros((0, len(layer.W), n + 1), dtype=object)
-        gidx[:] = -1
-        gidx[keep] = np.arange(keep.size)
-        signs_exact.append(sg)
-        k = len(layer.W)
-        if li < len(net.layers) - 1:
-            out[:, pos:pos + k] = sg
-            pos += k
-        else:
-            out[:, nh + m:] = sg
-        scale *= L
-    return out
-
-
 def _layer_factor(net: Network, li: int) -> int:
     layer = net.layers[li]
     return _lcm_den([v for row in layer.W for v in row] + list(layer.b))
@@ -616,7 +512,7 @@ def certify(
     note("vertices")
     rec.start()
     before = dict(rec.counts)
-    sigma = filtered_sign_vectors(net, dom, H, K.with_output)
+    sigma = exact_sign_vectors(net, dom, H, K.with_output)
     cof_ptr, cof_ind = K.cofacet_csr()
     cof_ptr = np.asarray(cof_ptr, dtype=np.int64)
     cof_ind = np.asarray(cof_ind, dtype=np.int64)
@@ -631,8 +527,8 @@ def certify(
                          f"not the claimed {sign_key(S[v])}"
                          + (" (its coordinates are off)" if kind == "vertex_moved" else "")))
     rec.done("vertex_signs", f0, ["vertex_moved", "sign_vector_wrong"], before,
-             "exact sign vector of every vertex's coordinates equals its claimed one (float filter "
-             "with rigorous bounds, exact integer arithmetic for every undecided entry)")
+             "exact sign vector of every vertex's coordinates equals its claimed one (integer "
+             "forward pass on the homogeneous coordinates)")
 
     # 4. facet links are face relations of codimension 1 ----------------------------------------
     note("links")
@@ -709,7 +605,7 @@ def certify(
         P = np.add.reduceat(Hobj[vind], vptr[:-1][nv > 0], axis=0)
         rowpos = np.cumsum(nv > 0) - 1
         Ptop = [tuple(int(x) for x in P[rowpos[c]]) for c in tops]
-        sig_top = filtered_sign_vectors(net, dom, Ptop, K.with_output)
+        sig_top = exact_sign_vectors(net, dom, Ptop, K.with_output)
         mism_set = set(mism.tolist())
         for i in np.flatnonzero(np.any(sig_top != S[tops], axis=1)).tolist():
             c = int(tops[i])

@@ -20,7 +20,6 @@ from exactcells.certify import (
     Certificate,
     certify,
     exact_sign_vectors,
-    filtered_sign_vectors,
     sign_key,
 )
 
@@ -318,26 +317,31 @@ def test_four_dimensional_network_with_cdd() -> None:
     assert cert.total_volume == 16 and cert.cdd_regions_checked == K.num_regions
 
 
+def _fraction_signs(net: Any, dom: Domain, h: tuple[int, ...]) -> tuple[int, ...]:
+    """Sign vector of a homogeneous point by the Fraction forward pass (an independent path)."""
+    x = [Fraction(v, h[-1]) for v in h[:-1]]
+    return net.hidden_signs(x) + dom.facet_signs(x) + net.output_signs(x)
+
+
 @pytest.mark.parametrize("name,net,n", DEGENERATE, ids=[d[0] for d in DEGENERATE])
-def test_filtered_signs_equal_exact_signs_on_degenerate_networks(name: str, net: Any, n: int) -> None:
-    """The float filter with exact fallback gives exactly the exact signs, zeros included."""
-    for with_output in (False, True):
-        K = build_complex(net, Domain.box(n, -1, 1), with_output=with_output)
-        f0 = K.f_vector[0]
-        H = [K.vertex_homogeneous(v) for v in range(f0)]
-        # vertices, and sums of vertex pairs (points on edges and inside cells)
-        H += [tuple(a + b for a, b in zip(H[i], H[(7 * i + 3) % f0])) for i in range(f0)]
-        ref = exact_sign_vectors(K.network, K.domain, H, with_output)
-        got = filtered_sign_vectors(K.network, K.domain, H, with_output)
-        assert np.array_equal(ref, got)
-        assert np.array_equal(got[:f0], np.asarray(K.signs[:f0]))
+def test_integer_signs_equal_fraction_signs_on_degenerate_networks(name: str, net: Any, n: int) -> None:
+    """The certificate's integer sign vectors equal the Fraction forward pass, zeros included."""
+    K = build_complex(net, Domain.box(n, -1, 1), with_output=True)
+    f0 = K.f_vector[0]
+    H = [K.vertex_homogeneous(v) for v in range(f0)]
+    # vertices, and sums of vertex pairs (points on edges and inside cells)
+    H += [tuple(a + b for a, b in zip(H[i], H[(7 * i + 3) % f0])) for i in range(f0)]
+    got = exact_sign_vectors(K.network, K.domain, H, True)
+    assert [tuple(int(v) for v in row) for row in got] == [_fraction_signs(net, K.domain, h) for h in H]
+    assert np.array_equal(got[:f0], np.asarray(K.signs[:f0]))
 
 
 @settings(max_examples=40, deadline=None)
 @given(small_networks(), st.lists(st.tuples(st.integers(-6, 6), st.integers(-6, 6), st.integers(-6, 6),
                                             st.integers(1, 6)), min_size=1, max_size=12))
-def test_filtered_signs_property(nn: tuple[Any, int], pts: list[tuple[int, ...]]) -> None:
+def test_integer_signs_property(nn: tuple[Any, int], pts: list[tuple[int, ...]]) -> None:
     net, n = nn
     dom = Domain.box(n, -1, 1)
     H = [p[:n] + (p[3],) for p in pts]
-    assert np.array_equal(filtered_sign_vectors(net, dom, H, True), exact_sign_vectors(net, dom, H, True))
+    got = exact_sign_vectors(net, dom, H, True)
+    assert [tuple(int(v) for v in row) for row in got] == [_fraction_signs(net, dom, h) for h in H]
