@@ -331,8 +331,8 @@ class PolyhedralComplex:
         return tuple(tuple(r) for r in A), tuple(c0)
 
     def output_values_at_vertices(self) -> list[tuple[Fraction, ...]]:
-        """Exact network output at every vertex."""
-        return [self._network.forward(self.vertex(v)) for v in range(self.f_vector[0])]
+        """Exact network output at every vertex (one integer forward pass over all vertices)."""
+        return self._network.forward_homogeneous(self._vcoords)[1]
 
     # -- graphs ----------------------------------------------------------------------------
     def hasse_diagram(self) -> nx.DiGraph:

@@ -49,7 +49,6 @@ import numpy as np
 from .complex import PolyhedralComplex
 from .errors import ExactCellsError, FormatError, IncompleteComplexError, InvalidDomainError
 from .measure import homogeneous, pulling_triangulation, simplex_volume
-from .network import Network
 from .numbers import to_rational
 
 if TYPE_CHECKING:
@@ -71,7 +70,6 @@ __all__ = [
     "binary_patterns",
     "hamming_proxy_edges",
     "compare_proxy",
-    "exact_forward",
     "locate_points",
     "load_points",
 ]
@@ -281,7 +279,7 @@ def _sign_on_interior(values: Iterable[Fraction]) -> int | None:
 def region_nodes(K: PolyhedralComplex) -> tuple[RegionNode, ...]:
     """The exact attributes of every node of the dual graph of ``K`` (see :class:`RegionNode`).
 
-    The output's values at the vertices are computed once, exactly (:func:`exact_forward`),
+    The output's values at the vertices are computed once, exactly (:meth:`Network.forward_homogeneous`),
     unless the complex was built ``with_output`` and the network has one output.
     """
     vols, cents = region_volumes_and_centroids(K)
@@ -291,7 +289,7 @@ def region_nodes(K: PolyhedralComplex) -> tuple[RegionNode, ...]:
     values: list[tuple[Fraction, ...]] = []
     if need_values:
         hom = [K.vertex_homogeneous(v) for v in range(K.f_vector[0])]
-        values = exact_forward(K.network, hom)[1]
+        values = K.network.forward_homogeneous(hom)[1]
     vsets = K.vertex_sets() if need_values else []
     r0 = K.regions().start
     out: list[RegionNode] = []
@@ -629,81 +627,6 @@ def compare_proxy(K: PolyhedralComplex, G: DualGraph | None = None) -> ProxyComp
 
 
 # -- exact forward passes and point location ---------------------------------------------------
-def _integer_network(net: Network) -> tuple[list[list[list[int]]], list[Fraction]]:
-    """Integer rows ``[W | b]`` of a sign-equivalent network and the output scales.
-
-    Every neuron is multiplied by a positive factor that makes its row primitive and integral
-    (the next layer's columns are divided by it). Output ``k`` of the integer network is
-    ``scale[k]`` times the true output.
-    """
-    scale_prev = [Fraction(1)] * net.input_dim
-    layers: list[list[list[int]]] = []
-    scale: list[Fraction] = []
-    for L in net.layers:
-        rows: list[list[int]] = []
-        scale = []
-        for row, bj in zip(L.W, L.b):
-            r = [w / s for w, s in zip(row, scale_prev)] + [bj]
-            den = math.lcm(*(v.denominator for v in r))
-            nums = [int(v * den) for v in r]
-            g = math.gcd(*nums) or 1
-            rows.append([v // g for v in nums])
-            scale.append(Fraction(den, g))
-        layers.append(rows)
-        scale_prev = scale
-    return layers, scale
-
-
-def exact_forward(
-    net: Network, points: Sequence[Sequence[int]], chunk: int = 4096
-) -> tuple[np.ndarray, list[tuple[Fraction, ...]]]:
-    """Exact hidden signs and outputs at points given as homogeneous integer vectors
-    ``(D x_1, ..., D x_n, D)`` with ``D > 0`` (as :func:`exactcells.measure.homogeneous` gives).
-
-    Integer matrix products run in python-flint, chunk by chunk.
-
-    Returns
-    -------
-    signs
-        ``(N, num_hidden)`` int8 array of the hidden neurons' signs.
-    outputs
-        The exact output ``F(x)`` of every point.
-    """
-    from flint import fmpz_mat
-
-    layers, out_scale = _integer_network(net)
-    mats = [fmpz_mat(rows) for rows in layers]
-    n = net.input_dim
-    H = net.num_hidden
-    N = len(points)
-    signs = np.zeros((N, H), dtype=np.int8)
-    outputs: list[tuple[Fraction, ...]] = []
-    for s0 in range(0, N, chunk):
-        P = points[s0 : s0 + chunk]
-        c = len(P)
-        dens = [int(p[n]) for p in P]
-        if any(d <= 0 for d in dens):
-            raise ValueError("homogeneous points need a positive last coordinate")
-        X = fmpz_mat(n + 1, c, [int(p[i]) for i in range(n + 1) for p in P])
-        col = 0
-        for li, M in enumerate(mats):
-            Z = M * X
-            h = Z.nrows()
-            if li < len(mats) - 1:
-                arr = np.array(Z.entries(), dtype=object).reshape(h, c)
-                pos = arr > 0
-                neg = arr < 0
-                signs[s0 : s0 + c, col : col + h] = (pos.astype(np.int8) - neg.astype(np.int8)).T
-                col += h
-                X = fmpz_mat(h + 1, c, np.where(pos, arr, 0).ravel().tolist() + dens)
-            else:
-                ent = Z.entries()
-                for q in range(c):
-                    outputs.append(tuple(Fraction(int(ent[k * c + q]), dens[q]) / out_scale[k]
-                                         for k in range(h)))
-    return signs, outputs
-
-
 @dataclass(frozen=True, slots=True)
 class PointLocation:
     """Where points lie in a complex, decided exactly.
@@ -785,7 +708,7 @@ def locate_points(K: PolyhedralComplex, points: Any) -> PointLocation:
     inside = np.all(fsig >= 0, axis=1)
     idx = np.nonzero(inside)[0]
     hom = [homogeneous(pts[i]) for i in idx.tolist()]
-    hsig, outs = exact_forward(K.network, hom)
+    hsig, outs = K.network.forward_homogeneous(hom)
     parts = [hsig, fsig[idx]]
     if K.with_output:
         parts.append(np.array([[(v > 0) - (v < 0) for v in o] for o in outs], dtype=np.int8)

@@ -195,34 +195,84 @@ class Network:
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
 
-    def integer_layers(self) -> list[tuple[list[list[int]], list[int]]]:
-        """A sign-equivalent network with integer weights.
+    def integer_network(self) -> tuple[list[list[list[int]]], list[Fraction]]:
+        """A sign-equivalent network with integer weights, and the output scales.
 
-        Each neuron is multiplied by a positive factor (making its row integral and primitive) and
-        the next layer's column is divided by it, so every pre-activation keeps its sign at every
-        point. The output layer's rows are scaled the same way (their signs are kept, their values
-        are not): use this only for signs.
+        Each neuron is multiplied by a positive factor that makes its row ``[W | b]`` integral
+        and primitive, and the next layer's column is divided by it, so every pre-activation
+        keeps its sign at every point. Returns the integer rows ``[W | b]`` of every layer and,
+        for each output, the factor ``s_k`` with ``integer output k = s_k * F_k``.
         """
         scale_prev = [Fraction(1)] * self.input_dim
-        out: list[tuple[list[list[int]], list[int]]] = []
+        layers: list[list[list[int]]] = []
+        scale: list[Fraction] = []
         for L in self.layers:
-            Wi: list[list[int]] = []
-            bi: list[int] = []
-            scale: list[Fraction] = []
+            rows: list[list[int]] = []
+            scale = []
             for row, bj in zip(L.W, L.b):
                 r = [w / s for w, s in zip(row, scale_prev)] + [bj]
                 den = math.lcm(*(v.denominator for v in r))
                 nums = [int(v * den) for v in r]
-                g = math.gcd(*nums)
-                if g == 0:
-                    g = 1
-                nums = [v // g for v in nums]
-                Wi.append(nums[:-1])
-                bi.append(nums[-1])
+                g = math.gcd(*nums) or 1
+                rows.append([v // g for v in nums])
                 scale.append(Fraction(den, g))
-            out.append((Wi, bi))
+            layers.append(rows)
             scale_prev = scale
-        return out
+        return layers, scale
+
+    def integer_layers(self) -> list[tuple[list[list[int]], list[int]]]:
+        """The layers of :meth:`integer_network` as ``(W, b)`` pairs (for signs only)."""
+        return [([r[:-1] for r in rows], [r[-1] for r in rows]) for rows in self.integer_network()[0]]
+
+    def forward_homogeneous(
+        self, points: Sequence[Sequence[int]], chunk: int = 4096
+    ) -> tuple[np.ndarray, list[tuple[Fraction, ...]]]:
+        """Exact hidden signs and outputs at points given as homogeneous integer vectors.
+
+        A point is ``(D x_1, ..., D x_n, D)`` with ``D > 0`` (as
+        :func:`exactcells.measure.homogeneous` and :meth:`PolyhedralComplex.vertex_homogeneous`
+        give). Integer matrix products run in python-flint, ``chunk`` points at a time: much
+        faster than :meth:`forward` on Fractions.
+
+        Returns
+        -------
+        signs
+            ``(N, num_hidden)`` int8 array of the hidden neurons' signs.
+        outputs
+            The exact output ``F(x)`` of every point.
+        """
+        from flint import fmpz_mat
+
+        layers, out_scale = self.integer_network()
+        mats = [fmpz_mat(rows) for rows in layers]
+        n = self.input_dim
+        N = len(points)
+        signs = np.zeros((N, self.num_hidden), dtype=np.int8)
+        outputs: list[tuple[Fraction, ...]] = []
+        for s0 in range(0, N, chunk):
+            P = points[s0 : s0 + chunk]
+            c = len(P)
+            dens = [int(p[n]) for p in P]
+            if any(d <= 0 for d in dens):
+                raise InvalidArgumentError("homogeneous points need a positive last coordinate")
+            X = fmpz_mat(n + 1, c, [int(p[i]) for i in range(n + 1) for p in P])
+            col = 0
+            for li, M in enumerate(mats):
+                Z = M * X
+                h = Z.nrows()
+                if li < len(mats) - 1:
+                    arr = np.array(Z.entries(), dtype=object).reshape(h, c)
+                    pos = arr > 0
+                    neg = arr < 0
+                    signs[s0 : s0 + c, col : col + h] = (pos.astype(np.int8) - neg.astype(np.int8)).T
+                    col += h
+                    X = fmpz_mat(h + 1, c, np.where(pos, arr, 0).ravel().tolist() + dens)
+                else:
+                    ent = Z.entries()
+                    for q in range(c):
+                        outputs.append(tuple(Fraction(int(ent[k * c + q]), dens[q]) / out_scale[k]
+                                             for k in range(h)))
+        return signs, outputs
 
 
 def _check_layers(layers: tuple[Layer, ...]) -> None:

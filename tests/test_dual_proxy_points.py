@@ -17,7 +17,6 @@ from exactcells.dual import (
     binary_patterns,
     compare_proxy,
     dual_graph,
-    exact_forward,
     hamming_proxy_edges,
     load_points,
     locate_points,
@@ -109,7 +108,7 @@ def test_exact_forward_matches_the_fraction_pass() -> None:
                                         {"W": [[1, "-2/3", 3], ["0.5", 1, 1]], "b": [0, "1/9"]}]})
     rng = np.random.default_rng(1)
     pts = [tuple(F(int(a), 7) for a in row) for row in rng.integers(-7, 8, (40, 2))]
-    signs, outs = exact_forward(net, [homogeneous(p) for p in pts], chunk=16)
+    signs, outs = net.forward_homogeneous([homogeneous(p) for p in pts], chunk=16)
     for p, s, o in zip(pts, signs.tolist(), outs):
         assert tuple(s) == net.hidden_signs(p)
         assert o == net.forward(p)

@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from math import lcm
 from typing import Any, Literal
 
 import numpy as np
@@ -172,36 +171,8 @@ def random_filtration(target: PolyhedralComplex | Subcomplex, seed: int = 0) -> 
 
 
 def vertex_outputs(K: PolyhedralComplex) -> list[tuple[Fraction, ...]]:
-    """Exact network outputs at every vertex, by one integer forward pass over all vertices.
-
-    Equal to ``[K.network.forward(K.vertex(v)) for v in vertices]``, much faster: vertices are
-    kept as homogeneous integer vectors ``(a, t)`` (meaning ``a / t``), each layer is scaled to
-    integers by the lcm ``L`` of its denominators, ``(a, t) -> (L W a + L b t, L t)`` (one
-    ``fmpz_mat`` product for all vertices), and ReLU acts on the numerators (``t > 0``).
-    """
-    return [tuple(Fraction(int(q.p), int(q.q)) for q in row) for row in _vertex_outputs_fmpq(K)]
-
-
-def _vertex_outputs_fmpq(K: PolyhedralComplex) -> list[list[Any]]:
-    """:func:`vertex_outputs` as flint ``fmpq`` values (no Python-int round trips)."""
-    from flint import fmpq, fmpz_mat
-
-    f0 = K.f_vector[0]
-    if f0 == 0:
-        return []
-    X = fmpz_mat([list(K.vertex_homogeneous(v)) for v in range(f0)])
-    ts = [X[i, X.ncols() - 1] for i in range(f0)]
-    layers = K.network.layers
-    for li, layer in enumerate(layers):
-        L = lcm(*(x.denominator for row in layer.W for x in row), *(x.denominator for x in layer.b))
-        M = fmpz_mat([[int(x * L) for x in row] + [int(bj * L)] for row, bj in zip(layer.W, layer.b)])
-        Z = (X * M.transpose()).tolist()  # (f0, out) numerators over the old t
-        ts = [t * L for t in ts]
-        if li < len(layers) - 1:
-            X = fmpz_mat([[v if v > 0 else 0 for v in r] + [ts[i]] for i, r in enumerate(Z)])
-        else:
-            return [[fmpq(v, ts[i]) for v in r] for i, r in enumerate(Z)]
-    raise AssertionError("unreachable")  # pragma: no cover
+    """Exact network outputs at every vertex (:meth:`PolyhedralComplex.output_values_at_vertices`)."""
+    return K.output_values_at_vertices()
 
 
 def _exact_ranks(values: Sequence[Any]) -> tuple[list[Any], np.ndarray]:
@@ -256,7 +227,7 @@ def _output_values(K: PolyhedralComplex, output: int) -> list[Any]:
     m = K.network.output_dim
     if not 0 <= output < m:
         raise InvalidFiltrationError(f"output {output} does not exist (the network has {m} outputs)")
-    return [v[output] for v in _vertex_outputs_fmpq(K)]
+    return [v[output] for v in K.output_values_at_vertices()]
 
 
 def lower_star_filtration(target: PolyhedralComplex | Subcomplex, output: int = 0) -> Filtration:
