@@ -302,3 +302,11 @@ def test_python_dash_m_exactcells(tmp_path: Path) -> None:
     assert r.returncode == 2 and r.stdout == "", r.stderr
     assert r.stderr.count("\n") == 1 and "expected shape (1, 2)" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_box_takes_negative_fractions_and_exponents(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse alone would read "-1/4" as an option
+    obj = run_json(capsys, "cells", _write(tmp_path, GRID), "--box", "-1/4", "1")
+    assert obj["domain"] == "[-1/4, 1]^2"
+    obj = run_json(capsys, "cells", _write(tmp_path, GRID), "--box", "-1e-1", "1")
+    assert obj["domain"] == "[-1/10, 1]^2"

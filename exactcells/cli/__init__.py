@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 from ..errors import ExactCellsError
 
 __all__ = ["main", "COMMAND_MODULES"]
+
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+(/\d+)?|\d*\.\d+|\d+(\.\d*)?[eE][-+]?\d+)$")
 
 # the modules that define commands, in the order of the help text
 COMMAND_MODULES = ("cells", "analyze", "fiedler", "homology", "persistence", "certify", "track")
@@ -35,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         mod = importlib.import_module(f".{name}", __name__)
         mod.register(sub)
+    # exact numbers such as -1/4 or -1e-3 are values, not options (argparse knows only -1 and -0.5)
+    for parser in [p, *sub.choices.values()]:
+        parser._negative_number_matcher = _NEGATIVE_NUMBER
     return p
 
 
