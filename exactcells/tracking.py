@@ -511,7 +511,9 @@ def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
 
 def track_snapshot(snapshot: Snapshot, settings: TrackSettings | None = None,
                    points: np.ndarray | None = None) -> SnapshotResult:
-    """The signatures of one snapshot (see the module docstring); no cache, one process."""
+    """The signatures of one snapshot (see the module docstring), computed in this process
+    without a cache. The exact columns equal those of :func:`track`; the rounded float spectral
+    values can differ in their last digit when this process's BLAS runs several threads."""
     settings = settings or TrackSettings()
     t0 = time.perf_counter()
     d = _compute(snapshot, settings, points)

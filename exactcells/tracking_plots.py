@@ -52,7 +52,10 @@ def _loss_axis(ax: Any, res: TrackingResult) -> None:
     if np.any(np.isfinite(loss)):
         ax2.plot(x, loss, color="0.3", lw=1.2, ls="--", label="training loss")
         if np.nanmin(loss) > 0:
+            from matplotlib.ticker import NullFormatter
+
             ax2.set_yscale("log")
+            ax2.yaxis.set_minor_formatter(NullFormatter())
         ax2.set_ylabel("training loss (dashed)", fontsize=8)
         ax2.tick_params(labelsize=7)
 
@@ -96,7 +99,10 @@ def save_signature_figure(res: TrackingResult, path: str | Path, title: str = ""
     ax.set_xlabel("training loss")
     ax.set_ylabel("regions")
     if np.any(np.isfinite(loss)) and np.nanmin(loss) > 0:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
     fig.colorbar(sc, ax=ax, label="epoch")
     ax.set_title("regions against loss", fontsize=9)
     axes[0, 0].set_xlabel("epoch")
