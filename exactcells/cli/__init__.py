@@ -23,9 +23,12 @@ _NEGATIVE_NUMBER = re.compile(r"^-(\d+(/\d+)?|\d*\.\d+|\d+(\.\d*)?[eE][-+]?\d+)$
 
 # the modules that define commands, in the order of the help text
 COMMAND_MODULES = ("cells", "analyze", "fiedler", "homology", "persistence", "certify", "track")
+# commands whose name differs from their module's
+_COMMAND_MODULE = {"certify-claim": "certify"}
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command``, only that command's module is imported (fast start-up)."""
     from .. import __version__
 
     p = argparse.ArgumentParser(
@@ -35,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"exactcells {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    wanted = _COMMAND_MODULE.get(command or "", command)
+    for name in COMMAND_MODULES if wanted not in COMMAND_MODULES else (wanted,):
         mod = importlib.import_module(f".{name}", __name__)
         mod.register(sub)
     # exact numbers such as -1/4 or -1e-3 are values, not options (argparse knows only -1 and -0.5)
@@ -46,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 success, 2 bad input, 1 other failure)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    parser = _parser(first)
+    args = parser.parse_args(args_list)
     try:
         code = args.func(args)
     except ExactCellsError as e:
