@@ -6,8 +6,10 @@ a string is read exactly, so ``"0.1"`` is ``1/10`` and ``"-3/2"`` is ``-3/2``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+from collections.abc import Iterator
 from fractions import Fraction
 from numbers import Rational
 from typing import Any
@@ -30,17 +32,10 @@ def parse_rational_string(text: str) -> Fraction:
     if not s or "nan" in low or "inf" in low:
         raise NonRationalInputError(f"{text!r} is not a finite rational number")
     try:
-        try:
+        if len(s) < 4000:
             return Fraction(s)
-        except ValueError:
-            if len(s) < 4000:
-                raise
-            old = sys.get_int_max_str_digits()
-            sys.set_int_max_str_digits(0)
-            try:
-                return Fraction(s)
-            finally:
-                sys.set_int_max_str_digits(old)
+        with _unlimited_digits():
+            return Fraction(s)
     except (ValueError, ZeroDivisionError) as e:
         raise NonRationalInputError(
             f"{text!r} is not a rational number (expected an integer, 'p/q' or a decimal)"
@@ -107,17 +102,23 @@ def to_rational(value: Any, where: str = "value") -> Fraction:
     )
 
 
-def _int_str(v: int) -> str:
-    """Decimal digits of any integer (exact volumes can exceed Python's default digit limit)."""
+@contextlib.contextmanager
+def _unlimited_digits() -> Iterator[None]:
+    """Lift Python's int/str digit limit (4300) for a moment: exact volumes can exceed it."""
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
     try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(old)
+
+
+def _int_str(v: int) -> str:
+    """Decimal digits of any integer."""
+    if v.bit_length() < 14000:  # fewer than 4300 digits
         return str(v)
-    except ValueError:
-        old = sys.get_int_max_str_digits()
-        sys.set_int_max_str_digits(0)
-        try:
-            return str(v)
-        finally:
-            sys.set_int_max_str_digits(old)
+    with _unlimited_digits():
+        return str(v)
 
 
 def format_rational(x: Fraction | int) -> str:
