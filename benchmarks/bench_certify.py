@@ -80,6 +80,18 @@ def main() -> None:
     for name, arch, f, nc, tb, tf, ts, ok, cpr, call in rows:
         lines.append(f"| {name} {arch} | {tuple(f)} | {nc:,} | {'yes' if ok else 'NO'} | {tb:.2f} | {tf:.2f} | "
                      f"{tf / tb:.1f}x | {ts:.2f} | {ts / tb:.1f}x | {1000 * cpr:.0f} | {call:.0f} |")
+    met = [r[0] for r in rows if r[5] <= 2 * r[4]]
+    missed = [f"{r[0]} ({r[5] / r[4]:.1f}x)" for r in rows if r[5] > 2 * r[4]]
+    lines += [
+        "",
+        f"**Target (full certificate <= 2x build): met on {', '.join(met) or 'none'}; missed on "
+        f"{', '.join(missed) or 'none'}.** The build is fast (integer refinement, numpy), and the "
+        "certificate repeats comparable exact work by an independent route; the exact volumes "
+        "(one pulling triangulation per region, an integer determinant per simplex and rational "
+        "sums with large denominators) and the affine-hull ranks dominate in 3-D and 4-D. The "
+        "structural certificate alone, which already proves the complex exact and complete, is "
+        "within about 2.5x everywhere.",
+    ]
     lines += ["", "Time per check of the full certificate (s):", ""]
     names = [c.name for c in details[0][1].checks]
     lines.append("| net | " + " | ".join(names) + " |")
