@@ -40,6 +40,7 @@ def plot_complex_2d(
     boundary: bool = True,
     edge_color: str = "0.35",
     title: str | None = None,
+    label: str | None = None,
 ) -> None:
     """Draw the regions of a 2-D complex coloured by ``values`` (default: the network output
     at each region's interior point, a float view), the cell edges, and the decision boundary
@@ -73,11 +74,14 @@ def plot_complex_2d(
     ax.set_aspect("equal")
     if title:
         ax.set_title(title, fontsize=9)
-    ax.figure.colorbar(pc, ax=ax, shrink=0.8)
+    cb = ax.figure.colorbar(pc, ax=ax, shrink=0.8)
+    cb.set_label(label if label is not None else ("F(x) at each region's interior point (float view)"
+                                                   if values is None else "value"), fontsize=8)
 
 
 def save_complex_png(K: PolyhedralComplex, path: str | Path, title: str | None = None,
-                     values: Sequence[float] | None = None, force: bool = False) -> None:
+                     values: Sequence[float] | None = None, force: bool = False,
+                     label: str | None = None) -> None:
     """Write a PNG of a 2-D complex (atomically)."""
     import matplotlib
 
@@ -87,7 +91,7 @@ def save_complex_png(K: PolyhedralComplex, path: str | Path, title: str | None =
     from .io import atomic_output
 
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=120)
-    plot_complex_2d(K, ax, values=values, title=title)
+    plot_complex_2d(K, ax, values=values, title=title, label=label)
     with atomic_output(path, force=force) as f:
         fig.savefig(f, format="png", bbox_inches="tight")
     plt.close(fig)

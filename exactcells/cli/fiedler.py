@@ -139,7 +139,8 @@ def _picture(K: PolyhedralComplex, net: Network, dom: Domain, res: FiedlerResult
              f"lambda2 = {res.value:.4g}")
     if note:
         title += f"\n{note}"
-    save_complex_png(plane, path, title=title, values=vals.tolist(), force=force)
+    save_complex_png(plane, path, title=title, values=vals.tolist(), force=force,
+                     label="Fiedler vector entry of the region (float)")
     return note
 
 
