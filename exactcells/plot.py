@@ -14,7 +14,7 @@ from .errors import InvalidDomainError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["region_polygons", "plot_complex_2d", "save_complex_png"]
+__all__ = ["region_polygons", "plot_complex_2d", "plot_complex_1d", "save_complex_png"]
 
 
 def region_polygons(K: PolyhedralComplex) -> list[np.ndarray]:
@@ -79,6 +79,40 @@ def plot_complex_2d(
                                                    if values is None else "value"), fontsize=8)
 
 
+def plot_complex_1d(K: PolyhedralComplex, ax: Axes, values: Sequence[float] | None = None,
+                    cmap: str = "coolwarm", title: str | None = None, label: str | None = None) -> None:
+    """Draw a 1-D complex: the graph of the first output through its exact vertex values (a float
+    view) over the regions, which are shaded by ``values`` when given (one per region)."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import TwoSlopeNorm
+
+    V = K.vertices_float()[:, 0]
+    xs = V
+    ys = np.array([float(v[0]) for v in K.output_values_at_vertices()])
+    if values is not None:
+        vals = np.asarray(values, dtype=float)
+        vmax = float(np.max(np.abs(vals))) if vals.size and np.max(np.abs(vals)) > 0 else 1.0
+        norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+        cm = colormaps[cmap]
+        ptr, ind = K.facet_csr
+        for val, r in zip(vals, K.regions()):
+            a, b = V[ind[ptr[r] : ptr[r + 1]]]
+            ax.axvspan(min(a, b), max(a, b), color=cm(norm(val)), alpha=0.6, lw=0)
+        sm = ScalarMappable(norm=norm, cmap=cm)
+        cb = ax.figure.colorbar(sm, ax=ax, shrink=0.8)
+        cb.set_label(label or "value", fontsize=8)
+    order = np.argsort(xs)
+    ax.plot(xs[order], ys[order], color="k", lw=1.5, label="F(x)")
+    ax.axhline(0.0, color="0.6", lw=0.6)
+    ax.plot(xs, ys, "o", color="k", ms=3, label="vertices of the complex")
+    ax.set_xlabel("x")
+    ax.set_ylabel("network output")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
 def save_complex_png(K: PolyhedralComplex, path: str | Path, title: str | None = None,
                      values: Sequence[float] | None = None, force: bool = False,
                      label: str | None = None) -> None:
@@ -91,7 +125,10 @@ def save_complex_png(K: PolyhedralComplex, path: str | Path, title: str | None =
     from .io import atomic_output
 
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=120)
-    plot_complex_2d(K, ax, values=values, title=title, label=label)
+    if K.input_dim == 1:
+        plot_complex_1d(K, ax, values=values, title=title, label=label)
+    else:
+        plot_complex_2d(K, ax, values=values, title=title, label=label)
     with atomic_output(path, force=force) as f:
         fig.savefig(f, format="png", bbox_inches="tight")
     plt.close(fig)

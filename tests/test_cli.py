@@ -310,3 +310,12 @@ def test_box_takes_negative_fractions_and_exponents(tmp_path: Path, capsys: pyte
     assert obj["domain"] == "[-1/4, 1]^2"
     obj = run_json(capsys, "cells", _write(tmp_path, GRID), "--box", "-1e-1", "1")
     assert obj["domain"] == "[-1/10, 1]^2"
+
+
+def test_analyze_a_one_dimensional_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # F(x) = relu(x) - relu(x + 1/2) + relu(-x) on [-1, 1]: zero at x = -1/4 only
+    net = {"layers": [{"W": [[1], [1], [-1]], "b": [0, "1/2", 0]}, {"W": [[1, -1, 1]], "b": [0]}]}
+    out = tmp_path / "rep"
+    obj = run_json(capsys, "analyze", _write(tmp_path, net), "-o", str(out), "--no-progress")
+    assert obj["f_vector"] == [4, 3] and obj["with_output"]["f_vector"] == [5, 4]
+    assert (out / "complex.png").stat().st_size > 0 and (out / "summary.json").exists()

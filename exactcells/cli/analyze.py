@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     hidden = build_complex(net, dom, progress=progress)
     refined = build_complex(net, dom, with_output=True, progress=progress)
     slice_note = None
-    if dom.dim == 2:
-        plane = refined
+    if dom.dim <= 2:
+        plane = refined  # a 1-D complex is drawn as the graph of the output
     else:
         net2, dom2, slice_note = default_slice(net, dom)
         plane = build_complex(net2, dom2, with_output=True, progress=progress)
