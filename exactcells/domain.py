@@ -216,7 +216,7 @@ class Domain:
         """Exact volume (by a triangulation of the face lattice)."""
         from .measure import polytope_volume
 
-        return polytope_volume(list(self.vertices), [(vs, f.dim) for f in self.faces() for vs in [f.vertices]])
+        return polytope_volume(list(self.vertices), [(f.vertices, f.dim) for f in self.faces()])
 
     def to_dict(self) -> dict[str, Any]:
         if self.box_bounds is not None:

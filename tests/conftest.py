@@ -8,15 +8,20 @@ They are exposed as session-scoped fixtures (hypothesis refuses function-scoped 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from itertools import product
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from exactcells import PolyhedralComplex
 from exactcells.geometry import affine_rank
+
+# tests import shared helpers (net_strategies.py) as sibling modules
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def expected_signs(K: PolyhedralComplex, x: Sequence[Fraction]) -> tuple[int, ...]:

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from net_strategies import examples, integer_networks
 
 from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict
 from exactcells.errors import IncompleteComplexError
@@ -26,22 +27,6 @@ from exactcells.topology.chains import (
     incidence_signs,
 )
 from exactcells.topology.subcomplex import decision_boundary, domain_boundary, pair, whole_complex
-
-
-def examples(n: int) -> settings:
-    return settings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def integer_networks(draw: st.DrawFn, n: int, max_depth: int = 2, max_width: int = 4) -> dict[str, Any]:
-    depth = draw(st.integers(1, max_depth))
-    widths = [n] + [draw(st.integers(1, max_width)) for _ in range(depth)] + [1]
-    ints = st.integers(-3, 3)
-    layers = []
-    for fi, fo in zip(widths[:-1], widths[1:]):
-        W = draw(st.lists(st.lists(ints, min_size=fi, max_size=fi), min_size=fo, max_size=fo))
-        layers.append({"W": W, "b": draw(st.lists(ints, min_size=fo, max_size=fo))})
-    return {"layers": layers}
 
 
 def cross_polytope(n: int) -> Domain:
@@ -77,7 +62,7 @@ def flips_exist(K: PolyhedralComplex, a: np.ndarray, b: np.ndarray) -> bool:
 
 
 @examples(80)
-@given(d=integer_networks(2), with_output=st.booleans(), box=st.booleans())
+@given(d=integer_networks(2, max_depth=2), with_output=st.booleans(), box=st.booleans())
 def test_dd_zero_2d(d: dict[str, Any], with_output: bool, box: bool) -> None:
     K = build_complex(network_from_dict(d), Domain.box(2, -1, 1) if box else cross_polytope(2),
                       with_output=with_output)
@@ -90,7 +75,7 @@ def test_dd_zero_2d(d: dict[str, Any], with_output: bool, box: bool) -> None:
 
 
 @examples(40)
-@given(d=integer_networks(3, max_width=3), with_output=st.booleans(), box=st.booleans())
+@given(d=integer_networks(3, max_depth=2, max_width=3), with_output=st.booleans(), box=st.booleans())
 def test_dd_zero_3d(d: dict[str, Any], with_output: bool, box: bool) -> None:
     K = build_complex(network_from_dict(d), Domain.box(3, -1, 1) if box else cross_polytope(3),
                       with_output=with_output)

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from net_strategies import examples, integer_networks
 
 from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict
 from exactcells.errors import InvalidSubcomplexError, TopologySizeError
@@ -38,10 +39,6 @@ from exactcells.topology.subcomplex import (
     positive_region,
     whole_complex,
 )
-
-
-def examples(n: int) -> settings:
-    return settings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def diamond() -> Network:
@@ -165,18 +162,6 @@ def gf2_betti(C: ChainComplex) -> tuple[int, ...]:
     return tuple(C.f_vector[k] - ranks[k] - ranks[k + 1] for k in range(n + 1))
 
 
-@st.composite
-def integer_networks(draw: st.DrawFn, n: int, max_width: int = 4) -> dict[str, Any]:
-    depth = draw(st.integers(1, 2))
-    widths = [n] + [draw(st.integers(1, max_width)) for _ in range(depth)] + [1]
-    ints = st.integers(-3, 3)
-    layers = []
-    for fi, fo in zip(widths[:-1], widths[1:]):
-        W = draw(st.lists(st.lists(ints, min_size=fi, max_size=fi), min_size=fo, max_size=fo))
-        layers.append({"W": W, "b": draw(st.lists(ints, min_size=fo, max_size=fo))})
-    return {"layers": layers}
-
-
 def subcomplexes(K: PolyhedralComplex) -> list[Any]:
     names = ["all", "domain-boundary", "decision-boundary", "positive", "negative"]
     return [named_subcomplex(K, nm, relative=rel) for nm in names for rel in (False, True)]
@@ -199,13 +184,13 @@ def check_all(K: PolyhedralComplex) -> None:
 
 
 @examples(60)
-@given(d=integer_networks(2))
+@given(d=integer_networks(2, max_depth=2))
 def test_random_2d(d: dict[str, Any]) -> None:
     check_all(build_complex(network_from_dict(d), Domain.box(2, -1, 1), with_output=True))
 
 
 @examples(30)
-@given(d=integer_networks(3, max_width=3))
+@given(d=integer_networks(3, max_depth=2, max_width=3))
 def test_random_3d(d: dict[str, Any]) -> None:
     check_all(build_complex(network_from_dict(d), Domain.box(3, -1, 1), with_output=True))
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from net_strategies import examples, integer_networks
 
 from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict
 from exactcells.errors import InvalidFiltrationError
@@ -47,22 +48,6 @@ from exactcells.topology.subcomplex import (
 )
 
 
-def examples(n: int) -> settings:
-    return settings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def integer_networks(draw: st.DrawFn, n: int, max_width: int = 4) -> dict[str, Any]:
-    depth = draw(st.integers(1, 2))
-    widths = [n] + [draw(st.integers(1, max_width)) for _ in range(depth)] + [1]
-    ints = st.integers(-3, 3)
-    layers = []
-    for fi, fo in zip(widths[:-1], widths[1:]):
-        W = draw(st.lists(st.lists(ints, min_size=fi, max_size=fi), min_size=fo, max_size=fo))
-        layers.append({"W": W, "b": draw(st.lists(ints, min_size=fo, max_size=fo))})
-    return {"layers": layers}
-
-
 def diamond_complex(with_output: bool = False) -> PolyhedralComplex:
     net = network_from_dict({"layers": [{"W": [[1, 0], [-1, 0], [0, 1], [0, -1]], "b": [0, 0, 0, 0]},
                                         {"W": [[1, 1, 1, 1]], "b": ["-1/2"]}]})
@@ -75,7 +60,7 @@ def is_linear_extension(K: PolyhedralComplex, order: np.ndarray) -> bool:
 
 
 @examples(40)
-@given(d=integer_networks(2), seed=st.integers(0, 2**31))
+@given(d=integer_networks(2, max_depth=2), seed=st.integers(0, 2**31))
 def test_f_vector_identity_2d(d: dict[str, Any], seed: int) -> None:
     K = build_complex(network_from_dict(d), Domain.box(2, -1, 1), with_output=True)
     C, _ = betti_curves(K, "dimension-random", seed=seed, repeats=3)
@@ -91,7 +76,7 @@ def test_f_vector_identity_2d(d: dict[str, Any], seed: int) -> None:
 
 
 @examples(10)
-@given(d=integer_networks(3, max_width=3), seed=st.integers(0, 1000))
+@given(d=integer_networks(3, max_depth=2, max_width=3), seed=st.integers(0, 1000))
 def test_f_vector_identity_3d(d: dict[str, Any], seed: int) -> None:
     K = build_complex(network_from_dict(d), Domain.box(3, -1, 1))
     C, _ = betti_curves(K, "dimension-random", seed=seed, repeats=2)
@@ -102,7 +87,7 @@ def test_f_vector_identity_3d(d: dict[str, Any], seed: int) -> None:
 
 
 @examples(40)
-@given(d=integer_networks(2), seed=st.integers(0, 1000))
+@given(d=integer_networks(2, max_depth=2), seed=st.integers(0, 1000))
 def test_essential_classes_are_the_betti_numbers(d: dict[str, Any], seed: int) -> None:
     K = build_complex(network_from_dict(d), Domain.box(2, -1, 1), with_output=True)
     for S in (K, decision_boundary(K), positive_region(K)):
@@ -116,7 +101,7 @@ def test_essential_classes_are_the_betti_numbers(d: dict[str, Any], seed: int) -
 
 
 @examples(15)
-@given(d=integer_networks(2), seed=st.integers(0, 1000))
+@given(d=integer_networks(2, max_depth=2), seed=st.integers(0, 1000))
 def test_random_filtration_is_a_linear_extension(d: dict[str, Any], seed: int) -> None:
     K = build_complex(network_from_dict(d), Domain.box(2, -1, 1))
     F = random_filtration(K, seed)
