@@ -19,7 +19,9 @@ closure.
 positive combination ``p`` of them has ``sigma(p) = join(sigma(v_i))`` (entrywise the non-zero
 value, if any): ``p`` is in the convex set ``P_s`` where every ``z_j`` is affine. So the sign
 vector of a cell equals the join of its vertices' sign vectors, and it is checked that way for
-every cell, and by an exact forward pass at an interior point for every top cell.
+every cell; the point ``sum_v (D_v x_v, D_v)`` of each cell (a positive combination of its
+vertices) then has exactly the claimed sign vector. ``interior_forward=True`` recomputes that
+sign vector at every top cell by an exact forward pass as well.
 
 **Completeness** (nothing missing). Once every claimed cell is a true cell and every claimed
 facet link ``f -> c`` is a true face relation (``s_f < s_c``, Lemma A), the claimed dimensions
@@ -36,9 +38,10 @@ and true dimensions strictly increase along links). Then:
   true cell.
 
 Hence a complex passing every structural check *is* the complex of the network on the domain.
-On top of that the certificate checks what the issue asks as exact totals: the volumes of the
-top cells (pulling triangulations with exact integer determinants) add up to ``vol(D)``, the
-Euler characteristic is 1, and every cell's dimension equals the rank of its exact affine hull.
+On top of that the certificate checks exact totals: the volumes of the top cells add up to
+``vol(D)`` (exact face recursion of :mod:`exactcells.volumes`, which also detects facets whose
+vertices leave one flat) and the Euler characteristic is 1; optionally (``affine_dims``) every
+cell's dimension is compared with the rank of its exact affine hull.
 Optionally (``cdd_regions``) top cells are recomputed from scratch with cddlib's exact GMP
 kernel: vertices and the full face lattice from incidences, compared with the claims.
 
@@ -68,8 +71,10 @@ from flint import fmpq, fmpz, fmpz_mat
 
 from .complex import PolyhedralComplex
 from .domain import Domain
+from .localforms import LocalForms
 from .network import Network
 from .numbers import format_rational
+from .volumes import face_volumes
 
 __all__ = [
     "Certificate",
@@ -416,7 +421,8 @@ def certify(
     K: PolyhedralComplex,
     *,
     volumes: bool = True,
-    affine_dims: bool = True,
+    affine_dims: bool = False,
+    interior_forward: bool = False,
     cdd_regions: int | None = 0,
     progress: Callable[[str], None] | None = None,
 ) -> Certificate:
@@ -429,7 +435,12 @@ def certify(
     volumes
         Check that the exact volumes of the top cells add up to ``vol(D)``.
     affine_dims
-        Check every cell's dimension against the exact rank of its vertices' affine hull.
+        Also check every cell's dimension against the exact rank of its vertices' affine hull.
+        Off by default: the structural checks already prove every dimension (chains of facet
+        links, module docstring), and the volume recursion finds a violated flat too.
+    interior_forward
+        Also recompute the sign vector at every top cell's interior point by an exact forward
+        pass through the network. Off by default: Lemma B proves it from the checked vertices.
     cdd_regions
         Recompute this many top cells (evenly spread; ``None`` for all) from scratch with
         cddlib's exact kernel and compare vertices and face lattices. Slow (tens of ms per
@@ -596,12 +607,15 @@ def certify(
                              f"cell {c}: its vertices straddle a zero set, it is no cell"))
             continue
         _classify_sign(rec, c, S, join[c], key_index, dims, "join of its vertices' sign vectors")
-    # interior points of top cells: exact forward pass
+    # interior points of top cells: the point p = sum of the homogeneous vertex vectors is a
+    # positive combination of the vertices, so (Lemma B, with the vertices' sign vectors exact by
+    # step 3 and their join equal to the claim) sigma(p) is the claimed sign vector; optionally
+    # it is recomputed by an independent exact forward pass
     tops = np.flatnonzero((dims == n) & (nv > 0))
-    Hobj = np.empty((f0, n + 1), dtype=object)
-    for v, hv in enumerate(H):
-        Hobj[v, :] = hv
-    if tops.size and f0:
+    if interior_forward and tops.size and f0:
+        Hobj = np.empty((f0, n + 1), dtype=object)
+        for v, hv in enumerate(H):
+            Hobj[v, :] = hv
         P = np.add.reduceat(Hobj[vind], vptr[:-1][nv > 0], axis=0)
         rowpos = np.cumsum(nv > 0) - 1
         Ptop = [tuple(int(x) for x in P[rowpos[c]]) for c in tops]
@@ -614,8 +628,10 @@ def certify(
             _classify_sign(rec, c, S, sig_top[i], key_index, dims, "sign vector at an interior point",
                            point=_point_str(Ptop[i]))
     rec.done("cell_signs", N, ["sign_vector_wrong", "extra_cell"], before,
-             "every cell's sign vector is the join of its vertices'; exact sign vector at an "
-             "interior point of every top cell")
+             "every cell's sign vector is the join of its vertices' exact sign vectors, hence (Lemma "
+             "B) the exact sign vector of the interior point sum_v (D_v x_v, D_v) of every cell"
+             + ("; recomputed by an exact forward pass at every top cell's interior point"
+                if interior_forward else ""))
 
     # 6. edges have two vertices; length-2 intervals have two middle elements -------------------
     note("intervals")
@@ -664,21 +680,27 @@ def certify(
     # 9. volumes --------------------------------------------------------------------------------
     total: Fraction | None = None
     dvol: Fraction | None = None
-    vols: dict[int, Fraction] = {}
     if volumes:
         note("volumes")
         rec.start()
         before = dict(rec.counts)
         dvol = _domain_volume(dom)
-        vols = _region_volumes(n, dims, B, V, H, tops)
-        total = _exact_sum(list(vols.values()))
+        fv = face_volumes(n, dims, S, B, V, H, LocalForms(net, dom))
+        fact = math.factorial(n)
+        total = _exact_sum([fmpq(fv.nu[c], fv.L[c] * fact) for c in tops.tolist()])
+        for c in fv.inconsistent.tolist():
+            rec.fail(Failure("affine_dimension", c, sign_key(S[c]), None,
+                             f"vertices in one {int(dims[c])}-flat", "not",
+                             f"cell {c}: its facets' vertices do not lie in one affine subspace of "
+                             f"dimension {int(dims[c])} (exact volume recursion)"))
         if total != dvol:
             rec.fail(Failure("volume", None, None, None, format_rational(dvol), format_rational(total),
                              f"the top cells' volumes add up to {float(total):.6g}, the domain's "
                              f"volume is {float(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
                              f"{format_rational(abs(dvol - total))})"))
-        rec.done("volumes", int(tops.size), ["volume"], before,
-                 f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)}")
+        rec.done("volumes", int(tops.size), ["volume", "affine_dimension"], before,
+                 f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)} (face recursion "
+                 f"in exterior algebra, exactcells.volumes)")
 
     # 10. affine hulls --------------------------------------------------------------------------
     if affine_dims:
@@ -688,7 +710,7 @@ def certify(
         Hf = [[fmpz(x) for x in h] for h in H]
         prim = {tuple(x // math.gcd(*h) for x in h) for h in H}
         distinct = len(prim) == f0
-        vols_pos = {c for c, v in (vols.items() if volumes else ()) if v > 0}
+        vols_pos = {int(c) for c in tops.tolist() if fv.nu[c] != 0} if volumes else set()
         for c in range(N):
             vs = vind[vptr[c]:vptr[c + 1]]
             if vs.size == 0:
@@ -730,8 +752,8 @@ def certify(
 def region_volumes(K: PolyhedralComplex) -> list[Fraction]:
     """Exact volumes of the regions of ``K`` (order of :meth:`PolyhedralComplex.regions`).
 
-    Computed by the certificate's own vectorized pulling triangulations (integer determinants),
-    independently of :mod:`exactcells.measure`.
+    Computed by the face recursion of :mod:`exactcells.volumes` (integer exterior algebra,
+    Plücker vectors from the network's local forms), independently of :mod:`exactcells.measure`.
     """
     n = K.input_dim
     N = K.num_cells
@@ -741,9 +763,9 @@ def region_volumes(K: PolyhedralComplex) -> list[Fraction]:
     f0 = K.f_vector[0]
     V = _vertex_csr(N, f0, dims, B, n)
     H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(f0)]
-    tops = np.asarray(K.regions(), dtype=np.int64)
-    vols = _region_volumes(n, dims, B, V, H, tops)
-    return [vols[int(c)] for c in tops]
+    fv = face_volumes(n, dims, np.asarray(K.signs, dtype=np.int8), B, V, H,
+                      LocalForms(K.network, K.domain))
+    return [fv.volume(int(c)) for c in K.regions()]
 
 
 def _finish(K: PolyhedralComplex, rec: _Recorder, t0: float, total: Fraction | None,
@@ -869,11 +891,13 @@ def _mean(hs: Sequence[Sequence[int]]) -> list[Fraction]:
     return [sum((Fraction(h[i], h[-1]) for h in hs), Fraction(0)) / len(hs) for i in range(n)]
 
 
-def _exact_sum(values: Sequence[Fraction]) -> Fraction:
-    """Exact sum of many rationals with large denominators (flint's fast gcd, balanced tree)."""
-    from flint import fmpq
+def _exact_sum(values: Sequence[Any]) -> Fraction:
+    """Exact sum of many ``fmpq`` with large denominators (flint's fast gcd, balanced tree).
 
-    terms = [fmpq(v.numerator, v.denominator) for v in values]
+    The order matters for speed: neighbours in canonical order (sign vectors sorted) tend to
+    share vertices, hence denominators, so partial sums stay small.
+    """
+    terms = list(values)
     if not terms:
         return Fraction(0)
     while len(terms) > 1:
@@ -888,76 +912,6 @@ def _domain_volume(dom: Domain) -> Fraction:
             out *= b - a
         return out
     return dom.volume()
-
-
-def _region_volumes(n: int, dims: np.ndarray, B: sp.csr_matrix, V: sp.csr_matrix,
-                    H: list[tuple[int, ...]], tops: np.ndarray) -> dict[int, Fraction]:
-    """Exact volumes of the top cells by pulling triangulations (vectorized chains, integer dets).
-
-    The apex of a cell is its smallest vertex; a simplex of a cell is its apex joined to a simplex
-    of a facet not containing the apex. Only genuine faces enter (links are checked separately);
-    degenerate simplices contribute 0.
-    """
-    N = dims.size
-    vptr, vind = V.indptr, V.indices
-    apex = np.full(N, -1, dtype=np.int64)
-    ne = np.diff(vptr) > 0
-    apex[ne] = vind[vptr[:-1][ne]]
-    # level 0: every vertex is its own simplex
-    f0 = int(np.count_nonzero(dims == 0))
-    simp = np.arange(f0, dtype=np.int64).reshape(-1, 1)
-    owner = np.arange(f0, dtype=np.int64)
-    Vcsr = V.tocsr()
-    for k in range(1, n + 1):
-        sel = np.flatnonzero(dims == k)
-        if sel.size == 0:
-            return {}
-        cnt = np.diff(B.indptr)[sel]
-        cells = np.repeat(sel, cnt)
-        facs = np.concatenate([B.indices[B.indptr[c]:B.indptr[c + 1]] for c in sel]) if sel.size else \
-            np.zeros(0, np.int64)
-        a = apex[cells]
-        inside = np.asarray(Vcsr[facs, a]).ravel() != 0 if facs.size else np.zeros(0, bool)
-        cells, facs, a = cells[~inside], facs[~inside], a[~inside]
-        # simplices of each facet: owner-sorted ranges
-        o = np.argsort(owner, kind="stable")
-        simp, owner = simp[o], owner[o]
-        lo = np.searchsorted(owner, facs, side="left")
-        hi = np.searchsorted(owner, facs, side="right")
-        c2 = hi - lo
-        tot = int(c2.sum())
-        if tot == 0:
-            simp = np.zeros((0, k + 1), dtype=np.int64)
-            owner = np.zeros(0, dtype=np.int64)
-            continue
-        base = np.repeat(lo - np.concatenate(([0], np.cumsum(c2)[:-1])), c2)
-        rows = base + np.arange(tot)
-        simp = np.hstack([simp[rows], np.repeat(a, c2).reshape(-1, 1)])
-        owner = np.repeat(cells, c2)
-    Hf = [[fmpz(x) for x in h] for h in H]
-    Df = [fmpz(h[-1]) for h in H]
-    fact = math.factorial(n)
-    # per top cell, one common denominator: n! times the product of its vertices' denominators
-    # (flint integer accumulation; a single gcd per cell at the end)
-    order = np.argsort(owner, kind="stable")
-    simp, owner = simp[order], owner[order]
-    bounds = np.searchsorted(owner, tops, side="left"), np.searchsorted(owner, tops, side="right")
-    out: dict[int, Fraction] = {}
-    for c, a, b in zip(tops.tolist(), bounds[0].tolist(), bounds[1].tolist()):
-        Lr = fmpz(1)
-        for v in V.indices[V.indptr[c]:V.indptr[c + 1]].tolist():
-            Lr *= Df[v]
-        acc = fmpz(0)
-        for s in simp[a:b].tolist():
-            det = fmpz_mat([Hf[v] for v in s]).det()
-            if det != 0:
-                den = fmpz(1)
-                for v in s:
-                    den *= Df[v]
-                acc += abs(det) * (Lr // den)
-        q = fmpq(acc, Lr * fact)
-        out[c] = Fraction(int(q.p), int(q.q))
-    return out
 
 
 def _cdd_region(rec: _Recorder, c: int, K: PolyhedralComplex, S: np.ndarray, V: sp.csr_matrix,

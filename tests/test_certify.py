@@ -260,8 +260,11 @@ def test_certificate_json_and_records(K3: PolyhedralComplex) -> None:
     assert d["certified"] is True
     assert d["total_volume"] == d["domain_volume"] == "8"
     assert set(d["checks"]) >= {"vertex_signs", "facet_links", "cell_signs", "intervals", "walls",
-                                "euler_characteristic", "volumes", "affine_dims"}
+                                "euler_characteristic", "volumes"}
     assert all(c["passed"] for c in d["checks"].values())
+    extra = certify(K3, affine_dims=True, interior_forward=True)
+    assert extra.certified and {"affine_dims", "cell_signs"} <= {c.name for c in extra.checks}
+    assert "forward pass" in extra.check("cell_signs").detail
     assert d["f_vector"] == list(K3.f_vector)
     assert isinstance(cert, Certificate)
     with pytest.raises(AttributeError):
