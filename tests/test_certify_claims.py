@@ -153,7 +153,11 @@ def test_cli_certify_and_certify_claim(tmp_path: Path, capsys: pytest.CaptureFix
     d = json.loads(capsys.readouterr().out)
     assert d["certified"] is True and "walls" in d["checks"] and d["cdd_regions_checked"] == 3
     assert main(["certify", str(netp), "--box", "-2", "2", "--json", "--no-progress"]) == 0
-    assert json.loads(capsys.readouterr().out)["domain_volume"] == "16"
+    d = json.loads(capsys.readouterr().out)
+    assert d["domain_volume"] == "16" and "affine_dims" not in d["checks"]
+    assert main(["certify", str(netp), "--json", "--no-progress", "--affine-dims", "--interior-forward"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["checks"]["affine_dims"]["passed"] and "forward pass" in d["checks"]["cell_signs"]["detail"]
     X = np.random.default_rng(1).uniform(-1, 1, size=(100, 2))
     cp = tmp_path / "claim.json"
     cp.write_text(claim_from_points(NET, X).to_json())

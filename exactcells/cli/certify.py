@@ -20,8 +20,13 @@ def register(sub: Any) -> None:
                                    "independent exact checks. Exit code 0 only when certified.")
     add_network_args(p)
     p.add_argument("--with-output", action="store_true", help="also cut by the output's zero sets")
-    p.add_argument("--no-volumes", action="store_true", help="skip the exact volume check (slow in 4-D)")
-    p.add_argument("--no-affine", action="store_true", help="skip the affine-hull dimension check")
+    p.add_argument("--no-volumes", action="store_true", help="skip the exact volume check")
+    p.add_argument("--affine-dims", action="store_true",
+                   help="also compare every cell's dimension with the exact rank of its vertices "
+                        "(the structural checks already prove the dimensions)")
+    p.add_argument("--interior-forward", action="store_true",
+                   help="also recompute every top cell's interior sign vector by an exact forward "
+                        "pass (Lemma B already proves it from the vertices)")
     p.add_argument("--cdd", type=int, default=0, metavar="K",
                    help="also recompute K top cells from scratch with cddlib (-1: all)")
     p.add_argument("--complex", metavar="FILE.npz", dest="complex_file",
@@ -51,7 +56,8 @@ def run_certify(args: argparse.Namespace) -> int:
     else:
         K = build_complex(net, dom, with_output=args.with_output, progress=not args.no_progress)
     cdd = None if args.cdd < 0 else args.cdd
-    cert = certify(K, volumes=not args.no_volumes, affine_dims=not args.no_affine, cdd_regions=cdd)
+    cert = certify(K, volumes=not args.no_volumes, affine_dims=args.affine_dims,
+                   interior_forward=args.interior_forward, cdd_regions=cdd)
     if args.json:
         out = cert.to_dict()
         out["build_seconds"] = round(K.build_seconds, 4)
