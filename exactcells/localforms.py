@@ -46,48 +46,78 @@ class LocalForms:
             den = math.lcm(*(Fraction(v).denominator for v in list(a) + [ci]))
             drows.append([int(-Fraction(v) * den) for v in a] + [int(Fraction(ci) * den)])
         self.domain_rows = drows
-        self._memo: dict[tuple[int, bytes], list[list[int]]] = {}
+        self.mats_int = [np.array(r, dtype=object).reshape(len(r), -1) for r in rows]
+        self._cache: dict[int, dict[bytes, np.ndarray]] = {}
+        self._ids: dict[int, dict[bytes, int]] = {}
 
-    def _layer(self, li: int, active: np.ndarray) -> list[list[int]]:
-        """Forms of layer ``li`` given the 0/1 activity of the hidden layers before it."""
-        key = (li, active[: self.starts[li]].tobytes())
-        got = self._memo.get(key)
-        if got is not None:
-            return got
+    def tables(self, li: int, active: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        return self._tables(li, active, chunk)[0]
+
+    def _tables(self, li: int, active: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        """Forms of every neuron of layer ``li`` for each row of ``active``.
+
+        ``active`` is a 0/1 array whose first ``starts[li]`` columns are the activity of the
+        hidden layers before ``li`` (later columns are ignored). Returns an object array
+        ``(rows, width_li, n + 1)`` of Python ints. Distinct prefixes are computed once (and
+        cached across calls); each layer is one python-flint matrix product over all new
+        prefixes (in chunks).
+        """
         n = self.n
+        R = active.shape[0]
         if li == 0:
-            out = [[int(x) for x in row] for row in self.mats[0].tolist()]
-        else:
-            prev = self._layer(li - 1, active)
-            act = active[self.starts[li - 1]: self.starts[li]]
-            Y = [row if a else [0] * (n + 1) for row, a in zip(prev, act.tolist())]
-            Y.append([0] * n + [1])
-            out = [[int(x) for x in row] for row in (self.mats[li] * fmpz_mat(Y)).tolist()]
-        self._memo[key] = out
-        return out
+            return (np.broadcast_to(self.mats_int[0], (R,) + self.mats_int[0].shape),
+                    np.zeros(R, dtype=np.int64))
+        pre = np.packbits(np.asarray(active[:, : self.starts[li]], dtype=bool), axis=1)
+        keys = np.ascontiguousarray(pre).view(np.dtype((np.void, pre.shape[1]))).ravel()
+        ukeys, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        cache = self._cache.setdefault(li, {})
+        ids = self._ids.setdefault(li, {})
+        kb = [k.tobytes() for k in ukeys]
+        new = [i for i, k in enumerate(kb) if k not in cache]
+        if new:
+            rows_new = np.asarray(active)[first[new]]
+            prev = self.tables(li - 1, rows_new)  # (U, w_prev, n + 1)
+            act = np.asarray(rows_new[:, self.starts[li - 1]: self.starts[li]], dtype=bool)
+            U, w_prev = act.shape
+            for a in range(0, U, chunk):
+                b = min(U, a + chunk)
+                Y = np.where(act[a:b, :, None], prev[a:b], 0)  # inactive neurons pass nothing
+                Yext = np.concatenate([Y, np.zeros((b - a, 1, n + 1), dtype=object)], axis=1)
+                Yext[:, w_prev, n] = 1  # the bias column
+                big = fmpz_mat(w_prev + 1, (b - a) * (n + 1), Yext.transpose(1, 0, 2).ravel().tolist())
+                Z = self.mats[li] * big
+                vals = np.array([int(x) for x in Z.entries()], dtype=object)
+                block = vals.reshape(self.widths[li], b - a, n + 1).transpose(1, 0, 2)
+                for t in range(b - a):
+                    cache[kb[new[a + t]]] = block[t]
+                    ids[kb[new[a + t]]] = len(ids)
+        T = np.stack([cache[k] for k in kb]) if kb else np.zeros((0, self.widths[li], n + 1), dtype=object)
+        inv = np.asarray(inv).ravel()
+        return T[inv], np.array([ids[k] for k in kb], dtype=np.int64)[inv]
 
-    def rows(self, signs: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Object array ``(len(positions), n + 1)``: the form of ``positions[i]`` on ``signs[i]``."""
+    def rows(self, signs: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The form of ``positions[i]`` on the closure of the cell of ``signs[i]``, for every ``i``.
+
+        Returns an object array ``(len(positions), n + 1)`` of Python ints and an ``int64`` id
+        per row: equal ids mean equal forms (same neuron, same activity of the layers before).
+        """
         out = np.empty((len(positions), self.n + 1), dtype=object)
+        fid = np.empty(len(positions), dtype=np.int64)
         nh, m = self.nh, self.m
         positions = np.asarray(positions, dtype=np.int64)
         dom = (positions >= nh) & (positions < nh + m)
         for i in np.flatnonzero(dom).tolist():
             out[i, :] = self.domain_rows[int(positions[i]) - nh]
-        neu = np.flatnonzero(~dom)
-        if neu.size == 0:
-            return out
-        pos = positions[neu]
+        fid[dom] = positions[dom]  # domain facets: ids below nh + m; neurons: above
         last = len(self.widths) - 1
-        li = np.where(pos >= nh + m, last, np.searchsorted(self.starts, pos, side="right") - 1)
-        local = np.where(pos >= nh + m, pos - nh - m, pos - self.starts[np.minimum(li, last)])
-        active = (signs[neu][:, :nh] > 0)
-        active &= np.arange(nh)[None, :] < self.starts[li][:, None]  # only the layers before
-        keys = np.hstack([li[:, None].astype(np.uint8), np.packbits(active, axis=1)]) if nh else \
-            li[:, None].astype(np.uint8)
-        uniq, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        inv = np.asarray(inv).ravel()
-        tables = [self._layer(int(li[f]), active[f].astype(np.uint8)) for f in first.tolist()]
-        flat = [tables[u][lc] for u, lc in zip(inv.tolist(), local.tolist())]
-        out[neu, :] = np.array(flat, dtype=object).reshape(len(flat), self.n + 1)
-        return out
+        for li in range(last + 1):
+            lo, hi = (int(self.starts[li]), int(self.starts[li + 1])) if li < last else (nh + m, nh + m + self.widths[li])
+            sel = np.flatnonzero((positions >= lo) & (positions < hi))
+            if sel.size == 0:
+                continue
+            active = (np.asarray(signs)[sel][:, :nh] > 0).astype(np.uint8)
+            T, pid = self._tables(li, active)
+            local = positions[sel] - lo
+            out[sel, :] = T[np.arange(sel.size), local]
+            fid[sel] = (nh + m + self.widths[li] * pid + local) * (last + 1) + li + 1
+        return out, fid

@@ -217,36 +217,47 @@ def face_volumes(
     # 1. dual Plücker vectors, top-down: P_G = prim(N ^ P_F) for a cofacet F --------------------
     cof = facets.transpose().tocsr()
     cptr, cind = cof.indptr.astype(np.int64), cof.indices.astype(np.int64)
-    P: dict[int, np.ndarray] = {n: np.ones((int(np.count_nonzero(dims == n)), 1), dtype=object)}
-    row_of = np.full(N, -1, dtype=np.int64)
-    for k in range(n + 1):
-        sel = np.flatnonzero(dims == k)
-        row_of[sel] = np.arange(sel.size)
+    P: dict[int, np.ndarray] = {n: np.ones((1, 1), dtype=object)}
+    flat = np.zeros(N, dtype=np.int64)  # index of each cell's flat in P[dims]
     for k in range(n - 1, 0, -1):
         sel = np.flatnonzero(dims == k)
+        ncoord = math.comb(m, n - k)
         if sel.size == 0:
-            P[k] = np.zeros((0, math.comb(m, n - k)), dtype=object)
+            P[k] = np.zeros((0, ncoord), dtype=object)
             continue
         has_cof = cptr[sel + 1] > cptr[sel]
         par = np.where(has_cof, cind[np.minimum(cptr[sel], max(cind.size - 1, 0))], -1)
         ok = has_cof & (dims[np.maximum(par, 0)] == k + 1)
-        Pk = np.zeros((sel.size, math.comb(m, n - k)), dtype=object)
+        new_zero = (signs[sel] == 0) & (signs[np.maximum(par, 0)] != 0)
+        ok &= new_zero.any(axis=1)
+        # a cell without a usable cofacet gets the zero vector (flat 0 is reserved for it)
+        pair = np.zeros((sel.size, 2), dtype=np.int64)
+        rows = np.zeros((0, n + 1), dtype=object)
         if np.any(ok):
-            g, f = sel[ok], par[ok]
-            new_zero = (signs[g] == 0) & (signs[f] != 0)
-            has_new = new_zero.any(axis=1)
-            j = np.argmax(new_zero, axis=1)
-            Nrow = forms.rows(signs[f], j)
-            W = _wedge(Nrow, P[k + 1][row_of[f]], m, n - k)
-            W[~has_new] = 0
-            Pk[ok] = _primitive(W)
+            f = par[ok]
+            rows, fid = forms.rows(signs[f], np.argmax(new_zero[ok], axis=1))
+            pair[ok, 0] = flat[f] + 1
+            pair[ok, 1] = fid
+        # P_G depends only on (the parent's flat, the form): compute it once per distinct pair
+        upair, first, inv = np.unique(pair, axis=0, return_index=True, return_inverse=True)
+        inv = np.asarray(inv).ravel()
+        Pk = np.zeros((upair.shape[0], ncoord), dtype=object)
+        real = upair[:, 0] > 0
+        if np.any(real):
+            src = first[real]  # a representative cell of each pair, as an index into sel
+            okpos = np.cumsum(ok) - 1
+            Nrow = rows[okpos[src]]
+            Pk[real] = _primitive(_wedge(Nrow, P[k + 1][upair[real, 0] - 1], m, n - k))
         P[k] = Pk
+        flat[sel] = inv
+    row_of = flat
     # primal E = Hodge dual of P (as Python ints; sign conventions are irrelevant under |.|)
     E: dict[int, np.ndarray] = {0: H}
+    row_of[:f0] = np.arange(f0)
     for k in range(1, n):
         pos, sgn = _hodge(m, k + 1)
         E[k] = P[k][:, pos] * sgn[None, :].astype(object)
-    E[n] = np.ones((int(np.count_nonzero(dims == n)), 1), dtype=object)
+    E[n] = np.ones((1, 1), dtype=object)
 
     # 2. nu, bottom-up ------------------------------------------------------------------------
     vkeys = np.repeat(np.arange(N, dtype=np.int64), np.diff(vptr)) * max(f0, 1) + vind
