@@ -424,6 +424,7 @@ def certify(
     affine_dims: bool = False,
     interior_forward: bool = False,
     cdd_regions: int | None = 0,
+    jobs: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Certificate:
     """Certify that ``K`` is exactly the complex of ``K.network`` on ``K.domain``.
@@ -445,6 +446,13 @@ def certify(
         Recompute this many top cells (evenly spread; ``None`` for all) from scratch with
         cddlib's exact kernel and compare vertices and face lattices. Slow (tens of ms per
         cell in 4-D); the structural checks do not need it.
+    jobs
+        Processes for the exact volumes: with ``jobs > 1`` the top cells are split into
+        ``jobs`` groups (consecutive in canonical order, so spatially coherent); ``jobs - 1``
+        forked worker processes compute the volumes of theirs while this process runs the
+        other checks and then the smaller first group.
+        ``None`` (default): 2 when the machine has 2 or more cores, ``fork`` is available and
+        there are at least 1000 top cells; otherwise 1 (everything in this process).
     progress
         Called with the name of each check as it starts.
 
@@ -519,6 +527,19 @@ def certify(
     key_index: dict[bytes, int] = {S[i].tobytes(): i for i in range(N)}
     del keys
 
+    # the claimed vertex sets (unions over facet links) and the top cells; the exact volumes run
+    # in worker processes meanwhile when jobs > 1
+    B = sp.csr_matrix((np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(N, N))
+    V = _vertex_csr(N, f0, dims, B, n)
+    tops = np.flatnonzero((dims == n) & (np.diff(V.indptr) > 0))
+    nproc = _volume_processes(jobs, tops.size) if volumes else 1
+    # this process takes a smaller share: it runs the other checks first
+    cuts = (np.cumsum([1] + [2] * (nproc - 1)) * tops.size) // (2 * nproc - 1)
+    job = {"n": n, "dims": dims, "S": S, "B": B, "V": V, "H": H, "net": net, "dom": dom,
+           "chunks": np.split(tops, cuts[:-1])}
+    t_vol = time.perf_counter()
+    pending = _start_volume_workers(job, nproc - 1) if nproc > 1 else None
+
     # 3. vertices: exact sign vectors of the claimed coordinates --------------------------------
     note("vertices")
     rec.start()
@@ -581,8 +602,6 @@ def certify(
     note("joins")
     rec.start()
     before = dict(rec.counts)
-    B = sp.csr_matrix((np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(N, N))
-    V = _vertex_csr(N, f0, dims, B, n)
     vptr, vind = V.indptr.astype(np.int64), V.indices.astype(np.int64)
     nv = np.diff(vptr)
     empty = np.flatnonzero(nv == 0)
@@ -611,7 +630,6 @@ def certify(
     # positive combination of the vertices, so (Lemma B, with the vertices' sign vectors exact by
     # step 3 and their join equal to the claim) sigma(p) is the claimed sign vector; optionally
     # it is recomputed by an independent exact forward pass
-    tops = np.flatnonzero((dims == n) & (nv > 0))
     if interior_forward and tops.size and f0:
         Hobj = np.empty((f0, n + 1), dtype=object)
         for v, hv in enumerate(H):
@@ -682,13 +700,14 @@ def certify(
     dvol: Fraction | None = None
     if volumes:
         note("volumes")
-        rec.start()
         before = dict(rec.counts)
         dvol = _domain_volume(dom)
-        fv = face_volumes(n, dims, S, B, V, H, LocalForms(net, dom))
-        fact = math.factorial(n)
-        total = _exact_sum([fmpq(fv.nu[c], fv.L[c] * fact) for c in tops.tolist()])
-        for c in fv.inconsistent.tolist():
+        if pending is None:
+            rec.start()
+            t_vol = rec._t
+        parts = [_volume_part_of(job, 0)] + (pending() if pending is not None else [])
+        total = sum((Fraction(p, q) for p, q, _ in parts), Fraction(0))
+        for c in sorted({c for _, _, inc in parts for c in inc}):
             rec.fail(Failure("affine_dimension", c, sign_key(S[c]), None,
                              f"vertices in one {int(dims[c])}-flat", "not",
                              f"cell {c}: its facets' vertices do not lie in one affine subspace of "
@@ -698,9 +717,11 @@ def certify(
                              f"the top cells' volumes add up to {float(total):.6g}, the domain's "
                              f"volume is {float(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
                              f"{format_rational(abs(dvol - total))})"))
+        rec._t = t_vol
         rec.done("volumes", int(tops.size), ["volume", "affine_dimension"], before,
                  f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)} (face recursion "
-                 f"in exterior algebra, exactcells.volumes)")
+                 f"in exterior algebra, exactcells.volumes"
+                 + (f"; {nproc} processes, overlapping the other checks)" if nproc > 1 else ")"))
 
     # 10. affine hulls --------------------------------------------------------------------------
     if affine_dims:
@@ -710,7 +731,7 @@ def certify(
         Hf = [[fmpz(x) for x in h] for h in H]
         prim = {tuple(x // math.gcd(*h) for x in h) for h in H}
         distinct = len(prim) == f0
-        vols_pos = {int(c) for c in tops.tolist() if fv.nu[c] != 0} if volumes else set()
+        vols_pos: set[int] = set()
         for c in range(N):
             vs = vind[vptr[c]:vptr[c + 1]]
             if vs.size == 0:
@@ -747,6 +768,58 @@ def certify(
         rec.done("cdd_regions", ncdd, ["cdd_mismatch"], before,
                  "cddlib (GMP) vertices and face lattice of top cells equal the claims")
     return _finish(K, rec, t0, total, dvol, ncdd)
+
+
+_VOLUME_JOB: dict[str, Any] = {}
+
+
+def _volume_part_of(job: dict[str, Any], i: int) -> tuple[int, int, list[int]]:
+    """Exact sum of the volumes of the top cells ``job["chunks"][i]`` (and inconsistent cells)."""
+    from .volumes import closure
+
+    chunk = job["chunks"][i]
+    mask = closure(job["B"], job["dims"], chunk) if len(job["chunks"]) > 1 else None
+    fv = face_volumes(job["n"], job["dims"], job["S"], job["B"], job["V"], job["H"],
+                      LocalForms(job["net"], job["dom"]), cells=mask)
+    fact = math.factorial(job["n"])
+    s = _exact_sum([fmpq(fv.nu[c], fv.L[c] * fact) for c in chunk.tolist()])
+    return s.numerator, s.denominator, fv.inconsistent.tolist()
+
+
+def _volume_part(i: int) -> tuple[int, int, list[int]]:
+    return _volume_part_of(_VOLUME_JOB, i)
+
+
+def _volume_processes(jobs: int | None, ntops: int) -> int:
+    import multiprocessing as mp
+    import os
+
+    if "fork" not in mp.get_all_start_methods():
+        return 1
+    if jobs is None:
+        return 2 if (os.cpu_count() or 1) >= 2 and ntops >= 1000 else 1
+    return max(1, min(int(jobs), max(ntops, 1)))
+
+
+def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], list[tuple[int, int, list[int]]]]:
+    """Fork ``workers`` processes computing the volume parts 1..workers; returns a waiter."""
+    import multiprocessing as mp
+
+    global _VOLUME_JOB
+    _VOLUME_JOB = job  # inherited by the forked workers: nothing large is pickled
+    pool = mp.get_context("fork").Pool(workers)
+    result = pool.map_async(_volume_part, range(1, workers + 1))
+    pool.close()
+
+    def wait() -> list[tuple[int, int, list[int]]]:
+        global _VOLUME_JOB
+        try:
+            return result.get()
+        finally:
+            pool.join()
+            _VOLUME_JOB = {}
+
+    return wait
 
 
 def region_volumes(K: PolyhedralComplex) -> list[Fraction]:

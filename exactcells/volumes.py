@@ -58,7 +58,7 @@ from flint import fmpq, fmpz
 
 from .localforms import LocalForms
 
-__all__ = ["FaceVolumes", "face_volumes"]
+__all__ = ["FaceVolumes", "closure", "face_volumes"]
 
 
 class FaceVolumes:
@@ -163,6 +163,18 @@ def _csr_rows(ptr: np.ndarray, ind: np.ndarray, rows: np.ndarray) -> tuple[np.nd
     return np.repeat(np.arange(rows.size), cnt), ind[np.repeat(ptr[rows] - offs, cnt) + np.arange(tot)]
 
 
+def closure(facets: sp.csr_matrix, dims: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Boolean mask of the given cells and all their faces."""
+    mask = np.zeros(dims.size, dtype=bool)
+    mask[cells] = True
+    ptr, ind = facets.indptr.astype(np.int64), facets.indices.astype(np.int64)
+    for k in range(int(dims.max(initial=0)), 0, -1):
+        sel = np.flatnonzero(mask & (dims == k))
+        if sel.size:
+            mask[_csr_rows(ptr, ind, sel)[1]] = True
+    return mask
+
+
 def face_volumes(
     n: int,
     dims: np.ndarray,
@@ -172,6 +184,7 @@ def face_volumes(
     hom: Sequence[Sequence[int]],
     forms: LocalForms,
     keep_plucker: bool = False,
+    cells: np.ndarray | None = None,
 ) -> FaceVolumes:
     """Exact ``nu`` and ``L`` of every cell (module docstring) from the face poset and vertices.
 
@@ -191,6 +204,10 @@ def face_volumes(
         The network's local forms (:class:`LocalForms`).
     keep_plucker
         Keep every cell's Plücker vector ``E_G`` in the result (for tests; memory heavy).
+    cells
+        Optional boolean mask of the cells to compute, closed under taking faces (see
+        :func:`closure`); the other cells get ``nu = 0``. Used to split the work between
+        processes.
 
     Returns
     -------
@@ -205,22 +222,26 @@ def face_volumes(
     D = np.array([fmpz(x) for x in H[:, n]], dtype=object) if f0 else np.zeros(0, dtype=object)
     vptr = cell_vertices.indptr.astype(np.int64)
     vind = cell_vertices.indices.astype(np.int64)
-    has_v = np.diff(vptr) > 0
+    inmask = np.ones(N, dtype=bool) if cells is None else np.asarray(cells, dtype=bool)
+    has_v = (np.diff(vptr) > 0) & inmask
     L = np.full(N, fmpz(1), dtype=object)
-    if vind.size:
-        L[has_v] = np.multiply.reduceat(D[vind], vptr[:-1][has_v])
+    lsel = np.flatnonzero(has_v)
+    if lsel.size:
+        lown, lver = _csr_rows(vptr, vind, lsel)
+        L[lsel] = np.multiply.reduceat(D[lver], np.flatnonzero(np.r_[True, lown[1:] != lown[:-1]]))
     apex = np.full(N, -1, dtype=np.int64)
     apex[has_v] = vind[vptr[:-1][has_v]]
     fptr = facets.indptr.astype(np.int64)
     find = facets.indices.astype(np.int64)
 
     # 1. dual Plücker vectors, top-down: P_G = prim(N ^ P_F) for a cofacet F --------------------
-    cof = facets.transpose().tocsr()
+    cof = (facets if cells is None else facets.multiply(inmask[:, None]).tocsr()).transpose().tocsr()
+    cof.eliminate_zeros()
     cptr, cind = cof.indptr.astype(np.int64), cof.indices.astype(np.int64)
     P: dict[int, np.ndarray] = {n: np.ones((1, 1), dtype=object)}
     flat = np.zeros(N, dtype=np.int64)  # index of each cell's flat in P[dims]
     for k in range(n - 1, 0, -1):
-        sel = np.flatnonzero(dims == k)
+        sel = np.flatnonzero((dims == k) & inmask)
         ncoord = math.comb(m, n - k)
         if sel.size == 0:
             P[k] = np.zeros((0, ncoord), dtype=object)
@@ -287,17 +308,24 @@ def face_volumes(
         for t in range(k + 1):
             term = ha[rows, hi[lp, t]] * Ef[rows, lo[lp, t]]
             wI = wI + term if t % 2 == 0 else wI - term
-        contrib = nu[fac] * np.abs(wI) * (L[sel[owner]] // (D[a] * L[fac]))
+        # L_G / (D_a L_F), via L_G / D_a once per face
+        LGa = L[sel] // D[apex[sel]]
+        contrib = (nu[fac] * np.abs(wI)) * (LGa[owner] // L[fac])
         acc = np.full(sel.size, fmpz(0), dtype=object)
         if owner.size:
             starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
             acc[owner[starts]] = np.add.reduceat(contrib, starts)
         good = eI != 0
+        if k == n:  # E_P = +-1
+            nu[sel] = acc
+            inconsistent.append(sel[~good])
+            continue
         q = np.full(sel.size, fmpz(0), dtype=object)
         q[good] = acc[good] // eI[good]
-        bad = ~good | (q * eI != acc)
+        bad = ~good
+        bad[good] = (acc[good] % eI[good]) != 0
         nu[sel] = q
-        inconsistent.append(sel[bad & (acc != 0) | ~good])
+        inconsistent.append(sel[bad])
     inc = np.sort(np.concatenate(inconsistent)).astype(np.int64) if inconsistent else \
         np.zeros(0, dtype=np.int64)
     if keep_plucker:

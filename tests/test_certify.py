@@ -348,3 +348,17 @@ def test_integer_signs_property(nn: tuple[Any, int], pts: list[tuple[int, ...]])
     H = [p[:n] + (p[3],) for p in pts]
     got = exact_sign_vectors(net, dom, H, True)
     assert [tuple(int(v) for v in row) for row in got] == [_fraction_signs(net, dom, h) for h in H]
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_volumes_in_worker_processes_equal_one_process(jobs: int, K3: PolyhedralComplex) -> None:
+    one = certify(K3, jobs=1)
+    many = certify(K3, jobs=jobs)
+    assert one.certified and many.certified
+    assert many.total_volume == one.total_volume == 8
+    assert ("processes" in many.check("volumes").detail) == (K3.num_regions >= jobs)
+    # a removed region is caught the same way when its volume is summed in a worker
+    r = [r for r in K3.regions() if interior(K3, r)][-1]
+    broken = rebuild(K3, [c for c in cells_of(K3) if c["id"] != r])
+    cert = certify(broken, jobs=jobs)
+    assert cert.total_volume == 8 - K3.volume(r) and "volume" in cert.failure_kinds

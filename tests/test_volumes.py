@@ -118,3 +118,28 @@ def test_recursion_in_five_dimensions() -> None:
                     {"W": [[1, 1]], "b": [0]}]}
     K = build_complex(network_from_dict(d), Domain.box(5, -1, 1))
     check_against_triangulation(K)
+
+
+def test_recursion_on_a_closed_subset_of_cells_equals_the_whole() -> None:
+    from exactcells.volumes import closure
+
+    rng = np.random.default_rng(7)
+    d = {"layers": [{"W": rng.integers(-3, 4, size=(6, 3)).tolist(), "b": rng.integers(-2, 3, size=6).tolist()},
+                    {"W": rng.integers(-2, 3, size=(3, 6)).tolist(), "b": [1, -1, 0]},
+                    {"W": [[1, 1, 1]], "b": [0]}]}
+    K = build_complex(network_from_dict(d), Domain.box(3, -1, 1))
+    whole = recursion(K)
+    tops = np.asarray(K.regions())
+    half = tops[np.asarray(K.signs)[tops, 0] > 0]
+    n, N = K.input_dim, K.num_cells
+    dims = np.asarray(K.dims, dtype=np.int64)
+    ptr, ind = (np.asarray(a, dtype=np.int64) for a in K.facet_csr)
+    B = sp.csr_matrix((np.ones(ind.size, dtype=np.int64), ind, ptr), shape=(N, N))
+    mask = closure(B, dims, half)
+    assert mask[half].all() and mask.sum() < N
+    assert all(mask[f] for c in np.flatnonzero(mask) for f in K.facets(int(c)))
+    V = _vertex_csr(N, K.f_vector[0], dims, B, n)
+    H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(K.f_vector[0])]
+    part = face_volumes(n, dims, np.asarray(K.signs), B, V, H, LocalForms(K.network, K.domain), cells=mask)
+    assert [part.volume(int(c)) for c in half] == [whole.volume(int(c)) for c in half]
+    assert part.inconsistent.size == 0
