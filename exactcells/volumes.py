@@ -69,15 +69,19 @@ class FaceVolumes:
     nu, L
         Object arrays, one entry per cell: ``mu_G = nu_G / L_G`` (module docstring); for a top
         cell ``nu / L`` is ``n!`` times its volume.
+    computed
+        Boolean mask of the cells whose ``nu`` (and Plücker vector) was computed: the top
+        cells asked for and the faces their recursion reaches.
     inconsistent
         Cells for which the exact division failed: their facets' cones do not lie in one span
         (the claimed geometry is not that of a polytope). Empty for a valid complex.
     """
 
     def __init__(self, n: int, nu: np.ndarray, L: np.ndarray, inconsistent: np.ndarray,
-                 plucker: dict[int, np.ndarray] | None = None, dims: np.ndarray | None = None,
-                 row_of: np.ndarray | None = None) -> None:
+                 computed: np.ndarray, plucker: dict[int, np.ndarray] | None = None,
+                 dims: np.ndarray | None = None, row_of: np.ndarray | None = None) -> None:
         self.n = n
+        self.computed = computed
         self.nu = nu
         self.L = L
         self.inconsistent = inconsistent
@@ -205,9 +209,10 @@ def face_volumes(
     keep_plucker
         Keep every cell's Plücker vector ``E_G`` in the result (for tests; memory heavy).
     cells
-        Optional boolean mask of the cells to compute, closed under taking faces (see
-        :func:`closure`); the other cells get ``nu = 0``. Used to split the work between
-        processes.
+        Optional boolean mask of cells, closed under taking faces (see :func:`closure`): only
+        the volumes of its top cells are computed. Used to split the work between processes.
+        In any case only the faces that the pulling recursion reaches get ``nu`` (the facets
+        of a computed cell that miss its apex, recursively); the others keep ``nu = 0``.
 
     Returns
     -------
@@ -222,20 +227,31 @@ def face_volumes(
     D = np.array([fmpz(x) for x in H[:, n]], dtype=object) if f0 else np.zeros(0, dtype=object)
     vptr = cell_vertices.indptr.astype(np.int64)
     vind = cell_vertices.indices.astype(np.int64)
-    inmask = np.ones(N, dtype=bool) if cells is None else np.asarray(cells, dtype=bool)
-    has_v = (np.diff(vptr) > 0) & inmask
+    fptr = facets.indptr.astype(np.int64)
+    find = facets.indices.astype(np.int64)
+    has_v0 = np.diff(vptr) > 0
+    apex = np.full(N, -1, dtype=np.int64)
+    apex[has_v0] = vind[vptr[:-1][has_v0]]
+    vkeys = np.repeat(np.arange(N, dtype=np.int64), np.diff(vptr)) * max(f0, 1) + vind
+    # only the faces the pulling recursion reaches: facets missing their cofacet's apex
+    inmask = (dims == n) if cells is None else (np.asarray(cells, dtype=bool) & (dims == n))
+    inmask[:f0] = True
+    for k in range(n, 1, -1):
+        sel = np.flatnonzero(inmask & (dims == k) & has_v0)
+        owner, fac = _csr_rows(fptr, find, sel)
+        key = fac * max(f0, 1) + apex[sel][owner]
+        pos = np.searchsorted(vkeys, key)
+        inside = (pos < vkeys.size) & (vkeys[np.minimum(pos, vkeys.size - 1)] == key)
+        inmask[fac[~inside]] = True
+    has_v = has_v0 & inmask
     L = np.full(N, fmpz(1), dtype=object)
     lsel = np.flatnonzero(has_v)
     if lsel.size:
         lown, lver = _csr_rows(vptr, vind, lsel)
         L[lsel] = np.multiply.reduceat(D[lver], np.flatnonzero(np.r_[True, lown[1:] != lown[:-1]]))
-    apex = np.full(N, -1, dtype=np.int64)
-    apex[has_v] = vind[vptr[:-1][has_v]]
-    fptr = facets.indptr.astype(np.int64)
-    find = facets.indices.astype(np.int64)
 
     # 1. dual Plücker vectors, top-down: P_G = prim(N ^ P_F) for a cofacet F --------------------
-    cof = (facets if cells is None else facets.multiply(inmask[:, None]).tocsr()).transpose().tocsr()
+    cof = facets.multiply(inmask[:, None]).tocsr().transpose().tocsr()
     cof.eliminate_zeros()
     cptr, cind = cof.indptr.astype(np.int64), cof.indices.astype(np.int64)
     P: dict[int, np.ndarray] = {n: np.ones((1, 1), dtype=object)}
@@ -281,7 +297,6 @@ def face_volumes(
     E[n] = np.ones((1, 1), dtype=object)
 
     # 2. nu, bottom-up ------------------------------------------------------------------------
-    vkeys = np.repeat(np.arange(N, dtype=np.int64), np.diff(vptr)) * max(f0, 1) + vind
     nu = np.full(N, fmpz(0), dtype=object)
     nu[:f0] = fmpz(1)
     inconsistent: list[np.ndarray] = []
@@ -329,5 +344,5 @@ def face_volumes(
     inc = np.sort(np.concatenate(inconsistent)).astype(np.int64) if inconsistent else \
         np.zeros(0, dtype=np.int64)
     if keep_plucker:
-        return FaceVolumes(n, nu, L, inc, E, dims, row_of)
-    return FaceVolumes(n, nu, L, inc)
+        return FaceVolumes(n, nu, L, inc, has_v, E, dims, row_of)
+    return FaceVolumes(n, nu, L, inc, has_v)

@@ -61,9 +61,11 @@ def check_plucker(K: PolyhedralComplex, fv: FaceVolumes) -> None:
     from flint import fmpz_mat
 
     assert fv.plucker is not None
-    for c in range(K.f_vector[0], K.num_cells):
+    lower = [c for c in range(K.f_vector[0], K.num_cells) if K.dim(c) < K.input_dim]
+    assert not lower or any(fv.computed[c] for c in lower)
+    for c in lower:
         k = K.dim(c)
-        if k == K.input_dim:
+        if not fv.computed[c]:  # not reached by the pulling recursion
             continue
         hs = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in K.cell_vertices(c)]
         # k + 1 independent vertices: greedy by rank
