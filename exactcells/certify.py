@@ -284,9 +284,11 @@ def _domain_matrix(domain: Domain) -> fmpz_mat:
 
 
 def _signs_of(M: fmpz_mat) -> np.ndarray:
-    e = M.entries()
-    out = np.fromiter(((x > 0) - (x < 0) for x in e), dtype=np.int8, count=len(e))
-    return out.reshape(M.nrows(), M.ncols())
+    return _signs_arr(np.array(M.entries(), dtype=object).reshape(M.nrows(), M.ncols()))
+
+
+def _signs_arr(arr: np.ndarray) -> np.ndarray:
+    return (arr > 0).astype(np.int8) - (arr < 0).astype(np.int8)
 
 
 def exact_sign_vectors(
@@ -309,29 +311,29 @@ def exact_sign_vectors(
     m = domain.num_facets
     width = nh + m + (net.output_dim if with_output else 0)
     if N == 0:
-        return np.zeros((0, width), dtype=np.int8)
-    X = fmpz_mat([list(p) for p in points])
+        return np.zeros((N, width), dtype=np.int8)
+    X = fmpz_mat([[int(x) for x in p] for p in points])
     out = np.zeros((N, width), dtype=np.int8)
     out[:, nh:nh + m] = _signs_of(X * _domain_matrix(domain).transpose())
     mats = _integer_layer_matrices(net)
     pos = 0
     cur = X
+    t = np.array([int(p[-1]) for p in points], dtype=object)  # the homogeneous coordinate
     for li, M in enumerate(mats):
         if li == len(mats) - 1 and not with_output:
             break
-        Z = cur * M.transpose()
+        Z = np.array((cur * M.transpose()).entries(), dtype=object).reshape(N, M.nrows())
         k = M.nrows()
         if li == len(mats) - 1:
-            out[:, nh + m:] = _signs_of(Z)
+            out[:, nh + m:] = _signs_arr(Z)
             break
-        out[:, pos:pos + k] = _signs_of(Z)
+        sg = _signs_arr(Z)
+        out[:, pos:pos + k] = sg
         pos += k
-        # the homogeneous coordinate is scaled by this layer's factor, like the values
-        ent = Z.entries()
-        t = cur.entries()[cur.ncols() - 1::cur.ncols()]
-        fac = _layer_factor(net, li)
-        rows = [[x if x > 0 else 0 for x in ent[r * k:(r + 1) * k]] + [t[r] * fac] for r in range(N)]
-        cur = fmpz_mat(rows)
+        # ReLU; the homogeneous coordinate is scaled by this layer's factor, like the values
+        t = t * _layer_factor(net, li)
+        nxt = np.hstack([np.where(sg > 0, Z, 0), t[:, None]])
+        cur = fmpz_mat(N, k + 1, nxt.ravel().tolist())
     return out
 
 
