@@ -74,7 +74,8 @@ from .domain import Domain
 from .localforms import LocalForms
 from .network import Network
 from .numbers import format_rational
-from .volumes import face_volumes
+from .volumes import cell_vertex_matrix as _vertex_csr
+from .volumes import face_volumes, region_volumes
 
 __all__ = [
     "Certificate",
@@ -399,24 +400,6 @@ class _Recorder:
 
 def _point_str(h: Sequence[int]) -> tuple[str, ...]:
     return tuple(format_rational(Fraction(int(x), int(h[-1]))) for x in h[:-1])
-
-
-def _vertex_csr(N: int, f0: int, dims: np.ndarray, B: sp.csr_matrix, n: int) -> sp.csr_matrix:
-    """Claimed vertex sets of every cell (rows: cells, columns: vertices), sorted CSR."""
-    acc = sp.csr_matrix((np.ones(f0, dtype=np.int64), (np.arange(f0), np.arange(f0))),
-                        shape=(N, f0))
-    for k in range(1, n + 1):
-        sel = np.flatnonzero(dims == k)
-        if sel.size == 0:
-            continue
-        mask = sp.csr_matrix((np.ones(sel.size, dtype=np.int64), (sel, sel)), shape=(N, N))
-        Vk = (mask @ B) @ acc
-        Vk.data[:] = 1
-        acc = acc + Vk
-        acc.data[:] = 1
-    acc = acc.tocsr()
-    acc.sort_indices()
-    return acc
 
 
 def certify(
@@ -822,25 +805,6 @@ def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], lis
             _VOLUME_JOB = {}
 
     return wait
-
-
-def region_volumes(K: PolyhedralComplex) -> list[Fraction]:
-    """Exact volumes of the regions of ``K`` (order of :meth:`PolyhedralComplex.regions`).
-
-    Computed by the face recursion of :mod:`exactcells.volumes` (integer exterior algebra,
-    Plücker vectors from the network's local forms), independently of :mod:`exactcells.measure`.
-    """
-    n = K.input_dim
-    N = K.num_cells
-    dims = np.asarray(K.dims, dtype=np.int64)
-    indptr, indices = (np.asarray(a, dtype=np.int64) for a in K.facet_csr)
-    B = sp.csr_matrix((np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(N, N))
-    f0 = K.f_vector[0]
-    V = _vertex_csr(N, f0, dims, B, n)
-    H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(f0)]
-    fv = face_volumes(n, dims, np.asarray(K.signs, dtype=np.int8), B, V, H,
-                      LocalForms(K.network, K.domain))
-    return [fv.volume(int(c)) for c in K.regions()]
 
 
 def _finish(K: PolyhedralComplex, rec: _Recorder, t0: float, total: Fraction | None,

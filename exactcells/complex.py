@@ -302,8 +302,14 @@ class PolyhedralComplex:
         return simplices_volume(simplices, self._vcoords.__getitem__)
 
     def region_volumes(self) -> list[Fraction]:
-        """Exact volumes of the regions, in the order of :meth:`regions`."""
-        return [self.volume(i) for i in self.regions()]
+        """Exact volumes of the regions, in the order of :meth:`regions`.
+
+        Computed for all regions at once by the face recursion of :mod:`exactcells.volumes`
+        (:meth:`volume` is the per-region pulling triangulation it is tested against).
+        """
+        from .volumes import region_volumes
+
+        return region_volumes(self)
 
     def affine_map(self, i: int) -> tuple[tuple[tuple[Fraction, ...], ...], tuple[Fraction, ...]]:
         """The exact affine map ``x -> A x + c`` of the network output on cell ``i``.

@@ -58,7 +58,7 @@ from flint import fmpq, fmpz
 
 from .localforms import LocalForms
 
-__all__ = ["FaceVolumes", "closure", "face_volumes"]
+__all__ = ["FaceVolumes", "cell_vertex_matrix", "closure", "face_volumes", "region_volumes"]
 
 
 class FaceVolumes:
@@ -165,6 +165,24 @@ def _csr_rows(ptr: np.ndarray, ind: np.ndarray, rows: np.ndarray) -> tuple[np.nd
     tot = int(cnt.sum())
     offs = np.concatenate(([0], np.cumsum(cnt)[:-1])).astype(np.int64)
     return np.repeat(np.arange(rows.size), cnt), ind[np.repeat(ptr[rows] - offs, cnt) + np.arange(tot)]
+
+
+def cell_vertex_matrix(N: int, f0: int, dims: np.ndarray, B: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    """Claimed vertex sets of every cell (rows: cells, columns: vertices), sorted CSR."""
+    acc = sp.csr_matrix((np.ones(f0, dtype=np.int64), (np.arange(f0), np.arange(f0))),
+                        shape=(N, f0))
+    for k in range(1, n + 1):
+        sel = np.flatnonzero(dims == k)
+        if sel.size == 0:
+            continue
+        mask = sp.csr_matrix((np.ones(sel.size, dtype=np.int64), (sel, sel)), shape=(N, N))
+        Vk = (mask @ B) @ acc
+        Vk.data[:] = 1
+        acc = acc + Vk
+        acc.data[:] = 1
+    acc = acc.tocsr()
+    acc.sort_indices()
+    return acc
 
 
 def closure(facets: sp.csr_matrix, dims: np.ndarray, cells: np.ndarray) -> np.ndarray:
@@ -346,3 +364,21 @@ def face_volumes(
     if keep_plucker:
         return FaceVolumes(n, nu, L, inc, has_v, E, dims, row_of)
     return FaceVolumes(n, nu, L, inc, has_v)
+
+
+def region_volumes(K: Any) -> list[Fraction]:
+    """Exact volumes of the regions of a :class:`~exactcells.complex.PolyhedralComplex`.
+
+    In the order of ``K.regions()``; computed by :func:`face_volumes` (tested against the
+    pulling triangulations of :mod:`exactcells.measure`).
+    """
+    n, N = K.input_dim, K.num_cells
+    dims = np.asarray(K.dims, dtype=np.int64)
+    ptr, ind = (np.asarray(a, dtype=np.int64) for a in K.facet_csr)
+    B = sp.csr_matrix((np.ones(ind.size, dtype=np.int64), ind, ptr), shape=(N, N))
+    f0 = K.f_vector[0]
+    V = cell_vertex_matrix(N, f0, dims, B, n)
+    H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(f0)]
+    fv = face_volumes(n, dims, np.asarray(K.signs, dtype=np.int8), B, V, H,
+                      LocalForms(K.network, K.domain))
+    return [fv.volume(int(c)) for c in K.regions()]
