@@ -766,8 +766,12 @@ def _volume_part_of(job: dict[str, Any], i: int) -> tuple[int, int, list[int]]:
     mask = closure(job["B"], job["dims"], chunk) if len(job["chunks"]) > 1 else None
     fv = face_volumes(job["n"], job["dims"], job["S"], job["B"], job["V"], job["H"],
                       LocalForms(job["net"], job["dom"]), cells=mask)
-    fact = math.factorial(job["n"])
-    s = _exact_sum([fmpq(fv.nu[c], fv.L[c] * fact) for c in chunk.tolist()])
+    pairs = [(fv.nu[c], fv.L[c]) for c in chunk.tolist()]
+    # first level of the summation tree unreduced: one gcd per pair of regions
+    terms = [fmpq(a * d + c * b, b * d) for (a, b), (c, d) in zip(pairs[0::2], pairs[1::2])]
+    if len(pairs) % 2:
+        terms.append(fmpq(*pairs[-1]))
+    s = _exact_sum(terms) / math.factorial(job["n"])
     return s.numerator, s.denominator, fv.inconsistent.tolist()
 
 
@@ -787,22 +791,28 @@ def _volume_processes(jobs: int | None, ntops: int) -> int:
 
 
 def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], list[tuple[int, int, list[int]]]]:
-    """Fork ``workers`` processes computing the volume parts 1..workers; returns a waiter."""
+    """Fork ``workers`` processes computing the volume parts 1..workers; returns a waiter.
+
+    The job is handed over through a module global that the forked children inherit, so
+    nothing large is pickled; the parent drops it at once. If the caller never waits (an
+    exception in the other checks), the pool's finalizer terminates the workers.
+    """
     import multiprocessing as mp
 
     global _VOLUME_JOB
-    _VOLUME_JOB = job  # inherited by the forked workers: nothing large is pickled
-    pool = mp.get_context("fork").Pool(workers)
+    _VOLUME_JOB = job
+    try:
+        pool = mp.get_context("fork").Pool(workers)
+    finally:
+        _VOLUME_JOB = {}
     result = pool.map_async(_volume_part, range(1, workers + 1))
     pool.close()
 
     def wait() -> list[tuple[int, int, list[int]]]:
-        global _VOLUME_JOB
         try:
             return result.get()
         finally:
             pool.join()
-            _VOLUME_JOB = {}
 
     return wait
 
