@@ -159,6 +159,14 @@ def _primitive(W: np.ndarray) -> np.ndarray:
     return W // g[:, None]
 
 
+_fmpz = np.frompyfunc(fmpz, 1, 1)
+
+
+def _to_fmpz(A: np.ndarray) -> np.ndarray:
+    """Object array of Python ints -> object array of ``fmpz`` (same shape)."""
+    return np.asarray(_fmpz(A), dtype=object) if A.size else A.astype(object)
+
+
 def _csr_rows(ptr: np.ndarray, ind: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The entries of CSR rows ``rows``: (row position in ``rows``, entry) pairs."""
     cnt = ptr[rows + 1] - ptr[rows]
@@ -341,11 +349,13 @@ def face_volumes(
         for t in range(k + 1):
             term = ha[rows, hi[lp, t]] * Ef[rows, lo[lp, t]]
             wI = wI + term if t % 2 == 0 else wI - term
-        # L_G / (D_a L_F), via L_G / D_a once per face
-        LGa = L[sel] // D[apex[sel]]
-        contrib = (nu[fac] * np.abs(wI)) * (LGa[owner] // L[fac])
         acc = np.full(sel.size, fmpz(0), dtype=object)
-        if owner.size:
+        if k == 1:  # an edge ab: nu_b = 1 and L_ab / (D_a L_b) = 1, one link per edge
+            acc[owner] = _to_fmpz(np.abs(wI))
+        elif owner.size:
+            # L_G / (D_a L_F), via L_G / D_a once per face
+            LGa = L[sel] // D[apex[sel]]
+            contrib = (nu[fac] * np.abs(wI)) * (LGa[owner] // L[fac])
             starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
             acc[owner[starts]] = np.add.reduceat(contrib, starts)
         good = eI != 0
