@@ -375,6 +375,19 @@ def _lex_sign_vector(
 
 # -- the certificate -----------------------------------------------------------------------------
 
+class _KeyIndex:
+    """Cell index by sign-vector bytes, built on the first lookup (only diagnostics need it)."""
+
+    def __init__(self, S: np.ndarray) -> None:
+        self._S = S
+        self._d: dict[bytes, int] | None = None
+
+    def get(self, key: bytes) -> int | None:
+        if self._d is None:
+            self._d = {row.tobytes(): i for i, row in enumerate(self._S)}
+        return self._d.get(key)
+
+
 class _Recorder:
     def __init__(self) -> None:
         self.checks: list[CheckResult] = []
@@ -509,7 +522,7 @@ def certify(
                          f"cells {a} and {b} have the same sign vector: one of them is extra"))
     rec.done("unique_keys", N, ["canonical_order", "extra_cell"], before,
              "sign vectors distinct and in canonical order")
-    key_index: dict[bytes, int] = {S[i].tobytes(): i for i in range(N)}
+    key_index = _KeyIndex(S)  # built on first use: only failures need it
     del keys
 
     # the claimed vertex sets (unions over facet links) and the top cells; the exact volumes run
@@ -594,23 +607,29 @@ def certify(
         rec.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a cell with vertices", "none",
                          f"cell {int(c)} has no vertices"))
     nonempty = np.flatnonzero(nv > 0)
-    VS = S[vind]  # claimed vertex sign vectors (checked against coordinates in step 3)
+    # joins of the claimed vertex sign vectors (checked against coordinates in step 3), as bit
+    # masks: the join is + where some vertex is + (and none -), - likewise, 0 elsewhere
+    pos, neg = np.packbits(S > 0, axis=1), np.packbits(S < 0, axis=1)
     starts = vptr[nonempty]
-    hi = np.zeros((N, width), dtype=np.int8)
-    lo = np.zeros((N, width), dtype=np.int8)
-    if VS.size:
-        hi[nonempty] = np.maximum.reduceat(VS, starts, axis=0)
-        lo[nonempty] = np.minimum.reduceat(VS, starts, axis=0)
-    undefined = np.any((hi == 1) & (lo == -1), axis=1)
-    join = np.where(hi > 0, hi, lo).astype(np.int8)
-    mism = np.flatnonzero((~undefined & np.any(join != S, axis=1) & (nv > 0)) | undefined)
+    jp = np.zeros_like(pos)
+    jn = np.zeros_like(neg)
+    if vind.size and pos.shape[1]:
+        jp[nonempty] = np.bitwise_or.reduceat(pos[vind], starts, axis=0)
+        jn[nonempty] = np.bitwise_or.reduceat(neg[vind], starts, axis=0)
+    undefined = np.any(jp & jn, axis=1)
+    mism = np.flatnonzero((np.any(jp != pos, axis=1) | np.any(jn != neg, axis=1) | undefined) & (nv > 0))
+
+    def join_of(c: int) -> np.ndarray:
+        return (np.unpackbits(jp[c])[:width].astype(np.int8)
+                - np.unpackbits(jn[c])[:width].astype(np.int8))
+
     for c in mism.tolist():
         if undefined[c]:
             rec.fail(Failure("extra_cell", c, sign_key(S[c]), None, "vertices in one closed cell",
                              "vertices on both sides of a neuron's zero set",
                              f"cell {c}: its vertices straddle a zero set, it is no cell"))
             continue
-        _classify_sign(rec, c, S, join[c], key_index, dims, "join of its vertices' sign vectors")
+        _classify_sign(rec, c, S, join_of(c), key_index, dims, "join of its vertices' sign vectors")
     # interior points of top cells: the point p = sum of the homogeneous vertex vectors is a
     # positive combination of the vertices, so (Lemma B, with the vertices' sign vectors exact by
     # step 3 and their join equal to the claim) sigma(p) is the claimed sign vector; optionally
@@ -846,7 +865,7 @@ def _face_of(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _classify_sign(rec: _Recorder, c: int, S: np.ndarray, true: np.ndarray,
-                   key_index: dict[bytes, int], dims: np.ndarray, how: str,
+                   key_index: _KeyIndex, dims: np.ndarray, how: str,
                    point: tuple[str, ...] | None = None) -> None:
     other = key_index.get(np.asarray(true, dtype=np.int8).tobytes())
     if other is not None and other != c:
@@ -904,7 +923,7 @@ def _diagnose_interval(rec: _Recorder, r: int, c: int, cnt: int, S: np.ndarray, 
 
 def _diagnose_wall(rec: _Recorder, w: int, want: int, K: PolyhedralComplex, S: np.ndarray,
                    cof_ptr: np.ndarray, cof_ind: np.ndarray, V: sp.csr_matrix,
-                   H: list[tuple[int, ...]], key_index: dict[bytes, int]) -> None:
+                   H: list[tuple[int, ...]], key_index: _KeyIndex) -> None:
     cofs = [int(x) for x in cof_ind[cof_ptr[w]:cof_ptr[w + 1]]]
     if len(cofs) > want:
         rec.fail(Failure("extra_cell", w, sign_key(S[w]), None, f"{want} top cells", str(len(cofs)),
@@ -965,7 +984,7 @@ def _domain_volume(dom: Domain) -> Fraction:
 
 def _cdd_region(rec: _Recorder, c: int, K: PolyhedralComplex, S: np.ndarray, V: sp.csr_matrix,
                 H: list[tuple[int, ...]], dims: np.ndarray, B: sp.csr_matrix,
-                key_index: dict[bytes, int],
+                key_index: _KeyIndex,
                 vertices_of: Callable[..., tuple[list[tuple[Fraction, ...]], list[frozenset[int]], int]]
                 ) -> None:
     """Recompute top cell ``c`` with cddlib from its sign vector and compare with the claims."""
