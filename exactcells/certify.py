@@ -71,6 +71,7 @@ from flint import fmpq, fmpz, fmpz_mat
 
 from .complex import PolyhedralComplex
 from .domain import Domain
+from .errors import InvalidArgumentError
 from .localforms import LocalForms
 from .network import Network
 from .numbers import format_rational
@@ -458,6 +459,8 @@ def certify(
     -------
     Certificate
     """
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise InvalidArgumentError(f"jobs (--jobs) must be a positive integer, got {jobs!r}")
     t0 = time.perf_counter()
     rec = _Recorder()
     net, dom = K.network, K.domain
@@ -806,7 +809,7 @@ def _volume_processes(jobs: int | None, ntops: int) -> int:
         return 1
     if jobs is None:
         return 2 if (os.cpu_count() or 1) >= 2 and ntops >= 1000 else 1
-    return max(1, min(int(jobs), max(ntops, 1)))
+    return min(jobs, max(ntops, 1))
 
 
 def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], list[tuple[int, int, list[int]]]]:

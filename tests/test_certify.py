@@ -362,3 +362,11 @@ def test_volumes_in_worker_processes_equal_one_process(jobs: int, K3: Polyhedral
     broken = rebuild(K3, [c for c in cells_of(K3) if c["id"] != r])
     cert = certify(broken, jobs=jobs)
     assert cert.total_volume == 8 - K3.volume(r) and "volume" in cert.failure_kinds
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_jobs_must_be_a_positive_integer(bad: Any, K2: PolyhedralComplex) -> None:
+    from exactcells.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="jobs"):
+        certify(K2, jobs=bad)

@@ -27,6 +27,9 @@ def register(sub: Any) -> None:
     p.add_argument("--interior-forward", action="store_true",
                    help="also recompute every top cell's interior sign vector by an exact forward "
                         "pass (Lemma B already proves it from the vertices)")
+    p.add_argument("--jobs", type=int, default=None, metavar="J",
+                   help="processes for the exact volumes (default: 2 on a machine with 2 or more "
+                        "cores for 1000+ regions; 1 keeps everything in this process)")
     p.add_argument("--cdd", type=int, default=0, metavar="K",
                    help="also recompute K top cells from scratch with cddlib (-1: all)")
     p.add_argument("--complex", metavar="FILE.npz", dest="complex_file",
@@ -57,7 +60,7 @@ def run_certify(args: argparse.Namespace) -> int:
         K = build_complex(net, dom, with_output=args.with_output, progress=not args.no_progress)
     cdd = None if args.cdd < 0 else args.cdd
     cert = certify(K, volumes=not args.no_volumes, affine_dims=args.affine_dims,
-                   interior_forward=args.interior_forward, cdd_regions=cdd)
+                   interior_forward=args.interior_forward, cdd_regions=cdd, jobs=args.jobs)
     if args.json:
         out = cert.to_dict()
         out["build_seconds"] = round(K.build_seconds, 4)
