@@ -535,7 +535,8 @@ def certify(
     tops = np.flatnonzero((dims == n) & (np.diff(V.indptr) > 0))
     nproc = _volume_processes(jobs, tops.size) if volumes else 1
     # this process takes a smaller share: it runs the other checks first
-    cuts = (np.cumsum([1] + [2] * (nproc - 1)) * tops.size) // (2 * nproc - 1)
+    weights = np.array([_PARENT_WEIGHT] + [1.0] * (nproc - 1))
+    cuts = np.round(np.cumsum(weights) / weights.sum() * tops.size).astype(np.int64)
     job = {"n": n, "dims": dims, "S": S, "B": B, "V": V, "H": H, "net": net, "dom": dom,
            "chunks": np.split(tops, cuts[:-1])}
     t_vol = time.perf_counter()
@@ -778,6 +779,7 @@ def certify(
 
 
 _VOLUME_JOB: dict[str, Any] = {}
+_PARENT_WEIGHT = 0.5  # the main process's share of the volumes relative to a worker's
 
 
 def _volume_part_of(job: dict[str, Any], i: int) -> tuple[int, int, list[int]]:
