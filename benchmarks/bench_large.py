@@ -59,7 +59,8 @@ def main() -> None:
         "## A complex of about a million cells (`bench_large.py`)",
         "",
         f"Measured {datetime.date.today().isoformat()}: {os.cpu_count()} cores, {platform.machine()}, "
-        f"Python {platform.python_version()}, one process, load average {load:.1f} at the start.",
+        f"Python {platform.python_version()}, one process (the certificate's volumes: two), load "
+        f"average {load:.1f} at the start.",
         f"Network 3-48-48-1 (benchmark recipe, `default_rng(1)`), box [-1, 1]^3: f-vector "
         f"{K.f_vector}, **{K.num_cells:,} cells**, Euler characteristic {K.euler_characteristic}.",
         "",
@@ -75,7 +76,9 @@ def main() -> None:
         "",
         "Memory is dominated by the vertices' homogeneous integer vectors, which carry the current "
         "layer's exact pre-activations (a 48-wide layer of float64 weights gives integers of a few "
-        "hundred bits).",
+        "hundred bits). The certificate's peak comes from its volume recursion: every face's "
+        "exact big-integer data (products of its vertices' denominators) for about a million "
+        "faces.",
         "",
     ]
     (HERE / "results").mkdir(exist_ok=True)
