@@ -321,6 +321,7 @@ def face_volumes(
         pos, sgn = _hodge(m, k + 1)
         E[k] = P[k][:, pos] * sgn[None, :].astype(object)
     E[n] = np.ones((1, 1), dtype=object)
+    del P  # the dual vectors are not needed any more (memory on large complexes)
 
     # 2. nu, bottom-up ------------------------------------------------------------------------
     nu = np.full(N, fmpz(0), dtype=object)
