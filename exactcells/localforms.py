@@ -51,6 +51,7 @@ class LocalForms:
         self._ids: dict[int, dict[bytes, int]] = {}
 
     def tables(self, li: int, active: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """Forms of every neuron of layer ``li`` for each row of ``active`` (see :meth:`_tables`)."""
         return self._tables(li, active, chunk)[0]
 
     def _tables(self, li: int, active: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -119,5 +120,5 @@ class LocalForms:
             T, pid = self._tables(li, active)
             local = positions[sel] - lo
             out[sel, :] = T[np.arange(sel.size), local]
-            fid[sel] = (nh + m + self.widths[li] * pid + local) * (last + 1) + li + 1
+            fid[sel] = nh + m + (pid * max(self.widths) + local) * (last + 1) + li
         return out, fid
