@@ -302,7 +302,13 @@ def face_volumes(
             pair[ok, 0] = flat[f] + 1
             pair[ok, 1] = fid
         # P_G depends only on (the parent's flat, the form): compute it once per distinct pair
-        upair, first, inv = np.unique(pair, axis=0, return_index=True, return_inverse=True)
+        span = int(pair[:, 1].max()) + 1 if pair.size else 1
+        if int(pair[:, 0].max(initial=0)) < (2**62) // span:  # one int64 key per pair
+            _, first, inv = np.unique(pair[:, 0] * span + pair[:, 1], return_index=True,
+                                      return_inverse=True)
+            upair = pair[first]
+        else:
+            upair, first, inv = np.unique(pair, axis=0, return_index=True, return_inverse=True)
         inv = np.asarray(inv).ravel()
         Pk = np.zeros((upair.shape[0], ncoord), dtype=object)
         real = upair[:, 0] > 0
@@ -343,12 +349,10 @@ def face_volumes(
         piv = np.argmax(EG != 0, axis=1)
         eI = np.abs(EG[np.arange(sel.size), piv])
         lp = piv[owner]
-        rows = np.arange(owner.size)
-        Ef = E[k - 1][row_of[fac]]
-        ha = H[a]
-        wI = np.zeros(owner.size, dtype=object)
-        for t in range(k + 1):
-            term = ha[rows, hi[lp, t]] * Ef[rows, lo[lp, t]]
+        Ek, frow = E[k - 1], row_of[fac]
+        wI = H[a, hi[lp, 0]] * Ek[frow, lo[lp, 0]]
+        for t in range(1, k + 1):
+            term = H[a, hi[lp, t]] * Ek[frow, lo[lp, t]]
             wI = wI + term if t % 2 == 0 else wI - term
         acc = np.full(sel.size, fmpz(0), dtype=object)
         if k == 1:  # an edge ab: nu_b = 1 and L_ab / (D_a L_b) = 1, one link per edge
