@@ -789,9 +789,9 @@ def _parent_weight(n: int) -> float:
 
     It runs the other checks first. In 1-D and 2-D those dominate (the exact forward pass over
     the vertices) and the volumes are cheap, so it takes none; in 3-D a small share; from 4-D on,
-    where the volumes dominate, half a worker's (measured on the benchmark networks).
+    where the volumes dominate, 0.6 of a worker's (measured on the benchmark networks).
     """
-    return {1: 0.0, 2: 0.0, 3: 0.25}.get(n, 0.5)
+    return {1: 0.0, 2: 0.0, 3: 0.25}.get(n, 0.6)
 
 
 def _volume_part_of(job: dict[str, Any], i: int) -> tuple[int, int, list[int]]:
