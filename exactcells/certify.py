@@ -455,8 +455,9 @@ def certify(
         ``jobs`` groups (consecutive in canonical order, so spatially coherent); ``jobs - 1``
         forked worker processes compute the volumes of theirs while this process runs the
         other checks and then the smaller first group.
-        ``None`` (default): 2 when the machine has 2 or more cores, ``fork`` is available and
-        there are at least 1000 top cells; otherwise 1 (everything in this process).
+        ``None`` (default): 2 on Linux when the machine has 2 or more cores and there are at
+        least 1000 top cells; otherwise 1 (everything in this process). Explicit ``jobs > 1``
+        needs the ``fork`` start method (elsewhere the volumes run in this process).
     progress
         Called with the name of each check as it starts.
 
@@ -818,11 +819,13 @@ def _volume_part(i: int) -> tuple[int, int, list[int]]:
 def _volume_processes(jobs: int | None, ntops: int) -> int:
     import multiprocessing as mp
     import os
+    import sys
 
     if "fork" not in mp.get_all_start_methods():
         return 1
-    if jobs is None:
-        return 2 if (os.cpu_count() or 1) >= 2 and ntops >= 1000 else 1
+    if jobs is None:  # automatic only on Linux, where fork is the safe default
+        auto = sys.platform.startswith("linux") and (os.cpu_count() or 1) >= 2 and ntops >= 1000
+        return 2 if auto else 1
     return min(jobs, max(ntops, 1))
 
 
