@@ -43,7 +43,9 @@ vector's inequalities cut out, which is what a cddlib conversion gives (``cdd_re
 that literally, at 10-200 ms per cell). The structural checks use the certificate's own integer
 matrices; the volume recursion takes its local forms from :meth:`Network.integer_network`
 (shared with the builder), which cannot make a wrong complex pass: the structural proof does
-not use them, and wrong forms would only make the volumes disagree. On top of that the certificate checks exact totals: the volumes of the top cells add up to
+not use them, and wrong forms would only make the volumes disagree.
+
+On top of that the certificate checks exact totals: the volumes of the top cells add up to
 ``vol(D)`` (exact face recursion of :mod:`exactcells.volumes`, which also detects facets whose
 vertices leave one flat) and the Euler characteristic is 1; optionally (``affine_dims``) every
 cell's dimension is compared with the rank of its exact affine hull.
@@ -407,8 +409,8 @@ class _Recorder:
         if c < MAX_WITNESSES:
             self.failures.append(f)
 
-    def start(self) -> None:
-        self._t = time.perf_counter()
+    def start(self, at: float | None = None) -> None:
+        self._t = time.perf_counter() if at is None else at
 
     def done(self, name: str, checked: int, kinds: Sequence[str], before: dict[str, int],
              detail: str) -> None:
@@ -454,7 +456,7 @@ def certify(
         Processes for the exact volumes: with ``jobs > 1`` the top cells are split into
         ``jobs`` groups (consecutive in canonical order, so spatially coherent); ``jobs - 1``
         forked worker processes compute the volumes of theirs while this process runs the
-        other checks and then the smaller first group.
+        other checks and then the first, smaller (in 1-D and 2-D empty) group.
         ``None`` (default): 2 on Linux when the machine has 2 or more cores and there are at
         least 1000 top cells; otherwise 1 (everything in this process). Explicit ``jobs > 1``
         needs the ``fork`` start method (elsewhere the volumes run in this process).
@@ -716,9 +718,8 @@ def certify(
         note("volumes")
         before = dict(rec.counts)
         dvol = _domain_volume(dom)
-        if pending is None:
-            rec.start()
-            t_vol = rec._t
+        # in one process the check starts now; with workers, when they were started
+        rec.start(None if pending is None else t_vol)
         parts = [_volume_part_of(job, 0)] + (pending() if pending is not None else [])
         total = sum((Fraction(p, q) for p, q, _ in parts), Fraction(0))
         for c in sorted({c for _, _, inc in parts for c in inc}):
@@ -731,7 +732,6 @@ def certify(
                              f"the top cells' volumes add up to {float(total):.6g}, the domain's "
                              f"volume is {float(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
                              f"{format_rational(abs(dvol - total))})"))
-        rec._t = t_vol
         rec.done("volumes", int(tops.size), ["volume", "affine_dimension"], before,
                  f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)} (face recursion "
                  f"in exterior algebra, exactcells.volumes"
