@@ -79,7 +79,7 @@ from flint import fmpq, fmpz, fmpz_mat
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import InvalidArgumentError
-from .localforms import LocalForms
+from .localforms import LocalForms, domain_rows
 from .network import Network
 from .numbers import format_rational
 from .volumes import cell_vertex_matrix as _vertex_csr
@@ -285,11 +285,7 @@ def _integer_layer_matrices(net: Network) -> list[fmpz_mat]:
 
 def _domain_matrix(domain: Domain) -> fmpz_mat:
     """Rows ``L_i [-A_i | c_i]``: ``(D x, D) . row`` has the sign of ``c_i - A_i x``."""
-    rows = []
-    for a, ci in zip(domain.A, domain.c):
-        L = _lcm_den(list(a) + [ci])
-        rows.append([int(-v * L) for v in a] + [int(ci * L)])
-    return fmpz_mat(rows)
+    return fmpz_mat(domain_rows(domain))
 
 
 def _signs_of(M: fmpz_mat) -> np.ndarray:

@@ -20,7 +20,17 @@ from flint import fmpz_mat
 from .domain import Domain
 from .network import Network
 
-__all__ = ["LocalForms"]
+__all__ = ["LocalForms", "domain_rows"]
+
+
+def domain_rows(domain: Domain) -> list[list[int]]:
+    """Integer rows ``L_i [-A_i | c_i]`` (``L_i > 0``): ``(D x, D) . row`` has the sign of
+    ``c_i - A_i x``, positive inside the domain and zero on its ``i``-th facet."""
+    rows = []
+    for a, ci in zip(domain.A, domain.c):
+        den = math.lcm(*(Fraction(v).denominator for v in list(a) + [ci]))
+        rows.append([int(-Fraction(v) * den) for v in a] + [int(Fraction(ci) * den)])
+    return rows
 
 
 class LocalForms:
@@ -41,11 +51,7 @@ class LocalForms:
         self.starts = np.concatenate(([0], np.cumsum(self.widths))).astype(np.int64)
         self.nh = int(sum(self.widths[:-1]))
         self.m = domain.num_facets
-        drows = []
-        for a, ci in zip(domain.A, domain.c):
-            den = math.lcm(*(Fraction(v).denominator for v in list(a) + [ci]))
-            drows.append([int(-Fraction(v) * den) for v in a] + [int(Fraction(ci) * den)])
-        self.domain_rows = drows
+        self.domain_rows = domain_rows(domain)
         self.mats_int = [np.array(r, dtype=object).reshape(len(r), -1) for r in rows]
         self._cache: dict[int, dict[bytes, np.ndarray]] = {}
         self._ids: dict[int, dict[bytes, int]] = {}
