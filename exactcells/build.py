@@ -382,6 +382,8 @@ def build_complex(
     if domain is None:
         domain = Domain.box(net.input_dim)
     _check_domain(net, domain)
+    if not net.is_plain:
+        raise NotImplementedError("activation units other than ReLU: the engine support lands next")
     if jobs > 1:
         K = build_complex_by_units(net, domain, with_output=with_output, jobs=jobs)
         if max_cells is not None and K.num_cells > max_cells:

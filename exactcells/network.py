@@ -1,9 +1,17 @@
-"""Exact ReLU networks: the immutable :class:`Network`, its loaders and forward passes.
+"""Exact piecewise-linear networks: the immutable :class:`Network`, its loaders and forward passes.
 
 A network ``F: R^n -> R^m`` is a sequence of affine layers ``(W_l, b_l)``; every layer but the
-last is followed by ReLU, the last is linear. ``W_l`` has one row per output neuron of the layer.
-Weights are exact :class:`~fractions.Fraction` values; floats are converted once, exactly, by
-:func:`exactcells.numbers.to_rational`.
+last is followed by an *activation stage*, the last is linear. ``W_l`` has one row per
+pre-activation of the layer. By default a stage is one ReLU per row (the multilayer perceptron);
+a layer may instead list its :class:`Unit` s: ``relu``, ``leaky`` (slope on the negative side),
+``linear`` (a carried value: a skip connection, no cut) and ``max`` (max-pooling over rows).
+Convolutions, pooling, batch normalisation and residual connections are written in this form by
+:mod:`exactcells.models`. Weights are exact :class:`~fractions.Fraction` values; floats are
+converted once, exactly, by :func:`exactcells.numbers.to_rational`.
+
+Sign vectors (the keys of cells): for every hidden layer and every unit in order, ``relu`` and
+``leaky`` give one entry ``sign(z_i)``, ``linear`` gives none, and ``max`` over ``k`` rows gives
+``k`` entries ``sign(z_i - max)`` in ``{-1, 0}`` (0 exactly for the maximizers).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from .errors import (
 from .numbers import format_rational, to_rational
 
 __all__ = [
+    "Unit",
     "Layer",
     "Network",
     "network_from_dict",
@@ -42,12 +51,91 @@ Matrix = tuple[tuple[Fraction, ...], ...]
 Vector = tuple[Fraction, ...]
 
 
+UNIT_KINDS = ("relu", "leaky", "linear", "max")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One piecewise-linear unit of the activation stage that follows a hidden layer.
+
+    Attributes
+    ----------
+    kind
+        ``"relu"`` (``max(z_i, 0)``), ``"leaky"`` (``z_i`` if ``z_i > 0`` else ``slope * z_i``),
+        ``"linear"`` (``z_i``, a carried value with no sign entry) or ``"max"`` (the maximum of
+        the rows in ``inputs``).
+    inputs
+        The rows of the layer's pre-activation ``z`` that the unit reads: one, or at least two
+        for ``"max"``.
+    slope
+        ``"leaky"`` only: the exact slope on the negative side.
+    """
+
+    kind: str
+    inputs: tuple[int, ...]
+    slope: Fraction = Fraction(0)
+
+    @property
+    def num_signs(self) -> int:
+        """Number of sign-vector entries of the unit."""
+        if self.kind == "linear":
+            return 0
+        return len(self.inputs) if self.kind == "max" else 1
+
+    def to_json(self) -> list[Any]:
+        if self.kind == "max":
+            return ["max", list(self.inputs)]
+        if self.kind == "leaky":
+            return ["leaky", self.inputs[0], format_rational(self.slope)]
+        return [self.kind, self.inputs[0]]
+
+    def apply(self, z: Sequence[Any]) -> Any:
+        """The unit's value for exact pre-activations ``z`` (Fractions, ints or tuples of them
+        compared lexicographically with ``scale`` support: see :func:`_scale`)."""
+        if self.kind == "max":
+            return max(z[i] for i in self.inputs)
+        v = z[self.inputs[0]]
+        if self.kind == "linear":
+            return v
+        if _positive(v):
+            return v
+        return _scale(v, self.slope) if self.kind == "leaky" else _scale(v, 0)
+
+    def signs(self, z: Sequence[Any]) -> list[int]:
+        """The unit's sign-vector entries for exact pre-activations ``z``."""
+        if self.kind == "linear":
+            return []
+        if self.kind == "max":
+            top = max(z[i] for i in self.inputs)
+            return [0 if z[i] == top else -1 for i in self.inputs]
+        return [_sign(z[self.inputs[0]])]
+
+
+def _positive(v: Any) -> bool:
+    return bool(v > (Fraction(0),) * len(v)) if isinstance(v, tuple) else bool(v > 0)
+
+
+def _sign(v: Any) -> int:
+    zero = (Fraction(0),) * len(v) if isinstance(v, tuple) else 0
+    return (v > zero) - (v < zero)
+
+
+def _scale(v: Any, c: Fraction | int) -> Any:
+    return tuple(c * x for x in v) if isinstance(v, tuple) else c * v
+
+
 @dataclass(frozen=True, slots=True)
 class Layer:
-    """One affine layer: ``z = W x + b`` with exact rational entries."""
+    """One affine layer ``z = W x + b`` with exact rational entries, and its activation stage.
+
+    ``units`` is ``None`` for one ReLU per row (a hidden layer of a multilayer perceptron) and
+    for the last layer (which is linear); otherwise the stage's :class:`Unit` s in order, whose
+    values form the next layer's input.
+    """
 
     W: Matrix
     b: Vector
+    units: tuple[Unit, ...] | None = None
 
     @property
     def fan_in(self) -> int:
@@ -56,6 +144,34 @@ class Layer:
     @property
     def fan_out(self) -> int:
         return len(self.W)
+
+    def stage(self) -> tuple[Unit, ...]:
+        """The activation stage as units (``None`` resolves to one ReLU per row)."""
+        if self.units is not None:
+            return self.units
+        return tuple(Unit("relu", (j,)) for j in range(self.fan_out))
+
+    @property
+    def out_width(self) -> int:
+        """Width of the stage's output (the next layer's input)."""
+        return self.fan_out if self.units is None else len(self.units)
+
+    @property
+    def num_signs(self) -> int:
+        """Sign-vector entries of the stage (as a hidden layer)."""
+        return self.fan_out if self.units is None else sum(u.num_signs for u in self.units)
+
+    def apply_stage(self, z: Sequence[Any]) -> list[Any]:
+        """The stage's output for exact pre-activations ``z``."""
+        if self.units is None:
+            return [v if _positive(v) else _scale(v, 0) for v in z]
+        return [u.apply(z) for u in self.units]
+
+    def stage_signs(self, z: Sequence[Any]) -> list[int]:
+        """The stage's sign-vector entries for exact pre-activations ``z``."""
+        if self.units is None:
+            return [_sign(v) for v in z]
+        return [e for u in self.units for e in u.signs(z)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,32 +213,53 @@ class Network:
 
     @property
     def hidden_widths(self) -> tuple[int, ...]:
+        """Pre-activation widths (rows of ``W``) of the hidden layers."""
         return tuple(layer.fan_out for layer in self.layers[:-1])
 
     @property
+    def sign_widths(self) -> tuple[int, ...]:
+        """Sign-vector entries of each hidden layer's activation stage."""
+        return tuple(layer.num_signs for layer in self.layers[:-1])
+
+    @property
     def num_hidden(self) -> int:
-        """Total number of hidden (ReLU) neurons."""
-        return sum(self.hidden_widths)
+        """Total number of hidden sign-vector entries (the hidden neurons of a ReLU network)."""
+        return sum(self.sign_widths)
+
+    @property
+    def is_plain(self) -> bool:
+        """True for a multilayer perceptron: every hidden stage is one ReLU per row."""
+        return all(layer.units is None for layer in self.layers)
 
     @property
     def architecture(self) -> str:
-        """The widths joined by dashes, e.g. ``"2-16-16-1"``."""
+        """The widths joined by dashes, e.g. ``"2-16-16-1"`` (pre-activation widths)."""
         return "-".join(str(w) for w in (self.input_dim, *self.hidden_widths, self.output_dim))
 
     def neuron_labels(self) -> list[tuple[int, int]]:
-        """``(layer, row)`` of every hidden neuron, in sign-vector order."""
-        return [(li, j) for li, w in enumerate(self.hidden_widths) for j in range(w)]
+        """``(layer, row)`` of every hidden sign entry, in sign-vector order."""
+        out: list[tuple[int, int]] = []
+        for li, layer in enumerate(self.layers[:-1]):
+            for u in layer.stage():
+                if u.kind == "max":
+                    out.extend((li, r) for r in u.inputs)
+                elif u.kind != "linear":
+                    out.append((li, u.inputs[0]))
+        return out
 
     # -- exact passes --------------------------------------------------------------------
     def pre_activations(self, x: Sequence[Any]) -> list[tuple[Fraction, ...]]:
         """Exact pre-activations of every layer (hidden layers, then the output) at ``x``."""
-        a = self._point(x)
-        out: list[tuple[Fraction, ...]] = []
+        return self._pre_activations(self._point(x))
+
+    def _pre_activations(self, a: Sequence[Any]) -> list[Any]:
+        out: list[Any] = []
+        last = len(self.layers) - 1
         for li, layer in enumerate(self.layers):
-            z = tuple(sum((w * v for w, v in zip(row, a)), bj) for row, bj in zip(layer.W, layer.b))
+            z = tuple(_dot(row, a, bj) for row, bj in zip(layer.W, layer.b))
             out.append(z)
-            if li < len(self.layers) - 1:
-                a = tuple(v if v > 0 else Fraction(0) for v in z)
+            if li < last:
+                a = layer.apply_stage(z)
         return out
 
     def forward(self, x: Sequence[Any]) -> tuple[Fraction, ...]:
@@ -130,9 +267,9 @@ class Network:
         return self.pre_activations(x)[-1]
 
     def hidden_signs(self, x: Sequence[Any]) -> tuple[int, ...]:
-        """Exact signs (-1, 0, +1) of every hidden neuron's pre-activation at ``x``."""
+        """Exact sign-vector entries of every hidden unit at ``x``."""
         zs = self.pre_activations(x)[:-1]
-        return tuple((v > 0) - (v < 0) for z in zs for v in z)
+        return tuple(e for layer, z in zip(self.layers, zs) for e in layer.stage_signs(z))
 
     def output_signs(self, x: Sequence[Any]) -> tuple[int, ...]:
         """Exact signs of the output neurons at ``x``."""
@@ -144,6 +281,16 @@ class Network:
                 f"point has {len(x)} coordinates but the network takes {self.input_dim}"
             )
         return tuple(to_rational(v, f"x[{i}]") for i, v in enumerate(x))
+
+    def lex_signs(
+        self, x: Sequence[Fraction], d: Sequence[Fraction]
+    ) -> tuple[tuple[int, ...], tuple[tuple[Fraction, Fraction], ...]]:
+        """Hidden sign entries and outputs at ``x + e d`` for ``e -> 0+`` (first-order,
+        lexicographic): every value is a pair ``(value, derivative)`` compared as a tuple."""
+        a = [(Fraction(v), Fraction(w)) for v, w in zip(x, d)]
+        zs = self._pre_activations(a)
+        hidden = tuple(e for layer, z in zip(self.layers, zs[:-1]) for e in layer.stage_signs(z))
+        return hidden, zs[-1]
 
     # -- float views ---------------------------------------------------------------------
     def float_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -158,20 +305,18 @@ class Network:
         A = np.asarray(X, dtype=float)
         layers = self.float_layers()
         for li, (W, b) in enumerate(layers):
-            A = A @ W.T + b
-            if li < len(layers) - 1:
-                A = np.maximum(A, 0.0)
+            Z = A @ W.T + b
+            A = Z if li == len(layers) - 1 else _stage_float(self.layers[li], Z)[0]
         return A
 
     def hidden_signs_float(self, X: np.ndarray) -> np.ndarray:
-        """Float64 signs of every hidden neuron at points ``X``: int8 array ``(N, num_hidden)``."""
+        """Float64 sign entries of every hidden unit at points ``X``: int8 ``(N, num_hidden)``."""
         A = np.asarray(X, dtype=float)
         layers = self.float_layers()
         parts = []
-        for W, b in layers[:-1]:
-            Z = A @ W.T + b
-            parts.append(np.sign(Z).astype(np.int8))
-            A = np.maximum(Z, 0.0)
+        for li, (W, b) in enumerate(layers[:-1]):
+            A, sg = _stage_float(self.layers[li], A @ W.T + b)
+            parts.append(sg)
         if not parts:
             return np.zeros((A.shape[0], 0), dtype=np.int8)
         return np.concatenate(parts, axis=1)
@@ -184,6 +329,7 @@ class Network:
                 {
                     "W": [[format_rational(w) for w in row] for row in L.W],
                     "b": [format_rational(v) for v in L.b],
+                    **({"units": [u.to_json() for u in L.units]} if L.units is not None else {}),
                 }
                 for L in self.layers
             ]
@@ -198,27 +344,41 @@ class Network:
     def integer_network(self) -> tuple[list[list[list[int]]], list[Fraction]]:
         """A sign-equivalent network with integer weights, and the output scales.
 
-        Each neuron is multiplied by a positive factor that makes its row ``[W | b]`` integral
-        and primitive, and the next layer's column is divided by it, so every pre-activation
-        keeps its sign at every point. Returns the integer rows ``[W | b]`` of every layer and,
-        for each output, the factor ``s_k`` with ``integer output k = s_k * F_k``.
+        Each pre-activation row is multiplied by a positive factor that makes its row ``[W | b]``
+        integral (and primitive, for a row that is compared with no other), and the next
+        layer's columns are divided by the scale of the stage's outputs, so every
+        pre-activation keeps its sign at every point. Rows compared with each other (the inputs
+        of a ``max`` unit, and all outputs) share one factor. A ``leaky`` unit with slope
+        ``p/q`` outputs ``q z`` or ``p z`` (scale ``q``), so every carried value stays an
+        integer. Returns the integer rows ``[W | b]`` of every layer and, for each output, the
+        factor ``s_k`` with ``integer output k = s_k * F_k`` (one common factor).
         """
         scale_prev = [Fraction(1)] * self.input_dim
         layers: list[list[list[int]]] = []
         scale: list[Fraction] = []
-        for L in self.layers:
-            rows: list[list[int]] = []
-            scale = []
-            for row, bj in zip(L.W, L.b):
-                r = [w / s for w, s in zip(row, scale_prev)] + [bj]
-                den = math.lcm(*(v.denominator for v in r))
-                nums = [int(v * den) for v in r]
-                g = math.gcd(*nums) or 1
-                rows.append([v // g for v in nums])
-                scale.append(Fraction(den, g))
+        last = len(self.layers) - 1
+        for li, L in enumerate(self.layers):
+            fr = [[w / s for w, s in zip(row, scale_prev)] + [bj] for row, bj in zip(L.W, L.b)]
+            rows: list[list[int]] = [[] for _ in fr]
+            scale = [Fraction(1)] * len(fr)
+            for group in _scale_groups(L, li == last):
+                den = math.lcm(*(v.denominator for r in group for v in fr[r]))
+                nums = {r: [int(v * den) for v in fr[r]] for r in group}
+                g = math.gcd(*(x for r in group for x in nums[r])) or 1
+                for r in group:
+                    rows[r] = [v // g for v in nums[r]]
+                    scale[r] = Fraction(den, g)
             layers.append(rows)
-            scale_prev = scale
+            if li < last:
+                scale_prev = [scale[u.inputs[0]] * (u.slope.denominator if u.kind == "leaky" else 1)
+                              for u in L.stage()]
         return layers, scale
+
+    def integer_stages(self) -> list[list[tuple[str, tuple[int, ...], int, int]]]:
+        """Each hidden stage for the integer network: ``(kind, inputs, p, q)`` per unit, where a
+        ``leaky`` unit of slope ``p/q`` maps an integer ``z`` to ``q z`` or ``p z``."""
+        return [[(u.kind, u.inputs, u.slope.numerator, u.slope.denominator) for u in L.stage()]
+                for L in self.layers[:-1]]
 
     def integer_layers(self) -> list[tuple[list[list[int]], list[int]]]:
         """The layers of :meth:`integer_network` as ``(W, b)`` pairs (for signs only)."""
@@ -227,7 +387,7 @@ class Network:
     def forward_homogeneous(
         self, points: Sequence[Sequence[int]], chunk: int = 4096
     ) -> tuple[np.ndarray, list[tuple[Fraction, ...]]]:
-        """Exact hidden signs and outputs at points given as homogeneous integer vectors.
+        """Exact hidden sign entries and outputs at points given as homogeneous integer vectors.
 
         A point is ``(D x_1, ..., D x_n, D)`` with ``D > 0`` (as
         :func:`exactcells.measure.homogeneous` and :meth:`PolyhedralComplex.vertex_homogeneous`
@@ -237,13 +397,14 @@ class Network:
         Returns
         -------
         signs
-            ``(N, num_hidden)`` int8 array of the hidden neurons' signs.
+            ``(N, num_hidden)`` int8 array of the hidden units' sign entries.
         outputs
             The exact output ``F(x)`` of every point.
         """
         from flint import fmpz_mat
 
         layers, out_scale = self.integer_network()
+        stages = self.integer_stages()
         mats = [fmpz_mat(rows) for rows in layers]
         n = self.input_dim
         N = len(points)
@@ -262,17 +423,119 @@ class Network:
                 h = Z.nrows()
                 if li < len(mats) - 1:
                     arr = np.array(Z.entries(), dtype=object).reshape(h, c)
-                    pos = arr > 0
-                    neg = arr < 0
-                    signs[s0 : s0 + c, col : col + h] = (pos.astype(np.int8) - neg.astype(np.int8)).T
-                    col += h
-                    X = fmpz_mat(h + 1, c, np.where(pos, arr, 0).ravel().tolist() + dens)
+                    sg, post = integer_stage_apply(stages[li], arr, self.layers[li].units is None)
+                    signs[s0 : s0 + c, col : col + sg.shape[0]] = sg.T
+                    col += sg.shape[0]
+                    X = fmpz_mat(post.shape[0] + 1, c, post.ravel().tolist() + dens)
                 else:
                     ent = Z.entries()
                     for q in range(c):
                         outputs.append(tuple(Fraction(int(ent[k * c + q]), dens[q]) / out_scale[k]
                                              for k in range(h)))
         return signs, outputs
+
+
+def integer_stage_apply(
+    stage: Sequence[tuple[str, tuple[int, ...], int, int]], Z: np.ndarray, plain: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sign entries and outputs of an integer stage (:meth:`Network.integer_stages`).
+
+    ``Z`` is an object array of integer pre-activations with one row per pre-activation (columns
+    are points, or coordinates of homogeneous vectors: every unit is positively homogeneous, and
+    its choice is made by the sign row of the values). Returns the ``int8`` sign entries (one
+    row per entry) and the integer outputs (one row per unit).
+    """
+    pos = Z > 0
+    neg = Z < 0
+    zsg = pos.astype(np.int8) - neg.astype(np.int8)
+    if plain:
+        return zsg, np.where(pos, Z, 0)
+    sg_rows: list[np.ndarray] = []
+    out_rows: list[np.ndarray] = []
+    for kind, inputs, p, q in stage:
+        if kind == "max":
+            block = Z[list(inputs)]
+            top = block.max(axis=0)
+            sg_rows.extend(np.where(block == top, 0, -1).astype(np.int8))
+            out_rows.append(top)
+            continue
+        i = inputs[0]
+        if kind == "linear":
+            out_rows.append(Z[i])
+            continue
+        sg_rows.append(zsg[i])
+        if kind == "relu":
+            out_rows.append(np.where(pos[i], Z[i], 0))
+        else:
+            out_rows.append(np.where(pos[i], q * Z[i], p * Z[i]))
+    width = Z.shape[1] if Z.ndim > 1 else 0
+    sg = np.array(sg_rows, dtype=np.int8).reshape(len(sg_rows), width)
+    out = np.array(out_rows, dtype=object).reshape(len(out_rows), width)
+    return sg, out
+
+
+def _scale_groups(layer: Layer, last: bool) -> list[list[int]]:
+    """Rows that must share one integer scale: all outputs; the inputs of each ``max`` unit."""
+    n = layer.fan_out
+    if last:
+        return [list(range(n))]
+    if layer.units is None:
+        return [[r] for r in range(n)]
+    parent = list(range(n))
+
+    def find(r: int) -> int:
+        while parent[r] != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    for u in layer.units:
+        if u.kind == "max":
+            for r in u.inputs[1:]:
+                parent[find(r)] = find(u.inputs[0])
+    groups: dict[int, list[int]] = {}
+    for r in range(n):
+        groups.setdefault(find(r), []).append(r)
+    return list(groups.values())
+
+
+def _dot(row: Sequence[Fraction], a: Sequence[Any], bias: Fraction) -> Any:
+    """``row . a + bias`` for exact values or lexicographic tuples of them."""
+    if a and isinstance(a[0], tuple):
+        k = len(a[0])
+        acc = [Fraction(0)] * k
+        acc[0] = bias
+        for w, v in zip(row, a):
+            if w:
+                for t in range(k):
+                    acc[t] += w * v[t]
+        return tuple(acc)
+    return sum((w * v for w, v in zip(row, a) if w), bias)
+
+
+def _stage_float(layer: Layer, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float outputs and int8 sign entries of a stage on float pre-activations ``Z`` (N, h)."""
+    if layer.units is None:
+        return np.maximum(Z, 0.0), np.sign(Z).astype(np.int8)
+    outs: list[np.ndarray] = []
+    sgs: list[np.ndarray] = []
+    for u in layer.units:
+        if u.kind == "max":
+            block = Z[:, list(u.inputs)]
+            top = block.max(axis=1)
+            outs.append(top)
+            sgs.append(np.where(block == top[:, None], 0, -1).astype(np.int8))
+            continue
+        v = Z[:, u.inputs[0]]
+        if u.kind == "linear":
+            outs.append(v)
+            continue
+        sgs.append(np.sign(v).astype(np.int8)[:, None])
+        outs.append(np.where(v > 0, v, float(u.slope) * v if u.kind == "leaky" else 0.0))
+    N = Z.shape[0]
+    out = np.stack(outs, axis=1) if outs else np.zeros((N, 0))
+    sg = np.concatenate(sgs, axis=1) if sgs else np.zeros((N, 0), dtype=np.int8)
+    return out, sg
 
 
 def _check_layers(layers: tuple[Layer, ...]) -> None:
@@ -302,7 +565,57 @@ def _check_layers(layers: tuple[Layer, ...]) -> None:
             for v in row:
                 if not isinstance(v, Fraction):
                     raise NonRationalInputError(f"layer {li}: weight {v!r} is not a Fraction")
-        prev = L.fan_out
+        if L.units is not None:
+            if li == len(layers) - 1:
+                raise InvalidNetworkError(f"layer {li}: the last layer is linear and takes no units")
+            _check_units(L, li)
+        prev = L.out_width
+
+
+def _check_units(L: Layer, li: int) -> None:
+    if not isinstance(L.units, tuple) or not L.units:
+        raise InvalidNetworkError(f"layer {li}: 'units' must be a non-empty list")
+    for k, u in enumerate(L.units):
+        where = f"layer {li}, unit {k}"
+        if not isinstance(u, Unit) or u.kind not in UNIT_KINDS:
+            raise InvalidNetworkError(f"{where}: unknown unit {u!r} (expected one of {', '.join(UNIT_KINDS)})")
+        if not isinstance(u.inputs, tuple) or not u.inputs:
+            raise InvalidNetworkError(f"{where}: a unit needs input rows")
+        for r in u.inputs:
+            if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r < L.fan_out:
+                raise InvalidNetworkError(f"{where}: input row {r!r} is not a row of W (0..{L.fan_out - 1})")
+        if u.kind == "max":
+            if len(u.inputs) < 2 or len(set(u.inputs)) != len(u.inputs):
+                raise InvalidNetworkError(f"{where}: a max unit needs at least two distinct rows")
+        elif len(u.inputs) != 1:
+            raise InvalidNetworkError(f"{where}: a {u.kind} unit reads exactly one row")
+        if not isinstance(u.slope, Fraction):
+            raise NonRationalInputError(f"{where}: slope {u.slope!r} is not a Fraction")
+        if u.kind != "leaky" and u.slope != 0:
+            raise InvalidNetworkError(f"{where}: only leaky units have a slope")
+
+
+def _units_from_json(spec: Any, li: int) -> tuple[Unit, ...]:
+    """Parse ``"units": [["relu", 0], ["leaky", 1, "1/100"], ["linear", 2], ["max", [3, 4]]]``."""
+    if not isinstance(spec, list) or not spec:
+        raise InvalidNetworkError(f"layer {li}: 'units' must be a non-empty list")
+    units = []
+    for k, item in enumerate(spec):
+        where = f"layer {li}, units[{k}]"
+        if not isinstance(item, list) or not item or item[0] not in UNIT_KINDS:
+            raise InvalidNetworkError(
+                f"{where}: expected [kind, row(s)(, slope)] with kind one of {', '.join(UNIT_KINDS)}, got {item!r}"
+            )
+        kind = item[0]
+        want = 3 if kind == "leaky" else 2
+        if len(item) != want:
+            raise InvalidNetworkError(f"{where}: a {kind} unit is written with {want} entries, got {item!r}")
+        rows = item[1] if kind == "max" else [item[1]]
+        if not isinstance(rows, list) or not all(isinstance(r, int) and not isinstance(r, bool) for r in rows):
+            raise InvalidNetworkError(f"{where}: rows must be integers, got {item[1]!r}")
+        slope = to_rational(item[2], f"{where}: slope") if kind == "leaky" else Fraction(0)
+        units.append(Unit(kind, tuple(rows), slope))
+    return tuple(units)
 
 
 def _layer_from_lists(W: Any, b: Any, li: int) -> Layer:
@@ -352,7 +665,10 @@ def network_from_dict(d: Mapping[str, Any], rounding: str | None = None) -> Netw
         for key in ("W", "b"):
             if key not in L:
                 raise InvalidNetworkError(f"layer {li} has no '{key}' key")
-        layers.append(_layer_from_lists(L["W"], L["b"], li))
+        layer = _layer_from_lists(L["W"], L["b"], li)
+        if L.get("units") is not None:
+            layer = Layer(layer.W, layer.b, _units_from_json(L["units"], li))
+        layers.append(layer)
     rnd = rounding if rounding is not None else d.get("rounding")
     return Network(tuple(layers), rounding=rnd if isinstance(rnd, str) else None)
 
@@ -533,6 +849,7 @@ def round_network(net: Network, max_denominator: int) -> Network:
         Layer(
             tuple(tuple(w.limit_denominator(max_denominator) for w in row) for row in L.W),
             tuple(v.limit_denominator(max_denominator) for v in L.b),
+            L.units,
         )
         for L in net.layers
     )
