@@ -41,11 +41,11 @@ import numpy as np
 
 from .complex import PolyhedralComplex
 from .domain import Domain
-from .errors import CellLimitExceeded, InvalidDomainError
+from .errors import CellLimitExceeded, InvalidArgumentError, InvalidDomainError
 from .measure import homogeneous
-from .network import Network
+from .network import Network, integer_stage_apply
 
-__all__ = ["build_complex", "Lattice", "plan_units", "refine_unit", "merge_units"]
+__all__ = ["build_complex", "output_refinement", "num_steps", "Lattice", "plan_units", "refine_unit", "merge_units"]
 
 # sign codes stored during the build: 0 means '-', 1 means '0', 2 means '+'
 _NEG, _ZERO, _POS = 1, 2, 4  # mask bits
@@ -131,8 +131,18 @@ def domain_lattice(domain: Domain, ncut: int) -> Lattice:
     return lat
 
 
-def _transition(lat: Lattice, W: list[list[int]], b: list[int], first: bool) -> None:
-    """Replace each vertex's carried pre-activations by those of the next layer."""
+def _transition(
+    lat: Lattice,
+    W: list[list[int]],
+    b: list[int],
+    first: bool,
+    stage: Sequence[tuple[str, tuple[int, ...], int, int]] | None = None,
+) -> None:
+    """Replace each vertex's carried pre-activations by those of the next layer.
+
+    ``stage`` is the previous layer's integer activation stage (:meth:`Network.integer_stages`);
+    ``None`` means one ReLU per row.
+    """
     from flint import fmpz_mat
 
     n = lat.n
@@ -140,10 +150,15 @@ def _transition(lat: Lattice, W: list[list[int]], b: list[int], first: bool) -> 
     if not vids:
         return
     rows = []
-    for v in vids:
-        h = lat.hv[v]
-        src = h[:n] if first else [x if x > 0 else 0 for x in h[n:-1]]
-        rows.append(src + [h[-1]])
+    if first or stage is None:
+        for v in vids:
+            h = lat.hv[v]
+            src = h[:n] if first else [x if x > 0 else 0 for x in h[n:-1]]
+            rows.append(src + [h[-1]])
+    else:
+        carried = np.array([lat.hv[v][n:-1] for v in vids], dtype=object).T
+        post = integer_stage_apply(stage, carried)[1].T
+        rows = [list(r) + [lat.hv[v][-1]] for r, v in zip(post.tolist(), vids)]
     M = fmpz_mat([list(r) + [bj] for r, bj in zip(W, b)])  # (out, in+1)
     Z = fmpz_mat(rows) * M.transpose()
     width = len(W)
@@ -157,18 +172,21 @@ def _transition(lat: Lattice, W: list[list[int]], b: list[int], first: bool) -> 
         lat.hv[v] = new
 
 
-def _cut(lat: Lattice, col: int, j: int) -> int:
+def _cut(lat: Lattice, col: int, j: int, minus: int | None = None) -> int:
     """Cut every cell of ``lat`` by the zero set of the carried pre-activation ``col``.
 
-    ``j`` is the sign column of the neuron. Returns the number of cells split. The signs of all
-    cells are combined with numpy (a cell's mask is the OR of its facets' masks, dimension by
-    dimension); only the split cells are handled one by one.
+    ``j`` is the sign column of the neuron. With ``minus``, the function that cuts is the
+    difference of the carried values ``col - minus`` (both of one common integer scale).
+    Returns the number of cells split. The signs of all cells are combined with numpy (a cell's
+    mask is the OR of its facets' masks, dimension by dimension); only the split cells are
+    handled one by one.
     """
     facets, hv, sig = lat.facets, lat.hv, lat.sig
     N = lat.num_cells()
     mask = np.zeros(N + 1, dtype=np.uint8)  # mask[N] = 0 serves the padding index -1
     verts = lat.by_dim[0]
-    mask[verts] = [_POS if x > 0 else (_NEG if x < 0 else _ZERO) for x in (hv[v][col] for v in verts)]
+    vals = [hv[v][col] for v in verts] if minus is None else [hv[v][col] - hv[v][minus] for v in verts]
+    mask[verts] = [_POS if x > 0 else (_NEG if x < 0 else _ZERO) for x in vals]
     split_ids: list[list[int]] = [[]]
     for k in range(1, lat.n + 1):
         ids = lat.by_dim[k]
@@ -197,6 +215,8 @@ def _cut(lat: Lattice, col: int, j: int) -> int:
                     a, bb = bb, a
                 ha, hb = hv[a], hv[bb]
                 va, vb = ha[col], hb[col]
+                if minus is not None:
+                    va, vb = va - ha[minus], vb - hb[minus]
                 new = [va * y - vb * x for x, y in zip(ha, hb)]
                 g = math.gcd(*new)
                 if g > 1:
@@ -294,47 +314,195 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _neuron_schedule(net: Network, with_output: bool) -> list[tuple[int, int]]:
-    """(layer, row) of every neuron that cuts, in order."""
-    sched = [(li, j) for li, w in enumerate(net.hidden_widths) for j in range(w)]
-    if with_output:
-        sched += [(len(net.layers) - 1, j) for j in range(net.output_dim)]
-    return sched
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One step of the refinement: a cut by one pre-activation (``relu``, ``leaky``, an output's
+    zero set) or the argmax refinement of a ``max`` unit (or of the outputs)."""
+
+    layer: int
+    kind: str  # "cut" or "max"
+    rows: tuple[int, ...]  # rows of the layer's pre-activation (carried coordinates n + row)
+    sig: int  # the first sign column it writes
 
 
-def refine(
+def output_refinement(net: Network, with_output: bool, refine: str | None) -> str | None:
+    """The output refinement a build uses: ``None`` without the output, else ``"zero"`` or
+    ``"argmax"`` (the default: ``"zero"`` for one output, ``"argmax"`` for two or more)."""
+    if refine is not None and refine not in ("zero", "argmax"):
+        raise InvalidArgumentError(f"refine must be 'zero' or 'argmax', got {refine!r}")
+    if not with_output:
+        if refine is not None:
+            raise InvalidArgumentError("refine= needs with_output=True")
+        return None
+    if refine is None:
+        return "argmax" if net.output_dim >= 2 else "zero"
+    if refine == "argmax" and net.output_dim < 2:
+        raise InvalidArgumentError(
+            "the argmax refinement needs at least two outputs; this network has one "
+            "(use the zero refinement, F = 0)"
+        )
+    return refine
+
+
+def _schedule(net: Network, refine: str | None) -> list[_Item]:
+    """The refinement steps in order, with their sign columns."""
+    items: list[_Item] = []
+    col = 0
+    for li, layer in enumerate(net.layers[:-1]):
+        if layer.units is None:
+            items.extend(_Item(li, "cut", (j,), col + j) for j in range(layer.fan_out))
+            col += layer.fan_out
+            continue
+        for u in layer.units:
+            if u.kind == "max":
+                items.append(_Item(li, "max", u.inputs, col))
+                col += len(u.inputs)
+            elif u.kind != "linear":
+                items.append(_Item(li, "cut", u.inputs, col))
+                col += 1
+    last = len(net.layers) - 1
+    m = net.output_dim
+    if refine == "argmax":
+        items.append(_Item(last, "max", tuple(range(m)), col))
+    elif refine == "zero":
+        items.extend(_Item(last, "cut", (j,), col + j) for j in range(m))
+    return items
+
+
+def num_steps(net: Network, with_output: bool = False, refine: str | None = None) -> int:
+    """Number of refinement steps of a build (one per cutting unit; one per max unit; the
+    outputs: one per output for the zero refinement, one for the argmax refinement)."""
+    return len(_schedule(net, output_refinement(net, with_output, refine)))
+
+
+def _num_columns(net: Network, refine: str | None) -> int:
+    return net.num_hidden + (net.output_dim if refine is not None else 0)
+
+
+def _sublattice(lat: Lattice, cells: Sequence[int]) -> Lattice:
+    """The sub-lattice on ``cells`` (closed under faces), renumbered by dimension."""
+    order = sorted(cells, key=lambda c: lat.dim[c])
+    new = {c: i for i, c in enumerate(order)}
+    sub = Lattice(lat.n, lat.ncut, [], [], lat.sig[order].copy(), {}, [[] for _ in range(lat.n + 1)], [], [])
+    for c in order:
+        i = sub.new_cell(lat.dim[c], [new[f] for f in lat.facets[c]])
+        sub.by_dim[lat.dim[c]].append(i)
+        if c in lat.hv:
+            sub.hv[i] = list(lat.hv[c])
+    sub.rebuild_pad()
+    return sub
+
+
+def _closure(lat: Lattice, seeds: Sequence[int]) -> list[int]:
+    seen = set(seeds)
+    stack = list(seeds)
+    while stack:
+        for f in lat.facets[stack.pop()]:
+            if f not in seen:
+                seen.add(f)
+                stack.append(f)
+    return list(seen)
+
+
+def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> Lattice:
+    """Refine every cell by the set of maximizers of the carried values ``rows``.
+
+    A cell of the result is a maximal convex set on which the argmax set of the values (which
+    are affine on every current cell and share one integer scale) is constant; its sign entries
+    are ``sign(z_j - max)`` (0 for a maximizer, -1 otherwise) in columns ``sig0 + j``.
+    For each candidate winner ``i``: take the closure of the cells where ``z_i >= z_j`` holds
+    at some vertex for every ``j`` (a necessary condition for ``i`` to attain the maximum in
+    the cell), cut it by every ``z_i - z_j`` in turn and keep the parts where ``z_i >= z_j``:
+    what remains is the face lattice of ``{x : z_i(x) = max}``, cell by cell. The union of these
+    lattices over ``i``, identified by sign vector, is the refinement (docs/mathematics.md).
+    """
+    n = lat.n
+    k = len(rows)
+    cols = [n + r for r in rows]
+    N = lat.num_cells()
+    verts = lat.by_dim[0]
+    vals = np.array([[lat.hv[v][c] for c in cols] for v in verts], dtype=object).reshape(len(verts), k)
+    full = (1 << k) - 1
+    parts: list[Lattice] = []
+    for i in range(k):
+        # bit j of a vertex: z_i >= z_j there; a cell's bits: the OR over its vertices
+        vb = np.full(len(verts), 1 << i, dtype=object)
+        for j in range(k):
+            if j != i:
+                vb = vb | np.where(vals[:, i] >= vals[:, j], 1 << j, 0)
+        bits = np.zeros(N + 1, dtype=object)
+        bits[:] = 0
+        bits[verts] = vb
+        for d in range(1, n + 1):
+            ids = lat.by_dim[d]
+            if ids:
+                bits[ids] = np.bitwise_or.reduce(bits[lat.pad[d]], axis=1)
+        seeds = np.flatnonzero(bits[:N] == full).tolist()
+        if not seeds:
+            continue
+        L = _sublattice(lat, _closure(lat, seeds))
+        for j in range(k):
+            if j == i:
+                continue
+            _cut(L, cols[i], sig0 + j, minus=cols[j])
+            keep = np.flatnonzero(L.sig[: L.num_cells(), sig0 + j] != 0).tolist()
+            if len(keep) < L.num_cells():
+                L = _sublattice(L, keep)
+            if L.num_cells() == 0:
+                break
+        M = L.num_cells()
+        if M == 0:
+            continue
+        for j in range(k):  # code of sign(z_j - max): '+' of z_i - z_j is '-', '0' stays '0'
+            L.sig[:M, sig0 + j] = 2 - L.sig[:M, sig0 + j] if j != i else 1
+        parts.append(L)
+    return merge_units(parts)
+
+
+def _replace(lat: Lattice, new: Lattice) -> None:
+    lat.dim, lat.facets, lat.sig, lat.hv = new.dim, new.facets, new.sig, new.hv
+    lat.by_dim, lat.pad, lat.pos = new.by_dim, new.pad, new.pos
+
+
+def _refine(
     lat: Lattice,
     net: Network,
-    with_output: bool,
+    refine_output: str | None,
     start: int = 0,
     stop: int | None = None,
     max_cells: int | None = None,
     progress: bool = False,
 ) -> Lattice:
-    """Cut ``lat`` by the neurons ``start <= i < stop`` of the schedule, in place.
+    """Apply the steps ``start <= i < stop`` of the schedule to ``lat``, in place.
 
-    ``lat``'s vertices must carry the pre-activations of the layer of neuron ``start``
+    ``lat``'s vertices must carry the pre-activations of the layer of step ``start``
     (for ``start = 0``: only ``(D x, D)``).
     """
     ints = net.integer_layers()
-    sched = _neuron_schedule(net, with_output)
+    stages = net.integer_stages()
+    sched = _schedule(net, refine_output)
     stop = len(sched) if stop is None else stop
     bar = _Progress(stop - start, progress)
     n = lat.n
-    current_layer = sched[start - 1][0] if start > 0 else -1
+    current_layer = sched[start - 1].layer if start > 0 else -1
     for i in range(start, stop):
-        li, j = sched[i]
-        while current_layer < li:
+        item = sched[i]
+        while current_layer < item.layer:
             current_layer += 1
             W, b = ints[current_layer]
-            _transition(lat, W, b, first=current_layer == 0)
-        _cut(lat, n + j, i)
+            plain_prev = current_layer == 0 or net.layers[current_layer - 1].units is None
+            _transition(lat, W, b, first=current_layer == 0,
+                        stage=None if plain_prev else stages[current_layer - 1])
+        if item.kind == "cut":
+            _cut(lat, n + item.rows[0], item.sig)
+        else:
+            _replace(lat, _argmax_refine(lat, item.rows, item.sig))
         if max_cells is not None and lat.num_cells() > max_cells:
             raise CellLimitExceeded(
-                f"stopped after {i + 1} of {len(sched)} neurons: the complex has "
+                f"stopped after {i + 1} of {len(sched)} steps: the complex has "
                 f"{lat.num_cells()} cells already, more than max_cells = {max_cells}"
             )
-        bar.update(i + 1 - start, lat.num_cells(), f"layer {li}")
+        bar.update(i + 1 - start, lat.num_cells(), f"layer {item.layer}")
     return lat
 
 
@@ -343,6 +511,7 @@ def build_complex(
     domain: Domain | None = None,
     *,
     with_output: bool = False,
+    refine: str | None = None,
     max_cells: int | None = None,
     progress: bool = False,
     jobs: int = 1,
@@ -356,7 +525,13 @@ def build_complex(
     domain
         A full-dimensional polytope; by default the box ``[-1, 1]^n``.
     with_output
-        Also cut by the zero sets of the output neurons (the decision boundary ``F = 0``).
+        Also refine by the output: by the zero sets of the outputs (the decision boundary
+        ``F = 0``) or by the argmax set of the outputs (the class regions), see ``refine``.
+    refine
+        ``"zero"`` (one sign entry ``sign(F_j)`` per output) or ``"argmax"`` (one entry
+        ``sign(F_j - max_k F_k)`` per output: a cell is a maximal convex set where the hidden
+        signs and the set of top classes are constant). Default with ``with_output``:
+        ``"zero"`` for one output, ``"argmax"`` for two or more.
     max_cells
         Stop with :class:`~exactcells.errors.CellLimitExceeded` once the complex under
         construction has more cells than this (cell counts only grow while refining).
@@ -382,17 +557,16 @@ def build_complex(
     if domain is None:
         domain = Domain.box(net.input_dim)
     _check_domain(net, domain)
-    if not net.is_plain:
-        raise NotImplementedError("activation units other than ReLU: the engine support lands next")
+    ro = output_refinement(net, with_output, refine)
     if jobs > 1:
-        K = build_complex_by_units(net, domain, with_output=with_output, jobs=jobs)
+        K = build_complex_by_units(net, domain, with_output=with_output, refine=ro, jobs=jobs)
         if max_cells is not None and K.num_cells > max_cells:
             raise CellLimitExceeded(f"the complex has {K.num_cells} cells, more than max_cells = {max_cells}")
         return K
     t0 = time.perf_counter()
-    lat = domain_lattice(domain, len(_neuron_schedule(net, with_output)))
-    refine(lat, net, with_output, max_cells=max_cells, progress=progress)
-    return _assemble(lat, net, domain, with_output, time.perf_counter() - t0)
+    lat = domain_lattice(domain, _num_columns(net, ro))
+    _refine(lat, net, ro, max_cells=max_cells, progress=progress)
+    return _assemble(lat, net, domain, ro, time.perf_counter() - t0)
 
 
 def _check_domain(net: Network, domain: Domain) -> None:
@@ -403,7 +577,7 @@ def _check_domain(net: Network, domain: Domain) -> None:
 
 
 def _assemble(
-    lat: Lattice, net: Network, domain: Domain, with_output: bool, seconds: float
+    lat: Lattice, net: Network, domain: Domain, refine: str | None, seconds: float
 ) -> PolyhedralComplex:
     """Freeze a finished lattice into a canonical :class:`PolyhedralComplex`."""
     N = lat.num_cells()
@@ -437,7 +611,8 @@ def _assemble(
     return PolyhedralComplex(
         network=net,
         domain=domain,
-        with_output=with_output,
+        with_output=refine is not None,
+        output_refinement=refine,
         dims=dims[order],
         signs=signs[order],
         facet_indptr=indptr,
@@ -457,10 +632,16 @@ class WorkUnit:
     lattice: Lattice
 
 
-def plan_units(net: Network, domain: Domain, start: int, with_output: bool = False) -> list[WorkUnit]:
-    """Split the build into independent units: the closures of the top cells after ``start`` neurons."""
-    lat = domain_lattice(domain, len(_neuron_schedule(net, with_output)))
-    refine(lat, net, with_output, 0, start)
+def plan_units(
+    net: Network, domain: Domain, start: int, with_output: bool = False, refine: str | None = None
+) -> list[WorkUnit]:
+    """Split the build into independent units: the closures of the top cells after ``start`` steps."""
+    ro = output_refinement(net, with_output, refine)
+    total = len(_schedule(net, ro))
+    if not 0 <= start <= total:
+        raise InvalidArgumentError(f"start must be between 0 and {total} (the number of steps), got {start}")
+    lat = domain_lattice(domain, _num_columns(net, ro))
+    _refine(lat, net, ro, 0, start)
     return [WorkUnit(start, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
 
 
@@ -488,13 +669,15 @@ def _closure_lattice(lat: Lattice, top: int) -> Lattice:
     return sub
 
 
-def refine_unit(unit: WorkUnit, net: Network, with_output: bool = False) -> Lattice:
+def refine_unit(
+    unit: WorkUnit, net: Network, with_output: bool = False, refine: str | None = None
+) -> Lattice:
     """Refine one unit by the remaining neurons (independent of every other unit)."""
     src = unit.lattice
     lat = Lattice(src.n, src.ncut, list(src.dim), [list(f) for f in src.facets], src.sig.copy(),
                   {k: list(v) for k, v in src.hv.items()}, [list(x) for x in src.by_dim], [], [])
     lat.rebuild_pad()
-    return refine(lat, net, with_output, unit.start)
+    return _refine(lat, net, output_refinement(net, with_output, refine), unit.start)
 
 
 def merge_units(parts: Sequence[Lattice]) -> Lattice:
@@ -529,6 +712,7 @@ def build_complex_by_units(
     *,
     start: int | None = None,
     with_output: bool = False,
+    refine: str | None = None,
     jobs: int = 1,
 ) -> PolyhedralComplex:
     """The same complex as :func:`build_complex`, computed as independent units and merged.
@@ -540,15 +724,17 @@ def build_complex_by_units(
         domain = Domain.box(net.input_dim)
     _check_domain(net, domain)
     t0 = time.perf_counter()
+    ro = output_refinement(net, with_output, refine)
     if start is None:
-        start = net.hidden_widths[0] if net.hidden_widths else 0
-    units = plan_units(net, domain, start, with_output)
+        start = sum(1 for item in _schedule(net, ro) if item.layer == 0) if len(net.layers) > 1 else 0
+    units = plan_units(net, domain, start, with_output, ro)
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(jobs) as ex:
-            parts = list(ex.map(refine_unit, units, [net] * len(units), [with_output] * len(units)))
+            parts = list(ex.map(refine_unit, units, [net] * len(units), [with_output] * len(units),
+                                [ro] * len(units)))
     else:
-        parts = [refine_unit(u, net, with_output) for u in units]
+        parts = [refine_unit(u, net, with_output, ro) for u in units]
     lat = merge_units(parts)
-    return _assemble(lat, net, domain, with_output, time.perf_counter() - t0)
+    return _assemble(lat, net, domain, ro, time.perf_counter() - t0)

@@ -80,7 +80,7 @@ from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import InvalidArgumentError
 from .localforms import LocalForms, domain_rows
-from .network import Network
+from .network import Layer, Network, local_affine_forms
 from .numbers import format_rational
 from .volumes import cell_vertex_matrix as _vertex_csr
 from .volumes import face_volumes, region_volumes
@@ -297,24 +297,36 @@ def _signs_arr(arr: np.ndarray) -> np.ndarray:
 
 
 def exact_sign_vectors(
-    net: Network, domain: Domain, points: Sequence[Sequence[int]], with_output: bool = False
+    net: Network,
+    domain: Domain,
+    points: Sequence[Sequence[int]],
+    with_output: bool | str | None = False,
 ) -> np.ndarray:
-    """Exact sign vectors (neurons, domain facets, outputs) of homogeneous integer points.
+    """Exact sign vectors (hidden entries, domain facets, outputs) of homogeneous integer points.
 
     Parameters
     ----------
     points
         Rows ``(D x_1, ..., D x_n, D)`` of integers with ``D > 0``.
+    with_output
+        ``False``/``None`` (no output part), ``True`` or ``"zero"`` (``sign(F_j)``) or
+        ``"argmax"`` (``sign(F_j - max F)``).
 
     Returns
     -------
     numpy.ndarray
         ``int8`` array with one row per point, laid out like :attr:`PolyhedralComplex.signs`.
+
+    Each layer's integer matrix is ``L [W | b]`` with one common ``L > 0`` for the whole layer,
+    so values of one layer can be compared (max units, argmax); a layer with leaky units of
+    slopes ``p/q`` scales its outputs by the lcm ``Q`` of the ``q`` so they stay integers. The
+    homogeneous coordinate is scaled like the values, layer by layer.
     """
+    refinement = _refinement_name(with_output)
     N = len(points)
     nh = net.num_hidden
     m = domain.num_facets
-    width = nh + m + (net.output_dim if with_output else 0)
+    width = nh + m + (net.output_dim if refinement else 0)
     if N == 0:
         return np.zeros((N, width), dtype=np.int8)
     X = fmpz_mat([[int(x) for x in p] for p in points])
@@ -324,22 +336,59 @@ def exact_sign_vectors(
     pos = 0
     cur = X
     t = np.array([int(p[-1]) for p in points], dtype=object)  # the homogeneous coordinate
+    last = len(mats) - 1
     for li, M in enumerate(mats):
-        if li == len(mats) - 1 and not with_output:
+        if li == last and not refinement:
             break
         Z = np.array((cur * M.transpose()).entries(), dtype=object).reshape(N, M.nrows())
-        k = M.nrows()
-        if li == len(mats) - 1:
-            out[:, nh + m:] = _signs_arr(Z)
+        if li == last:
+            if refinement == "argmax":
+                out[:, nh + m:] = np.where(Z == Z.max(axis=1)[:, None], 0, -1)
+            else:
+                out[:, nh + m:] = _signs_arr(Z)
             break
-        sg = _signs_arr(Z)
-        out[:, pos:pos + k] = sg
-        pos += k
-        # ReLU; the homogeneous coordinate is scaled by this layer's factor, like the values
-        t = t * _layer_factor(net, li)
-        nxt = np.hstack([np.where(sg > 0, Z, 0), t[:, None]])
-        cur = fmpz_mat(N, k + 1, nxt.ravel().tolist())
+        sg, post, Q = _stage_of(net.layers[li], Z)
+        out[:, pos:pos + sg.shape[1]] = sg
+        pos += sg.shape[1]
+        t = t * (_layer_factor(net, li) * Q)
+        nxt = np.hstack([post, t[:, None]])
+        cur = fmpz_mat(N, nxt.shape[1], nxt.ravel().tolist())
     return out
+
+
+def _refinement_name(with_output: bool | str | None) -> str | None:
+    if with_output is True:
+        return "zero"
+    return with_output or None
+
+
+def _stage_of(layer: Layer, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sign entries, integer outputs (times ``Q``) and ``Q`` of a stage on integer values ``Z``
+    (one row per point, one column per pre-activation; one common scale in the layer)."""
+    sz = _signs_arr(Z)
+    if layer.units is None:
+        return sz, np.where(sz > 0, Z, 0), 1
+    Q = math.lcm(*(u.slope.denominator for u in layer.units if u.kind == "leaky"))
+    sgs: list[np.ndarray] = []
+    outs: list[np.ndarray] = []
+    for u in layer.units:
+        if u.kind == "max":
+            block = Z[:, list(u.inputs)]
+            top = block.max(axis=1)
+            sgs.append(np.where(block == top[:, None], 0, -1))
+            outs.append(top * Q)
+            continue
+        z = Z[:, u.inputs[0]]
+        if u.kind == "linear":
+            outs.append(z * Q)
+            continue
+        sgs.append(sz[:, u.inputs[0]][:, None])
+        neg = int(u.slope * Q) if u.kind == "leaky" else 0
+        outs.append(np.where(z > 0, z * Q, z * neg))
+    N = Z.shape[0]
+    sg = np.concatenate(sgs, axis=1).astype(np.int8) if sgs else np.zeros((N, 0), dtype=np.int8)
+    post = np.stack(outs, axis=1) if outs else np.zeros((N, 0), dtype=object)
+    return sg, post, Q
 
 
 def _layer_factor(net: Network, li: int) -> int:
@@ -348,32 +397,26 @@ def _layer_factor(net: Network, li: int) -> int:
 
 
 def _lex_sign_vector(
-    net: Network, domain: Domain, p: Sequence[Fraction], d: Sequence[Fraction], with_output: bool
+    net: Network, domain: Domain, p: Sequence[Fraction], d: Sequence[Fraction],
+    with_output: bool | str | None,
 ) -> tuple[int, ...]:
     """Exact sign vector at ``p + e d`` for ``e -> 0+`` (first-order lexicographic pass)."""
-    a = [(Fraction(x), Fraction(y)) for x, y in zip(p, d)]
-    out: list[int] = []
-    layers = net.layers
-
     def sgn(v: tuple[Fraction, Fraction]) -> int:
         if v[0] != 0:
             return 1 if v[0] > 0 else -1
         return (v[1] > 0) - (v[1] < 0)
 
-    outs: list[int] = []
-    for li, L in enumerate(layers):
-        z = [(sum((w * x[0] for w, x in zip(row, a)), bj), sum((w * x[1] for w, x in zip(row, a)), Fraction(0)))
-             for row, bj in zip(L.W, L.b)]
-        if li == len(layers) - 1:
-            outs = [sgn(v) for v in z]
-            break
-        out.extend(sgn(v) for v in z)
-        a = [v if sgn(v) > 0 else (Fraction(0), Fraction(0)) for v in z]
+    hidden, outs = net.lex_signs(p, d)
+    out = list(hidden)
     for row, ci in zip(domain.A, domain.c):
         v = (ci - sum((w * x for w, x in zip(row, p)), Fraction(0)), -sum((w * y for w, y in zip(row, d)), Fraction(0)))
         out.append(sgn(v))
-    if with_output:
-        out.extend(outs)
+    refinement = _refinement_name(with_output)
+    if refinement == "argmax":
+        top = max(outs)
+        out.extend(0 if v == top else -1 for v in outs)
+    elif refinement:
+        out.extend(sgn(v) for v in outs)
     return tuple(out)
 
 
@@ -542,7 +585,7 @@ def certify(
     weights = np.array([_parent_weight(n) if nproc > 1 else 1.0] + [1.0] * (nproc - 1))
     cuts = np.round(np.cumsum(weights) / weights.sum() * tops.size).astype(np.int64)
     job = {"n": n, "dims": dims, "S": S, "B": B, "V": V, "H": H, "net": net, "dom": dom,
-           "chunks": np.split(tops, cuts[:-1])}
+           "refinement": K.output_refinement, "chunks": np.split(tops, cuts[:-1])}
     t_vol = time.perf_counter()
     pending = _start_volume_workers(job, nproc - 1) if nproc > 1 else None
 
@@ -550,7 +593,7 @@ def certify(
     note("vertices")
     rec.start()
     before = dict(rec.counts)
-    sigma = exact_sign_vectors(net, dom, H, K.with_output)
+    sigma = exact_sign_vectors(net, dom, H, K.output_refinement)
     cof_ptr, cof_ind = K.cofacet_csr()
     cof_ptr = np.asarray(cof_ptr, dtype=np.int64)
     cof_ind = np.asarray(cof_ind, dtype=np.int64)
@@ -649,7 +692,7 @@ def certify(
         P = np.add.reduceat(Hobj[vind], vptr[:-1][nv > 0], axis=0)
         rowpos = np.cumsum(nv > 0) - 1
         Ptop = [tuple(int(x) for x in P[rowpos[c]]) for c in tops]
-        sig_top = exact_sign_vectors(net, dom, Ptop, K.with_output)
+        sig_top = exact_sign_vectors(net, dom, Ptop, K.output_refinement)
         mism_set = set(mism.tolist())
         for i in np.flatnonzero(np.any(sig_top != S[tops], axis=1)).tolist():
             c = int(tops[i])
@@ -798,7 +841,7 @@ def _volume_part_of(job: dict[str, Any], i: int) -> tuple[int, int, list[int]]:
     chunk = job["chunks"][i]
     mask = closure(job["B"], job["dims"], chunk) if len(job["chunks"]) > 1 else None
     fv = face_volumes(job["n"], job["dims"], job["S"], job["B"], job["V"], job["H"],
-                      LocalForms(job["net"], job["dom"]), cells=mask)
+                      LocalForms(job["net"], job["dom"], job["refinement"]), cells=mask)
     pairs = [(fv.nu[c], fv.L[c]) for c in chunk.tolist()]
     # first level of the summation tree unreduced: one gcd per pair of regions
     terms = [fmpq(a * d + c * b, b * d) for (a, b), (c, d) in zip(pairs[0::2], pairs[1::2])]
@@ -958,7 +1001,7 @@ def _diagnose_wall(rec: _Recorder, w: int, want: int, K: PolyhedralComplex, S: n
         d0 = [a - b for a, b in zip(ctr, p)]
         dirs = [d0] if want == 1 else [d0, [-x for x in d0]]
     for d in dirs:
-        t = _lex_sign_vector(K.network, K.domain, p, d, K.with_output)
+        t = _lex_sign_vector(K.network, K.domain, p, d, K.output_refinement)
         other = key_index.get(np.asarray(t, dtype=np.int8).tobytes())
         if other is not None and other not in cofs and int(K.dims[other]) == K.input_dim:
             rec.fail(Failure("dropped_facet_link", other, sign_key(t), pt,
@@ -1006,7 +1049,7 @@ def _cdd_region(rec: _Recorder, c: int, K: PolyhedralComplex, S: np.ndarray, V: 
     """Recompute top cell ``c`` with cddlib from its sign vector and compare with the claims."""
     net, dom = K.network, K.domain
     s = [int(x) for x in S[c]]
-    A, rhs, labels = _local_inequalities(net, dom, s)
+    A, rhs, labels = _local_inequalities(net, dom, s, K.output_refinement)
     verts, inc, rays = vertices_of(A, rhs)
     claimed = {tuple(Fraction(x, H[v][-1]) for x in H[v][:-1]): int(v)
                for v in V.indices[V.indptr[c]:V.indptr[c + 1]]}
@@ -1067,52 +1110,40 @@ def _cdd_region(rec: _Recorder, c: int, K: PolyhedralComplex, S: np.ndarray, V: 
                              f"facets {sorted(have)}", f"cdd: the facets of cell {idx} differ"))
 
 
-def _local_inequalities(net: Network, dom: Domain, s: Sequence[int]
+def _local_inequalities(net: Network, dom: Domain, s: Sequence[int], refinement: str | None = "zero"
                         ) -> tuple[list[list[Fraction]], list[Fraction], list[int]]:
     """``A x <= c`` for the closure of the cell with sign vector ``s`` (local affine maps).
 
     ``labels[i]`` is the sign-vector position the row comes from (an equality gives two rows).
     """
-    n = dom.dim
-    A = [[Fraction(int(i == j)) for j in range(n)] for i in range(n)]
-    c0 = [Fraction(0)] * n
+    entries, (FA, Fc) = local_affine_forms(net, s)
+    nh = len(entries)
+    out_pos = nh + dom.num_facets
+    if len(s) > out_pos:  # the output part
+        outs = list(zip(FA, Fc))
+        if refinement == "argmax":
+            block = list(s[out_pos:])
+            t = block.index(0) if 0 in block else 0
+            outs = [(tuple(x - y for x, y in zip(a, FA[t])), c - Fc[t]) for a, c in outs]
+    else:
+        outs = []
     rows: list[list[Fraction]] = []
     rhs: list[Fraction] = []
     labels: list[int] = []
-    pos = 0
-    for layer in net.layers[:-1]:
-        Z = [[sum((w * A[k][col] for k, w in enumerate(row)), Fraction(0)) for col in range(n)]
-             for row in layer.W]
-        zc = [sum((w * c0[k] for k, w in enumerate(row)), bj) for row, bj in zip(layer.W, layer.b)]
-        for j in range(len(Z)):
-            sj = s[pos + j]
-            if sj != 0:  # sj z >= 0  <=>  -sj a.x <= sj c
-                rows.append([-sj * x for x in Z[j]])
-                rhs.append(sj * zc[j])
-                labels.append(pos + j)
-            else:
-                rows.append(list(Z[j]))
-                rhs.append(-zc[j])
-                labels.append(pos + j)
-                rows.append([-x for x in Z[j]])
-                rhs.append(zc[j])
-                labels.append(pos + j)
-        A = [Z[j] if s[pos + j] > 0 else [Fraction(0)] * n for j in range(len(Z))]
-        c0 = [zc[j] if s[pos + j] > 0 else Fraction(0) for j in range(len(Z))]
-        pos += len(Z)
+
+    def add(form: tuple[tuple[Fraction, ...], Fraction], sj: int, label: int) -> None:
+        a, c = form
+        for sign in ((sj,) if sj != 0 else (1, -1)):  # sign (a.x + c) >= 0
+            rows.append([-sign * x for x in a])
+            rhs.append(sign * c)
+            labels.append(label)
+
+    for j, form in enumerate(entries):
+        add(form, s[j], j)
     for i, (a, ci) in enumerate(zip(dom.A, dom.c)):
         rows.append(list(a))
         rhs.append(ci)
-        labels.append(pos + i)
-    out_pos = pos + dom.num_facets
-    if len(s) > out_pos:  # complexes cut by the output's zero sets too
-        last = net.layers[-1]
-        for j, (row, bj) in enumerate(zip(last.W, last.b)):
-            g = [sum((w * A[k][col] for k, w in enumerate(row)), Fraction(0)) for col in range(n)]
-            cj = sum((w * c0[k] for k, w in enumerate(row)), bj)
-            sj = s[out_pos + j]
-            for sign in ((sj,) if sj != 0 else (1, -1)):
-                rows.append([-sign * x for x in g])
-                rhs.append(sign * cj)
-                labels.append(out_pos + j)
+        labels.append(nh + i)
+    for j, form in enumerate(outs):
+        add(form, s[out_pos + j], out_pos + j)
     return rows, rhs, labels

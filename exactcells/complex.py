@@ -3,7 +3,9 @@
 Cells are numbered canonically: by dimension, then by sign vector (lexicographic, with
 ``-1 < 0 < +1``). Vertices are therefore the cells ``0 .. f_0 - 1``. A cell's sign vector lists
 the signs of every hidden neuron (layer order), then one entry per domain facet (0 on the facet,
-+1 inside), then, for a complex built ``with_output``, the signs of the output neurons.
++1 inside), then, for a complex built ``with_output``, the output part: ``sign(F_j)`` per output
+(``output_refinement == "zero"``) or ``sign(F_j - max_k F_k)`` per output (``"argmax"``: 0 for the
+classes that attain the maximum, -1 for the others).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class PolyhedralComplex:
     """
 
     __slots__ = (
-        "_network", "_domain", "_with_output", "_dims", "_signs", "_indptr", "_indices",
+        "_network", "_domain", "_with_output", "_refinement", "_dims", "_signs", "_indptr", "_indices",
         "_vcoords", "_build_seconds", "_offsets", "_key_index", "_cof", "_vsets",
     )
 
@@ -81,10 +83,16 @@ class PolyhedralComplex:
         facet_indices: np.ndarray,
         vertex_coords: Sequence[tuple[int, ...]],
         build_seconds: float = 0.0,
+        output_refinement: str | None = None,
     ) -> None:
         self._network = network
         self._domain = domain
         self._with_output = bool(with_output)
+        if output_refinement not in (None, "zero", "argmax"):
+            raise FormatError(f"unknown output refinement {output_refinement!r}")
+        if self._with_output and output_refinement is None:
+            output_refinement = "zero"
+        self._refinement = output_refinement if self._with_output else None
         for a in (dims, signs, facet_indptr, facet_indices):
             a.setflags(write=False)
         self._dims = dims
@@ -116,6 +124,19 @@ class PolyhedralComplex:
     @property
     def with_output(self) -> bool:
         return self._with_output
+
+    @property
+    def output_refinement(self) -> str | None:
+        """``None`` (hidden units only), ``"zero"`` (cut by every ``F_j = 0``) or ``"argmax"``
+        (refined by the set of top classes)."""
+        return self._refinement
+
+    def argmax_sets(self) -> list[frozenset[int]]:
+        """The set of classes that attain the maximum output on each cell (``"argmax"`` only)."""
+        if self._refinement != "argmax":
+            raise ExactCellsError("argmax sets need a complex built with refine='argmax'")
+        out = self._signs[:, self.sign_slices()["outputs"]]
+        return [frozenset(np.flatnonzero(row == 0).tolist()) for row in out]
 
     @property
     def input_dim(self) -> int:
@@ -314,27 +335,13 @@ class PolyhedralComplex:
     def affine_map(self, i: int) -> tuple[tuple[tuple[Fraction, ...], ...], tuple[Fraction, ...]]:
         """The exact affine map ``x -> A x + c`` of the network output on cell ``i``.
 
-        Neurons with sign +1 pass, -1 and 0 do not (on a cell a zero neuron is identically 0,
-        so either choice gives the same map there).
+        Every unit is affine on the closure of a cell (a ReLU with sign +1 passes, with -1 or 0
+        passes nothing: on a cell a zero unit is identically 0, so either choice gives the same
+        map there; a max unit passes its first maximizer).
         """
-        sv = self.sign_vector(i)
-        n = self.input_dim
-        A = [[Fraction(int(r == c)) for c in range(n)] for r in range(n)]
-        c0 = [Fraction(0)] * n
-        pos = 0
-        layers = self._network.layers
-        for li, L in enumerate(layers):
-            newA = [[sum((w * A[k][col] for k, w in enumerate(row)), Fraction(0)) for col in range(n)]
-                    for row in L.W]
-            newc = [sum((w * c0[k] for k, w in enumerate(row)), bj) for row, bj in zip(L.W, L.b)]
-            if li < len(layers) - 1:
-                for j in range(len(newA)):
-                    if sv[pos + j] <= 0:
-                        newA[j] = [Fraction(0)] * n
-                        newc[j] = Fraction(0)
-                pos += len(newA)
-            A, c0 = newA, newc
-        return tuple(tuple(r) for r in A), tuple(c0)
+        from .network import local_affine_forms
+
+        return local_affine_forms(self._network, self.sign_vector(i))[1]
 
     def output_values_at_vertices(self) -> list[tuple[Fraction, ...]]:
         """Exact network output at every vertex (one integer forward pass over all vertices)."""
@@ -363,6 +370,7 @@ class PolyhedralComplex:
             "architecture": self._network.architecture,
             "domain": self._domain.describe(),
             "with_output": self._with_output,
+            "output_refinement": self._refinement,
             "f_vector": list(self.f_vector),
             "num_cells": self.num_cells,
             "num_regions": self.num_regions,
@@ -380,6 +388,7 @@ class PolyhedralComplex:
             "network": self._network.to_dict(),
             "domain": self._domain.to_dict(),
             "with_output": self._with_output,
+            "output_refinement": self._refinement,
             "f_vector": list(self.f_vector),
             "build_seconds": self._build_seconds,
         }
@@ -449,6 +458,9 @@ def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
     net = network_from_dict(meta["network"])
     dom = Domain.from_dict(meta["domain"])
     with_output = bool(meta["with_output"])
+    refinement = meta.get("output_refinement", "zero" if with_output else None)
+    if refinement not in (None, "zero", "argmax") or (refinement is None) == with_output:
+        raise FormatError(f"{p}: output_refinement {refinement!r} does not fit with_output = {with_output}")
     dims = np.asarray(data["dims"], dtype=np.int8)
     signs = np.asarray(data["signs"], dtype=np.int8)
     indptr = np.asarray(data["facet_indptr"], dtype=np.int64)
@@ -480,4 +492,5 @@ def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
         facet_indices=indices,
         vertex_coords=verts,
         build_seconds=float(meta.get("build_seconds", 0.0)),
+        output_refinement=refinement,
     )

@@ -34,64 +34,114 @@ def domain_rows(domain: Domain) -> list[list[int]]:
 
 
 class LocalForms:
-    """Exact local affine pre-activation forms of a network, memoized by activation prefix.
+    """Exact local affine forms of a network's sign entries, memoized by the choices before.
 
-    For a sign vector ``s`` (neurons, then domain facets, then outputs) and a position ``j``,
-    :meth:`rows` gives the integer covector ``N`` with ``N . (D x, D) = c D z_j(x)`` (``c > 0``)
-    for every ``x`` in the closure of the cell of ``s`` (Lemma A of :mod:`exactcells.certify`:
-    there the true pre-activation of ``j`` is the local one, with inactive and zero neurons
-    passing nothing). Domain facets give ``c_i - A_i x``.
+    For a sign vector ``s`` (hidden entries, then domain facets, then outputs) and a position
+    ``j``, :meth:`rows` gives the integer covector ``N`` with ``N . (D x, D) = c D f_j(x)``
+    (``c > 0``) for every ``x`` in the closure of the cell of ``s``, where ``f_j`` is the
+    function whose sign is entry ``j`` there: a relu or leaky unit's pre-activation, ``z_r -
+    z_t`` for an entry of a max unit (``t`` its first maximizer in ``s``), ``c_i - A_i x`` for a
+    domain facet, ``F_j`` for an output of the zero refinement and ``F_j - F_t`` for the argmax
+    refinement. On that closure every unit is affine (Lemma A of :mod:`exactcells.certify`):
+    its *choice* (active or not; which input is the maximum) is read from ``s``.
     """
 
-    def __init__(self, net: Network, domain: Domain) -> None:
+    def __init__(self, net: Network, domain: Domain, refinement: str | None = "zero") -> None:
         rows, _ = net.integer_network()
         self.n = net.input_dim
+        self.plain = net.is_plain
+        self.stages = net.integer_stages()
         self.mats = [fmpz_mat(r) for r in rows]
         self.widths = [len(r) for r in rows]
-        self.starts = np.concatenate(([0], np.cumsum(self.widths))).astype(np.int64)
-        self.nh = int(sum(self.widths[:-1]))
+        sw = list(net.sign_widths)
+        self.sign_starts = np.concatenate(([0], np.cumsum(sw))).astype(np.int64)
+        self.nh = int(sum(sw))
         self.m = domain.num_facets
+        self.refinement = refinement
         self.domain_rows = domain_rows(domain)
         self.mats_int = [np.array(r, dtype=object).reshape(len(r), -1) for r in rows]
+        # per hidden sign entry: (layer, row, first sign position of its unit, rows of a max unit)
+        self.entry_row: list[int] = []
+        self.entry_unit_start: list[int] = []
+        self.entry_max_rows: list[tuple[int, ...]] = []
+        for li, stage in enumerate(self.stages):
+            pos = int(self.sign_starts[li])
+            for kind, inputs, _p, _q in stage:
+                if kind == "linear":
+                    continue
+                k = len(inputs) if kind == "max" else 1
+                for t in range(k):
+                    self.entry_row.append(inputs[t])
+                    self.entry_unit_start.append(pos)
+                    self.entry_max_rows.append(inputs if kind == "max" else ())
+                pos += k
         self._cache: dict[int, dict[bytes, np.ndarray]] = {}
         self._ids: dict[int, dict[bytes, int]] = {}
 
-    def tables(self, li: int, active: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        """Forms of every neuron of layer ``li`` for each row of ``active`` (see :meth:`_tables`)."""
-        return self._tables(li, active, chunk)[0]
+    def choices(self, li: int, signs: np.ndarray) -> np.ndarray:
+        """The choice of every unit of hidden layer ``li`` on the cells of ``signs``: 1/0 for
+        an active/inactive relu or leaky unit, 0 for a linear one, and the index of the first
+        maximizer of a max unit."""
+        S = np.asarray(signs)
+        lo = int(self.sign_starts[li])
+        if self.plain:
+            return (S[:, lo:int(self.sign_starts[li + 1])] > 0).astype(np.int64)
+        out = np.zeros((S.shape[0], len(self.stages[li])), dtype=np.int64)
+        pos = lo
+        for u, (kind, inputs, _p, _q) in enumerate(self.stages[li]):
+            if kind == "linear":
+                continue
+            if kind == "max":
+                k = len(inputs)
+                out[:, u] = np.argmax(S[:, pos:pos + k] == 0, axis=1)
+                pos += k
+            else:
+                out[:, u] = S[:, pos] > 0
+                pos += 1
+        return out
 
-    def _tables(self, li: int, active: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-        """Forms of every neuron of layer ``li`` for each row of ``active``.
+    def tables(self, li: int, signs: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """Forms of every pre-activation row of layer ``li`` on the cells of ``signs``."""
+        return self._tables(li, signs, chunk)[0]
 
-        ``active`` is a 0/1 array whose first ``starts[li]`` columns are the activity of the
-        hidden layers before ``li`` (later columns are ignored). Returns an object array
-        ``(rows, width_li, n + 1)`` of Python ints. Distinct prefixes are computed once (and
-        cached across calls); each layer is one python-flint matrix product over all new
-        prefixes (in chunks).
+    def _prefix(self, li: int, signs: np.ndarray) -> np.ndarray:
+        """The choices of the hidden layers before ``li``, one row per cell."""
+        if li == 0:
+            return np.zeros((np.asarray(signs).shape[0], 0), dtype=np.int64)
+        return np.concatenate([self.choices(k, signs) for k in range(li)], axis=1)
+
+    def _tables(self, li: int, signs: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        """Forms of every row of layer ``li`` for each sign row, and an id per distinct prefix.
+
+        Returns an object array ``(rows, width_li, n + 1)`` of Python ints. Distinct prefixes
+        of choices are computed once (and cached across calls); each layer is one python-flint
+        matrix product over all new prefixes (in chunks).
         """
         n = self.n
-        R = active.shape[0]
+        S = np.asarray(signs)
+        R = S.shape[0]
         if li == 0:
             return (np.broadcast_to(self.mats_int[0], (R,) + self.mats_int[0].shape),
                     np.zeros(R, dtype=np.int64))
-        pre = np.packbits(np.asarray(active[:, : self.starts[li]], dtype=bool), axis=1)
-        keys = np.ascontiguousarray(pre).view(np.dtype((np.void, pre.shape[1]))).ravel()
+        pre = self._prefix(li, S)
+        keys = np.ascontiguousarray(pre).view(np.dtype((np.void, pre.shape[1] * 8))).ravel()
         ukeys, first, inv = np.unique(keys, return_index=True, return_inverse=True)
         cache = self._cache.setdefault(li, {})
         ids = self._ids.setdefault(li, {})
         kb = [k.tobytes() for k in ukeys]
         new = [i for i, k in enumerate(kb) if k not in cache]
         if new:
-            rows_new = np.asarray(active)[first[new]]
+            rows_new = S[first[new]]
             prev = self.tables(li - 1, rows_new)  # (U, w_prev, n + 1)
-            act = np.asarray(rows_new[:, self.starts[li - 1]: self.starts[li]], dtype=bool)
-            U, w_prev = act.shape
+            ch = self.choices(li - 1, rows_new)
+            U = ch.shape[0]
             for a in range(0, U, chunk):
                 b = min(U, a + chunk)
-                Y = np.where(act[a:b, :, None], prev[a:b], 0)  # inactive neurons pass nothing
+                Y = self._post(li - 1, prev[a:b], ch[a:b])
+                w_post = Y.shape[1]
                 Yext = np.concatenate([Y, np.zeros((b - a, 1, n + 1), dtype=object)], axis=1)
-                Yext[:, w_prev, n] = 1  # the bias column
-                big = fmpz_mat(w_prev + 1, (b - a) * (n + 1), Yext.transpose(1, 0, 2).ravel().tolist())
+                Yext[:, w_post, n] = 1  # the bias column
+                big = fmpz_mat(w_post + 1, (b - a) * (n + 1), Yext.transpose(1, 0, 2).ravel().tolist())
                 Z = self.mats[li] * big
                 vals = np.array([int(x) for x in Z.entries()], dtype=object)
                 block = vals.reshape(self.widths[li], b - a, n + 1).transpose(1, 0, 2)
@@ -102,12 +152,31 @@ class LocalForms:
         inv = np.asarray(inv).ravel()
         return T[inv], np.array([ids[k] for k in kb], dtype=np.int64)[inv]
 
+    def _post(self, li: int, T: np.ndarray, ch: np.ndarray) -> np.ndarray:
+        """Integer forms of the outputs of hidden stage ``li`` from the forms ``T`` of its rows."""
+        if self.plain:
+            return np.where(ch[:, :, None].astype(bool), T, 0)  # inactive neurons pass nothing
+        R = T.shape[0]
+        src = np.zeros(ch.shape, dtype=np.int64)
+        mult = np.ones(ch.shape, dtype=object)
+        for u, (kind, inputs, p, q) in enumerate(self.stages[li]):
+            if kind == "max":
+                src[:, u] = np.asarray(inputs, dtype=np.int64)[ch[:, u]]
+                continue
+            src[:, u] = inputs[0]
+            if kind == "relu":
+                mult[:, u] = ch[:, u]
+            elif kind == "leaky":
+                mult[:, u] = np.where(ch[:, u] > 0, q, p)
+        return T[np.arange(R)[:, None], src] * mult[:, :, None]
+
     def rows(self, signs: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The form of ``positions[i]`` on the closure of the cell of ``signs[i]``, for every ``i``.
 
         Returns an object array ``(len(positions), n + 1)`` of Python ints and an ``int64`` id
-        per row: equal ids mean equal forms (same neuron, same activity of the layers before).
+        per row: equal ids mean equal forms (same entry, same choices before).
         """
+        S = np.asarray(signs)
         out = np.empty((len(positions), self.n + 1), dtype=object)
         fid = np.empty(len(positions), dtype=np.int64)
         nh, m = self.nh, self.m
@@ -115,16 +184,40 @@ class LocalForms:
         dom = (positions >= nh) & (positions < nh + m)
         for i in np.flatnonzero(dom).tolist():
             out[i, :] = self.domain_rows[int(positions[i]) - nh]
-        fid[dom] = positions[dom]  # domain facets: ids below nh + m; neurons: above
+        fid[dom] = positions[dom]  # domain facets: ids below nh + m; units: above
         last = len(self.widths) - 1
+        W = max(self.widths) + 1
+        entry_row = np.asarray(self.entry_row, dtype=np.int64)
         for li in range(last + 1):
-            lo, hi = (int(self.starts[li]), int(self.starts[li + 1])) if li < last else (nh + m, nh + m + self.widths[li])
+            if li < last:
+                lo, hi = int(self.sign_starts[li]), int(self.sign_starts[li + 1])
+            else:
+                lo, hi = nh + m, nh + m + self.widths[li]
             sel = np.flatnonzero((positions >= lo) & (positions < hi))
             if sel.size == 0:
                 continue
-            active = (np.asarray(signs)[sel][:, :nh] > 0).astype(np.uint8)
-            T, pid = self._tables(li, active)
-            local = positions[sel] - lo
-            out[sel, :] = T[np.arange(sel.size), local]
-            fid[sel] = nh + m + (pid * max(self.widths) + local) * (last + 1) + li
+            T, pid = self._tables(li, S[sel])
+            ar = np.arange(sel.size)
+            pos = positions[sel]
+            if li < last:
+                row = entry_row[pos]
+                other = np.full(sel.size, -1, dtype=np.int64)
+                for t, p in enumerate(pos.tolist()):
+                    mr = self.entry_max_rows[p]
+                    if mr:
+                        u0 = self.entry_unit_start[p]
+                        block = S[sel[t], u0:u0 + len(mr)]
+                        other[t] = mr[int(np.argmax(block == 0))]
+            else:
+                row = pos - lo
+                other = np.full(sel.size, -1, dtype=np.int64)
+                if self.refinement == "argmax":
+                    other = np.argmax(S[sel][:, lo:hi] == 0, axis=1).astype(np.int64)
+            F = T[ar, row]
+            diff = other >= 0
+            if diff.any():
+                F = F.copy()
+                F[diff] = F[diff] - T[ar[diff], other[diff]]
+            out[sel, :] = F
+            fid[sel] = nh + m + (((pid * W + row) * (W + 1) + other + 1) * (last + 1) + li)
         return out, fid

@@ -435,6 +435,67 @@ class Network:
         return signs, outputs
 
 
+Form = tuple[tuple[Fraction, ...], Fraction]
+
+
+def local_affine_forms(
+    net: Network, signs: Sequence[int]
+) -> tuple[list[Form], tuple[tuple[tuple[Fraction, ...], ...], tuple[Fraction, ...]]]:
+    """Exact affine forms on the closure of the cell of sign vector ``signs`` (hidden part read).
+
+    Returns the form ``(a, c)`` of every hidden sign entry, whose sign at every point of the
+    cell is that entry (``z_i`` for relu and leaky units; ``z_i - z_t`` for the entries of a max
+    unit, with ``t`` its first maximizer), and the output's affine map ``(A, c)``. On the
+    closure of a cell every unit is affine: a relu or leaky unit with entry +1 passes ``z_i``,
+    with -1 passes ``0`` or ``slope z_i`` (with 0 it is identically 0 there, so either choice
+    is right), a max unit passes its first maximizer (all maximizers are equal there).
+    """
+    n = net.input_dim
+    A: list[list[Fraction]] = [[Fraction(int(r == c)) for c in range(n)] for r in range(n)]
+    c0: list[Fraction] = [Fraction(0)] * n
+    entries: list[Form] = []
+    pos = 0
+    last = len(net.layers) - 1
+    zero = [Fraction(0)] * n
+    for li, L in enumerate(net.layers):
+        Z = [[sum((w * A[k][col] for k, w in enumerate(row) if w), Fraction(0)) for col in range(n)]
+             for row in L.W]
+        zc = [sum((w * c0[k] for k, w in enumerate(row) if w), bj) for row, bj in zip(L.W, L.b)]
+        if li == last:
+            return entries, (tuple(tuple(r) for r in Z), tuple(zc))
+        newA: list[list[Fraction]] = []
+        newc: list[Fraction] = []
+        for u in L.stage():
+            if u.kind == "max":
+                k = len(u.inputs)
+                block = list(signs[pos:pos + k])
+                t = u.inputs[block.index(0)] if 0 in block else u.inputs[0]
+                for r in u.inputs:
+                    entries.append((tuple(x - y for x, y in zip(Z[r], Z[t])), zc[r] - zc[t]))
+                newA.append(Z[t])
+                newc.append(zc[t])
+                pos += k
+                continue
+            r = u.inputs[0]
+            if u.kind == "linear":
+                newA.append(Z[r])
+                newc.append(zc[r])
+                continue
+            entries.append((tuple(Z[r]), zc[r]))
+            if signs[pos] > 0:
+                newA.append(Z[r])
+                newc.append(zc[r])
+            elif u.kind == "leaky":
+                newA.append([u.slope * x for x in Z[r]])
+                newc.append(u.slope * zc[r])
+            else:
+                newA.append(zero)
+                newc.append(Fraction(0))
+            pos += 1
+        A, c0 = newA, newc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def integer_stage_apply(
     stage: Sequence[tuple[str, tuple[int, ...], int, int]], Z: np.ndarray, plain: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:

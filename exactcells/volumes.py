@@ -395,5 +395,5 @@ def region_volumes(K: Any) -> list[Fraction]:
     V = cell_vertex_matrix(N, f0, dims, B, n)
     H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(f0)]
     fv = face_volumes(n, dims, np.asarray(K.signs, dtype=np.int8), B, V, H,
-                      LocalForms(K.network, K.domain))
+                      LocalForms(K.network, K.domain, K.output_refinement))
     return [fv.volume(int(c)) for c in K.regions()]

@@ -27,7 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def expected_signs(K: PolyhedralComplex, x: Sequence[Fraction]) -> tuple[int, ...]:
     """The sign vector of point ``x`` recomputed by exact forward passes."""
     s = K.network.hidden_signs(x) + K.domain.facet_signs(x)
-    if K.with_output:
+    if K.output_refinement == "argmax":  # sign(F_j - max F): 0 for the top classes
+        out = K.network.forward(x)
+        s += tuple(0 if v == max(out) else -1 for v in out)
+    elif K.with_output:
         s += K.network.output_signs(x)
     return s
 

@@ -28,3 +28,38 @@ def integer_networks(draw: st.DrawFn, n: int, max_depth: int = 3, max_width: int
         b = draw(st.lists(ints, min_size=fan_out, max_size=fan_out))
         layers.append({"W": W, "b": b})
     return {"layers": layers}
+
+
+@st.composite
+def unit_networks(draw: st.DrawFn, n: int, max_depth: int = 2, max_units: int = 4,
+                  weight: int = 3, outputs: int = 1) -> dict[str, Any]:
+    """Network JSON whose hidden stages mix relu, leaky, linear and max units (integer weights,
+    slopes in {-1/2, 1/4, 1/2, 2})."""
+    depth = draw(st.integers(1, max_depth))
+    ints = st.integers(-weight, weight)
+    layers = []
+    fan_in = n
+    for _ in range(depth):
+        kinds = draw(st.lists(st.sampled_from(["relu", "leaky", "linear", "max"]), min_size=1,
+                              max_size=max_units))
+        units: list[Any] = []
+        rows = 0
+        for kind in kinds:
+            if kind == "max":
+                k = draw(st.integers(2, 3))
+                units.append(["max", list(range(rows, rows + k))])
+                rows += k
+            elif kind == "leaky":
+                units.append(["leaky", rows, draw(st.sampled_from(["-1/2", "1/4", "1/2", "2"]))])
+                rows += 1
+            else:
+                units.append([kind, rows])
+                rows += 1
+        W = draw(st.lists(st.lists(ints, min_size=fan_in, max_size=fan_in), min_size=rows, max_size=rows))
+        b = draw(st.lists(ints, min_size=rows, max_size=rows))
+        layers.append({"W": W, "b": b, "units": units})
+        fan_in = len(units)
+    W = draw(st.lists(st.lists(ints, min_size=fan_in, max_size=fan_in), min_size=outputs, max_size=outputs))
+    b = draw(st.lists(ints, min_size=outputs, max_size=outputs))
+    layers.append({"W": W, "b": b})
+    return {"layers": layers}

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from net_strategies import examples, integer_networks
 
 from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict
-from exactcells.build import build_complex_by_units, merge_units, plan_units, refine_unit
+from exactcells.build import build_complex_by_units, merge_units, num_steps, plan_units, refine_unit
 
 
 def _domain(kind: int, n: int) -> Domain:
@@ -97,7 +97,7 @@ def test_units_equal_whole_build_2d(d: dict[str, Any], data: st.DataObject, with
     net = network_from_dict(d)
     K = build_complex(net, with_output=with_output)
     assert_same_complex(K, build_complex_by_units(net, with_output=with_output))
-    total = net.num_hidden + (net.output_dim if with_output else 0)
+    total = num_steps(net, with_output)
     start = data.draw(st.integers(0, total), label="start")
     assert_same_complex(K, build_complex_by_units(net, start=start, with_output=with_output))
 
@@ -123,7 +123,7 @@ def test_units_merge_in_any_order(d: dict[str, Any], data: st.DataObject,
     parts = [refine_unit(u, net) for u in units]
     perm = data.draw(st.permutations(range(len(parts))), label="order")
     lat = merge_units([parts[i] for i in perm])
-    assert_same_complex(build_complex(net, dom), _assemble(lat, net, dom, False, 0.0))
+    assert_same_complex(build_complex(net, dom), _assemble(lat, net, dom, None, 0.0))
 
 
 @pytest.mark.parametrize("seed", range(3))

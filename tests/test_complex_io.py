@@ -82,7 +82,7 @@ def test_loading_does_not_recompute(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def boom(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("load_complex must not rebuild the complex")
 
-    monkeypatch.setattr(build, "refine", boom)
+    monkeypatch.setattr(build, "_refine", boom)
     monkeypatch.setattr(build, "build_complex", boom)
     _same(K, load_complex(p))
 

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from exactcells import Domain, InvalidDomainError, PolyhedralComplex, build_complex, network_from_dict
-from exactcells.build import _assemble, build_complex_by_units, merge_units, plan_units, refine_unit
+from exactcells.build import (
+    _assemble,
+    build_complex_by_units,
+    merge_units,
+    num_steps,
+    plan_units,
+    refine_unit,
+)
 
 Same = Callable[[PolyhedralComplex, PolyhedralComplex], None]
 
@@ -30,7 +37,7 @@ NETS = [(0, (2, 4, 3, 1)), (1, (3, 3, 3, 1)), (2, (2, 3, 2, 2, 2)), (3, (2, 1, 4
 def test_units_give_the_whole_build(seed: int, widths: tuple[int, ...], with_output: bool, assert_same_complex: Same) -> None:
     net = _random_net(seed, widths)
     K = build_complex(net, with_output=with_output)
-    total = net.num_hidden + (net.output_dim if with_output else 0)
+    total = num_steps(net, with_output)
     for start in sorted({0, 1, net.hidden_widths[0], total}):
         assert_same_complex(K, build_complex_by_units(net, start=start, with_output=with_output))
 
@@ -67,9 +74,9 @@ def test_units_are_independent_and_picklable(assert_same_complex: Same) -> None:
     again = [refine_unit(u, pickle.loads(pickle.dumps(net))) for u in shipped]
     K = build_complex(net, dom)
     for parts in (once, twice, again):
-        assert_same_complex(K, _assemble(merge_units(parts), net, dom, False, 0.0))
+        assert_same_complex(K, _assemble(merge_units(parts), net, dom, None, 0.0))
     # merging is idempotent: a unit computed twice (e.g. a retried job) changes nothing
-    assert_same_complex(K, _assemble(merge_units(once + twice), net, dom, False, 0.0))
+    assert_same_complex(K, _assemble(merge_units(once + twice), net, dom, None, 0.0))
 
 
 def test_parallel_jobs_give_the_same_complex(assert_same_complex: Same) -> None:
