@@ -410,11 +410,15 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> Lattice:
     A cell of the result is a maximal convex set on which the argmax set of the values (which
     are affine on every current cell and share one integer scale) is constant; its sign entries
     are ``sign(z_j - max)`` (0 for a maximizer, -1 otherwise) in columns ``sig0 + j``.
-    For each candidate winner ``i``: take the closure of the cells where ``z_i >= z_j`` holds
-    at some vertex for every ``j`` (a necessary condition for ``i`` to attain the maximum in
-    the cell), cut it by every ``z_i - z_j`` in turn and keep the parts where ``z_i >= z_j``:
-    what remains is the face lattice of ``{x : z_i(x) = max}``, cell by cell. The union of these
-    lattices over ``i``, identified by sign vector, is the refinement (docs/mathematics.md).
+
+    Class ``i`` is a *candidate* of a cell when for every ``j`` some vertex has ``z_i >= z_j``
+    (necessary for ``i`` to attain the maximum somewhere in the closed cell; a face has no more
+    candidates than its cell). A cell with one candidate has it as the strict maximum on its
+    whole closure and is kept as it is. For each class ``i``: take the closure of the cells with
+    two or more candidates, ``i`` among them, cut it by every ``z_i - z_j`` in turn and keep the
+    parts where ``z_i >= z_j``: what remains is the face lattice of ``{x : z_i(x) = max}``, cell
+    by cell. These lattices and the settled cells, identified by sign vector, are the
+    refinement (docs/mathematics.md, Lemma 3).
     """
     n = lat.n
     k = len(rows)
@@ -422,22 +426,41 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> Lattice:
     N = lat.num_cells()
     verts = lat.by_dim[0]
     vals = np.array([[lat.hv[v][c] for c in cols] for v in verts], dtype=object).reshape(len(verts), k)
+    wide = k > 63
+    dtype = object if wide else np.uint64
     full = (1 << k) - 1
-    parts: list[Lattice] = []
+    cand = np.zeros(N, dtype=dtype)
     for i in range(k):
         # bit j of a vertex: z_i >= z_j there; a cell's bits: the OR over its vertices
-        vb = np.full(len(verts), 1 << i, dtype=object)
+        vb = np.zeros(len(verts), dtype=dtype)
         for j in range(k):
-            if j != i:
-                vb = vb | np.where(vals[:, i] >= vals[:, j], 1 << j, 0)
-        bits = np.zeros(N + 1, dtype=object)
-        bits[:] = 0
+            bit = (1 << j) if wide else np.uint64(1 << j)
+            if j == i:
+                vb = vb | bit
+            else:
+                vb = vb | np.where(vals[:, i] >= vals[:, j], bit, 0).astype(dtype)
+        bits = np.zeros(N + 1, dtype=dtype)
         bits[verts] = vb
         for d in range(1, n + 1):
             ids = lat.by_dim[d]
             if ids:
                 bits[ids] = np.bitwise_or.reduce(bits[lat.pad[d]], axis=1)
-        seeds = np.flatnonzero(bits[:N] == full).tolist()
+        hit = bits[:N] == (full if wide else np.uint64(full))
+        cand[hit] = cand[hit] | ((1 << i) if wide else np.uint64(1 << i))
+    count = np.array([bin(int(c)).count("1") for c in cand], dtype=np.int64)
+    parts: list[Lattice] = []
+    settled = np.flatnonzero(count == 1).tolist()
+    if settled:
+        L = _sublattice(lat, settled)  # closed under faces: a face has no more candidates
+        M = L.num_cells()
+        winner = np.array([int(cand[c]).bit_length() - 1 for c in sorted(settled, key=lambda c: lat.dim[c])])
+        for j in range(k):
+            L.sig[:M, sig0 + j] = np.where(winner == j, 1, 0)
+        parts.append(L)
+    active = np.flatnonzero(count >= 2)
+    for i in range(k):
+        bit = (1 << i) if wide else np.uint64(1 << i)
+        seeds = active[(cand[active] & bit) != 0].tolist()
         if not seeds:
             continue
         L = _sublattice(lat, _closure(lat, seeds))
