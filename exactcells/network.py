@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -198,6 +198,7 @@ class Network:
 
     layers: tuple[Layer, ...]
     rounding: str | None = None
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         _check_layers(self.layers)
@@ -351,8 +352,15 @@ class Network:
         of a ``max`` unit, and all outputs) share one factor. A ``leaky`` unit with slope
         ``p/q`` outputs ``q z`` or ``p z`` (scale ``q``), so every carried value stays an
         integer. Returns the integer rows ``[W | b]`` of every layer and, for each output, the
-        factor ``s_k`` with ``integer output k = s_k * F_k`` (one common factor).
+        factor ``s_k`` with ``integer output k = s_k * F_k`` (one common factor). Computed once
+        per network (the result is memoized; do not modify it).
         """
+        memo = self._memo.get("integer_network")
+        if memo is None:
+            memo = self._memo["integer_network"] = self._integer_network()
+        return memo
+
+    def _integer_network(self) -> tuple[list[list[list[int]]], list[Fraction]]:
         scale_prev = [Fraction(1)] * self.input_dim
         layers: list[list[list[int]]] = []
         scale: list[Fraction] = []
