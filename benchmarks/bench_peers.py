@@ -1,0 +1,108 @@
+"""exactcells and Regioncam side by side on the same 2-D networks, interleaved, medians of 3.
+
+Each measurement runs in a fresh subprocess (so the peak resident memory is that run's own):
+exactcells builds the complex cut by the hidden neurons (every cell of every dimension, exact);
+Regioncam (Rust, float32, 2-D only; ``pip install regioncam``) computes its regions on the same
+box ``[-1, 1]^2``. Times are the time inside the call (imports and loading excluded); memory is
+``ru_maxrss`` of the subprocess. Runs alternate tool by tool (exactcells, Regioncam, exactcells,
+...), so slow minutes on a shared machine hit both.
+
+    python benchmarks/bench_peers.py [--nets S2_64 S2_128 A B E] [--repeats 3] [--out FILE.md]
+
+Networks: A, B, E from ``benchmarks/networks`` (or ../shared/benchmarks); ``S2_*`` from
+../shared/benchmarks/scaling (not in the repository: large files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SEARCH = [HERE / "networks", HERE.parent.parent / "shared" / "benchmarks",
+          HERE.parent.parent / "shared" / "benchmarks" / "scaling"]
+NAMES = {"A": "A_2-16-16-1.json", "B": "B_2-32-32-1.json", "E": "E_2-64-64-1.json"}
+
+EXACT = r"""
+import json, resource, sys, time
+from exactcells import load_network, build_complex
+net = load_network(sys.argv[1])
+t = time.perf_counter(); K = build_complex(net); s = time.perf_counter() - t
+print(json.dumps({"seconds": s, "regions": K.num_regions, "cells": K.num_cells,
+                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+PEER = r"""
+import json, resource, sys, time
+import numpy as np
+import regioncam
+d = json.load(open(sys.argv[1]))
+layers = [(np.array(L["W"], dtype=np.float32), np.array(L["b"], dtype=np.float32)) for L in d["layers"]]
+t = time.perf_counter()
+rc = regioncam.Regioncam(size=1)
+for W, b in layers[:-1]:
+    rc.linear(W.T, b)
+    rc.relu()
+s = time.perf_counter() - t
+print(json.dumps({"seconds": s, "regions": int(rc.num_faces),
+                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def find(name: str) -> Path:
+    fname = NAMES.get(name, f"{name}.json")
+    for d in SEARCH:
+        if (d / fname).is_file():
+            return d / fname
+    raise SystemExit(f"bench_peers: {fname} not found in {', '.join(map(str, SEARCH))}")
+
+
+def run(code: str, path: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                         check=True, timeout=3600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nets", nargs="+", default=["A", "B", "E", "S2_64", "S2_128"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "peers.md")
+    args = ap.parse_args()
+    rows = []
+    for name in args.nets:
+        path = find(name)
+        ex, pe = [], []
+        for _ in range(args.repeats):
+            ex.append(run(EXACT, path))
+            pe.append(run(PEER, path))
+        te = statistics.median(r["seconds"] for r in ex)
+        tp = statistics.median(r["seconds"] for r in pe)
+        me = max(r["rss_mib"] for r in ex)
+        mp = max(r["rss_mib"] for r in pe)
+        rows.append((name, ex[0]["regions"], pe[0]["regions"], te, tp, te / tp, me, mp))
+        print(f"{name}: exactcells {te:.3f} s ({ex[0]['regions']} regions, {me:.0f} MiB), "
+              f"Regioncam {tp:.3f} s ({pe[0]['regions']} regions, {mp:.0f} MiB), ratio {te / tp:.1f}x",
+              file=sys.stderr)
+    lines = [
+        f"# exactcells vs Regioncam ({time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+        f"Python {platform.python_version()}, medians of {args.repeats}, interleaved)",
+        "",
+        "| net | regions (exact) | regions (Regioncam) | exactcells s | Regioncam s | ratio | exactcells peak MiB | Regioncam peak MiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, re_, rp, te, tp, ratio, me, mp in rows:
+        lines.append(f"| {name} | {re_:,} | {rp:,} | {te:.3f} | {tp:.3f} | {ratio:.1f}x | {me:.0f} | {mp:.0f} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
