@@ -157,13 +157,10 @@ def claim_from_dict(d: Any) -> Claim:
 
 def load_claim(path: str | Path) -> Claim:
     """Read a claim JSON file."""
+    from .io import read_json
+
     p = Path(path)
-    try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise FormatError(f"{p}: cannot read the claim ({e})") from e
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{p}: malformed JSON at line {e.lineno}: {e.msg}") from e
+    d = read_json(p, FormatError)
     try:
         return claim_from_dict(d)
     except FormatError as e:

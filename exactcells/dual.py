@@ -36,7 +36,6 @@ Fraction(4, 1)
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -762,15 +761,15 @@ def load_points(path: str | Path, n: int | None = None) -> Any:
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    from .io import loads_json, read_npy
+
     try:
         if suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
+            arr = read_npy(p, FormatError)
         else:
             text = p.read_text(encoding="utf-8")
-    except OSError as e:
+    except (OSError, UnicodeDecodeError) as e:
         raise FormatError(f"{p}: cannot read training points ({e})") from e
-    except ValueError as e:
-        raise FormatError(f"{p}: not a numpy array file ({e})") from e
     if suffix == ".npy":
         if arr.ndim != 2 or (n is not None and arr.shape[1] != n) or arr.dtype.kind not in "fiu":
             raise FormatError(f"{p}: expected a numeric array of shape (N, {n or 'n'}), "
@@ -778,10 +777,7 @@ def load_points(path: str | Path, n: int | None = None) -> Any:
         return arr
     rows: list[list[Any]]
     if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise FormatError(f"{p}: invalid JSON ({e})") from e
+        data = loads_json(text, FormatError, str(p))
         if isinstance(data, dict):
             data = data.get("points")
         if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
