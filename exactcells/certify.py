@@ -81,7 +81,7 @@ from .domain import Domain
 from .errors import InvalidArgumentError
 from .localforms import LocalForms, domain_rows
 from .network import Network
-from .numbers import format_rational
+from .numbers import float_or_none, float_view, format_rational
 from .volumes import cell_vertex_matrix as _vertex_csr
 from .volumes import face_volumes, region_volumes
 
@@ -239,7 +239,7 @@ class Certificate:
             "euler_characteristic": self.euler_characteristic,
             "total_volume": q(self.total_volume),
             "domain_volume": q(self.domain_volume),
-            "total_volume_float": None if self.total_volume is None else float(self.total_volume),
+            "total_volume_float": float_or_none(self.total_volume),
             "cdd_regions_checked": self.cdd_regions_checked,
             "seconds": round(self.seconds, 4),
             "checks": {c.name: c.to_dict() for c in self.checks},
@@ -725,8 +725,8 @@ def certify(
                              f"dimension {int(dims[c])} (exact volume recursion)"))
         if total != dvol:
             rec.fail(Failure("volume", None, None, None, format_rational(dvol), format_rational(total),
-                             f"the top cells' volumes add up to {float(total):.6g}, the domain's "
-                             f"volume is {float(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
+                             f"the top cells' volumes add up to {float_view(total):.6g}, the domain's "
+                             f"volume is {float_view(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
                              f"{format_rational(abs(dvol - total))})"))
         rec.done("volumes", int(tops.size), ["volume", "affine_dimension"], before,
                  f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)} (face recursion "

@@ -9,6 +9,7 @@ the signs of every hidden neuron (layer order), then one entry per domain facet 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,6 +21,7 @@ import numpy as np
 from .domain import Domain
 from .errors import ExactCellsError, FormatError
 from .network import Network, network_from_dict
+from .numbers import float_view
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -479,7 +481,7 @@ def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
         facet_indptr=indptr,
         facet_indices=indices,
         vertex_coords=verts,
-        build_seconds=float(meta.get("build_seconds", 0.0)),
+        build_seconds=_seconds(meta.get("build_seconds", 0.0)),
     )
 
 
@@ -494,3 +496,11 @@ def _coordinate(token: str) -> int:
     from .numbers import parse_int_string
 
     return parse_int_string(token, max_digits=MAX_COORDINATE_DIGITS)
+
+
+def _seconds(value: Any) -> float:
+    """The ``build_seconds`` of a complex file's meta record (0 when absent or not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    f = float_view(value)
+    return f if math.isfinite(f) else 0.0

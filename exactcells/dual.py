@@ -356,12 +356,26 @@ class FacetVolume:
     """The exact ``(n-1)``-dimensional volume ``coefficient * sqrt(radicand)`` of a cell.
 
     The radicand is the squared norm of a primitive integer normal of the cell, with perfect
-    squares and square factors below 100 pulled into the coefficient; compare volumes exactly
-    through :attr:`squared`.
+    squares and square factors below 100 pulled into the coefficient, so the form is not
+    canonical (``1*sqrt(20402)`` is ``101*sqrt(2)``): equality and hashing are those of the
+    exact value, i.e. of its sign and exact square :attr:`squared`.
     """
 
     coefficient: Fraction
     radicand: int
+
+    def _key(self) -> tuple[int, Fraction]:
+        c = self.coefficient
+        sign = 0 if c == 0 or self.radicand == 0 else (1 if c > 0 else -1)
+        return sign, self.squared
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FacetVolume):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @property
     def squared(self) -> Fraction:

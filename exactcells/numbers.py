@@ -206,7 +206,7 @@ def format_rational(x: Fraction | int) -> str:
     return f"{format_int(f.numerator)}/{format_int(f.denominator)}"
 
 
-def float_view(x: Fraction | int) -> float:
+def float_view(x: Fraction | int | float) -> float:
     """The nearest float to ``x``, saturating to ``±inf`` beyond the float range."""
     try:
         return float(x)
@@ -214,7 +214,7 @@ def float_view(x: Fraction | int) -> float:
         return math.inf if x > 0 else -math.inf
 
 
-def float_or_none(x: Fraction | int | None) -> float | None:
+def float_or_none(x: Fraction | int | float | None) -> float | None:
     """The nearest float to ``x`` for a JSON companion field; ``None`` beyond the float range."""
     if x is None:
         return None

@@ -10,6 +10,7 @@ from ..build import build_complex
 from ..certify import certify
 from ..claims import judge_claim, load_claim
 from ..complex import PolyhedralComplex, load_complex
+from ..numbers import float_view
 from . import print_json
 from .common import add_network_args, network_and_domain
 
@@ -81,6 +82,6 @@ def run_claim(args: argparse.Namespace) -> int:
     else:
         print(verdict.summary())
         for m in verdict.missing[:20]:
-            print(f"  missing {m.pattern}: volume {float(m.volume):.3g}, interior point "
-                  f"({', '.join(f'{float(x):.4g}' for x in m.interior_point)})")
+            print(f"  missing {m.pattern}: volume {float_view(m.volume):.3g}, interior point "
+                  f"({', '.join(f'{float_view(x):.4g}' for x in m.interior_point)})")
     return 0 if verdict.exact else 1
