@@ -279,9 +279,20 @@ class PolyhedralComplex:
         """The primitive integer vector ``(D x, D)`` of vertex ``v``."""
         return self._vcoords[v]
 
+    @property
+    def num_vertex_coords(self) -> int:
+        """How many vertex coordinate vectors the complex holds (``f_0`` when well formed)."""
+        return len(self._vcoords)
+
     def vertices_float(self) -> np.ndarray:
-        """Float view of every vertex, shape ``(f_0, n)``."""
-        return np.array([[x / h[-1] for x in h[:-1]] for h in self._vcoords], dtype=float)
+        """Float view of every vertex, shape ``(f_0, n)`` (``±inf`` beyond the float range)."""
+        def view(x: int, d: int) -> float:
+            try:
+                return x / d
+            except OverflowError:
+                return float_view(Fraction(x, d))
+
+        return np.array([[view(x, h[-1]) for x in h[:-1]] for h in self._vcoords], dtype=float)
 
     def interior_point(self, i: int) -> tuple[Fraction, ...]:
         """An exact point of the relative interior of cell ``i`` (the average of its vertices)."""

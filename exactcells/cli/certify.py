@@ -12,6 +12,7 @@ from ..claims import judge_claim, load_claim
 from ..complex import PolyhedralComplex, load_complex
 from ..numbers import float_view
 from . import print_json
+from .argtypes import cdd_count, positive_int
 from .common import add_network_args, network_and_domain
 
 
@@ -28,10 +29,10 @@ def register(sub: Any) -> None:
     p.add_argument("--interior-forward", action="store_true",
                    help="also recompute every top cell's interior sign vector by an exact forward "
                         "pass (Lemma B already proves it from the vertices)")
-    p.add_argument("--jobs", type=int, default=None, metavar="J",
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="J",
                    help="processes for the exact volumes (default: 2 on a machine with 2 or more "
                         "cores for 1000+ regions; 1 keeps everything in this process)")
-    p.add_argument("--cdd", type=int, default=0, metavar="K",
+    p.add_argument("--cdd", type=cdd_count, default=0, metavar="K",
                    help="also recompute K top cells from scratch with cddlib (-1: all)")
     p.add_argument("--complex", metavar="FILE.npz", dest="complex_file",
                    help="certify this saved complex (exactcells .npz format, e.g. from another "
