@@ -505,8 +505,12 @@ def _load_torch_file(p: Path, trust: bool) -> Network:
         raise DependencyMissingError(
             f"{p}: reading PyTorch files needs the optional extra: pip install 'exactcells[torch]'"
         ) from e
+    import warnings
+
     try:  # a state_dict of tensors loads without running any code from the file
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of odd files
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:
         if not trust:
             raise InvalidNetworkError(

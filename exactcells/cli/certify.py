@@ -10,6 +10,7 @@ from ..build import build_complex
 from ..certify import certify
 from ..claims import judge_claim, load_claim
 from ..complex import PolyhedralComplex, load_complex
+from ..errors import FormatError
 from ..numbers import float_view
 from . import print_json
 from .argtypes import cdd_count, positive_int
@@ -77,7 +78,10 @@ def run_claim(args: argparse.Namespace) -> int:
     net, dom = network_and_domain(args)
     claim = load_claim(args.claim)
     K = build_complex(net, dom, progress=not args.no_progress)
-    verdict = judge_claim(K, claim)
+    try:
+        verdict = judge_claim(K, claim)
+    except FormatError as e:
+        raise FormatError(f"{args.claim}: {e}") from None
     if args.json:
         print_json(verdict.to_dict())
     else:
