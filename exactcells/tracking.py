@@ -662,7 +662,7 @@ def _read_cache(path: Path, key: str) -> SnapshotResult | None:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         r = SnapshotResult.from_dict(d)
-    except (OSError, ValueError, KeyError, TypeError, FormatError):
+    except (OSError, ValueError, KeyError, TypeError, FormatError, RecursionError):
         return None
     return r if r.key == key else None
 
@@ -822,8 +822,8 @@ def load_tracking(cache_dir: str | Path, settings: TrackSettings | None = None) 
     for f in sorted(p.glob("epoch_*.json")):
         try:
             results.append(SnapshotResult.from_dict(json.loads(f.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise FormatError(f"{f}: not a tracking result ({e})") from e
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
+            raise FormatError(f"{f}: not a tracking result ({type(e).__name__}: {e})") from None
     if not results:
         raise TrackingError(f"{p}: no tracking results")
     results.sort(key=lambda r: r.epoch)
