@@ -81,7 +81,7 @@ from .domain import Domain
 from .errors import InvalidArgumentError
 from .localforms import LocalForms, domain_rows
 from .network import Layer, Network, local_affine_forms
-from .numbers import format_rational
+from .numbers import float_or_none, float_view, format_rational
 from .volumes import cell_vertex_matrix as _vertex_csr
 from .volumes import face_volumes, region_volumes
 
@@ -239,7 +239,7 @@ class Certificate:
             "euler_characteristic": self.euler_characteristic,
             "total_volume": q(self.total_volume),
             "domain_volume": q(self.domain_volume),
-            "total_volume_float": None if self.total_volume is None else float(self.total_volume),
+            "total_volume_float": float_or_none(self.total_volume),
             "cdd_regions_checked": self.cdd_regions_checked,
             "seconds": round(self.seconds, 4),
             "checks": {c.name: c.to_dict() for c in self.checks},
@@ -494,11 +494,14 @@ def certify(
     jobs
         Processes for the exact volumes: with ``jobs > 1`` the top cells are split into
         ``jobs`` groups (consecutive in canonical order, so spatially coherent); ``jobs - 1``
-        forked worker processes compute the volumes of theirs while this process runs the
+        worker processes compute the volumes of theirs while this process runs the
         other checks and then the first, smaller (in 1-D and 2-D empty) group.
         ``None`` (default): 2 on Linux when the machine has 2 or more cores and there are at
-        least 1000 top cells; otherwise 1 (everything in this process). Explicit ``jobs > 1``
-        needs the ``fork`` start method (elsewhere the volumes run in this process).
+        least 1000 top cells and this process runs no other thread; otherwise 1 (everything in
+        this process). Workers are forked when this process runs no other thread, and spawned
+        otherwise (as :func:`exactcells.tracking.track` does), since forking a threaded process
+        can deadlock the child; spawning re-imports the main module, so a script that asks for
+        ``jobs > 1`` from a threaded process needs the ``if __name__ == "__main__":`` guard.
     progress
         Called with the name of each check as it starts.
 
@@ -543,6 +546,8 @@ def certify(
     if N and (np.any(np.diff(dims) < 0) or dims.min() < 0 or dims.max() > n):
         bad("dims are not sorted in 0..n")
     f0 = int(np.count_nonzero(dims == 0))
+    if K.num_vertex_coords != f0:
+        bad(f"{K.num_vertex_coords} vertex coordinate vectors for {f0} cells of dimension 0")
     H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(f0)] if ok_format else []
     if any(len(h) != n + 1 or h[-1] <= 0 for h in H):
         bad("a vertex is not a homogeneous vector (D x, D) with D > 0")
@@ -768,8 +773,8 @@ def certify(
                              f"dimension {int(dims[c])} (exact volume recursion)"))
         if total != dvol:
             rec.fail(Failure("volume", None, None, None, format_rational(dvol), format_rational(total),
-                             f"the top cells' volumes add up to {float(total):.6g}, the domain's "
-                             f"volume is {float(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
+                             f"the top cells' volumes add up to {float_view(total):.6g}, the domain's "
+                             f"volume is {float_view(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
                              f"{format_rational(abs(dvol - total))})"))
         rec.done("volumes", int(tops.size), ["volume", "affine_dimension"], before,
                  f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)} (face recursion "
@@ -856,33 +861,55 @@ def _volume_part(i: int) -> tuple[int, int, list[int]]:
 
 
 def _volume_processes(jobs: int | None, ntops: int) -> int:
-    import multiprocessing as mp
     import os
     import sys
 
-    if "fork" not in mp.get_all_start_methods():
-        return 1
-    if jobs is None:  # automatic only on Linux, where fork is the safe default
-        auto = sys.platform.startswith("linux") and (os.cpu_count() or 1) >= 2 and ntops >= 1000
+    if jobs is None:  # automatic only on Linux (measured there), and never needs to spawn
+        auto = sys.platform.startswith("linux") and (os.cpu_count() or 1) >= 2 and ntops >= 1000 \
+            and _fork_is_safe()
         return 2 if auto else 1
     return min(jobs, max(ntops, 1))
 
 
-def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], list[tuple[int, int, list[int]]]]:
-    """Fork ``workers`` processes computing the volume parts 1..workers; returns a waiter.
+def _set_volume_job(job: dict[str, Any]) -> None:
+    """Pool initializer: the job of this worker process."""
+    global _VOLUME_JOB
+    _VOLUME_JOB = job
 
-    The job is handed over through a module global that the forked children inherit, so
-    nothing large is pickled; the parent drops it at once. If the caller never waits (an
-    exception in the other checks), the pool's finalizer terminates the workers.
+
+def _fork_is_safe() -> bool:
+    """Fork only from a process that runs no other Python thread, where ``fork`` exists."""
+    import multiprocessing as mp
+    import threading
+
+    return "fork" in mp.get_all_start_methods() and threading.active_count() == 1
+
+
+def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], list[tuple[int, int, list[int]]]]:
+    """Start ``workers`` processes computing the volume parts 1..workers; returns a waiter.
+
+    From a process that runs no other thread the workers are forked and inherit the job
+    (nothing large is pickled). Otherwise they are *spawned*, as in
+    :func:`exactcells.tracking.track` (forking a process that runs other threads, e.g. a web
+    server or a GUI, can deadlock the child), and each receives the job once through the
+    pool's initializer. If the caller never waits (an exception in the other checks), the
+    pool's finalizer terminates the workers.
     """
     import multiprocessing as mp
 
+    from .tracking import _single_threaded_children
+
     global _VOLUME_JOB
-    _VOLUME_JOB = job
-    try:
-        pool = mp.get_context("fork").Pool(workers)
-    finally:
-        _VOLUME_JOB = {}
+    if _fork_is_safe():
+        _VOLUME_JOB = job
+        try:
+            pool = mp.get_context("fork").Pool(workers)
+        finally:
+            _VOLUME_JOB = {}
+    else:
+        with _single_threaded_children():
+            pool = mp.get_context("spawn").Pool(workers, initializer=_set_volume_job,
+                                                initargs=(job,))
     result = pool.map_async(_volume_part, range(1, workers + 1))
     pool.close()
 

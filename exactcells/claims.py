@@ -7,7 +7,7 @@ The claim format (JSON; everything but ``regions`` is optional)::
       "regions": [
         {"pattern": "0110...",            # one character per hidden neuron, layer order:
                                           # "1" active (pre-activation > 0), "0" inactive
-         "vertices": [[x, y], ...],       # optional: the region's vertices (floats)
+         "vertices": [[x, y], ...],       # optional: the region's vertices (numbers)
          "neighbors": [3, 17]},           # optional: indices into "regions"
         ...
       ],
@@ -16,6 +16,13 @@ The claim format (JSON; everything but ``regions`` is optional)::
         ...
       ]
     }
+
+Vertex coordinates are numbers in the network-JSON rules (a float is its exact binary value, a
+string such as ``"1/3"`` is exact). A claimed coordinate is right when it equals the exact one or
+the exact one correctly rounded to float64 (what a float tool can best report); both tests are
+exact comparisons. A claimed region's vertices must be exactly the vertices of the exact regions
+with its pattern, and a claimed cell's ``dim`` must be the dimension of an exact cell with its
+pattern.
 
 A region of the exact complex is *found* by the claim when its binary pattern (neuron ``j`` is
 ``1`` iff its sign is ``+1``) is claimed. Several exact regions can share a binary pattern (a
@@ -35,6 +42,7 @@ those tools do), :func:`with_hamming_neighbors` (the paper's Hamming-distance-1 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -45,9 +53,9 @@ import numpy as np
 
 from .complex import PolyhedralComplex
 from .domain import Domain
-from .errors import FormatError
+from .errors import FormatError, NonRationalInputError
 from .network import Network
-from .numbers import format_rational
+from .numbers import float_or_none, float_view, format_rational, to_rational
 
 __all__ = [
     "ClaimedRegion",
@@ -73,7 +81,7 @@ class ClaimedRegion:
     """One claimed region: a binary pattern, optional float vertices and neighbour indices."""
 
     pattern: str
-    vertices: tuple[tuple[float, ...], ...] | None = None
+    vertices: tuple[tuple[Fraction, ...], ...] | None = None
     neighbors: tuple[int, ...] | None = None
 
 
@@ -83,7 +91,7 @@ class ClaimedCell:
 
     pattern: str
     dim: int | None = None
-    vertices: tuple[tuple[float, ...], ...] | None = None
+    vertices: tuple[tuple[Fraction, ...], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +107,13 @@ class Claim:
         for r in self.regions:
             d: dict[str, Any] = {"pattern": r.pattern}
             if r.vertices is not None:
-                d["vertices"] = [list(v) for v in r.vertices]
+                d["vertices"] = _points_json(r.vertices)
             if r.neighbors is not None:
                 d["neighbors"] = list(r.neighbors)
             out["regions"].append(d)
         if self.cells:
             out["cells"] = [{"pattern": c.pattern, **({"dim": c.dim} if c.dim is not None else {}),
-                             **({"vertices": [list(v) for v in c.vertices]} if c.vertices else {})}
+                             **({"vertices": _points_json(c.vertices)} if c.vertices else {})}
                             for c in self.cells]
         if self.source:
             out["source"] = self.source
@@ -115,20 +123,31 @@ class Claim:
         return json.dumps(self.to_dict())
 
 
-def _points(obj: Any, where: str) -> tuple[tuple[float, ...], ...]:
-    if not isinstance(obj, list) or not all(isinstance(p, list) for p in obj):
+def _points_json(points: tuple[tuple[Fraction, ...], ...]) -> list[list[Any]]:
+    """Coordinates for JSON: a float when the value is one exactly, else an exact string."""
+    def num(x: Fraction) -> Any:
+        f = float_view(x)
+        return f if math.isfinite(f) and Fraction(f) == x else format_rational(x)
+
+    return [[num(x) for x in p] for p in points]
+
+
+def _points(obj: Any, where: str) -> tuple[tuple[Fraction, ...], ...]:
+    if not isinstance(obj, (list, tuple)) or not all(isinstance(p, (list, tuple, np.ndarray)) for p in obj):
         raise FormatError(f"{where}: 'vertices' must be a list of coordinate lists")
     try:
-        return tuple(tuple(float(x) for x in p) for p in obj)
-    except (TypeError, ValueError) as e:
-        raise FormatError(f"{where}: a vertex coordinate is not a number") from e
+        return tuple(tuple(to_rational(x, f"{where}, vertex {j}") for x in p) for j, p in enumerate(obj))
+    except NonRationalInputError as e:
+        raise FormatError(f"{where}: a vertex coordinate is not a finite number ({e})") from None
 
 
 def claim_from_dict(d: Any) -> Claim:
     """Read a claim from its JSON object (``FormatError`` with a clear message when malformed)."""
     if not isinstance(d, dict):
         raise FormatError("a claim must be a JSON object with a 'regions' list")
-    regs = d.get("regions", [])
+    if "regions" not in d:
+        raise FormatError("the claim has no 'regions' list (it is required, even if empty)")
+    regs = d["regions"]
     if not isinstance(regs, list):
         raise FormatError("'regions' must be a list")
     regions = []
@@ -145,9 +164,15 @@ def claim_from_dict(d: Any) -> Claim:
         regions.append(ClaimedRegion(p, _points(r["vertices"], f"region {i}") if "vertices" in r else None,
                                      tuple(nb) if nb is not None else None))
     cells = []
-    for i, c in enumerate(d.get("cells", []) or []):
+    cells_in = d.get("cells", []) or []
+    if not isinstance(cells_in, list):
+        raise FormatError("'cells' must be a list")
+    for i, c in enumerate(cells_in):
         if not isinstance(c, dict) or not isinstance(c.get("pattern"), str):
             raise FormatError(f"cell {i}: needs a string 'pattern'")
+        dim = c.get("dim")
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 0):
+            raise FormatError(f"cell {i}: 'dim' must be a non-negative integer, got {dim!r}")
         if set(c["pattern"]) - {"+", "-", "0"}:
             raise FormatError(f"cell {i}: pattern {c['pattern']!r} may only contain '+', '-' and '0'")
         cells.append(ClaimedCell(c["pattern"], c.get("dim"),
@@ -157,13 +182,10 @@ def claim_from_dict(d: Any) -> Claim:
 
 def load_claim(path: str | Path) -> Claim:
     """Read a claim JSON file."""
+    from .io import read_json
+
     p = Path(path)
-    try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise FormatError(f"{p}: cannot read the claim ({e})") from e
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{p}: malformed JSON at line {e.lineno}: {e.msg}") from e
+    d = read_json(p, FormatError)
     try:
         return claim_from_dict(d)
     except FormatError as e:
@@ -183,7 +205,7 @@ class MissingRegion:
 
     def to_dict(self) -> dict[str, Any]:
         return {"cell": self.cell, "pattern": self.pattern, "volume": format_rational(self.volume),
-                "volume_float": float(self.volume),
+                "volume_float": float_or_none(self.volume),
                 "interior_point": [format_rational(x) for x in self.interior_point]}
 
 
@@ -208,12 +230,17 @@ class ClaimVerdict:
     max_vertex_distance: float | None
     cells_spurious: tuple[str, ...] | None = None
     cells_missing: int | None = None
+    vertices_wrong: int | None = None
+    vertices_missing: int | None = None
+    cells_wrong_dim: int | None = None
 
     @property
     def exact(self) -> bool:
-        """Nothing missing, nothing spurious, no wrong or missing adjacency."""
+        """Nothing missing, nothing spurious, no wrong or missing adjacency, vertex or dimension."""
         return (not self.missing and not self.spurious_patterns and not self.adjacency_wrong
-                and not self.adjacency_missing and not self.cells_spurious and not self.cells_missing)
+                and not self.adjacency_missing and not self.cells_spurious and not self.cells_missing
+                and not self.vertices_wrong and not self.vertices_missing
+                and not self.cells_wrong_dim)
 
     def to_dict(self, max_listed: int = 50) -> dict[str, Any]:
         return {
@@ -223,7 +250,7 @@ class ClaimVerdict:
             "missing_regions": len(self.missing),
             "spurious_regions": len(self.spurious_patterns),
             "missing_volume_fraction": format_rational(self.missing_volume_fraction),
-            "missing_volume_fraction_float": float(self.missing_volume_fraction),
+            "missing_volume_fraction_float": float_or_none(self.missing_volume_fraction),
             "missing": [m.to_dict() for m in self.missing[:max_listed]],
             "spurious": list(self.spurious_patterns[:max_listed]),
             "adjacency_wrong": None if self.adjacency_wrong is None else len(self.adjacency_wrong),
@@ -233,6 +260,9 @@ class ClaimVerdict:
             "max_vertex_distance": self.max_vertex_distance,
             "cells_spurious": None if self.cells_spurious is None else len(self.cells_spurious),
             "cells_missing": self.cells_missing,
+            "vertices_wrong": self.vertices_wrong,
+            "vertices_missing": self.vertices_missing,
+            "cells_wrong_dim": self.cells_wrong_dim,
         }
 
     def summary(self) -> str:
@@ -247,8 +277,11 @@ class ClaimVerdict:
                          f"{self.adjacency_recall:.3f})")
         if self.max_vertex_distance is not None:
             lines.append(f"largest distance of a claimed vertex from the exact one: {self.max_vertex_distance:.3g}")
+            lines.append(f"vertices: {self.vertices_wrong or 0} claimed vertices are not exact vertices, "
+                         f"{self.vertices_missing or 0} exact vertices are not claimed")
         if self.cells_spurious is not None:
-            lines.append(f"cells: {len(self.cells_spurious)} spurious, {self.cells_missing} missing")
+            lines.append(f"cells: {len(self.cells_spurious)} spurious, {self.cells_missing} missing, "
+                         f"{self.cells_wrong_dim or 0} with a wrong dimension")
         return "\n".join(lines)
 
 
@@ -287,6 +320,18 @@ def judge_claim(K: PolyhedralComplex, claim: Claim) -> ClaimVerdict:
     for i, c in enumerate(claim.cells):
         if len(c.pattern) != nh:
             raise FormatError(f"cell {i}: pattern has {len(c.pattern)} characters, not {nh}")
+    n = K.input_dim
+    owners: list[tuple[str, int, tuple[tuple[Fraction, ...], ...] | None]] = [
+        ("region", i, r.vertices) for i, r in enumerate(claim.regions)]
+    owners += [("cell", i, c.vertices) for i, c in enumerate(claim.cells)]
+    for what, i, verts in owners:
+        for j, v in enumerate(verts or ()):
+            if len(v) != n:
+                raise FormatError(f"{what} {i}: vertex {j} has {len(v)} coordinates, the network "
+                                  f"takes {n} inputs")
+    for i, c in enumerate(claim.cells):
+        if c.dim is not None and not 0 <= c.dim <= n:
+            raise FormatError(f"cell {i}: dimension {c.dim} is not between 0 and {n}")
     regs = K.regions()
     sl = K.sign_slices()["neurons"]
     pats = _binary(np.asarray(K.signs[regs.start:regs.stop, sl]))
@@ -318,19 +363,28 @@ def judge_claim(K: PolyhedralComplex, claim: Claim) -> ClaimVerdict:
         tp = len(cl_edges & ex_edges)
         prec = tp / len(cl_edges) if cl_edges else 1.0
         rec = tp / len(ex_edges) if ex_edges else 1.0
-    # vertices
+    # vertices: distances (float view) and exact identity
     maxd: float | None = None
+    vwrong = vmissing = None
     V = K.vertices_float()
     vsets = K.vertex_sets()
+    index = _VertexIndex(K)
     for r in claim.regions:
-        if not r.vertices:
+        if r.vertices is None:
             continue
+        vwrong, vmissing = vwrong or 0, vmissing or 0
         nodes = by_pattern.get(r.pattern)
         cand = sorted(set().union(*(vsets[regs.start + x] for x in nodes))) if nodes else list(range(len(V)))
-        P = np.asarray(r.vertices, dtype=float)
+        found = [index.find(v) for v in r.vertices]
+        vwrong += sum(1 for f in found if f is None or f not in cand)
+        if nodes:
+            vmissing += len(set(cand) - {f for f in found if f is not None})
+        if not r.vertices:
+            continue
+        P = np.array([[float_view(x) for x in v] for v in r.vertices], dtype=float)
         d = np.min(np.linalg.norm(P[:, None, :] - V[cand][None, :, :], axis=2), axis=1)
         maxd = max(maxd or 0.0, float(d.max()))
-    cs = cm = None
+    cs = cm = cwd = None
     if claim.cells:
         allpats = set(_ternary(np.asarray(K.signs[:, sl])))
         cpats = {c.pattern for c in claim.cells}
@@ -339,13 +393,37 @@ def judge_claim(K: PolyhedralComplex, claim: Claim) -> ClaimVerdict:
         rows = np.flatnonzero(np.isin(np.asarray(K.dims), sorted(cdims))) if cdims else np.arange(regs.start)
         lower = set(_ternary(np.asarray(K.signs[rows][:, sl])))
         cm = len(lower - cpats)
+        dims_of: dict[str, set[int]] = {}
+        for pat, k in zip(_ternary(np.asarray(K.signs[:, sl])), np.asarray(K.dims).tolist()):
+            dims_of.setdefault(pat, set()).add(int(k))
+        cwd = sum(1 for c in claim.cells
+                  if c.dim is not None and c.pattern in dims_of and c.dim not in dims_of[c.pattern])
         for c in claim.cells:
             if c.vertices:
-                P = np.asarray(c.vertices, dtype=float)
+                vwrong = (vwrong or 0) + sum(1 for v in c.vertices if index.find(v) is None)
+                P = np.array([[float_view(x) for x in v] for v in c.vertices], dtype=float)
                 d = np.min(np.linalg.norm(P[:, None, :] - V[None, :, :], axis=2), axis=1)
                 maxd = max(maxd or 0.0, float(d.max()))
     return ClaimVerdict(len(pats), len(cset), tuple(missing), spurious, mvol, aw, am, prec, rec, maxd,
-                        cs, cm)
+                        cs, cm, vwrong, vmissing, cwd)
+
+
+class _VertexIndex:
+    """Finds the exact vertex a claimed point stands for: each claimed coordinate must equal the
+    exact coordinate or its correctly rounded float64 (exact comparisons, no tolerance)."""
+
+    def __init__(self, K: PolyhedralComplex) -> None:
+        self._exact = [K.vertex(v) for v in range(K.f_vector[0])]
+        self._by_float: dict[tuple[float, ...], list[int]] = {}
+        for v, x in enumerate(self._exact):
+            self._by_float.setdefault(tuple(float_view(c) for c in x), []).append(v)
+
+    def find(self, point: Sequence[Fraction]) -> int | None:
+        key = tuple(float_view(c) for c in point)
+        for v in self._by_float.get(key, ()):
+            if all(c == e or c == Fraction(f) for c, e, f in zip(point, self._exact[v], key)):
+                return v
+        return None
 
 
 # -- adapters ----------------------------------------------------------------------------------
@@ -405,10 +483,13 @@ def claim_from_dump(
     def tern(s: Sequence[int]) -> str:
         return "".join("+" if x > 0 else ("-" if x < 0 else "0") for x in s)
 
-    cells = [ClaimedCell(tern(s), 0, (tuple(float(x) for x in v),)) for v, s in zip(vertices, sign_vectors)]
+    def point(v: Sequence[float]) -> tuple[Fraction, ...]:
+        return tuple(to_rational(x, "a dumped vertex") for x in v)
+
+    cells = [ClaimedCell(tern(s), 0, (point(v),)) for v, s in zip(vertices, sign_vectors)]
     for a, b in edges:
         sa, sb = sign_vectors[a], sign_vectors[b]
         j = [x if x != 0 else y for x, y in zip(sa, sb)]
-        cells.append(ClaimedCell(tern(j), 1, (tuple(map(float, vertices[a])), tuple(map(float, vertices[b])))))
+        cells.append(ClaimedCell(tern(j), 1, (point(vertices[a]), point(vertices[b]))))
     regs = tuple(ClaimedRegion(p) for p in (regions or ()))
     return Claim(regs, tuple(cells), "vertices + edges + sign vectors dump")

@@ -11,6 +11,7 @@ classes that attain the maximum, -1 for the others).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,6 +23,7 @@ import numpy as np
 from .domain import Domain
 from .errors import ExactCellsError, FormatError
 from .network import Network, network_from_dict
+from .numbers import float_view
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -298,9 +300,20 @@ class PolyhedralComplex:
         """The primitive integer vector ``(D x, D)`` of vertex ``v``."""
         return self._vcoords[v]
 
+    @property
+    def num_vertex_coords(self) -> int:
+        """How many vertex coordinate vectors the complex holds (``f_0`` when well formed)."""
+        return len(self._vcoords)
+
     def vertices_float(self) -> np.ndarray:
-        """Float view of every vertex, shape ``(f_0, n)``."""
-        return np.array([[x / h[-1] for x in h[:-1]] for h in self._vcoords], dtype=float)
+        """Float view of every vertex, shape ``(f_0, n)`` (``±inf`` beyond the float range)."""
+        def view(x: int, d: int) -> float:
+            try:
+                return x / d
+            except OverflowError:
+                return float_view(Fraction(x, d))
+
+        return np.array([[view(x, h[-1]) for x in h[:-1]] for h in self._vcoords], dtype=float)
 
     def interior_point(self, i: int) -> tuple[Fraction, ...]:
         """An exact point of the relative interior of cell ``i`` (the average of its vertices)."""
@@ -392,7 +405,9 @@ class PolyhedralComplex:
             "f_vector": list(self.f_vector),
             "build_seconds": self._build_seconds,
         }
-        text = "\n".join(" ".join(str(x) for x in h) for h in self._vcoords)
+        from .numbers import format_int
+
+        text = "\n".join(" ".join(format_int(x) for x in h) for h in self._vcoords)
         with atomic_output(path, force=force) as f:
             np.savez_compressed(
                 f,
@@ -421,11 +436,10 @@ def load_complex(path: str | Path) -> PolyhedralComplex:
     ``vertex_coords``
         UTF-8 text, one line per vertex: the integers ``D x_1 ... D x_n D``.
     """
+    from .io import SafeArchive
+
     p = Path(path)
-    try:
-        data = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise FormatError(f"{p}: not a readable exactcells complex ({e})") from e
+    data = SafeArchive(p, FormatError)
     try:
         with data:
             return _complex_from_arrays(p, data)
@@ -438,10 +452,9 @@ def load_complex(path: str | Path) -> PolyhedralComplex:
 def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
     if "meta" not in data.files:
         raise FormatError(f"{p}: no 'meta' record: not an exactcells complex")
-    try:
-        meta = json.loads(bytes(data["meta"]).decode())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise FormatError(f"{p}: the 'meta' record is not valid UTF-8 JSON") from e
+    from .io import loads_json
+
+    meta = loads_json(bytes(data["meta"]), FormatError, f"{p}: the 'meta' record")
     if not isinstance(meta, dict):
         raise FormatError(f"{p}: the 'meta' record is not a JSON object")
     if meta.get("format") != FORMAT_NAME:
@@ -477,7 +490,7 @@ def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
     if N and (np.any(np.diff(dims) < 0) or dims.min() < 0 or dims.max() > dom.dim):
         raise FormatError(f"{p}: 'dims' is not sorted or out of range")
     text = bytes(data["vertex_coords"]).decode()
-    verts = [tuple(int(x) for x in line.split()) for line in text.split("\n")] if text else []
+    verts = [tuple(_coordinate(x) for x in line.split()) for line in text.split("\n")] if text else []
     f0 = int(np.count_nonzero(dims == 0))
     if len(verts) != f0 or any(len(v) != dom.dim + 1 or v[-1] <= 0 for v in verts):
         raise FormatError(f"{p}: 'vertex_coords' must have {f0} lines of {dom.dim + 1} integers "
@@ -491,6 +504,27 @@ def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
         facet_indptr=indptr,
         facet_indices=indices,
         vertex_coords=verts,
-        build_seconds=float(meta.get("build_seconds", 0.0)),
+        build_seconds=_seconds(meta.get("build_seconds", 0.0)),
         output_refinement=refinement,
     )
+
+
+#: The most digits of one vertex coordinate in a complex file.
+MAX_COORDINATE_DIGITS = 1_000_000
+
+
+def _coordinate(token: str) -> int:
+    """One integer of ``vertex_coords`` (long ones through FLINT; bounded length)."""
+    if len(token) <= 4000:
+        return int(token)
+    from .numbers import parse_int_string
+
+    return parse_int_string(token, max_digits=MAX_COORDINATE_DIGITS)
+
+
+def _seconds(value: Any) -> float:
+    """The ``build_seconds`` of a complex file's meta record (0 when absent or not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    f = float_view(value)
+    return f if math.isfinite(f) else 0.0

@@ -7,7 +7,6 @@ domain part of every sign vector.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -238,13 +237,10 @@ class Domain:
 
 def load_domain(path: str | Path) -> Domain:
     """Read a domain JSON file (``{"A": ..., "c": ...}`` or ``{"box": ...}``)."""
+    from .io import read_json
+
     p = Path(path)
-    try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidDomainError(f"{p}: cannot read the file ({e})") from e
-    except json.JSONDecodeError as e:
-        raise InvalidDomainError(f"{p}: malformed JSON at line {e.lineno}: {e.msg}") from e
+    d = read_json(p, InvalidDomainError)
     try:
         return Domain.from_dict(d)
     except (InvalidDomainError, NonRationalInputError) as e:

@@ -36,7 +36,6 @@ Fraction(4, 1)
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -357,12 +356,26 @@ class FacetVolume:
     """The exact ``(n-1)``-dimensional volume ``coefficient * sqrt(radicand)`` of a cell.
 
     The radicand is the squared norm of a primitive integer normal of the cell, with perfect
-    squares and square factors below 100 pulled into the coefficient; compare volumes exactly
-    through :attr:`squared`.
+    squares and square factors below 100 pulled into the coefficient, so the form is not
+    canonical (``1*sqrt(20402)`` is ``101*sqrt(2)``): equality and hashing are those of the
+    exact value, i.e. of its sign and exact square :attr:`squared`.
     """
 
     coefficient: Fraction
     radicand: int
+
+    def _key(self) -> tuple[int, Fraction]:
+        c = self.coefficient
+        sign = 0 if c == 0 or self.radicand == 0 else (1 if c > 0 else -1)
+        return sign, self.squared
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FacetVolume):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @property
     def squared(self) -> Fraction:
@@ -762,15 +775,15 @@ def load_points(path: str | Path, n: int | None = None) -> Any:
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    from .io import loads_json, read_npy
+
     try:
         if suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
+            arr = read_npy(p, FormatError)
         else:
             text = p.read_text(encoding="utf-8")
-    except OSError as e:
+    except (OSError, UnicodeDecodeError) as e:
         raise FormatError(f"{p}: cannot read training points ({e})") from e
-    except ValueError as e:
-        raise FormatError(f"{p}: not a numpy array file ({e})") from e
     if suffix == ".npy":
         if arr.ndim != 2 or (n is not None and arr.shape[1] != n) or arr.dtype.kind not in "fiu":
             raise FormatError(f"{p}: expected a numeric array of shape (N, {n or 'n'}), "
@@ -778,10 +791,7 @@ def load_points(path: str | Path, n: int | None = None) -> Any:
         return arr
     rows: list[list[Any]]
     if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise FormatError(f"{p}: invalid JSON ({e})") from e
+        data = loads_json(text, FormatError, str(p))
         if isinstance(data, dict):
             data = data.get("points")
         if not isinstance(data, list) or not all(isinstance(r, list) for r in data):

@@ -760,31 +760,33 @@ def network_from_arrays(params: Sequence[tuple[Any, Any]], rounding: str | None 
     return Network(tuple(layers), rounding=rounding)
 
 
+#: The most entries one weight array of a ``.npz`` network may declare (checked before reading).
+MAX_ARRAY_WEIGHTS = 10_000_000
+
+
 def _load_npz(path: Path) -> Network:
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InvalidNetworkError(f"{path}: not a readable NPZ file ({e})") from e
-    with data:
+    from .io import SafeArchive
+
+    with SafeArchive(path, InvalidNetworkError) as data:
         names = set(data.files)
         k = 0
         params = []
         while f"W{k}" in names:
             if f"b{k}" not in names:
                 raise InvalidNetworkError(f"{path}: array W{k} has no matching b{k}")
-            try:
-                params.append((data[f"W{k}"], data[f"b{k}"]))
-            except (OSError, ValueError) as e:
-                raise InvalidNetworkError(
-                    f"{path}: layer {k}: arrays must be numeric (object arrays are refused): {e}"
-                ) from e
+            W = data.read(f"W{k}", max_entries=MAX_ARRAY_WEIGHTS)
+            b = data.read(f"b{k}", max_entries=MAX_ARRAY_WEIGHTS)
+            params.append((W, b))
             k += 1
         if not params:
             raise InvalidNetworkError(f"{path}: no arrays W0, b0, W1, b1, ... found")
     for li, (W, b) in enumerate(params):
         if W.dtype.kind not in "iuf" or b.dtype.kind not in "iuf":
             raise NonRationalInputError(f"{path}: layer {li}: arrays must be numeric")
-    return network_from_arrays(params)
+    try:
+        return network_from_arrays(params)
+    except ExactCellsError as e:
+        raise type(e)(f"{path}: {e}") from None
 
 
 def network_from_torch(model: Any) -> Network:
@@ -850,8 +852,13 @@ def _network_from_state_dict(sd: Mapping[str, Any]) -> Network:
     return network_from_arrays(params)
 
 
-def load_network(path: str | Path) -> Network:
+def load_network(path: str | Path, trust: bool = False) -> Network:
     """Load a network from a ``.json`` (design.md §3), ``.npz`` or ``.pt``/``.pth`` file.
+
+    A ``.pt`` file is read with PyTorch's safe loader (``weights_only=True``): a ``state_dict``
+    of tensors loads, nothing in the file can run code. A whole pickled ``nn.Module`` needs the
+    full unpickler, which runs whatever code the file contains: it is used only with
+    ``trust=True`` (``--trust-pickle`` on the command line), for files you made yourself.
 
     Raises
     ------
@@ -866,32 +873,43 @@ def load_network(path: str | Path) -> Network:
     if suffix == ".npz":
         return _load_npz(p)
     if suffix in (".pt", ".pth"):
-        try:
-            import torch
-        except ImportError as e:
-            raise DependencyMissingError(
-                f"{p}: reading PyTorch files needs the optional extra: pip install 'exactcells[torch]'"
-            ) from e
-        try:  # a state_dict loads without unpickling code
-            obj = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception:  # a whole nn.Module needs full unpickling: only load files you trust
-            try:
-                obj = torch.load(p, map_location="cpu", weights_only=False)
-            except Exception as e:
-                raise InvalidNetworkError(f"{p}: not a readable PyTorch file ({e})") from e
-        return network_from_torch(obj)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidNetworkError(f"{p}: cannot read the file ({e})") from e
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InvalidNetworkError(
-            f"{p}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}"
-        ) from e
+        return _load_torch_file(p, trust)
+    from .io import read_json
+
+    d = read_json(p, InvalidNetworkError)
     try:
         return network_from_dict(d)
+    except ExactCellsError as e:
+        raise type(e)(f"{p}: {e}") from None
+
+
+def _load_torch_file(p: Path, trust: bool) -> Network:
+    try:
+        import torch
+    except ImportError as e:
+        raise DependencyMissingError(
+            f"{p}: reading PyTorch files needs the optional extra: pip install 'exactcells[torch]'"
+        ) from e
+    import warnings
+
+    try:  # a state_dict of tensors loads without running any code from the file
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of odd files
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:
+        if not trust:
+            raise InvalidNetworkError(
+                f"{p}: not a state_dict of tensors (PyTorch's safe loader refused it: "
+                f"{type(e).__name__}); a whole pickled module can run arbitrary code when "
+                "opened: save model.state_dict() instead, or pass --trust-pickle (trust=True) "
+                "for a file you made yourself"
+            ) from None
+        try:  # explicitly trusted: the full unpickler (runs code from the file)
+            obj = torch.load(p, map_location="cpu", weights_only=False)
+        except Exception as e2:
+            raise InvalidNetworkError(f"{p}: not a readable PyTorch file ({e2})") from None
+    try:
+        return network_from_torch(obj)
     except ExactCellsError as e:
         raise type(e)(f"{p}: {e}") from None
 

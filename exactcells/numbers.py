@@ -2,44 +2,127 @@
 
 A float is taken as its exact binary value (``0.1`` becomes ``3602879701896397/36028797018963968``);
 a string is read exactly, so ``"0.1"`` is ``1/10`` and ``"-3/2"`` is ``-3/2``.
+
+Numbers read from files are bounded, so that a tiny hostile file cannot make the reader run
+for hours: at most :data:`MAX_NUMBER_DIGITS` digits in a number and an exponent of at most
+:data:`MAX_DECIMAL_EXPONENT` in absolute value. Large integers are parsed and printed with
+FLINT (quasi-linear time); Python's process-wide int/str digit limit is never changed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import sys
-from collections.abc import Iterator
+import re
 from fractions import Fraction
 from numbers import Rational
 from typing import Any
 
 from .errors import NonRationalInputError
 
-__all__ = ["to_rational", "format_rational", "parse_rational_string"]
+__all__ = [
+    "MAX_NUMBER_DIGITS",
+    "MAX_DECIMAL_EXPONENT",
+    "to_rational",
+    "format_rational",
+    "format_int",
+    "parse_int_string",
+    "parse_rational_string",
+    "float_or_none",
+    "float_view",
+]
+
+#: The most digits a number read from text may have (integer, numerator or decimal).
+MAX_NUMBER_DIGITS = 100_000
+#: The largest absolute decimal exponent of a number read from text (``"1e100000"``).
+MAX_DECIMAL_EXPONENT = 100_000
+
+# Python converts int <-> str in quadratic time and refuses more than 4300 digits by default;
+# below this length its own conversion is fast and allowed.
+_SMALL_DIGITS = 4000
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_FRACTION = re.compile(r"([+-]?[0-9]+)\s*/\s*([+-]?[0-9]+)")
+_DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+
+
+def parse_int_string(text: str, max_digits: int = MAX_NUMBER_DIGITS) -> int:
+    """Read a decimal integer (optional sign) exactly, refusing more than ``max_digits`` digits.
+
+    Long integers are parsed by FLINT in quasi-linear time.
+
+    Raises
+    ------
+    NonRationalInputError
+        When ``text`` is not an integer or has too many digits.
+    """
+    s = text.strip()
+    if not _INT.fullmatch(s):
+        raise NonRationalInputError(f"{_show(text)} is not an integer")
+    digits = len(s) - (s[0] in "+-")
+    if digits > max_digits:
+        raise NonRationalInputError(
+            f"an integer with {digits:,} digits is too long (at most {max_digits:,} digits)"
+        )
+    if digits <= _SMALL_DIGITS:
+        return int(s)
+    from flint import fmpz
+
+    return int(fmpz(s))
 
 
 def parse_rational_string(text: str) -> Fraction:
     """Read an integer, ``"p/q"`` or decimal string (``"0.1"``, ``"1e-3"``) exactly.
 
+    At most :data:`MAX_NUMBER_DIGITS` digits (in each of ``p`` and ``q``) and a decimal exponent
+    of at most :data:`MAX_DECIMAL_EXPONENT` in absolute value.
+
     Raises
     ------
     NonRationalInputError
-        When the string is not one of those forms (``"nan"``, ``"inf"``, ``"abc"``, ``""``).
+        When the string is not one of those forms (``"nan"``, ``"inf"``, ``"abc"``, ``""``) or
+        exceeds the bounds.
     """
     s = text.strip()
-    low = s.lower()
-    if not s or "nan" in low or "inf" in low:
-        raise NonRationalInputError(f"{text!r} is not a finite rational number")
-    try:
-        if len(s) < 4000:
-            return Fraction(s)
-        with _unlimited_digits():
-            return Fraction(s)
-    except (ValueError, ZeroDivisionError) as e:
+    if _INT.fullmatch(s):
+        return Fraction(parse_int_string(s))
+    m = _FRACTION.fullmatch(s)
+    if m:
+        p, q = parse_int_string(m.group(1)), parse_int_string(m.group(2))
+        if q == 0:
+            raise NonRationalInputError(f"{_show(text)} has a zero denominator")
+        return Fraction(p, q)
+    m = _DECIMAL.fullmatch(s)
+    if not m or not (m.group(2) or m.group(3)):
         raise NonRationalInputError(
-            f"{text!r} is not a rational number (expected an integer, 'p/q' or a decimal)"
-        ) from e
+            f"{_show(text)} is not a finite rational number (expected an integer, 'p/q' or a decimal)"
+        )
+    sign, whole, frac, exp = m.group(1), m.group(2), m.group(3) or "", m.group(4)
+    if len(whole) + len(frac) > MAX_NUMBER_DIGITS:
+        raise NonRationalInputError(
+            f"a decimal with {len(whole) + len(frac):,} digits is too long "
+            f"(at most {MAX_NUMBER_DIGITS:,} digits)"
+        )
+    e = 0
+    if exp is not None:
+        magnitude = exp.lstrip("+-").lstrip("0") or "0"
+        if len(magnitude) > len(str(MAX_DECIMAL_EXPONENT)) or int(magnitude) > MAX_DECIMAL_EXPONENT:
+            raise NonRationalInputError(
+                f"{_show(text)}: the exponent is out of range (at most {MAX_DECIMAL_EXPONENT:,} "
+                "in absolute value)"
+            )
+        e = -int(magnitude) if exp.startswith("-") else int(magnitude)
+    mantissa = parse_int_string(sign + (whole + frac or "0"), max_digits=MAX_NUMBER_DIGITS + 1)
+    scale = e - len(frac)
+    if scale >= 0:
+        return Fraction(mantissa * 10**scale)
+    return Fraction(mantissa, 10**-scale)
+
+
+def _show(text: str, limit: int = 40) -> str:
+    """``repr`` of ``text``, shortened for error messages."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text):,} characters)"
 
 
 def to_rational(value: Any, where: str = "value") -> Fraction:
@@ -49,8 +132,8 @@ def to_rational(value: Any, where: str = "value") -> Fraction:
     ----------
     value
         An int, a Fraction (or any :class:`numbers.Rational`), a finite float (taken as its exact
-        binary value), a numpy scalar of those kinds, or a string accepted by
-        :func:`parse_rational_string`.
+        binary value), a numpy scalar of those kinds (``longdouble`` included, at its full
+        precision), or a string accepted by :func:`parse_rational_string`.
     where
         A description of where the value comes from, used in error messages
         (e.g. ``"layer 1, W[2][0]"``).
@@ -88,10 +171,11 @@ def to_rational(value: Any, where: str = "value") -> Fraction:
             if isinstance(value, np.integer):
                 return Fraction(int(value))
             if isinstance(value, np.floating):
-                f = float(value)
-                if not math.isfinite(f):
+                if not np.isfinite(value):
                     raise NonRationalInputError(f"{where}: {value!r} is not finite")
-                return Fraction(f)
+                # exact at the scalar's own precision (longdouble is not rounded to float64)
+                p, q = value.as_integer_ratio()
+                return Fraction(int(p), int(q))
             if isinstance(value, np.bool_):
                 raise NonRationalInputError(f"{where}: {value!r} is a boolean, not a number")
         except ImportError:  # pragma: no cover
@@ -102,23 +186,13 @@ def to_rational(value: Any, where: str = "value") -> Fraction:
     )
 
 
-@contextlib.contextmanager
-def _unlimited_digits() -> Iterator[None]:
-    """Lift Python's int/str digit limit (4300) for a moment: exact volumes can exceed it."""
-    old = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)
-    try:
-        yield
-    finally:
-        sys.set_int_max_str_digits(old)
-
-
-def _int_str(v: int) -> str:
-    """Decimal digits of any integer."""
-    if v.bit_length() < 14000:  # fewer than 4300 digits
+def format_int(v: int) -> str:
+    """Decimal digits of any integer (long ones through FLINT, in quasi-linear time)."""
+    if v.bit_length() < 13000:  # fewer than 3914 digits: Python's own conversion
         return str(v)
-    with _unlimited_digits():
-        return str(v)
+    from flint import fmpz
+
+    return str(fmpz(v))
 
 
 def format_rational(x: Fraction | int) -> str:
@@ -128,5 +202,23 @@ def format_rational(x: Fraction | int) -> str:
     """
     f = Fraction(x)
     if f.denominator == 1:
-        return _int_str(f.numerator)
-    return f"{_int_str(f.numerator)}/{_int_str(f.denominator)}"
+        return format_int(f.numerator)
+    return f"{format_int(f.numerator)}/{format_int(f.denominator)}"
+
+
+def float_view(x: Fraction | int | float) -> float:
+    """The nearest float to ``x``, saturating to ``±inf`` beyond the float range."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf
+
+
+def float_or_none(x: Fraction | int | float | None) -> float | None:
+    """The nearest float to ``x`` for a JSON companion field; ``None`` beyond the float range."""
+    if x is None:
+        return None
+    try:
+        return float(x)
+    except OverflowError:
+        return None

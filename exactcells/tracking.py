@@ -185,10 +185,9 @@ def load_snapshots(folder: str | Path) -> tuple[Snapshot, ...]:
     for e in sorted(found):
         f = found[e]
         if f.suffix == ".json":
-            try:
-                d = json.loads(f.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as err:
-                raise InvalidNetworkError(f"{f}: cannot read the snapshot ({err})") from err
+            from .io import read_json
+
+            d = read_json(f, InvalidNetworkError)
             try:
                 out.append(snapshot_from_dict(d, epoch=e))
             except ExactCellsError as err:
@@ -200,11 +199,13 @@ def load_snapshots(folder: str | Path) -> tuple[Snapshot, ...]:
 
 def load_training_points(path: str | Path) -> np.ndarray:
     """Training points from JSON: ``{"X": [[x, y], ...], ...}`` or a list of points (floats)."""
+    from .io import read_json
+
     path = Path(path)
+    d = read_json(path, FormatError)
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
         X = np.asarray(d["X"] if isinstance(d, dict) else d, dtype=float)
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, OverflowError) as e:
         raise FormatError(f"{path}: not a training-points file ({e})") from e
     if X.ndim != 2:
         raise FormatError(f"{path}: expected a list of points")
@@ -661,7 +662,7 @@ def _read_cache(path: Path, key: str) -> SnapshotResult | None:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         r = SnapshotResult.from_dict(d)
-    except (OSError, ValueError, KeyError, TypeError, FormatError):
+    except (OSError, ValueError, KeyError, TypeError, FormatError, RecursionError):
         return None
     return r if r.key == key else None
 
@@ -821,8 +822,8 @@ def load_tracking(cache_dir: str | Path, settings: TrackSettings | None = None) 
     for f in sorted(p.glob("epoch_*.json")):
         try:
             results.append(SnapshotResult.from_dict(json.loads(f.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise FormatError(f"{f}: not a tracking result ({e})") from e
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
+            raise FormatError(f"{f}: not a tracking result ({type(e).__name__}: {e})") from None
     if not results:
         raise TrackingError(f"{p}: no tracking results")
     results.sort(key=lambda r: r.epoch)

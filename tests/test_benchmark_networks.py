@@ -1,7 +1,7 @@
 """The six benchmark networks regenerated from their recipe (benchmarks/networks.py).
 
-They must equal the shared files when those are present, and give the counts the shared
-README lists (which were found by an independent exact computation) whether or not they are.
+They must equal the project's copies of the shared files (``benchmarks/networks/``), and give
+the counts the shared README lists (which were found by an independent exact computation).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from exactcells import build_complex, network_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "benchmarks"
+SHARED = REPO / "benchmarks" / "networks"
 
 
 def _generator() -> ModuleType:
@@ -42,7 +42,6 @@ def test_architecture_matches_the_name(name: str) -> None:
         assert all(isinstance(v, float) for row in L["W"] for v in row)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared benchmarks not present")
 @pytest.mark.parametrize("name", NAMES)
 def test_regenerated_network_equals_shared_file(name: str) -> None:
     shared = SHARED / GEN.benchmark_file_name(name)
@@ -54,7 +53,6 @@ def test_regenerated_network_equals_shared_file(name: str) -> None:
     assert network_from_dict(json.loads(text)) == network_from_dict(GEN.benchmark_network(name))
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared benchmarks not present")
 def test_write_all_reproduces_the_shared_files_byte_for_byte(tmp_path: Path) -> None:
     paths = GEN.write_all(tmp_path)
     assert sorted(p.name for p in paths) == sorted(p.name for p in SHARED.glob("*.json"))

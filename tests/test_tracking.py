@@ -206,6 +206,7 @@ def test_folder_equals_memory(tmp_path: Path) -> None:
     assert track_folder(tmp_path, SMALL, jobs=0) == track(snaps, SMALL, points=POINTS, jobs=0)
 
 
+@pytest.mark.slow
 def test_worker_processes_equal_resumed_workers(tmp_path: Path) -> None:
     snaps = _snapshots(3)
     a = track(snaps, SMALL, points=POINTS, jobs=2, cache_dir=tmp_path / "a")
@@ -260,6 +261,7 @@ def test_correlations() -> None:
     assert rho["num_regions"] == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_cli_tracks_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     snaps = tmp_path / "snaps"
     snaps.mkdir()

@@ -88,6 +88,7 @@ def _tiny(**kw: object) -> TrainConfig:
     return TrainConfig(**base)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_and_snapshots_are_exact() -> None:
     torch = pytest.importorskip("torch")
     from exactcells.training import train
@@ -144,6 +145,7 @@ def test_saved_run_is_read_back_as_snapshots(tmp_path: Path) -> None:
         save_run(other, tmp_path)
 
 
+@pytest.mark.slow
 def test_cli_trains_and_tracks(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from exactcells.cli import main

@@ -20,8 +20,8 @@ from typing import Any
 from ..build import build_complex
 from ..complex import PolyhedralComplex
 from ..domain import Domain
-from ..errors import OutputExistsError
-from ..io import atomic_write_text
+from ..errors import OutputPathError
+from ..io import atomic_write_text, check_writable, prepare_output_dir
 from ..network import Network
 from ..plot import save_complex_png
 from ..slicing import default_slice
@@ -32,6 +32,8 @@ __all__ = ["AnalysisContext", "SECTIONS", "register", "run"]
 
 # later issues add their report sections here ("module:function")
 SECTIONS: list[str] = ["exactcells.cli.fiedler:analyze_section", "exactcells.cli.homology:analyze_section"]
+# every file the report may write (a failed run removes those it created)
+REPORT_FILES = ("summary.json", "complex.png", "fiedler.png", "betti_curves.png")
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,25 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     net, dom = network_and_domain(args)
     outdir = Path(args.output)
-    targets = [outdir / "summary.json", outdir / "complex.png"]
-    if not args.force:
-        for t in targets:
-            if t.exists():
-                raise OutputExistsError(f"{t} exists already; pass --force to overwrite")
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputPathError(f"cannot use {outdir} as the output folder: it is a file, not a folder")
+    targets = [outdir / name for name in REPORT_FILES]
+    for t in targets:
+        check_writable(t, args.force)
+    from ..topology.phat_adapter import require_phat
+
+    require_phat()  # the topology section needs PHAT: say so before writing anything
+    existed = {t for t in targets if t.exists()}
+    try:
+        return _run(args, net, dom, outdir, t0)
+    except BaseException:
+        for t in targets:  # no partial report: remove what this run created
+            if t not in existed:
+                t.unlink(missing_ok=True)
+        raise
+
+
+def _run(args: argparse.Namespace, net: Network, dom: Domain, outdir: Path, t0: float) -> int:
     progress = not args.no_progress
     hidden = build_complex(net, dom, progress=progress)
     refined = build_complex(net, dom, with_output=True, progress=progress)
@@ -82,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         net2, dom2, slice_note = default_slice(net, dom)
         plane = build_complex(net2, dom2, with_output=True, progress=progress)
-    outdir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(outdir)
     title = f"{net.architecture} on {dom.describe()}: {hidden.num_regions} regions"
     if slice_note:
         title += f"\n{slice_note}"

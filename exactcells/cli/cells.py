@@ -10,6 +10,7 @@ from typing import Any
 from ..build import build_complex
 from ..io import check_writable
 from . import print_json
+from .argtypes import positive_int
 from .common import add_network_args, network_and_domain
 
 
@@ -22,7 +23,7 @@ def register(sub: Any) -> None:
     p.add_argument("--save", metavar="PATH", help="write the complex (.npz format, see README)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     p.add_argument("--max-cells", type=int, default=None, help="stop cleanly beyond this many cells")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (independent units, merged)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="worker processes (independent units, merged)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
 

@@ -10,7 +10,10 @@ from ..build import build_complex
 from ..certify import certify
 from ..claims import judge_claim, load_claim
 from ..complex import PolyhedralComplex, load_complex
+from ..errors import FormatError
+from ..numbers import float_view
 from . import print_json
+from .argtypes import cdd_count, positive_int
 from .common import add_network_args, network_and_domain
 
 
@@ -27,10 +30,10 @@ def register(sub: Any) -> None:
     p.add_argument("--interior-forward", action="store_true",
                    help="also recompute every top cell's interior sign vector by an exact forward "
                         "pass (Lemma B already proves it from the vertices)")
-    p.add_argument("--jobs", type=int, default=None, metavar="J",
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="J",
                    help="processes for the exact volumes (default: 2 on a machine with 2 or more "
                         "cores for 1000+ regions; 1 keeps everything in this process)")
-    p.add_argument("--cdd", type=int, default=0, metavar="K",
+    p.add_argument("--cdd", type=cdd_count, default=0, metavar="K",
                    help="also recompute K top cells from scratch with cddlib (-1: all)")
     p.add_argument("--complex", metavar="FILE.npz", dest="complex_file",
                    help="certify this saved complex (exactcells .npz format, e.g. from another "
@@ -75,12 +78,15 @@ def run_claim(args: argparse.Namespace) -> int:
     net, dom = network_and_domain(args)
     claim = load_claim(args.claim)
     K = build_complex(net, dom, progress=not args.no_progress)
-    verdict = judge_claim(K, claim)
+    try:
+        verdict = judge_claim(K, claim)
+    except FormatError as e:
+        raise FormatError(f"{args.claim}: {e}") from None
     if args.json:
         print_json(verdict.to_dict())
     else:
         print(verdict.summary())
         for m in verdict.missing[:20]:
-            print(f"  missing {m.pattern}: volume {float(m.volume):.3g}, interior point "
-                  f"({', '.join(f'{float(x):.4g}' for x in m.interior_point)})")
+            print(f"  missing {m.pattern}: volume {float_view(m.volume):.3g}, interior point "
+                  f"({', '.join(f'{float_view(x):.4g}' for x in m.interior_point)})")
     return 0 if verdict.exact else 1

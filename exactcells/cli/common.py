@@ -31,11 +31,15 @@ def add_network_args(p: argparse.ArgumentParser, optional_network: bool = False)
     p.add_argument("--round", type=int, metavar="Q", dest="round_denominator",
                    help="opt-in: round weights to fractions with denominator <= Q (recorded)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow a .pt file holding a whole pickled module: unpickling runs code "
+                        "from the file, so only for files you made yourself (a state_dict needs "
+                        "no trust)")
 
 
 def network_and_domain(args: argparse.Namespace) -> tuple[Network, Domain]:
     path = getattr(args, "network", None) or default_network_path()
-    net = load_network(path)
+    net = load_network(path, trust=bool(getattr(args, "trust_pickle", False)))
     if getattr(args, "round_denominator", None) is not None:
         try:
             net = round_network(net, args.round_denominator)

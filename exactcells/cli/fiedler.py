@@ -37,6 +37,7 @@ from ..plot import save_complex_png
 from ..slicing import default_slice
 from ..spectral import FiedlerGapWarning, FiedlerResult, SpectralError, boundary_agreement, dual_fiedler
 from . import print_json
+from .argtypes import positive_float
 from .common import add_network_args, network_and_domain
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def register(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing fiedler.png")
     p.add_argument("--method", default="auto", choices=["auto", "dense", "shift-invert", "lobpcg"],
                    help="eigensolver (default auto: dense up to 2000 nodes, else shift-invert)")
-    p.add_argument("--tol", type=float, default=1e-10, help="solver tolerance (default 1e-10)")
+    p.add_argument("--tol", type=positive_float, default=1e-10, help="solver tolerance (default 1e-10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the solver's start vectors (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)

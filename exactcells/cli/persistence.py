@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..build import build_complex
-from ..io import atomic_output, atomic_write_text, check_writable
+from ..errors import OutputPathError
+from ..io import atomic_output, atomic_write_text, check_writable, prepare_output_dir
 from ..topology.filtrations import FILTRATION_KINDS
 from ..topology.persistence import betti_curves, f_vector_from_betti_maxima
 from ..topology.phat_adapter import ALGORITHMS
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidFiltrationError("--repeats must be at least 1")
     net, dom = network_and_domain(args)
     outdir = Path(args.output)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputPathError(f"cannot use {outdir} as the output folder: it is a file, not a folder")
     for name in FILES:
         check_writable(outdir / name, args.force)
     with_output = args.with_output or args.subcomplex in OUTPUT_SUBCOMPLEXES
@@ -89,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if args.filtration == "dimension-random":
         summary["f_vector_from_betti_maxima"] = [
             list(f_vector_from_betti_maxima(m, C.final_betti)) for m in C.maxima]
-    outdir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(outdir)
     record = dict(summary, diagram=P.to_dict(), betti_curves=C.to_dict())
     atomic_write_text(outdir / "diagrams.json", json.dumps(record) + "\n", force=args.force)
     arrays: dict[str, np.ndarray] = {f"dgm_{k}": d for k, d in enumerate(dgms)}

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExactCellsError, OutputExistsError
+from ..errors import ExactCellsError, OutputExistsError, OutputPathError
 from ..io import atomic_write_text
 from . import print_json
 
@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         if not quiet:
             print(f"exactcells track: {msg}", file=sys.stderr, flush=True)
 
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"cannot use {out} as the output folder: it is a file, not a folder")
     if not args.force:
         for name in OUTPUTS:
             if (out / name).exists():

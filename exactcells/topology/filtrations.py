@@ -37,7 +37,7 @@ import numpy as np
 
 from ..complex import PolyhedralComplex
 from ..errors import InvalidFiltrationError
-from ..numbers import to_rational
+from ..numbers import float_view, to_rational
 from .chains import restricted_facets
 from .subcomplex import Subcomplex, whole_complex
 
@@ -185,7 +185,7 @@ def _exact_ranks(values: Sequence[Any]) -> tuple[list[Any], np.ndarray]:
     n = len(values)
     if n == 0:
         return [], np.zeros(0, dtype=np.int64)
-    approx = np.fromiter((float(v) for v in values), dtype=float, count=n)
+    approx = np.fromiter((float_view(v) for v in values), dtype=float, count=n)
     order = np.argsort(approx, kind="stable").tolist()
     srt = [values[i] for i in order]
     if any(srt[i + 1] < srt[i] for i in range(n - 1)):

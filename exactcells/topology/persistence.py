@@ -26,7 +26,7 @@ import numpy as np
 
 from ..complex import PolyhedralComplex
 from ..errors import InvalidFiltrationError
-from ..numbers import format_rational
+from ..numbers import float_view, format_rational
 from ._arrays import expand_ranges
 from .chains import restricted_facets
 from .filtrations import Filtration, make_filtration
@@ -96,7 +96,7 @@ class PersistenceResult:
         f = self.filtration
         if f.levels is None or f.level_of is None:
             return pos.astype(float)
-        lv = np.array([float(x) for x in f.levels], dtype=float)
+        lv = np.array([float_view(x) for x in f.levels], dtype=float)
         return lv[f.level_of[pos]]
 
     def diagram(self, k: int, *, include_zero: bool = False) -> np.ndarray:
@@ -317,7 +317,7 @@ def betti_curves(
             first = P
             if deterministic:
                 levels = F.levels
-                grid = np.array([float(x) for x in (levels or ())], dtype=float)
+                grid = np.array([float_view(x) for x in (levels or ())], dtype=float)
             else:
                 grid = g.astype(float)
         curves.append(c)

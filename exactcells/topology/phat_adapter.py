@@ -42,6 +42,11 @@ def _phat() -> object:
     return phat
 
 
+def require_phat() -> None:
+    """Raise :class:`DependencyMissingError` (with the install recipe) when PHAT is missing."""
+    _phat()
+
+
 def _encode(dims: np.ndarray, indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """PHAT's binary boundary-matrix layout as one int64 array."""
     n = len(dims)

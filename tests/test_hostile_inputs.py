@@ -1,0 +1,276 @@
+"""Hostile and malformed inputs through the command line, each in its own process.
+
+Every case must end within a timeout with exit code 2, exactly one line on stderr of the form
+``exactcells: error: <file>: <problem>`` (no traceback), nothing written beside the inputs, and,
+for pickles, no code from the file run. Option values out of range are refused by the parser
+(exit 2, ``error: argument --X``) before any work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TIMEOUT = 60
+GRID = {"layers": [{"W": [[1, 0], [0, 1]], "b": [0, 0]}, {"W": [[1, 1]], "b": [0]}]}
+MARKER = "PAYLOAD_RAN"
+
+
+def cli(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "exactcells", *argv], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def files(d: Path) -> set[str]:
+    return {str(p.relative_to(d)) for p in d.rglob("*")}
+
+
+class Payload:
+    """Unpickling this object writes MARKER into the current folder."""
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[str]]:
+        return (exec, (f"open({MARKER!r}, 'w').write('ran')",))
+
+
+def _npy_header(shape: tuple[int, ...], descr: str = "<f8") -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def _deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+def _complex_file(tmp: Path, name: str = "k.npz") -> Path:
+    from exactcells import Domain, build_complex, network_from_dict
+
+    K = build_complex(network_from_dict(GRID), Domain.box(2, -1, 1))
+    p = tmp / name
+    K.save(p)
+    return p
+
+
+def _replace_member(p: Path, member: str, data: bytes) -> None:
+    with zipfile.ZipFile(p) as z:
+        items = {n: z.read(n) for n in z.namelist()}
+    items[member] = data
+    with zipfile.ZipFile(p, "w") as z:
+        for n, d in items.items():
+            z.writestr(n, d)
+
+
+# each case: (name, setup(tmp) -> argv, the file the message must name, words the message must hold)
+def case_pickled_module(tmp: Path) -> list[str]:
+    torch = pytest.importorskip("torch")
+    torch.save({"layer.weight": Payload()}, tmp / "evil.pt")
+    return ["cells", "evil.pt", "--no-progress"]
+
+
+def case_plain_pickle(tmp: Path) -> list[str]:
+    pytest.importorskip("torch")
+    (tmp / "evil.pt").write_bytes(pickle.dumps(Payload()))
+    return ["cells", "evil.pt", "--no-progress"]
+
+
+def case_huge_exponent(tmp: Path) -> list[str]:
+    net = json.loads(json.dumps(GRID))
+    net["layers"][0]["b"][0] = "1e1000000000"
+    (tmp / "net.json").write_text(json.dumps(net))
+    return ["cells", "net.json", "--no-progress"]
+
+
+def case_huge_exponent_box(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    return ["cells", "net.json", "--box", "-1", "1e30000000", "--no-progress"]
+
+
+def case_million_digit_decimal(tmp: Path) -> list[str]:
+    net = json.loads(json.dumps(GRID))
+    net["layers"][0]["b"][0] = "0." + "3" * 1_000_000
+    (tmp / "net.json").write_text(json.dumps(net))
+    return ["cells", "net.json", "--no-progress"]
+
+
+def case_long_int_literal(tmp: Path) -> list[str]:
+    text = json.dumps(GRID).replace('"b": [0, 0]', '"b": [' + "7" * 100_001 + ", 0]")
+    (tmp / "net.json").write_text(text)
+    return ["cells", "net.json", "--no-progress"]
+
+
+def case_deep_network(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text('{"layers": ' + _deep(100_000) + "}")
+    return ["cells", "net.json", "--no-progress"]
+
+
+def case_deep_domain(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    (tmp / "dom.json").write_text('{"A": ' + _deep(100_000) + "}")
+    return ["cells", "net.json", "--domain", "dom.json", "--no-progress"]
+
+
+def case_deep_claim(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    (tmp / "claim.json").write_text('{"regions": ' + _deep(100_000) + "}")
+    return ["certify-claim", "net.json", "claim.json", "--no-progress"]
+
+
+def case_deep_complex_meta(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    p = _complex_file(tmp)
+    meta = np.frombuffer(('{"format": ' + _deep(100_000) + "}").encode(), dtype=np.uint8)
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, meta)
+    _replace_member(p, "meta.npy", buf.getvalue())
+    return ["certify", "net.json", "--complex", "k.npz", "--no-progress"]
+
+
+def case_truncated_npz_network(tmp: Path) -> list[str]:
+    buf = tmp / "full.npz"
+    np.savez(buf, W0=np.eye(2), b0=np.zeros(2), W1=np.ones((1, 2)), b1=np.zeros(1))
+    data = buf.read_bytes()
+    buf.unlink()
+    (tmp / "net.npz").write_bytes(data[: len(data) // 2])
+    return ["cells", "net.npz", "--no-progress"]
+
+
+def case_truncated_complex(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    p = _complex_file(tmp)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) * 2 // 3])
+    return ["certify", "net.json", "--complex", "k.npz", "--no-progress"]
+
+
+def case_npz_declares_terabytes(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    p = _complex_file(tmp)
+    _replace_member(p, "dims.npy", _npy_header((10**12,), "|i1") + b"\x00" * 64)
+    return ["certify", "net.json", "--complex", "k.npz", "--no-progress"]
+
+
+def case_network_npz_huge_w0(tmp: Path) -> list[str]:
+    with zipfile.ZipFile(tmp / "net.npz", "w") as z:
+        z.writestr("W0.npy", _npy_header((10**6, 10**6)) + b"\x00" * 64)
+        z.writestr("b0.npy", _npy_header((2,)) + b"\x00" * 16)
+    return ["cells", "net.npz", "--no-progress"]
+
+
+def case_claim_3d_vertices(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    (tmp / "claim.json").write_text(json.dumps({"regions": [{"pattern": "11", "vertices": [[0, 0, 0]]}]}))
+    return ["certify-claim", "net.json", "claim.json", "--no-progress"]
+
+
+def case_claim_without_regions(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    (tmp / "claim.json").write_text(json.dumps({"cells": []}))
+    return ["certify-claim", "net.json", "claim.json", "--no-progress"]
+
+
+def case_analyze_onto_file(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    (tmp / "report").write_text("mine")
+    return ["analyze", "net.json", "-o", "report", "--no-progress"]
+
+
+def case_persistence_onto_file(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    (tmp / "report").write_text("mine")
+    return ["persistence", "net.json", "-o", "report", "--no-progress"]
+
+
+CASES = [
+    (case_pickled_module, "evil.pt", "trust-pickle"),
+    (case_plain_pickle, "evil.pt", "trust-pickle"),
+    (case_huge_exponent, "net.json", "exponent"),
+    (case_huge_exponent_box, None, "exponent"),
+    (case_million_digit_decimal, "net.json", "digits"),
+    (case_long_int_literal, "net.json", "digits"),
+    (case_deep_network, "net.json", "nested too deeply"),
+    (case_deep_domain, "dom.json", "nested too deeply"),
+    (case_deep_claim, "claim.json", "nested too deeply"),
+    (case_deep_complex_meta, "k.npz", "nested too deeply"),
+    (case_truncated_npz_network, "net.npz", "NPZ"),
+    (case_truncated_complex, "k.npz", "NPZ"),
+    (case_npz_declares_terabytes, "k.npz", "declares shape (1000000000000,)"),
+    (case_network_npz_huge_w0, "net.npz", "declares shape (1000000, 1000000)"),
+    (case_claim_3d_vertices, "claim.json", "3 coordinates"),
+    (case_claim_without_regions, "claim.json", "regions"),
+    (case_analyze_onto_file, "report", "not a folder"),
+    (case_persistence_onto_file, "report", "not a folder"),
+]
+
+
+@pytest.mark.parametrize(("setup", "names", "problem"), CASES, ids=[c[0].__name__[5:] for c in CASES])
+def test_hostile_input_is_a_one_line_error(tmp_path: Path, setup: Callable[[Path], list[str]],
+                                           names: str | None, problem: str) -> None:
+    argv = setup(tmp_path)
+    before = files(tmp_path)
+    r = cli(tmp_path, *argv)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr[-2000:]
+    assert lines[0].startswith("exactcells: error: ")
+    if names is not None:
+        assert names in lines[0]
+    assert problem in lines[0]
+    assert r.stdout == ""
+    assert files(tmp_path) == before  # nothing written, not even a temporary file
+    assert not (tmp_path / MARKER).exists()  # no code from the file ran
+    if (tmp_path / "report").is_file():
+        assert (tmp_path / "report").read_text() == "mine"
+
+
+@pytest.mark.parametrize("argv", [
+    ["cells", "net.json", "--jobs", "0"],
+    ["cells", "net.json", "--jobs", "-3"],
+    ["certify", "net.json", "--jobs", "0"],
+    ["certify", "net.json", "--cdd", "-5"],
+    ["fiedler", "net.json", "--tol", "nan"],
+    ["fiedler", "net.json", "--tol", "-1"],
+])
+def test_out_of_range_options_are_refused(tmp_path: Path, argv: list[str]) -> None:
+    (tmp_path / "net.json").write_text(json.dumps(GRID))
+    r = cli(tmp_path, *argv, "--no-progress")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert f"error: argument {argv[2]}" in r.stderr
+    assert r.stdout == ""
+
+
+def test_trusted_pickle_is_loaded_only_with_the_flag(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    torch.manual_seed(0)
+    torch.save(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)), tmp_path / "model.pt")
+    assert cli(tmp_path, "cells", "model.pt", "--no-progress").returncode == 2
+    r = cli(tmp_path, "cells", "model.pt", "--no-progress", "--trust-pickle", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["architecture"] == "2-3-1"
+
+
+def test_certify_huge_box_has_null_float_companion(tmp_path: Path) -> None:
+    (tmp_path / "net.json").write_text(json.dumps(GRID))
+    r = cli(tmp_path, "certify", "net.json", "--box", "-1e200", "1e200", "--json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["certified"] is True
+    assert d["total_volume"] == "4" + "0" * 400 and d["total_volume_float"] is None
