@@ -851,7 +851,7 @@ def _network_from_state_dict(sd: Mapping[str, Any]) -> Network:
 
 
 def load_network(path: str | Path) -> Network:
-    """Load a network from a ``.json`` (design.md §3), ``.npz`` or ``.pt``/``.pth`` file.
+    """Load a network from a ``.json`` (design.md §3), ``.npz``, ``.pt``/``.pth`` or ``.onnx`` file.
 
     Raises
     ------
@@ -865,6 +865,10 @@ def load_network(path: str | Path) -> Network:
     suffix = p.suffix.lower()
     if suffix == ".npz":
         return _load_npz(p)
+    if suffix == ".onnx":
+        from .models import load_onnx
+
+        return load_onnx(p)
     if suffix in (".pt", ".pth"):
         try:
             import torch
