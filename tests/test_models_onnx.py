@@ -8,6 +8,7 @@ layers are also checked by an independent float64 evaluation of ``(W, b, units)`
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -119,7 +120,13 @@ class _CNN(nn.Module):
 
 def test_cnn_conv_bn_relu_maxpool_avgpool_linear() -> None:
     torch.manual_seed(1)
-    _check(_CNN(), (1, 2, 8, 8))
+    net = _check(_CNN(), (1, 2, 8, 8))
+    if HAS_UNITS:
+        from exactcells.network import network_from_dict
+
+        kinds = {u.kind for L in net.layers[:-1] for u in L.stage()}
+        assert kinds == {"relu", "max"}
+        assert network_from_dict(json.loads(net.to_json())) == net  # the JSON round-trips exactly
 
 
 def test_conv1d_and_global_pools() -> None:

@@ -14,26 +14,44 @@ from pathlib import Path
 from typing import Any
 
 from ..network import Network
-from .graph import PLGraph, RawLayer, lower, raw_forward_float, raw_layers_to_dict
+from .graph import PLGraph, RawLayer, lower, raw_forward_float
 
 __all__ = [
     "load_onnx",
     "network_from_onnx",
     "network_from_module",
     "network_from_graph",
+    "network_from_raw",
     "PLGraph",
     "RawLayer",
     "lower",
     "raw_forward_float",
-    "raw_layers_to_dict",
 ]
+
+
+def network_from_raw(layers: Sequence[RawLayer]) -> Network:
+    """The exact :class:`~exactcells.network.Network` of lowered layers."""
+    from fractions import Fraction
+
+    from ..network import Layer, Unit
+
+    def frac(e: Any) -> Fraction:
+        return Fraction(int(e.p), int(e.q))
+
+    out = []
+    for L in layers:
+        c = L.W.ncols()
+        e = [frac(x) for x in L.W.entries()]
+        W = tuple(tuple(e[i * c:(i + 1) * c]) for i in range(L.W.nrows()))
+        b = tuple(frac(x) for x in L.b.entries())
+        units = None if L.units is None else tuple(Unit(k, inp, s) for k, inp, s in L.units)
+        out.append(Layer(W, b, units))
+    return Network(tuple(out))
 
 
 def network_from_graph(g: PLGraph) -> Network:
     """The exact network of a :class:`PLGraph` (lowered to layers with units)."""
-    from ..network import network_from_dict
-
-    return network_from_dict(raw_layers_to_dict(lower(g)))
+    return network_from_raw(lower(g))
 
 
 def load_onnx(path: str | Path) -> Network:

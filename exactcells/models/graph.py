@@ -35,7 +35,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from flint import fmpq, fmpq_mat, fmpz_mat
+from flint import fmpq_mat, fmpz_mat
 
 from ..errors import NonRationalInputError
 
@@ -48,7 +48,6 @@ __all__ = [
     "exact_fraction_matrix",
     "exact_column",
     "raw_forward_float",
-    "raw_layers_to_dict",
 ]
 
 UnitSpec = tuple[str, tuple[int, ...], Fraction]
@@ -281,40 +280,3 @@ def raw_forward_float(layers: Sequence[RawLayer], X: np.ndarray) -> np.ndarray:
                 cols.append(Z[:, list(inp)].max(axis=1))
         A = np.stack(cols, axis=1)
     return A
-
-
-def _frac(e: Any) -> Fraction:
-    return Fraction(int(e.p), int(e.q))
-
-
-def raw_layers_to_dict(layers: Sequence[RawLayer]) -> dict[str, Any]:
-    """The network JSON (exact strings; a ``units`` key on layers that are not plain ReLU)."""
-    from ..numbers import format_rational
-
-    out = []
-    for L in layers:
-        c = L.W.ncols()
-        e = L.W.entries()
-        d: dict[str, Any] = {
-            "W": [[format_rational(_frac(x)) for x in e[i * c:(i + 1) * c]] for i in range(L.W.nrows())],
-            "b": [format_rational(_frac(x)) for x in L.b.entries()],
-        }
-        if L.units is not None:
-            d["units"] = [_unit_json(u) for u in L.units]
-        out.append(d)
-    return {"layers": out}
-
-
-def _unit_json(u: UnitSpec) -> list[Any]:
-    from ..numbers import format_rational
-
-    kind, inp, s = u
-    if kind == "max":
-        return ["max", list(inp)]
-    if kind == "leaky":
-        return ["leaky", inp[0], format_rational(s)]
-    return [kind, inp[0]]
-
-
-def fmpq_of(x: Fraction) -> Any:
-    return fmpq(x.numerator, x.denominator)
