@@ -257,6 +257,15 @@ class _Reader:
                 self.const[name] = np.asarray(val)
 
     # -- shape-only operators --------------------------------------------------------------
+    def op_Shape(self, nd: Any, a: dict[str, Any]) -> None:
+        """The shape of a data tensor is a constant (batch size 1)."""
+        s = np.array(self.shape[nd.input[0]], dtype=np.int64)
+        start, end = int(a.get("start", 0)), a.get("end")
+        self.const[nd.output[0]] = s[start:None if end is None else int(end)]
+
+    def op_Size(self, nd: Any, a: dict[str, Any]) -> None:
+        self.const[nd.output[0]] = np.array(self.size(nd.input[0]), dtype=np.int64)
+
     def _same(self, nd: Any, shape: tuple[int, ...]) -> None:
         x = nd.input[0]
         if int(np.prod(shape, dtype=np.int64)) != self.size(x):
