@@ -309,3 +309,63 @@ def test_cli_refuses_a_tanh_model_with_exit_code_2(tmp_path: Path, capsys: pytes
     assert main(["cells", str(p), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"exactcells: error: {p}: node 'Tanh_3' (Tanh) is not piecewise linear"
+
+
+class _Pools(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(1, 3, 2, padding=1)
+        self.pr = nn.PReLU(3)
+        self.ap = nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=True)
+        self.mp = nn.MaxPool2d(2, stride=2, padding=1, ceil_mode=True)
+        self.fc = nn.Linear(3 * 3 * 3 + 3 * 3 * 3, 2)
+        with torch.no_grad():
+            self.pr.weight.copy_(torch.tensor([0.0, 0.25, 2.0]))
+
+    def forward(self, x: Any) -> Any:
+        y = self.pr(self.c(x))
+        a = self.mp(self.ap(y)).flatten(1)
+        b = nn.functional.hardtanh(y.transpose(2, 3)[:, :, 1:4, ::2], -0.5, 0.75).flatten(1)
+        return self.fc(torch.cat([a, b], 1))
+
+
+def test_prelu_ceil_mode_pools_count_include_pad_transpose_slice() -> None:
+    torch.manual_seed(9)
+    m = _Pools()
+    _check(m, (1, 1, 5, 5), n=8)
+
+
+@pytest.mark.parametrize("opset", [9, 11, 13, 17])
+def test_opset_variants_of_squeeze_clip_slice_match_onnxruntime(opset: int) -> None:
+    rng = np.random.default_rng(opset)
+    B = rng.normal(size=(4, 6)).astype(np.float32)
+    inits = [numpy_helper.from_array(B, "B")]
+    nodes = [helper.make_node("MatMul", ["x", "B"], ["h"])]
+    if opset >= 13:
+        inits.append(numpy_helper.from_array(np.array([0], dtype=np.int64), "ax"))
+        nodes.append(helper.make_node("Unsqueeze", ["h", "ax"], ["u"]))
+        nodes.append(helper.make_node("Squeeze", ["u", "ax"], ["s"]))
+    else:
+        nodes.append(helper.make_node("Unsqueeze", ["h"], ["u"], axes=[0]))
+        nodes.append(helper.make_node("Squeeze", ["u"], ["s"], axes=[0]))
+    if opset >= 11:
+        inits += [numpy_helper.from_array(np.array(-0.5, dtype=np.float32), "lo"),
+                  numpy_helper.from_array(np.array(0.75, dtype=np.float32), "hi")]
+        nodes.append(helper.make_node("Clip", ["s", "lo", "hi"], ["c"]))
+    else:
+        nodes.append(helper.make_node("Clip", ["s"], ["c"], min=-0.5, max=0.75))
+    if opset >= 10:
+        inits += [numpy_helper.from_array(np.array([1], dtype=np.int64), n) for n in ("st", "axs")]
+        inits.append(numpy_helper.from_array(np.array([5], dtype=np.int64), "en"))
+        nodes.append(helper.make_node("Slice", ["c", "st", "en", "axs"], ["y"]))
+    else:
+        nodes.append(helper.make_node("Slice", ["c"], ["y"], starts=[1], ends=[5], axes=[1]))
+    model = _model(nodes, inits, [1, 4], [1, 4], opset=opset)
+    X = rng.normal(size=(20, 4))
+    ref = _ort(model.SerializeToString(), X, (1, 4))
+    raw = lower(graph_from_onnx(model))
+    assert np.abs(raw_forward_float(raw, X) - ref).max() < 1e-5
+    net = network_from_onnx(model)
+    assert net.num_hidden == 2 * 6  # Clip: two ReLU entries per element
+    for x, r in zip(X[:5], ref):
+        assert np.abs(np.array([float(v) for v in net.forward([Fraction(float(v)) for v in x])]) - r).max() < 1e-5
