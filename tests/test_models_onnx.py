@@ -369,3 +369,21 @@ def test_opset_variants_of_squeeze_clip_slice_match_onnxruntime(opset: int) -> N
     assert net.num_hidden == 2 * 6  # Clip: two ReLU entries per element
     for x, r in zip(X[:5], ref):
         assert np.abs(np.array([float(v) for v in net.forward([Fraction(float(v)) for v in x])]) - r).max() < 1e-5
+
+
+def test_gemm_with_the_data_as_b_and_transA() -> None:
+    rng = np.random.default_rng(10)
+    A = rng.normal(size=(4, 3)).astype(np.float32)  # transA: A' is 3 x 4
+    nodes = [helper.make_node("Gemm", ["A", "x"], ["h"], transA=1, transB=1, alpha=0.75),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Flatten", ["r"], ["y"], axis=0)]
+    model = _model(nodes, [numpy_helper.from_array(A, "A")], [1, 4], [1, 3])
+    X = rng.normal(size=(6, 4))
+    ref = _ort(model.SerializeToString(), X, (1, 4))
+    net = network_from_onnx(model)
+    for x, r in zip(X, ref):
+        exact = net.forward([Fraction(float(v)) for v in x])
+        assert np.abs(np.array([float(v) for v in exact]) - r).max() < 1e-5
+        expect = [max(Fraction(3, 4) * sum((Fraction(float(A[i, j])) * Fraction(float(x[i])) for i in range(4)),
+                                           Fraction(0)), Fraction(0)) for j in range(3)]
+        assert list(exact) == expect
