@@ -387,3 +387,17 @@ def test_gemm_with_the_data_as_b_and_transA() -> None:
         expect = [max(Fraction(3, 4) * sum((Fraction(float(A[i, j])) * Fraction(float(x[i])) for i in range(4)),
                                            Fraction(0)), Fraction(0)) for j in range(3)]
         assert list(exact) == expect
+
+
+def test_cli_builds_the_complex_of_an_onnx_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from exactcells import Domain, build_complex
+    from exactcells.cli import main
+
+    torch.manual_seed(11)
+    m = nn.Sequential(nn.Linear(2, 6), nn.LeakyReLU(0.5), nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 1))
+    p = tmp_path / "small.onnx"
+    p.write_bytes(_export(m, (1, 2)))
+    assert main(["cells", str(p), "--json", "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    K = build_complex(load_network(p), Domain.box(2), progress=False)
+    assert tuple(out["f_vector"]) == K.f_vector and K.num_regions > 1
