@@ -9,6 +9,8 @@ from __future__ import annotations
 __all__ = [
     "ExactCellsError",
     "InvalidNetworkError",
+    "NotPiecewiseLinearError",
+    "UnsupportedOperatorError",
     "NonRationalInputError",
     "InvalidDomainError",
     "EmptyDomainError",
@@ -34,6 +36,19 @@ class ExactCellsError(Exception):
 
 class InvalidNetworkError(ExactCellsError, ValueError):
     """The network is malformed: missing keys, ragged or mismatched shapes, empty layers."""
+
+
+class UnsupportedOperatorError(InvalidNetworkError):
+    """A model file uses an operator (or an operator's option) that exactcells does not convert.
+
+    The message names the file, the node and the operator, e.g.
+    ``model.onnx: node 'Gather_7' (Gather) is not supported``.
+    """
+
+
+class NotPiecewiseLinearError(UnsupportedOperatorError):
+    """A model uses an operator that is not piecewise linear (``Tanh``, ``Exp``, a product of two
+    data tensors, ...): its cells are not polyhedra, so there is no exact complex to compute."""
 
 
 class NonRationalInputError(ExactCellsError, TypeError):

@@ -853,7 +853,7 @@ def _network_from_state_dict(sd: Mapping[str, Any]) -> Network:
 
 
 def load_network(path: str | Path, trust: bool = False) -> Network:
-    """Load a network from a ``.json`` (design.md §3), ``.npz`` or ``.pt``/``.pth`` file.
+    """Load a network from a ``.json`` (design.md §3), ``.npz``, ``.pt``/``.pth`` or ``.onnx`` file.
 
     A ``.pt`` file is read with PyTorch's safe loader (``weights_only=True``): a ``state_dict``
     of tensors loads, nothing in the file can run code. A whole pickled ``nn.Module`` needs the
@@ -872,6 +872,10 @@ def load_network(path: str | Path, trust: bool = False) -> Network:
     suffix = p.suffix.lower()
     if suffix == ".npz":
         return _load_npz(p)
+    if suffix == ".onnx":
+        from .models import load_onnx
+
+        return load_onnx(p)
     if suffix in (".pt", ".pth"):
         return _load_torch_file(p, trust)
     from .io import read_json
