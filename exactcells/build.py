@@ -74,7 +74,18 @@ class Lattice:
     pos: list[int]  # position of each cell in by_dim[its dimension]
 
     def num_cells(self) -> int:
+        """Cell ids in use, including cells an argmax refinement replaced (not in ``by_dim``)."""
         return len(self.dim)
+
+    def live_cells(self) -> int:
+        """Cells of the current complex (those listed in ``by_dim``)."""
+        return sum(len(ids) for ids in self.by_dim)
+
+    def compact(self) -> Lattice:
+        """The same complex without replaced cells, renumbered (self when there are none)."""
+        if self.live_cells() == self.num_cells():
+            return self
+        return _sublattice(self, [c for ids in self.by_dim for c in ids])[0]
 
     def new_cell(self, d: int, facets: list[int]) -> int:
         c = len(self.dim)
@@ -379,8 +390,9 @@ def _num_columns(net: Network, refine: str | None) -> int:
     return net.num_hidden + (net.output_dim if refine is not None else 0)
 
 
-def _sublattice(lat: Lattice, cells: Sequence[int]) -> Lattice:
-    """The sub-lattice on ``cells`` (closed under faces), renumbered by dimension."""
+def _sublattice(lat: Lattice, cells: Sequence[int]) -> tuple[Lattice, list[int]]:
+    """The sub-lattice on ``cells`` (closed under faces), renumbered by dimension, and the
+    original id of each of its cells."""
     order = sorted(cells, key=lambda c: lat.dim[c])
     new = {c: i for i, c in enumerate(order)}
     sub = Lattice(lat.n, lat.ncut, [], [], lat.sig[order].copy(), {}, [[] for _ in range(lat.n + 1)], [], [])
@@ -390,7 +402,7 @@ def _sublattice(lat: Lattice, cells: Sequence[int]) -> Lattice:
         if c in lat.hv:
             sub.hv[i] = list(lat.hv[c])
     sub.rebuild_pad()
-    return sub
+    return sub, order
 
 
 def _closure(lat: Lattice, seeds: Sequence[int]) -> list[int]:
@@ -404,8 +416,39 @@ def _closure(lat: Lattice, seeds: Sequence[int]) -> list[int]:
     return list(seen)
 
 
-def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> Lattice:
-    """Refine every cell by the set of maximizers of the carried values ``rows``.
+def _drop(lat: Lattice, dead: np.ndarray, add: Sequence[Sequence[int]] | None = None) -> None:
+    """Take the cells marked in ``dead`` out of the complex (from ``by_dim``, the padded facet
+    arrays and the vertex vectors; their ids stay unused) and list the new cells ``add[d]``
+    (already created, with their facets). The remaining cells must be closed under faces."""
+    n = lat.n
+    M = lat.num_cells()
+    dead = np.concatenate([dead, np.zeros(M - dead.size, dtype=bool)]) if dead.size < M else dead[:M]
+    for v in lat.by_dim[0]:
+        if dead[v]:
+            lat.hv.pop(v, None)
+    for d in range(n + 1):
+        old = np.asarray(lat.by_dim[d], dtype=np.int64)
+        stay = ~dead[old] if old.size else np.zeros(0, dtype=bool)
+        extra = list(add[d]) if add is not None else []
+        lat.by_dim[d] = old[stay].tolist() + extra
+        if d == 0:
+            continue
+        P = lat.pad[d][stay]
+        rows_new = [lat.facets[c] for c in extra]
+        width = max([P.shape[1]] + [len(r) for r in rows_new])
+        if width > P.shape[1]:
+            P = np.concatenate([P, np.full((P.shape[0], width - P.shape[1]), -1, dtype=np.int64)], axis=1)
+        if rows_new:
+            P = np.concatenate([P, _padded(rows_new, width)], axis=0)
+        lat.pad[d] = P
+    pos = np.zeros(M, dtype=np.int64)
+    for ids in lat.by_dim:
+        pos[ids] = np.arange(len(ids), dtype=np.int64)
+    lat.pos = pos.tolist()
+
+
+def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
+    """Refine every cell of ``lat`` by the set of maximizers of the carried values ``rows``, in place.
 
     A cell of the result is a maximal convex set on which the argmax set of the values (which
     are affine on every current cell and share one integer scale) is constant; its sign entries
@@ -413,12 +456,14 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> Lattice:
 
     Class ``i`` is a *candidate* of a cell when for every ``j`` some vertex has ``z_i >= z_j``
     (necessary for ``i`` to attain the maximum somewhere in the closed cell; a face has no more
-    candidates than its cell). A cell with one candidate has it as the strict maximum on its
-    whole closure and is kept as it is. For each class ``i``: take the closure of the cells with
-    two or more candidates, ``i`` among them, cut it by every ``z_i - z_j`` in turn and keep the
-    parts where ``z_i >= z_j``: what remains is the face lattice of ``{x : z_i(x) = max}``, cell
-    by cell. These lattices and the settled cells, identified by sign vector, are the
-    refinement (docs/mathematics.md, Lemma 3).
+    candidates than its cell). A cell with one candidate (*settled*) has it as the strict
+    maximum on its whole closure: it keeps its shape and only gets its entries. The cells with
+    two or more candidates (*active*; their cofaces are active too) are replaced: for each class
+    ``i``, the closure of the active cells with candidate ``i`` is copied, cut by every
+    ``z_i - z_j`` in turn, and only the parts where ``z_i >= z_j`` are kept; what remains is the
+    face lattice of ``{x : z_i(x) = max}`` there (docs/mathematics.md, Lemma 3). Its settled
+    cells are the original ones (a settled cell survives only in the copy of its own winner,
+    unsplit); its other cells are grafted into ``lat``, identified across classes by sign vector.
     """
     n = lat.n
     k = len(rows)
@@ -428,13 +473,13 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> Lattice:
     vals = np.array([[lat.hv[v][c] for c in cols] for v in verts], dtype=object).reshape(len(verts), k)
     wide = k > 63
     dtype = object if wide else np.uint64
-    full = (1 << k) - 1
+    one = 1 if wide else np.uint64(1)
     cand = np.zeros(N, dtype=dtype)
     for i in range(k):
         # bit j of a vertex: z_i >= z_j there; a cell's bits: the OR over its vertices
         vb = np.zeros(len(verts), dtype=dtype)
         for j in range(k):
-            bit = (1 << j) if wide else np.uint64(1 << j)
+            bit = one << (j if wide else np.uint64(j))
             if j == i:
                 vb = vb | bit
             else:
@@ -445,46 +490,70 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> Lattice:
             ids = lat.by_dim[d]
             if ids:
                 bits[ids] = np.bitwise_or.reduce(bits[lat.pad[d]], axis=1)
-        hit = bits[:N] == (full if wide else np.uint64(full))
-        cand[hit] = cand[hit] | ((1 << i) if wide else np.uint64(1 << i))
-    count = np.array([bin(int(c)).count("1") for c in cand], dtype=np.int64)
-    parts: list[Lattice] = []
-    settled = np.flatnonzero(count == 1).tolist()
-    if settled:
-        L = _sublattice(lat, settled)  # closed under faces: a face has no more candidates
-        M = L.num_cells()
-        winner = np.array([int(cand[c]).bit_length() - 1 for c in sorted(settled, key=lambda c: lat.dim[c])])
-        for j in range(k):
-            L.sig[:M, sig0 + j] = np.where(winner == j, 1, 0)
-        parts.append(L)
-    active = np.flatnonzero(count >= 2)
+        hit = bits[:N] == (((1 << k) - 1) if wide else np.uint64((1 << k) - 1))
+        cand[hit] = cand[hit] | (one << (i if wide else np.uint64(i)))
+    alive = np.zeros(N, dtype=bool)
+    for ids in lat.by_dim:
+        alive[ids] = True
+    count = np.zeros(N, dtype=np.int64)
     for i in range(k):
-        bit = (1 << i) if wide else np.uint64(1 << i)
-        seeds = active[(cand[active] & bit) != 0].tolist()
+        count += ((cand >> (i if wide else np.uint64(i))) & one).astype(np.int64)
+    settled = alive & (count == 1)
+    winner = np.full(N, -1, dtype=np.int64)
+    for i in range(k):
+        winner[settled & (((cand >> (i if wide else np.uint64(i))) & one) != 0)] = i
+    sel = np.flatnonzero(settled)
+    for j in range(k):
+        lat.sig[sel, sig0 + j] = np.where(winner[sel] == j, 1, 0)
+    active = alive & (count >= 2)
+    if not active.any():
+        return
+    act_ids = np.flatnonzero(active)
+    new_key: dict[bytes, int] = {}
+    new_rows: list[np.ndarray] = []
+    new_by_dim: list[list[int]] = [[] for _ in range(n + 1)]
+    for i in range(k):
+        ibit = one << (i if wide else np.uint64(i))
+        seeds = act_ids[(cand[act_ids] & ibit) != 0].tolist()
         if not seeds:
             continue
-        L = _sublattice(lat, _closure(lat, seeds))
+        L, orig = _sublattice(lat, _closure(lat, seeds))
         for j in range(k):
             if j == i:
                 continue
             _cut(L, cols[i], sig0 + j, minus=cols[j])
-            keep = np.flatnonzero(L.sig[: L.num_cells(), sig0 + j] != 0).tolist()
-            if len(keep) < L.num_cells():
-                L = _sublattice(L, keep)
-            if L.num_cells() == 0:
+            _drop(L, L.sig[: L.num_cells(), sig0 + j] == 0)  # the parts where z_i < z_j
+            if L.live_cells() == 0:
                 break
         M = L.num_cells()
-        if M == 0:
+        if L.live_cells() == 0:
             continue
+        orig.extend([-1] * (M - len(orig)))
         for j in range(k):  # code of sign(z_j - max): '+' of z_i - z_j is '-', '0' stays '0'
             L.sig[:M, sig0 + j] = 2 - L.sig[:M, sig0 + j] if j != i else 1
-        parts.append(L)
-    return merge_units(parts)
-
-
-def _replace(lat: Lattice, new: Lattice) -> None:
-    lat.dim, lat.facets, lat.sig, lat.hv = new.dim, new.facets, new.sig, new.hv
-    lat.by_dim, lat.pad, lat.pos = new.by_dim, new.pad, new.pos
+        gid = [0] * M
+        for d in range(n + 1):
+            for c in L.by_dim[d]:
+                o = orig[c]
+                if o >= 0 and settled[o]:
+                    gid[c] = o
+                    continue
+                key = L.sig[c].tobytes()
+                g = new_key.get(key)
+                if g is None:
+                    g = lat.new_cell(d, [gid[f] for f in L.facets[c]])
+                    new_key[key] = g
+                    new_rows.append(L.sig[c])
+                    new_by_dim[d].append(g)
+                    if c in L.hv:
+                        lat.hv[g] = L.hv[c]
+                gid[c] = g
+    # the new cells' sign rows; the active cells leave (their faces that stay are settled)
+    M = lat.num_cells()
+    lat.reserve(M)
+    if new_rows:
+        lat.sig[N:M] = np.array(new_rows, dtype=np.int8)
+    _drop(lat, active, new_by_dim)
 
 
 def _refine(
@@ -519,13 +588,13 @@ def _refine(
         if item.kind == "cut":
             _cut(lat, n + item.rows[0], item.sig)
         else:
-            _replace(lat, _argmax_refine(lat, item.rows, item.sig))
-        if max_cells is not None and lat.num_cells() > max_cells:
+            _argmax_refine(lat, item.rows, item.sig)
+        if max_cells is not None and lat.live_cells() > max_cells:
             raise CellLimitExceeded(
                 f"stopped after {i + 1} of {len(sched)} steps: the complex has "
-                f"{lat.num_cells()} cells already, more than max_cells = {max_cells}"
+                f"{lat.live_cells()} cells already, more than max_cells = {max_cells}"
             )
-        bar.update(i + 1 - start, lat.num_cells(), f"layer {item.layer}")
+        bar.update(i + 1 - start, lat.live_cells(), f"layer {item.layer}")
     return lat
 
 
@@ -603,6 +672,7 @@ def _assemble(
     lat: Lattice, net: Network, domain: Domain, refine: str | None, seconds: float
 ) -> PolyhedralComplex:
     """Freeze a finished lattice into a canonical :class:`PolyhedralComplex`."""
+    lat = lat.compact()
     N = lat.num_cells()
     n = lat.n
     nh = net.num_hidden
