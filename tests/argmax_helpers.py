@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from exactcells import Domain, PolyhedralComplex, build_complex
-from exactcells.network import Layer, Network
+from exactcells.network import Network
 
 _MAP = {1: (0, -1), -1: (-1, 0), 0: (0, 0)}
 
