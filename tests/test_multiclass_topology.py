@@ -191,3 +191,22 @@ def test_margin_certificate_three_classes() -> None:
         if not (A[c, 1] and A[c].sum() == 1):
             assert c1[c]
     assert domain_boundary(K).num_cells > 0
+
+
+def test_class_picture(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from exactcells.dual import dual_graph
+    from exactcells.plot import boundary_edges, save_classes_png
+    from exactcells.spectral import kway_partition
+
+    net = diamond_net()
+    R = argmax_complex(net, BOX)  # type: ignore[arg-type]
+    K = build_complex(net, BOX)  # type: ignore[arg-type]
+    # the boundary drawn is the diamond's outline: four edges, each with both classes maximal
+    edges = boundary_edges(R)
+    assert len(edges) == 4 and all(maximizer_mask(R)[e].all() for e in edges)
+    p = Path(str(tmp_path)) / "classes.png"
+    labels = kway_partition(dual_graph(K), 2).labels
+    save_classes_png(R, p, hidden=K, labels=labels, title="t", partition_title="p")
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
