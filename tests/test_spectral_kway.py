@@ -163,3 +163,16 @@ def test_kway_on_three_classes() -> None:
     ka = kway_agreement(P.labels, cv)
     assert F(1, 3) <= ka.volume_agreement <= 1
     assert sum((sum(r) for r in ka.confusion), F(0)) == 4
+
+
+def test_points_are_located_in_the_argmax_complex() -> None:
+    net = random_net(1, (2, 5, 2))
+    A = argmax_complex(net, BOX)  # type: ignore[arg-type]
+    rng = np.random.default_rng(0)
+    pts = [tuple(F(int(v), 8) for v in rng.integers(-8, 9, size=2)) for _ in range(60)]
+    loc = locate_points(A, pts)
+    out = A.sign_slices()["outputs"]
+    for p, c in zip(pts, loc.cells.tolist()):
+        Fx = net.forward(p)  # type: ignore[attr-defined]
+        top = {j for j, v in enumerate(Fx) if v == max(Fx)}
+        assert {j for j, s in enumerate(A.sign_vector(c)[out]) if s == 0} == top
