@@ -79,12 +79,15 @@ __all__ = [
     "class_score_filtration",
     "affine_certificate",
     "DETERMINISTIC_KINDS",
+    "MULTICLASS_KINDS",
 ]
 
 FiltrationKind = Literal["dimension-random", "random", "output-lower-star", "output-upper-star",
                          "margin-lower-star", "class-score-lower-star"]
 FILTRATION_KINDS: tuple[str, ...] = ("dimension-random", "random", "output-lower-star", "output-upper-star",
                                      "margin-lower-star", "class-score-lower-star")
+# the kinds that need a network with >= 2 outputs (and are meant for its argmax complex)
+MULTICLASS_KINDS: tuple[str, ...] = ("margin-lower-star", "class-score-lower-star")
 # the kinds defined by values (the same every seed)
 DETERMINISTIC_KINDS: tuple[str, ...] = ("output-lower-star", "output-upper-star", "margin-lower-star",
                                         "class-score-lower-star")
