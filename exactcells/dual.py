@@ -353,7 +353,7 @@ def region_class_volumes(
 
 
 def _is_argmax(K: PolyhedralComplex) -> bool:
-    return getattr(K, "output_refinement", None) == "argmax"
+    return K.output_refinement == "argmax"
 
 
 def region_argmax_volumes(

@@ -20,7 +20,7 @@ __all__ = ["region_polygons", "plot_complex_2d", "plot_complex_1d", "save_comple
 
 def _maximizers(K: PolyhedralComplex) -> np.ndarray | None:
     """The argmax sets of an argmax complex (bool, cells x k), else ``None``."""
-    if getattr(K, "output_refinement", None) != "argmax":
+    if K.output_refinement != "argmax":
         return None
     return np.asarray(K.signs)[:, K.sign_slices()["outputs"]] == 0
 

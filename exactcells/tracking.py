@@ -610,7 +610,7 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
     n = dom.dim
     K = build_complex(net, dom)
     if multi:
-        R = build_complex(net, dom, with_output=True, refine="argmax")  # type: ignore[call-arg, unused-ignore]
+        R = build_complex(net, dom, with_output=True, refine="argmax")
     else:
         R = build_complex(net, dom, with_output=True)
     row: dict[str, Scalar] = {"epoch": s.epoch}

@@ -232,7 +232,7 @@ def save_complex_gif(
         r = res.results[i]
         s = by_epoch[r.epoch]
         K = build_complex(s.network, dom)
-        R = (build_complex(s.network, dom, with_output=True, refine="argmax")  # type: ignore[call-arg, unused-ignore]
+        R = (build_complex(s.network, dom, with_output=True, refine="argmax")
              if res.settings.classes >= 2 else build_complex(s.network, dom, with_output=True))
         vec = r.fiedler_vector_weighted if r.fiedler_vector_weighted is not None else r.fiedler_vector
         width = K.signs.shape[1]

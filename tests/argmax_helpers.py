@@ -1,10 +1,9 @@
 """Argmax complexes for the multiclass tests.
 
-With the argmax engine (``build_complex(..., refine="argmax")``) that is all there is. Without it
-(before it lands), a two-output argmax complex is made from the zero refinement of the
-difference network ``F_0 - F_1`` (an independent construction): ``sign(F_0 - F_1) = +1, -1, 0``
-maps to the argmax entries ``(0, -1), (-1, 0), (0, 0)``, and the cells are put back in
-canonical order. Networks with three or more outputs then skip.
+``argmax_complex`` is the engine's (``build_complex(..., refine="argmax")``);
+``argmax_from_difference`` is an independent construction of the two-output one from the zero
+refinement of the difference network ``F_0 - F_1``: ``sign(F_0 - F_1) = +1, -1, 0`` maps to the
+argmax entries ``(0, -1), (-1, 0), (0, 0)``, and the cells are put back in canonical order.
 """
 
 from __future__ import annotations
@@ -12,16 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pytest
 
 from exactcells import Domain, PolyhedralComplex, build_complex
 from exactcells.network import Network
 
 _MAP = {1: (0, -1), -1: (-1, 0), 0: (0, 0)}
-
-
-class _DifferenceArgmax(PolyhedralComplex):
-    output_refinement = "argmax"
 
 
 def difference_network(net: Network) -> Network:
@@ -48,27 +42,15 @@ def argmax_from_difference(net: Network, dom: Domain) -> PolyhedralComplex:
         new_ind += sorted(int(inv[f]) for f in ind[ptr[o] : ptr[o + 1]])
         new_ptr.append(len(new_ind))
     f0 = Z.f_vector[0]
-    return _DifferenceArgmax(
-        network=net, domain=dom, with_output=True, dims=dims[perm].copy(), signs=rows[perm].copy(),
+    return PolyhedralComplex(
+        network=net, domain=dom, with_output=True, output_refinement="argmax", dims=dims[perm].copy(), signs=rows[perm].copy(),
         facet_indptr=np.array(new_ptr, dtype=np.int64), facet_indices=np.array(new_ind, dtype=np.int64),
         vertex_coords=[Z.vertex_homogeneous(int(o)) for o in perm[:f0]])
 
 
-def engine_has_argmax() -> bool:
-    import inspect
-
-    return "refine" in inspect.signature(build_complex).parameters
-
-
 def argmax_complex(net: Network, dom: Domain) -> PolyhedralComplex:
-    if engine_has_argmax():
-        return build_complex(net, dom, with_output=True, refine="argmax")  # type: ignore[call-arg]
-    if net.output_dim != 2:
-        pytest.skip("the argmax engine has not landed: only two-output complexes can be made")
-    return argmax_from_difference(net, dom)
+    return build_complex(net, dom, with_output=True, refine="argmax")
 
 
 def zero_complex(net: Network, dom: Domain) -> PolyhedralComplex:
-    if engine_has_argmax():
-        return build_complex(net, dom, with_output=True, refine="zero")  # type: ignore[call-arg]
-    return build_complex(net, dom, with_output=True)
+    return build_complex(net, dom, with_output=True, refine="zero")

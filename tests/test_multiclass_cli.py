@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from argmax_helpers import engine_has_argmax
 
 from exactcells.cli import main
 
@@ -20,7 +19,6 @@ THREE = {"layers": [{"W": [[1, 0], [-1, 0], [0, 1], [0, -1]], "b": [2, 2, 2, 2]}
 ONE = {"layers": [{"W": [[1, 0]], "b": [0]}, {"W": [[1]], "b": [0]}]}
 TIES = {"layers": [{"W": [[1, 0]], "b": [0]}, {"W": [[1], [1]], "b": [0, 0]}]}
 
-needs_engine = pytest.mark.skipif(not engine_has_argmax(), reason="the argmax engine has not landed")
 
 
 @pytest.fixture()
@@ -49,7 +47,6 @@ def fails(capsys: pytest.CaptureFixture[str], argv: list[str], match: str) -> No
     assert err.strip().count("\n") == 0, err  # one line
 
 
-@needs_engine
 @pytest.mark.parametrize(("sub", "betti"), [
     ("class:0", [1, 1, 0]), ("class:1", [1, 0, 0]), ("decision-boundary", [1, 1, 0]),
     ("boundary:0,1", [1, 1, 0]), ("junctions", [0, 0, 0]),
@@ -60,19 +57,21 @@ def test_homology_of_class_regions(nets: dict[str, str], capsys: pytest.CaptureF
     assert d["betti"] == betti and d["refine"] == "argmax"
 
 
-@needs_engine
 def test_three_classes_cli(nets: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     d = run_json(capsys, ["homology", nets["three"], "--subcomplex", "junctions", "--coefficients", "q"])
     assert d["betti"] == [1, 0, 0] and d["f_vector"] == [1, 0, 0]
     d = run_json(capsys, ["homology", nets["three"], "--subcomplex", "decision-boundary", "--relative",
                           "--coefficients", "q"])
     assert d["betti"] == [0, 2, 0]
-    d = run_json(capsys, ["fiedler", nets["three"]])
-    assert d["kway"]["partition"]["k"] == 3
-    assert 0 < d["kway"]["agreement"]["volume_agreement"] <= 1
+    # the hidden layer does not cut the box: one region, no partition, a clear error
+    fails(capsys, ["fiedler", nets["three"]], "1 node")
+    # the argmax complex has the three cones: three singleton clusters, each one class
+    d = run_json(capsys, ["fiedler", nets["three"], "--with-output"])
+    assert d["refine"] == "argmax" and d["kway"]["partition"]["k"] == 3
+    assert d["kway"]["agreement"]["volume_agreement"] == 1.0
+    assert d["kway"]["agreement"]["volume_agreement_exact"] == "1/1"
 
 
-@needs_engine
 def test_margin_persistence_cli(nets: dict[str, str], capsys: pytest.CaptureFixture[str],
                                 tmp_path: Path) -> None:
     pytest.importorskip("phat")
@@ -105,10 +104,25 @@ def test_bad_multiclass_input(nets: dict[str, str], capsys: pytest.CaptureFixtur
     assert e.value.code == 2
 
 
-@needs_engine
 def test_ties_everywhere_is_an_exact_answer(nets: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     """Two identical outputs: every cell has both maximizers; class regions and the decision
     boundary are the whole square (documented), no error."""
     for sub in ("class:0", "class:1", "decision-boundary", "boundary:0,1"):
         d = run_json(capsys, ["homology", nets["ties"], "--subcomplex", sub, "--coefficients", "q"])
         assert d["betti"] == [1, 0, 0]
+
+
+def test_cells_and_certify_take_refine(nets: dict[str, str], capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    d = run_json(capsys, ["cells", nets["three"], "--refine", "argmax"])
+    assert d["num_regions"] == 3 and d["with_output"] is True
+    z = run_json(capsys, ["cells", nets["three"], "--refine", "zero"])
+    assert z["num_regions"] != 3  # cut by F_j = 0 instead: a different complex
+    out = tmp_path / "a.npz"
+    run_json(capsys, ["cells", nets["diamond2"], "--refine", "argmax", "--save", str(out)])
+    c = main(["certify", nets["diamond2"], "--complex", str(out), "--json", "--no-progress"])
+    assert c == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["certify", nets["three"], "--refine", "argmax", "--json", "--no-progress"]) == 0
+    capsys.readouterr()
+    fails(capsys, ["cells", nets["one"], "--refine", "argmax"], "two outputs")

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from argmax_helpers import argmax_complex, argmax_from_difference, engine_has_argmax, zero_complex
+from argmax_helpers import argmax_complex, argmax_from_difference, zero_complex
 
 from exactcells import Domain, build_complex, network_from_dict
 from exactcells.errors import InvalidFiltrationError, InvalidSubcomplexError
@@ -64,13 +64,13 @@ def test_annulus_class_region_has_a_hole() -> None:
 
 
 def test_two_classes_equal_the_zero_refinement_of_the_difference() -> None:
-    """Only meaningful with the engine: its argmax complex equals the independent construction."""
+    """The engine's argmax complex equals the independent construction, cell for cell."""
     net = diamond_net()
     K = argmax_from_difference(net, BOX)  # type: ignore[arg-type]
-    if engine_has_argmax():
-        E = argmax_complex(net, BOX)  # type: ignore[arg-type]
-        assert np.array_equal(np.asarray(E.signs), np.asarray(K.signs))
-        assert E.f_vector == K.f_vector
+    E = argmax_complex(net, BOX)  # type: ignore[arg-type]
+    assert np.array_equal(np.asarray(E.signs), np.asarray(K.signs))
+    assert E.f_vector == K.f_vector
+    assert np.array_equal(np.asarray(E.facet_csr[1]), np.asarray(K.facet_csr[1]))
     # class 0 of the argmax complex is F_0 - F_1 >= 0 of the difference network
     D = zero_complex(network_from_dict({"layers": [
         {"W": [[1, 0], [-1, 0], [0, 1], [0, -1]], "b": [0, 0, 0, 0]},

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from argmax_helpers import argmax_complex, engine_has_argmax
+from argmax_helpers import argmax_complex
 
 from exactcells import Domain, build_complex, network_from_dict
 from exactcells.dual import dual_graph, region_argmax_volumes
@@ -24,7 +24,6 @@ from exactcells.training import (
 )
 
 SMALL = TrackSettings(domain=Domain.box(2, -1, 1), repeats=2, seed=0, pixels=30)
-needs_engine = pytest.mark.skipif(not engine_has_argmax(), reason="the argmax engine has not landed")
 
 
 def three_class_net(seed: int) -> dict:
@@ -72,7 +71,6 @@ def test_multiclass_training_is_seeded_and_reproducible() -> None:
     assert abs(acc - float(a.snapshots[-1].accuracy or 0)) <= 1.5 / len(y)  # float32 ties aside
 
 
-@needs_engine
 def test_track_three_classes_against_recomputation() -> None:
     snaps = [Snapshot(i, network_from_dict(three_class_net(i)), loss=1.0 / (i + 1)) for i in range(3)]
     res = track(snaps, SMALL, jobs=0)
@@ -101,7 +99,6 @@ def test_track_three_classes_against_recomputation() -> None:
     assert "kway_agreement" in res.to_csv().splitlines()[0]
 
 
-@needs_engine
 def test_track_cli_three_classes(tmp_path: object) -> None:
     pytest.importorskip("torch")
     import json

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from argmax_helpers import engine_has_argmax
 from hypothesis import given
 from hypothesis import strategies as st
 from net_strategies import examples, integer_networks
@@ -239,7 +238,7 @@ def test_exact_ranks_beyond_float_precision() -> None:
 
 @examples(25)
 @given(d=integer_networks(2, max_depth=2), seed=st.integers(0, 1000),
-       k=st.integers(2, 3 if engine_has_argmax() else 2))
+       k=st.integers(2, 3))
 def test_multiclass_filtrations_end_in_the_betti_numbers(d: dict[str, Any], seed: int, k: int) -> None:
     """Margin and class-score filtrations of argmax complexes (and of their class regions and
     decision boundary) are filtrations: their essential classes are the Betti numbers, and a

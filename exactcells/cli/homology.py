@@ -68,15 +68,7 @@ def build_for(net: Network, dom: Domain, refine: str | None, **kw: object) -> Po
     """``build_complex`` with the output refinement ``refine`` (``None``: hidden neurons only)."""
     if refine is None:
         return build_complex(net, dom, **kw)  # type: ignore[arg-type]
-    if refine == "zero" and not _engine_refines():
-        return build_complex(net, dom, with_output=True, **kw)  # type: ignore[arg-type]
-    return build_complex(net, dom, with_output=True, refine=refine, **kw)  # type: ignore[arg-type, call-arg, unused-ignore]
-
-
-def _engine_refines() -> bool:
-    import inspect
-
-    return "refine" in inspect.signature(build_complex).parameters
+    return build_complex(net, dom, with_output=True, refine=refine, **kw)  # type: ignore[arg-type]
 
 
 def _check_classes(net: Network, name: str) -> None:

@@ -190,12 +190,8 @@ def domain_boundary(K: PolyhedralComplex) -> Subcomplex:
 
 def output_refinement(K: PolyhedralComplex) -> str | None:
     """How ``K`` is refined by the output: ``None``, ``"zero"`` (``sign F_j``) or ``"argmax"``
-    (``sign(F_j - max F)``). Complexes of builds without the attribute are ``"zero"`` when
-    built ``with_output``."""
-    r = getattr(K, "output_refinement", None)
-    if r is None and K.with_output:
-        return "zero"
-    return None if r is None else str(r)
+    (``sign(F_j - max F)``)."""
+    return K.output_refinement
 
 
 def _output_signs(K: PolyhedralComplex, output: int) -> np.ndarray:
