@@ -878,6 +878,13 @@ class KWayAgreement:
     def volume_agreement_float(self) -> float:
         return float(self.volume_agreement)
 
+    def relabel(self, labels: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Cluster labels replaced by their matched classes (for pictures coloured like the
+        classes); a cluster left unmatched gets ``k + c`` (``k`` classes, cluster ``c``)."""
+        k = len(self.confusion[0]) if self.confusion else 0
+        table = np.array([k + c if m is None else m for c, m in enumerate(self.matching)], dtype=np.int64)
+        return table[np.asarray(labels, dtype=np.int64)]
+
     def to_dict(self) -> dict[str, Any]:
         return {"volume_agreement": self.volume_agreement_float,
                 "volume_agreement_exact": f"{self.volume_agreement.numerator}/{self.volume_agreement.denominator}",

@@ -124,6 +124,9 @@ def test_recursive_cuts_of_a_path_closed_form() -> None:
           for i in range(8)]
     ka = kway_agreement(P.labels, cv)
     assert ka.volume_agreement == 1 and ka.adjusted_rand_index == 1.0
+    # relabelled by the matching, every node carries its class
+    rel = ka.relabel(P.labels)
+    assert [int(rel[i]) for i in range(8)] == [cls[int(np.flatnonzero(order == i)[0])] for i in range(8)]
     # k-means on the embedding finds the same four pairs here
     Q = kway_partition(G, 4, method="kmeans", seed=0)
     assert {frozenset(np.flatnonzero(Q.labels == c).tolist()) for c in range(4)} == parts

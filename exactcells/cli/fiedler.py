@@ -249,7 +249,8 @@ def _kway(K: PolyhedralComplex, G: Any, net: Network, dom: Domain, refine: str |
         warnings.simplefilter("ignore", FiedlerGapWarning)
         part = kway_partition(G, k, **kw)
     ag = kway_agreement(part.labels, region_argmax_volumes(K, R))
-    return {"partition": part.to_dict(), "agreement": ag.to_dict(), "labels": part.labels.tolist()}
+    return {"partition": part.to_dict(), "agreement": ag.to_dict(),
+            "labels": ag.relabel(part.labels).tolist()}
 
 
 def multiclass_section(ctx: AnalysisContext) -> dict[str, Any]:
@@ -291,8 +292,9 @@ def multiclass_section(ctx: AnalysisContext) -> dict[str, Any]:
         hidden=ctx.hidden if two_d and labels is not None else None,
         labels=labels if two_d else None,
         title=f"argmax classes of {ctx.network.architecture}: decision boundary black, junctions red",
-        partition_title=(f"{k}-way spectral partition of {ctx.hidden.num_regions} regions: "
-                         f"volume agreement {a.get('volume_agreement', float('nan')):.3f}"))
+        partition_title=(f"{k}-way spectral partition of {ctx.hidden.num_regions} regions, clusters "
+                         f"coloured by matched class: volume agreement "
+                         f"{a.get('volume_agreement', float('nan')):.3f}"))
     kw.pop("labels", None)
     return {"classes": {
         "k": k,
