@@ -197,6 +197,8 @@ def plot_classes_2d(K: PolyhedralComplex, ax: Axes, title: str | None = None) ->
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")
     handles = [Patch(color=_CLASS_COLORS[j % len(_CLASS_COLORS)], label=f"class {j}") for j in range(k)]
+    if ties:
+        handles.append(Patch(facecolor="0.75", edgecolor="0.4", hatch="//", label="outputs tie (open set)"))
     ax.legend(handles=handles, fontsize=7, loc="upper right")
     if title:
         ax.set_title(title, fontsize=9)
