@@ -126,3 +126,17 @@ def test_cells_and_certify_take_refine(nets: dict[str, str], capsys: pytest.Capt
     assert main(["certify", nets["three"], "--refine", "argmax", "--json", "--no-progress"]) == 0
     capsys.readouterr()
     fails(capsys, ["cells", nets["one"], "--refine", "argmax"], "two outputs")
+
+
+def test_decision_boundary_of_several_outputs_either_refinement(nets: dict[str, str],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # argmax (default for 2 outputs): the diamond outline; zero: F_0 = 0 is the same outline here
+    d = run_json(capsys, ["homology", nets["diamond2"], "--subcomplex", "decision-boundary"])
+    assert d["refine"] == "argmax" and d["betti"] == [1, 1, 0]
+    z = run_json(capsys, ["homology", nets["diamond2"], "--subcomplex", "decision-boundary",
+                          "--refine", "zero"])
+    assert z["refine"] == "zero" and z["betti"] == [1, 1, 0]
+    # F_1 = 0 everywhere: with the zero refinement its "boundary" is the whole square
+    z1 = run_json(capsys, ["homology", nets["diamond2"], "--subcomplex", "decision-boundary",
+                           "--refine", "zero", "--output-index", "1"])
+    assert z1["betti"] == [1, 0, 0]

@@ -71,6 +71,14 @@ def build_for(net: Network, dom: Domain, refine: str | None, **kw: object) -> Po
     return build_complex(net, dom, with_output=True, refine=refine, **kw)  # type: ignore[arg-type]
 
 
+def _needed(name: str, net: Network, refine: str | None) -> str | None:
+    """The refinement a subcomplex needs; the decision boundary takes either (``F_j = 0`` with
+    ``--refine zero``, >= 2 maximizers with ``argmax``, the default for several outputs)."""
+    if refine is not None and parse_subcomplex_name(name)[0] == "decision-boundary":
+        return refine
+    return subcomplex_refinement(name, net.output_dim)
+
+
 def _check_classes(net: Network, name: str) -> None:
     head, nums = parse_subcomplex_name(name)
     k = net.output_dim
@@ -113,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     net, dom = network_and_domain(args)
     _check_classes(net, args.subcomplex)
-    refine = resolve_refinement(net, args.refine, subcomplex_refinement(args.subcomplex, net.output_dim),
+    refine = resolve_refinement(net, args.refine, _needed(args.subcomplex, net, args.refine),
                                 f"--subcomplex {args.subcomplex}")
     with_output = refine is not None
     K = build_for(net, dom, refine, max_cells=args.max_cells, progress=not args.no_progress)

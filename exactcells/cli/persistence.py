@@ -17,10 +17,10 @@ from ..topology.filtrations import FILTRATION_KINDS
 from ..topology.persistence import betti_curves, f_vector_from_betti_maxima
 from ..topology.phat_adapter import ALGORITHMS
 from ..topology.plot import save_betti_curves_png, save_diagram_png
-from ..topology.subcomplex import SUBCOMPLEX_NAMES, Subcomplex, named_subcomplex, subcomplex_refinement
+from ..topology.subcomplex import SUBCOMPLEX_NAMES, Subcomplex, named_subcomplex
 from . import print_json
 from .common import add_network_args, network_and_domain
-from .homology import REFINEMENTS, _check_classes, build_for, resolve_refinement, subcomplex_arg
+from .homology import REFINEMENTS, _check_classes, _needed, build_for, resolve_refinement, subcomplex_arg
 
 __all__ = ["register", "run", "FILES"]
 
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for name in FILES:
         check_writable(outdir / name, args.force)
     _check_classes(net, args.subcomplex)
-    needed = subcomplex_refinement(args.subcomplex, net.output_dim)
+    needed = _needed(args.subcomplex, net, args.refine)
     what = f"--subcomplex {args.subcomplex}"
     if args.filtration in ("margin-lower-star", "class-score-lower-star"):
         if needed == "zero":
