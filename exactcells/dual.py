@@ -65,6 +65,8 @@ __all__ = [
     "facet_volume",
     "facet_volumes",
     "region_class_volumes",
+    "region_argmax_volumes",
+    "class_volumes",
     "to_networkx",
     "binary_patterns",
     "hamming_proxy_edges",
@@ -350,6 +352,52 @@ def region_class_volumes(
     return [(a, b) for a, b in acc]
 
 
+def _is_argmax(K: PolyhedralComplex) -> bool:
+    return K.output_refinement == "argmax"
+
+
+def region_argmax_volumes(
+    K: PolyhedralComplex, refined: PolyhedralComplex | None = None
+) -> list[tuple[Fraction, ...]]:
+    """Per node of ``K``: the exact volume of its part of each class ``0 .. k-1`` (the class of a
+    point is the output that is largest there), for a network with ``k >= 2`` outputs.
+
+    ``K`` is the argmax complex itself (every region is of one class) or the complex cut by the
+    hidden neurons, with ``refined`` the argmax complex of the same network and domain (each of
+    its regions lies in the region of ``K`` with the same neuron and domain signs). A region on
+    which several outputs are largest (outputs that tie on an open set, e.g. identical rows)
+    counts for the smallest of their indices, as ``numpy.argmax`` would.
+    """
+    k = K.network.output_dim
+    if k < 2:
+        raise InvalidDomainError("argmax class volumes need a network with at least two outputs")
+    R = K if _is_argmax(K) else refined
+    if R is None or not _is_argmax(R):
+        raise InvalidDomainError("argmax class volumes need the argmax complex: pass K built with "
+                                 "refine='argmax', or refined= (the same network and domain built so)")
+    if R is not K and (R.network != K.network or R.domain != K.domain):
+        raise InvalidDomainError("refined= is not built from the same network and domain")
+    vols, _ = region_volumes_and_centroids(R)
+    o = R.sign_slices()["outputs"]
+    width = K.sign_slices()["outputs"].start
+    r0, q0 = K.regions().start, R.regions().start
+    acc = [[Fraction(0)] * k for _ in K.regions()]
+    for i, v in enumerate(vols):
+        row = R.signs[q0 + i]
+        cls = int(np.flatnonzero(row[o] == 0)[0])
+        node = i if R is K else K.index_of(row[:width]) - r0
+        acc[node][cls] += v
+    return [tuple(a) for a in acc]
+
+
+def class_volumes(K: PolyhedralComplex, refined: PolyhedralComplex | None = None) -> list[tuple[Fraction, ...]]:
+    """Exact class volumes per node: :func:`region_class_volumes` for one output (classes
+    ``F <= 0``, ``F > 0``), :func:`region_argmax_volumes` for several."""
+    if K.network.output_dim == 1:
+        return list(region_class_volumes(K, refined))
+    return region_argmax_volumes(K, refined)
+
+
 # -- exact facet volumes -----------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class FacetVolume:
@@ -521,13 +569,15 @@ def to_networkx(
 # -- the paper's proxy -------------------------------------------------------------------------
 def binary_patterns(K: PolyhedralComplex) -> np.ndarray:
     """The regions' binary activation patterns: ``(N, H)`` bool, neuron ``j`` on iff its sign
-    is +1 (for a complex built ``with_output`` the output neurons' ``F > 0`` bits follow)."""
+    is +1 (for a complex built ``with_output`` the output neurons' ``F > 0`` bits follow; for
+    the argmax complex, the bits "output ``j`` is a maximizer")."""
     sl = K.sign_slices()
     rows = K.signs[K.regions().start : K.regions().stop]
-    parts = [rows[:, sl["neurons"]]]
+    bits = [rows[:, sl["neurons"]] > 0]
     if K.with_output:
-        parts.append(rows[:, sl["outputs"]])
-    return np.concatenate(parts, axis=1) > 0
+        out = rows[:, sl["outputs"]]
+        bits.append(out == 0 if _is_argmax(K) else out > 0)
+    return np.concatenate(bits, axis=1)
 
 
 def hamming_proxy_edges(K: PolyhedralComplex) -> np.ndarray:
@@ -723,7 +773,10 @@ def locate_points(K: PolyhedralComplex, points: Any) -> PointLocation:
     hom = [homogeneous(pts[i]) for i in idx.tolist()]
     hsig, outs = K.network.forward_homogeneous(hom)
     parts = [hsig, fsig[idx]]
-    if K.with_output:
+    if K.with_output and _is_argmax(K):
+        parts.append(np.array([[0 if v == max(o) else -1 for v in o] for o in outs], dtype=np.int8)
+                     .reshape(len(hom), K.network.output_dim))
+    elif K.with_output:
         parts.append(np.array([[(v > 0) - (v < 0) for v in o] for o in outs], dtype=np.int8)
                      .reshape(len(hom), K.network.output_dim))
     rows = np.concatenate(parts, axis=1).astype(np.int8)

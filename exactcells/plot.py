@@ -14,7 +14,28 @@ from .errors import InvalidDomainError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["region_polygons", "plot_complex_2d", "plot_complex_1d", "save_complex_png"]
+__all__ = ["region_polygons", "plot_complex_2d", "plot_complex_1d", "save_complex_png",
+           "boundary_edges", "plot_classes_2d", "plot_partition_2d", "save_classes_png"]
+
+
+def _maximizers(K: PolyhedralComplex) -> np.ndarray | None:
+    """The argmax sets of an argmax complex (bool, cells x k), else ``None``."""
+    if K.output_refinement != "argmax":
+        return None
+    return np.asarray(K.signs)[:, K.sign_slices()["outputs"]] == 0
+
+
+def boundary_edges(K: PolyhedralComplex) -> list[int]:
+    """The 1-cells of the decision boundary of a complex built with the output: ``F_0 = 0``
+    (zero refinement) or at least two maximizers (argmax refinement)."""
+    if not K.with_output:
+        return []
+    A = _maximizers(K)
+    edges = K.cells_of_dim(1)
+    if A is not None:
+        return [e for e in edges if A[e].sum() >= 2]
+    out0 = K.sign_slices()["outputs"].start
+    return [e for e in edges if K.signs[e, out0] == 0]
 
 
 def region_polygons(K: PolyhedralComplex) -> list[np.ndarray]:
@@ -44,7 +65,8 @@ def plot_complex_2d(
 ) -> None:
     """Draw the regions of a 2-D complex coloured by ``values`` (default: the network output
     at each region's interior point, a float view), the cell edges, and the decision boundary
-    (the 1-cells on which the first output is zero, when the complex was built with the output).
+    (the 1-cells on which the first output is zero, or with at least two maximizers for the
+    argmax complex, when the complex was built with the output).
     """
     from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.colors import TwoSlopeNorm
@@ -64,8 +86,7 @@ def plot_complex_2d(
     segs = [V[ind[ptr[e] : ptr[e + 1]]] for e in edges]
     ax.add_collection(LineCollection(segs, colors=edge_color, linewidths=0.4))
     if boundary and K.with_output:
-        out0 = K.sign_slices()["outputs"].start
-        zero = [e for e in edges if K.signs[e, out0] == 0]
+        zero = boundary_edges(K)
         ax.add_collection(LineCollection([V[ind[ptr[e] : ptr[e + 1]]] for e in zero],
                                          colors="k", linewidths=1.8))
     lo, hi = V.min(axis=0), V.max(axis=0)
@@ -129,6 +150,103 @@ def save_complex_png(K: PolyhedralComplex, path: str | Path, title: str | None =
         plot_complex_1d(K, ax, values=values, title=title, label=label)
     else:
         plot_complex_2d(K, ax, values=values, title=title, label=label)
+    with atomic_output(path, force=force) as f:
+        fig.savefig(f, format="png", bbox_inches="tight")
+    plt.close(fig)
+
+
+_CLASS_COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948",
+                 "#ff9da7", "#9c755f", "#bab0ac")
+
+
+def _segments(K: PolyhedralComplex, cells: Sequence[int]) -> list[np.ndarray]:
+    V = K.vertices_float()
+    ptr, ind = K.facet_csr
+    return [V[ind[ptr[e] : ptr[e + 1]]] for e in cells]
+
+
+def plot_classes_2d(K: PolyhedralComplex, ax: Axes, title: str | None = None) -> None:
+    """Draw the argmax complex of a 2-D network: every region coloured by its class (a region
+    where several outputs tie on an open set is hatched in grey), the decision boundary
+    (1-cells with >= 2 maximizers) in black, and the junctions (vertices with >= 3 maximizers)
+    as red dots."""
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.patches import Patch
+
+    A = _maximizers(K)
+    if A is None or K.input_dim != 2:
+        raise InvalidDomainError("class pictures need a 2-D complex built with refine='argmax'")
+    k = A.shape[1]
+    polys = region_polygons(K)
+    tops = A[K.regions().start : K.regions().stop]
+    colors = [_CLASS_COLORS[int(np.flatnonzero(t)[0]) % len(_CLASS_COLORS)] if t.sum() == 1 else "0.75"
+              for t in tops]
+    ax.add_collection(PolyCollection(polys, facecolors=colors, edgecolors="none", alpha=0.85))
+    ties = [p for p, t in zip(polys, tops) if t.sum() > 1]
+    if ties:
+        ax.add_collection(PolyCollection(ties, facecolors="none", edgecolors="0.4", hatch="//", lw=0))
+    edges = list(K.cells_of_dim(1))
+    ax.add_collection(LineCollection(_segments(K, edges), colors="0.55", linewidths=0.3))
+    ax.add_collection(LineCollection(_segments(K, boundary_edges(K)), colors="k", linewidths=1.8))
+    V = K.vertices_float()
+    junc = [v for v in K.cells_of_dim(0) if A[v].sum() >= 3]
+    if junc:
+        ax.plot(V[junc, 0], V[junc, 1], "o", color="red", ms=5, mec="k", mew=0.6, zorder=5)
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    handles = [Patch(color=_CLASS_COLORS[j % len(_CLASS_COLORS)], label=f"class {j}") for j in range(k)]
+    if ties:
+        handles.append(Patch(facecolor="0.75", edgecolor="0.4", hatch="//", label="outputs tie (open set)"))
+    ax.legend(handles=handles, fontsize=7, loc="upper right")
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def plot_partition_2d(K: PolyhedralComplex, labels: Sequence[int] | np.ndarray, ax: Axes,
+                      boundary_of: PolyhedralComplex | None = None, title: str | None = None) -> None:
+    """Draw the regions of a 2-D complex coloured by a partition (one label per region), with
+    the decision boundary of ``boundary_of`` (a complex built with the output) in black."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    lab = np.asarray(labels, dtype=np.int64)
+    polys = region_polygons(K)
+    ax.add_collection(PolyCollection(polys, edgecolors="none", alpha=0.85,
+                                     facecolors=[_CLASS_COLORS[int(c) % len(_CLASS_COLORS)] for c in lab]))
+    ax.add_collection(LineCollection(_segments(K, list(K.cells_of_dim(1))), colors="0.55", linewidths=0.3))
+    if boundary_of is not None:
+        ax.add_collection(LineCollection(_segments(boundary_of, boundary_edges(boundary_of)),
+                                         colors="k", linewidths=1.5))
+    V = K.vertices_float()
+    lo, hi = V.min(axis=0), V.max(axis=0)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def save_classes_png(R: PolyhedralComplex, path: str | Path, *, hidden: PolyhedralComplex | None = None,
+                     labels: Sequence[int] | np.ndarray | None = None, title: str | None = None,
+                     partition_title: str | None = None, force: bool = False) -> None:
+    """Write a PNG of the argmax complex ``R`` coloured by class (:func:`plot_classes_2d`) and,
+    with ``hidden`` and ``labels``, the k-way partition of the hidden-neuron regions beside it
+    (:func:`plot_partition_2d`, the decision boundary of ``R`` in black). Atomic."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_output
+
+    two = hidden is not None and labels is not None
+    fig, axes = plt.subplots(1, 2 if two else 1, figsize=(11.5 if two else 6, 5.4), dpi=120, squeeze=False)
+    plot_classes_2d(R, axes[0, 0], title=title)
+    if two:
+        assert hidden is not None and labels is not None
+        plot_partition_2d(hidden, labels, axes[0, 1], boundary_of=R, title=partition_title)
+    fig.tight_layout()
     with atomic_output(path, force=force) as f:
         fig.savefig(f, format="png", bbox_inches="tight")
     plt.close(fig)

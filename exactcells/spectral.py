@@ -80,6 +80,10 @@ __all__ = [
     "adjusted_rand_index",
     "partition_agreement",
     "boundary_agreement",
+    "KWayPartition",
+    "KWayAgreement",
+    "kway_partition",
+    "kway_agreement",
 ]
 
 Method = Literal["auto", "dense", "shift-invert", "lobpcg"]
@@ -677,3 +681,281 @@ def boundary_agreement(
     if sweep.volume_agreement < sign.volume_agreement:  # the sign cut is a candidate too
         sweep = sign
     return BoundaryAgreement(sign, sweep)
+
+
+# -- k-way partitions and their agreement with k classes ---------------------------------------
+@dataclass(frozen=True, slots=True)
+class KWayPartition:
+    """A partition of the nodes of a dual graph into ``k`` clusters (float zone).
+
+    Attributes
+    ----------
+    labels
+        ``(N,)`` int64 cluster of every node (read-only), clusters ``0 .. num_clusters - 1``.
+    k
+        The number of clusters asked for.
+    method
+        ``"recursive"`` (recursive Fiedler cuts) or ``"kmeans"`` (seeded k-means on the first
+        ``k - 1`` non-trivial eigenvectors).
+    cut_values
+        Recursive: the Fiedler value of the part cut at each step (0 for a part whose induced
+        subgraph is disconnected). k-means: the eigenvalues ``lambda_2 .. lambda_k``.
+    seed
+        The seed of k-means (``None`` for recursive cuts, which are deterministic up to the
+        eigensolver).
+    """
+
+    labels: np.ndarray
+    k: int
+    method: str
+    cut_values: tuple[float, ...]
+    seed: int | None
+
+    @property
+    def num_clusters(self) -> int:
+        return int(self.labels.max()) + 1 if self.labels.size else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"k": self.k, "method": self.method, "num_clusters": self.num_clusters,
+                "cut_values": list(self.cut_values), "seed": self.seed,
+                "cluster_sizes": np.bincount(self.labels).tolist() if self.labels.size else []}
+
+
+def _weighted_problem(
+    G: DualGraph, weights: str, normalized: bool, points: Any, location: PointLocation | None
+) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    if weights in ("none", "facet-volume"):
+        return adjacency_matrix(G, weights=edge_weights(G, weights)), None
+    if normalized:
+        raise SpectralError(f"--normalized uses the degrees as node weights; it cannot be combined with "
+                            f"weights {weights!r}")
+    return adjacency_matrix(G), node_weights(G, weights, points=points, location=location)
+
+
+def kway_partition(
+    G: DualGraph,
+    k: int,
+    *,
+    weights: str = "none",
+    normalized: bool = False,
+    points: Any = None,
+    location: PointLocation | None = None,
+    method: str = "recursive",
+    seed: int = 0,
+    **kwargs: Any,
+) -> KWayPartition:
+    """A ``k``-way spectral partition of the dual graph with the weights of :func:`dual_fiedler`.
+
+    ``method="recursive"`` (the default): the first cut is the Fiedler sign cut of the whole
+    graph (``vector > 0``, exactly the partition of :func:`boundary_agreement`'s ``sign``), so
+    that ``k = 2`` is today's binary partition; then, while there are fewer than ``k`` parts,
+    the part whose induced subgraph (same edge and node weights) has the smallest Fiedler value,
+    i.e. the weakest-connected part, is cut by the sign of its own Fiedler vector (a part whose
+    subgraph is disconnected is cut into the component of its first node and the rest). It is
+    deterministic, every cut is the one the binary analysis already trusts, and no cluster
+    count has to fit k-means' assumptions.
+
+    ``method="kmeans"``: the first ``k - 1`` non-trivial eigenvectors of ``L v = lambda M v``
+    (dense; graphs up to 4000 nodes) as coordinates, then k-means++ seeded with ``seed``
+    (``scipy.cluster.vq.kmeans2``, ten starts from one seeded stream, the lowest inertia kept). Clusters are renumbered by their smallest node.
+    Other keywords go to :func:`fiedler` (``tol``, ``method`` is the eigensolver's ``solver``).
+    """
+    N = G.num_nodes
+    if k < 1:
+        raise SpectralError(f"k must be at least 1, got {k}")
+    if N < k:
+        raise SpectralError(f"a graph with {N} nodes cannot be cut into {k} parts")
+    A, mass = _weighted_problem(G, weights, normalized, points, location)
+    solver = kwargs.pop("solver", "auto")
+    labels = np.zeros(N, dtype=np.int64)
+    if k == 1:
+        labels.setflags(write=False)
+        return KWayPartition(labels, 1, method, (), None)
+    if method == "kmeans":
+        return _kmeans_partition(A, mass, normalized, k, seed)
+    if method != "recursive":
+        raise SpectralError(f"unknown k-way method {method!r} (use 'recursive' or 'kmeans')")
+
+    def cut(idx: np.ndarray) -> tuple[float, np.ndarray] | None:
+        if idx.size < 2:
+            return None
+        sub = A[idx][:, idx]
+        ncomp, lab = connected_components(sub, directed=False)
+        if ncomp > 1:
+            return 0.0, lab == lab[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FiedlerGapWarning)
+            r = fiedler(sub, mass=None if mass is None else mass[idx], normalized=normalized,
+                        method=solver, **kwargs)
+        side = np.asarray(r.vector > 0)
+        if side.all() or not side.any():
+            return None
+        return r.value, side
+
+    parts: list[np.ndarray] = [np.arange(N, dtype=np.int64)]
+    values: list[float] = []
+    cache: dict[int, tuple[float, np.ndarray] | None] = {}
+    while len(parts) < k:
+        best: tuple[float, int] | None = None
+        for p_i, idx in enumerate(parts):
+            key = int(idx[0]) * (N + 1) + idx.size
+            if key not in cache:
+                cache[key] = cut(idx)
+            c = cache[key]
+            if c is not None and (best is None or c[0] < best[0]):
+                best = (c[0], p_i)
+        if best is None:
+            break
+        idx = parts[best[1]]
+        c = cache[int(idx[0]) * (N + 1) + idx.size]
+        assert c is not None
+        side = c[1]
+        # the side "vector > 0" keeps the higher label, so that k = 2 gives labels = (v > 0)
+        parts[best[1]] = idx[~side]
+        parts.insert(best[1] + 1, idx[side])
+        values.append(float(c[0]))
+    for lab, idx in enumerate(parts):
+        labels[idx] = lab
+    labels.setflags(write=False)
+    return KWayPartition(labels, k, "recursive", tuple(values), None)
+
+
+def _kmeans_partition(A: sp.csr_matrix, mass: np.ndarray | None, normalized: bool, k: int,
+                      seed: int) -> KWayPartition:
+    from scipy.cluster.vq import kmeans2
+
+    N = A.shape[0]
+    if N > 4000:
+        raise SpectralError(f"k-means partitions are dense: at most 4000 nodes, the graph has {N}")
+    if connected_components(A, directed=False)[0] > 1:
+        raise DisconnectedGraphError("the graph is disconnected; use method='recursive'")
+    S, m, _ = _symmetric_form(sp.csr_matrix(A), mass, normalized)
+    w, U = scipy.linalg.eigh(S.toarray(), subset_by_index=[0, k - 1])
+    X = U[:, 1:k] / np.sqrt(m)[:, None]
+    X = X / np.sqrt(np.mean(np.sum(X * X, axis=1)))
+    rng = np.random.default_rng(seed)
+    best: tuple[float, np.ndarray] | None = None
+    for _ in range(10):  # ten k-means++ starts from one seeded stream; the lowest inertia wins
+        cen, lab_try = kmeans2(X, k, minit="++", seed=rng, iter=100)
+        inertia = float(np.sum((X - cen[lab_try]) ** 2))
+        if best is None or inertia < best[0]:
+            best = (inertia, lab_try)
+    assert best is not None
+    lab = best[1]
+    # renumber clusters by their smallest node, dropping empty ones
+    first: dict[int, int] = {}
+    for c in lab.tolist():
+        first.setdefault(int(c), len(first))
+    labels = np.array([first[int(c)] for c in lab.tolist()], dtype=np.int64)
+    labels.setflags(write=False)
+    return KWayPartition(labels, k, "kmeans", tuple(float(x) for x in w[1:k]), int(seed))
+
+
+@dataclass(frozen=True, slots=True)
+class KWayAgreement:
+    """How a partition of the regions into clusters matches ``k`` classes, exactly.
+
+    Attributes
+    ----------
+    confusion
+        ``confusion[c][j]``: exact volume of cluster ``c`` that is of class ``j``.
+    matching
+        ``matching[c]``: the class matched with cluster ``c`` (``None`` when there are more
+        clusters than classes and ``c`` is left over), one-to-one, maximising the matched volume.
+    volume_agreement
+        Exact fraction of the domain's volume whose class is its cluster's matched class.
+    adjusted_rand_index
+        ARI between clusters and classes over the pieces (region, class) of positive volume
+        (each piece one item, as in :class:`PartitionAgreement`).
+    """
+
+    confusion: tuple[tuple[Fraction, ...], ...]
+    matching: tuple[int | None, ...]
+    volume_agreement: Fraction
+    adjusted_rand_index: float
+
+    @property
+    def volume_agreement_float(self) -> float:
+        return float(self.volume_agreement)
+
+    def relabel(self, labels: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Cluster labels replaced by their matched classes (for pictures coloured like the
+        classes); a cluster left unmatched gets ``k + c`` (``k`` classes, cluster ``c``)."""
+        k = len(self.confusion[0]) if self.confusion else 0
+        table = np.array([k + c if m is None else m for c, m in enumerate(self.matching)], dtype=np.int64)
+        return table[np.asarray(labels, dtype=np.int64)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"volume_agreement": self.volume_agreement_float,
+                "volume_agreement_exact": f"{self.volume_agreement.numerator}/{self.volume_agreement.denominator}",
+                "adjusted_rand_index": self.adjusted_rand_index, "matching": list(self.matching),
+                "confusion": [[float(x) for x in row] for row in self.confusion]}
+
+
+def _best_matching(C: list[list[Fraction]]) -> tuple[tuple[int | None, ...], Fraction]:
+    """A one-to-one matching of rows to columns of maximal exact total (exhaustive for small
+    sizes, else scipy's linear_sum_assignment on floats, summed exactly)."""
+    import itertools
+    import math as _math
+
+    p = len(C)
+    q = len(C[0]) if C else 0
+    if p == 0 or q == 0:
+        return tuple(None for _ in range(p)), Fraction(0)
+    if _math.perm(max(p, q), min(p, q)) <= 40320:
+        best: tuple[int | None, ...] = ()
+        total = Fraction(-1)
+        if p <= q:
+            for perm in itertools.permutations(range(q), p):
+                t = sum((C[i][perm[i]] for i in range(p)), Fraction(0))
+                if t > total:
+                    best, total = tuple(perm), t
+        else:
+            for perm in itertools.permutations(range(p), q):
+                t = sum((C[perm[j]][j] for j in range(q)), Fraction(0))
+                if t > total:
+                    m: list[int | None] = [None] * p
+                    for j in range(q):
+                        m[perm[j]] = j
+                    best, total = tuple(m), t
+        return best, total
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(np.array([[float(x) for x in r] for r in C]), maximize=True)
+    m2: list[int | None] = [None] * p
+    for r, c in zip(rows.tolist(), cols.tolist()):
+        m2[r] = c
+    return tuple(m2), sum((C[r][c] for r, c in zip(rows.tolist(), cols.tolist())), Fraction(0))
+
+
+def kway_agreement(labels: Sequence[int] | np.ndarray,
+                   class_volumes: Sequence[Sequence[Fraction]]) -> KWayAgreement:
+    """The agreement of clusters (``labels``, one per node) with classes, from the exact class
+    volumes per node (:func:`exactcells.dual.class_volumes`): the best one-to-one matching of
+    clusters to classes by exact volume, and the adjusted Rand index over the pieces.
+
+    For two clusters and two classes this is :func:`partition_agreement` of the side
+    ``labels == 1`` (the matching is the best flip).
+    """
+    lab = np.asarray(labels, dtype=np.int64)
+    N = lab.shape[0]
+    if len(class_volumes) != N:
+        raise SpectralError(f"{len(class_volumes)} class volumes for {N} nodes")
+    q = len(class_volumes[0]) if N else 0
+    p = int(lab.max()) + 1 if N else 0
+    C = [[Fraction(0)] * q for _ in range(p)]
+    total = Fraction(0)
+    la: list[int] = []
+    lb: list[int] = []
+    for i, cv in enumerate(class_volumes):
+        for j, v in enumerate(cv):
+            C[int(lab[i])][j] += v
+            total += v
+            if v > 0:
+                la.append(int(lab[i]))
+                lb.append(j)
+    if total <= 0:
+        raise SpectralError("the regions have no volume")
+    matching, matched = _best_matching(C)
+    return KWayAgreement(tuple(tuple(r) for r in C), matching, matched / total,
+                         adjusted_rand_index(la, lb))

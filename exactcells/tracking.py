@@ -45,7 +45,8 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -73,6 +74,7 @@ __all__ = [
     "TRAINING_POINTS_FILE",
     "correlations",
     "SIGNATURE_COLUMNS",
+    "MULTICLASS_SIGNATURE_COLUMNS",
     "snapshot_filename",
     "snapshot_to_dict",
     "snapshot_from_dict",
@@ -232,6 +234,10 @@ class TrackSettings:
         Side of the pixel grid of the paper's sampling pipeline (0: skip it; 2-D domains only).
     fiedler_tol
         Tolerance of the iterative eigensolvers (small graphs are solved densely).
+    classes
+        1 for networks with one output (binary classification, regression); ``k >= 2`` for
+        ``k``-class networks (one output per class, tracked on the argmax complex). :func:`track`
+        sets it from the snapshots.
     """
 
     domain: Domain = field(default_factory=default_domain)
@@ -239,24 +245,30 @@ class TrackSettings:
     seed: int = 0
     pixels: int = 200
     fiedler_tol: float = 1e-10
+    classes: int = 1
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
             raise TrackingError(f"repeats must be at least 1, got {self.repeats}")
         if self.pixels < 0:
             raise TrackingError(f"pixels must be non-negative, got {self.pixels}")
+        if self.classes < 1:
+            raise TrackingError(f"classes must be at least 1, got {self.classes}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"domain": self.domain.to_dict(), "repeats": self.repeats, "seed": self.seed,
-                "pixels": self.pixels, "fiedler_tol": self.fiedler_tol}
+        d: dict[str, Any] = {"domain": self.domain.to_dict(), "repeats": self.repeats, "seed": self.seed,
+                             "pixels": self.pixels, "fiedler_tol": self.fiedler_tol}
+        if self.classes != 1:  # one-output settings keep their old form (and cache keys)
+            d["classes"] = self.classes
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TrackSettings:
         return cls(Domain.from_dict(d["domain"]), int(d["repeats"]), int(d["seed"]),
-                   int(d["pixels"]), float(d["fiedler_tol"]))
+                   int(d["pixels"]), float(d["fiedler_tol"]), int(d.get("classes", 1)))
 
 
-def columns(n: int = 2) -> tuple[str, ...]:
+def columns(n: int = 2, classes: int = 1) -> tuple[str, ...]:
     """The columns of the table for an ``n``-dimensional domain, in order.
 
     ``epoch, loss, accuracy, test_loss, test_accuracy`` (from the snapshot);
@@ -271,16 +283,37 @@ def columns(n: int = 2) -> tuple[str, ...]:
     hamming_precision, hamming_recall, hamming_false_edges, hamming_missing_edges``;
     ``pixel_regions, pixel_missed_regions, pixel_missed_area, paper_fiedler_value,
     paper_components, paper_agreement`` (the pixel pipeline; empty when ``pixels = 0``).
+
+    With ``classes = k >= 2`` (one output per class) the refinement is the argmax complex:
+    ``refined_regions`` counts its regions, ``boundary_b*`` are the Betti numbers of the
+    decision boundary (cells with >= 2 maximizers), ``positive_b*`` are replaced by
+    ``class{j}_b{d}`` (class region ``j``), followed by ``junction_cells`` (cells with >= 3
+    maximizers); the Fiedler agreement columns stay empty and ``kway_agreement, kway_ari`` (and
+    ``_weighted``) give the k-way partition's exact volume agreement with the classes (recursive
+    Fiedler cuts, best matching) and its ARI; ``margin_h{d}_pairs``, ``margin_h{d}_total`` (pairs
+    of positive persistence and their total persistence, float, essential classes left out) of
+    the margin's lower-star filtration of the argmax complex, and ``margin_uncertified`` (cells
+    where the margin is not certified affine); ``paper_agreement`` stays empty.
     """
     cols = ["epoch", *_META, "num_regions", "num_cells", *(f"f{k}" for k in range(n + 1)),
             "euler_characteristic", "distinct_patterns", "refined_regions",
-            *(f"boundary_b{k}" for k in range(n)), *(f"positive_b{k}" for k in range(n))]
+            *(f"boundary_b{k}" for k in range(n))]
+    if classes >= 2:
+        cols += [f"class{j}_b{k}" for j in range(classes) for k in range(n)]
+        cols.append("junction_cells")
+    else:
+        cols += [f"positive_b{k}" for k in range(n)]
     for k in range(n + 1):
         cols += [f"betti_max_{k}_mean", f"betti_max_{k}_std"]
     cols.append("betti_maxima_give_f")
     for suffix in ("", "_weighted"):
         cols += [f"fiedler_value{suffix}", f"fiedler_agreement{suffix}", f"fiedler_ari{suffix}",
                  f"fiedler_sweep_agreement{suffix}"]
+    if classes >= 2:
+        cols += ["kway_agreement", "kway_ari", "kway_agreement_weighted", "kway_ari_weighted"]
+        for k in range(n):
+            cols += [f"margin_h{k}_pairs", f"margin_h{k}_total"]
+        cols.append("margin_uncertified")
     cols += ["training_points_inside", "dual_edges", "hamming_edges", "hamming_precision",
              "hamming_recall", "hamming_false_edges", "hamming_missing_edges",
              "pixel_regions", "pixel_missed_regions", "pixel_missed_area", "paper_fiedler_value",
@@ -359,7 +392,7 @@ class TrackingResult:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return columns(self.settings.domain.dim)
+        return columns(self.settings.domain.dim, self.settings.classes)
 
     @property
     def epochs(self) -> tuple[int, ...]:
@@ -457,7 +490,7 @@ def _hamming1_edges(bits: np.ndarray) -> np.ndarray:
 
 
 def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
-                    vols: Sequence[Any]) -> dict[str, Scalar]:
+                    vols: Sequence[Any], multi: bool = False) -> dict[str, Scalar]:
     """The pixel pipeline of the paper, and what it misses (see the module docstring)."""
     from scipy.sparse.csgraph import connected_components
 
@@ -479,6 +512,9 @@ def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
         "pixel_missed_area": float(sum((vols[i] for i in missed), 0 * total) / total),
     }
     cls = net.forward_float(P)[:, 0] > 0
+    if multi:  # the paper's pipeline is binary: no agreement for k classes
+        out.update(paper_fiedler_value=None, paper_components=U, paper_agreement=None)
+        return out
     if U < 2:
         out.update(paper_fiedler_value=None, paper_components=U, paper_agreement=None)
         return out
@@ -510,6 +546,24 @@ def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
     return out
 
 
+def _margin_summary(R: Any, n: int) -> dict[str, Scalar]:
+    """Persistence of the margin's lower-star filtration of the argmax complex ``R``: per
+    dimension the number of pairs of positive persistence and their total persistence (float
+    views of exact values; essential classes left out), and the uncertified cells."""
+    from .topology.filtrations import margin_filtration
+    from .topology.persistence import persistence
+
+    F = margin_filtration(R)
+    P = persistence(F)
+    out: dict[str, Scalar] = {}
+    for k in range(n):
+        pairs = [(b, d) for b, d in P.exact_pairs(k) if d is not None and d != b]
+        out[f"margin_h{k}_pairs"] = len(pairs)
+        out[f"margin_h{k}_total"] = float(sum((Fraction(d) - Fraction(b) for b, d in pairs), Fraction(0)))
+    out["margin_uncertified"] = F.uncertified
+    return out
+
+
 def track_snapshot(snapshot: Snapshot, settings: TrackSettings | None = None,
                    points: np.ndarray | None = None) -> SnapshotResult:
     """The signatures of one snapshot (see the module docstring), computed in this process
@@ -532,27 +586,33 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
     from .build import build_complex
     from .dual import (
         binary_patterns,
+        class_volumes,
         compare_proxy,
         dual_graph,
         locate_points,
-        region_class_volumes,
         region_volumes_and_centroids,
     )
-    from .spectral import boundary_agreement, dual_fiedler
+    from .spectral import boundary_agreement, dual_fiedler, kway_agreement, kway_partition
     from .topology.homology import homology
     from .topology.persistence import betti_curves, f_vector_from_betti_maxima
-    from .topology.subcomplex import decision_boundary, positive_region
+    from .topology.subcomplex import class_region, decision_boundary, junctions, positive_region
 
     net, dom = s.network, settings.domain
     if net.input_dim != dom.dim:
         raise TrackingError(f"epoch {s.epoch}: the network takes {net.input_dim} inputs but the "
                             f"domain lives in R^{dom.dim}")
-    if net.output_dim != 1:
-        raise TrackingError(f"epoch {s.epoch}: tracking needs a network with one output "
-                            f"(binary classification or regression), not {net.output_dim}")
+    k_out = net.output_dim
+    classes = settings.classes
+    if (classes == 1 and k_out != 1) or (classes >= 2 and k_out != classes):
+        raise TrackingError(f"epoch {s.epoch}: the network has {k_out} outputs but the settings "
+                            f"track {classes} class(es) (one output, or one output per class)")
+    multi = classes >= 2
     n = dom.dim
     K = build_complex(net, dom)
-    R = build_complex(net, dom, with_output=True)
+    if multi:
+        R = build_complex(net, dom, with_output=True, refine="argmax")
+    else:
+        R = build_complex(net, dom, with_output=True)
     row: dict[str, Scalar] = {"epoch": s.epoch}
     for name in _META:
         row[name] = _finite(getattr(s, name))
@@ -563,10 +623,18 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
                distinct_patterns=int(_unique_rows(binary_patterns(K))[0].shape[0]),
                refined_regions=R.num_regions)
     hb = homology(decision_boundary(R)).betti
-    hp = homology(positive_region(R)).betti
     for k in range(n):
         row[f"boundary_b{k}"] = int(hb[k])
-        row[f"positive_b{k}"] = int(hp[k])
+    if multi:
+        for j in range(classes):
+            hc = homology(class_region(R, j)).betti
+            for k in range(n):
+                row[f"class{j}_b{k}"] = int(hc[k])
+        row["junction_cells"] = junctions(R).num_cells
+    else:
+        hp = homology(positive_region(R)).betti
+        for k in range(n):
+            row[f"positive_b{k}"] = int(hp[k])
     C, _ = betti_curves(K, "random", seed=settings.seed, repeats=settings.repeats)
     M = np.asarray(C.maxima)
     for k in range(n + 1):
@@ -577,7 +645,7 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
         f_vector_from_betti_maxima(m, D.final_betti) == fv for m in np.asarray(D.maxima)))
     G = dual_graph(K)
     vols, _ = region_volumes_and_centroids(K)
-    cv = region_class_volumes(K, refined=R)
+    cv = class_volumes(K, refined=R)
     loc = None
     inside: int | None = None
     if points is not None:
@@ -589,26 +657,42 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
     for suffix, weights in (("", "none"), ("_weighted", "training-points")):
         keys = [f"fiedler_value{suffix}", f"fiedler_agreement{suffix}", f"fiedler_ari{suffix}",
                 f"fiedler_sweep_agreement{suffix}"]
+        kkeys = [f"kway_agreement{suffix}", f"kway_ari{suffix}"] if multi else []
         if G.num_nodes < 2 or (weights == "training-points" and loc is None):
-            row.update(dict.fromkeys(keys))
+            row.update(dict.fromkeys(keys + kkeys))
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             r = dual_fiedler(G, weights=weights, location=loc, tol=settings.fiedler_tol, seed=0)
-        ag = boundary_agreement(G, r.vector, cv)
-        row.update(zip(keys, (_round(r.value), ag.sign.volume_agreement_float,
-                              ag.sign.adjusted_rand_index, ag.best_sweep.volume_agreement_float)))
+        if multi:
+            row.update(dict.fromkeys(keys[1:]))
+            row[keys[0]] = _round(r.value)
+            if G.num_nodes >= classes:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    part = kway_partition(G, classes, weights=weights, location=loc,
+                                          tol=settings.fiedler_tol, seed=0)
+                ka = kway_agreement(part.labels, cv)
+                row.update(zip(kkeys, (ka.volume_agreement_float, ka.adjusted_rand_index)))
+            else:
+                row.update(dict.fromkeys(kkeys))
+        else:
+            ag = boundary_agreement(G, r.vector, cv)  # type: ignore[arg-type]
+            row.update(zip(keys, (_round(r.value), ag.sign.volume_agreement_float,
+                                  ag.sign.adjusted_rand_index, ag.best_sweep.volume_agreement_float)))
         if suffix:
             vec_w = _round_vector(r.vector)
         else:
             vec = _round_vector(r.vector)
+    if multi:
+        row.update(_margin_summary(R, n))
     pc = compare_proxy(K, G)
     row.update(dual_edges=pc.exact_edges, hamming_edges=pc.proxy_edges,
                hamming_precision=pc.precision, hamming_recall=pc.recall,
                hamming_false_edges=len(pc.false_positives),
                hamming_missing_edges=len(pc.false_negatives))
     if settings.pixels and n == 2:
-        row.update(_paper_pipeline(K, settings, points, vols))
+        row.update(_paper_pipeline(K, settings, points, vols, multi))
     else:
         row.update(dict.fromkeys(("pixel_regions", "pixel_missed_regions", "pixel_missed_area",
                                   "paper_fiedler_value", "paper_components", "paper_agreement")))
@@ -708,6 +792,13 @@ def track(
     snaps = sorted(snapshots, key=lambda s: s.epoch)
     if not snaps:
         raise TrackingError("no snapshots to track")
+    outs = {s.network.output_dim for s in snaps}
+    if len(outs) != 1:
+        raise TrackingError(f"the snapshots have different numbers of outputs: {sorted(outs)}")
+    k_out = outs.pop()
+    want = k_out if k_out >= 2 else 1
+    if settings.classes != want:
+        settings = replace(settings, classes=want)
     epochs = [s.epoch for s in snaps]
     if len(set(epochs)) != len(epochs):
         dup = sorted({e for e in epochs if epochs.count(e) > 1})
@@ -792,14 +883,24 @@ SIGNATURE_COLUMNS = ("num_regions", "num_cells", "f0", "f1", "f2", "boundary_b0"
                      "positive_b0", "positive_b1", "betti_max_0_mean", "betti_max_1_mean",
                      "fiedler_value", "fiedler_agreement", "fiedler_value_weighted",
                      "fiedler_agreement_weighted", "paper_agreement")
+MULTICLASS_SIGNATURE_COLUMNS = ("num_regions", "num_cells", "refined_regions", "boundary_b0",
+                                "boundary_b1", "junction_cells", "fiedler_value", "kway_agreement",
+                                "kway_ari", "kway_agreement_weighted", "margin_h0_pairs",
+                                "margin_h0_total", "margin_h1_pairs")
 
 
 def correlations(res: TrackingResult, against: str = "loss",
-                 names: Sequence[str] = SIGNATURE_COLUMNS) -> dict[str, float | None]:
+                 names: Sequence[str] | None = None) -> dict[str, float | None]:
     """Spearman rank correlation of each signature column with ``against`` over the snapshots
-    (float; ``None`` when a series is constant or has fewer than three values)."""
+    (float; ``None`` when a series is constant or has fewer than three values). ``names``
+    defaults to :data:`SIGNATURE_COLUMNS` (with the class regions' Betti numbers and
+    :data:`MULTICLASS_SIGNATURE_COLUMNS` for ``k`` classes)."""
     from scipy.stats import spearmanr
 
+    if names is None:
+        k = res.settings.classes
+        names = SIGNATURE_COLUMNS if k < 2 else (
+            *MULTICLASS_SIGNATURE_COLUMNS, *(f"class{j}_b{d}" for j in range(k) for d in range(2)))
     y = res.series(against)
     out: dict[str, float | None] = {}
     for c in names:

@@ -86,10 +86,20 @@ def save_signature_figure(res: TrackingResult, path: str | Path, title: str = ""
     ax.legend(fontsize=7)
     _loss_axis(ax, res)
     ax = axes[1, 0]
-    for k in range(n):
-        ax.step(x, res.series(f"boundary_b{k}"), where="mid", lw=1.5, label=f"F = 0: b{k}")
-        ax.step(x, res.series(f"positive_b{k}"), where="mid", lw=1.2, ls=":", label=f"F >= 0: b{k}")
-    ax.set_title("Betti numbers of the decision boundary and of F >= 0 (Z/2)", fontsize=9)
+    classes = res.settings.classes
+    if classes >= 2:
+        for k in range(n):
+            ax.step(x, res.series(f"boundary_b{k}"), where="mid", lw=1.8, color="k", ls="-" if k else "--",
+                    label=f"decision boundary: b{k}")
+            for j in range(classes):
+                ax.step(x, res.series(f"class{j}_b{k}"), where="mid", lw=1.2, ls="-" if k else ":",
+                        label=f"class {j}: b{k}")
+        ax.set_title("Betti numbers of the decision boundary and of the class regions (Z/2)", fontsize=9)
+    else:
+        for k in range(n):
+            ax.step(x, res.series(f"boundary_b{k}"), where="mid", lw=1.5, label=f"F = 0: b{k}")
+            ax.step(x, res.series(f"positive_b{k}"), where="mid", lw=1.2, ls=":", label=f"F >= 0: b{k}")
+        ax.set_title("Betti numbers of the decision boundary and of F >= 0 (Z/2)", fontsize=9)
     ax.legend(fontsize=7)
     ax.set_xlabel("epoch")
     _loss_axis(ax, res)
@@ -127,14 +137,19 @@ def save_fiedler_figure(res: TrackingResult, path: str | Path, title: str = "",
               ("fiedler_sweep_agreement_weighted", "exact, paper weights, best sweep"),
               ("paper_agreement", "paper pipeline (pixels, Hamming-1)"),
               ("test_accuracy", "test accuracy")]
+    if res.settings.classes >= 2:
+        curves = [("kway_agreement", f"{res.settings.classes}-way, exact dual graph, unweighted"),
+                  ("kway_agreement_weighted", f"{res.settings.classes}-way, paper weights"),
+                  ("kway_ari", "ARI, unweighted"), ("test_accuracy", "test accuracy")]
     for col, label in curves:
         y = res.series(col)
         if np.any(np.isfinite(y)):
             ax.plot(x, y, lw=1.5, ls="--" if col == "test_accuracy" else "-", label=label)
-    ax.set_ylim(0.45, 1.02)
+    ax.set_ylim(0.45 if res.settings.classes < 2 else -0.05, 1.02)
     ax.set_xlabel("epoch")
     ax.set_ylabel("fraction of the area")
-    ax.set_title("Fiedler sign partition vs decision boundary", fontsize=9)
+    ax.set_title("Fiedler sign partition vs decision boundary" if res.settings.classes < 2
+                 else "k-way spectral partition vs argmax classes", fontsize=9)
     ax.legend(fontsize=7)
     ax = axes[1]
     ax.plot(x, res.series("num_regions"), lw=1.5, label="exact regions")
@@ -217,7 +232,8 @@ def save_complex_gif(
         r = res.results[i]
         s = by_epoch[r.epoch]
         K = build_complex(s.network, dom)
-        R = build_complex(s.network, dom, with_output=True)
+        R = (build_complex(s.network, dom, with_output=True, refine="argmax")
+             if res.settings.classes >= 2 else build_complex(s.network, dom, with_output=True))
         vec = r.fiedler_vector_weighted if r.fiedler_vector_weighted is not None else r.fiedler_vector
         width = K.signs.shape[1]
         r0 = K.regions().start

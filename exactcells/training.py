@@ -2,7 +2,9 @@
 
 The tasks are those of arXiv 2510.12700 (design.md §4): binary classification of points of the
 box ``[-3, 3]^2`` (``annuli``, ``two_clusters``, ``xor``, ``spiral``, ``checkerboard``,
-``half_plane``) and the regression of ``x^2 + y^2 - 1.5`` (``regression``). The datasets are
+``half_plane``) and the regression of ``x^2 + y^2 - 1.5`` (``regression``), plus two 3-class
+tasks for the multiclass study the paper leaves open (``spiral3``: three interleaved spiral
+arms; ``blobs3``: three Gaussian blobs; one output per class, cross-entropy). The datasets are
 plain numpy (no PyTorch needed): float32 coordinates, so that the exact value of every training
 point (its binary value, :func:`exactcells.numbers.to_rational`) is exactly what the network saw.
 
@@ -43,6 +45,8 @@ from .tracking import TRAINING_POINTS_FILE, Snapshot, snapshot_filename, snapsho
 __all__ = [
     "TASKS",
     "CLASSIFICATION_TASKS",
+    "MULTICLASS_TASKS",
+    "num_outputs",
     "BOX",
     "Dataset",
     "TrainConfig",
@@ -58,13 +62,23 @@ __all__ = [
 ]
 
 CLASSIFICATION_TASKS = ("annuli", "two_clusters", "xor", "spiral", "checkerboard", "half_plane")
-TASKS = (*CLASSIFICATION_TASKS, "regression")
+# k-class tasks (one output per class, cross-entropy; the class is the largest output)
+MULTICLASS_TASKS = {"spiral3": 3, "blobs3": 3}
+TASKS = (*CLASSIFICATION_TASKS, *MULTICLASS_TASKS, "regression")
 BOX = 3.0  # the data live in [-BOX, BOX]^2, the paper's box
 
 
 
 class TrainingError(ExactCellsError, ValueError):
     """A training configuration is invalid (unknown task, bad architecture string, ...)."""
+
+
+def num_outputs(task: str) -> int:
+    """Output neurons of a task's networks: 1 (binary classification, regression) or the
+    number of classes of a multiclass task."""
+    if task not in TASKS:
+        raise TrainingError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return MULTICLASS_TASKS.get(task, 1)
 
 
 # -- datasets -------------------------------------------------------------------------------
@@ -95,7 +109,12 @@ class Dataset:
 
     @property
     def is_classification(self) -> bool:
-        return self.task in CLASSIFICATION_TASKS
+        return self.task in CLASSIFICATION_TASKS or self.task in MULTICLASS_TASKS
+
+    @property
+    def num_classes(self) -> int:
+        """2 for binary classification, ``k`` for a multiclass task, 0 for regression."""
+        return MULTICLASS_TASKS.get(self.task, 2 if self.task in CLASSIFICATION_TASKS else 0)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Dataset):
@@ -141,6 +160,16 @@ def _sample(task: str, rng: np.random.Generator, n: int, noise: float) -> tuple[
         X = _uniform(rng, n)
         y = (X[:, 0] + 0.5 * X[:, 1] - 0.3 > 0).astype(float)
         X = X + noise * rng.normal(size=(n, 2))
+    elif task == "spiral3":  # three arms, 2 pi / 3 apart, each turning 1.5 pi
+        y = (np.arange(n) % 3).astype(float)
+        s = rng.uniform(0, 1, n)
+        r = 0.3 + 2.5 * s
+        t = 1.5 * np.pi * s + 2 * np.pi * y / 3
+        X = np.c_[r * np.cos(t), r * np.sin(t)] + noise * rng.normal(size=(n, 2))
+    elif task == "blobs3":  # three Gaussian blobs on a circle of radius 1.6
+        y = (np.arange(n) % 3).astype(float)
+        a = np.pi / 2 + 2 * np.pi * y / 3
+        X = np.c_[1.6 * np.cos(a), 1.6 * np.sin(a)] + (0.6 + noise) * rng.normal(size=(n, 2))
     elif task == "regression":
         X = _uniform(rng, n)
         y = X[:, 0] ** 2 + X[:, 1] ** 2 - 1.5 + noise * rng.normal(size=n)
@@ -194,8 +223,8 @@ def make_dataset(task: str, n_train: int = 200, n_test: int = 1000, seed: int = 
 # -- configurations -------------------------------------------------------------------------
 
 
-def parse_arch(arch: str | Sequence[int]) -> tuple[int, ...]:
-    """Layer widths from an architecture string such as ``"2-16-16-1"``.
+def parse_arch(arch: str | Sequence[int], outputs: int = 1) -> tuple[int, ...]:
+    """Layer widths from an architecture string such as ``"2-16-16-1"`` (ending in ``outputs``).
 
     Examples
     --------
@@ -212,10 +241,10 @@ def parse_arch(arch: str | Sequence[int]) -> tuple[int, ...]:
         widths = tuple(int(w) for w in arch)
     if len(widths) < 2 or any(w < 1 for w in widths):
         raise TrainingError(f"architecture {arch!r}: need at least two positive widths")
-    if widths[0] != 2 or widths[-1] != 1:
+    if widths[0] != 2 or widths[-1] != outputs:
         raise TrainingError(
-            f"architecture {arch!r}: the tasks are 2-D with one output, so it must start with 2 "
-            "and end with 1 (e.g. '2-16-16-1')"
+            f"architecture {arch!r}: the task is 2-D with {outputs} output(s), so it must start "
+            f"with 2 and end with {outputs} (e.g. '2-16-16-{outputs}')"
         )
     return widths
 
@@ -241,7 +270,9 @@ class TrainConfig:
     loss
         Classification: ``"bce"`` (logistic loss on the labels 0/1) or ``"mse"`` (squared error
         to the targets -1/+1); regression always uses the squared error. Either way class 1 is
-        predicted where the output is positive.
+        predicted where the output is positive. Multiclass tasks (:data:`MULTICLASS_TASKS`)
+        use ``"ce"``, the cross-entropy of the softmax of the ``k`` outputs (``"bce"``, the
+        default, is read as ``"ce"`` there); the predicted class is the largest output.
     """
 
     task: str = "xor"
@@ -260,12 +291,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise TrainingError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        parse_arch(self.arch)
+        multi = self.task in MULTICLASS_TASKS
+        if multi and self.loss == "bce":
+            object.__setattr__(self, "loss", "ce")
+        parse_arch(self.arch, num_outputs(self.task))
         if self.epochs < 0 or self.every < 1:
             raise TrainingError(f"need epochs >= 0 and every >= 1, got {self.epochs} and {self.every}")
         if not (self.lr > 0 and self.weight_decay >= 0 and self.init_scale > 0):
             raise TrainingError("need lr > 0, weight_decay >= 0 and init_scale > 0")
-        if self.loss not in ("bce", "mse"):
+        if multi and self.loss != "ce":
+            raise TrainingError(f"the multiclass task {self.task!r} trains with cross-entropy "
+                                f"(loss 'ce'), not {self.loss!r}")
+        if not multi and self.loss not in ("bce", "mse"):
             raise TrainingError(f"loss must be 'bce' or 'mse', not {self.loss!r}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -378,9 +415,10 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = None) ->
     torch = _import_torch()
     from .network import network_from_torch
 
-    widths = parse_arch(config.arch)
+    widths = parse_arch(config.arch, num_outputs(config.task))
     data = make_dataset(config.task, config.n_train, config.n_test, config.seed, config.noise)
     classify = data.is_classification
+    multi = config.task in MULTICLASS_TASKS
     threads = torch.get_num_threads()
     det = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)
@@ -392,7 +430,18 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = None) ->
         ytr = torch.from_numpy(np.array(data.y_train))
         Xte = torch.from_numpy(np.array(data.X_test))
         yte = torch.from_numpy(np.array(data.y_test))
-        if classify and config.loss == "bce":
+        if multi:
+            ytr, yte = ytr.long(), yte.long()
+
+        def head(out: Any) -> Any:
+            return out if multi else out[:, 0]
+
+        def predict(out: Any) -> Any:
+            return out.argmax(dim=1) if multi else (out > 0).float()
+
+        if multi:
+            loss_fn = torch.nn.CrossEntropyLoss()
+        elif classify and config.loss == "bce":
             loss_fn = torch.nn.BCEWithLogitsLoss()
         elif classify:
             def loss_fn(out: Any, y: Any) -> Any:
@@ -403,14 +452,14 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = None) ->
 
         def evaluate() -> tuple[float, float | None, float, float | None]:
             with torch.no_grad():
-                out_tr = model(Xtr)[:, 0]
-                out_te = model(Xte)[:, 0] if len(Xte) else out_tr[:0]
+                out_tr = head(model(Xtr))
+                out_te = head(model(Xte)) if len(Xte) else out_tr[:0]
                 l_tr = float(loss_fn(out_tr, ytr))
                 l_te = float(loss_fn(out_te, yte)) if len(Xte) else math.nan
                 if not classify:
                     return l_tr, None, l_te, None
-                a_tr = float(((out_tr > 0).float() == ytr).float().mean())
-                a_te = float(((out_te > 0).float() == yte).float().mean()) if len(Xte) else math.nan
+                a_tr = float((predict(out_tr) == ytr).float().mean())
+                a_te = float((predict(out_te) == yte).float().mean()) if len(Xte) else math.nan
                 return l_tr, a_tr, l_te, a_te
 
         keep = set(snapshot_epochs(config.epochs, config.every))
@@ -421,7 +470,7 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = None) ->
         for epoch in range(config.epochs + 1):
             if epoch > 0:
                 opt.zero_grad()
-                loss = loss_fn(model(Xtr)[:, 0], ytr)
+                loss = loss_fn(head(model(Xtr)), ytr)
                 loss.backward()
                 opt.step()
             l_tr, a_tr, l_te, a_te = evaluate()

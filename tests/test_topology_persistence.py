@@ -25,6 +25,7 @@ from exactcells import Domain, PolyhedralComplex, build_complex, network_from_di
 from exactcells.errors import InvalidFiltrationError
 from exactcells.topology.filtrations import (
     FILTRATION_KINDS,
+    MULTICLASS_KINDS,
     dimension_random_filtration,
     filtration_from_values,
     lower_star_filtration,
@@ -46,6 +47,8 @@ from exactcells.topology.subcomplex import (
     named_subcomplex,
     positive_region,
 )
+
+ONE_OUTPUT_KINDS = [k for k in FILTRATION_KINDS if k not in MULTICLASS_KINDS]
 
 
 def diamond_complex(with_output: bool = False) -> PolyhedralComplex:
@@ -92,7 +95,7 @@ def test_essential_classes_are_the_betti_numbers(d: dict[str, Any], seed: int) -
     K = build_complex(network_from_dict(d), Domain.box(2, -1, 1), with_output=True)
     for S in (K, decision_boundary(K), positive_region(K)):
         beta = homology(S).betti
-        for kind in FILTRATION_KINDS:
+        for kind in ONE_OUTPUT_KINDS:
             P = persistence(make_filtration(S, kind, seed=seed))
             assert P.final_betti == beta
             assert [int(np.isinf(dg[:, 1]).sum()) for dg in P.diagrams()] == list(beta)
@@ -177,7 +180,7 @@ def test_twist_and_dual_agree() -> None:
     d = {"layers": [{"W": rng.integers(-3, 4, (6, 3)).tolist(), "b": rng.integers(-1, 2, 6).tolist()},
                     {"W": rng.integers(-3, 4, (1, 6)).tolist(), "b": [1]}]}
     K = build_complex(network_from_dict(d), Domain.box(3, -1, 1), with_output=True)
-    for kind in FILTRATION_KINDS:
+    for kind in ONE_OUTPUT_KINDS:
         F = make_filtration(K, kind, seed=7)
         a, b = persistence(F), persistence(F, algorithm="twist-dual")
         assert np.array_equal(a.pairs, b.pairs) and np.array_equal(a.essential, b.essential)
@@ -231,3 +234,37 @@ def test_exact_ranks_beyond_float_precision() -> None:
     q = [fmpq(v.numerator, v.denominator) for v in vals]
     assert _exact_ranks(q)[1].tolist() == [3, 2, 1, 3, 0]
     assert _exact_ranks([])[1].tolist() == []
+
+
+@examples(25)
+@given(d=integer_networks(2, max_depth=2), seed=st.integers(0, 1000),
+       k=st.integers(2, 3))
+def test_multiclass_filtrations_end_in_the_betti_numbers(d: dict[str, Any], seed: int, k: int) -> None:
+    """Margin and class-score filtrations of argmax complexes (and of their class regions and
+    decision boundary) are filtrations: their essential classes are the Betti numbers, and a
+    cell's value is the maximum over its vertices."""
+    from argmax_helpers import argmax_complex
+
+    from exactcells.topology.filtrations import class_score_values, margin_values
+    from exactcells.topology.subcomplex import class_region
+
+    rng = np.random.default_rng(seed)
+    last = d["layers"][-1]
+    width = len(last["W"][0])
+    d = {"layers": d["layers"][:-1] + [{"W": rng.integers(-3, 4, (k, width)).tolist(),
+                                         "b": rng.integers(-2, 3, k).tolist()}]}
+    net = network_from_dict(d)
+    K = argmax_complex(net, Domain.box(2, -1, 1))
+    vs = K.vertex_sets()
+    m = margin_values(K)
+    for S in (K, decision_boundary(K), class_region(K, 0)):
+        beta = homology(S).betti
+        for kind in MULTICLASS_KINDS:
+            F = make_filtration(S, kind, seed=seed, output=k - 1)
+            assert persistence(F).final_betti == beta
+            vals = m if kind == "margin-lower-star" else class_score_values(K, k - 1)
+            assert F.levels is not None and F.level_of is not None
+            for c, lv in zip(F.order.tolist(), F.level_of.tolist()):
+                assert F.levels[lv] == max(vals[v] for v in vs[c])
+            if k == 2:
+                assert F.uncertified == 0

@@ -35,6 +35,7 @@ from exactcells.tracking import (
     snapshot_to_dict,
     track,
     track_folder,
+    track_snapshot,
 )
 
 SMALL = TrackSettings(domain=Domain.box(2, -1, 1), repeats=3, seed=5, pixels=40)
@@ -231,8 +232,11 @@ def test_bad_input() -> None:
     with pytest.raises(TrackingError, match="shape"):
         track([s], SMALL, points=np.zeros((3, 3)), jobs=0)
     two_out = network_from_dict({"layers": [{"W": [[1, 0]], "b": [0]}, {"W": [[1], [2]], "b": [0, 0]}]})
-    with pytest.raises(TrackingError, match="one output"):
-        track([Snapshot(0, two_out)], SMALL, jobs=0)
+    # k-class networks are tracked (tests/test_multiclass_tracking.py); mixed ones are not
+    with pytest.raises(TrackingError, match="different numbers of outputs"):
+        track([s, Snapshot(s.epoch + 1, two_out)], SMALL, jobs=0)
+    with pytest.raises(TrackingError, match="2 outputs but the settings track 1 class"):
+        track_snapshot(Snapshot(0, two_out), SMALL)
     with pytest.raises(TrackingError):
         TrackSettings(repeats=0)
 

@@ -31,9 +31,10 @@ from .common import add_network_args, network_and_domain
 __all__ = ["AnalysisContext", "SECTIONS", "register", "run"]
 
 # later issues add their report sections here ("module:function")
-SECTIONS: list[str] = ["exactcells.cli.fiedler:analyze_section", "exactcells.cli.homology:analyze_section"]
+SECTIONS: list[str] = ["exactcells.cli.fiedler:analyze_section", "exactcells.cli.homology:analyze_section",
+                       "exactcells.cli.fiedler:multiclass_section"]
 # every file the report may write (a failed run removes those it created)
-REPORT_FILES = ("summary.json", "complex.png", "fiedler.png", "betti_curves.png")
+REPORT_FILES = ("summary.json", "complex.png", "fiedler.png", "betti_curves.png", "classes.png")
 
 
 @dataclass(frozen=True)

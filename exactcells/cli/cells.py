@@ -19,7 +19,10 @@ def register(sub: Any) -> None:
                        description="Build the exact polyhedral complex of NETWORK on the domain.")
     add_network_args(p)
     p.add_argument("--with-output", action="store_true",
-                   help="also cut by the output neurons' zero sets (the decision boundary)")
+                   help="also cut by the output (the decision boundary): zero sets for one output, "
+                        "argmax boundaries F_i = F_j = max for several (see --refine)")
+    p.add_argument("--refine", choices=("zero", "argmax"), default=None,
+                   help="the output refinement (implies --with-output): zero (F_j = 0) or argmax")
     p.add_argument("--save", metavar="PATH", help="write the complex (.npz format, see README)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     p.add_argument("--max-cells", type=int, default=None, help="stop cleanly beyond this many cells")
@@ -35,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         check_writable(Path(args.save), args.force)
-    K = build_complex(net, dom, with_output=args.with_output, max_cells=args.max_cells,
+    with_output = args.with_output or args.refine is not None
+    K = build_complex(net, dom, with_output=with_output, refine=args.refine, max_cells=args.max_cells,
                       progress=not args.no_progress, jobs=args.jobs)
     if args.save:
         K.save(args.save, force=args.force)
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         print(f"network {out['architecture']} on {out['domain']}"
-              f"{' (refined by the output)' if args.with_output else ''}")
+              f"{f' (refined by the output: {K.output_refinement})' if with_output else ''}")
         print(f"f-vector {tuple(out['f_vector'])}, {out['num_regions']} regions, "
               f"{out['num_cells']} cells, Euler characteristic {out['euler_characteristic']}")
         print(f"{out['seconds']} s", file=sys.stderr)

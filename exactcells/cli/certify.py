@@ -22,7 +22,10 @@ def register(sub: Any) -> None:
                        description="Build the exact complex of NETWORK and certify it with "
                                    "independent exact checks. Exit code 0 only when certified.")
     add_network_args(p)
-    p.add_argument("--with-output", action="store_true", help="also cut by the output's zero sets")
+    p.add_argument("--with-output", action="store_true",
+                   help="also cut by the output (zero sets for one output, argmax boundaries for several)")
+    p.add_argument("--refine", choices=("zero", "argmax"), default=None,
+                   help="the output refinement (implies --with-output): zero (F_j = 0) or argmax")
     p.add_argument("--no-volumes", action="store_true", help="skip the exact volume check")
     p.add_argument("--affine-dims", action="store_true",
                    help="also compare every cell's dimension with the exact rank of its vertices "
@@ -55,12 +58,14 @@ def run_certify(args: argparse.Namespace) -> int:
     net, dom = network_and_domain(args)
     if args.complex_file:
         L = load_complex(args.complex_file)
-        K = PolyhedralComplex(network=net, domain=dom, with_output=L.with_output, dims=L.dims,
+        K = PolyhedralComplex(network=net, domain=dom, with_output=L.with_output,
+                              output_refinement=L.output_refinement, dims=L.dims,
                               signs=L.signs, facet_indptr=L.facet_csr[0], facet_indices=L.facet_csr[1],
                               vertex_coords=[L.vertex_homogeneous(v) for v in range(L.f_vector[0])],
                               build_seconds=L.build_seconds)
     else:
-        K = build_complex(net, dom, with_output=args.with_output, progress=not args.no_progress)
+        K = build_complex(net, dom, with_output=args.with_output or args.refine is not None,
+                          refine=args.refine, progress=not args.no_progress)
     cdd = None if args.cdd < 0 else args.cdd
     cert = certify(K, volumes=not args.no_volumes, affine_dims=args.affine_dims,
                    interior_forward=args.interior_forward, cdd_regions=cdd, jobs=args.jobs)

@@ -43,7 +43,7 @@ from .common import add_network_args, network_and_domain
 if TYPE_CHECKING:
     from .analyze import AnalysisContext
 
-__all__ = ["register", "run", "analyze_section", "plane_values", "WEIGHT_KINDS"]
+__all__ = ["register", "run", "analyze_section", "multiclass_section", "plane_values", "WEIGHT_KINDS"]
 
 WEIGHT_KINDS = ("none", "facet-volume", "region-volume", "training-points")
 
@@ -63,7 +63,10 @@ def register(sub: Any) -> None:
     p.add_argument("--normalized", action="store_true",
                    help="normalized Laplacian (the degrees as node weights)")
     p.add_argument("--with-output", action="store_true",
-                   help="refine the complex by the output's zero sets (the decision boundary) first")
+                   help="refine the complex by the output first (zero sets for one output, argmax "
+                        "boundaries for several; see --refine)")
+    p.add_argument("--refine", choices=("zero", "argmax"), default=None,
+                   help="the output refinement of --with-output: zero (F_j = 0) or argmax (F_i = F_j = max)")
     p.add_argument("-o", "--output", metavar="DIR", help="write DIR/fiedler.png")
     p.add_argument("--force", action="store_true", help="overwrite an existing fiedler.png")
     p.add_argument("--method", default="auto", choices=["auto", "dense", "shift-invert", "lobpcg"],
@@ -163,7 +166,11 @@ def run(args: argparse.Namespace) -> int:
         check_writable(png, args.force)
     points = load_points(points_file, net.input_dim) if points_file else None
     progress = not args.no_progress
-    K = build_complex(net, dom, with_output=args.with_output, progress=progress)
+    from .homology import build_for, resolve_refinement
+
+    refine = resolve_refinement(net, args.refine, None, "--refine",
+                                with_output=args.with_output or args.refine is not None)
+    K = build_for(net, dom, refine, progress=progress)
     t_build = time.perf_counter() - t0
     G = dual_graph(K)
     location = locate_points(K, points) if points is not None else None
@@ -175,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
         "network": str(args.network),
         "architecture": net.architecture,
         "domain": dom.describe(),
-        "with_output": bool(args.with_output),
+        "with_output": refine is not None,
+        "refine": refine,
         "weights": kind,
         "normalized": bool(args.normalized),
         "f_vector": list(K.f_vector),
@@ -190,6 +198,9 @@ def run(args: argparse.Namespace) -> int:
         refined = K if K.with_output else build_complex(net, dom, with_output=True, progress=progress)
         cv = region_class_volumes(K, None if K.with_output else refined)
         out["agreement"] = boundary_agreement(G, res.vector, cv).to_dict()
+    if net.output_dim >= 2:
+        out["kway"] = _kway(K, G, net, dom, refine, progress, weights=kind, normalized=args.normalized,
+                            location=location, tol=args.tol, seed=args.seed, solver=args.method)
     out["hamming_proxy"] = compare_proxy(K, G).to_dict()
     if png is not None:
         plane = refined if (refined is not None and dom.dim == 2) else None
@@ -209,11 +220,91 @@ def run(args: argparse.Namespace) -> int:
             print(f"agreement with the decision boundary: sign cut {s['volume_agreement']:.4f} of the "
                   f"volume (ARI {s['adjusted_rand_index']:.3f}); best sweep {b['volume_agreement']:.4f} "
                   f"(ARI {b['adjusted_rand_index']:.3f})")
+        if isinstance(out.get("kway"), dict) and "agreement" in out["kway"]:
+            a = out["kway"]["agreement"]
+            print(f"{net.output_dim}-way partition (recursive Fiedler cuts) vs the argmax classes: "
+                  f"{a['volume_agreement']:.4f} of the volume (ARI {a['adjusted_rand_index']:.3f})")
         hp = out["hamming_proxy"]
         print(f"Hamming-1 proxy: precision {hp['precision']:.4f}, recall {hp['recall']:.4f}")
         if png is not None:
             print(f"wrote {png}", file=sys.stderr)
     return 0
+
+
+def _kway(K: PolyhedralComplex, G: Any, net: Network, dom: Domain, refine: str | None, progress: bool,
+          **kw: Any) -> dict[str, Any]:
+    """The k-way partition of the dual graph of ``K`` and its exact agreement with the argmax
+    classes (``k`` = outputs); a note instead when it cannot be computed."""
+    from ..dual import region_argmax_volumes
+    from ..spectral import kway_agreement, kway_partition
+    from .homology import build_for
+
+    k = net.output_dim
+    if refine == "zero":
+        return {"note": "the k-way agreement needs the hidden-neuron or the argmax complex, not --refine zero"}
+    if G.num_nodes < k:
+        return {"note": f"{G.num_nodes} regions cannot be cut into {k} parts"}
+    R = K if refine == "argmax" else build_for(net, dom, "argmax", progress=progress)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FiedlerGapWarning)
+        part = kway_partition(G, k, **kw)
+    ag = kway_agreement(part.labels, region_argmax_volumes(K, R))
+    return {"partition": part.to_dict(), "agreement": ag.to_dict(),
+            "labels": ag.relabel(part.labels).tolist()}
+
+
+def multiclass_section(ctx: AnalysisContext) -> dict[str, Any]:
+    """The ``analyze`` section for networks with ``k >= 2`` outputs (nothing otherwise): exact
+    class volumes, the k-way partition of the hidden-neuron regions (recursive Fiedler cuts,
+    plain Laplacian) with its exact agreement with the argmax classes, the persistence of the
+    margin's lower-star filtration, and ``classes.png`` (classes, decision boundary and
+    junctions of the argmax complex; the k-way partition beside it in 2-D)."""
+    from ..dual import region_argmax_volumes
+    from ..plot import save_classes_png
+    from ..topology.filtrations import margin_filtration
+    from ..topology.persistence import persistence
+    from ..topology.subcomplex import output_refinement
+
+    R = ctx.refined
+    if ctx.network.output_dim < 2 or output_refinement(R) != "argmax":
+        return {}
+    t0 = time.perf_counter()
+    k = ctx.network.output_dim
+    vols = [sum(col, Fraction(0)) for col in zip(*region_argmax_volumes(R))]
+    total = sum(vols, Fraction(0))
+    G = dual_graph(ctx.hidden)
+    kw = _kway(ctx.hidden, G, ctx.network, ctx.domain, None, False)
+    F = margin_filtration(R)
+    P = persistence(F)
+    margin: dict[str, Any] = {"uncertified_cells": F.uncertified, "dimensions": []}
+    for d in range(ctx.domain.dim):
+        pairs = [(b, e) for b, e in P.exact_pairs(d) if e is not None and e != b]
+        margin["dimensions"].append({
+            "dim": d, "pairs": len(pairs),
+            "total_persistence": float(sum((Fraction(e) - Fraction(b) for b, e in pairs), Fraction(0))),
+            "essential": len([1 for _, e in P.exact_pairs(d) if e is None])})
+    png = ctx.outdir / "classes.png"
+    labels = kw.get("labels")
+    two_d = ctx.domain.dim == 2
+    a = kw.get("agreement", {})
+    save_classes_png(
+        ctx.plane, png, force=ctx.force,
+        hidden=ctx.hidden if two_d and labels is not None else None,
+        labels=labels if two_d else None,
+        title=f"argmax classes of {ctx.network.architecture}: decision boundary black, junctions red",
+        partition_title=(f"{k}-way spectral partition of {ctx.hidden.num_regions} regions, clusters "
+                         f"coloured by matched class: volume agreement "
+                         f"{a.get('volume_agreement', float('nan')):.3f}"))
+    kw.pop("labels", None)
+    return {"classes": {
+        "k": k,
+        "class_volumes": [f"{v.numerator}/{v.denominator}" for v in vols],
+        "class_volume_fractions": [float(v / total) for v in vols],
+        "kway": kw,
+        "margin_persistence": margin,
+        "picture": {"file": "classes.png", "slice": None if two_d else "the classes of the default slice"},
+        "seconds": round(time.perf_counter() - t0, 3),
+    }}
 
 
 def analyze_section(ctx: AnalysisContext) -> dict[str, Any]:

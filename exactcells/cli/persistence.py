@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from ..build import build_complex
 from ..errors import OutputPathError
 from ..io import atomic_output, atomic_write_text, check_writable, prepare_output_dir
 from ..topology.filtrations import FILTRATION_KINDS
@@ -21,7 +20,7 @@ from ..topology.plot import save_betti_curves_png, save_diagram_png
 from ..topology.subcomplex import SUBCOMPLEX_NAMES, Subcomplex, named_subcomplex
 from . import print_json
 from .common import add_network_args, network_and_domain
-from .homology import OUTPUT_SUBCOMPLEXES
+from .homology import REFINEMENTS, _check_classes, _needed, build_for, resolve_refinement, subcomplex_arg
 
 __all__ = ["register", "run", "FILES"]
 
@@ -32,7 +31,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "persistence", help="persistence diagrams and Betti curves of a filtration of the complex",
         description="Filter the polyhedral complex of NETWORK (by dimension in random order, by a "
-                    "random linear extension of the face poset, or by the network output), "
+                    "random linear extension of the face poset, by the network output, by the "
+                    "classification margin or by a class score F_J - max of the others), "
                     "compute persistence over Z/2 with PHAT, and write diagrams.json (exact "
                     "pairs), diagrams.npz (float diagrams and Betti curves), betti_curves.png "
                     "and diagram.png into DIR.")
@@ -45,12 +45,17 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", default="exactcells-persistence", metavar="DIR",
                    help="output folder (default: ./exactcells-persistence)")
     p.add_argument("--force", action="store_true", help="overwrite files in an existing folder")
-    p.add_argument("--subcomplex", choices=SUBCOMPLEX_NAMES, default="all",
-                   help="filter this subcomplex (default: all)")
+    p.add_argument("--subcomplex", type=subcomplex_arg, default="all", metavar="NAME",
+                   help=f"filter this subcomplex: {', '.join(SUBCOMPLEX_NAMES)} (default: all)")
     p.add_argument("--with-output", action="store_true",
-                   help="use the complex refined by the output's zero sets")
+                   help="use the complex refined by the output (zero sets for one output, argmax "
+                        "boundaries for several; see --refine)")
+    p.add_argument("--refine", choices=REFINEMENTS, default=None,
+                   help="output refinement: zero (F_j = 0) or argmax (F_i = F_j = max); the margin "
+                        "and class-score filtrations use argmax")
     p.add_argument("--output-index", type=int, default=0, metavar="J",
-                   help="the output neuron of output filtrations and subcomplexes (default 0)")
+                   help="the output neuron of output filtrations and subcomplexes, the class of "
+                        "class-score-lower-star (default 0)")
     p.add_argument("--algorithm", choices=ALGORITHMS, default="twist",
                    help="PHAT reduction: twist (with clearing) or its dualized form")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -59,9 +64,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    if args.repeats < 1:
-        from ..errors import InvalidFiltrationError
+    from ..errors import InvalidFiltrationError
 
+    if args.repeats < 1:
         raise InvalidFiltrationError("--repeats must be at least 1")
     net, dom = network_and_domain(args)
     outdir = Path(args.output)
@@ -69,8 +74,19 @@ def run(args: argparse.Namespace) -> int:
         raise OutputPathError(f"cannot use {outdir} as the output folder: it is a file, not a folder")
     for name in FILES:
         check_writable(outdir / name, args.force)
-    with_output = args.with_output or args.subcomplex in OUTPUT_SUBCOMPLEXES
-    K = build_complex(net, dom, with_output=with_output, progress=not args.no_progress)
+    _check_classes(net, args.subcomplex)
+    needed = _needed(args.subcomplex, net, args.refine)
+    what = f"--subcomplex {args.subcomplex}"
+    if args.filtration in ("margin-lower-star", "class-score-lower-star"):
+        if needed == "zero":
+            raise InvalidFiltrationError(f"--filtration {args.filtration} lives on the argmax complex; "
+                                         f"{what} needs the zero refinement")
+        needed, what = "argmax", f"--filtration {args.filtration}"
+        if args.filtration == "class-score-lower-star" and not 0 <= args.output_index < net.output_dim:
+            raise InvalidFiltrationError(f"--output-index {args.output_index}: class does not exist "
+                                         f"(the network has {net.output_dim} outputs)")
+    refine = resolve_refinement(net, args.refine, needed, what, with_output=args.with_output)
+    K = build_for(net, dom, refine, progress=not args.no_progress)
     S = named_subcomplex(K, args.subcomplex, output=args.output_index)
     assert isinstance(S, Subcomplex)
     C, P = betti_curves(S, args.filtration, seed=args.seed, repeats=args.repeats,
@@ -87,8 +103,11 @@ def run(args: argparse.Namespace) -> int:
         "mean_betti_maxima": C.maxima.mean(axis=0).tolist(),
         "num_points": [len(d) for d in dgms],
         "f_vector": list(S.f_vector),
+        "refine": refine,
         "complex": K.summary(),
     }
+    if P.filtration.uncertified is not None:
+        summary["uncertified_cells"] = P.filtration.uncertified
     if args.filtration == "dimension-random":
         summary["f_vector_from_betti_maxima"] = [
             list(f_vector_from_betti_maxima(m, C.final_betti)) for m in C.maxima]

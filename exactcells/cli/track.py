@@ -45,11 +45,13 @@ def register(sub: Any) -> None:
                     "partitions through training (or track a folder of snapshots with --snapshots).")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--task", help="train on a task: annuli, two_clusters, xor, spiral, checkerboard, "
-                                    "half_plane, regression")
+                                    "half_plane, regression, or a 3-class task (cross-entropy, one "
+                                    "output per class): spiral3, blobs3")
     src.add_argument("--snapshots", metavar="DIR", help="track the epoch_*.json networks of DIR")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     t = p.add_argument_group("training (with --task)")
-    t.add_argument("--arch", default="2-16-16-1", help="layer widths (default 2-16-16-1)")
+    t.add_argument("--arch", default=None,
+                   help="layer widths (default 2-16-16-1; 2-16-16-3 for the 3-class tasks)")
     t.add_argument("--epochs", type=int, help="full-batch training steps (default 1000; grokking 4000)")
     t.add_argument("--every", type=int, help="snapshot interval in epochs (default 50; grokking 100)")
     t.add_argument("--seed", type=int, default=0, help="seed of the data and the weights (default 0)")
@@ -58,7 +60,8 @@ def register(sub: Any) -> None:
     t.add_argument("--weight-decay", type=float, help="AdamW weight decay")
     t.add_argument("--n-train", type=int, help="training set size")
     t.add_argument("--init-scale", type=float, help="factor on the initial weights")
-    t.add_argument("--loss", choices=("bce", "mse"), help="classification loss")
+    t.add_argument("--loss", choices=("bce", "mse", "ce"),
+                   help="classification loss (binary: bce or mse; the 3-class tasks use ce, cross-entropy)")
     k = p.add_argument_group("tracking")
     k.add_argument("--points", metavar="FILE", help="training points (JSON with 'X', or a list of points)")
     g = k.add_mutually_exclusive_group()
@@ -91,10 +94,11 @@ def _domain(args: argparse.Namespace) -> Any:
 
 
 def _train_config(args: argparse.Namespace) -> Any:
-    from ..training import TrainConfig, grokking_config
+    from ..training import TrainConfig, grokking_config, num_outputs
 
-    base = grokking_config(args.task, args.arch, args.seed) if args.grokking else \
-        TrainConfig(task=args.task, arch=args.arch, seed=args.seed)
+    arch = args.arch or f"2-16-16-{num_outputs(args.task)}"
+    base = grokking_config(args.task, arch, args.seed) if args.grokking else \
+        TrainConfig(task=args.task, arch=arch, seed=args.seed)
     over: dict[str, Any] = {}
     for name in ("epochs", "every", "lr", "weight_decay", "n_train", "init_scale", "loss"):
         v = getattr(args, name)
@@ -137,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 0 or args.repeats < 1 or args.max_frames < 1:
         raise TrackArgumentError("--repeats and --max-frames must be at least 1, --jobs at least 0")
     if args.snapshots and any(getattr(args, a) is not None for a in
-                              ("epochs", "every", "lr", "weight_decay", "n_train", "init_scale", "loss")):
+                              ("epochs", "every", "lr", "weight_decay", "n_train", "init_scale", "loss", "arch")):
         raise TrackArgumentError("training options (--epochs, --every, ...) need --task, not --snapshots")
     settings = TrackSettings(domain=_domain(args), repeats=args.repeats, seed=args.filtration_seed,
                              pixels=args.pixels)
@@ -186,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         "epochs": [res.epochs[0], res.epochs[-1]],
         "cached": res.cached,
         "training_points": None if points is None else int(len(points)),
+        "classes": res.settings.classes,
         "spearman_with_loss": correlations(res),
         "last": dict(res.results[-1].row),
         "files": files,

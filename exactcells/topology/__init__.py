@@ -13,10 +13,12 @@ from .chains import (
 )
 from .filtrations import (
     Filtration,
+    class_score_filtration,
     dimension_random_filtration,
     filtration_from_values,
     lower_star_filtration,
     make_filtration,
+    margin_filtration,
     random_filtration,
     upper_star_filtration,
 )
@@ -32,11 +34,15 @@ from .persistence import (
 from .subcomplex import (
     Pair,
     Subcomplex,
+    class_region,
     closure,
     decision_boundary,
     domain_boundary,
+    junctions,
+    maximizer_mask,
     negative_region,
     pair,
+    pairwise_boundary,
     positive_region,
     subcomplex_from_mask,
     whole_complex,
@@ -44,6 +50,8 @@ from .subcomplex import (
 
 __all__ = [
     "Filtration",
+    "class_score_filtration",
+    "margin_filtration",
     "dimension_random_filtration",
     "filtration_from_values",
     "lower_star_filtration",
@@ -65,8 +73,12 @@ __all__ = [
     "incidence_signs",
     "Pair",
     "Subcomplex",
+    "class_region",
     "closure",
     "decision_boundary",
+    "junctions",
+    "maximizer_mask",
+    "pairwise_boundary",
     "domain_boundary",
     "negative_region",
     "pair",

@@ -18,9 +18,30 @@ Kinds (see :data:`FILTRATION_KINDS`):
     The lower-star filtration of ``-F``: a cell's value is ``-min F`` over its vertices, so the
     superlevel sets ``{F >= s}`` appear as ``t = -s`` grows. Values stay increasing along the
     filtration, which keeps the ripser/persim convention ``birth <= death``.
+``margin-lower-star``
+    The lower-star filtration of the classification margin ``m = F_(1) - F_(2)`` (top score
+    minus runner-up; ``>= 2`` outputs), an exact rational at every vertex: a cell's value is the
+    maximum of ``m`` over its vertices.
+``class-score-lower-star``
+    The lower-star filtration of ``g_J = F_J - max_{i != J} F_i`` (class ``J`` = ``output``),
+    exact at every vertex likewise: sublevel sets ``{g_J <= t}``, so the class region ``g_J >= 0``
+    appears last.
 ``values``
     User-given exact values per cell, checked to be monotone (a face's value at most a
     coface's); order by value, then dimension, then index.
+
+For the two multiclass filtrations the value of a cell is the maximum of the function over the
+cell exactly when the function is affine on it. That is certified cell by cell from the exact
+vertex values (:func:`affine_certificate`): ``m`` is affine on a cell when one index is a top
+score and one other index a runner-up at every vertex (then ``m = F_t - F_i`` there), ``g_J`` when
+one index ``t`` is a top score at every vertex and, if ``t = J``, one other index a runner-up at
+every vertex. On the argmax complex a top index is common to all vertices of a cell, so only
+the runner-up can fail: on a cell where one class is the unique maximizer and the runner-up
+changes inside (three or more outputs) the function is concave, its maximum can lie inside the
+cell, and the filtration is the lower-star filtration of the vertex values (the usual discrete
+filtration of a function sampled at the vertices), not the sublevel sets of the function. The
+number of such cells is stored in ``Filtration.uncertified`` (always 0 for two outputs, where
+``m = |F_1 - F_2|``).
 
 Index-based filtrations (the two random ones) have no values: the value of the ``i``-th cell is
 ``i``. Value-based ones store the distinct exact values once (``levels``) and a level per entry.
@@ -29,7 +50,7 @@ Index-based filtrations (the two random ones) have no values: the value of the `
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -52,10 +73,24 @@ __all__ = [
     "filtration_from_values",
     "make_filtration",
     "vertex_outputs",
+    "margin_values",
+    "class_score_values",
+    "margin_filtration",
+    "class_score_filtration",
+    "affine_certificate",
+    "DETERMINISTIC_KINDS",
+    "MULTICLASS_KINDS",
 ]
 
-FiltrationKind = Literal["dimension-random", "random", "output-lower-star", "output-upper-star"]
-FILTRATION_KINDS: tuple[str, ...] = ("dimension-random", "random", "output-lower-star", "output-upper-star")
+FiltrationKind = Literal["dimension-random", "random", "output-lower-star", "output-upper-star",
+                         "margin-lower-star", "class-score-lower-star"]
+FILTRATION_KINDS: tuple[str, ...] = ("dimension-random", "random", "output-lower-star", "output-upper-star",
+                                     "margin-lower-star", "class-score-lower-star")
+# the kinds that need a network with >= 2 outputs (and are meant for its argmax complex)
+MULTICLASS_KINDS: tuple[str, ...] = ("margin-lower-star", "class-score-lower-star")
+# the kinds defined by values (the same every seed)
+DETERMINISTIC_KINDS: tuple[str, ...] = ("output-lower-star", "output-upper-star", "margin-lower-star",
+                                        "class-score-lower-star")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -79,7 +114,11 @@ class Filtration:
     seed
         The seed of a random filtration, else ``None``.
     output
-        The output neuron of an output filtration, else ``None``.
+        The output neuron of an output filtration (the class of a class-score one), else ``None``.
+    uncertified
+        Multiclass filtrations: the number of cells on which the function is not certified
+        affine, where the vertex maximum may be below the function's maximum (module
+        docstring); ``None`` for other kinds.
     """
 
     kind: str
@@ -89,6 +128,7 @@ class Filtration:
     level_of: np.ndarray | None
     seed: int | None = None
     output: int | None = None
+    uncertified: int | None = None
 
     @property
     def num_cells(self) -> int:
@@ -109,7 +149,7 @@ class Filtration:
         if self.seed is not None:
             s += f" (seed {self.seed})"
         if self.output is not None:
-            s += f" (output {self.output})"
+            s += f" ({'class' if self.kind == 'class-score-lower-star' else 'output'} {self.output})"
         return s
 
 
@@ -251,6 +291,97 @@ def upper_star_filtration(target: PolyhedralComplex | Subcomplex, output: int = 
     return _star(S, [-v for v in _output_values(S.complex, output)], "output-upper-star", output)
 
 
+def _scores(K: PolyhedralComplex) -> list[tuple[Any, ...]]:
+    k = K.network.output_dim
+    if k < 2:
+        raise InvalidFiltrationError(f"margins and class scores need >= 2 outputs (classes), the "
+                                     f"network has {k}")
+    return [tuple(v) for v in K.output_values_at_vertices()]
+
+
+def margin_values(K: PolyhedralComplex) -> list[Any]:
+    """The exact margin ``F_(1) - F_(2)`` (top score minus runner-up) at every vertex."""
+    out = []
+    for row in _scores(K):
+        a, b = sorted(row, reverse=True)[:2]
+        out.append(a - b)
+    return out
+
+
+def class_score_values(K: PolyhedralComplex, j: int) -> list[Any]:
+    """The exact ``F_j - max_{i != j} F_i`` at every vertex."""
+    rows = _scores(K)
+    k = len(rows[0]) if rows else K.network.output_dim
+    if not 0 <= j < k:
+        raise InvalidFiltrationError(f"class {j} does not exist (the network has {k} outputs)")
+    return [row[j] - max(x for i, x in enumerate(row) if i != j) for row in rows]
+
+
+def _top_masks(row: tuple[Any, ...]) -> tuple[int, dict[int, int]]:
+    """Bit mask of the maximizers of ``row``, and for each maximizer ``t`` the mask of the
+    maximizers among the other indices (the runner-ups when ``t`` is the top)."""
+    m = max(row)
+    top = sum(1 << j for j, x in enumerate(row) if x == m)
+    runners: dict[int, int] = {}
+    for t in range(len(row)):
+        if top >> t & 1:
+            m2 = max(x for i, x in enumerate(row) if i != t)
+            runners[t] = sum(1 << i for i, x in enumerate(row) if i != t and x == m2)
+    return top, runners
+
+
+def affine_certificate(S: PolyhedralComplex | Subcomplex, kind: str, j: int = 0) -> np.ndarray:
+    """Per cell of the (sub)complex (in the order of ``S.cells``): True when the margin
+    (``kind="margin"``) or the class score ``g_j`` (``kind="class-score"``) is certified affine
+    on the cell from the exact vertex values (module docstring), so that its maximum over the
+    cell is its maximum over the vertices."""
+    T = _target(S)
+    K = T.complex
+    masks = [_top_masks(row) for row in _scores(K)]
+    vsets = K.vertex_sets()
+    k = K.network.output_dim
+    full = (1 << k) - 1
+    out = np.zeros(T.num_cells, dtype=bool)
+    for n_, c in enumerate(T.cells.tolist()):
+        vs = vsets[c]
+        top = full
+        for v in vs:
+            top &= masks[v][0]
+        ok = False
+        for t in range(k):
+            if not top >> t & 1:
+                continue
+            if kind == "class-score" and t != j:
+                ok = True
+                break
+            run = full
+            for v in vs:
+                run &= masks[v][1][t]
+            if run:
+                ok = True
+                break
+        out[n_] = ok
+    return out
+
+
+def margin_filtration(target: PolyhedralComplex | Subcomplex) -> Filtration:
+    """Sublevel sets of the margin ``F_(1) - F_(2)`` (lower star of its exact vertex values);
+    ``uncertified`` counts the cells where it is not certified affine (module docstring)."""
+    S = _target(target)
+    F = _star(S, margin_values(S.complex), "margin-lower-star", None)
+    bad = int(np.count_nonzero(~affine_certificate(S, "margin")))
+    return replace(F, uncertified=bad)
+
+
+def class_score_filtration(target: PolyhedralComplex | Subcomplex, j: int = 0) -> Filtration:
+    """Sublevel sets of ``g_j = F_j - max_{i != j} F_i`` (lower star of its exact vertex
+    values); ``uncertified`` counts the cells where it is not certified affine."""
+    S = _target(target)
+    F = _star(S, class_score_values(S.complex, j), "class-score-lower-star", j)
+    bad = int(np.count_nonzero(~affine_certificate(S, "class-score", j)))
+    return replace(F, uncertified=bad)
+
+
 def filtration_from_values(
     target: PolyhedralComplex | Subcomplex, values: Sequence[Any] | Mapping[int, Any]
 ) -> Filtration:
@@ -305,4 +436,8 @@ def make_filtration(
         return lower_star_filtration(target, output)
     if kind == "output-upper-star":
         return upper_star_filtration(target, output)
+    if kind == "margin-lower-star":
+        return margin_filtration(target)
+    if kind == "class-score-lower-star":
+        return class_score_filtration(target, output)
     raise InvalidFiltrationError(f"unknown filtration {kind!r}; choose one of {', '.join(FILTRATION_KINDS)}")

@@ -29,7 +29,7 @@ from ..errors import InvalidFiltrationError
 from ..numbers import float_view, format_rational
 from ._arrays import expand_ranges
 from .chains import restricted_facets
-from .filtrations import Filtration, make_filtration
+from .filtrations import DETERMINISTIC_KINDS, Filtration, make_filtration
 from .phat_adapter import Algorithm, reduce_pairs
 from .subcomplex import Subcomplex
 
@@ -303,7 +303,7 @@ def betti_curves(
     """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
-    deterministic = kind in ("output-lower-star", "output-upper-star")
+    deterministic = kind in DETERMINISTIC_KINDS
     seeds: tuple[int | None, ...] = (None,) if deterministic else tuple(seed + r for r in range(repeats))
     curves = []
     first: PersistenceResult | None = None

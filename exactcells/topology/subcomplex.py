@@ -7,9 +7,15 @@ closed for a reason worth stating:
 * the domain boundary: the cells with a ``0`` among their domain-facet signs. A face of a cell
   on a facet of the domain lies on that facet too;
 * the decision boundary ``F_j = 0`` and the closed regions ``F_j >= 0``, ``F_j <= 0`` (complexes
-  built ``with_output``, where the sign of output ``j`` is constant on every cell): ``F_j`` is
-  continuous, so on the closure of a cell where ``F_j = 0`` (or ``> 0``) it is ``= 0``
-  (or ``>= 0``).
+  built ``with_output`` with the zero refinement, where the sign of output ``j`` is constant on
+  every cell): ``F_j`` is continuous, so on the closure of a cell where ``F_j = 0`` (or ``> 0``)
+  it is ``= 0`` (or ``>= 0``);
+* for the argmax refinement (``refine="argmax"``, ``k >= 2`` outputs), whose output entries are
+  ``sign(F_j - max_i F_i)``, the argmax set ``A(C) = {j : F_j = max F on C}`` of a cell ``C``:
+  ``F_j - max_i F_i`` is continuous, so if it vanishes on a cell it vanishes on its closure, and
+  ``A(face) contains A(C)``. Hence the class region ``class:J`` (cells with ``J`` in ``A``), the
+  decision boundary (``|A| >= 2``), the pairwise boundary ``boundary:I,J`` (``I, J`` in ``A``)
+  and the junctions (``|A| >= 3``) are closed.
 
 Every constructor checks closedness anyway (:func:`subcomplex_from_mask`).
 """
@@ -40,9 +46,17 @@ __all__ = [
     "pair",
     "named_subcomplex",
     "SUBCOMPLEX_NAMES",
+    "output_refinement",
+    "maximizer_mask",
+    "class_region",
+    "pairwise_boundary",
+    "junctions",
+    "parse_subcomplex_name",
+    "subcomplex_refinement",
 ]
 
-SUBCOMPLEX_NAMES = ("all", "domain-boundary", "decision-boundary", "positive", "negative")
+SUBCOMPLEX_NAMES = ("all", "domain-boundary", "decision-boundary", "positive", "negative",
+                    "class:J", "boundary:I,J", "junctions")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -174,6 +188,12 @@ def domain_boundary(K: PolyhedralComplex) -> Subcomplex:
     return subcomplex_from_mask(K, mask, "domain boundary")
 
 
+def output_refinement(K: PolyhedralComplex) -> str | None:
+    """How ``K`` is refined by the output: ``None``, ``"zero"`` (``sign F_j``) or ``"argmax"``
+    (``sign(F_j - max F)``)."""
+    return K.output_refinement
+
+
 def _output_signs(K: PolyhedralComplex, output: int) -> np.ndarray:
     if not K.with_output:
         raise InvalidSubcomplexError(
@@ -185,19 +205,79 @@ def _output_signs(K: PolyhedralComplex, output: int) -> np.ndarray:
     return np.asarray(K.signs)[:, K.sign_slices()["outputs"].start + output]
 
 
+def _zero_refinement(K: PolyhedralComplex, what: str) -> None:
+    if output_refinement(K) == "argmax":
+        raise InvalidSubcomplexError(
+            f"{what} is not a subcomplex of the argmax complex (its cells are cut by F_i = F_j, "
+            "not by F_j = 0): build it with refine='zero' (--refine zero), or use class:J"
+        )
+
+
+def maximizer_mask(K: PolyhedralComplex) -> np.ndarray:
+    """``(cells, k)`` bool: ``[c, j]`` is True when output ``j`` is a maximizer on cell ``c``
+    (its argmax-refinement entry is 0). Needs a complex built with ``refine="argmax"``."""
+    if output_refinement(K) != "argmax":
+        raise InvalidSubcomplexError(
+            "class regions and multiclass decision boundaries need the argmax complex: build it "
+            "with with_output=True, refine='argmax' (--refine argmax; >= 2 outputs)"
+        )
+    sl = K.sign_slices()["outputs"]
+    return np.asarray(K.signs)[:, sl] == 0
+
+
+def _check_class(K: PolyhedralComplex, j: int) -> None:
+    k = K.network.output_dim
+    if not 0 <= j < k:
+        raise InvalidSubcomplexError(f"class {j} does not exist (the network has {k} outputs: "
+                                     f"classes 0..{k - 1})")
+
+
 def decision_boundary(K: PolyhedralComplex, output: int = 0) -> Subcomplex:
-    """The cells on which output ``output`` is zero (``F = 0``); needs ``with_output``."""
+    """The decision boundary; needs ``with_output``.
+
+    Zero refinement: the cells on which output ``output`` is zero (``F = 0``). Argmax
+    refinement: the cells with at least two maximizers (``output`` is ignored).
+    """
+    if output_refinement(K) == "argmax":
+        A = maximizer_mask(K)
+        return subcomplex_from_mask(K, A.sum(axis=1) >= 2, "decision boundary (>= 2 maximizers)")
     return subcomplex_from_mask(K, _output_signs(K, output) == 0, f"decision boundary F{output} = 0")
 
 
 def positive_region(K: PolyhedralComplex, output: int = 0) -> Subcomplex:
-    """The closed region ``F >= 0`` of output ``output``; needs ``with_output``."""
+    """The closed region ``F >= 0`` of output ``output``; needs the zero refinement."""
+    _zero_refinement(K, "F >= 0")
     return subcomplex_from_mask(K, _output_signs(K, output) >= 0, f"F{output} >= 0")
 
 
 def negative_region(K: PolyhedralComplex, output: int = 0) -> Subcomplex:
-    """The closed region ``F <= 0`` of output ``output``; needs ``with_output``."""
+    """The closed region ``F <= 0`` of output ``output``; needs the zero refinement."""
+    _zero_refinement(K, "F <= 0")
     return subcomplex_from_mask(K, _output_signs(K, output) <= 0, f"F{output} <= 0")
+
+
+def class_region(K: PolyhedralComplex, j: int) -> Subcomplex:
+    """The closed class region of class ``j``: the closure of the cells where ``j`` is a
+    maximizer, which is the set of cells where it is one (module docstring); argmax complex."""
+    A = maximizer_mask(K)
+    _check_class(K, j)
+    return subcomplex_from_mask(K, A[:, j], f"class {j} region")
+
+
+def pairwise_boundary(K: PolyhedralComplex, i: int, j: int) -> Subcomplex:
+    """The cells where classes ``i`` and ``j`` are both maximizers (``F_i = F_j = max F``)."""
+    A = maximizer_mask(K)
+    _check_class(K, i)
+    _check_class(K, j)
+    if i == j:
+        raise InvalidSubcomplexError(f"boundary:{i},{j}: the two classes must differ")
+    return subcomplex_from_mask(K, A[:, i] & A[:, j], f"boundary of classes {i} and {j}")
+
+
+def junctions(K: PolyhedralComplex) -> Subcomplex:
+    """The cells with at least three maximizers (where three or more classes meet)."""
+    A = maximizer_mask(K)
+    return subcomplex_from_mask(K, A.sum(axis=1) >= 3, "junctions (>= 3 maximizers)")
 
 
 def closure(K: PolyhedralComplex, cells: Iterable[int], name: str = "closure") -> Subcomplex:
@@ -234,26 +314,63 @@ def as_pair(target: PolyhedralComplex | Subcomplex | Pair) -> Pair:
     raise TypeError(f"expected a PolyhedralComplex, Subcomplex or Pair, not {type(target).__name__}")
 
 
+def parse_subcomplex_name(name: str) -> tuple[str, tuple[int, ...]]:
+    """``"class:3"`` -> ``("class", (3,))``, ``"boundary:0,2"`` -> ``("boundary", (0, 2))``,
+    other names -> ``(name, ())``; raises :class:`InvalidSubcomplexError` on a bad name."""
+    plain = ("all", "domain-boundary", "decision-boundary", "positive", "negative", "junctions")
+    if name in plain:
+        return name, ()
+    head, sep, tail = name.partition(":")
+    want = {"class": 1, "boundary": 2}.get(head)
+    if sep and want is not None:
+        try:
+            nums = tuple(int(x) for x in tail.split(","))
+        except ValueError:
+            nums = ()
+        if len(nums) == want and all(x >= 0 for x in nums):
+            return head, nums
+        raise InvalidSubcomplexError(
+            f"subcomplex {name!r}: write class:J or boundary:I,J with class indices >= 0")
+    raise InvalidSubcomplexError(
+        f"unknown subcomplex {name!r}; choose one of {', '.join(SUBCOMPLEX_NAMES)}")
+
+
+def subcomplex_refinement(name: str, output_dim: int) -> str | None:
+    """The output refinement a named subcomplex needs: ``None`` (none), ``"zero"`` or
+    ``"argmax"`` (the decision boundary of a network with ``>= 2`` outputs is the argmax one)."""
+    head, _ = parse_subcomplex_name(name)
+    if head in ("class", "boundary", "junctions"):
+        return "argmax"
+    if head in ("positive", "negative"):
+        return "zero"
+    if head == "decision-boundary":
+        return "argmax" if output_dim >= 2 else "zero"
+    return None
+
+
 def named_subcomplex(
     K: PolyhedralComplex, name: str, output: int = 0, relative: bool = False
 ) -> Subcomplex | Pair:
-    """The subcomplex of the command line by name (see :data:`SUBCOMPLEX_NAMES`).
+    """The subcomplex of the command line by name (see :data:`SUBCOMPLEX_NAMES`; ``class:J``,
+    ``boundary:I,J`` and ``junctions`` need the argmax complex).
 
     With ``relative``, the pair ``(S, S and domain boundary)``: e.g. the decision boundary
     relative to its part on the domain's boundary, whose homology is that of the unbounded
     decision boundary in ``R^n`` (Borel-Moore) when the box holds every vertex of the
     arrangement.
     """
+    head, nums = parse_subcomplex_name(name)
     makers = {
         "all": lambda: whole_complex(K),
         "domain-boundary": lambda: domain_boundary(K),
         "decision-boundary": lambda: decision_boundary(K, output),
         "positive": lambda: positive_region(K, output),
         "negative": lambda: negative_region(K, output),
+        "class": lambda: class_region(K, nums[0]),
+        "boundary": lambda: pairwise_boundary(K, nums[0], nums[1]),
+        "junctions": lambda: junctions(K),
     }
-    if name not in makers:
-        raise InvalidSubcomplexError(f"unknown subcomplex {name!r}; choose one of {', '.join(makers)}")
-    S = makers[name]()
+    S = makers[head]()
     if not relative:
         return S
     B = domain_boundary(K)

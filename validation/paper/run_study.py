@@ -486,6 +486,10 @@ def main() -> int:
     log("figures")
     files = figures(runs, out)
     text = report(runs, files, args, time.perf_counter() - t0)
+    old = (out / "REPORT.md").read_text() if (out / "REPORT.md").exists() else ""
+    start, end = "<!-- multiclass:start -->", "<!-- multiclass:end -->"
+    if start in old and end in old:  # the section of run_multiclass.py is kept
+        text = text.rstrip("\n") + "\n\n" + old[old.index(start) : old.index(end) + len(end)] + "\n"
     (out / "REPORT.md").write_text(text)
     log(f"wrote {out / 'REPORT.md'}")
     return 0
