@@ -56,6 +56,9 @@ def register(sub: Any) -> None:
                    help="output folder (default: ./exactcells-report)")
     p.add_argument("--force", action="store_true", help="overwrite files in an existing folder")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--points", metavar="FILE",
+                   help="data points to draw in report.html (.npy, .csv, .txt or .json, shape (N, n))")
+    p.add_argument("--no-report", action="store_true", help="do not write the interactive report.html")
     p.set_defaults(func=run)
 
 
@@ -69,6 +72,18 @@ def run(args: argparse.Namespace) -> int:
     net, dom = network_and_domain(args)
     outdir = Path(args.output)
     targets = [outdir / "summary.json", outdir / "complex.png"]
+    report = not getattr(args, "no_report", False)
+    points = None
+    if report:
+        from ..report import REPORT_FILE
+        from ..report.page import plotly_js
+
+        plotly_js()  # a missing plotly is a clear error before any work
+        targets.append(outdir / REPORT_FILE)
+        if getattr(args, "points", None):
+            from ..dual import load_points
+
+            points = load_points(args.points, net.input_dim)
     if not args.force:
         for t in targets:
             if t.exists():
@@ -106,6 +121,11 @@ def run(args: argparse.Namespace) -> int:
     ctx = AnalysisContext(net, dom, hidden, refined, plane, outdir, args.force)
     for spec in SECTIONS:
         summary.update(_section(spec)(ctx))
+    if report:
+        from ..report import write_analysis_report
+
+        summary["report"] = "report.html"
+        write_analysis_report(ctx, summary, points=points, slice_note=slice_note)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     atomic_write_text(outdir / "summary.json", json.dumps(summary, indent=2) + "\n", force=args.force)
     if args.json:
@@ -115,5 +135,6 @@ def run(args: argparse.Namespace) -> int:
               f"{hidden.num_regions} regions; refined by the output: {refined.num_regions} regions")
         if slice_note:
             print(f"picture: {slice_note}")
-        print(f"wrote {outdir / 'summary.json'} and {outdir / 'complex.png'}", file=sys.stderr)
+        print(f"wrote {outdir / 'summary.json'} and {outdir / 'complex.png'}"
+              + (f" and {outdir / 'report.html'}" if report else ""), file=sys.stderr)
     return 0
