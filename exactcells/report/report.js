@@ -221,9 +221,10 @@
     };
     this.colouring = k;
     this.nTraces = 0;
-    var tr = this.view.traces(k);
+    var tr = this.view.traces(k), self = this;
     this.nTraces = tr.length;
-    return Plotly.react(this.div, tr, layout, { responsive: true, displaylogo: false, scrollZoom: true });
+    return Plotly.react(this.div, tr, layout, { responsive: true, displaylogo: false, scrollZoom: true })
+      .then(function () { if (self.selectedView === self.view) self.selectRegion(self.selected); });
   };
   ComplexWidget.prototype.dataCoords = function (ev) {
     var fl = this.div._fullLayout;
@@ -250,6 +251,7 @@
   };
   ComplexWidget.prototype.selectRegion = function (r) {
     var v = this.view, cx = v.cx, xs = [], ys = [], nx = [], ny = [];
+    this.selected = r; this.selectedView = v;
     v.ring(r, xs, ys);
     var panel = this.panel;
     if (!panel) return;
