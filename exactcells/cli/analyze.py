@@ -59,6 +59,9 @@ def register(sub: Any) -> None:
                    help="output folder (default: ./exactcells-report)")
     p.add_argument("--force", action="store_true", help="overwrite files in an existing folder")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--points", metavar="FILE",
+                   help="data points to draw in report.html (.npy, .csv, .txt or .json, shape (N, n))")
+    p.add_argument("--no-report", action="store_true", help="do not write the interactive report.html")
     p.set_defaults(func=run)
 
 
@@ -74,6 +77,18 @@ def run(args: argparse.Namespace) -> int:
     if outdir.exists() and not outdir.is_dir():
         raise OutputPathError(f"cannot use {outdir} as the output folder: it is a file, not a folder")
     targets = [outdir / name for name in REPORT_FILES]
+    report = not getattr(args, "no_report", False)
+    points = None
+    if report:
+        from ..report import REPORT_FILE
+        from ..report.page import plotly_js
+
+        plotly_js()  # a missing plotly is a clear error before any work
+        targets.append(outdir / REPORT_FILE)
+        if getattr(args, "points", None):
+            from ..dual import load_points
+
+            points = load_points(args.points, net.input_dim)
     for t in targets:
         check_writable(t, args.force)
     from ..topology.phat_adapter import require_phat
@@ -81,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     require_phat()  # the topology section needs PHAT: say so before writing anything
     existed = {t for t in targets if t.exists()}
     try:
-        return _run(args, net, dom, outdir, t0)
+        return _run(args, net, dom, outdir, t0, report, points)
     except BaseException:
         for t in targets:  # no partial report: remove what this run created
             if t not in existed:
@@ -89,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
-def _run(args: argparse.Namespace, net: Network, dom: Domain, outdir: Path, t0: float) -> int:
+def _run(args: argparse.Namespace, net: Network, dom: Domain, outdir: Path, t0: float,
+         report: bool, points: Any) -> int:
     progress = not args.no_progress
     hidden = build_complex(net, dom, progress=progress)
     refined = build_complex(net, dom, with_output=True, progress=progress)
@@ -123,6 +139,11 @@ def _run(args: argparse.Namespace, net: Network, dom: Domain, outdir: Path, t0: 
     ctx = AnalysisContext(net, dom, hidden, refined, plane, outdir, args.force)
     for spec in SECTIONS:
         summary.update(_section(spec)(ctx))
+    if report:
+        from ..report import write_analysis_report
+
+        summary["report"] = "report.html"
+        write_analysis_report(ctx, summary, points=points, slice_note=slice_note)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     atomic_write_text(outdir / "summary.json", json.dumps(summary, indent=2) + "\n", force=args.force)
     if args.json:
@@ -132,5 +153,6 @@ def _run(args: argparse.Namespace, net: Network, dom: Domain, outdir: Path, t0: 
               f"{hidden.num_regions} regions; refined by the output: {refined.num_regions} regions")
         if slice_note:
             print(f"picture: {slice_note}")
-        print(f"wrote {outdir / 'summary.json'} and {outdir / 'complex.png'}", file=sys.stderr)
+        print(f"wrote {outdir / 'summary.json'} and {outdir / 'complex.png'}"
+              + (f" and {outdir / 'report.html'}" if report else ""), file=sys.stderr)
     return 0

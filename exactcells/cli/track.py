@@ -12,7 +12,9 @@ Two ways in:
 Output folder: ``snapshots/`` (when training: the snapshots, ``training_points.json``,
 ``run.json``), ``results/`` (one raw result per snapshot: the cache that lets an interrupted run
 resume), ``track.csv`` (one row per snapshot), ``summary.json``, ``signatures.png``,
-``fiedler.png``, ``complex.gif`` (and ``training.png`` when training). Progress goes to stderr.
+``fiedler.png``, ``complex.gif``, ``report.html`` (an epoch slider over the complexes and the
+signature curves; ``--no-report`` skips it) and ``training.png`` when training. Progress goes to
+stderr.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def register(sub: Any) -> None:
     k.add_argument("--jobs", type=int, default=1, help="worker processes (default 1; 0: compute in this process)")
     k.add_argument("--max-frames", type=int, default=40, help="frames of the GIF (default 40)")
     k.add_argument("--no-gif", action="store_true", help="skip the animation")
+    k.add_argument("--no-report", action="store_true", help="skip the interactive report.html")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress on stderr")
@@ -133,8 +136,13 @@ def run(args: argparse.Namespace) -> int:
 
     if out.exists() and not out.is_dir():
         raise OutputPathError(f"cannot use {out} as the output folder: it is a file, not a folder")
+    report = not getattr(args, "no_report", False)
+    if report:
+        from ..report.page import plotly_js
+
+        plotly_js()  # a missing plotly is a clear error before any work
     if not args.force:
-        for name in OUTPUTS:
+        for name in OUTPUTS + (("report.html",) if report else ()):
             if (out / name).exists():
                 raise OutputExistsError(f"{out / name} exists already; pass --force to overwrite "
                                         "(cached per-snapshot results are reused either way)")
@@ -183,6 +191,13 @@ def run(args: argparse.Namespace) -> int:
         save_complex_gif(res, snaps, out / "complex.gif", max_frames=args.max_frames, force=args.force,
                          progress=None if quiet else say)
         files.append("complex.gif")
+    if report:
+        from ..report import write_training_report
+
+        say("writing report.html")
+        write_training_report(res, snaps, out / "report.html", points=points, title=title,
+                              max_frames=args.max_frames, force=args.force)
+        files.append("report.html")
     summary: dict[str, Any] = {
         "source": source,
         "settings": settings.to_dict(),

@@ -1,0 +1,71 @@
+"""One self-contained HTML file: plotly.js, the report's data as JSON and ``report.js`` inline."""
+
+from __future__ import annotations
+
+import html
+import json
+from importlib import resources
+from typing import Any
+
+from ..errors import ExactCellsError
+
+__all__ = ["render_page", "plotly_js", "ReportDependencyError"]
+
+
+class ReportDependencyError(ExactCellsError, RuntimeError):
+    """plotly (its bundled plotly.js) is not installed."""
+
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 16px; color: #222; }
+h1 { font-size: 20px; margin: 0 0 4px 0; } h2 { font-size: 15px; margin: 14px 0 6px 0; }
+h3 { font-size: 14px; margin: 6px 0; } h4 { font-size: 13px; margin: 8px 0 4px 0; }
+.ec-notes { font-size: 13px; color: #444; margin: 2px 0 10px 0; } .ec-notes li { margin: 2px 0; }
+.ec-row { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
+.ec-main { flex: 1 1 620px; min-width: 420px; } .ec-side { flex: 1 1 420px; min-width: 360px; }
+.ec-plotwrap { position: relative; } .ec-plot { width: 100%; height: 620px; }
+.ec-diagram { width: 100%; height: 400px; } .ec-curves { width: 100%; }
+.ec-bar { margin: 6px 0; font-size: 13px; } .ec-bar input[type=range] { width: 50%; vertical-align: middle; }
+.ec-tip { position: absolute; display: none; pointer-events: none; z-index: 10; max-width: 360px;
+  background: rgba(255,255,255,0.96); border: 1px solid #888; border-radius: 4px; padding: 6px 8px;
+  font: 12px/1.35 ui-monospace, monospace; white-space: pre-wrap; word-break: break-all; }
+.ec-panel { font-size: 12px; border-top: 1px solid #ccc; margin-top: 6px; padding-top: 4px;
+  max-height: 420px; overflow: auto; word-break: break-all; }
+.ec-panel pre { white-space: pre-wrap; font-size: 12px; margin: 2px 0; }
+.ec-facets li { margin: 3px 0; } .ec-note { color: #666; font-style: italic; }
+.ec-table { border-collapse: collapse; font-size: 12px; } .ec-table td, .ec-table th {
+  border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top; word-break: break-all; }
+"""
+
+
+def plotly_js() -> str:
+    """The plotly.js bundle shipped with the plotly package (so the page needs no network)."""
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError as e:
+        raise ReportDependencyError("report.html needs plotly: pip install plotly") from e
+    js: str = get_plotlyjs()
+    return js
+
+
+def _report_js() -> str:
+    return (resources.files("exactcells") / "report" / "report.js").read_text(encoding="utf-8")
+
+
+def _script_json(data: Any) -> str:
+    # "</" never ends the script element early; "\/" is a valid JSON escape
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+
+
+def render_page(title: str, notes: list[str], data: dict[str, Any]) -> str:
+    """The whole HTML page: ``data`` is read by ``report.js`` (``data["kind"]`` is
+    ``"analysis"`` or ``"training"``)."""
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style>"
+        f"<script type=\"text/javascript\">{plotly_js()}</script></head><body>"
+        f"<h1>{html.escape(title)}</h1><ul class=\"ec-notes\">{items}</ul><div id=\"ec-root\"></div>"
+        f"<script type=\"application/json\" id=\"ec-data\">{_script_json(data)}</script>"
+        f"<script type=\"text/javascript\">{_report_js()}</script></body></html>\n"
+    )

@@ -1,0 +1,444 @@
+/* exactcells interactive report: draws the data embedded in #ec-data with plotly.js.
+   Exact values arrive as strings and are shown as they are; float arrays are for drawing only. */
+(function () {
+  'use strict';
+  var DATA = JSON.parse(document.getElementById('ec-data').textContent);
+
+  function bytes(s) {
+    var bin = atob(s), n = bin.length, out = new Uint8Array(n);
+    for (var i = 0; i < n; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function f32(s) { return new Float32Array(bytes(s).buffer); }
+  function i32(s) { return new Int32Array(bytes(s).buffer); }
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+
+  // diverging blue-white-red, and a categorical palette
+  var STOPS = [[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247],
+               [253, 219, 199], [239, 138, 98], [178, 24, 43]];
+  function diverging(t) {
+    t = Math.max(0, Math.min(1, t)) * (STOPS.length - 1);
+    var i = Math.min(Math.floor(t), STOPS.length - 2), u = t - i, a = STOPS[i], b = STOPS[i + 1];
+    return 'rgb(' + [0, 1, 2].map(function (k) { return Math.round(a[k] + u * (b[k] - a[k])); }).join(',') + ')';
+  }
+  var PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1',
+                 '#ff9da7', '#9c755f', '#bab0ac'];
+  var COLORSCALE = STOPS.map(function (c, i) { return [i / (STOPS.length - 1), 'rgb(' + c.join(',') + ')']; });
+  var BINS = 33;
+
+  // -- one 2-D complex: drawing, exact hover, click panel ------------------------------------
+  function ComplexView(cx) {
+    this.cx = cx;
+    this.R = cx.num_regions;
+    this.px = f32(cx.poly_x); this.py = f32(cx.poly_y); this.ps = i32(cx.poly_start);
+    this.signs = bytes(cx.signs);
+    this.colourValues = cx.colourings.map(function (c) {
+      return c.kind === 'category' ? i32(c.values) : f32(c.values);
+    });
+    this.bx = f32(cx.boundary_x); this.by = f32(cx.boundary_y);
+    this.points = cx.points ? f32(cx.points) : null;
+    this.width = cx.entry_names.length;
+    this._grid();
+    if (cx.details) {
+      var d = cx.details;
+      this.ev = i32(d.edge_vertices); this.ezp = i32(d.edge_zero_ptr); this.ezi = i32(d.edge_zero_idx);
+      this.es = i32(d.edge_sides); this.rep = i32(d.region_edge_ptr); this.re = i32(d.region_edges);
+    }
+  }
+  ComplexView.prototype._grid = function () {
+    var b = this.cx.bounds, R = this.R, G = Math.max(1, Math.min(512, Math.ceil(Math.sqrt(R))));
+    var x0 = b[0], y0 = b[2], sx = (b[1] - b[0]) / G || 1, sy = (b[3] - b[2]) / G || 1;
+    var cells = new Array(G * G);
+    for (var r = 0; r < R; r++) {
+      var lo = this.ps[r], hi = this.ps[r + 1], ax = Infinity, bx = -Infinity, ay = Infinity, by = -Infinity;
+      for (var k = lo; k < hi; k++) {
+        ax = Math.min(ax, this.px[k]); bx = Math.max(bx, this.px[k]);
+        ay = Math.min(ay, this.py[k]); by = Math.max(by, this.py[k]);
+      }
+      var i0 = Math.max(0, Math.floor((ax - x0) / sx)), i1 = Math.min(G - 1, Math.floor((bx - x0) / sx));
+      var j0 = Math.max(0, Math.floor((ay - y0) / sy)), j1 = Math.min(G - 1, Math.floor((by - y0) / sy));
+      for (var i = i0; i <= i1; i++) for (var j = j0; j <= j1; j++) {
+        var c = j * G + i; (cells[c] || (cells[c] = [])).push(r);
+      }
+    }
+    this.grid = { G: G, x0: x0, y0: y0, sx: sx, sy: sy, cells: cells };
+  };
+  ComplexView.prototype.locate = function (x, y) {
+    var g = this.grid, i = Math.floor((x - g.x0) / g.sx), j = Math.floor((y - g.y0) / g.sy);
+    if (i < 0 || j < 0 || i >= g.G || j >= g.G) return -1;
+    var cand = g.cells[j * g.G + i] || [];
+    for (var n = 0; n < cand.length; n++) {
+      var r = cand[n], lo = this.ps[r], hi = this.ps[r + 1], inside = false;
+      for (var a = lo, b = hi - 1; a < hi; b = a++) {
+        var xa = this.px[a], ya = this.py[a], xb = this.px[b], yb = this.py[b];
+        if ((ya > y) !== (yb > y) && x < (xb - xa) * (y - ya) / (yb - ya) + xa) inside = !inside;
+      }
+      if (inside) return r;
+    }
+    return -1;
+  };
+  ComplexView.prototype.signChars = function (r) {
+    var out = [], st = this.cx.sign_stride;
+    for (var k = 0; k < this.width; k++) {
+      var code = (this.signs[r * st + (k >> 2)] >> ((k & 3) * 2)) & 3;
+      out.push(code === 1 ? '+' : code === 2 ? '-' : '0');
+    }
+    return out;
+  };
+  ComplexView.prototype.grouped = function (chars) {
+    var g = this.cx.groups;
+    return chars.slice(0, g[0]).join('') + ' | ' + chars.slice(g[0], g[1]).join('') + ' | ' +
+      chars.slice(g[1]).join('');
+  };
+  ComplexView.prototype.classText = function (r) {
+    for (var k = 0; k < this.cx.colourings.length; k++) {
+      var c = this.cx.colourings[k];
+      if (c.kind === 'category') return c.labels[this.colourValues[k][r]];
+    }
+    return '';
+  };
+  ComplexView.prototype.hoverText = function (r) {
+    return ['region ' + r + ' (cell ' + (this.cx.first_region_cell + r) + ')',
+            'sign vector (neurons | domain facets | output): ' + this.grouped(this.signChars(r)),
+            'area (exact): ' + this.cx.volumes[r],
+            'class: ' + this.classText(r),
+            'output on the region (exact): ' + this.cx.affine[r]].join('\n');
+  };
+  ComplexView.prototype.ring = function (r, xs, ys) {
+    for (var k = this.ps[r]; k < this.ps[r + 1]; k++) { xs.push(this.px[k]); ys.push(this.py[k]); }
+    xs.push(this.px[this.ps[r]]); ys.push(this.py[this.ps[r]]); xs.push(NaN); ys.push(NaN);
+  };
+  ComplexView.prototype.traces = function (k) {
+    var col = this.cx.colourings[k], vals = this.colourValues[k], R = this.R, traces = [];
+    var nb, bin = new Int32Array(R), colour, names, vmax = 0;
+    if (col.kind === 'category') {
+      nb = col.labels.length; names = col.labels;
+      for (var r = 0; r < R; r++) bin[r] = vals[r];
+      colour = function (b) { return PALETTE[b % PALETTE.length]; };
+    } else {
+      for (r = 0; r < R; r++) vmax = Math.max(vmax, Math.abs(vals[r]));
+      if (!(vmax > 0)) vmax = 1;
+      nb = BINS;
+      for (r = 0; r < R; r++) bin[r] = Math.max(0, Math.min(nb - 1, Math.floor((vals[r] / vmax + 1) / 2 * nb)));
+      colour = function (b) { return diverging((b + 0.5) / nb); };
+    }
+    var counts = new Int32Array(nb);
+    for (r = 0; r < R; r++) counts[bin[r]] += this.ps[r + 1] - this.ps[r] + 2;
+    var xs = [], ys = [], fill = new Int32Array(nb);
+    for (var b = 0; b < nb; b++) { xs.push(new Float32Array(counts[b])); ys.push(new Float32Array(counts[b])); }
+    for (r = 0; r < R; r++) {
+      var bb = bin[r], X = xs[bb], Y = ys[bb], p = fill[bb];
+      for (var q = this.ps[r]; q < this.ps[r + 1]; q++) { X[p] = this.px[q]; Y[p] = this.py[q]; p++; }
+      X[p] = this.px[this.ps[r]]; Y[p] = this.py[this.ps[r]]; p++;
+      X[p] = NaN; Y[p] = NaN; p++;
+      fill[bb] = p;
+    }
+    var thin = R > 20000 ? 0.3 : 0.6;
+    for (b = 0; b < nb; b++) {
+      if (!counts[b]) continue;
+      traces.push({ type: 'scattergl', mode: 'lines', fill: 'toself', x: xs[b], y: ys[b],
+        fillcolor: colour(b), line: { width: thin, color: 'rgba(70,70,70,0.6)' }, hoverinfo: 'skip',
+        name: names ? names[b] : '', showlegend: !!names, legendgroup: 'classes' });
+    }
+    if (!names) {
+      traces.push({ type: 'scatter', x: [null], y: [null], mode: 'markers', hoverinfo: 'skip', showlegend: false,
+        marker: { color: [-vmax, vmax], cmin: -vmax, cmax: vmax, colorscale: COLORSCALE, showscale: true,
+                  colorbar: { title: { text: col.name, side: 'right' }, thickness: 12, len: 0.8 } } });
+    }
+    if (this.bx.length) {
+      traces.push({ type: 'scattergl', mode: 'lines', x: this.bx, y: this.by, name: 'decision boundary',
+        line: { color: 'black', width: 2.5 }, hoverinfo: 'skip' });
+    }
+    if (this.points) {
+      var P = this.points, n = P.length / 2, qx = new Float32Array(n), qy = new Float32Array(n);
+      for (var i = 0; i < n; i++) { qx[i] = P[2 * i]; qy[i] = P[2 * i + 1]; }
+      traces.push({ type: 'scattergl', mode: 'markers', x: qx, y: qy, name: 'data points',
+        marker: { size: 4, color: 'black', opacity: 0.7 }, hoverinfo: 'skip' });
+    }
+    traces.push({ type: 'scattergl', mode: 'lines', x: [], y: [], name: 'neighbours',
+      line: { color: '#ffbf00', width: 2 }, hoverinfo: 'skip', showlegend: false });
+    traces.push({ type: 'scattergl', mode: 'lines', x: [], y: [], name: 'selected region',
+      line: { color: '#00c000', width: 3.5 }, hoverinfo: 'skip', showlegend: false });
+    return traces;
+  };
+
+  // -- the widget: selector, plot, tooltip, click panel --------------------------------------
+  function ComplexWidget(host, panel, opts) {
+    this.host = host; this.panel = panel; this.opts = opts || {};
+    var bar = el('div', { 'class': 'ec-bar' });
+    bar.appendChild(el('label', { 'for': host.id + '-colour' }, 'colour by: '));
+    this.select = el('select', { id: host.id + '-colour' });
+    bar.appendChild(this.select);
+    host.appendChild(bar);
+    this.wrap = el('div', { 'class': 'ec-plotwrap' });
+    this.div = el('div', { id: host.id + '-plot', 'class': 'ec-plot' });
+    this.tip = el('div', { 'class': 'ec-tip', id: host.id + '-tip' });
+    this.wrap.appendChild(this.div); this.wrap.appendChild(this.tip);
+    host.appendChild(this.wrap);
+    var self = this;
+    this.select.addEventListener('change', function () { self.colour(+self.select.value); });
+    var pending = null;
+    this.div.addEventListener('mousemove', function (ev) {
+      if (pending === null) pending = requestAnimationFrame(function () { pending = null; self._move(ev); });
+    });
+    this.div.addEventListener('mouseleave', function () { self.tip.style.display = 'none'; });
+    var down = null;
+    this.div.addEventListener('mousedown', function (ev) { down = [ev.clientX, ev.clientY]; }, true);
+    document.addEventListener('mouseup', function (ev) {
+      if (down && Math.abs(ev.clientX - down[0]) < 4 && Math.abs(ev.clientY - down[1]) < 4) {
+        var p = self.dataCoords(ev);
+        if (p) { var r = self.view.locate(p[0], p[1]); if (r >= 0) self.selectRegion(r); }
+      }
+      down = null;
+    });
+  }
+  ComplexWidget.prototype.show = function (cx, title) {
+    if (!cx.view) cx.view = new ComplexView(cx);
+    this.view = cx.view; this.title = title;
+    var keep = this.select.value, opts = cx.colourings.map(function (c) { return c.name; });
+    this.select.innerHTML = '';
+    for (var i = 0; i < opts.length; i++) this.select.appendChild(el('option', { value: String(i) }, opts[i]));
+    var k = (keep !== '' && +keep < opts.length && this.started) ? +keep : (cx.default_colouring || 0);
+    this.select.value = String(k);
+    this.started = true;
+    this.colour(k);
+    if (this.panel) this.panel.textContent = 'Click a region to see its facets and neighbours.';
+  };
+  ComplexWidget.prototype.colour = function (k) {
+    var b = this.view.cx.bounds, dx = (b[1] - b[0]) * 0.01, dy = (b[3] - b[2]) * 0.01;
+    var layout = {
+      title: { text: this.title || '', font: { size: 13 } }, hovermode: false, dragmode: 'zoom',
+      xaxis: { range: [b[0] - dx, b[1] + dx], title: { text: this.view.cx.coords[0] }, zeroline: false },
+      yaxis: { range: [b[2] - dy, b[3] + dy], title: { text: this.view.cx.coords[1] }, scaleanchor: 'x',
+               zeroline: false },
+      margin: { l: 50, r: 20, t: 40, b: 45 }, legend: { orientation: 'h', y: -0.12 },
+      uirevision: this.host.id, plot_bgcolor: 'white'
+    };
+    this.colouring = k;
+    this.nTraces = 0;
+    var tr = this.view.traces(k), self = this;
+    this.nTraces = tr.length;
+    return Plotly.react(this.div, tr, layout, { responsive: true, displaylogo: false, scrollZoom: true })
+      .then(function () { if (self.selectedView === self.view) self.selectRegion(self.selected); });
+  };
+  ComplexWidget.prototype.dataCoords = function (ev) {
+    var fl = this.div._fullLayout;
+    if (!fl || !fl.xaxis) return null;
+    var xa = fl.xaxis, ya = fl.yaxis, rect = this.div.getBoundingClientRect();
+    var px = ev.clientX - rect.left - xa._offset, py = ev.clientY - rect.top - ya._offset;
+    if (px < 0 || py < 0 || px > xa._length || py > ya._length) return null;
+    return [xa.p2l(px), ya.p2l(py)];
+  };
+  ComplexWidget.prototype._move = function (ev) {
+    var p = this.dataCoords(ev), r = p ? this.view.locate(p[0], p[1]) : -1;
+    if (r < 0) { this.tip.style.display = 'none'; return; }
+    this.hover(r, ev.clientX - this.wrap.getBoundingClientRect().left,
+               ev.clientY - this.wrap.getBoundingClientRect().top);
+  };
+  ComplexWidget.prototype.hover = function (r, x, y) {
+    this.tip.textContent = this.view.hoverText(r);
+    this.tip.dataset.region = String(r);
+    this.tip.style.display = 'block';
+    var w = this.wrap.clientWidth;
+    this.tip.style.left = Math.min(x + 14, Math.max(0, w - 380)) + 'px';
+    this.tip.style.top = (y + 14) + 'px';
+    return this.tip.textContent;
+  };
+  ComplexWidget.prototype.selectRegion = function (r) {
+    var v = this.view, cx = v.cx, xs = [], ys = [], nx = [], ny = [];
+    this.selected = r; this.selectedView = v;
+    v.ring(r, xs, ys);
+    var panel = this.panel;
+    if (!panel) return;
+    panel.innerHTML = '';
+    panel.appendChild(el('h3', null, 'Region ' + r + ' (cell ' + (cx.first_region_cell + r) + ')'));
+    panel.appendChild(el('pre', null, v.hoverText(r)));
+    var neighbours = [];
+    if (cx.details) {
+      var d = cx.details, chars = v.signChars(r), names = cx.entry_names;
+      var verts = d.vertices, self = this;
+      var lo = v.rep[r], hi = v.rep[r + 1];
+      panel.appendChild(el('h4', null, 'Facets (' + (hi - lo) + ' edges)'));
+      var ul = el('ul', { 'class': 'ec-facets' });
+      for (var k = lo; k < hi; k++) {
+        var e = v.re[k], es = chars.slice(), on = [];
+        for (var z = v.ezp[e]; z < v.ezp[e + 1]; z++) {
+          var idx = v.ezi[z];
+          if (es[idx] !== '0') on.push(names[idx]);
+          es[idx] = '0';
+        }
+        var li = el('li');
+        var text = 'edge cell ' + (d.edge_cell_start + e) + ': sign vector ' + v.grouped(es) +
+          '; lies on ' + (on.length ? on.join(', ') + ' = 0' : '(no new zero)');
+        if (verts) text += '; endpoints (' + verts[v.ev[2 * e]] + ') and (' + verts[v.ev[2 * e + 1]] + ')';
+        li.appendChild(el('span', null, text + '; across it: '));
+        var other = v.es[2 * e] === r ? v.es[2 * e + 1] : v.es[2 * e];
+        if (other < 0) li.appendChild(el('span', null, 'the domain boundary'));
+        else {
+          neighbours.push(other);
+          var a = el('a', { href: '#', 'data-region': String(other) }, 'region ' + other);
+          a.addEventListener('click', (function (o) {
+            return function (evt) { evt.preventDefault(); self.selectRegion(o); };
+          })(other));
+          li.appendChild(a);
+        }
+        ul.appendChild(li);
+      }
+      panel.appendChild(ul);
+      panel.appendChild(el('p', null, 'Neighbours: ' + (neighbours.length ? neighbours.join(', ') : 'none')));
+      if (!verts) {
+        panel.appendChild(el('p', { 'class': 'ec-note' }, 'Exact vertex coordinates are left out of this ' +
+          'page: their text exceeds ' + d.vertex_text_budget + ' characters.'));
+      }
+      for (var n = 0; n < neighbours.length; n++) v.ring(neighbours[n], nx, ny);
+    } else {
+      panel.appendChild(el('p', { 'class': 'ec-note' }, 'Facets and neighbours: see the report of ' +
+        '`exactcells analyze` on this network.'));
+    }
+    var t = this.nTraces;
+    Plotly.restyle(this.div, { x: [nx, xs], y: [ny, ys] }, [t - 2, t - 1]);
+    panel.dataset.region = String(r);
+  };
+
+  // -- tables and diagrams ------------------------------------------------------------------
+  function table(rows, head) {
+    var t = el('table', { 'class': 'ec-table' });
+    if (head) {
+      var tr = el('tr');
+      head.forEach(function (h) { tr.appendChild(el('th', null, h)); });
+      t.appendChild(tr);
+    }
+    rows.forEach(function (row) {
+      var tr = el('tr');
+      row.forEach(function (c) { tr.appendChild(el('td', null, String(c))); });
+      t.appendChild(tr);
+    });
+    return t;
+  }
+  function diagram(div, pers) {
+    var traces = [], top = 0, lo = Infinity;
+    pers.dims.forEach(function (d) {
+      d.birth.forEach(function (b, i) {
+        lo = Math.min(lo, b); top = Math.max(top, b);
+        if (d.death[i] !== null) top = Math.max(top, d.death[i]);
+      });
+    });
+    if (!isFinite(lo)) { lo = 0; top = 1; }
+    var pad = (top - lo) * 0.08 || 1, inf = top + pad;
+    pers.dims.forEach(function (d) {
+      traces.push({ type: 'scatter', mode: 'markers', name: 'H' + d.k + ' (' + d.birth.length + ')',
+        x: d.birth, y: d.death.map(function (v) { return v === null ? inf : v; }),
+        text: d.text, hoverinfo: 'text', marker: { size: 8, symbol: d.k ? 'diamond' : 'circle' } });
+    });
+    traces.push({ type: 'scatter', mode: 'lines', x: [lo - pad, inf], y: [lo - pad, inf], hoverinfo: 'skip',
+      line: { color: 'grey', width: 1 }, showlegend: false });
+    traces.push({ type: 'scatter', mode: 'lines', x: [lo - pad, inf], y: [inf, inf], hoverinfo: 'skip',
+      line: { color: 'grey', width: 1, dash: 'dot' }, name: 'death = ∞' });
+    Plotly.newPlot(div, traces, {
+      title: { text: pers.description, font: { size: 12 } }, hovermode: 'closest',
+      xaxis: { title: { text: 'birth (float view)' } }, yaxis: { title: { text: 'death (float view)' } },
+      margin: { l: 50, r: 10, t: 40, b: 40 }, legend: { orientation: 'h', y: -0.2 }
+    }, { responsive: true, displaylogo: false });
+  }
+
+  // -- the two pages ------------------------------------------------------------------------
+  function analysisPage(root) {
+    var left = el('div', { 'class': 'ec-col ec-main', id: 'ec-complex' });
+    var right = el('div', { 'class': 'ec-col ec-side' });
+    var row = el('div', { 'class': 'ec-row' });
+    row.appendChild(left); row.appendChild(right); root.appendChild(row);
+    var panel = el('div', { 'class': 'ec-panel', id: 'ec-panel' });
+    var w = new ComplexWidget(left, panel);
+    left.appendChild(panel);
+    right.appendChild(el('h2', null, 'Betti numbers (Z/2)'));
+    right.appendChild(table(DATA.betti.rows, DATA.betti.head));
+    right.appendChild(el('h2', null, 'Persistence diagram'));
+    var dg = el('div', { id: 'ec-diagram', 'class': 'ec-diagram' });
+    right.appendChild(dg);
+    root.appendChild(el('h2', null, 'Summary'));
+    root.appendChild(table(DATA.summary, ['quantity', 'value']));
+    if (DATA.complex) w.show(DATA.complex, DATA.complex_title);
+    else left.replaceChildren(el('p', { 'class': 'ec-note' }, 'No interactive picture for this complex (see the notes above).'));
+    if (DATA.persistence) diagram(dg, DATA.persistence);
+    else dg.textContent = 'no persistence diagram';
+    return w;
+  }
+
+  function trainingPage(root) {
+    var ctl = el('div', { 'class': 'ec-bar' });
+    var play = el('button', { id: 'ec-play' }, '▶ play');
+    var slider = el('input', { type: 'range', id: 'ec-slider', min: '0', max: String(DATA.frames.length - 1),
+      step: '1', value: '0' });
+    var label = el('span', { id: 'ec-epoch' });
+    ctl.appendChild(play); ctl.appendChild(el('span', null, ' epoch ')); ctl.appendChild(slider);
+    ctl.appendChild(label);
+    root.appendChild(ctl);
+    var row = el('div', { 'class': 'ec-row' });
+    var left = el('div', { 'class': 'ec-col ec-main', id: 'ec-complex' });
+    var right = el('div', { 'class': 'ec-col ec-side' });
+    var curves = el('div', { id: 'ec-curves', 'class': 'ec-curves' });
+    right.appendChild(curves);
+    row.appendChild(left); row.appendChild(right); root.appendChild(row);
+    var panel = el('div', { 'class': 'ec-panel', id: 'ec-panel' });
+    var w = new ComplexWidget(left, panel);
+    left.appendChild(panel);
+    var C = DATA.curves, traces = [], n = C.panels.length, gap = 0.03, layout = {
+      hovermode: 'x', showlegend: true, margin: { l: 60, r: 10, t: 20, b: 40 },
+      legend: { orientation: 'h', y: -0.1 }, height: 170 * n + 110,
+      xaxis: { title: { text: 'epoch' }, anchor: 'y' + (n > 1 ? n : '') },
+      shapes: [{ type: 'line', xref: 'x', yref: 'paper', x0: 0, x1: 0, y0: 0, y1: 1,
+                 line: { color: '#d62728', width: 2 } }]
+    };
+    C.panels.forEach(function (p, i) {
+      var ax = i ? String(i + 1) : '';
+      p.series.forEach(function (s) {
+        traces.push({ type: 'scatter', mode: 'lines+markers', x: C.epoch, y: s.values, name: s.name,
+          xaxis: 'x', yaxis: 'y' + ax, marker: { size: 4 } });
+      });
+      layout['yaxis' + ax] = { title: { text: p.title, font: { size: 11 } }, type: p.log ? 'log' : 'linear',
+        domain: [(n - 1 - i) / n + gap, (n - i) / n - gap], anchor: 'x' };
+    });
+    Plotly.newPlot(curves, traces, layout, { responsive: true, displaylogo: false });
+    function go(i) {
+      var f = DATA.frames[i];
+      if (!f) return;
+      slider.value = String(i);
+      label.textContent = ' ' + f.epoch + ' (' + (i + 1) + '/' + DATA.frames.length + ')';
+      w.show(f.complex, f.title);
+      Plotly.relayout(curves, { 'shapes[0].x0': f.epoch, 'shapes[0].x1': f.epoch });
+      root.dataset.frame = String(i);
+    }
+    slider.addEventListener('input', function () { go(+slider.value); });
+    curves.on('plotly_click', function (ev) {
+      var e = ev.points[0].x, best = 0;
+      DATA.frames.forEach(function (f, i) {
+        if (Math.abs(f.epoch - e) < Math.abs(DATA.frames[best].epoch - e)) best = i;
+      });
+      go(best);
+    });
+    var timer = null;
+    play.addEventListener('click', function () {
+      if (timer) { clearInterval(timer); timer = null; play.textContent = '▶ play'; return; }
+      play.textContent = '❚❚ pause';
+      timer = setInterval(function () { go((+slider.value + 1) % DATA.frames.length); }, 600);
+    });
+    if (DATA.frames.length) go(0);
+    else { ctl.style.display = 'none'; left.style.display = 'none'; }
+    return { widget: w, go: go };
+  }
+
+  var root = document.getElementById('ec-root');
+  var api = { data: DATA };
+  if (DATA.kind === 'analysis') api.widget = analysisPage(root);
+  else { var t = trainingPage(root); api.widget = t.widget; api.go = t.go; }
+  api.hoverRegion = function (r) { return api.widget.hover(r, 20, 20); };
+  api.selectRegion = function (r) { api.widget.selectRegion(r); return api.widget.panel.textContent; };
+  api.readyMs = performance.now();
+  api.ready = true;
+  window.exactcellsReport = api;
+})();
