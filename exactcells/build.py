@@ -111,17 +111,13 @@ def _padded(rows: Sequence[Sequence[int]], width: int = 0) -> np.ndarray:
 
 def domain_lattice(domain: Domain, ncut: int) -> Lattice:
     """The face lattice of the domain with homogeneous vertex vectors ``(D x, D)``."""
-    faces = domain.faces()
+    faces, face_facets = domain.face_lattice()
     n = domain.dim
     m = domain.num_facets
     sig = np.zeros((max(64, len(faces)), ncut + m), dtype=np.int8)
     lat = Lattice(n, ncut, [], [], sig, {}, [[] for _ in range(n + 1)], [], [])
-    by_dim_sets: dict[int, list[int]] = {}
     for i, f in enumerate(faces):
-        by_dim_sets.setdefault(f.dim, []).append(i)
-    for i, f in enumerate(faces):
-        fac = [j for j in by_dim_sets.get(f.dim - 1, []) if faces[j].vertices < f.vertices] if f.dim else []
-        lat.new_cell(f.dim, fac)
+        lat.new_cell(f.dim, face_facets[i])
         lat.sig[i, ncut:] = [1 if k in f.on_facets else 2 for k in range(m)]
         lat.by_dim[f.dim].append(i)
         if f.dim == 0:

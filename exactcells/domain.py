@@ -191,26 +191,71 @@ class Domain:
 
     def faces(self) -> list[DomainFace]:
         """Every non-empty face (the domain itself included), by increasing dimension."""
+        return self.face_lattice()[0]
+
+    def face_lattice(self) -> tuple[list[DomainFace], list[list[int]]]:
+        """Every non-empty face (as :meth:`faces`) and, for each, the indices of its facets.
+
+        Faces are found as intersections of faces with facets (vertex sets as bit masks). A
+        face's dimension is ``n`` minus the exact rank of the normals of the facets that contain
+        it (the affine hull of a face is cut out by the inequalities tight on it), and ``g`` is
+        a facet of ``f`` exactly when ``g = f ∩ F_i`` for some facet ``F_i`` and
+        ``dim g = dim f - 1``.
+        """
+        from flint import fmpz_mat
+
+        from .geometry import integer_rows
+
         n = self.dim
-        allv = frozenset(range(len(self.vertices)))
-        found: dict[frozenset[int], None] = {allv: None}
+        nv = len(self.vertices)
+        fmasks = [sum(1 << v for v in fv) for fv in self.facet_vertices]
+        normals = integer_rows(self.A)
+        allv = (1 << nv) - 1
+        found: dict[int, None] = {allv: None}
         frontier = [allv]
         while frontier:
             nxt = []
             for f in frontier:
-                for fv in self.facet_vertices:
-                    g = f & fv
+                for fm in fmasks:
+                    g = f & fm
                     if g and g != f and g not in found:
                         found[g] = None
                         nxt.append(g)
             frontier = nxt
-        out = []
+        info: dict[int, tuple[int, frozenset[int]]] = {}
         for vs in found:
-            dim = n if vs == allv else affine_rank([self.vertices[i] for i in sorted(vs)])
-            on = frozenset(i for i, fv in enumerate(self.facet_vertices) if vs <= fv)
-            out.append(DomainFace(vs, dim, on))
-        out.sort(key=lambda f: (f.dim, sorted(f.vertices)))
-        return out
+            on = frozenset(i for i, fm in enumerate(fmasks) if vs & fm == vs)
+            if vs == allv:
+                dim = n
+            elif vs & (vs - 1) == 0:
+                dim = 0  # a single vertex
+            else:
+                dim = n - int(fmpz_mat([normals[i] for i in sorted(on)]).rank())
+            info[vs] = (dim, on)
+
+        def bits(m: int) -> list[int]:
+            out = []
+            while m:
+                low = m & -m
+                out.append(low.bit_length() - 1)
+                m ^= low
+            return out
+
+        order = sorted(found, key=lambda vs: (info[vs][0], bits(vs)))
+        index = {vs: i for i, vs in enumerate(order)}
+        faces = [DomainFace(frozenset(bits(vs)), info[vs][0], info[vs][1]) for vs in order]
+        facets: list[list[int]] = []
+        for vs in order:
+            d, on = info[vs]
+            fs: set[int] = set()
+            if d > 0:
+                for i, fm in enumerate(fmasks):
+                    if i not in on:
+                        g = vs & fm
+                        if g and info[g][0] == d - 1:
+                            fs.add(index[g])
+            facets.append(sorted(fs))
+        return faces, facets
 
     def volume(self) -> Fraction:
         """Exact volume (by a triangulation of the face lattice)."""
