@@ -262,8 +262,9 @@ def _cut(lat: Lattice, col: int, j: int) -> int:
 
 
 class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int, enabled: bool, what: str = "neurons") -> None:
         self.total = total
+        self.what = what
         self.enabled = enabled
         self.t0 = time.perf_counter()
         self.tty = sys.stderr.isatty()
@@ -281,7 +282,7 @@ class _Progress:
         width = 24
         filled = int(width * done / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
-        msg = (f"exactcells: [{bar}] {done}/{self.total} neurons ({label}), "
+        msg = (f"exactcells: [{bar}] {done}/{self.total} {self.what} ({label}), "
                f"{cells} cells, {now - self.t0:.1f} s")
         if self.tty:
             sys.stderr.write("\r" + msg + ("\n" if done >= self.total else ""))
@@ -379,14 +380,18 @@ def build_complex(
         domain = Domain.box(net.input_dim)
     _check_domain(net, domain)
     if jobs > 1:
-        K = build_complex_by_units(net, domain, with_output=with_output, jobs=jobs)
-        if max_cells is not None and K.num_cells > max_cells:
-            raise CellLimitExceeded(f"the complex has {K.num_cells} cells, more than max_cells = {max_cells}")
-        return K
+        return build_complex_by_units(net, domain, with_output=with_output, jobs=jobs, max_cells=max_cells,
+                                      progress=progress)
     t0 = time.perf_counter()
     lat = domain_lattice(domain, len(_neuron_schedule(net, with_output)))
+    _check_limit(lat.num_cells(), max_cells, "the domain's face lattice has")
     refine(lat, net, with_output, max_cells=max_cells, progress=progress)
     return _assemble(lat, net, domain, with_output, time.perf_counter() - t0)
+
+
+def _check_limit(cells: int, max_cells: int | None, what: str) -> None:
+    if max_cells is not None and cells > max_cells:
+        raise CellLimitExceeded(f"stopped: {what} {cells} cells already, more than max_cells = {max_cells}")
 
 
 def _check_domain(net: Network, domain: Domain) -> None:
@@ -451,10 +456,12 @@ class WorkUnit:
     lattice: Lattice
 
 
-def plan_units(net: Network, domain: Domain, start: int, with_output: bool = False) -> list[WorkUnit]:
+def plan_units(net: Network, domain: Domain, start: int, with_output: bool = False,
+               max_cells: int | None = None) -> list[WorkUnit]:
     """Split the build into independent units: the closures of the top cells after ``start`` neurons."""
     lat = domain_lattice(domain, len(_neuron_schedule(net, with_output)))
-    refine(lat, net, with_output, 0, start)
+    _check_limit(lat.num_cells(), max_cells, "the domain's face lattice has")
+    refine(lat, net, with_output, 0, start, max_cells=max_cells)
     return [WorkUnit(start, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
 
 
@@ -482,39 +489,68 @@ def _closure_lattice(lat: Lattice, top: int) -> Lattice:
     return sub
 
 
-def refine_unit(unit: WorkUnit, net: Network, with_output: bool = False) -> Lattice:
-    """Refine one unit by the remaining neurons (independent of every other unit)."""
+def refine_unit(unit: WorkUnit, net: Network, with_output: bool = False, max_cells: int | None = None) -> Lattice:
+    """Refine one unit by the remaining neurons (independent of every other unit).
+
+    A unit's cells are distinct cells of the whole complex, so a unit above ``max_cells`` stops
+    the build (:class:`~exactcells.errors.CellLimitExceeded`).
+    """
     src = unit.lattice
     lat = Lattice(src.n, src.ncut, list(src.dim), [list(f) for f in src.facets], src.sig.copy(),
                   {k: list(v) for k, v in src.hv.items()}, [list(x) for x in src.by_dim], [], [])
     lat.rebuild_pad()
-    return refine(lat, net, with_output, unit.start)
+    return refine(lat, net, with_output, unit.start, max_cells=max_cells)
 
 
-def merge_units(parts: Sequence[Lattice]) -> Lattice:
-    """Merge refined units into one lattice, identifying cells by their sign vectors."""
-    n, ncut = parts[0].n, parts[0].ncut
-    key_to_id: dict[bytes, int] = {}
-    rows: list[np.ndarray] = []
-    out = Lattice(n, ncut, [], [], parts[0].sig[:0].copy(), {}, [[] for _ in range(n + 1)], [], [])
-    for part in parts:
+def _refine_unit_task(task: tuple[WorkUnit, Network, bool, int | None]) -> Lattice:
+    """:func:`refine_unit` on one tuple of arguments (for a process pool)."""
+    return refine_unit(*task)
+
+
+class _Merger:
+    """Merges refined units one by one, identifying cells by their sign vectors; ``num_cells``
+    is at every moment the number of distinct cells of the complex found so far."""
+
+    def __init__(self, n: int, ncut: int, width: int) -> None:
+        self.key_to_id: dict[bytes, int] = {}
+        self.rows: list[np.ndarray] = []
+        self.width = width
+        self.out = Lattice(n, ncut, [], [], np.zeros((0, width), dtype=np.int8), {},
+                           [[] for _ in range(n + 1)], [], [])
+
+    @property
+    def num_cells(self) -> int:
+        return len(self.rows)
+
+    def add(self, part: Lattice) -> None:
+        out, key_to_id = self.out, self.key_to_id
         local: dict[int, int] = {}
         sig = part.sig
-        for k in range(n + 1):
+        for k in range(out.n + 1):
             for c in part.by_dim[k]:
                 key = sig[c].tobytes()
                 gid = key_to_id.get(key)
                 if gid is None:
                     gid = out.new_cell(k, [local[f] for f in part.facets[c]])
                     key_to_id[key] = gid
-                    rows.append(sig[c])
+                    self.rows.append(sig[c])
                     out.by_dim[k].append(gid)
                     if c in part.hv:
                         out.hv[gid] = part.hv[c]
                 local[c] = gid
-    out.sig = np.array(rows, dtype=np.int8).reshape(len(rows), parts[0].sig.shape[1])
-    out.rebuild_pad()
-    return out
+
+    def finish(self) -> Lattice:
+        self.out.sig = np.array(self.rows, dtype=np.int8).reshape(len(self.rows), self.width)
+        self.out.rebuild_pad()
+        return self.out
+
+
+def merge_units(parts: Sequence[Lattice]) -> Lattice:
+    """Merge refined units into one lattice, identifying cells by their sign vectors."""
+    m = _Merger(parts[0].n, parts[0].ncut, parts[0].sig.shape[1])
+    for part in parts:
+        m.add(part)
+    return m.finish()
 
 
 def build_complex_by_units(
@@ -524,11 +560,16 @@ def build_complex_by_units(
     start: int | None = None,
     with_output: bool = False,
     jobs: int = 1,
+    max_cells: int | None = None,
+    progress: bool = False,
 ) -> PolyhedralComplex:
     """The same complex as :func:`build_complex`, computed as independent units and merged.
 
     ``start`` neurons are cut first (default: the first hidden layer); each resulting top cell
-    is refined separately, in ``jobs`` processes, and the parts are merged by sign vector.
+    is refined separately, in ``jobs`` processes, and the parts are merged by sign vector as
+    they finish. ``max_cells`` is checked while planning, inside every unit and on the merged
+    count after every unit: beyond it the pool is terminated and
+    :class:`~exactcells.errors.CellLimitExceeded` raised at once.
     """
     if domain is None:
         domain = Domain.box(net.input_dim)
@@ -536,13 +577,25 @@ def build_complex_by_units(
     t0 = time.perf_counter()
     if start is None:
         start = net.hidden_widths[0] if net.hidden_widths else 0
-    units = plan_units(net, domain, start, with_output)
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    units = plan_units(net, domain, start, with_output, max_cells=max_cells)
+    merger = _Merger(domain.dim, len(_neuron_schedule(net, with_output)), units[0].lattice.sig.shape[1])
+    bar = _Progress(len(units), progress, "units")
+    tasks = [(u, net, with_output, max_cells) for u in units]
 
-        with ProcessPoolExecutor(jobs) as ex:
-            parts = list(ex.map(refine_unit, units, [net] * len(units), [with_output] * len(units)))
+    def take(i: int, part: Lattice) -> None:
+        merger.add(part)
+        _check_limit(merger.num_cells, max_cells, f"after {i} of {len(units)} units the complex has")
+        bar.update(i, merger.num_cells, "merged")
+
+    if jobs > 1 and len(units) > 1:
+        import multiprocessing
+
+        # leaving the block terminates the workers, also when the limit stops the build early
+        with multiprocessing.get_context().Pool(min(jobs, len(units))) as pool:
+            for i, part in enumerate(pool.imap_unordered(_refine_unit_task, tasks), 1):
+                take(i, part)
     else:
-        parts = [refine_unit(u, net, with_output) for u in units]
-    lat = merge_units(parts)
+        for i, task in enumerate(tasks, 1):
+            take(i, _refine_unit_task(task))
+    lat = merger.finish()
     return _assemble(lat, net, domain, with_output, time.perf_counter() - t0)

@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
         description="Build the exact dual graph of the regions of NETWORK (one node per region, one "
                     "edge per shared facet), compute the Fiedler vector of its Laplacian and, for one "
                     "output, its agreement with the decision boundary.")
-    add_network_args(p)
+    add_network_args(p, seed_alias=False)
     p.add_argument("--weights", nargs="+", default=["none"], metavar="KIND",
                    help="none (default) | facet-volume (edge weights: shared facet volumes) | "
                         "region-volume (node weights: region volumes) | training-points FILE (node "

@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
                     "compute persistence over Z/2 with PHAT, and write diagrams.json (exact "
                     "pairs), diagrams.npz (float diagrams and Betti curves), betti_curves.png "
                     "and diagram.png into DIR.")
-    add_network_args(p)
+    add_network_args(p, seed_alias=False)
     p.add_argument("--filtration", choices=FILTRATION_KINDS, default="dimension-random",
                    help="the filtration (default: dimension-random)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first repeat (default 0)")
