@@ -46,6 +46,9 @@ __all__ = [
     "load_slice",
     "load_plane",
     "load_point",
+    "read_points",
+    "exact_row",
+    "points_in_slice",
     "around_point",
     "axis_plane",
     "plane_domain",
@@ -368,6 +371,53 @@ def _read_points(path: Path) -> list[tuple[Fraction, ...]]:
     return [_point(r, f"{path}: point {i}") for i, r in enumerate(pts)]
 
 
+def read_points(path: str | Path) -> Sequence[Sequence[Any]]:
+    """Points of a file (as :func:`exactcells.dual.load_points`, plus a flat JSON list for one
+    point); a ``.npy`` file stays a float array whose rows are converted exactly when used."""
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise FormatError(f"{p}: not a numpy array file ({e})") from e
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.dtype.kind not in "fiu":
+            raise FormatError(f"{p}: expected a numeric array of shape (N, n), got {arr.dtype} {arr.shape}")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise FormatError(f"{p}: the array has NaN or infinite entries")
+        return arr
+    return _read_points(p)
+
+
+def exact_row(row: Sequence[Any], what: str = "point") -> tuple[Fraction, ...]:
+    """A point read exactly (numpy floats are their binary values, numpy integers integers)."""
+    if isinstance(row, np.ndarray):
+        row = row.tolist()
+    out = []
+    for v in row:
+        if isinstance(v, np.integer):
+            v = int(v)
+        elif isinstance(v, np.floating):
+            v = float(v)
+        out.append(to_rational(v, what))
+    return tuple(out)
+
+
+def points_in_slice(sl: Slice, points: Sequence[Sequence[Any]]) -> tuple[list[int], list[tuple[Fraction, ...]]]:
+    """The indices of the points that lie in the slice (exactly) and their slice coordinates."""
+    idx: list[int] = []
+    coords: list[tuple[Fraction, ...]] = []
+    for i, x in enumerate(points):
+        if len(x) != sl.ambient_dim:
+            raise InvalidSliceError(f"point {i} has {len(x)} coordinates but the slice lives in R^{sl.ambient_dim}")
+        t = sl.locate(x.tolist() if isinstance(x, np.ndarray) else x)
+        if t is not None:
+            idx.append(i)
+            coords.append(t)
+    return idx, coords
+
+
 def load_plane(path: str | Path, n: int | None = None) -> Slice:
     """Read exactly three points (JSON list, ``.npy`` of shape (3, n), CSV/TXT) and make a plane."""
     p = Path(path)
@@ -492,6 +542,46 @@ def _reduce_rows(A: Sequence[Sequence[Fraction]], c: Sequence[Fraction], what: s
     return list(best), list(best.values())
 
 
+def _active_rows(base: Domain, A: list[tuple[Fraction, ...]], c: list[Fraction], what: str) -> Rows:
+    """A subset of the rows ``A t <= c`` that cuts ``base`` to the same polytope, found by adding
+    rows violated at the current vertices (cddlib on few rows each round, exact throughout).
+
+    At the end every vertex of ``Q = base ∩ {chosen rows}`` satisfies every row, so ``Q`` (the
+    hull of its vertices) lies in every half-space: ``Q`` is the whole intersection.
+    """
+    from .geometry import vertices_of
+
+    chosen: list[int] = []
+    left = list(range(len(A)))
+    verts: list[tuple[Fraction, ...]] = list(base.vertices)
+    scale = [max(abs(v) for v in row) for row in A]
+    while True:
+        worst: dict[int, tuple[Fraction, int]] = {}  # vertex -> (largest scaled violation, row)
+        still: list[int] = []
+        for i in left:
+            a, ci = A[i], c[i]
+            hit = False
+            for j, v in enumerate(verts):
+                excess = sum((x * y for x, y in zip(a, v)), Fraction(0)) - ci
+                if excess > 0:
+                    hit = True
+                    val = excess / scale[i]
+                    if j not in worst or val > worst[j][0]:
+                        worst[j] = (val, i)
+            if hit:
+                still.append(i)
+        if not worst:
+            return [A[i] for i in chosen], [c[i] for i in chosen]
+        new = sorted({i for _, i in worst.values()})
+        chosen += new
+        left = [i for i in still if i not in set(new)]
+        rows_A = list(base.A) + [A[i] for i in chosen]
+        rows_c = list(base.c) + [c[i] for i in chosen]
+        verts, _, _ = vertices_of(rows_A, rows_c)
+        if not verts:
+            raise EmptyDomainError(f"{what} does not meet the slice's domain {base.describe()} (empty intersection)")
+
+
 def plane_domain(sl: Slice, base: Domain, ambient: Rows | None = None, ambient_name: str = "the ambient domain",
                  ) -> Domain:
     """``base`` (a domain in slice coordinates) intersected with the pull-back of ``ambient``.
@@ -509,6 +599,7 @@ def plane_domain(sl: Slice, base: Domain, ambient: Rows | None = None, ambient_n
     A, c = _reduce_rows(ambient[0], ambient[1], ambient_name)
     if not A:
         return base
+    A, c = _active_rows(base, A, c, ambient_name)
     try:
         return Domain(list(base.A) + list(A), list(base.c) + list(c))
     except EmptyDomainError:

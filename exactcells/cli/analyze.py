@@ -26,7 +26,7 @@ from ..network import Network
 from ..plot import save_complex_png
 from ..slicing import default_slice
 from . import print_json
-from .common import add_network_args, network_and_domain
+from .common import Problem, add_network_args, load_problem
 
 __all__ = ["AnalysisContext", "SECTIONS", "register", "run"]
 
@@ -45,6 +45,8 @@ class AnalysisContext:
     plane: PolyhedralComplex  # the refined complex of the 2-D picture (a slice when n > 2)
     outdir: Path
     force: bool
+    marks: tuple[tuple[str, tuple[float, ...]], ...] = ()  # named points of the picture's plane
+    points: Any = None  # (N, 2) float array of data points in the picture's plane, or None
 
 
 def register(sub: Any) -> None:
@@ -54,6 +56,10 @@ def register(sub: Any) -> None:
     add_network_args(p, optional_network=True)
     p.add_argument("-o", "--output", default="exactcells-report", metavar="DIR",
                    help="output folder (default: ./exactcells-report)")
+    p.add_argument("--points", metavar="FILE",
+                   help="training points (.npy, .csv/.txt, .json; shape (N, n)): a high-dimensional "
+                        "network's default plane goes through three of them; the points in the "
+                        "picture's plane are marked")
     p.add_argument("--force", action="store_true", help="overwrite files in an existing folder")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
@@ -66,13 +72,15 @@ def _section(spec: str) -> Callable[[AnalysisContext], dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    net, dom = network_and_domain(args)
+    prob = load_problem(args, default_plane=True)
+    net, dom = prob.network, prob.domain
     outdir = Path(args.output)
     targets = [outdir / "summary.json", outdir / "complex.png"]
     if not args.force:
         for t in targets:
             if t.exists():
                 raise OutputExistsError(f"{t} exists already; pass --force to overwrite")
+    marks, pts, n_marked = _picture_marks(args, prob)
     progress = not args.no_progress
     hidden = build_complex(net, dom, progress=progress)
     refined = build_complex(net, dom, with_output=True, progress=progress)
@@ -83,14 +91,21 @@ def run(args: argparse.Namespace) -> int:
         net2, dom2, slice_note = default_slice(net, dom)
         plane = build_complex(net2, dom2, with_output=True, progress=progress)
     outdir.mkdir(parents=True, exist_ok=True)
-    title = f"{net.architecture} on {dom.describe()}: {hidden.num_regions} regions"
+    if prob.slice is not None:
+        title = (f"{prob.original.architecture} on {prob.slice.describe()}, {dom.describe()} in "
+                 f"slice coordinates: {hidden.num_regions} regions")
+    else:
+        title = f"{net.architecture} on {dom.describe()}: {hidden.num_regions} regions"
     if slice_note:
         title += f"\n{slice_note}"
-    save_complex_png(plane, outdir / "complex.png", title=title, force=args.force)
+    axis_labels = prob.slice.coordinate_names() if prob.slice is not None and dom.dim <= 2 else None
+    save_complex_png(plane, outdir / "complex.png", title=title, force=args.force, marks=marks, points=pts,
+                     axis_labels=axis_labels)
     summary: dict[str, Any] = {
         "network": str(args.network or "bundled default (2-D half-moons classifier)"),
-        "architecture": net.architecture,
-        "input_dim": net.input_dim,
+        "architecture": prob.original.architecture,
+        "input_dim": prob.original.input_dim,
+        "slice": prob.record,
         "domain": dom.describe(),
         "rounding": net.rounding,
         "f_vector": list(hidden.f_vector),
@@ -101,9 +116,11 @@ def run(args: argparse.Namespace) -> int:
             "f_vector": list(refined.f_vector),
             "num_regions": refined.num_regions,
         },
-        "picture": {"file": "complex.png", "slice": slice_note},
+        "picture": {"file": "complex.png", "slice": slice_note,
+                    "coordinates": list(axis_labels) if axis_labels else None,
+                    "marked_points": [m[0] for m in marks], "data_points_in_plane": n_marked},
     }
-    ctx = AnalysisContext(net, dom, hidden, refined, plane, outdir, args.force)
+    ctx = AnalysisContext(net, dom, hidden, refined, plane, outdir, args.force, tuple(marks), pts)
     for spec in SECTIONS:
         summary.update(_section(spec)(ctx))
     summary["seconds"] = round(time.perf_counter() - t0, 3)
@@ -111,9 +128,37 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
+        if prob.slice is not None:
+            print(f"{prob.original.architecture} on {prob.slice.describe()}")
         print(f"{net.architecture} on {dom.describe()}: f-vector {tuple(hidden.f_vector)}, "
               f"{hidden.num_regions} regions; refined by the output: {refined.num_regions} regions")
         if slice_note:
             print(f"picture: {slice_note}")
         print(f"wrote {outdir / 'summary.json'} and {outdir / 'complex.png'}", file=sys.stderr)
     return 0
+
+
+def _picture_marks(args: argparse.Namespace, prob: Problem
+                   ) -> tuple[list[tuple[str, tuple[float, ...]]], Any, int | None]:
+    """The named points and the data points (``--points``) to mark in a 1-D or 2-D picture:
+    on a slice, the data points that lie in it exactly, in slice coordinates."""
+    import numpy as np
+
+    from ..errors import FormatError
+    from ..slicing import exact_row, points_in_slice, read_points
+
+    if prob.domain.dim > 2:
+        return [], None, None
+    marks = [(name, tuple(float(v) for v in xy)) for name, xy in prob.marks]
+    if not getattr(args, "points", None):
+        return marks, None, None
+    raw = read_points(args.points)
+    n = prob.original.input_dim
+    if len(raw) and len(raw[0]) != n:
+        raise FormatError(f"{args.points}: the points have {len(raw[0])} coordinates but the network takes {n} inputs")
+    if prob.slice is None:
+        coords = [exact_row(r) for r in raw]
+    else:
+        coords = points_in_slice(prob.slice, raw)[1]
+    pts = np.array([[float(v) for v in c] for c in coords], dtype=float).reshape(len(coords), prob.domain.dim)
+    return marks, pts, len(coords)

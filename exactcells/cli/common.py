@@ -33,11 +33,13 @@ from ..slicing import (
     Slice,
     around_point,
     axis_plane,
+    exact_row,
     load_plane,
     load_point,
     load_slice,
     plane_domain,
     plane_through,
+    read_points,
 )
 
 __all__ = ["add_network_args", "network_and_domain", "load_problem", "Problem", "default_network_path"]
@@ -210,11 +212,10 @@ def _default_plane(args: argparse.Namespace, net: Network) -> tuple[Slice, Domai
     lo, hi = _box_bounds(args.box, "--box") if args.box else (Fraction(-1), Fraction(1))
     points_file = getattr(args, "points", None)
     if points_file:
-        from ..slicing import _read_points
-
-        pts = _read_points(Path(points_file))
-        chosen = _independent_triple(pts, n, points_file)
-        sl = plane_through(pts[chosen[0]], pts[chosen[1]], pts[chosen[2]], source=f"training points {chosen[0]}, {chosen[1]}, "
+        raw = read_points(points_file)
+        chosen = _independent_triple(raw, n, points_file)
+        pts = [exact_row(raw[i], f"{points_file}: point {i}") for i in chosen]
+        sl = plane_through(pts[0], pts[1], pts[2], source=f"training points {chosen[0]}, {chosen[1]}, "
                                                                 f"{chosen[2]} of {points_file}")
         note = (f"picked the plane through training points {chosen[0]}, {chosen[1]} and {chosen[2]} "
                 f"(0-based) of {points_file}")
@@ -230,20 +231,27 @@ def _default_plane(args: argparse.Namespace, net: Network) -> tuple[Slice, Domai
     return sl, dom, None, None, note
 
 
-def _independent_triple(pts: list[tuple[Fraction, ...]], n: int, where: str) -> tuple[int, int, int]:
+def _independent_triple(raw: Any, n: int, where: str) -> tuple[int, int, int]:
+    """The first three affinely independent points (0-based indices): the first point, the
+    first one different from it, the first one off the line through both."""
     from ..geometry import affine_rank
 
-    for i, p in enumerate(pts):
-        if len(p) != n:
-            raise InvalidSliceError(f"{where}: point {i} has {len(p)} coordinates but the network takes {n} inputs")
-    if not pts:
+    if len(raw) == 0:
         raise InvalidSliceError(f"{where}: no training points")
-    first = 0
-    second = next((j for j in range(1, len(pts)) if pts[j] != pts[first]), None)
+
+    def pt(i: int) -> tuple[Fraction, ...]:
+        row = raw[i]
+        if len(row) != n:
+            raise InvalidSliceError(f"{where}: point {i} has {len(row)} coordinates but the network takes {n} inputs")
+        return exact_row(row, f"{where}: point {i}")
+
+    first = pt(0)
+    second = next((j for j in range(1, len(raw)) if pt(j) != first), None)
     if second is not None:
-        for j in range(second + 1, len(pts)):
-            if affine_rank([pts[first], pts[second], pts[j]]) == 2:
-                return first, second, j
+        p1 = pt(second)
+        for j in range(second + 1, len(raw)):
+            if affine_rank([first, p1, pt(j)]) == 2:
+                return 0, second, j
     raise InvalidSliceError(f"{where}: the training points are collinear (no plane through three of them)")
 
 
@@ -277,6 +285,7 @@ def load_problem(args: argparse.Namespace, default_plane: bool = False) -> Probl
 
 def _sliced(net: Network, sl: Slice, dom: Domain, ambient: dict[str, Any] | None, note: str | None) -> Problem:
     record = sl.to_dict()
+    record["network_architecture"] = net.architecture
     record["domain"] = dom.to_dict()
     record["domain_description"] = dom.describe()
     record["ambient"] = ambient

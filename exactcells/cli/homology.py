@@ -11,7 +11,7 @@ from ..build import build_complex
 from ..topology.homology import COEFFICIENTS, homology
 from ..topology.subcomplex import SUBCOMPLEX_NAMES, named_subcomplex
 from . import print_json
-from .common import add_network_args, network_and_domain
+from .common import add_network_args, load_problem
 
 __all__ = ["register", "run", "OUTPUT_SUBCOMPLEXES"]
 
@@ -45,7 +45,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    net, dom = network_and_domain(args)
+    prob = load_problem(args)
+    net, dom = prob.network, prob.domain
     with_output = args.subcomplex in OUTPUT_SUBCOMPLEXES
     K = build_complex(net, dom, with_output=with_output, max_cells=args.max_cells,
                       progress=not args.no_progress)
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         "f_vector": list(h.f_vector),
         "euler_characteristic": h.euler_characteristic,
         "complex": K.summary(),
+        "slice": prob.record,
         "seconds": round(time.perf_counter() - t0, 4),
     }
     if args.json:

@@ -19,7 +19,7 @@ from ..topology.phat_adapter import ALGORITHMS
 from ..topology.plot import save_betti_curves_png, save_diagram_png
 from ..topology.subcomplex import SUBCOMPLEX_NAMES, Subcomplex, named_subcomplex
 from . import print_json
-from .common import add_network_args, network_and_domain
+from .common import add_network_args, load_problem
 from .homology import OUTPUT_SUBCOMPLEXES
 
 __all__ = ["register", "run", "FILES"]
@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         from ..errors import InvalidFiltrationError
 
         raise InvalidFiltrationError("--repeats must be at least 1")
-    net, dom = network_and_domain(args)
+    prob = load_problem(args)
+    net, dom = prob.network, prob.domain
     outdir = Path(args.output)
     for name in FILES:
         check_writable(outdir / name, args.force)
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         "num_points": [len(d) for d in dgms],
         "f_vector": list(S.f_vector),
         "complex": K.summary(),
+        "slice": prob.record,
     }
     if args.filtration == "dimension-random":
         summary["f_vector_from_betti_maxima"] = [
