@@ -502,9 +502,18 @@ def refine_unit(unit: WorkUnit, net: Network, with_output: bool = False, max_cel
     return refine(lat, net, with_output, unit.start, max_cells=max_cells)
 
 
-def _refine_unit_task(task: tuple[WorkUnit, Network, bool, int | None]) -> Lattice:
-    """:func:`refine_unit` on one tuple of arguments (for a process pool)."""
-    return refine_unit(*task)
+_WORKER_ARGS: tuple[Network, bool, int | None] | None = None  # set once in every pool worker
+
+
+def _init_worker(net: Network, with_output: bool, max_cells: int | None) -> None:
+    global _WORKER_ARGS
+    _WORKER_ARGS = (net, with_output, max_cells)
+
+
+def _refine_unit_task(unit: WorkUnit) -> Lattice:
+    """:func:`refine_unit` in a pool worker (the network was sent once, by :func:`_init_worker`)."""
+    assert _WORKER_ARGS is not None
+    return refine_unit(unit, *_WORKER_ARGS)
 
 
 class _Merger:
@@ -580,22 +589,23 @@ def build_complex_by_units(
     units = plan_units(net, domain, start, with_output, max_cells=max_cells)
     merger = _Merger(domain.dim, len(_neuron_schedule(net, with_output)), units[0].lattice.sig.shape[1])
     bar = _Progress(len(units), progress, "units")
-    tasks = [(u, net, with_output, max_cells) for u in units]
 
     def take(i: int, part: Lattice) -> None:
         merger.add(part)
         _check_limit(merger.num_cells, max_cells, f"after {i} of {len(units)} units the complex has")
         bar.update(i, merger.num_cells, "merged")
 
-    if jobs > 1 and len(units) > 1:
+    if jobs > 1 and len(units) > 1 and start < len(_neuron_schedule(net, with_output)):
         import multiprocessing
 
+        workers = min(jobs, len(units))
+        chunk = max(1, len(units) // (8 * workers))
         # leaving the block terminates the workers, also when the limit stops the build early
-        with multiprocessing.get_context().Pool(min(jobs, len(units))) as pool:
-            for i, part in enumerate(pool.imap_unordered(_refine_unit_task, tasks), 1):
+        with multiprocessing.get_context().Pool(workers, _init_worker, (net, with_output, max_cells)) as pool:
+            for i, part in enumerate(pool.imap_unordered(_refine_unit_task, units, chunksize=chunk), 1):
                 take(i, part)
     else:
-        for i, task in enumerate(tasks, 1):
-            take(i, _refine_unit_task(task))
+        for i, unit in enumerate(units, 1):
+            take(i, refine_unit(unit, net, with_output, max_cells))
     lat = merger.finish()
     return _assemble(lat, net, domain, with_output, time.perf_counter() - t0)

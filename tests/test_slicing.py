@@ -231,11 +231,14 @@ def test_domains_above_the_limit_are_refused_at_once() -> None:
 
 def test_max_cells_stops_a_parallel_build_early() -> None:
     rng = np.random.default_rng(3)
-    net = _random_net(rng, [2, 12, 40, 40, 1])
+    net = _random_net(rng, [2, 10, 30, 30, 1])
     dom = Domain.box(2, -2, 2)
     t0 = time.perf_counter()
     full = build_complex(net, dom, jobs=2)
     t_full = time.perf_counter() - t0
+    # the pool merges units as they finish, in any order: the same canonical complex
+    one = build_complex(net, dom)
+    assert full.f_vector == one.f_vector and np.array_equal(full.signs, one.signs)
     limit = full.num_cells // 10
     t0 = time.perf_counter()
     with pytest.raises(CellLimitExceeded, match=f"more than max_cells = {limit}") as e:
@@ -407,3 +410,24 @@ def test_analyze_and_fiedler_on_a_plane(files: dict[str, str], tmp_path: Path,
     obj = json.loads(out)
     assert obj["training_points"]["count"] == 2 and obj["training_points"]["off_slice"] == 1
     assert obj["slice"]["kind"] == "plane"
+
+
+def test_cli_max_cells_with_jobs_stops_early(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(3)
+    path = tmp_path / "net.json"
+    path.write_text(_random_net(rng, [2, 10, 30, 30, 1]).to_json(), encoding="utf-8")
+    out = tmp_path / "K.npz"
+    bad(capsys, "cells", str(path), "--box", "-2", "2", "--max-cells", "200", "--jobs", "2", "--save", str(out),
+        words=("max_cells = 200",))
+    assert not out.exists()
+
+
+def test_cli_50d_network_with_a_wide_layer_is_refused_at_once(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 12: this hung for 60 s with no output (the 50-D box's vertices were enumerated first)
+    rng = np.random.default_rng(4)
+    path = tmp_path / "n50.json"
+    path.write_text(_random_net(rng, [50, 200, 1]).to_json(), encoding="utf-8")
+    t0 = time.perf_counter()
+    bad(capsys, "cells", str(path), "--max-cells", "100000", "--jobs", "2", words=("R^50", "--around"))
+    assert time.perf_counter() - t0 < 5
