@@ -59,7 +59,10 @@ def plot_complex_2d(
 
     polys = region_polygons(K)
     if values is None:
-        vals = np.array([float(K.network.forward(K.interior_point(r))[0]) for r in K.regions()])
+        # a float view: exact interior points, the output evaluated in floating point (an exact
+        # forward pass at points with huge denominators, e.g. on a slice of a float network, is slow)
+        X = np.array([[float(v) for v in K.interior_point(r)] for r in K.regions()], dtype=float)
+        vals = K.network.forward_float(X.reshape(len(X), K.input_dim))[:, 0]
     else:
         vals = np.asarray(values, dtype=float)
     vmax = float(np.max(np.abs(vals))) if vals.size and np.max(np.abs(vals)) > 0 else 1.0

@@ -150,7 +150,11 @@ class Slice:
         return len(self.origin)
 
     def coordinate_names(self) -> tuple[str, ...]:
-        return ("s", "t") if self.kind == "plane" else tuple(f"t{i + 1}" for i in range(self.dim))
+        if self.kind == "plane":
+            return ("s", "t")
+        if self.kind == "default" and self.axes is not None:
+            return tuple(f"x{a + 1}" for a in self.axes)  # the input coordinates themselves
+        return tuple(f"t{i + 1}" for i in range(self.dim))
 
     # -- maps ------------------------------------------------------------------------------
     def to_input(self, t: Sequence[Any]) -> tuple[Fraction, ...]:
@@ -256,7 +260,8 @@ class Slice:
                     + (f", seed {self.seed}" if self.seed is not None and self.direction_kind != "given" else "")
                     + ")")
         elif self.kind == "default":
-            what = f"the default {self.dim}-D slice"
+            return f"the plane {self.source} of R^{self.ambient_dim}" if self.source else \
+                f"the default {self.dim}-D slice of R^{self.ambient_dim}"
         else:
             what = f"a {self.dim}-D slice"
         src = f" ({self.source})" if self.source else ""
@@ -501,9 +506,12 @@ def axis_plane(lo: Sequence[Fraction], hi: Sequence[Fraction]) -> tuple[Slice, D
     centre = [(a + b) / 2 for a, b in zip(lo, hi)]
     origin = (Fraction(0), Fraction(0), *centre[2:])
     dirs = tuple(tuple(Fraction(int(i == j)) for i in range(n)) for j in (0, 1))
-    fixed = ", ".join(f"x{i + 1} = {format_rational(centre[i])}" for i in range(2, min(n, 5)))
-    if n > 5:
-        fixed += ", ..."
+    rest = {format_rational(v) for v in centre[2:]}
+    if len(rest) == 1:
+        fixed = f"x3 = ... = x{n} = {rest.pop()}" if n > 3 else f"x3 = {rest.pop()}"
+    else:
+        fixed = ", ".join(f"x{i + 1} = {format_rational(centre[i])}" for i in range(2, min(n, 5)))
+        fixed += ", ..." if n > 5 else ""
     note = f"spanned by x1 and x2 through the domain's centre ({fixed})"
     sl = Slice(origin, dirs, kind="default", source=note, direction_kind="coordinate", axes=(0, 1))
     return sl, Domain.box(2, [lo[0], lo[1]], [hi[0], hi[1]])

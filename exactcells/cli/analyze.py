@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
         plane = build_complex(net2, dom2, with_output=True, progress=progress)
     outdir.mkdir(parents=True, exist_ok=True)
     if prob.slice is not None:
-        title = (f"{prob.original.architecture} on {prob.slice.describe()}, {dom.describe()} in "
-                 f"slice coordinates: {hidden.num_regions} regions")
+        title = (f"{prob.original.architecture}: {hidden.num_regions} regions on {dom.describe()} in "
+                 f"slice coordinates,\n{prob.slice.describe()}")
     else:
         title = f"{net.architecture} on {dom.describe()}: {hidden.num_regions} regions"
     if slice_note:
