@@ -431,3 +431,22 @@ def test_cli_50d_network_with_a_wide_layer_is_refused_at_once(tmp_path: Path,
     t0 = time.perf_counter()
     bad(capsys, "cells", str(path), "--max-cells", "100000", "--jobs", "2", words=("R^50", "--around"))
     assert time.perf_counter() - t0 < 5
+
+
+def test_cli_ambient_domain_file(files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # on the plane (s, t, t), x1 + x2 + x3 <= 1 reads s + 2 t <= 1: it leaves of the square
+    # [-1/2, 3/2]^2 the trapezoid under the line from (-1/2, 3/4) to (3/2, -1/4), of area
+    # 2 (5/4 + 1/4) / 2 = 3/2; the lines s = 1/2, t = 1/4, t = 1/2 cut it
+    amb = _write(tmp_path, {"A": [[1, 1, 1]], "c": [1]}, "amb.json")
+    code, out, err = run(capsys, "cells", files["net3"], "--plane", files["plane"], "--ambient-domain", amb, "--json")
+    assert code == 0, err
+    obj = json.loads(out)
+    dom = Domain.from_dict(obj["slice"]["domain"])
+    assert dom.volume() == F(3, 2) and dom.num_facets == 4
+    K = build_complex(plane_through([0, 0, 0], [1, 0, 0], [0, 1, 1]).restrict(
+        network_from_dict(_coordinate_net(["1/2", "1/2", "1/4"]))), dom)
+    assert obj["f_vector"] == list(K.f_vector)
+    # s + 2 t <= 1 passes through (1/2, 1/4): the point where two of the lines meet
+    assert (F(1, 2), F(1, 4)) in {K.vertex(v) for v in range(K.f_vector[0])}
+    wrong = _write(tmp_path, {"A": [[1, 1]], "c": [1]}, "wrong.json")
+    bad(capsys, "cells", files["net3"], "--plane", files["plane"], "--ambient-domain", wrong, words=("R^2", "3 inputs"))
