@@ -122,17 +122,13 @@ def _padded(rows: Sequence[Sequence[int]], width: int = 0) -> np.ndarray:
 
 def domain_lattice(domain: Domain, ncut: int) -> Lattice:
     """The face lattice of the domain with homogeneous vertex vectors ``(D x, D)``."""
-    faces = domain.faces()
+    faces, face_facets = domain.face_lattice()
     n = domain.dim
     m = domain.num_facets
     sig = np.zeros((max(64, len(faces)), ncut + m), dtype=np.int8)
     lat = Lattice(n, ncut, [], [], sig, {}, [[] for _ in range(n + 1)], [], [])
-    by_dim_sets: dict[int, list[int]] = {}
     for i, f in enumerate(faces):
-        by_dim_sets.setdefault(f.dim, []).append(i)
-    for i, f in enumerate(faces):
-        fac = [j for j in by_dim_sets.get(f.dim - 1, []) if faces[j].vertices < f.vertices] if f.dim else []
-        lat.new_cell(f.dim, fac)
+        lat.new_cell(f.dim, face_facets[i])
         lat.sig[i, ncut:] = [1 if k in f.on_facets else 2 for k in range(m)]
         lat.by_dim[f.dim].append(i)
         if f.dim == 0:
@@ -297,8 +293,9 @@ def _cut(lat: Lattice, col: int, j: int, minus: int | None = None) -> int:
 
 
 class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int, enabled: bool, what: str = "neurons") -> None:
         self.total = total
+        self.what = what
         self.enabled = enabled
         self.t0 = time.perf_counter()
         self.tty = sys.stderr.isatty()
@@ -316,7 +313,7 @@ class _Progress:
         width = 24
         filled = int(width * done / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
-        msg = (f"exactcells: [{bar}] {done}/{self.total} neurons ({label}), "
+        msg = (f"exactcells: [{bar}] {done}/{self.total} {self.what} ({label}), "
                f"{cells} cells, {now - self.t0:.1f} s")
         if self.tty:
             sys.stderr.write("\r" + msg + ("\n" if done >= self.total else ""))
@@ -651,14 +648,18 @@ def build_complex(
     _check_domain(net, domain)
     ro = output_refinement(net, with_output, refine)
     if jobs > 1:
-        K = build_complex_by_units(net, domain, with_output=with_output, refine=ro, jobs=jobs)
-        if max_cells is not None and K.num_cells > max_cells:
-            raise CellLimitExceeded(f"the complex has {K.num_cells} cells, more than max_cells = {max_cells}")
-        return K
+        return build_complex_by_units(net, domain, with_output=with_output, refine=ro, jobs=jobs,
+                                      max_cells=max_cells, progress=progress)
     t0 = time.perf_counter()
     lat = domain_lattice(domain, _num_columns(net, ro))
+    _check_limit(lat.num_cells(), max_cells, "the domain's face lattice has")
     _refine(lat, net, ro, max_cells=max_cells, progress=progress)
     return _assemble(lat, net, domain, ro, time.perf_counter() - t0)
+
+
+def _check_limit(cells: int, max_cells: int | None, what: str) -> None:
+    if max_cells is not None and cells > max_cells:
+        raise CellLimitExceeded(f"stopped: {what} {cells} cells already, more than max_cells = {max_cells}")
 
 
 def _check_domain(net: Network, domain: Domain) -> None:
@@ -726,7 +727,8 @@ class WorkUnit:
 
 
 def plan_units(
-    net: Network, domain: Domain, start: int, with_output: bool = False, refine: str | None = None
+    net: Network, domain: Domain, start: int, with_output: bool = False, refine: str | None = None,
+    max_cells: int | None = None,
 ) -> list[WorkUnit]:
     """Split the build into independent units: the closures of the top cells after ``start`` steps."""
     ro = output_refinement(net, with_output, refine)
@@ -734,7 +736,8 @@ def plan_units(
     if not 0 <= start <= total:
         raise InvalidArgumentError(f"start must be between 0 and {total} (the number of steps), got {start}")
     lat = domain_lattice(domain, _num_columns(net, ro))
-    _refine(lat, net, ro, 0, start)
+    _check_limit(lat.num_cells(), max_cells, "the domain's face lattice has")
+    _refine(lat, net, ro, 0, start, max_cells=max_cells)
     return [WorkUnit(start, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
 
 
@@ -763,40 +766,79 @@ def _closure_lattice(lat: Lattice, top: int) -> Lattice:
 
 
 def refine_unit(
-    unit: WorkUnit, net: Network, with_output: bool = False, refine: str | None = None
+    unit: WorkUnit, net: Network, with_output: bool = False, refine: str | None = None,
+    max_cells: int | None = None,
 ) -> Lattice:
-    """Refine one unit by the remaining neurons (independent of every other unit)."""
+    """Refine one unit by the remaining steps (independent of every other unit).
+
+    A unit's cells are distinct cells of the whole complex, so a unit above ``max_cells`` stops
+    the build (:class:`~exactcells.errors.CellLimitExceeded`).
+    """
     src = unit.lattice
     lat = Lattice(src.n, src.ncut, list(src.dim), [list(f) for f in src.facets], src.sig.copy(),
                   {k: list(v) for k, v in src.hv.items()}, [list(x) for x in src.by_dim], [], [])
     lat.rebuild_pad()
-    return _refine(lat, net, output_refinement(net, with_output, refine), unit.start)
+    return _refine(lat, net, output_refinement(net, with_output, refine), unit.start, max_cells=max_cells)
 
 
-def merge_units(parts: Sequence[Lattice]) -> Lattice:
-    """Merge refined units into one lattice, identifying cells by their sign vectors."""
-    n, ncut = parts[0].n, parts[0].ncut
-    key_to_id: dict[bytes, int] = {}
-    rows: list[np.ndarray] = []
-    out = Lattice(n, ncut, [], [], parts[0].sig[:0].copy(), {}, [[] for _ in range(n + 1)], [], [])
-    for part in parts:
+_WORKER_ARGS: tuple[Network, bool, str | None, int | None] | None = None  # set once in every pool worker
+
+
+def _init_worker(net: Network, with_output: bool, refine: str | None, max_cells: int | None) -> None:
+    global _WORKER_ARGS
+    _WORKER_ARGS = (net, with_output, refine, max_cells)
+
+
+def _refine_unit_task(unit: WorkUnit) -> Lattice:
+    """:func:`refine_unit` in a pool worker (the network was sent once, by :func:`_init_worker`)."""
+    assert _WORKER_ARGS is not None
+    return refine_unit(unit, *_WORKER_ARGS)
+
+
+class _Merger:
+    """Merges refined units one by one, identifying cells by their sign vectors; ``num_cells``
+    is at every moment the number of distinct cells of the complex found so far."""
+
+    def __init__(self, n: int, ncut: int, width: int) -> None:
+        self.key_to_id: dict[bytes, int] = {}
+        self.rows: list[np.ndarray] = []
+        self.width = width
+        self.out = Lattice(n, ncut, [], [], np.zeros((0, width), dtype=np.int8), {},
+                           [[] for _ in range(n + 1)], [], [])
+
+    @property
+    def num_cells(self) -> int:
+        return len(self.rows)
+
+    def add(self, part: Lattice) -> None:
+        out, key_to_id = self.out, self.key_to_id
         local: dict[int, int] = {}
         sig = part.sig
-        for k in range(n + 1):
+        for k in range(out.n + 1):
             for c in part.by_dim[k]:
                 key = sig[c].tobytes()
                 gid = key_to_id.get(key)
                 if gid is None:
                     gid = out.new_cell(k, [local[f] for f in part.facets[c]])
                     key_to_id[key] = gid
-                    rows.append(sig[c])
+                    self.rows.append(sig[c])
                     out.by_dim[k].append(gid)
                     if c in part.hv:
                         out.hv[gid] = part.hv[c]
                 local[c] = gid
-    out.sig = np.array(rows, dtype=np.int8).reshape(len(rows), parts[0].sig.shape[1])
-    out.rebuild_pad()
-    return out
+
+    def finish(self) -> Lattice:
+        self.out.sig = np.array(self.rows, dtype=np.int8).reshape(len(self.rows), self.width)
+        self.out.rebuild_pad()
+        return self.out
+
+
+def merge_units(parts: Sequence[Lattice]) -> Lattice:
+    """Merge refined units into one lattice, identifying cells by their sign vectors."""
+    m = _Merger(parts[0].n, parts[0].ncut, parts[0].sig.shape[1])
+    for part in parts:
+        m.add(part)
+    return m.finish()
 
 
 def build_complex_by_units(
@@ -807,11 +849,16 @@ def build_complex_by_units(
     with_output: bool = False,
     refine: str | None = None,
     jobs: int = 1,
+    max_cells: int | None = None,
+    progress: bool = False,
 ) -> PolyhedralComplex:
     """The same complex as :func:`build_complex`, computed as independent units and merged.
 
     ``start`` neurons are cut first (default: the first hidden layer); each resulting top cell
-    is refined separately, in ``jobs`` processes, and the parts are merged by sign vector.
+    is refined separately, in ``jobs`` processes, and the parts are merged by sign vector as
+    they finish. ``max_cells`` is checked while planning, inside every unit and on the merged
+    count after every unit: beyond it the pool is terminated and
+    :class:`~exactcells.errors.CellLimitExceeded` raised at once.
     """
     if domain is None:
         domain = Domain.box(net.input_dim)
@@ -820,14 +867,27 @@ def build_complex_by_units(
     ro = output_refinement(net, with_output, refine)
     if start is None:
         start = sum(1 for item in _schedule(net, ro) if item.layer == 0) if len(net.layers) > 1 else 0
-    units = plan_units(net, domain, start, with_output, ro)
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    units = plan_units(net, domain, start, with_output, ro, max_cells=max_cells)
+    steps = len(_schedule(net, ro))
+    merger = _Merger(domain.dim, _num_columns(net, ro), units[0].lattice.sig.shape[1])
+    bar = _Progress(len(units), progress, "units")
 
-        with ProcessPoolExecutor(jobs) as ex:
-            parts = list(ex.map(refine_unit, units, [net] * len(units), [with_output] * len(units),
-                                [ro] * len(units)))
+    def take(i: int, part: Lattice) -> None:
+        merger.add(part)
+        _check_limit(merger.num_cells, max_cells, f"after {i} of {len(units)} units the complex has")
+        bar.update(i, merger.num_cells, "merged")
+
+    if jobs > 1 and len(units) > 1 and start < steps:
+        import multiprocessing
+
+        workers = min(jobs, len(units))
+        chunk = max(1, len(units) // (8 * workers))
+        # leaving the block terminates the workers, also when the limit stops the build early
+        with multiprocessing.get_context().Pool(workers, _init_worker, (net, with_output, ro, max_cells)) as pool:
+            for i, part in enumerate(pool.imap_unordered(_refine_unit_task, units, chunksize=chunk), 1):
+                take(i, part)
     else:
-        parts = [refine_unit(u, net, with_output, ro) for u in units]
-    lat = merge_units(parts)
+        for i, unit in enumerate(units, 1):
+            take(i, refine_unit(unit, net, with_output, ro, max_cells))
+    lat = merger.finish()
     return _assemble(lat, net, domain, ro, time.perf_counter() - t0)

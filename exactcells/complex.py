@@ -391,11 +391,16 @@ class PolyhedralComplex:
             "rounding": self._network.rounding,
         }
 
-    def save(self, path: str | Path, force: bool = False) -> None:
-        """Write the complex in the versioned ``.npz`` format (see :func:`load_complex`)."""
+    def save(self, path: str | Path, force: bool = False, extra_meta: dict[str, Any] | None = None) -> None:
+        """Write the complex in the versioned ``.npz`` format (see :func:`load_complex`).
+
+        ``extra_meta`` adds keys to the ``meta`` record (e.g. ``"slice"``: the slice the complex
+        was built on); they cannot replace the format's own keys.
+        """
         from .io import atomic_output
 
-        meta = {
+        meta: dict[str, Any] = dict(extra_meta or {})
+        meta |= {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "network": self._network.to_dict(),

@@ -23,7 +23,32 @@ from .errors import (
 from .geometry import affine_rank, implicit_equalities, vertices_of
 from .numbers import format_rational, to_rational
 
-__all__ = ["Domain", "DomainFace", "load_domain"]
+__all__ = [
+    "Domain",
+    "DomainFace",
+    "DomainTooLargeError",
+    "MAX_DOMAIN_DIM",
+    "load_domain",
+    "halfspaces_from_dict",
+    "load_halfspaces",
+]
+
+# The largest dimension of a full-dimensional domain exactcells enumerates. Every n-polytope has
+# at least 2^(n+1) - 1 faces and the n-cube 3^n; measured on a 2-core machine (a network of one
+# neuron, the cube [-1, 1]^n, build included): 8-D 2 s, 9-D 10 s, 10-D 20 s, 11-D 97 s, 12-D
+# about 6 minutes. Above the limit a domain is refused at once: take a slice (exactcells.slicing).
+MAX_DOMAIN_DIM = 10
+
+
+class DomainTooLargeError(InvalidDomainError):
+    """A full-dimensional domain above :data:`MAX_DOMAIN_DIM` dimensions (its face lattice is
+    too large to enumerate); take a 1-, 2- or 3-D slice instead."""
+
+
+def too_large_message(n: int) -> str:
+    return (f"a full-dimensional domain in R^{n} is too large to enumerate (its face lattice has at "
+            f"least 2^{n + 1} faces; the limit is {MAX_DOMAIN_DIM} dimensions): take a slice with "
+            "--plane FILE, --slice FILE or --around POINT --radius R (exactcells.slicing)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +99,8 @@ class Domain:
         n = len(A[0])
         if n == 0:
             raise InvalidDomainError("the domain's rows have no columns")
+        if n > MAX_DOMAIN_DIM:
+            raise DomainTooLargeError(too_large_message(n))
         Aq: list[tuple[Fraction, ...]] = []
         for i, row in enumerate(A):
             if len(row) != n:
@@ -118,6 +145,8 @@ class Domain:
         """The box ``[lo, hi]^n`` (``lo``, ``hi`` scalars or per-coordinate sequences)."""
         if n < 1:
             raise InvalidDomainError(f"a box needs dimension at least 1, got {n}")
+        if n > MAX_DOMAIN_DIM:
+            raise DomainTooLargeError(too_large_message(n))
         los = list(lo) if isinstance(lo, (list, tuple)) else [lo] * n
         his = list(hi) if isinstance(hi, (list, tuple)) else [hi] * n
         if len(los) != n or len(his) != n:
@@ -145,22 +174,11 @@ class Domain:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Domain:
         """From ``{"A": [...], "c": [...]}`` (``A x <= c``) or ``{"box": [[lo, hi], ...]}``."""
-        if not isinstance(d, Mapping):
-            raise InvalidDomainError("a domain must be a JSON object with keys 'A' and 'c'")
+        _check_domain_dict(d)
         if "box" in d:
             b = d["box"]
-            if not isinstance(b, list) or not all(isinstance(r, list) and len(r) == 2 for r in b):
-                raise InvalidDomainError("'box' must be a list of [lo, hi] pairs")
             return cls.box(len(b), [r[0] for r in b], [r[1] for r in b])
-        for key in ("A", "c"):
-            if key not in d:
-                raise InvalidDomainError(f"the domain has no '{key}' key")
-        A, c = d["A"], d["c"]
-        if not isinstance(A, list) or not all(isinstance(r, list) for r in A):
-            raise InvalidDomainError("'A' must be a list of rows")
-        if not isinstance(c, list):
-            raise InvalidDomainError("'c' must be a list")
-        return cls(A, c)
+        return cls(d["A"], d["c"])
 
     # -- properties ------------------------------------------------------------------------
     @property
@@ -190,26 +208,71 @@ class Domain:
 
     def faces(self) -> list[DomainFace]:
         """Every non-empty face (the domain itself included), by increasing dimension."""
+        return self.face_lattice()[0]
+
+    def face_lattice(self) -> tuple[list[DomainFace], list[list[int]]]:
+        """Every non-empty face (as :meth:`faces`) and, for each, the indices of its facets.
+
+        Faces are found as intersections of faces with facets (vertex sets as bit masks). A
+        face's dimension is ``n`` minus the exact rank of the normals of the facets that contain
+        it (the affine hull of a face is cut out by the inequalities tight on it), and ``g`` is
+        a facet of ``f`` exactly when ``g = f ∩ F_i`` for some facet ``F_i`` and
+        ``dim g = dim f - 1``.
+        """
+        from flint import fmpz_mat
+
+        from .geometry import integer_rows
+
         n = self.dim
-        allv = frozenset(range(len(self.vertices)))
-        found: dict[frozenset[int], None] = {allv: None}
+        nv = len(self.vertices)
+        fmasks = [sum(1 << v for v in fv) for fv in self.facet_vertices]
+        normals = integer_rows(self.A)
+        allv = (1 << nv) - 1
+        found: dict[int, None] = {allv: None}
         frontier = [allv]
         while frontier:
             nxt = []
             for f in frontier:
-                for fv in self.facet_vertices:
-                    g = f & fv
+                for fm in fmasks:
+                    g = f & fm
                     if g and g != f and g not in found:
                         found[g] = None
                         nxt.append(g)
             frontier = nxt
-        out = []
+        info: dict[int, tuple[int, frozenset[int]]] = {}
         for vs in found:
-            dim = n if vs == allv else affine_rank([self.vertices[i] for i in sorted(vs)])
-            on = frozenset(i for i, fv in enumerate(self.facet_vertices) if vs <= fv)
-            out.append(DomainFace(vs, dim, on))
-        out.sort(key=lambda f: (f.dim, sorted(f.vertices)))
-        return out
+            on = frozenset(i for i, fm in enumerate(fmasks) if vs & fm == vs)
+            if vs == allv:
+                dim = n
+            elif vs & (vs - 1) == 0:
+                dim = 0  # a single vertex
+            else:
+                dim = n - int(fmpz_mat([normals[i] for i in sorted(on)]).rank())
+            info[vs] = (dim, on)
+
+        def bits(m: int) -> list[int]:
+            out = []
+            while m:
+                low = m & -m
+                out.append(low.bit_length() - 1)
+                m ^= low
+            return out
+
+        order = sorted(found, key=lambda vs: (info[vs][0], bits(vs)))
+        index = {vs: i for i, vs in enumerate(order)}
+        faces = [DomainFace(frozenset(bits(vs)), info[vs][0], info[vs][1]) for vs in order]
+        facets: list[list[int]] = []
+        for vs in order:
+            d, on = info[vs]
+            fs: set[int] = set()
+            if d > 0:
+                for i, fm in enumerate(fmasks):
+                    if i not in on:
+                        g = vs & fm
+                        if g and info[g][0] == d - 1:
+                            fs.add(index[g])
+            facets.append(sorted(fs))
+        return faces, facets
 
     def volume(self) -> Fraction:
         """Exact volume (by a triangulation of the face lattice)."""
@@ -235,12 +298,79 @@ class Domain:
         return f"polytope with {self.num_facets} facets in R^{self.dim}"
 
 
-def load_domain(path: str | Path) -> Domain:
-    """Read a domain JSON file (``{"A": ..., "c": ...}`` or ``{"box": ...}``)."""
+def _check_domain_dict(d: Any) -> None:
+    if not isinstance(d, Mapping):
+        raise InvalidDomainError("a domain must be a JSON object with keys 'A' and 'c'")
+    if "box" in d:
+        b = d["box"]
+        if not isinstance(b, list) or not all(isinstance(r, list) and len(r) == 2 for r in b):
+            raise InvalidDomainError("'box' must be a list of [lo, hi] pairs")
+        return
+    for key in ("A", "c"):
+        if key not in d:
+            raise InvalidDomainError(f"the domain has no '{key}' key")
+    A, c = d["A"], d["c"]
+    if not isinstance(A, list) or not all(isinstance(r, list) for r in A):
+        raise InvalidDomainError("'A' must be a list of rows")
+    if not isinstance(c, list):
+        raise InvalidDomainError("'c' must be a list")
+
+
+def halfspaces_from_dict(d: Mapping[str, Any]) -> tuple[list[tuple[Fraction, ...]], list[Fraction]]:
+    """The rows ``A x <= c`` of a domain dict, read exactly but not enumerated (any dimension).
+
+    Used for ambient domains of slices: the polytope is computed only in slice coordinates.
+    """
+    _check_domain_dict(d)
+    if "box" in d:
+        A: list[tuple[Fraction, ...]] = []
+        c: list[Fraction] = []
+        n = len(d["box"])
+        for i, (lo, hi) in enumerate(d["box"]):
+            lq, hq = to_rational(lo, f"box lower bound {i}"), to_rational(hi, f"box upper bound {i}")
+            if lq >= hq:
+                raise InvalidDomainError(f"box coordinate {i}: LO = {format_rational(lq)} is not below "
+                                         f"HI = {format_rational(hq)}")
+            A.append(tuple(Fraction(-int(j == i)) for j in range(n)))
+            c.append(-lq)
+            A.append(tuple(Fraction(int(j == i)) for j in range(n)))
+            c.append(hq)
+        return A, c
+    rows, cs = d["A"], d["c"]
+    if len(rows) == 0:
+        raise InvalidDomainError("the domain has no inequalities (A is empty)")
+    if len(rows) != len(cs):
+        raise InvalidDomainError(f"A has {len(rows)} rows but c has {len(cs)} entries")
+    n = len(rows[0])
+    out = []
+    for i, row in enumerate(rows):
+        if len(row) != n:
+            raise InvalidDomainError(f"A is ragged: row {i} has {len(row)} entries, not {n}")
+        out.append(tuple(to_rational(v, f"domain A[{i}][{k}]") for k, v in enumerate(row)))
+    return out, [to_rational(v, f"domain c[{i}]") for i, v in enumerate(cs)]
+
+
+def load_halfspaces(path: str | Path) -> tuple[list[tuple[Fraction, ...]], list[Fraction]]:
+    """Read a domain JSON file as rows ``A x <= c`` without enumerating it (see
+    :func:`halfspaces_from_dict`)."""
+    p = Path(path)
+    d = _read_domain_json(p)
+    try:
+        return halfspaces_from_dict(d)
+    except (InvalidDomainError, NonRationalInputError) as e:
+        raise type(e)(f"{p}: {e}") from None
+
+
+def _read_domain_json(p: Path) -> Any:
     from .io import read_json
 
+    return read_json(p, InvalidDomainError)
+
+
+def load_domain(path: str | Path) -> Domain:
+    """Read a domain JSON file (``{"A": ..., "c": ...}`` or ``{"box": ...}``)."""
     p = Path(path)
-    d = read_json(p, InvalidDomainError)
+    d = _read_domain_json(p)
     try:
         return Domain.from_dict(d)
     except (InvalidDomainError, NonRationalInputError) as e:

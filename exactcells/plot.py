@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["region_polygons", "plot_complex_2d", "plot_complex_1d", "save_complex_png",
-           "boundary_edges", "plot_classes_2d", "plot_partition_2d", "save_classes_png"]
+           "boundary_edges", "plot_classes_2d", "plot_partition_2d", "save_classes_png", "draw_marks", "Mark"]
+
+# a named point to mark (e.g. p0 of a plane), in the complex's coordinates (a float view)
+Mark = tuple[str, Sequence[float]]
 
 
 def _maximizers(K: PolyhedralComplex) -> np.ndarray | None:
@@ -62,18 +65,26 @@ def plot_complex_2d(
     edge_color: str = "0.35",
     title: str | None = None,
     label: str | None = None,
+    marks: Sequence[Mark] = (),
+    points: np.ndarray | None = None,
+    axis_labels: Sequence[str] | None = None,
 ) -> None:
     """Draw the regions of a 2-D complex coloured by ``values`` (default: the network output
     at each region's interior point, a float view), the cell edges, and the decision boundary
     (the 1-cells on which the first output is zero, or with at least two maximizers for the
     argmax complex, when the complex was built with the output).
+    ``marks`` are named points drawn with their names, ``points`` an ``(N, 2)`` array of data
+    points drawn as dots (both in the complex's coordinates, e.g. plane coordinates).
     """
     from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.colors import TwoSlopeNorm
 
     polys = region_polygons(K)
     if values is None:
-        vals = np.array([float(K.network.forward(K.interior_point(r))[0]) for r in K.regions()])
+        # a float view: exact interior points, the output evaluated in floating point (an exact
+        # forward pass at points with huge denominators, e.g. on a slice of a float network, is slow)
+        X = np.array([[float(v) for v in K.interior_point(r)] for r in K.regions()], dtype=float)
+        vals = K.network.forward_float(X.reshape(len(X), K.input_dim))[:, 0]
     else:
         vals = np.asarray(values, dtype=float)
     vmax = float(np.max(np.abs(vals))) if vals.size and np.max(np.abs(vals)) > 0 else 1.0
@@ -90,9 +101,13 @@ def plot_complex_2d(
         ax.add_collection(LineCollection([V[ind[ptr[e] : ptr[e + 1]]] for e in zero],
                                          colors="k", linewidths=1.8))
     lo, hi = V.min(axis=0), V.max(axis=0)
+    draw_marks(ax, marks, points)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")
+    if axis_labels:
+        ax.set_xlabel(axis_labels[0])
+        ax.set_ylabel(axis_labels[1])
     if title:
         ax.set_title(title, fontsize=9)
     cb = ax.figure.colorbar(pc, ax=ax, shrink=0.8)
@@ -100,8 +115,24 @@ def plot_complex_2d(
                                                    if values is None else "value"), fontsize=8)
 
 
+def draw_marks(ax: Axes, marks: Sequence[Mark] = (), points: np.ndarray | None = None) -> None:
+    """Data points as small dots and named points with their names (2-D axes; on 1-D axes the
+    points are drawn on the horizontal axis)."""
+    if points is not None and len(points):
+        P = np.asarray(points, dtype=float)
+        ys = P[:, 1] if P.shape[1] > 1 else np.zeros(len(P))
+        ax.plot(P[:, 0], ys, "o", ms=2.5, color="k", alpha=0.7, label="data points in the slice", zorder=4)
+    for name, xy in marks:
+        x = float(xy[0])
+        y = float(xy[1]) if len(xy) > 1 else 0.0
+        ax.plot([x], [y], marker="*", ms=11, color="gold", markeredgecolor="k", zorder=5)
+        ax.annotate(name, (x, y), xytext=(5, 5), textcoords="offset points", fontsize=9, zorder=6)
+
+
 def plot_complex_1d(K: PolyhedralComplex, ax: Axes, values: Sequence[float] | None = None,
-                    cmap: str = "coolwarm", title: str | None = None, label: str | None = None) -> None:
+                    cmap: str = "coolwarm", title: str | None = None, label: str | None = None,
+                    marks: Sequence[Mark] = (), points: np.ndarray | None = None,
+                    axis_labels: Sequence[str] | None = None) -> None:
     """Draw a 1-D complex: the graph of the first output through its exact vertex values (a float
     view) over the regions, which are shaded by ``values`` when given (one per region)."""
     from matplotlib import colormaps
@@ -127,7 +158,8 @@ def plot_complex_1d(K: PolyhedralComplex, ax: Axes, values: Sequence[float] | No
     ax.plot(xs[order], ys[order], color="k", lw=1.5, label="F(x)")
     ax.axhline(0.0, color="0.6", lw=0.6)
     ax.plot(xs, ys, "o", color="k", ms=3, label="vertices of the complex")
-    ax.set_xlabel("x")
+    draw_marks(ax, marks, points)
+    ax.set_xlabel(axis_labels[0] if axis_labels else "x")
     ax.set_ylabel("network output")
     ax.legend(fontsize=8)
     if title:
@@ -136,8 +168,9 @@ def plot_complex_1d(K: PolyhedralComplex, ax: Axes, values: Sequence[float] | No
 
 def save_complex_png(K: PolyhedralComplex, path: str | Path, title: str | None = None,
                      values: Sequence[float] | None = None, force: bool = False,
-                     label: str | None = None) -> None:
-    """Write a PNG of a 2-D complex (atomically)."""
+                     label: str | None = None, marks: Sequence[Mark] = (),
+                     points: np.ndarray | None = None, axis_labels: Sequence[str] | None = None) -> None:
+    """Write a PNG of a 1-D or 2-D complex (atomically), with ``marks`` and data ``points``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -146,10 +179,8 @@ def save_complex_png(K: PolyhedralComplex, path: str | Path, title: str | None =
     from .io import atomic_output
 
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=120)
-    if K.input_dim == 1:
-        plot_complex_1d(K, ax, values=values, title=title, label=label)
-    else:
-        plot_complex_2d(K, ax, values=values, title=title, label=label)
+    draw = plot_complex_1d if K.input_dim == 1 else plot_complex_2d
+    draw(K, ax, values=values, title=title, label=label, marks=marks, points=points, axis_labels=axis_labels)
     with atomic_output(path, force=force) as f:
         fig.savefig(f, format="png", bbox_inches="tight")
     plt.close(fig)

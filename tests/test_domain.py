@@ -212,3 +212,25 @@ def test_one_dimensional_domain() -> None:
     # the points -1/2 and 1/2: pieces of lengths 1/2, 1, 1/2
     assert sorted(K.region_volumes()) == [F(1, 2), F(1, 2), F(1)]
     assert {K.vertex(v) for v in range(4)} == {(F(-1),), (F(-1, 2),), (F(1, 2),), (F(1),)}
+
+
+@pytest.mark.parametrize("D", [
+    Domain.box(4, 0, 1),
+    # a square pyramid (not simple: its apex lies on 4 facets) and a triangular prism
+    Domain([[0, 0, -1], [2, 0, 1], [-2, 0, 1], [0, 2, 1], [0, -2, 1]], [0, 2, 2, 2, 2]),
+    Domain([[-1, 0, 0], [0, -1, 0], [1, 1, 0], [0, 0, 1], [0, 0, -1]], [0, 0, 1, 1, 0]),
+], ids=["4-cube", "pyramid", "prism"])
+def test_face_lattice_agrees_with_affine_hulls(D: Domain) -> None:
+    from exactcells.geometry import affine_rank
+
+    faces, facets = D.face_lattice()
+    assert faces == D.faces()
+    for i, f in enumerate(faces):
+        # the dimension is that of the affine hull of the face's vertices
+        assert f.dim == affine_rank([D.vertices[v] for v in sorted(f.vertices)])
+        # the facets of a face: the faces one dimension lower whose vertex sets lie inside it
+        expected = [j for j, g in enumerate(faces) if g.dim == f.dim - 1 and g.vertices < f.vertices]
+        assert facets[i] == expected
+    pyramid_like = D.num_facets == 5 and len(D.vertices) == 5
+    if pyramid_like:
+        assert [sum(1 for f in faces if f.dim == k) for k in range(4)] == [5, 8, 5, 1]

@@ -11,7 +11,7 @@ from ..build import build_complex
 from ..io import check_writable
 from . import print_json
 from .argtypes import positive_int
-from .common import add_network_args, network_and_domain
+from .common import add_network_args, load_problem
 
 
 def register(sub: Any) -> None:
@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    net, dom = network_and_domain(args)
+    prob = load_problem(args)
+    net, dom = prob.network, prob.domain
     if args.save:
         from pathlib import Path
 
@@ -41,9 +42,12 @@ def run(args: argparse.Namespace) -> int:
     with_output = args.with_output or args.refine is not None
     K = build_complex(net, dom, with_output=with_output, refine=args.refine, max_cells=args.max_cells,
                       progress=not args.no_progress, jobs=args.jobs)
+    extra = {"slice": prob.record} if prob.record is not None else None
     if args.save:
-        K.save(args.save, force=args.force)
+        K.save(args.save, force=args.force, extra_meta=extra)
     out = K.summary()
+    if prob.record is not None:
+        out["slice"] = prob.record
     out["seconds"] = round(time.perf_counter() - t0, 4)
     out["build_seconds"] = round(K.build_seconds, 4)
     if args.save:
@@ -51,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
     else:
-        print(f"network {out['architecture']} on {out['domain']}"
+        where = out["domain"] if prob.slice is None else f"{out['domain']} in {prob.slice.describe()}"
+        print(f"network {prob.original.architecture if prob.slice else out['architecture']} on {where}"
               f"{f' (refined by the output: {K.output_refinement})' if with_output else ''}")
         print(f"f-vector {tuple(out['f_vector'])}, {out['num_regions']} regions, "
               f"{out['num_cells']} cells, Euler characteristic {out['euler_characteristic']}")

@@ -14,7 +14,7 @@ from ..errors import FormatError
 from ..numbers import float_view
 from . import print_json
 from .argtypes import cdd_count, positive_int
-from .common import add_network_args, network_and_domain
+from .common import add_network_args, load_problem
 
 
 def register(sub: Any) -> None:
@@ -55,7 +55,8 @@ def register(sub: Any) -> None:
 
 
 def run_certify(args: argparse.Namespace) -> int:
-    net, dom = network_and_domain(args)
+    prob = load_problem(args)
+    net, dom = prob.network, prob.domain
     if args.complex_file:
         L = load_complex(args.complex_file)
         K = PolyhedralComplex(network=net, domain=dom, with_output=L.with_output,
@@ -72,6 +73,7 @@ def run_certify(args: argparse.Namespace) -> int:
     if args.json:
         out = cert.to_dict()
         out["build_seconds"] = round(K.build_seconds, 4)
+        out["slice"] = prob.record
         print_json(out)
     else:
         print(cert.summary())
@@ -80,7 +82,8 @@ def run_certify(args: argparse.Namespace) -> int:
 
 
 def run_claim(args: argparse.Namespace) -> int:
-    net, dom = network_and_domain(args)
+    prob = load_problem(args)
+    net, dom = prob.network, prob.domain
     claim = load_claim(args.claim)
     K = build_complex(net, dom, progress=not args.no_progress)
     try:
@@ -88,7 +91,7 @@ def run_claim(args: argparse.Namespace) -> int:
     except FormatError as e:
         raise FormatError(f"{args.claim}: {e}") from None
     if args.json:
-        print_json(verdict.to_dict())
+        print_json(verdict.to_dict() | {"slice": prob.record})
     else:
         print(verdict.summary())
         for m in verdict.missing[:20]:

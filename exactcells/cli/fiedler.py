@@ -21,6 +21,7 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,14 +32,15 @@ from ..build import build_complex
 from ..complex import PolyhedralComplex
 from ..domain import Domain
 from ..dual import compare_proxy, dual_graph, load_points, locate_points, region_class_volumes
+from ..errors import FormatError
 from ..io import check_writable
 from ..network import Network
-from ..plot import save_complex_png
-from ..slicing import default_slice
+from ..plot import Mark, save_complex_png
+from ..slicing import default_slice, points_in_slice, read_points
 from ..spectral import FiedlerGapWarning, FiedlerResult, SpectralError, boundary_agreement, dual_fiedler
 from . import print_json
 from .argtypes import positive_float
-from .common import add_network_args, network_and_domain
+from .common import add_network_args, load_problem
 
 if TYPE_CHECKING:
     from .analyze import AnalysisContext
@@ -54,7 +56,7 @@ def register(sub: Any) -> None:
         description="Build the exact dual graph of the regions of NETWORK (one node per region, one "
                     "edge per shared facet), compute the Fiedler vector of its Laplacian and, for one "
                     "output, its agreement with the decision boundary.")
-    add_network_args(p)
+    add_network_args(p, seed_alias=False)
     p.add_argument("--weights", nargs="+", default=["none"], metavar="KIND",
                    help="none (default) | facet-volume (edge weights: shared facet volumes) | "
                         "region-volume (node weights: region volumes) | training-points FILE (node "
@@ -128,7 +130,9 @@ def plane_values(K: PolyhedralComplex, plane: PolyhedralComplex, vector: np.ndar
 
 
 def _picture(K: PolyhedralComplex, net: Network, dom: Domain, res: FiedlerResult, path: Path,
-             force: bool, plane: PolyhedralComplex | None = None, progress: bool = False) -> str | None:
+             force: bool, plane: PolyhedralComplex | None = None, progress: bool = False,
+             marks: Sequence[Mark] = (), points: np.ndarray | None = None,
+             axis_labels: Sequence[str] | None = None) -> str | None:
     note = None
     if plane is None:
         if dom.dim == 2:
@@ -143,8 +147,11 @@ def _picture(K: PolyhedralComplex, net: Network, dom: Domain, res: FiedlerResult
              f"lambda2 = {res.value:.4g}")
     if note:
         title += f"\n{note}"
+    if dom.dim > 2:
+        marks, points, axis_labels = (), None, None
     save_complex_png(plane, path, title=title, values=vals.tolist(), force=force,
-                     label="Fiedler vector entry of the region (float)")
+                     label="Fiedler vector entry of the region (float)", marks=marks, points=points,
+                     axis_labels=axis_labels)
     return note
 
 
@@ -160,11 +167,23 @@ def _solve(G: Any, **kw: Any) -> FiedlerResult:
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     kind, points_file = _parse_weights(args.weights)
-    net, dom = network_and_domain(args)
+    prob = load_problem(args)
+    net, dom = prob.network, prob.domain
     png = Path(args.output) / "fiedler.png" if args.output else None
     if png is not None:
         check_writable(png, args.force)
-    points = load_points(points_file, net.input_dim) if points_file else None
+    points: Any = None
+    off_slice = 0
+    if points_file and prob.slice is None:
+        points = load_points(points_file, net.input_dim)
+    elif points_file and prob.slice is not None:
+        raw = read_points(points_file)
+        n = prob.original.input_dim
+        if len(raw) and len(raw[0]) != n:
+            raise FormatError(f"{points_file}: the points have {len(raw[0])} coordinates but the network "
+                              f"takes {n} inputs")
+        points = points_in_slice(prob.slice, raw)[1]
+        off_slice = len(raw) - len(points)
     progress = not args.no_progress
     from .homology import build_for, resolve_refinement
 
@@ -187,12 +206,15 @@ def run(args: argparse.Namespace) -> int:
         "weights": kind,
         "normalized": bool(args.normalized),
         "f_vector": list(K.f_vector),
+        "slice": prob.record,
     }
     out.update(res.to_dict())
     if location is not None:
         out["training_points"] = {"file": points_file, "count": int(location.nodes.shape[0]),
                                   "outside_domain": location.num_outside,
                                   "on_boundary": int(np.count_nonzero(location.on_boundary))}
+        if prob.slice is not None:
+            out["training_points"]["off_slice"] = off_slice
     refined = None
     if net.output_dim == 1:
         refined = K if K.with_output else build_complex(net, dom, with_output=True, progress=progress)
@@ -204,7 +226,13 @@ def run(args: argparse.Namespace) -> int:
     out["hamming_proxy"] = compare_proxy(K, G).to_dict()
     if png is not None:
         plane = refined if (refined is not None and dom.dim == 2) else None
-        note = _picture(K, net, dom, res, png, args.force, plane=plane, progress=progress)
+        pts = None
+        if points is not None and dom.dim <= 2:
+            pts = np.array([[float(v) for v in p] for p in points], dtype=float).reshape(len(points), dom.dim)
+        marks = [(name, tuple(float(v) for v in xy)) for name, xy in prob.marks]
+        labels = prob.slice.coordinate_names() if prob.slice is not None else None
+        note = _picture(K, net, dom, res, png, args.force, plane=plane, progress=progress, marks=marks,
+                        points=pts, axis_labels=labels)
         out["picture"] = {"file": str(png), "slice": note}
     out["seconds"] = {"build": round(t_build, 4), "fiedler": round(t_fiedler, 4),
                       "total": round(time.perf_counter() - t0, 4)}
@@ -322,6 +350,7 @@ def analyze_section(ctx: AnalysisContext) -> dict[str, Any]:
         summary["agreement"] = boundary_agreement(G, res.vector, cv).to_dict()
     summary["hamming_proxy"] = compare_proxy(K, G).to_dict()
     png = ctx.outdir / "fiedler.png"
-    note = _picture(K, ctx.network, ctx.domain, res, png, ctx.force, plane=ctx.plane)
+    note = _picture(K, ctx.network, ctx.domain, res, png, ctx.force, plane=ctx.plane, marks=ctx.marks,
+                    points=ctx.points)
     summary["picture"] = {"file": "fiedler.png", "slice": note}
     return {"fiedler": summary}

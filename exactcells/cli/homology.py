@@ -20,7 +20,7 @@ from ..topology.subcomplex import (
     subcomplex_refinement,
 )
 from . import print_json
-from .common import add_network_args, network_and_domain
+from .common import add_network_args, load_problem
 
 __all__ = ["register", "run", "OUTPUT_SUBCOMPLEXES", "REFINEMENTS", "subcomplex_arg",
            "resolve_refinement", "build_for"]
@@ -119,7 +119,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    net, dom = network_and_domain(args)
+    prob = load_problem(args)
+    net, dom = prob.network, prob.domain
     _check_classes(net, args.subcomplex)
     refine = resolve_refinement(net, args.refine, _needed(args.subcomplex, net, args.refine),
                                 f"--subcomplex {args.subcomplex}")
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         "f_vector": list(h.f_vector),
         "euler_characteristic": h.euler_characteristic,
         "complex": K.summary(),
+        "slice": prob.record,
         "seconds": round(time.perf_counter() - t0, 4),
     }
     if args.json:

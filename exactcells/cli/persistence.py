@@ -19,7 +19,7 @@ from ..topology.phat_adapter import ALGORITHMS
 from ..topology.plot import save_betti_curves_png, save_diagram_png
 from ..topology.subcomplex import SUBCOMPLEX_NAMES, Subcomplex, named_subcomplex
 from . import print_json
-from .common import add_network_args, network_and_domain
+from .common import add_network_args, load_problem
 from .homology import REFINEMENTS, _check_classes, _needed, build_for, resolve_refinement, subcomplex_arg
 
 __all__ = ["register", "run", "FILES"]
@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
                     "compute persistence over Z/2 with PHAT, and write diagrams.json (exact "
                     "pairs), diagrams.npz (float diagrams and Betti curves), betti_curves.png "
                     "and diagram.png into DIR.")
-    add_network_args(p)
+    add_network_args(p, seed_alias=False)
     p.add_argument("--filtration", choices=FILTRATION_KINDS, default="dimension-random",
                    help="the filtration (default: dimension-random)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first repeat (default 0)")
@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeats < 1:
         raise InvalidFiltrationError("--repeats must be at least 1")
-    net, dom = network_and_domain(args)
+    prob = load_problem(args)
+    net, dom = prob.network, prob.domain
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         raise OutputPathError(f"cannot use {outdir} as the output folder: it is a file, not a folder")
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         "f_vector": list(S.f_vector),
         "refine": refine,
         "complex": K.summary(),
+        "slice": prob.record,
     }
     if P.filtration.uncertified is not None:
         summary["uncertified_cells"] = P.filtration.uncertified
