@@ -662,8 +662,10 @@ def boundary_agreement(
     edges = _edges_of(G)
     v = np.asarray(vector, dtype=float)
     sign = partition_agreement(edges, v > 0, class_volumes, 0.0)
-    w0 = np.array([float(a) for a, _ in class_volumes])
-    w1 = np.array([float(b) for _, b in class_volumes])
+    # float weights as fractions of the exact total (in [0, 1]: no overflow for huge domains)
+    total = sum((Fraction(a) + Fraction(b) for a, b in class_volumes), Fraction(0)) or Fraction(1)
+    w0 = np.array([float(Fraction(a) / total) for a, _ in class_volumes])
+    w1 = np.array([float(Fraction(b) / total) for _, b in class_volumes])
     T = float(w0.sum() + w1.sum())
     order = np.argsort(v, kind="stable")
     vs = v[order]

@@ -274,3 +274,18 @@ def test_certify_huge_box_has_null_float_companion(tmp_path: Path) -> None:
     d = json.loads(r.stdout)
     assert d["certified"] is True
     assert d["total_volume"] == "4" + "0" * 400 and d["total_volume_float"] is None
+
+
+def test_fiedler_on_a_huge_box_has_no_float_overflow(tmp_path: Path) -> None:
+    """The float-guided sweep weighs regions by their share of the exact total volume."""
+    (tmp_path / "net.json").write_text(json.dumps(GRID))
+    r = cli(tmp_path, "fiedler", "net.json", "--box", "-1e200", "1e200", "--json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    d = json.loads(r.stdout)
+    small = cli(tmp_path, "fiedler", "net.json", "--box", "-1", "1", "--json", "--no-progress")
+    assert small.returncode == 0, small.stderr
+    # the complex is the same up to scaling by 1e200 (GRID's cuts pass through the origin)
+    e = json.loads(small.stdout)
+    assert (d["num_nodes"], d["num_edges"], d["f_vector"]) == (e["num_nodes"], e["num_edges"], e["f_vector"])
+    assert d["agreement"] == e["agreement"]
