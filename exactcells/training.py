@@ -9,7 +9,7 @@ point (its binary value, :func:`exactcells.numbers.to_rational`) is exactly what
 Training needs the optional PyTorch extra (``pip install 'exactcells[torch]'``); torch is
 imported lazily, inside :func:`train`. A run is reproducible: the dataset comes from
 ``numpy.random.default_rng`` seeded with the run's seed, the initial weights from
-``torch.manual_seed(seed)``, training is full-batch (no shuffling), single-threaded and with
+``torch.manual_seed(init_seed(task, seed))`` (so each task starts from its own network), training is full-batch (no shuffling), single-threaded and with
 deterministic algorithms, so the same configuration gives bit-identical snapshots.
 
 Snapshots are taken at epochs ``0, every, 2 every, ..., epochs`` and saved as network JSON files
@@ -50,6 +50,7 @@ __all__ = [
     "make_dataset",
     "parse_arch",
     "grokking_config",
+    "init_seed",
     "snapshot_epochs",
     "train",
     "save_run",
@@ -234,7 +235,7 @@ class TrainConfig:
     n_train, n_test, noise
         Dataset sizes and noise (:func:`make_dataset`).
     lr, weight_decay
-        AdamW learning rate and decoupled weight decay.
+        Learning rate and weight decay (AdamW: decoupled; SGD: an L2 term in the gradient).
     init_scale
         Factor applied to every initial weight and bias (PyTorch's default initialisation
         otherwise); values above 1 with weight decay give grokking.
@@ -242,6 +243,12 @@ class TrainConfig:
         Classification: ``"bce"`` (logistic loss on the labels 0/1) or ``"mse"`` (squared error
         to the targets -1/+1); regression always uses the squared error. Either way class 1 is
         predicted where the output is positive.
+    optimizer
+        ``"adamw"`` (default) or ``"sgd"`` (plain full-batch gradient descent, no momentum).
+    restart_every
+        When positive, the optimiser's state is reset every ``restart_every`` epochs (a warm
+        restart: AdamW's moment estimates start again from zero, which makes loss spikes at
+        larger learning rates); 0: never.
     """
 
     task: str = "xor"
@@ -256,6 +263,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     init_scale: float = 1.0
     loss: str = "bce"
+    optimizer: str = "adamw"
+    restart_every: int = 0
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -267,6 +276,10 @@ class TrainConfig:
             raise TrainingError("need lr > 0, weight_decay >= 0 and init_scale > 0")
         if self.loss not in ("bce", "mse"):
             raise TrainingError(f"loss must be 'bce' or 'mse', not {self.loss!r}")
+        if self.optimizer not in ("adamw", "sgd"):
+            raise TrainingError(f"optimizer must be 'adamw' or 'sgd', not {self.optimizer!r}")
+        if self.restart_every < 0:
+            raise TrainingError(f"restart_every must be non-negative, got {self.restart_every}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -339,6 +352,19 @@ def _set_deterministic(torch: Any, mode: bool) -> None:
         setter(mode)
 
 
+def init_seed(task: str, seed: int) -> int:
+    """The torch seed of a run's initial weights: derived from the run's seed and its task, so
+    that the same seed does not give the same initial network on every task.
+
+    Examples
+    --------
+    >>> init_seed("xor", 0) == init_seed("xor", 0) != init_seed("annuli", 0)
+    True
+    """
+    tag = int.from_bytes(task.encode("utf-8"), "little")
+    return int(np.random.SeedSequence([seed, tag]).generate_state(1)[0])
+
+
 def _build_model(torch: Any, widths: tuple[int, ...], init_scale: float) -> Any:
     nn = torch.nn
     mods: list[Any] = []
@@ -355,7 +381,7 @@ def _build_model(torch: Any, widths: tuple[int, ...], init_scale: float) -> Any:
 
 
 def train(config: TrainConfig, progress: Callable[[str], None] | None = None) -> TrainingRun:
-    """Train an MLP on a task (full batch, AdamW) and keep exact snapshots on the schedule.
+    """Train an MLP on a task (full batch, AdamW or plain SGD) and keep exact snapshots on the schedule.
 
     Parameters
     ----------
@@ -386,7 +412,7 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = None) ->
     torch.set_num_threads(1)
     _set_deterministic(torch, True)
     try:
-        torch.manual_seed(config.seed)
+        torch.manual_seed(init_seed(config.task, config.seed))
         model = _build_model(torch, widths, config.init_scale)
         Xtr = torch.from_numpy(np.array(data.X_train))
         ytr = torch.from_numpy(np.array(data.y_train))
@@ -399,7 +425,12 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = None) ->
                 return ((out - (2 * y - 1)) ** 2).mean()
         else:
             loss_fn = torch.nn.MSELoss()
-        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        def make_optimizer() -> Any:
+            if config.optimizer == "sgd":
+                return torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+            return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+        opt = make_optimizer()
 
         def evaluate() -> tuple[float, float | None, float, float | None]:
             with torch.no_grad():
@@ -420,6 +451,8 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = None) ->
             hist.update(accuracy=[], test_accuracy=[])
         for epoch in range(config.epochs + 1):
             if epoch > 0:
+                if config.restart_every and epoch > 1 and (epoch - 1) % config.restart_every == 0:
+                    opt = make_optimizer()
                 opt.zero_grad()
                 loss = loss_fn(model(Xtr)[:, 0], ytr)
                 loss.backward()
