@@ -107,14 +107,18 @@ def run_path(runs: Path, cell: Cell, seed: int) -> Path:
     return runs / cell.regime / cell.task / cell.arch / f"seed_{seed}.json"
 
 
-def _subsample(history: dict[str, Sequence[float]]) -> dict[str, Any]:
+def _subsample(history: dict[str, Sequence[float]], full_loss: bool) -> dict[str, Any]:
+    """The history at about :data:`HISTORY_POINTS` epochs; with ``full_loss`` also the training
+    loss at every epoch (``loss_full``, for finding loss spikes)."""
     n = len(history["loss"])
     step = max(1, n // HISTORY_POINTS)
     idx = list(range(0, n, step))
     if idx[-1] != n - 1:
         idx.append(n - 1)
-    return {"epoch": idx, **{k: [float(v[i]) for i in idx] for k, v in history.items()},
-            "loss_full": [float(x) for x in history["loss"]]}
+    out: dict[str, Any] = {"epoch": idx, **{k: [float(v[i]) for i in idx] for k, v in history.items()}}
+    if full_loss:
+        out["loss_full"] = [float(x) for x in history["loss"]]
+    return out
 
 
 def load_run(path: Path, config: Any | None = None) -> dict[str, Any] | None:
@@ -151,7 +155,7 @@ def do_run(job: tuple[str, str, str, int, str, str]) -> dict[str, Any]:
     t2, c2 = time.perf_counter(), time.process_time()
     d = {"format": RUN_FORMAT, "version": RUN_VERSION, "regime": regime, "task": task,
          "arch": arch, "seed": seed, "config": cfg.to_dict(), "rows": res.rows(),
-         "history": _subsample({k: list(v) for k, v in tr.history.items()}),
+         "history": _subsample({k: list(v) for k, v in tr.history.items()}, cell.is_regression),
          "train_seconds": round(t1 - t0, 3), "track_seconds": round(t2 - t1, 3),
          "train_cpu_seconds": round(c1 - c0, 3), "track_cpu_seconds": round(c2 - c1, 3),
          "snapshot_seconds": [r.seconds for r in res.results], "cached_snapshots": res.cached,
@@ -163,7 +167,9 @@ def do_run(job: tuple[str, str, str, int, str, str]) -> dict[str, Any]:
 
 def run_grid(cells: Sequence[Cell], seeds: Sequence[int], runs: Path, cache: Path, jobs: int,
              log: Callable[[str], None]) -> tuple[list[dict[str, Any]], int]:
-    """Every run of ``cells x seeds`` (from its file when it exists), in ``jobs`` processes.
+    """Every run of ``cells x seeds`` (from its file when it exists), in ``jobs`` worker
+    processes (at least one, spawned with one BLAS thread each, so that the float spectral
+    results do not depend on the thread count of the caller).
 
     Returns the runs (in grid order) and how many were read from their files.
     """
@@ -188,17 +194,14 @@ def run_grid(cells: Sequence[Cell], seeds: Sequence[int], runs: Path, cache: Pat
             f"train {d['train_seconds']:.1f} s, track {d['track_seconds']:.1f} s "
             f"({time.perf_counter() - t0:.0f} s elapsed)")
 
-    if jobs <= 1 or len(todo) <= 1:
-        for job in todo:
-            note(do_run(job))
-    else:
+    if todo:  # always in worker processes: they start with one BLAS thread (bit-for-bit results)
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(k, "1")
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as ex:
+        with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as ex:
             futs = [ex.submit(do_run, j) for j in todo]
             try:
                 for f in as_completed(futs):
