@@ -80,13 +80,13 @@ def save_signature_figure(res: TrackingResult, path: str | Path, title: str = ""
     plt = _plt()
     x = np.array(res.epochs, dtype=float)
     n = res.settings.domain.dim
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 8.4))
     ax = axes[0, 0]
     for k in range(n + 1):
         ax.plot(x, res.series(f"f{k}"), lw=1.5, label=f"f{k} ({k}-cells)")
     ax.plot(x, res.series("num_cells"), lw=1, color="k", label="all cells")
     ax.set_title("exact cells (complex of the hidden neurons)", fontsize=9)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     _loss_axis(ax, res)
     ax = axes[0, 1]
     for k in range(n):
@@ -96,14 +96,14 @@ def save_signature_figure(res: TrackingResult, path: str | Path, title: str = ""
         ax.fill_between(x, m - s, m + s, alpha=0.25)
     ax.set_title(f"Betti-curve maxima, random filtrations (mean +- sd, {res.settings.repeats} repeats)",
                  fontsize=9)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     _loss_axis(ax, res)
     ax = axes[1, 0]
     for k in range(n):
         ax.step(x, res.series(f"boundary_b{k}"), where="mid", lw=1.5, label=f"F = 0: b{k}")
         ax.step(x, res.series(f"positive_b{k}"), where="mid", lw=1.2, ls=":", label=f"F >= 0: b{k}")
     ax.set_title("Betti numbers of the decision boundary and of F >= 0 (Z/2)", fontsize=9)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     ax.set_xlabel("epoch")
     _loss_axis(ax, res)
     ax = axes[1, 1]

@@ -352,3 +352,13 @@ def test_fiedler_figure_has_baselines_and_no_covering_legend(tmp_path: Path,
         assert leg is not None
         box, frame = leg.get_window_extent(renderer), a.get_window_extent(renderer)
         assert not box.overlaps(frame)
+    tracking_plots.save_signature_figure(res, tmp_path / "s.png")
+    fig = figs[1]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    legends = [a for a in fig.axes if a.get_legend() is not None]
+    assert len(legends) == 3
+    for a in legends:
+        box = a.get_legend().get_window_extent(renderer)
+        assert not any(box.overlaps(b.get_window_extent(renderer)) for b in fig.axes)
