@@ -606,8 +606,10 @@ def report(runs: list[dict[str, Any]], grid: list[sg.Cell], seeds: Sequence[int]
     if guessed:
         w(f"{len(guessed)} cells were not run and are projected from measured cells of the same architecture "
           f"({sum(cm['projected'][c] for c in guessed) / 60:.0f} CPU-minutes of the total below). Such a "
-          "projection underestimates regimes with more regions than the measured ones (the grokking recipe "
-          "scales the initial weights by 6 and starts from several times more regions). Not projected "
+          "projection underestimates regimes with more regions than the measured ones and overestimates those "
+          "with fewer: the grokking recipe scales the initial weights by 6 and has several times more regions "
+          "than the other regimes of the same architecture, so grokking cells projected from other regimes are "
+          "underestimated and other regimes projected from grokking runs overestimated. Not projected "
           f"(no run of their architecture): {', '.join(c.name for c in cm['unmeasured']) or 'none'}.")
         w("")
     w(f"Projected CPU time of the whole grid ({len(grid)} cells x {len(seeds)} seeds): "
@@ -615,7 +617,9 @@ def report(runs: list[dict[str, Any]], grid: list[sg.Cell], seeds: Sequence[int]
       + (f" (plus {len(cm['unmeasured'])} cells of unmeasured architectures)" if cm["unmeasured"] else "")
       + f". Runs are independent, so on an otherwise idle machine the wall time is about the CPU time divided "
       f"by min(--jobs, cores): {total / 60:.0f} min with `--jobs 1`, {total / 120:.0f} min with `--jobs 2` on "
-      "2 cores (plus a few seconds of start-up per worker); more jobs than cores do not help. Under the load "
+      "2 cores (plus a few seconds of start-up per worker; the 60-minute target at `--jobs 2` holds if the "
+      "projection does, which is uncertain for the cells not run); more jobs than cores do not help. Under the "
+      "load "
       "of this run (other processes on the 2 cores) the wall time per run was several times its CPU time "
       "(table). Runs are resumable: an interrupted study restarts where it stopped.")
     w("")
