@@ -14,7 +14,10 @@ the training points, :func:`track` computes for every snapshot:
 * the Fiedler value of the exact dual graph (unweighted), and with the paper's node weights
   ``1 + training points in the region`` (points located exactly); the agreement of the Fiedler
   sign partition with the decision boundary (exact volume fraction, maximised over the flip,
-  adjusted Rand index, and the best threshold sweep);
+  adjusted Rand index, and the best threshold sweep), with two baselines (:func:`cut_baselines`):
+  the majority class (the agreement of a constant classifier's boundary) and random cuts of the
+  same size (regions shuffled between the sides; straight cuts of the same area);
+* the Betti-curve maxima of the output's lower-star filtration (sublevel sets of ``F``);
 * the paper's Hamming-1 proxy against the exact dual graph (precision, recall, wrong and missing
   edges);
 * the paper's pixel pipeline: a grid of ``pixels x pixels`` sample points, float activation
@@ -79,10 +82,11 @@ __all__ = [
     "snapshot_to_dict",
     "snapshot_from_dict",
     "result_filename",
+    "cut_baselines",
 ]
 
 CACHE_FORMAT = "exactcells-track-snapshot"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 TRAINING_POINTS_FILE = "training_points.json"
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.(json|npz|pt|pth)")
 
@@ -277,9 +281,13 @@ def columns(n: int = 2, classes: int = 1) -> tuple[str, ...]:
     ``boundary_b0 .. boundary_b{n-1}`` (decision boundary), ``positive_b0 .. positive_b{n-1}``
     (``F >= 0``); ``betti_max_k_mean``, ``betti_max_k_std`` for ``k = 0 .. n`` (random linear
     extensions), ``betti_maxima_give_f`` (1 when the dimension-random maxima give the f-vector
-    in every repeat); ``fiedler_value, fiedler_agreement, fiedler_ari, fiedler_sweep_agreement``
-    (exact dual graph, unweighted) and the same with suffix ``_weighted`` (the paper's weights;
-    empty without training points), ``training_points_inside``; ``dual_edges, hamming_edges,
+    in every repeat); ``lower_star_max_0 .. lower_star_max_{n-1}`` (maxima of the Betti curves
+    of the sublevel sets of ``F``, the output's lower-star filtration); ``majority_agreement``
+    (the share of the area of the larger class: the agreement of any cut that puts the whole box
+    on one side); ``fiedler_value, fiedler_agreement, fiedler_ari, fiedler_sweep_agreement,
+    random_cut_agreement, line_cut_agreement`` (exact dual graph, unweighted; the two baselines
+    of :func:`cut_baselines` for its sign cut) and the same with suffix ``_weighted`` (the
+    paper's weights; empty without training points), ``training_points_inside``; ``dual_edges, hamming_edges,
     hamming_precision, hamming_recall, hamming_false_edges, hamming_missing_edges``;
     ``pixel_regions, pixel_missed_regions, pixel_missed_area, paper_fiedler_value,
     paper_components, paper_agreement`` (the pixel pipeline; empty when ``pixels = 0``).
@@ -306,9 +314,12 @@ def columns(n: int = 2, classes: int = 1) -> tuple[str, ...]:
     for k in range(n + 1):
         cols += [f"betti_max_{k}_mean", f"betti_max_{k}_std"]
     cols.append("betti_maxima_give_f")
+    cols += [f"lower_star_max_{k}" for k in range(n)]
+    cols.append("majority_agreement")
     for suffix in ("", "_weighted"):
         cols += [f"fiedler_value{suffix}", f"fiedler_agreement{suffix}", f"fiedler_ari{suffix}",
-                 f"fiedler_sweep_agreement{suffix}"]
+                 f"fiedler_sweep_agreement{suffix}", f"random_cut_agreement{suffix}",
+                 f"line_cut_agreement{suffix}"]
     if classes >= 2:
         cols += ["kway_agreement", "kway_ari", "kway_agreement_weighted", "kway_ari_weighted"]
         for k in range(n):
@@ -643,9 +654,16 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
     D, _ = betti_curves(K, "dimension-random", seed=settings.seed, repeats=settings.repeats)
     row["betti_maxima_give_f"] = int(all(
         f_vector_from_betti_maxima(m, D.final_betti) == fv for m in np.asarray(D.maxima)))
+    L, _ = betti_curves(K, "output-lower-star")
+    for k in range(n):
+        row[f"lower_star_max_{k}"] = int(np.asarray(L.maxima)[0, k])
     G = dual_graph(K)
-    vols, _ = region_volumes_and_centroids(K)
+    vols, cents = region_volumes_and_centroids(K)
     cv = class_volumes(K, refined=R)
+    totals = [sum((v[j] for v in cv), Fraction(0)) for j in range(len(cv[0]))] if cv else [Fraction(1)]
+    row["majority_agreement"] = float(max(totals) / sum(totals))
+    cv_float = np.array([[float(v) for v in c] for c in cv])
+    cent_float = np.array([[float(x) for x in c] for c in cents]).reshape(-1, n)
     loc = None
     inside: int | None = None
     if points is not None:
@@ -656,7 +674,8 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
     vec_w: list[float] | None = None
     for suffix, weights in (("", "none"), ("_weighted", "training-points")):
         keys = [f"fiedler_value{suffix}", f"fiedler_agreement{suffix}", f"fiedler_ari{suffix}",
-                f"fiedler_sweep_agreement{suffix}"]
+                f"fiedler_sweep_agreement{suffix}", f"random_cut_agreement{suffix}",
+                f"line_cut_agreement{suffix}"]
         kkeys = [f"kway_agreement{suffix}", f"kway_ari{suffix}"] if multi else []
         if G.num_nodes < 2 or (weights == "training-points" and loc is None):
             row.update(dict.fromkeys(keys + kkeys))
@@ -678,8 +697,10 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
                 row.update(dict.fromkeys(kkeys))
         else:
             ag = boundary_agreement(G, r.vector, cv)  # type: ignore[arg-type]
+            rnd, line = cut_baselines(np.asarray(r.vector) > 0, cv_float, cent_float, seed=settings.seed)
             row.update(zip(keys, (_round(r.value), ag.sign.volume_agreement_float,
-                                  ag.sign.adjusted_rand_index, ag.best_sweep.volume_agreement_float)))
+                                  ag.sign.adjusted_rand_index, ag.best_sweep.volume_agreement_float,
+                                  rnd, line)))
         if suffix:
             vec_w = _round_vector(r.vector)
         else:
@@ -705,6 +726,63 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
             "key": _key(s, settings, points), "epoch": s.epoch, "row": row,
             "fiedler_vector": vec, "fiedler_vector_weighted": vec_w,
             "betti_maxima": M.tolist()}
+
+
+def _agreement_float(side: np.ndarray, class_volumes: np.ndarray) -> np.ndarray:
+    """Float agreement (maximised over the flip) of partitions ``side`` (``(k, N)`` bool) with
+    the classes, from float class volumes ``(N, 2)``."""
+    total = float(class_volumes.sum())
+    a = (np.where(side, class_volumes[:, 1], class_volumes[:, 0]).sum(axis=-1)) / total
+    out: np.ndarray = np.maximum(a, 1.0 - a)
+    return out
+
+
+def cut_baselines(side: np.ndarray, class_volumes: np.ndarray, centroids: np.ndarray, *,
+                  seed: int = 0, shuffles: int = 200, directions: int = 36) -> tuple[float, float]:
+    """Two chance levels for the agreement of a cut ``side`` (bool per region) with the classes.
+
+    ``random``: the mean agreement of ``shuffles`` seeded random cuts with as many regions on
+    each side as ``side`` (a random permutation of ``side``). ``line``: the mean, over
+    ``directions`` evenly spaced directions ``u``, of the agreement of the straight cut
+    ``centroid . u > t`` whose side holds the same area as ``side`` (the nearest achievable
+    area, regions taken whole, ordered by their centroids). Both maximised over the flip, in
+    float arithmetic from ``class_volumes`` (``(N, 2)``: area of class 0 and of class 1 per
+    region). A cut that beats both is better than chance given its size; the majority-class
+    agreement bounds what a near-constant classifier gets from any cut that is nearly all on
+    one side.
+
+    Examples
+    --------
+    >>> cv = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> xy = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 0.0], [5.0, 1.0]])
+    >>> r, l = cut_baselines(np.array([False, False, True, True]), cv, xy)
+    >>> 0.5 <= r < 1.0 and 0.5 <= l < 1.0
+    True
+    """
+    side = np.asarray(side, dtype=bool)
+    cv = np.asarray(class_volumes, dtype=float)
+    N = side.shape[0]
+    rng = np.random.default_rng(seed)
+    perms = np.argsort(rng.random((shuffles, N)), axis=1)
+    rnd = float(_agreement_float(side[perms], cv).mean())
+    vol = cv.sum(axis=1)
+    target = float(vol[side].sum())
+    C = np.asarray(centroids, dtype=float).reshape(N, -1)
+    if C.shape[1] == 2:
+        angles = np.arange(directions) * (np.pi / directions)
+        U = np.c_[np.cos(angles), np.sin(angles)]
+    else:
+        U = rng.normal(size=(directions, C.shape[1]))
+    lines = []
+    for u in U:
+        proj = C @ u
+        order = np.argsort(proj, kind="stable")
+        cum = np.concatenate([[0.0], np.cumsum(vol[order])])
+        k = int(np.argmin(np.abs(cum - target)))
+        s = np.zeros(N, dtype=bool)
+        s[order[:k]] = True
+        lines.append(float(_agreement_float(s[None, :], cv)[0]))
+    return rnd, float(np.mean(lines))
 
 
 def _work(task: tuple[dict[str, Any], dict[str, Any], list[list[float]] | None, str | None]) -> dict[str, Any]:

@@ -60,6 +60,19 @@ def _loss_axis(ax: Any, res: TrackingResult) -> None:
         ax2.tick_params(labelsize=7)
 
 
+def _legend_below(ax: Any) -> None:
+    """The legend under the axes (outside them), so that it covers no curve."""
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+
+
+def _line_baseline_column(res: TrackingResult) -> str:
+    """The straight-cut baseline of the weighted cut when there are weights, else unweighted."""
+    col = "line_cut_agreement_weighted"
+    if col in res.columns and np.any(np.isfinite(res.series(col))):
+        return col
+    return "line_cut_agreement"
+
+
 def save_signature_figure(res: TrackingResult, path: str | Path, title: str = "",
                           force: bool = False) -> None:
     """Cells, Betti-curve maxima and Betti numbers of the decision regions over the epochs,
@@ -67,13 +80,13 @@ def save_signature_figure(res: TrackingResult, path: str | Path, title: str = ""
     plt = _plt()
     x = np.array(res.epochs, dtype=float)
     n = res.settings.domain.dim
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 8.4))
     ax = axes[0, 0]
     for k in range(n + 1):
         ax.plot(x, res.series(f"f{k}"), lw=1.5, label=f"f{k} ({k}-cells)")
     ax.plot(x, res.series("num_cells"), lw=1, color="k", label="all cells")
     ax.set_title("exact cells (complex of the hidden neurons)", fontsize=9)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     _loss_axis(ax, res)
     ax = axes[0, 1]
     for k in range(n):
@@ -83,7 +96,7 @@ def save_signature_figure(res: TrackingResult, path: str | Path, title: str = ""
         ax.fill_between(x, m - s, m + s, alpha=0.25)
     ax.set_title(f"Betti-curve maxima, random filtrations (mean +- sd, {res.settings.repeats} repeats)",
                  fontsize=9)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     _loss_axis(ax, res)
     ax = axes[1, 0]
     classes = res.settings.classes
@@ -100,7 +113,7 @@ def save_signature_figure(res: TrackingResult, path: str | Path, title: str = ""
             ax.step(x, res.series(f"boundary_b{k}"), where="mid", lw=1.5, label=f"F = 0: b{k}")
             ax.step(x, res.series(f"positive_b{k}"), where="mid", lw=1.2, ls=":", label=f"F >= 0: b{k}")
         ax.set_title("Betti numbers of the decision boundary and of F >= 0 (Z/2)", fontsize=9)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     ax.set_xlabel("epoch")
     _loss_axis(ax, res)
     ax = axes[1, 1]
@@ -126,31 +139,41 @@ def save_signature_figure(res: TrackingResult, path: str | Path, title: str = ""
 
 def save_fiedler_figure(res: TrackingResult, path: str | Path, title: str = "",
                         force: bool = False) -> None:
-    """Agreement of the Fiedler partitions with the decision boundary over the epochs, and the
-    errors of the paper's Hamming-1 graph and pixel sampling."""
+    """Agreement of the Fiedler sign partitions with the decision boundary over the epochs, next
+    to two baselines (the majority class, and straight cuts of the same area: see
+    :func:`exactcells.tracking.cut_baselines`), and the errors of the paper's Hamming-1 graph and
+    pixel sampling. Legends sit under the axes. (The best threshold sweep is not drawn: it is
+    at least the majority-class agreement by construction, so it reads near 1 for a
+    near-constant classifier; it stays in ``track.csv``.)"""
     plt = _plt()
     x = np.array(res.epochs, dtype=float)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     ax = axes[0]
-    curves = [("fiedler_agreement", "exact dual graph, unweighted"),
-              ("fiedler_agreement_weighted", "exact dual graph, paper weights"),
-              ("fiedler_sweep_agreement_weighted", "exact, paper weights, best sweep"),
-              ("paper_agreement", "paper pipeline (pixels, Hamming-1)"),
-              ("test_accuracy", "test accuracy")]
-    if res.settings.classes >= 2:
-        curves = [("kway_agreement", f"{res.settings.classes}-way, exact dual graph, unweighted"),
-                  ("kway_agreement_weighted", f"{res.settings.classes}-way, paper weights"),
-                  ("kway_ari", "ARI, unweighted"), ("test_accuracy", "test accuracy")]
-    for col, label in curves:
-        y = res.series(col)
+    classes = res.settings.classes
+    if classes >= 2:
+        curves = [("kway_agreement", f"{classes}-way, exact dual graph, unweighted", "C2", "-"),
+                  ("kway_agreement_weighted", f"{classes}-way, paper weights", "C0", "-"),
+                  ("kway_ari", "ARI, unweighted", "C1", "-"),
+                  ("majority_agreement", "baseline: majority class (constant classifier)", "0.4", ":"),
+                  ("test_accuracy", "test accuracy", "k", "--")]
+    else:
+        curves = [("fiedler_agreement", "Fiedler sign cut, unweighted", "C2", "-"),
+                  ("fiedler_agreement_weighted", "Fiedler sign cut, paper weights", "C0", "-"),
+                  ("paper_agreement", "paper pipeline (pixels, Hamming-1)", "C1", "-"),
+                  ("majority_agreement", "baseline: majority class (constant classifier)", "0.4", ":"),
+                  (_line_baseline_column(res), "baseline: straight cut of the same area", "C4", ":"),
+                  ("test_accuracy", "test accuracy", "k", "--")]
+    for col, label, color, ls in curves:
+        y = res.series(col) if col in res.columns else np.full(len(x), np.nan)
         if np.any(np.isfinite(y)):
-            ax.plot(x, y, lw=1.5, ls="--" if col == "test_accuracy" else "-", label=label)
-    ax.set_ylim(0.45 if res.settings.classes < 2 else -0.05, 1.02)
+            ax.plot(x, y, lw=1.5, color=color, ls=ls, label=label)
+    ax.set_ylim(0.45 if classes < 2 else -0.05, 1.02)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("fraction of the area")
-    ax.set_title("Fiedler sign partition vs decision boundary" if res.settings.classes < 2
+    ax.set_ylabel("agreement with the decision boundary (area)" if classes < 2
+                  else "agreement with the argmax classes (area)")
+    ax.set_title("Fiedler sign partition vs decision boundary" if classes < 2
                  else "k-way spectral partition vs argmax classes", fontsize=9)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     ax = axes[1]
     ax.plot(x, res.series("num_regions"), lw=1.5, label="exact regions")
     y = res.series("pixel_regions")
@@ -161,7 +184,7 @@ def save_fiedler_figure(res: TrackingResult, path: str | Path, title: str = "",
     ax.set_xlabel("epoch")
     ax.set_yscale("symlog", linthresh=1)
     ax.set_title("what the paper's proxies miss or invent", fontsize=9)
-    ax.legend(fontsize=7)
+    _legend_below(ax)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -297,3 +297,74 @@ def test_tracking_does_not_import_torch() -> None:
             "exactcells.cli.track; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_baseline_columns() -> None:
+    """The majority-class agreement is the exact share of the larger class; the random-cut
+    baselines are chance levels: a cut with everything on one side scores the majority share,
+    a perfect cut beats both baselines; the lower-star maxima are those of F's sublevel sets."""
+    from exactcells.tracking import cut_baselines, track_snapshot
+
+    net = network_from_dict(_diamond())  # F >= 0: the diamond |x| + |y| <= 1/2 in [-1, 1]^2
+    r = track_snapshot(Snapshot(0, net), SMALL, POINTS)
+    assert r.row["majority_agreement"] == pytest.approx(1 - 0.5 / 4)  # the diamond has area 1/2
+    for suffix in ("", "_weighted"):
+        agree = r.row[f"fiedler_agreement{suffix}"]
+        for base in ("random_cut_agreement", "line_cut_agreement"):
+            v = r.row[f"{base}{suffix}"]
+            assert isinstance(v, float) and 0.5 <= v <= 1.0
+        assert isinstance(agree, float) and 0.5 <= agree <= 1.0
+    # sublevel sets of F = 1/2 - (|x| + |y|): first the four corners of the box (b0 = 4), then
+    # the box minus a diamond (an annulus, b1 = 1), then the box
+    assert r.row["lower_star_max_0"] == 4 and r.row["lower_star_max_1"] == 1
+    ring = track_snapshot(Snapshot(0, network_from_dict(_ring())), SMALL)
+    # sublevel sets of |x| + |y| - 1/2 are filled diamonds: connected, no hole
+    assert ring.row["lower_star_max_0"] == 1 and ring.row["lower_star_max_1"] == 0
+
+    cv = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    xy = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 0.0], [5.0, 1.0], [0.0, 2.0]])
+    rnd, line = cut_baselines(np.zeros(5, dtype=bool), cv, xy)
+    assert rnd == pytest.approx(4 / 6) and line == pytest.approx(4 / 6)  # the majority share
+    perfect = np.array([False, False, True, True, False])
+    rnd, line = cut_baselines(perfect, cv, xy, seed=1)
+    assert 0.5 <= rnd < 1.0 and 0.5 <= line < 1.0
+    assert cut_baselines(perfect, cv, xy, seed=1) == (rnd, line)  # seeded
+
+
+def test_fiedler_figure_has_baselines_and_no_covering_legend(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """fiedler.png used to draw the best-sweep agreement (near 1 for a near-constant classifier)
+    with no baseline, and its legend sat on the curves."""
+    from exactcells import tracking_plots
+
+    res = track(_snapshots(3), SMALL, points=POINTS, jobs=0)
+    figs: list = []
+    monkeypatch.setattr(tracking_plots, "_save", lambda fig, path, force, dpi=110: figs.append(fig))
+    tracking_plots.save_fiedler_figure(res, tmp_path / "f.png")
+    fig = figs[0]
+    ax = fig.axes[0]
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert not any("sweep" in lab for lab in labels)
+    assert any("majority" in lab for lab in labels) and any("same area" in lab for lab in labels)
+    maj = next(ln for ln in ax.get_lines() if "majority" in ln.get_label())
+    assert np.allclose(maj.get_ydata(), res.series("majority_agreement"))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)  # the figure was closed after saving
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for a in fig.axes[:2]:
+        leg = a.get_legend()
+        assert leg is not None
+        box, frame = leg.get_window_extent(renderer), a.get_window_extent(renderer)
+        assert not box.overlaps(frame)
+    tracking_plots.save_signature_figure(res, tmp_path / "s.png")
+    fig = figs[1]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    legends = [a for a in fig.axes if a.get_legend() is not None]
+    assert len(legends) == 3
+    for a in legends:
+        box = a.get_legend().get_window_extent(renderer)
+        assert not any(box.overlaps(b.get_window_extent(renderer)) for b in fig.axes)

@@ -162,3 +162,73 @@ def test_cli_trains_and_tracks(tmp_path: Path) -> None:
     assert (out / "training.png").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["training_points"] == 200 and summary["source"]["trained"]["seed"] == 4
+
+
+def test_each_task_starts_from_its_own_network() -> None:
+    """The same seed used to give the same initial weights on every task (torch.manual_seed(seed))."""
+    pytest.importorskip("torch")
+    from exactcells.training import init_seed, train
+
+    assert init_seed("xor", 1) == init_seed("xor", 1)
+    assert len({init_seed(t, 1) for t in ("xor", "annuli", "spiral")}) == 3
+    assert init_seed("xor", 1) != init_seed("xor", 2)
+    a = train(_tiny(task="xor", epochs=0))
+    b = train(_tiny(task="annuli", epochs=0))
+    assert a.snapshots[0].network != b.snapshots[0].network
+    assert train(_tiny(task="xor", epochs=0)).snapshots[0].network == a.snapshots[0].network
+
+
+def test_sgd_and_restarts() -> None:
+    pytest.importorskip("torch")
+    from exactcells.training import train
+
+    with pytest.raises(TrainingError):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(TrainingError):
+        TrainConfig(restart_every=-1)
+    sgd = train(_tiny(optimizer="sgd", epochs=30, every=10))
+    adam = train(_tiny(epochs=30, every=10))
+    assert sgd.snapshots[0].network == adam.snapshots[0].network  # same start
+    assert sgd.snapshots[-1].network != adam.snapshots[-1].network
+    assert sgd.history["loss"][-1] < sgd.history["loss"][0]  # plain descent descends
+    # a warm restart resets AdamW's moments: identical until the first restart, different after
+    r = train(_tiny(epochs=30, every=10, restart_every=10))
+    assert r.snapshots[1].network == adam.snapshots[1].network  # epoch 10: no restart yet
+    assert r.snapshots[-1].network != adam.snapshots[-1].network
+    assert train(_tiny(epochs=30, every=10, restart_every=10)).snapshots[-1].network == \
+        r.snapshots[-1].network
+
+
+def test_cli_grokking_uses_the_recipe_architecture() -> None:
+    """``--grokking`` used to take the default --arch (2-16-16-1) instead of the recipe's."""
+    from exactcells.cli import _parser
+    from exactcells.cli.track import _train_config
+    from exactcells.training import grokking_config
+
+    p = _parser("track")
+    cfg = _train_config(p.parse_args(["track", "--task", "annuli", "--grokking", "-o", "x"]))
+    assert cfg == grokking_config("annuli") and cfg.arch == "2-32-32-1"
+    cfg = _train_config(p.parse_args(["track", "--task", "annuli", "--grokking", "--arch", "2-8-8-1",
+                                      "-o", "x"]))
+    assert cfg == grokking_config("annuli", arch="2-8-8-1")
+    cfg = _train_config(p.parse_args(["track", "--task", "xor", "-o", "x"]))
+    assert cfg == TrainConfig(task="xor") and cfg.arch == "2-16-16-1"
+    cfg = _train_config(p.parse_args(["track", "--task", "xor", "--optimizer", "sgd",
+                                      "--restart-every", "50", "-o", "x"]))
+    assert cfg.optimizer == "sgd" and cfg.restart_every == 50
+
+
+def test_cli_track_defaults_are_cheap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The defaults were one job and a 200 x 200 pixel pipeline (about 100 s for 21 snapshots
+    of a 2-16-16-1 network); now one job per core (at most 4) and 100 x 100 pixels."""
+    import os
+
+    from exactcells.cli import _parser
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    a = _parser("track").parse_args(["track", "--task", "xor", "-o", "x"])
+    assert a.jobs == 2 and a.pixels == 100
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert _parser("track").parse_args(["track", "--task", "xor", "-o", "x"]).jobs == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert _parser("track").parse_args(["track", "--task", "xor", "-o", "x"]).jobs == 1

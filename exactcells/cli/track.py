@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -32,6 +33,14 @@ from ..io import atomic_write_text
 from . import print_json
 
 __all__ = ["register", "run"]
+
+DEFAULT_PIXELS = 100
+
+
+def default_jobs() -> int:
+    """Worker processes by default: one per core, at most 4 (snapshots are independent)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
 
 OUTPUTS = ("track.csv", "summary.json", "signatures.png", "fiedler.png", "complex.gif")
 
@@ -53,13 +62,17 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     t = p.add_argument_group("training (with --task)")
     t.add_argument("--arch", default=None,
-                   help="layer widths (default 2-16-16-1; 2-16-16-3 for the 3-class tasks)")
+                   help="layer widths (default 2-16-16-1; 2-16-16-3 for the 3-class tasks; "
+                        "with --grokking the recipe's 2-32-32-1)")
     t.add_argument("--epochs", type=int, help="full-batch training steps (default 1000; grokking 4000)")
     t.add_argument("--every", type=int, help="snapshot interval in epochs (default 50; grokking 100)")
     t.add_argument("--seed", type=int, default=0, help="seed of the data and the weights (default 0)")
-    t.add_argument("--grokking", action="store_true", help="start from the grokking recipe")
-    t.add_argument("--lr", type=float, help="AdamW learning rate")
-    t.add_argument("--weight-decay", type=float, help="AdamW weight decay")
+    t.add_argument("--grokking", action="store_true",
+                   help="start from the grokking recipe (its architecture 2-32-32-1 unless --arch)")
+    t.add_argument("--optimizer", choices=("adamw", "sgd"), help="optimiser (default adamw)")
+    t.add_argument("--lr", type=float, help="learning rate")
+    t.add_argument("--weight-decay", type=float, help="weight decay")
+    t.add_argument("--restart-every", type=int, help="reset the optimiser every N epochs (warm restarts)")
     t.add_argument("--n-train", type=int, help="training set size")
     t.add_argument("--init-scale", type=float, help="factor on the initial weights")
     t.add_argument("--loss", choices=("bce", "mse", "ce"),
@@ -71,9 +84,12 @@ def register(sub: Any) -> None:
     g.add_argument("--domain", metavar="FILE", help="domain JSON")
     k.add_argument("--repeats", type=int, default=10, help="random filtrations per snapshot (default 10)")
     k.add_argument("--filtration-seed", type=int, default=0, help="first filtration seed (default 0)")
-    k.add_argument("--pixels", type=int, default=200,
-                   help="pixel grid of the paper's sampling pipeline (default 200; 0 skips it)")
-    k.add_argument("--jobs", type=int, default=1, help="worker processes (default 1; 0: compute in this process)")
+    k.add_argument("--pixels", type=int, default=DEFAULT_PIXELS,
+                   help=f"pixel grid of the paper's sampling pipeline (default {DEFAULT_PIXELS}; "
+                        "200 is the paper's resolution; 0 skips it)")
+    k.add_argument("--jobs", type=int, default=default_jobs(),
+                   help="worker processes (default: the number of cores, at most 4; 0: compute in "
+                        "this process)")
     k.add_argument("--max-frames", type=int, default=40, help="frames of the GIF (default 40)")
     k.add_argument("--no-gif", action="store_true", help="skip the animation")
     k.add_argument("--no-report", action="store_true", help="skip the interactive report.html")
@@ -99,11 +115,14 @@ def _domain(args: argparse.Namespace) -> Any:
 def _train_config(args: argparse.Namespace) -> Any:
     from ..training import TrainConfig, grokking_config, num_outputs
 
-    arch = args.arch or f"2-16-16-{num_outputs(args.task)}"
-    base = grokking_config(args.task, arch, args.seed) if args.grokking else \
-        TrainConfig(task=args.task, arch=arch, seed=args.seed)
+    if args.grokking:
+        base = grokking_config(args.task, args.arch, args.seed) if args.arch else \
+            grokking_config(args.task, seed=args.seed)
+    else:
+        base = TrainConfig(task=args.task, arch=args.arch or f"2-16-16-{num_outputs(args.task)}", seed=args.seed)
     over: dict[str, Any] = {}
-    for name in ("epochs", "every", "lr", "weight_decay", "n_train", "init_scale", "loss"):
+    for name in ("arch", "epochs", "every", "lr", "weight_decay", "n_train", "init_scale", "loss",
+                 "optimizer", "restart_every"):
         v = getattr(args, name)
         if v is not None:
             over[name] = v
@@ -149,8 +168,9 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 0 or args.repeats < 1 or args.max_frames < 1:
         raise TrackArgumentError("--repeats and --max-frames must be at least 1, --jobs at least 0")
     if args.snapshots and any(getattr(args, a) is not None for a in
-                              ("epochs", "every", "lr", "weight_decay", "n_train", "init_scale", "loss", "arch")):
-        raise TrackArgumentError("training options (--epochs, --every, ...) need --task, not --snapshots")
+                              ("arch", "epochs", "every", "lr", "weight_decay", "n_train", "init_scale",
+                               "loss", "optimizer", "restart_every")):
+        raise TrackArgumentError("training options (--arch, --epochs, ...) need --task, not --snapshots")
     settings = TrackSettings(domain=_domain(args), repeats=args.repeats, seed=args.filtration_seed,
                              pixels=args.pixels)
     points = None

@@ -1,0 +1,145 @@
+"""validation/paper: the study grid, its statistics and run_study.py's handling of its output
+folder (no training here: runs are fabricated where a run is needed)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+PAPER = Path(__file__).resolve().parents[1] / "validation" / "paper"
+sys.path.insert(0, str(PAPER))
+stats: Any = importlib.import_module("stats")
+sg: Any = importlib.import_module("study_grid")
+rs: Any = importlib.import_module("run_study")
+
+
+def test_bootstrap_is_seeded_and_brackets_the_mean() -> None:
+    v = [0.61, 0.55, 0.72, 0.64, 0.58, 0.69, 0.6, 0.66, 0.7, 0.52]
+    a, b = stats.bootstrap(v), stats.bootstrap(v)
+    assert a == b and a.n == 10 and a.lo < a.est < a.hi
+    assert a.est == pytest.approx(np.mean(v))
+    assert stats.bootstrap([None, float("nan")]).n == 0
+    assert stats.bootstrap([0.3]).fmt() == "0.30 (1 run)"
+    wide = stats.bootstrap([0.0, 1.0] * 5)
+    assert wide.hi - wide.lo > a.hi - a.lo
+
+
+def test_paired_effect_and_sign_of_interval() -> None:
+    a = [0.8, 0.82, 0.79, 0.85, 0.81]
+    b = [0.6, 0.65, 0.61, 0.62, 0.6]
+    e = stats.paired_effect(a, b)
+    assert e.diff.est == pytest.approx(np.mean(np.subtract(a, b)))
+    assert e.diff.excludes_zero == 1 and e.d_z > 3
+    assert stats.paired_effect(b, a).diff.excludes_zero == -1
+    assert stats.paired_effect(a, [x + 0.01 * (-1) ** i for i, x in enumerate(a)]).diff.excludes_zero == 0
+
+
+def test_changes_are_not_levels() -> None:
+    """Two series that both trend down correlate in level; their changes need not."""
+    rng = np.random.default_rng(0)
+    t = np.arange(40, dtype=float)
+    x = -t + rng.normal(0, 0.5, 40)
+    y = -t + rng.normal(0, 0.5, 40)
+    assert stats.spearman(x, y) > 0.95
+    assert abs(stats.spearman_of_changes(x, y)) < 0.4
+    assert stats.spearman_of_changes(x, 2 * x) == pytest.approx(1.0)
+    assert stats.spearman([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_loss_spikes_and_generalisation_phase() -> None:
+    assert stats.loss_spikes([1.0, 0.5, 0.4, 1.5, 0.9, 0.3, 0.2, 0.9, 0.1]) == [3, 7]
+    assert stats.loss_spikes(np.linspace(1, 0.1, 50).tolist()) == []
+    ep = [0, 10, 20, 30, 40]
+    assert stats.generalisation_phase(ep, [0.5, 1, 1, 1, 1], [0.5, 0.6, 0.8, 0.95, 0.96]) == (10, 30)
+    assert stats.generalisation_phase(ep, [0.5] * 5, [0.5] * 5) == (None, None)
+
+
+def test_grid_covers_the_regimes_of_the_issue() -> None:
+    grid = sg.default_grid()
+    assert len({c.name for c in grid}) == len(grid)
+    archs = {c.arch for c in grid}
+    assert {"2-4-3-1", "2-32-32-1"} <= archs
+    tool = [c for c in grid if c.regime == "tool"]
+    assert {c.task for c in tool} == set(sg.CLASS_TASKS)
+    cfg = tool[0].config(3)
+    assert cfg.optimizer == "sgd" and cfg.loss == "mse" and cfg.n_train == 100 and cfg.seed == 3
+    grok = [c for c in grid if c.regime == "grokking"][0].config(0)
+    assert grok.n_train == 24 and grok.init_scale == 6 and grok.weight_decay > 0
+    spiky = sg.Cell("reg-spiky", "regression", "2-16-16-1").config(0)
+    restarts = sg.Cell("reg-restarts", "regression", "2-16-16-1").config(0)
+    assert spiky.lr > sg.Cell("reg-smooth", "regression", "2-16-16-1").config(0).lr
+    assert restarts.restart_every > 0
+    for c in grid:  # every configuration is valid and snapshots start at epoch 0
+        assert c.config(0).every <= c.config(0).epochs
+    assert sg.select(grid, ["tool"], ["2-4-3-1"], ["xor"]) == [sg.Cell("tool", "xor", "2-4-3-1")]
+
+
+def _fake_run(cell: Any, seed: int) -> dict[str, Any]:
+    from exactcells.tracking import columns
+
+    cfg = cell.config(seed)
+    rows = []
+    for i, e in enumerate((0, 500, 1000)):
+        row: dict[str, Any] = dict.fromkeys(columns(2))
+        row.update(epoch=e, loss=1.0 / (i + 1), accuracy=0.5 + 0.25 * i, test_loss=1.0 / (i + 1),
+                   test_accuracy=0.5 + 0.2 * i, num_regions=20 + i + seed, training_points_inside=100,
+                   fiedler_agreement_weighted=0.6 + 0.1 * i, fiedler_agreement=0.6 + 0.05 * i,
+                   majority_agreement=0.55, line_cut_agreement_weighted=0.58,
+                   random_cut_agreement_weighted=0.52, fiedler_sweep_agreement_weighted=0.9,
+                   betti_maxima_give_f=1)
+        rows.append(row)
+    return {"format": sg.RUN_FORMAT, "version": sg.RUN_VERSION, "regime": cell.regime, "task": cell.task,
+            "arch": cell.arch, "seed": seed, "config": cfg.to_dict(), "rows": rows,
+            "history": {"epoch": [0, 1000], "loss": [1.0, 0.3], "test_loss": [1.0, 0.3],
+                        "accuracy": [0.5, 1.0], "test_accuracy": [0.5, 0.9], "loss_full": [1.0, 0.3]},
+            "train_seconds": 10.0, "track_seconds": 5.0, "train_cpu_seconds": 2.0,
+            "track_cpu_seconds": 1.0, "snapshot_seconds": [0.1] * 3, "cached_snapshots": 0}
+
+
+def test_run_files_are_checked_against_their_configuration(tmp_path: Path) -> None:
+    cell = sg.Cell("tool", "xor", "2-4-3-1")
+    p = sg.run_path(tmp_path, cell, 2)
+    p.parent.mkdir(parents=True)
+    p.write_text(json.dumps(_fake_run(cell, 2)))
+    assert sg.load_run(p, cell.config(2)) is not None
+    assert sg.load_run(p, cell.config(3)) is None  # another seed: stale
+    assert sg.load_run(tmp_path / "missing.json") is None
+
+
+def test_run_study_needs_out_and_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """run_study.py used to write into the source tree by default and overwrite REPORT.md."""
+    with pytest.raises(SystemExit):
+        rs.parse_args([])
+    (tmp_path / "REPORT.md").write_text("old report\n")
+    assert rs.main(["--out", str(tmp_path), "--report-only"]) == 2
+    assert (tmp_path / "REPORT.md").read_text() == "old report\n"
+    assert "--force" in capsys.readouterr().err
+
+
+def test_report_keeps_marker_blocks_and_measures_its_cost(tmp_path: Path) -> None:
+    cell = sg.Cell("tool", "xor", "2-4-3-1")
+    for s in range(3):
+        p = sg.run_path(tmp_path / "runs", cell, s)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(_fake_run(cell, s)))
+    block = "<!-- multiclass:begin -->\n## Multiclass\n\nkept text\n<!-- multiclass:end -->"
+    (tmp_path / "REPORT.md").write_text(f"# old\n\n{block}\n\nold tail\n")
+    argv = ["--out", str(tmp_path), "--report-only", "--force", "--seeds", "3", "--regimes", "tool",
+            "--archs", "2-4-3-1", "--tasks", "xor"]
+    assert rs.main(argv, log=lambda m: None) == 0
+    text = (tmp_path / "REPORT.md").read_text()
+    assert block in text and "old tail" not in text
+    assert "about 9 min" not in text
+    # 3 seeds x (2 + 1) CPU seconds: the projection comes from the measured runs
+    assert "**0 CPU-minutes**" in text and "| tool/xor/2-4-3-1 | 3 | 2.0 | 1.0 | 15 |" in text
+    assert (tmp_path / "data" / "grid_runs.csv").read_text().count("\n") == 1 + 3 * 3
+    assert (tmp_path / "fig_claim1_forest.png").is_file()
+    cm = rs.cost_model([_fake_run(cell, 0)], [cell, sg.Cell("tool", "annuli", "2-4-3-1")], 10)
+    assert cm["projected"][cell] == pytest.approx(30.0)
+    assert sg.Cell("tool", "annuli", "2-4-3-1") in cm["projected"] and not cm["unmeasured"]
