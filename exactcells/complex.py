@@ -26,6 +26,8 @@ from .network import Network, network_from_dict
 if TYPE_CHECKING:
     import networkx as nx
 
+    from .shards import ShardedComplex
+
 __all__ = ["Cell", "PolyhedralComplex", "load_complex", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "exactcells-complex"
@@ -405,8 +407,11 @@ class PolyhedralComplex:
             )
 
 
-def load_complex(path: str | Path) -> PolyhedralComplex:
+def load_complex(path: str | Path) -> PolyhedralComplex | ShardedComplex:
     """Read a complex written by :meth:`PolyhedralComplex.save`, without recomputation.
+
+    A directory is a sharded complex (:mod:`exactcells.shards`): it is opened lazily as a
+    :class:`~exactcells.shards.ShardedComplex` (the index only; shards load on demand).
 
     The file is a numpy ``.npz`` archive with arrays
 
@@ -422,6 +427,10 @@ def load_complex(path: str | Path) -> PolyhedralComplex:
         UTF-8 text, one line per vertex: the integers ``D x_1 ... D x_n D``.
     """
     p = Path(path)
+    if p.is_dir():
+        from .shards import load_sharded
+
+        return load_sharded(p)
     try:
         data = np.load(p, allow_pickle=False)
     except (OSError, ValueError) as e:

@@ -51,7 +51,9 @@ def register(sub: Any) -> None:
 def run_certify(args: argparse.Namespace) -> int:
     net, dom = network_and_domain(args)
     if args.complex_file:
-        L = load_complex(args.complex_file)
+        loaded = load_complex(args.complex_file)
+        # a sharded complex is gathered here (certification per shard is not implemented yet)
+        L = loaded if isinstance(loaded, PolyhedralComplex) else loaded.to_complex()
         K = PolyhedralComplex(network=net, domain=dom, with_output=L.with_output, dims=L.dims,
                               signs=L.signs, facet_indptr=L.facet_csr[0], facet_indices=L.facet_csr[1],
                               vertex_coords=[L.vertex_homogeneous(v) for v in range(L.f_vector[0])],

@@ -1,0 +1,445 @@
+"""Scale-out on ``dask.distributed``: the one execution layer for builds on several processes.
+
+:func:`cluster` gives a :class:`distributed.Client`: a local cluster of ``jobs`` worker
+processes (one thread each), or a running cluster (``dask scheduler`` plus ``dask worker``
+processes) at a given address. :func:`build_on_cluster` runs the build as Dask tasks:
+
+1. **Units** (in the client, a short one-process pass): the closures of the regions of the first
+   layer (:func:`exactcells.build.plan_units`); while there are too few of them, the largest is
+   refined by one more step and split into the closures of its regions. Every later cut of a
+   cell depends only on that cell's closure, so each unit refines independently and every cell
+   of a refined unit is a cell of the whole complex (docs/mathematics.md, "Independent units").
+2. **Unit tasks**: a batch of units is refined on a worker, merged locally by sign vector, and
+   its cells are split into ``partitions`` pieces by :func:`exactcells.shards.partition_of`
+   (a fixed hash of the sign vector). Facets are named by their sign vectors.
+3. **Partition tasks**: partition ``p`` merges the ``p``-th pieces of every unit task (cells
+   shared by several units have equal sign vectors and equal faces: they are kept once) and
+   sorts them canonically. Facet references are resolved to ``(shard, local index)`` by a
+   request/answer exchange between partitions, so no task ever holds more than one partition
+   plus the keys it asks about: no process holds the whole complex.
+4. The shards are written by the workers (``out=DIR``, a directory every worker can reach) or
+   gathered into one :class:`~exactcells.complex.PolyhedralComplex` in the client.
+
+The result does not depend on the number of workers, the units, the batches or the order in
+which tasks finish: the gathered complex is byte-identical to :func:`exactcells.build_complex`,
+and the shard files to :func:`exactcells.shards.write_shards` of it. A worker lost in the middle
+is handled by Dask (its tasks are recomputed elsewhere). ``max_cells`` is exact: every unit
+counts the cells in the relative interior of its top cell, which no other unit has; their sum
+only grows as units finish and is a lower bound of the total, so the build stops as soon as it
+passes ``max_cells`` (and otherwise the final count decides), exactly when the one-process
+build stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import operator
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .build import (
+    Lattice,
+    WorkUnit,
+    _check_domain,
+    _closure_lattice,
+    _refine,
+    _schedule,
+    merge_units,
+    output_refinement,
+    plan_units,
+)
+from .complex import PolyhedralComplex
+from .domain import Domain
+from .errors import CellLimitExceeded, DependencyMissingError, InvalidArgumentError
+from .network import Network
+from .shards import (
+    Shard,
+    ShardedComplex,
+    check_out_dir,
+    gather_shards,
+    load_sharded,
+    partition_of,
+    shard_filename,
+    write_index,
+)
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["cluster", "build_on_cluster", "plan_balanced_units", "DEFAULT_PARTITIONS"]
+
+DEFAULT_PARTITIONS = 8
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _require_distributed() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError as e:
+        raise DependencyMissingError(
+            "running on several processes needs dask.distributed: pip install 'dask[distributed]'"
+        ) from e
+
+
+@contextlib.contextmanager
+def _single_threaded_env() -> Iterator[None]:
+    """Worker processes start with one BLAS/OpenMP thread each (unless the user chose)."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    for k in _THREAD_VARS:
+        os.environ.setdefault(k, "1")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = True) -> Iterator[Client]:
+    """A Dask client: on a running cluster at ``scheduler``, else on a local cluster of ``jobs``
+    worker processes (127.0.0.1 only, one thread each). The dashboard's address goes to stderr."""
+    _require_distributed()
+    from distributed import Client, LocalCluster
+
+    if scheduler is None and jobs < 1:
+        raise InvalidArgumentError(f"jobs must be at least 1, got {jobs}")
+    local: Any = None
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="15s")
+        except (OSError, TimeoutError, ValueError) as e:
+            raise InvalidArgumentError(f"cannot connect to the Dask scheduler at {scheduler}: {e}") from None
+    else:
+        with _single_threaded_env():
+            local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                 dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+        client = Client(local)
+    try:
+        if announce:
+            nw = len(client.scheduler_info().get("workers", {}))
+            sys.stderr.write(f"exactcells: dask scheduler {client.scheduler.address} with {nw} "
+                             f"worker(s); dashboard {client.dashboard_link}\n")
+            sys.stderr.flush()
+        yield client
+    finally:
+        client.close()
+        if local is not None:
+            local.close()
+
+
+def _workers(client: Client) -> int:
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+# -- units --------------------------------------------------------------------------------
+
+def _copy(lat: Lattice) -> Lattice:
+    new = Lattice(lat.n, lat.ncut, list(lat.dim), [list(f) for f in lat.facets], lat.sig.copy(),
+                  {k: list(v) for k, v in lat.hv.items()}, [list(x) for x in lat.by_dim], [], [])
+    new.rebuild_pad()
+    return new
+
+
+def _split_unit(unit: WorkUnit, net: Network, ro: str | None) -> list[WorkUnit]:
+    lat = _refine(_copy(unit.lattice), net, ro, unit.start, unit.start + 1)
+    return [WorkUnit(unit.start + 1, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
+
+
+def plan_balanced_units(net: Network, domain: Domain, refine: str | None, min_units: int,
+                        max_splits: int = 256) -> list[WorkUnit]:
+    """The closed regions of the first layer; while there are fewer than ``min_units`` units,
+    or one is much larger (in cells) than the mean, the largest is refined by one more step and
+    replaced by the closures of its regions."""
+    sched = _schedule(net, refine)
+    total = len(sched)
+    start = sum(1 for item in sched if item.layer == 0) if len(net.layers) > 1 else 0
+    units = plan_units(net, domain, start, refine is not None, refine)
+    for _ in range(max_splits):
+        sizes = [u.lattice.num_cells() if u.start < total else -1 for u in units]
+        big = int(np.argmax(sizes))
+        if sizes[big] < 0:
+            break
+        mean = sum(max(s, 0) for s in sizes) / len(sizes)
+        if len(units) >= min_units and sizes[big] <= 4 * mean:
+            break
+        units[big : big + 1] = _split_unit(units[big], net, refine)
+    return units
+
+
+def _batches(units: Sequence[WorkUnit], count: int) -> list[list[WorkUnit]]:
+    """Contiguous batches of roughly equal size (in cells of the units)."""
+    count = max(1, min(count, len(units)))
+    cost = np.cumsum([u.lattice.num_cells() for u in units], dtype=np.float64)
+    cuts = np.searchsorted(cost, cost[-1] * np.arange(1, count) / count, side="left")
+    out: list[list[WorkUnit]] = []
+    a = 0
+    for c in list(cuts.tolist()) + [len(units)]:
+        b = max(int(c), a + 1) if c < len(units) else len(units)
+        if b > a:
+            out.append(list(units[a:b]))
+            a = b
+    return out
+
+
+# -- tasks (run on the workers) -----------------------------------------------------------
+
+def _planning_columns(net: Network, refine: str | None, start: int, ncut: int, m: int) -> list[int]:
+    cols: list[int] = []
+    for item in _schedule(net, refine)[:start]:
+        cols.extend(range(item.sig, item.sig + (len(item.rows) if item.kind == "max" else 1)))
+    return cols + list(range(ncut, ncut + m))
+
+
+def _canonical_columns(net: Network, ncut: int, m: int) -> list[int]:
+    nh = net.num_hidden
+    return list(range(nh)) + list(range(ncut, ncut + m)) + list(range(nh, ncut))
+
+
+Piece = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]]
+
+
+def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: int, partitions: int,
+               max_cells: int | None) -> dict[str, Any]:
+    """Refine a batch of units; return its cells split into ``partitions`` pieces and the number
+    of cells in the relative interiors of the units' top cells (no other unit has them)."""
+    parts: list[Lattice] = []
+    interior = 0
+    for u in units:
+        try:
+            lat = _refine(_copy(u.lattice), net, refine, u.start, max_cells=max_cells)
+        except CellLimitExceeded:
+            raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
+                                    "cells") from None
+        cols = _planning_columns(net, refine, u.start, lat.ncut, m)
+        top = u.lattice.sig[u.lattice.by_dim[lat.n][0], cols]
+        interior += int(np.count_nonzero(np.all(lat.sig[: lat.num_cells(), cols] == top, axis=1)))
+        parts.append(lat)
+    L = merge_units(parts)
+    N = L.num_cells()
+    n = L.n
+    signs = L.sig[:N][:, _canonical_columns(net, L.ncut, m)] - np.int8(1)
+    dims = np.asarray(L.dim, dtype=np.int8)
+    part = partition_of(signs, partitions)
+    counts = np.fromiter(map(len, L.facets), dtype=np.int64, count=N)
+    starts = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    flat = np.fromiter((f for fs in L.facets for f in fs), dtype=np.int64, count=int(starts[-1]))
+    pieces: list[Piece] = []
+    for p in range(partitions):
+        ids = np.flatnonzero(part == p)
+        c = counts[ids]
+        ptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
+        np.cumsum(c, out=ptr[1:])
+        pos = np.repeat(starts[ids], c) + (np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], c))
+        vid = ids[dims[ids] == 0]
+        verts = []
+        for v in vid.tolist():
+            h = L.hv[v]
+            w = h[:n] + [h[-1]]
+            g = math.gcd(*w)
+            verts.append(tuple(e // g for e in w))
+        pieces.append((dims[ids], signs[ids], ptr, signs[flat[pos]], np.searchsorted(ids, vid), verts))
+    return {"pieces": pieces, "interior": interior}
+
+
+def _interior(r: dict[str, Any]) -> int:
+    return int(r["interior"])
+
+
+def _piece(r: dict[str, Any], p: int) -> Piece:
+    return r["pieces"][p]
+
+
+def _row_keys(a: np.ndarray) -> list[bytes]:
+    a = np.ascontiguousarray(a)
+    return [a[i].tobytes() for i in range(a.shape[0])]
+
+
+def _merge_partition(partitions: int, *pieces: Piece) -> dict[str, Any]:
+    """Merge the pieces of one partition: distinct cells in canonical order, facets by key."""
+    width = pieces[0][1].shape[1]
+    dims_l, signs_l, counts_l, fkeys_l = [], [], [], []
+    verts: dict[bytes, tuple[int, ...]] = {}
+    seen: set[bytes] = set()
+    for dims, signs, ptr, fkeys, vrows, vcoords in pieces:
+        keys = _row_keys(signs)
+        for r, co in zip(vrows.tolist(), vcoords):
+            verts.setdefault(keys[r], co)
+        keep = []
+        for i, k in enumerate(keys):
+            if k not in seen:
+                seen.add(k)
+                keep.append(i)
+        idx = np.asarray(keep, dtype=np.int64)
+        c = np.diff(ptr)[idx]
+        pos = np.repeat(ptr[idx], c) + (np.arange(int(c.sum()), dtype=np.int64)
+                                          - np.repeat(np.cumsum(c) - c, c))
+        dims_l.append(dims[idx])
+        signs_l.append(signs[idx])
+        counts_l.append(c)
+        fkeys_l.append(fkeys[pos])
+    dims = np.concatenate(dims_l)
+    signs = np.concatenate(signs_l).reshape(-1, width)
+    counts = np.concatenate(counts_l)
+    fkeys = np.concatenate(fkeys_l).reshape(-1, width)
+    M = dims.shape[0]
+    order = np.lexsort(tuple(signs[:, k] for k in range(width - 1, -1, -1)) + (dims,))
+    start = np.zeros(M + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    c = counts[order]
+    ptr = np.zeros(M + 1, dtype=np.int64)
+    np.cumsum(c, out=ptr[1:])
+    owner = np.repeat(np.arange(M, dtype=np.int64), c)
+    pos = np.repeat(start[order], c) + (np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], c))
+    fk = fkeys[pos]
+    # the facets of each cell in canonical order (all have one dimension: by sign vector)
+    forder = np.lexsort(tuple(fk[:, k] for k in range(width - 1, -1, -1)) + (owner,))
+    fk = fk[forder]
+    dims, signs = dims[order], signs[order]
+    f0 = int(np.count_nonzero(dims == 0))
+    vkeys = _row_keys(signs[:f0])
+    fpart = partition_of(fk, partitions)
+    requests = []
+    for q in range(partitions):
+        sel = fk[fpart == q]
+        requests.append(np.unique(sel, axis=0) if sel.shape[0] else sel)
+    return {"dims": dims, "signs": signs, "ptr": ptr, "fkeys": fk, "fpart": fpart,
+            "verts": [verts[k] for k in vkeys], "requests": requests}
+
+
+def _request(merged: dict[str, Any], q: int) -> np.ndarray:
+    return merged["requests"][q]
+
+
+def _answer(merged: dict[str, Any], *requests: np.ndarray) -> list[np.ndarray]:
+    """The local indices, in this partition, of the sign vectors other partitions ask about."""
+    index = {k: i for i, k in enumerate(_row_keys(merged["signs"]))}
+    return [np.array([index[k] for k in _row_keys(r)], dtype=np.int64) for r in requests]
+
+
+def _finalize(merged: dict[str, Any], *answers: np.ndarray) -> Shard:
+    fk, fpart = merged["fkeys"], merged["fpart"]
+    local = np.empty(fk.shape[0], dtype=np.int64)
+    for q, ans in enumerate(answers):
+        sel = np.flatnonzero(fpart == q)
+        if not sel.size:
+            continue
+        pos = {k: i for i, k in enumerate(_row_keys(merged["requests"][q]))}
+        keys = _row_keys(fk[sel])
+        local[sel] = ans[np.array([pos[k] for k in keys], dtype=np.int64)]
+    return Shard(merged["dims"], merged["signs"], merged["ptr"], fpart.astype(np.int32), local,
+                 tuple(merged["verts"]))
+
+
+def _write_shard(shard: Shard, path: str, p: int, partitions: int, n: int) -> tuple[int, ...]:
+    shard.save(Path(path) / shard_filename(p), p, partitions, force=True)
+    return shard.f_vector(n)
+
+
+# -- the build ------------------------------------------------------------------------------
+
+def build_on_cluster(
+    net: Network,
+    domain: Domain | None = None,
+    *,
+    client: Client,
+    with_output: bool = False,
+    refine: str | None = None,
+    max_cells: int | None = None,
+    partitions: int = DEFAULT_PARTITIONS,
+    out: str | Path | None = None,
+    force: bool = False,
+    progress: bool = False,
+    tasks_per_worker: int = 4,
+) -> PolyhedralComplex | ShardedComplex:
+    """The complex of ``net`` on ``domain``, computed as Dask tasks on ``client``'s cluster.
+
+    Without ``out`` the shards are gathered into one :class:`PolyhedralComplex`, identical to
+    :func:`exactcells.build_complex`'s. With ``out`` the workers write the shards into that
+    directory (which they must all reach), the client writes the index last, and the result is
+    the lazily opened :class:`~exactcells.shards.ShardedComplex`.
+    """
+    if domain is None:
+        domain = Domain.box(net.input_dim)
+    _check_domain(net, domain)
+    if partitions < 1:
+        raise InvalidArgumentError(f"partitions must be at least 1, got {partitions}")
+    if max_cells is not None and max_cells < 0:
+        raise InvalidArgumentError(f"max_cells must be non-negative, got {max_cells}")
+    if out is not None:
+        check_out_dir(Path(out), force)
+    from distributed import as_completed
+
+    t0 = time.perf_counter()
+    ro = output_refinement(net, with_output, refine)
+    W = _workers(client)
+    units = plan_balanced_units(net, domain, ro, min_units=2 * W * tasks_per_worker)
+    batches = _batches(units, W * tasks_per_worker)
+    P = partitions
+    m = domain.num_facets
+    tag = uuid.uuid4().hex[:12]
+    [net_f] = client.scatter([net], broadcast=True, hash=False)
+    unit_f = [client.submit(_unit_task, b, net_f, ro, m, P, max_cells, key=f"ec-unit-{tag}-{i}")
+              for i, b in enumerate(batches)]
+    count_f = [client.submit(_interior, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
+    piece_f = [[client.submit(_piece, f, p, key=f"ec-piece-{tag}-{i}-{p}") for p in range(P)]
+               for i, f in enumerate(unit_f)]
+    merged_f = [client.submit(_merge_partition, P, *[pf[p] for pf in piece_f], key=f"ec-merge-{tag}-{p}")
+                for p in range(P)]
+    req_f = [[client.submit(_request, merged_f[p], q, key=f"ec-req-{tag}-{p}-{q}") for q in range(P)]
+             for p in range(P)]
+    ans_f = [client.submit(_answer, merged_f[q], *[req_f[p][q] for p in range(P)], key=f"ec-ans-{tag}-{q}")
+             for q in range(P)]
+    ans_pq = [[client.submit(operator.getitem, ans_f[q], p, key=f"ec-ansp-{tag}-{q}-{p}") for q in range(P)]
+              for p in range(P)]
+    shard_f = [client.submit(_finalize, merged_f[p], *ans_pq[p], key=f"ec-shard-{tag}-{p}") for p in range(P)]
+    final: list[Any]
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        final = [client.submit(_write_shard, s, str(out), p, P, domain.dim, key=f"ec-write-{tag}-{p}")
+                 for p, s in enumerate(shard_f)]
+    else:
+        final = list(shard_f)
+    del piece_f, merged_f, req_f, ans_f, ans_pq, unit_f
+    everything = final + count_f
+    try:
+        interior = 0
+        done = 0
+        for f in as_completed(count_f):
+            interior += f.result()
+            done += 1
+            if max_cells is not None and interior > max_cells:
+                raise CellLimitExceeded(
+                    f"stopped after {done} of {len(count_f)} unit tasks: the complex has more than "
+                    f"{interior} cells already, more than max_cells = {max_cells}")
+            if progress:
+                sys.stderr.write(f"exactcells: {done}/{len(count_f)} unit tasks, "
+                                 f"{time.perf_counter() - t0:.1f} s\n")
+        results = client.gather(final)
+    except BaseException:
+        client.cancel(everything)
+        raise
+    seconds = time.perf_counter() - t0
+    if out is not None:
+        shard_fv = [tuple(int(x) for x in r) for r in results]
+        total = sum(sum(f) for f in shard_fv)
+        if max_cells is not None and total > max_cells:
+            raise CellLimitExceeded(f"the complex has {total} cells, more than max_cells = {max_cells}")
+        write_index(out, net, domain, ro, shard_fv, force=force)
+        return load_sharded(out)
+    K = gather_shards(results, net, domain, ro, seconds)
+    if max_cells is not None and K.num_cells > max_cells:
+        raise CellLimitExceeded(f"the complex has {K.num_cells} cells, more than max_cells = {max_cells}")
+    return K

@@ -1,0 +1,490 @@
+"""The sharded complex: one self-describing file per partition of the cells, plus a small index.
+
+A complex larger than one process's memory is written as a directory::
+
+    DIR/index.json          format, version, network, domain, refinement, f-vector, partitions
+    DIR/shard-00000.npz     the cells whose sign vector hashes to partition 0
+    ...
+
+Cells are assigned to partitions by :func:`partition_of`, a fixed hash of their sign vector
+(independent of the machine, the number of workers and the order of the work), so that a cell's
+shard is found from its sign vector alone. Inside a shard the cells are in canonical order (by
+dimension, then sign vector), and a facet is referred to by ``(shard, local index)``; the facets
+of a cell are listed in canonical order (by sign vector). Shard files are written
+deterministically (fixed zip timestamps), so the same complex gives byte-identical shards however
+it was computed. :func:`load_sharded` (and :func:`exactcells.load_complex` on a directory) reads
+the index only; shards are loaded when a lookup needs them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .complex import PolyhedralComplex
+from .domain import Domain
+from .errors import ExactCellsError, FormatError, OutputExistsError
+from .network import Network, network_from_dict
+
+__all__ = [
+    "SHARDED_FORMAT_NAME", "SHARD_FORMAT_NAME", "SHARDED_FORMAT_VERSION", "INDEX_FILE",
+    "partition_of", "Shard", "ShardedComplex", "shard_complex", "write_shards", "write_index",
+    "load_sharded", "gather_shards", "shard_filename",
+]
+
+SHARDED_FORMAT_NAME = "exactcells-sharded-complex"
+SHARD_FORMAT_NAME = "exactcells-shard"
+SHARDED_FORMAT_VERSION = 1
+INDEX_FILE = "index.json"
+_MASK = (1 << 64) - 1
+_CHUNK = 1 << 16
+
+
+def shard_filename(p: int) -> str:
+    return f"shard-{p:05d}.npz"
+
+
+def _splitmix(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _weights(width: int) -> np.ndarray:
+    return np.array([_splitmix(k + 1) for k in range(width)], dtype=np.uint64)
+
+
+def partition_of(signs: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each sign vector (rows of ``signs``, entries -1, 0, 1).
+
+    ``h = sum_k (s_k + 1) * w_k  (mod 2^64)`` with ``w_k = splitmix64(k + 1)``, then one
+    xor-shift-multiply round, then ``h mod partitions``. Pure integer arithmetic: the same on
+    every machine.
+    """
+    signs = np.asarray(signs)
+    N = signs.shape[0]
+    out = np.empty(N, dtype=np.int64)
+    if partitions == 1 or N == 0:
+        out[:] = 0
+        return out
+    w = _weights(signs.shape[1])
+    for a in range(0, N, _CHUNK):
+        codes = (signs[a : a + _CHUNK].astype(np.int64) + 1).astype(np.uint64)
+        h = (codes * w).sum(axis=1, dtype=np.uint64)
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+        out[a : a + _CHUNK] = (h % np.uint64(partitions)).astype(np.int64)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """The cells of one partition, in canonical order, with cross-shard facet references."""
+
+    dims: np.ndarray  # int8 (m,)
+    signs: np.ndarray  # int8 (m, width)
+    facet_indptr: np.ndarray  # int64 (m + 1,)
+    facet_shard: np.ndarray  # int32: the shard of each facet
+    facet_local: np.ndarray  # int64: its index in that shard
+    vertex_coords: tuple[tuple[int, ...], ...]  # the dimension-0 cells (the first ones)
+
+    @property
+    def num_cells(self) -> int:
+        return int(self.dims.shape[0])
+
+    def f_vector(self, n: int) -> tuple[int, ...]:
+        return tuple(int(x) for x in np.bincount(self.dims.astype(np.int64), minlength=n + 1)[: n + 1])
+
+    def to_bytes(self, p: int, partitions: int) -> bytes:
+        """The shard file (an ``.npz`` archive written with fixed timestamps)."""
+        meta = {"format": SHARD_FORMAT_NAME, "version": SHARDED_FORMAT_VERSION, "shard": p,
+                "partitions": partitions}
+        text = "\n".join(" ".join(str(x) for x in h) for h in self.vertex_coords)
+        arrays: list[tuple[str, np.ndarray]] = [
+            ("meta", np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)),
+            ("dims", self.dims), ("signs", self.signs), ("facet_indptr", self.facet_indptr),
+            ("facet_shard", self.facet_shard), ("facet_local", self.facet_local),
+            ("vertex_coords", np.frombuffer(text.encode(), dtype=np.uint8)),
+        ]
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for name, arr in arrays:
+                b = io.BytesIO()
+                np.lib.format.write_array(b, np.ascontiguousarray(arr), allow_pickle=False)
+                info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                z.writestr(info, b.getvalue())
+        return buf.getvalue()
+
+    def save(self, path: str | Path, p: int, partitions: int, force: bool = False) -> None:
+        from .io import atomic_write_bytes
+
+        atomic_write_bytes(path, self.to_bytes(p, partitions), force=force)
+
+
+def load_shard(path: str | Path, p: int, partitions: int, width: int, n: int) -> Shard:
+    """Read and check one shard file."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise FormatError(f"{path}: not a readable exactcells shard ({e})") from e
+    try:
+        with data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            if meta.get("format") != SHARD_FORMAT_NAME or meta.get("version") != SHARDED_FORMAT_VERSION:
+                raise FormatError(f"{path}: not an exactcells shard of version {SHARDED_FORMAT_VERSION}")
+            if meta.get("shard") != p or meta.get("partitions") != partitions:
+                raise FormatError(f"{path}: shard {meta.get('shard')} of {meta.get('partitions')}, "
+                                  f"expected shard {p} of {partitions}")
+            dims = np.asarray(data["dims"], dtype=np.int8)
+            signs = np.asarray(data["signs"], dtype=np.int8)
+            indptr = np.asarray(data["facet_indptr"], dtype=np.int64)
+            fsh = np.asarray(data["facet_shard"], dtype=np.int32)
+            floc = np.asarray(data["facet_local"], dtype=np.int64)
+            text = bytes(data["vertex_coords"]).decode()
+    except FormatError:
+        raise
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
+        raise FormatError(f"{path}: corrupt exactcells shard ({type(e).__name__}: {e})") from e
+    m = dims.shape[0]
+    if signs.shape != (m, width) or indptr.shape != (m + 1,) or (m and indptr[0] != 0) \
+            or indptr[-1] != fsh.shape[0] or fsh.shape != floc.shape:
+        raise FormatError(f"{path}: inconsistent array shapes in the shard")
+    if fsh.size and (fsh.min() < 0 or fsh.max() >= partitions or floc.min() < 0):
+        raise FormatError(f"{path}: facet references outside the shards")
+    verts = tuple(tuple(int(x) for x in line.split()) for line in text.split("\n")) if text else ()
+    f0 = int(np.count_nonzero(dims == 0))
+    if len(verts) != f0 or any(len(v) != n + 1 or v[-1] <= 0 for v in verts):
+        raise FormatError(f"{path}: 'vertex_coords' must have {f0} lines of {n + 1} integers")
+    return Shard(dims, signs, indptr, fsh, floc, verts)
+
+
+def _canonical_order(dims: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    K = signs.shape[1]
+    return np.lexsort(tuple(signs[:, k] for k in range(K - 1, -1, -1)) + (dims,))
+
+
+def shard_complex(K: PolyhedralComplex, partitions: int) -> list[Shard]:
+    """Split an in-memory complex into shards (the same shards a distributed build writes)."""
+    if partitions < 1:
+        raise ExactCellsError(f"partitions must be at least 1, got {partitions}")
+    part = partition_of(K.signs, partitions)
+    local = np.empty(K.num_cells, dtype=np.int64)
+    members = [np.flatnonzero(part == p) for p in range(partitions)]  # canonical order kept
+    for ids in members:
+        local[ids] = np.arange(ids.shape[0], dtype=np.int64)
+    indptr, indices = K.facet_csr
+    out = []
+    for ids in members:
+        counts = (indptr[ids + 1] - indptr[ids]).astype(np.int64)
+        ptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        if ids.size:
+            starts = np.repeat(indptr[ids], counts)
+            within = np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], counts)
+            fac = indices[starts + within]
+        else:
+            fac = np.zeros(0, dtype=np.int64)
+        f0 = int(np.count_nonzero(K.dims[ids] == 0))
+        out.append(Shard(
+            K.dims[ids].copy(), K.signs[ids].copy(), ptr, part[fac].astype(np.int32), local[fac],
+            tuple(K.vertex_homogeneous(int(v)) for v in ids[:f0]),
+        ))
+    return out
+
+
+def _index_record(net: Network, domain: Domain, refinement: str | None, f_vector: Sequence[int],
+                  shard_f: Sequence[Sequence[int]]) -> dict[str, Any]:
+    return {
+        "format": SHARDED_FORMAT_NAME,
+        "version": SHARDED_FORMAT_VERSION,
+        "network": net.to_dict(),
+        "domain": domain.to_dict(),
+        "with_output": refinement is not None,
+        "output_refinement": refinement,
+        "f_vector": [int(x) for x in f_vector],
+        "num_cells": int(sum(f_vector)),
+        "partitions": len(shard_f),
+        "hash": "splitmix64-weighted sum of (sign + 1), see exactcells.shards.partition_of",
+        "shards": [{"file": shard_filename(p), "f_vector": [int(x) for x in f]} for p, f in enumerate(shard_f)],
+    }
+
+
+def check_out_dir(path: Path, force: bool) -> None:
+    if (path / INDEX_FILE).exists() and not force:
+        raise OutputExistsError(f"{path} holds a complex already; pass --force (force=True) to overwrite")
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(f"{path} exists and is not a directory")
+
+
+def write_index(path: str | Path, net: Network, domain: Domain, refinement: str | None,
+                shard_f: Sequence[Sequence[int]], force: bool = False) -> None:
+    """Write ``index.json`` last (atomically): a directory with an index is complete."""
+    from .io import atomic_write_text
+
+    n = domain.dim
+    f = [sum(int(sf[k]) for sf in shard_f) for k in range(n + 1)]
+    rec = _index_record(net, domain, refinement, f, shard_f)
+    atomic_write_text(Path(path) / INDEX_FILE, json.dumps(rec, sort_keys=True, indent=1) + "\n", force=force)
+
+
+def write_shards(K: PolyhedralComplex, path: str | Path, partitions: int = 8, force: bool = False) -> None:
+    """Write an in-memory complex as a sharded directory."""
+    p = Path(path)
+    check_out_dir(p, force)
+    shards = shard_complex(K, partitions)
+    p.mkdir(parents=True, exist_ok=True)
+    for q, s in enumerate(shards):
+        s.save(p / shard_filename(q), q, partitions, force=True)
+    write_index(p, K.network, K.domain, K.output_refinement,
+                [s.f_vector(K.input_dim) for s in shards], force=force)
+
+
+def gather_shards(shards: Sequence[Shard], net: Network, domain: Domain, refinement: str | None,
+                  build_seconds: float = 0.0) -> PolyhedralComplex:
+    """One in-memory :class:`PolyhedralComplex` (canonical numbering) from all the shards."""
+    dims = np.concatenate([s.dims for s in shards]) if shards else np.zeros(0, np.int8)
+    signs = np.concatenate([s.signs for s in shards])
+    offs = np.zeros(len(shards) + 1, dtype=np.int64)
+    np.cumsum([s.num_cells for s in shards], out=offs[1:])
+    order = _canonical_order(dims, signs)
+    N = dims.shape[0]
+    new_id = np.empty(N, dtype=np.int64)
+    new_id[order] = np.arange(N, dtype=np.int64)
+    counts = np.concatenate([np.diff(s.facet_indptr) for s in shards])
+    flat_old = np.concatenate([offs[s.facet_shard] + s.facet_local for s in shards])
+    flat = new_id[flat_old] if flat_old.size else flat_old.astype(np.int64)
+    # the facets of a cell are listed by sign vector within its shard: the canonical order
+    cell_start = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(counts, out=cell_start[1:])
+    sorted_counts = counts[order]
+    indptr = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(sorted_counts, out=indptr[1:])
+    starts = np.repeat(cell_start[order], sorted_counts)
+    within = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], sorted_counts)
+    indices = flat[starts + within]
+    all_verts: list[tuple[int, ...]] = []
+    vert_old: list[int] = []
+    for q, s in enumerate(shards):
+        all_verts.extend(s.vertex_coords)
+        vert_old.extend(range(int(offs[q]), int(offs[q]) + len(s.vertex_coords)))
+    pos = {old: i for i, old in enumerate(vert_old)}
+    f0 = len(vert_old)
+    verts = [all_verts[pos[int(old)]] for old in order[:f0]]
+    return PolyhedralComplex(
+        network=net, domain=domain, with_output=refinement is not None,
+        output_refinement=refinement, dims=dims[order], signs=signs[order],
+        facet_indptr=indptr, facet_indices=indices, vertex_coords=verts,
+        build_seconds=build_seconds,
+    )
+
+
+class ShardedComplex:
+    """A complex on disk in shards, read lazily (at most ``cache`` shards in memory at once).
+
+    Cells are named by *cell ids* ``local * partitions + shard``. :meth:`index_of` finds a cell
+    from its sign vector by loading only the shard the sign vector hashes to.
+    """
+
+    def __init__(self, path: str | Path, cache: int = 4) -> None:
+        self._path = Path(path)
+        idx = self._path / INDEX_FILE
+        try:
+            rec = json.loads(idx.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise FormatError(f"{self._path}: no readable {INDEX_FILE} ({e.strerror or e})") from e
+        except ValueError as e:
+            raise FormatError(f"{idx}: not valid JSON") from e
+        if not isinstance(rec, dict) or rec.get("format") != SHARDED_FORMAT_NAME:
+            raise FormatError(f"{idx}: not an exactcells sharded complex")
+        if rec.get("version") != SHARDED_FORMAT_VERSION:
+            raise FormatError(f"{idx}: format version {rec.get('version')!r} is not supported "
+                              f"(this exactcells reads version {SHARDED_FORMAT_VERSION})")
+        try:
+            self._net = network_from_dict(rec["network"])
+            self._domain = Domain.from_dict(rec["domain"])
+            self._refinement: str | None = rec["output_refinement"]
+            self._f = tuple(int(x) for x in rec["f_vector"])
+            self._P = int(rec["partitions"])
+            self._shard_f = [tuple(int(x) for x in s["f_vector"]) for s in rec["shards"]]
+        except (KeyError, TypeError, ValueError) as e:
+            raise FormatError(f"{idx}: incomplete index ({type(e).__name__}: {e})") from e
+        if self._refinement not in (None, "zero", "argmax") or len(self._shard_f) != self._P \
+                or len(self._f) != self._domain.dim + 1:
+            raise FormatError(f"{idx}: inconsistent index")
+        self._width = self._net.num_hidden + self._domain.num_facets + (
+            self._net.output_dim if self._refinement is not None else 0)
+        self._cache_size = max(1, cache)
+        self._shards: OrderedDict[int, Shard] = OrderedDict()
+        self._keys: dict[int, dict[bytes, int]] = {}
+
+    # -- facts from the index alone ----------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def network(self) -> Network:
+        return self._net
+
+    @property
+    def domain(self) -> Domain:
+        return self._domain
+
+    @property
+    def input_dim(self) -> int:
+        return self._domain.dim
+
+    @property
+    def with_output(self) -> bool:
+        return self._refinement is not None
+
+    @property
+    def output_refinement(self) -> str | None:
+        return self._refinement
+
+    @property
+    def partitions(self) -> int:
+        return self._P
+
+    @property
+    def f_vector(self) -> tuple[int, ...]:
+        return self._f
+
+    @property
+    def num_cells(self) -> int:
+        return sum(self._f)
+
+    @property
+    def num_regions(self) -> int:
+        return self._f[-1]
+
+    @property
+    def euler_characteristic(self) -> int:
+        return sum((-1) ** k * f for k, f in enumerate(self._f))
+
+    def shard_f_vectors(self) -> list[tuple[int, ...]]:
+        return list(self._shard_f)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "input_dim": self.input_dim, "architecture": self._net.architecture,
+            "domain": self._domain.describe(), "with_output": self.with_output,
+            "output_refinement": self._refinement, "f_vector": list(self._f),
+            "num_cells": self.num_cells, "num_regions": self.num_regions,
+            "euler_characteristic": self.euler_characteristic, "rounding": self._net.rounding,
+            "partitions": self._P,
+        }
+
+    def __len__(self) -> int:
+        return self.num_cells
+
+    def __repr__(self) -> str:
+        return (f"ShardedComplex({str(self._path)!r}, architecture={self._net.architecture!r}, "
+                f"partitions={self._P}, f_vector={self._f})")
+
+    # -- shards, loaded on demand ------------------------------------------------------------
+    def shard(self, p: int) -> Shard:
+        s = self._shards.get(p)
+        if s is not None:
+            self._shards.move_to_end(p)
+            return s
+        if not 0 <= p < self._P:
+            raise IndexError(f"shard {p} out of range (0..{self._P - 1})")
+        s = load_shard(self._path / shard_filename(p), p, self._P, self._width, self.input_dim)
+        if s.f_vector(self.input_dim) != self._shard_f[p]:
+            raise FormatError(f"{self._path / shard_filename(p)}: its f-vector does not match the index")
+        self._shards[p] = s
+        while len(self._shards) > self._cache_size:
+            old, _ = self._shards.popitem(last=False)
+            self._keys.pop(old, None)
+        return s
+
+    def loaded_shards(self) -> tuple[int, ...]:
+        return tuple(self._shards)
+
+    def _split(self, cid: int) -> tuple[int, int]:
+        if cid < 0:
+            raise IndexError(f"cell id {cid} is negative")
+        return cid % self._P, cid // self._P
+
+    def index_of(self, sign_vector: Sequence[int]) -> int:
+        """The cell id of the cell with this sign vector (``KeyError`` if there is none)."""
+        row = np.asarray(sign_vector, dtype=np.int8).reshape(1, -1)
+        if row.shape[1] != self._width:
+            raise KeyError(f"no cell with sign vector {tuple(sign_vector)}")
+        p = int(partition_of(row, self._P)[0])
+        s = self.shard(p)
+        keys = self._keys.get(p)
+        if keys is None:
+            rows = np.ascontiguousarray(s.signs)
+            keys = {rows[i].tobytes(): i for i in range(s.num_cells)}
+            self._keys[p] = keys
+        try:
+            return keys[row.tobytes()] * self._P + p
+        except KeyError:
+            raise KeyError(f"no cell with sign vector {tuple(sign_vector)}") from None
+
+    def __contains__(self, sign_vector: object) -> bool:
+        try:
+            self.index_of(sign_vector)  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            return False
+        return True
+
+    def dim(self, cid: int) -> int:
+        p, i = self._split(cid)
+        return int(self.shard(p).dims[i])
+
+    def sign_vector(self, cid: int) -> tuple[int, ...]:
+        p, i = self._split(cid)
+        return tuple(int(x) for x in self.shard(p).signs[i])
+
+    def facets(self, cid: int) -> tuple[int, ...]:
+        p, i = self._split(cid)
+        s = self.shard(p)
+        a, b = int(s.facet_indptr[i]), int(s.facet_indptr[i + 1])
+        return tuple(int(loc) * self._P + int(q) for q, loc in zip(s.facet_shard[a:b], s.facet_local[a:b]))
+
+    def vertex_homogeneous(self, cid: int) -> tuple[int, ...]:
+        p, i = self._split(cid)
+        s = self.shard(p)
+        if s.dims[i] != 0:
+            raise ExactCellsError(f"cell {cid} is not a vertex")
+        return s.vertex_coords[i]
+
+    def cells_of_dim(self, k: int) -> Iterator[int]:
+        """The cell ids of dimension ``k``, shard by shard (one shard in memory at a time)."""
+        for p in range(self._P):
+            if k < 0 or k >= len(self._shard_f[p]) or self._shard_f[p][k] == 0:
+                continue
+            s = self.shard(p)
+            lo = int(np.searchsorted(s.dims, k, side="left"))
+            hi = int(np.searchsorted(s.dims, k, side="right"))
+            yield from (i * self._P + p for i in range(lo, hi))
+
+    def iter_shards(self) -> Iterator[tuple[int, Shard]]:
+        for p in range(self._P):
+            yield p, self.shard(p)
+
+    def to_complex(self) -> PolyhedralComplex:
+        """Gather every shard into one in-memory :class:`PolyhedralComplex` (small complexes)."""
+        shards = [load_shard(self._path / shard_filename(p), p, self._P, self._width, self.input_dim)
+                  for p in range(self._P)]
+        return gather_shards(shards, self._net, self._domain, self._refinement)
+
+
+def load_sharded(path: str | Path, cache: int = 4) -> ShardedComplex:
+    """Open a sharded complex directory lazily (reads ``index.json`` only)."""
+    return ShardedComplex(path, cache)
