@@ -32,8 +32,8 @@ def register(sub: Any) -> None:
                         "cores for 1000+ regions; 1 keeps everything in this process)")
     p.add_argument("--cdd", type=int, default=0, metavar="K",
                    help="also recompute K top cells from scratch with cddlib (-1: all)")
-    p.add_argument("--complex", metavar="FILE.npz", dest="complex_file",
-                   help="certify this saved complex (exactcells .npz format, e.g. from another "
+    p.add_argument("--complex", metavar="FILE.npz|DIR", dest="complex_file",
+                   help="certify this saved complex (exactcells .npz format or a sharded directory, gathered; e.g. from another "
                         "tool) against NETWORK and the domain, instead of building one")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run_certify)
