@@ -214,6 +214,7 @@ def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: i
                max_cells: int | None) -> dict[str, Any]:
     """Refine a batch of units; return its cells split into ``partitions`` pieces and the number
     of cells in the relative interiors of the units' top cells (no other unit has them)."""
+    t0 = time.perf_counter()
     parts: list[Lattice] = []
     interior = 0
     for u in units:
@@ -251,11 +252,12 @@ def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: i
             g = math.gcd(*w)
             verts.append(tuple(e // g for e in w))
         pieces.append((dims[ids], signs[ids], ptr, signs[flat[pos]], np.searchsorted(ids, vid), verts))
-    return {"pieces": pieces, "interior": interior}
+    return {"pieces": pieces, "interior": interior, "seconds": time.perf_counter() - t0,
+            "cells": N, "units": len(units)}
 
 
-def _interior(r: dict[str, Any]) -> int:
-    return int(r["interior"])
+def _stats(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: r[k] for k in ("interior", "seconds", "cells", "units")}
 
 
 def _piece(r: dict[str, Any], p: int) -> Piece:
@@ -363,13 +365,15 @@ def build_on_cluster(
     force: bool = False,
     progress: bool = False,
     tasks_per_worker: int = 4,
+    task_stats: list[dict[str, Any]] | None = None,
 ) -> PolyhedralComplex | ShardedComplex:
     """The complex of ``net`` on ``domain``, computed as Dask tasks on ``client``'s cluster.
 
     Without ``out`` the shards are gathered into one :class:`PolyhedralComplex`, identical to
     :func:`exactcells.build_complex`'s. With ``out`` the workers write the shards into that
     directory (which they must all reach), the client writes the index last, and the result is
-    the lazily opened :class:`~exactcells.shards.ShardedComplex`.
+    the lazily opened :class:`~exactcells.shards.ShardedComplex`. ``task_stats``, when given,
+    receives one record per unit task (its seconds, cells, units and interior cells).
     """
     if domain is None:
         domain = Domain.box(net.input_dim)
@@ -393,7 +397,7 @@ def build_on_cluster(
     [net_f] = client.scatter([net], broadcast=True, hash=False)
     unit_f = [client.submit(_unit_task, b, net_f, ro, m, P, max_cells, key=f"ec-unit-{tag}-{i}")
               for i, b in enumerate(batches)]
-    count_f = [client.submit(_interior, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
+    count_f = [client.submit(_stats, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
     piece_f = [[client.submit(_piece, f, p, key=f"ec-piece-{tag}-{i}-{p}") for p in range(P)]
                for i, f in enumerate(unit_f)]
     merged_f = [client.submit(_merge_partition, P, *[pf[p] for pf in piece_f], key=f"ec-merge-{tag}-{p}")
@@ -418,7 +422,10 @@ def build_on_cluster(
         interior = 0
         done = 0
         for f in as_completed(count_f):
-            interior += f.result()
+            st = f.result()
+            if task_stats is not None:
+                task_stats.append(st)
+            interior += st["interior"]
             done += 1
             if max_cells is not None and interior > max_cells:
                 raise CellLimitExceeded(

@@ -37,7 +37,7 @@ from .network import Network, network_from_dict
 __all__ = [
     "SHARDED_FORMAT_NAME", "SHARD_FORMAT_NAME", "SHARDED_FORMAT_VERSION", "INDEX_FILE",
     "partition_of", "Shard", "ShardedComplex", "shard_complex", "write_shards", "write_index",
-    "load_sharded", "gather_shards", "shard_filename",
+    "load_sharded", "gather_shards", "shard_filename", "z2_betti",
 ]
 
 SHARDED_FORMAT_NAME = "exactcells-sharded-complex"
@@ -488,3 +488,78 @@ class ShardedComplex:
 def load_sharded(path: str | Path, cache: int = 4) -> ShardedComplex:
     """Open a sharded complex directory lazily (reads ``index.json`` only)."""
     return ShardedComplex(path, cache)
+
+
+def z2_betti(S: ShardedComplex, subcomplex: str = "all", output: int = 0) -> tuple[int, ...]:
+    """Z/2 Betti numbers of a sharded complex or of a decision boundary, without gathering it.
+
+    ``subcomplex``: ``"all"`` (the whole complex) or ``"decision_boundary"`` (the cells where
+    output ``output`` is zero: a closed subcomplex, since an affine function that vanishes on a
+    cell vanishes on its closure). The boundary matrix is assembled shard by shard (one shard in
+    memory at a time besides the matrix: columns by dimension, then shard, then local index, so
+    every face comes before its cofaces) and reduced by PHAT in this process. The matrix takes
+    about ``8 (N + F)`` bytes for ``N`` cells and ``F`` facet incidences (a few hundred MB at
+    10^7 cells); PHAT's own memory is some times that.
+    """
+    from .topology.phat_adapter import reduce_pairs
+
+    n = S.input_dim
+    P = S.partitions
+    if subcomplex not in ("all", "decision_boundary"):
+        raise ExactCellsError(f"subcomplex must be 'all' or 'decision_boundary', got {subcomplex!r}")
+    col = None
+    if subcomplex == "decision_boundary":
+        if S.output_refinement != "zero":
+            raise ExactCellsError("the decision boundary needs a complex built with the output (zero refinement)")
+        m = S.network.output_dim
+        if not 0 <= output < m:
+            raise ExactCellsError(f"output {output} does not exist (the network has {m} outputs)")
+        col = S.network.num_hidden + S.domain.num_facets + output
+    # pass 1: which cells are in, and their column numbers (dimension, shard, local index)
+    keep: list[np.ndarray] = []
+    for p in range(P):
+        s = S.shard(p)
+        keep.append(np.ones(s.num_cells, dtype=bool) if col is None else s.signs[:, col] == 0)
+    counts = np.array([[int(np.count_nonzero(keep[p][S.shard(p).dims == k])) for p in range(P)]
+                       for k in range(n + 1)], dtype=np.int64) if P else np.zeros((n + 1, 0), np.int64)
+    base = np.concatenate([[0], np.cumsum(counts.reshape(-1))])[:-1].reshape(n + 1, P) if P else counts
+    colid: list[np.ndarray] = []
+    for p in range(P):
+        s = S.shard(p)
+        ids = np.full(s.num_cells, -1, dtype=np.int64)
+        for k in range(n + 1):
+            sel = np.flatnonzero(keep[p] & (s.dims == k))
+            ids[sel] = base[k, p] + np.arange(sel.shape[0], dtype=np.int64)
+        colid.append(ids)
+    N = int(counts.sum())
+    dims = np.empty(N, dtype=np.int64)
+    nnz = np.zeros(N, dtype=np.int64)
+    entries: list[tuple[np.ndarray, np.ndarray]] = []
+    # pass 2: the columns (a facet of a kept cell is kept: the subcomplex is closed)
+    for p in range(P):
+        s = S.shard(p)
+        sel = np.flatnonzero(colid[p] >= 0)
+        dims[colid[p][sel]] = s.dims[sel]
+        c = np.diff(s.facet_indptr)[sel]
+        nnz[colid[p][sel]] = c
+        pos = np.repeat(s.facet_indptr[sel], c) + (np.arange(int(c.sum()), dtype=np.int64)
+                                                   - np.repeat(np.cumsum(c) - c, c))
+        rows = np.empty(pos.shape[0], dtype=np.int64)
+        fq, fl = s.facet_shard[pos], s.facet_local[pos]
+        for q in np.unique(fq).tolist():
+            m_ = fq == q
+            rows[m_] = colid[q][fl[m_]]
+        if np.any(rows < 0):
+            raise FormatError(f"{S.path}: a facet of the subcomplex is missing from it")
+        entries.append((np.repeat(colid[p][sel], c), rows))
+    owner = np.concatenate([e[0] for e in entries]) if entries else np.zeros(0, np.int64)
+    rows_all = np.concatenate([e[1] for e in entries]) if entries else np.zeros(0, np.int64)
+    order = np.lexsort((rows_all, owner))
+    indptr = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(nnz, out=indptr[1:])
+    pairs = reduce_pairs(dims, indptr, rows_all[order])
+    betti = np.bincount(dims, minlength=n + 1)[: n + 1].astype(np.int64)
+    if pairs.shape[0]:
+        betti -= np.bincount(dims[pairs[:, 0]], minlength=n + 1)[: n + 1]
+        betti -= np.bincount(dims[pairs[:, 1]], minlength=n + 1)[: n + 1]
+    return tuple(int(b) for b in betti)

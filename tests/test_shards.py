@@ -144,3 +144,19 @@ def test_cli_out_and_certify_a_directory(tmp_path: Path, capsys: pytest.CaptureF
     assert "--force" in capsys.readouterr().err
     assert main(["certify", str(net_file), "--complex", str(d), "--json", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out)["certified"] is True
+
+
+@pytest.mark.parametrize("seed, widths", [(0, (2, 6, 5, 1)), (1, (3, 4, 3, 1)), (4, (2, 8, 8, 1)), (2, (2, 5, 2))])
+def test_z2_betti_from_shards_equals_homology_of_the_gathered_complex(seed: int, widths: tuple[int, ...],
+                                                                      tmp_path: Path) -> None:
+    from exactcells.shards import z2_betti
+    from exactcells.topology.homology import homology
+    from exactcells.topology.subcomplex import decision_boundary
+
+    K = build_complex(_net(seed, widths), with_output=True, refine="zero")  # type: ignore[arg-type]
+    write_shards(K, tmp_path / "K", partitions=3)
+    S = load_complex(tmp_path / "K")
+    assert isinstance(S, ShardedComplex)
+    assert z2_betti(S) == homology(K).betti == (1,) + (0,) * K.input_dim
+    for j in range(K.network.output_dim):
+        assert z2_betti(S, "decision_boundary", j) == homology(decision_boundary(K, j)).betti
