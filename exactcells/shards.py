@@ -563,3 +563,148 @@ def z2_betti(S: ShardedComplex, subcomplex: str = "all", output: int = 0) -> tup
         betti -= np.bincount(dims[pairs[:, 0]], minlength=n + 1)[: n + 1]
         betti -= np.bincount(dims[pairs[:, 1]], minlength=n + 1)[: n + 1]
     return tuple(int(b) for b in betti)
+
+
+# -- certification per shard ----------------------------------------------------------------
+
+_MAX_REPORTED = 5
+
+
+def _expected_vertex_signs(S: ShardedComplex, coords: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """Exact sign vectors at vertices given as homogeneous integer vectors (forward passes)."""
+    from fractions import Fraction
+
+    net, dom = S.network, S.domain
+    hidden, outs = net.forward_homogeneous(coords)
+    dpart = np.array([[(lambda v: (v > 0) - (v < 0))(
+        ci * h[-1] - sum((Fraction(a) * x for a, x in zip(row, h[:-1])), Fraction(0)))
+        for row, ci in zip(dom.A, dom.c)] for h in coords], dtype=np.int8).reshape(len(coords), dom.num_facets)
+    parts = [np.asarray(hidden, dtype=np.int8).reshape(len(coords), net.num_hidden), dpart]
+    if S.output_refinement == "zero":
+        parts.append(np.array([[(v > 0) - (v < 0) for v in o] for o in outs], dtype=np.int8)
+                     .reshape(len(coords), net.output_dim))
+    elif S.output_refinement == "argmax":
+        parts.append(np.array([[0 if v == max(o) else -1 for v in o] for o in outs], dtype=np.int8)
+                     .reshape(len(coords), net.output_dim))
+    return np.concatenate(parts, axis=1)
+
+
+def check_shard(path: str | Path, p: int) -> dict[str, Any]:
+    """The checks of one shard that need only this shard and its facets' sign vectors.
+
+    - every cell hashes to this shard; cells are distinct and in canonical order;
+    - every vertex's sign vector is the exact one at its coordinates (forward pass);
+    - every facet of a cell exists, has one dimension less, and its sign vector agrees with the
+      cell's wherever it is not zero (and differs from it); an edge has exactly two vertices, a
+      cell of dimension ``k >= 2`` at least ``k + 1`` facets.
+
+    Returns the shard's f-vector, counts, failures (the first few) and, for the cross-shard wall
+    check, the ``(shard, local index)`` of every facet of every top cell.
+    """
+    S = ShardedComplex(path, cache=2)
+    n, P = S.input_dim, S.partitions
+    s = S.shard(p)
+    fail: list[str] = []
+    checked = {"cells": s.num_cells, "vertices": 0, "facet incidences": 0}
+    if s.num_cells and not (partition_of(s.signs, P) == p).all():
+        fail.append(f"shard {p}: a cell does not hash to this shard")
+    order = _canonical_order(s.dims, s.signs)
+    if not np.array_equal(order, np.arange(s.num_cells)):
+        fail.append(f"shard {p}: cells are not in canonical order")
+    if s.num_cells > 1:
+        d = np.diff(s.signs.astype(np.int16), axis=0)
+        same = (np.diff(s.dims) == 0) & ~d.any(axis=1)
+        if same.any():
+            fail.append(f"shard {p}: a sign vector occurs twice")
+    f0 = len(s.vertex_coords)
+    if f0:
+        exp = _expected_vertex_signs(S, s.vertex_coords)
+        bad = np.flatnonzero(~(exp == s.signs[:f0]).all(axis=1))
+        checked["vertices"] = f0
+        for i in bad[:_MAX_REPORTED].tolist():
+            fail.append(f"shard {p}: vertex {i} has sign vector {tuple(s.signs[i])}, "
+                        f"the forward pass gives {tuple(exp[i])}")
+    counts = np.diff(s.facet_indptr)
+    owner = np.repeat(np.arange(s.num_cells, dtype=np.int64), counts)
+    fdims = np.empty(owner.shape[0], dtype=np.int8)
+    fsigns = np.empty((owner.shape[0], s.signs.shape[1]), dtype=np.int8)
+    for q in np.unique(s.facet_shard).tolist():
+        sel = np.flatnonzero(s.facet_shard == q)
+        t = s if q == p else load_shard(S.path / shard_filename(q), q, P, s.signs.shape[1], n)
+        loc = s.facet_local[sel]
+        if loc.size and loc.max() >= t.num_cells:
+            fail.append(f"shard {p}: a facet reference points past the end of shard {q}")
+            loc = np.minimum(loc, t.num_cells - 1)
+        fdims[sel] = t.dims[loc]
+        fsigns[sel] = t.signs[loc]
+    checked["facet incidences"] = int(owner.shape[0])
+    cs = s.signs[owner]
+    bad_dim = np.flatnonzero(fdims != s.dims[owner] - 1)
+    bad_sign = np.flatnonzero(((fsigns != cs) & (fsigns != 0)).any(axis=1) | (fsigns == cs).all(axis=1))
+    for kind, bad in (("dimension", bad_dim), ("sign vector", bad_sign)):
+        for j in bad[:_MAX_REPORTED].tolist():
+            fail.append(f"shard {p}: cell {int(owner[j])} has a facet with a wrong {kind}")
+    k = s.dims.astype(np.int64)
+    bad_count = np.flatnonzero(((k == 1) & (counts != 2)) | ((k >= 2) & (counts < k + 1)) | ((k == 0) & (counts != 0)))
+    for i in bad_count[:_MAX_REPORTED].tolist():
+        fail.append(f"shard {p}: cell {i} of dimension {int(k[i])} has {int(counts[i])} facets")
+    top = np.repeat(s.dims == n, counts)
+    walls = [s.facet_local[top & (s.facet_shard == q)] for q in range(P)]
+    return {"shard": p, "f_vector": list(s.f_vector(n)), "checked": checked, "failures": fail,
+            "walls": walls}
+
+
+def check_walls(path: str | Path, q: int, *hits: np.ndarray) -> dict[str, Any]:
+    """Walls of shard ``q`` (its cells of dimension ``n - 1``): each is a facet of exactly two
+    top cells, or of exactly one when it lies on a facet of the domain (a domain entry 0)."""
+    S = ShardedComplex(path, cache=1)
+    n = S.input_dim
+    s = S.shard(q)
+    allhits = np.concatenate(hits) if hits else np.zeros(0, np.int64)
+    count = np.bincount(allhits, minlength=s.num_cells)
+    sl = slice(S.network.num_hidden, S.network.num_hidden + S.domain.num_facets)
+    walls = np.flatnonzero(s.dims == n - 1)
+    on_boundary = (s.signs[walls, sl] == 0).any(axis=1)
+    want = np.where(on_boundary, 1, 2)
+    bad = walls[count[walls] != want]
+    fail = [f"shard {q}: wall {int(i)} is a facet of {int(count[i])} top cells" for i in bad[:_MAX_REPORTED]]
+    stray = np.flatnonzero((count > 0) & (s.dims != n - 1))
+    fail += [f"shard {q}: cell {int(i)} is a facet of a top cell but not a wall" for i in stray[:_MAX_REPORTED]]
+    return {"shard": q, "walls": int(walls.shape[0]), "failures": fail}
+
+
+def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
+                     wall_results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Exact reductions of the per-shard results: f-vector (against the index), Euler
+    characteristic (1 for a complex whose union is a polytope), all failures."""
+    n = S.input_dim
+    f = [sum(int(r["f_vector"][k]) for r in shard_results) for k in range(n + 1)]
+    fail: list[str] = []
+    if tuple(f) != S.f_vector:
+        fail.append(f"the shards' f-vector {tuple(f)} differs from the index's {S.f_vector}")
+    chi = sum((-1) ** k * x for k, x in enumerate(f))
+    if chi != 1:
+        fail.append(f"Euler characteristic {chi}, expected 1")
+    for r in list(shard_results) + list(wall_results):
+        fail.extend(r["failures"])
+    return {
+        "certified": not fail,
+        "f_vector": f,
+        "euler_characteristic": chi,
+        "shards": len(shard_results),
+        "vertices_checked": sum(r["checked"]["vertices"] for r in shard_results),
+        "facet_incidences_checked": sum(r["checked"]["facet incidences"] for r in shard_results),
+        "walls_checked": sum(r["walls"] for r in wall_results),
+        "failures": fail,
+        "not_checked": "region volumes (exact volume sum), affine dimensions, completeness by cddlib",
+    }
+
+
+def certify_shards(path: str | Path) -> dict[str, Any]:
+    """:func:`check_shard` and :func:`check_walls` on every shard in this process (one or two
+    shards in memory at a time); :func:`exactcells.parallel.certify_on_cluster` runs the same
+    functions as Dask tasks."""
+    S = ShardedComplex(path)
+    res = [check_shard(path, p) for p in range(S.partitions)]
+    walls = [check_walls(path, q, *[r["walls"][q] for r in res]) for q in range(S.partitions)]
+    return summarize_checks(S, res, walls)

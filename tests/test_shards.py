@@ -160,3 +160,44 @@ def test_z2_betti_from_shards_equals_homology_of_the_gathered_complex(seed: int,
     assert z2_betti(S) == homology(K).betti == (1,) + (0,) * K.input_dim
     for j in range(K.network.output_dim):
         assert z2_betti(S, "decision_boundary", j) == homology(decision_boundary(K, j)).betti
+
+
+def test_certify_shards_passes_on_a_good_complex_and_finds_damage(K: PolyhedralComplex, tmp_path: Path) -> None:
+    from exactcells.shards import Shard, certify_shards, load_shard
+
+    d = tmp_path / "K"
+    write_shards(K, d, partitions=3)
+    c = certify_shards(d)
+    assert c["certified"], c["failures"]
+    assert c["euler_characteristic"] == 1 and tuple(c["f_vector"]) == K.f_vector
+    assert c["vertices_checked"] == K.f_vector[0]
+    assert c["facet_incidences_checked"] == K.facet_csr[1].shape[0]
+    assert c["walls_checked"] == K.f_vector[-2]
+    # damage one vertex's sign vector (in place, keeping the shard's order): found by the
+    # forward pass, and by the face checks of the cells above it
+    s = load_shard(d / shard_filename(0), 0, 3, K.signs.shape[1], K.input_dim)
+    signs = s.signs.copy()
+    col = K.network.num_hidden - 1
+    signs[0, col] = -1 if signs[0, col] >= 0 else 1
+    bad = Shard(s.dims, signs, s.facet_indptr, s.facet_shard, s.facet_local, s.vertex_coords)
+    bad.save(d / shard_filename(0), 0, 3, force=True)
+    c = certify_shards(d)
+    assert not c["certified"]
+    assert any("forward pass" in f for f in c["failures"])
+    # drop one top cell's facet list: its walls are then short of a cofacet
+    write_shards(K, d, partitions=3, force=True)
+    for p in range(3):
+        s = load_shard(d / shard_filename(p), p, 3, K.signs.shape[1], K.input_dim)
+        tops = np.flatnonzero(s.dims == K.input_dim)
+        if tops.size:
+            i = int(tops[0])
+            a, b = int(s.facet_indptr[i]), int(s.facet_indptr[i + 1])
+            ptr = s.facet_indptr.copy()
+            ptr[i + 1 :] -= b - a
+            bad = Shard(s.dims, s.signs, ptr, np.delete(s.facet_shard, np.s_[a:b]),
+                        np.delete(s.facet_local, np.s_[a:b]), s.vertex_coords)
+            bad.save(d / shard_filename(p), p, 3, force=True)
+            break
+    c = certify_shards(d)
+    assert not c["certified"]
+    assert any("top cells" in f for f in c["failures"]) and any("facets" in f for f in c["failures"])
