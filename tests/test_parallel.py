@@ -235,3 +235,15 @@ def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_certify_on_cluster_equals_certify_shards(client: Any, tmp_path: Path) -> None:
+    from exactcells.parallel import certify_on_cluster
+    from exactcells.shards import certify_shards
+
+    net = NETS["degenerate"]
+    S = build_on_cluster(net, client=client, with_output=True, partitions=3, out=tmp_path / "K")
+    assert isinstance(S, ShardedComplex)
+    a = certify_on_cluster(tmp_path / "K", client)
+    assert a["certified"], a["failures"]
+    assert a == certify_shards(tmp_path / "K")
