@@ -385,7 +385,7 @@ def build_on_cluster(
     with_output: bool = False,
     refine: str | None = None,
     max_cells: int | None = None,
-    partitions: int = DEFAULT_PARTITIONS,
+    partitions: int | None = None,
     out: str | Path | None = None,
     force: bool = False,
     progress: bool = False,
@@ -399,11 +399,13 @@ def build_on_cluster(
     directory (which they must all reach), the client writes the index last, and the result is
     the lazily opened :class:`~exactcells.shards.ShardedComplex`. ``task_stats``, when given,
     receives one record per unit task (its seconds, cells, units and interior cells).
+    ``partitions``: the shards of ``out`` (default :data:`DEFAULT_PARTITIONS`); without ``out``
+    only an internal choice (default: one per worker; the result is the same for every value).
     """
     if domain is None:
         domain = Domain.box(net.input_dim)
     _check_domain(net, domain)
-    if partitions < 1:
+    if partitions is not None and partitions < 1:
         raise InvalidArgumentError(f"partitions must be at least 1, got {partitions}")
     if max_cells is not None and max_cells < 0:
         raise InvalidArgumentError(f"max_cells must be non-negative, got {max_cells}")
@@ -416,7 +418,7 @@ def build_on_cluster(
     W = _workers(client)
     units = plan_balanced_units(net, domain, ro, min_units=W * tasks_per_worker)
     batches = _batches(units, W * tasks_per_worker)
-    P = partitions
+    P = partitions if partitions is not None else (DEFAULT_PARTITIONS if out is not None else W)
     m = domain.num_facets
     tag = uuid.uuid4().hex[:12]
     [net_f] = client.scatter([net], broadcast=True, hash=False)
