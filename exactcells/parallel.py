@@ -288,72 +288,95 @@ def _piece(r: dict[str, Any], p: int) -> list[Piece]:
     return r["pieces"][p]
 
 
-def _row_keys(a: np.ndarray) -> list[bytes]:
-    a = np.ascontiguousarray(a)
-    return [a[i].tobytes() for i in range(a.shape[0])]
+def _void(a: np.ndarray) -> np.ndarray:
+    """Rows of a uint8 matrix as one opaque value each: numpy compares them as bytes (memcmp)."""
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    return a.view(np.dtype((np.void, max(a.shape[1], 1)))).reshape(a.shape[0]) if a.shape[1] else \
+        np.zeros(a.shape[0], dtype=np.dtype((np.void, 1)))
+
+
+def _sign_bytes(signs: np.ndarray) -> np.ndarray:
+    """Sign vectors as bytes ``s + 1``: byte order is the canonical order (-1 < 0 < +1)."""
+    return (signs.astype(np.int16) + 1).astype(np.uint8)
 
 
 def _merge_partition(partitions: int, width: int, *lists: list[Piece]) -> dict[str, Any]:
-    """Merge the pieces of one partition: distinct cells in canonical order, facets by key."""
+    """Merge the pieces of one partition: distinct cells in canonical order, facets by key.
+
+    Sorting and deduplication run on byte strings ``(dim, s_1 + 1, ..., s_w + 1)``, whose byte
+    order is the canonical order; the first copy of a cell is kept (all copies are equal)."""
     pieces = [pc for lst in lists for pc in lst]
-    dims_l, signs_l, counts_l, fkeys_l = [], [], [], []
-    verts: dict[bytes, tuple[int, ...]] = {}
-    seen: set[bytes] = set()
-    for dims, signs, ptr, fkeys, vrows, vcoords in pieces:
-        keys = _row_keys(signs)
-        for r, co in zip(vrows.tolist(), vcoords):
-            verts.setdefault(keys[r], co)
-        keep = []
-        for i, k in enumerate(keys):
-            if k not in seen:
-                seen.add(k)
-                keep.append(i)
-        idx = np.asarray(keep, dtype=np.int64)
-        c = np.diff(ptr)[idx]
-        pos = np.repeat(ptr[idx], c) + (np.arange(int(c.sum()), dtype=np.int64)
-                                          - np.repeat(np.cumsum(c) - c, c))
-        dims_l.append(dims[idx])
-        signs_l.append(signs[idx])
-        counts_l.append(c)
-        fkeys_l.append(fkeys[pos])
-    dims = np.concatenate(dims_l) if dims_l else np.zeros(0, np.int8)
-    signs = np.concatenate(signs_l).reshape(-1, width) if signs_l else np.zeros((0, width), np.int8)
-    counts = np.concatenate(counts_l) if counts_l else np.zeros(0, np.int64)
-    fkeys = np.concatenate(fkeys_l).reshape(-1, width) if fkeys_l else np.zeros((0, width), np.int8)
+    if not pieces:
+        z8 = np.zeros((0, width), np.int8)
+        return {"dims": np.zeros(0, np.int8), "signs": z8, "ptr": np.zeros(1, np.int64), "fkeys": z8,
+                "fpart": np.zeros(0, np.int64), "verts": [], "requests": [z8] * partitions}
+    dims = np.concatenate([pc[0] for pc in pieces])
+    signs = np.concatenate([pc[1] for pc in pieces]).reshape(-1, width)
+    counts = np.concatenate([np.diff(pc[2]) for pc in pieces])
+    fkeys = np.concatenate([pc[3] for pc in pieces]).reshape(-1, width)
+    offs = np.cumsum([0] + [pc[0].shape[0] for pc in pieces])
+    vrows = np.concatenate([pc[4] + o for pc, o in zip(pieces, offs[:-1])]).astype(np.int64)
+    vco = [co for pc in pieces for co in pc[5]]
     M = dims.shape[0]
-    order = np.lexsort(tuple(signs[:, k] for k in range(width - 1, -1, -1)) + (dims,))
     start = np.zeros(M + 1, dtype=np.int64)
     np.cumsum(counts, out=start[1:])
-    c = counts[order]
-    ptr = np.zeros(M + 1, dtype=np.int64)
+    keyb = np.empty((M, width + 1), dtype=np.uint8)
+    keyb[:, 0] = dims.astype(np.uint8)
+    keyb[:, 1:] = _sign_bytes(signs)
+    key = _void(keyb)
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    first = np.ones(M, dtype=bool)
+    first[1:] = ks[1:] != ks[:-1]
+    keep = order[first]
+    dims, signs = dims[keep], signs[keep]
+    c = counts[keep]
+    K = keep.shape[0]
+    ptr = np.zeros(K + 1, dtype=np.int64)
     np.cumsum(c, out=ptr[1:])
-    owner = np.repeat(np.arange(M, dtype=np.int64), c)
-    pos = np.repeat(start[order], c) + (np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], c))
+    F = int(ptr[-1])
+    pos = np.repeat(start[keep], c) + (np.arange(F, dtype=np.int64) - np.repeat(ptr[:-1], c))
     fk = fkeys[pos]
-    # the facets of each cell in canonical order (all have one dimension: by sign vector)
-    forder = np.lexsort(tuple(fk[:, k] for k in range(width - 1, -1, -1)) + (owner,))
-    fk = fk[forder]
-    dims, signs = dims[order], signs[order]
+    # the facets of each cell in canonical order (one dimension: by sign vector)
+    fb = np.empty((F, 8 + width), dtype=np.uint8)
+    fb[:, :8] = np.repeat(np.arange(K, dtype=">i8"), c).view(np.uint8).reshape(F, 8)
+    fb[:, 8:] = _sign_bytes(fk)
+    fk = fk[np.argsort(_void(fb), kind="stable")]
     f0 = int(np.count_nonzero(dims == 0))
-    vkeys = _row_keys(signs[:f0])
+    vmap = dict(zip(vrows.tolist(), vco))
     fpart = partition_of(fk, partitions)
     requests = []
     for q in range(partitions):
-        sel = fk[fpart == q]
-        uniq = list(dict.fromkeys(_row_keys(sel)))  # distinct keys, first-seen order
-        requests.append(np.frombuffer(b"".join(uniq), dtype=np.int8).reshape(len(uniq), width).copy())
+        sel = _sign_bytes(fk[fpart == q])
+        u = np.unique(_void(sel)) if sel.shape[0] else _void(sel)
+        requests.append((np.frombuffer(u.tobytes(), dtype=np.uint8).reshape(-1, width).astype(np.int16) - 1)
+                        .astype(np.int8))
     return {"dims": dims, "signs": signs, "ptr": ptr, "fkeys": fk, "fpart": fpart,
-            "verts": [verts[k] for k in vkeys], "requests": requests}
+            "verts": [vmap[r] for r in keep[:f0].tolist()], "requests": requests}
 
 
 def _request(merged: dict[str, Any], q: int) -> np.ndarray:
     return merged["requests"][q]
 
 
+def _lookup(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Row index in ``table`` of every row of ``queries`` (all present; byte-sorted search)."""
+    tv = _void(_sign_bytes(table))
+    qv = _void(_sign_bytes(queries))
+    if not queries.shape[0]:
+        return np.zeros(0, dtype=np.int64)
+    if not table.shape[0]:
+        raise RuntimeError("a facet is missing from its partition (internal error)")
+    order = np.argsort(tv, kind="stable")
+    found = order[np.minimum(np.searchsorted(tv[order], qv), len(order) - 1)]
+    if not (tv[found] == qv).all():
+        raise RuntimeError("a facet is missing from its partition (internal error)")
+    return found.astype(np.int64)
+
+
 def _answer(merged: dict[str, Any], *requests: np.ndarray) -> list[np.ndarray]:
     """The local indices, in this partition, of the sign vectors other partitions ask about."""
-    index = {k: i for i, k in enumerate(_row_keys(merged["signs"]))}
-    return [np.array([index[k] for k in _row_keys(r)], dtype=np.int64) for r in requests]
+    return [_lookup(merged["signs"], r) for r in requests]
 
 
 def _finalize(merged: dict[str, Any], *answers: np.ndarray) -> Shard:
@@ -361,13 +384,14 @@ def _finalize(merged: dict[str, Any], *answers: np.ndarray) -> Shard:
     local = np.empty(fk.shape[0], dtype=np.int64)
     for q, ans in enumerate(answers):
         sel = np.flatnonzero(fpart == q)
-        if not sel.size:
-            continue
-        pos = {k: i for i, k in enumerate(_row_keys(merged["requests"][q]))}
-        keys = _row_keys(fk[sel])
-        local[sel] = ans[np.array([pos[k] for k in keys], dtype=np.int64)]
+        if sel.size:
+            local[sel] = ans[_lookup(merged["requests"][q], fk[sel])]
     return Shard(merged["dims"], merged["signs"], merged["ptr"], fpart.astype(np.int32), local,
                  tuple(merged["verts"]))
+
+
+def _shard_cells(shard: Shard) -> int:
+    return shard.num_cells
 
 
 def _write_shard(shard: Shard, path: str, p: int, partitions: int, n: int) -> tuple[int, ...]:
@@ -437,15 +461,9 @@ def build_on_cluster(
     ans_pq = [[client.submit(operator.getitem, ans_f[q], p, key=f"ec-ansp-{tag}-{q}-{p}") for q in range(P)]
               for p in range(P)]
     shard_f = [client.submit(_finalize, merged_f[p], *ans_pq[p], key=f"ec-shard-{tag}-{p}") for p in range(P)]
-    final: list[Any]
-    if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        final = [client.submit(_write_shard, s, str(out), p, P, domain.dim, key=f"ec-write-{tag}-{p}")
-                 for p, s in enumerate(shard_f)]
-    else:
-        final = list(shard_f)
+    size_f = [client.submit(_shard_cells, f, key=f"ec-size-{tag}-{p}") for p, f in enumerate(shard_f)]
     del piece_f, merged_f, req_f, ans_f, ans_pq, unit_f
-    everything = final + count_f
+    everything: list[Any] = shard_f + size_f + count_f
     try:
         interior = 0
         done = 0
@@ -457,27 +475,30 @@ def build_on_cluster(
             done += 1
             if max_cells is not None and interior > max_cells:
                 raise CellLimitExceeded(
-                    f"stopped after {done} of {len(count_f)} unit tasks: the complex has more than "
-                    f"{interior} cells already, more than max_cells = {max_cells}")
+                    f"stopped after {done} of {len(count_f)} unit tasks: the complex has at least "
+                    f"{interior} cells, more than max_cells = {max_cells}")
             if progress:
                 sys.stderr.write(f"exactcells: {done}/{len(count_f)} unit tasks, "
                                  f"{time.perf_counter() - t0:.1f} s\n")
-        results = client.gather(final)
+        total = sum(client.gather(size_f))
+        if max_cells is not None and total > max_cells:  # decided before anything is written
+            raise CellLimitExceeded(f"the complex has {total} cells, more than max_cells = {max_cells}")
+        if out is not None:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            write_f = [client.submit(_write_shard, sf, str(out), p, P, domain.dim, key=f"ec-write-{tag}-{p}")
+                       for p, sf in enumerate(shard_f)]
+            everything += write_f
+            results = client.gather(write_f)
+        else:
+            results = client.gather(shard_f)
     except BaseException:
         client.cancel(everything)
         raise
     seconds = time.perf_counter() - t0
     if out is not None:
-        shard_fv = [tuple(int(x) for x in r) for r in results]
-        total = sum(sum(f) for f in shard_fv)
-        if max_cells is not None and total > max_cells:
-            raise CellLimitExceeded(f"the complex has {total} cells, more than max_cells = {max_cells}")
-        write_index(out, net, domain, ro, shard_fv, force=force)
+        write_index(out, net, domain, ro, [tuple(int(x) for x in r) for r in results], force=force)
         return load_sharded(out)
-    K = gather_shards(results, net, domain, ro, seconds)
-    if max_cells is not None and K.num_cells > max_cells:
-        raise CellLimitExceeded(f"the complex has {K.num_cells} cells, more than max_cells = {max_cells}")
-    return K
+    return gather_shards(results, net, domain, ro, seconds)
 
 
 def _walls_to(r: dict[str, Any], q: int) -> np.ndarray:
