@@ -153,8 +153,15 @@ def _copy(lat: Lattice) -> Lattice:
     return new
 
 
+def _live(L: Lattice) -> Lattice:
+    """``L`` without cells the engine dropped but did not yet remove (an engine whose argmax
+    refinement drops cells in place has ``Lattice.compact``; this one has none)."""
+    compact = getattr(L, "compact", None)
+    return compact() if compact is not None else L
+
+
 def _split_unit(unit: WorkUnit, net: Network, ro: str | None) -> list[WorkUnit]:
-    lat = _refine(_copy(unit.lattice), net, ro, unit.start, unit.start + 1)
+    lat = _live(_refine(_copy(unit.lattice), net, ro, unit.start, unit.start + 1))
     return [WorkUnit(unit.start + 1, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
 
 
@@ -230,7 +237,7 @@ def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: i
     interior = 0
     for u in units:
         try:
-            lat = _refine(_copy(u.lattice), net, refine, u.start, max_cells=max_cells)
+            lat = _live(_refine(_copy(u.lattice), net, refine, u.start, max_cells=max_cells))
         except CellLimitExceeded:
             raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
                                     "cells") from None
