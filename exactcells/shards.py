@@ -37,7 +37,7 @@ from .network import Network, network_from_dict
 __all__ = [
     "SHARDED_FORMAT_NAME", "SHARD_FORMAT_NAME", "SHARDED_FORMAT_VERSION", "INDEX_FILE",
     "partition_of", "Shard", "ShardedComplex", "shard_complex", "write_shards", "write_index",
-    "load_sharded", "gather_shards", "shard_filename", "z2_betti",
+    "load_sharded", "gather_shards", "shard_filename", "z2_betti", "dual_adjacency",
 ]
 
 SHARDED_FORMAT_NAME = "exactcells-sharded-complex"
@@ -708,3 +708,44 @@ def certify_shards(path: str | Path) -> dict[str, Any]:
     res = [check_shard(path, p) for p in range(S.partitions)]
     walls = [check_walls(path, q, *[r["walls"][q] for r in res]) for q in range(S.partitions)]
     return summarize_checks(S, res, walls)
+
+
+def dual_adjacency(S: ShardedComplex) -> tuple[Any, np.ndarray]:
+    """The dual graph of a sharded complex as a sparse adjacency matrix, built shard by shard.
+
+    Nodes are the regions in shard order (shard 0's regions in canonical order, then shard 1's,
+    ...); returns ``(A, cell_ids)`` with ``A`` a symmetric 0/1 ``scipy.sparse.csr_matrix`` and
+    ``cell_ids[i]`` the cell id of node ``i``. Two regions are adjacent when they share a wall
+    (an ``(n-1)``-cell); only the ``(wall, region)`` incidences are held, never the whole complex.
+    Hand ``A`` to :func:`exactcells.spectral.fiedler` for the Fiedler vector.
+    """
+    import scipy.sparse as sp
+
+    n, P = S.input_dim, S.partitions
+    ids: list[np.ndarray] = []
+    walls: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    base = 0
+    for p in range(P):
+        s = S.shard(p)
+        tops = np.flatnonzero(s.dims == n)
+        c = np.diff(s.facet_indptr)[tops]
+        pos = np.repeat(s.facet_indptr[tops], c) + (np.arange(int(c.sum()), dtype=np.int64)
+                                                    - np.repeat(np.cumsum(c) - c, c))
+        ids.append(tops.astype(np.int64) * P + p)
+        walls.append(s.facet_local[pos] * P + s.facet_shard[pos].astype(np.int64))
+        owners.append(base + np.repeat(np.arange(tops.shape[0], dtype=np.int64), c))
+        base += tops.shape[0]
+    w = np.concatenate(walls) if walls else np.zeros(0, np.int64)
+    o = np.concatenate(owners) if owners else np.zeros(0, np.int64)
+    order = np.argsort(w, kind="stable")
+    w, o = w[order], o[order]
+    if w.shape[0] > 2 and (w[2:] == w[:-2]).any():
+        raise FormatError(f"{S.path}: a wall is a facet of more than two regions")
+    pair = np.flatnonzero(w[1:] == w[:-1])
+    i, j = o[pair], o[pair + 1]
+    N = base
+    A = sp.coo_matrix((np.ones(2 * i.shape[0]), (np.concatenate([i, j]), np.concatenate([j, i]))),
+                      shape=(N, N)).tocsr()
+    A.data[:] = 1.0
+    return A, np.concatenate(ids) if ids else np.zeros(0, np.int64)

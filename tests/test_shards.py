@@ -201,3 +201,26 @@ def test_certify_shards_passes_on_a_good_complex_and_finds_damage(K: PolyhedralC
     c = certify_shards(d)
     assert not c["certified"]
     assert any("top cells" in f for f in c["failures"]) and any("facets" in f for f in c["failures"])
+
+
+@pytest.mark.parametrize("seed, widths", [(0, (2, 6, 5, 1)), (1, (3, 4, 3, 1))])
+def test_dual_graph_and_fiedler_vector_from_shards(seed: int, widths: tuple[int, ...], tmp_path: Path) -> None:
+    from exactcells.dual import dual_graph
+    from exactcells.shards import dual_adjacency
+    from exactcells.spectral import adjacency_matrix, fiedler
+
+    K = build_complex(_net(seed, widths))  # type: ignore[arg-type]
+    write_shards(K, tmp_path / "K", partitions=4)
+    S = load_complex(tmp_path / "K")
+    assert isinstance(S, ShardedComplex)
+    A, ids = dual_adjacency(S)
+    # node i of the sharded graph is region perm[i] of the in-memory complex
+    perm = np.array([K.index_of(S.sign_vector(int(c))) for c in ids]) - K.regions().start
+    assert sorted(perm.tolist()) == list(range(K.num_regions))
+    B = adjacency_matrix(dual_graph(K))
+    assert (A != B[perm][:, perm]).nnz == 0  # the same graph, exactly
+    fa, fb = fiedler(A, method="dense"), fiedler(B, method="dense")
+    assert fa.value == pytest.approx(fb.value, rel=1e-9)
+    va, vb = fa.vector, fb.vector[perm]
+    s = 1.0 if float(va @ vb) >= 0 else -1.0
+    assert np.allclose(va, s * vb, atol=1e-8)
