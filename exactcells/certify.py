@@ -64,10 +64,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -885,6 +887,24 @@ def _fork_is_safe() -> bool:
     return "fork" in mp.get_all_start_methods() and threading.active_count() == 1
 
 
+@contextlib.contextmanager
+def _single_threaded_children() -> Iterator[None]:
+    """Spawned workers start with one BLAS/OpenMP thread each (unless the user chose a number):
+    several processes with several BLAS threads each only fight over the cores."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {k: os.environ.get(k) for k in names}
+    for k in names:
+        os.environ.setdefault(k, "1")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], list[tuple[int, int, list[int]]]]:
     """Start ``workers`` processes computing the volume parts 1..workers; returns a waiter.
 
@@ -896,8 +916,6 @@ def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], lis
     pool's finalizer terminates the workers.
     """
     import multiprocessing as mp
-
-    from .tracking import _single_threaded_children
 
     global _VOLUME_JOB
     if _fork_is_safe():

@@ -28,6 +28,8 @@ from .numbers import float_view
 if TYPE_CHECKING:
     import networkx as nx
 
+    from .shards import ShardedComplex
+
 __all__ = ["Cell", "PolyhedralComplex", "load_complex", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "exactcells-complex"
@@ -425,8 +427,11 @@ class PolyhedralComplex:
             )
 
 
-def load_complex(path: str | Path) -> PolyhedralComplex:
+def load_complex(path: str | Path) -> PolyhedralComplex | ShardedComplex:
     """Read a complex written by :meth:`PolyhedralComplex.save`, without recomputation.
+
+    A directory is a sharded complex (:mod:`exactcells.shards`): it is opened lazily as a
+    :class:`~exactcells.shards.ShardedComplex` (the index only; shards load on demand).
 
     The file is a numpy ``.npz`` archive with arrays
 
@@ -444,6 +449,10 @@ def load_complex(path: str | Path) -> PolyhedralComplex:
     from .io import SafeArchive
 
     p = Path(path)
+    if p.is_dir():
+        from .shards import load_sharded
+
+        return load_sharded(p)
     data = SafeArchive(p, FormatError)
     try:
         with data:

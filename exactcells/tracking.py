@@ -30,7 +30,8 @@ Results: one :class:`SnapshotResult` per snapshot, gathered in a :class:`Trackin
 :func:`columns`). Float columns are float summaries (spectral values, means, pixel estimates);
 counts and Betti numbers are exact integers.
 
-Snapshots are independent units of work: :func:`track` runs them in ``jobs`` processes and, with
+Snapshots are independent units of work: :func:`track` runs them as Dask tasks (``jobs``
+local worker processes, or a running cluster) and, with
 a ``cache_dir``, writes each snapshot's raw result there atomically (``epoch_000100.json``,
 keyed by a hash of the network, the settings and the points), so an interrupted run resumes
 where it stopped. A result is a pure function of its inputs: resumed or not, in one process or
@@ -39,15 +40,13 @@ many, from a folder or from memory, the table is the same.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -802,24 +801,6 @@ def _work(task: tuple[dict[str, Any], dict[str, Any], list[list[float]] | None, 
     return d
 
 
-@contextlib.contextmanager
-def _single_threaded_children() -> Iterator[None]:
-    """Spawned workers start with one BLAS/OpenMP thread each (unless the user chose a number):
-    ``jobs`` processes with several BLAS threads each only fight over the cores."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {k: os.environ.get(k) for k in names}
-    for k in names:
-        os.environ.setdefault(k, "1")
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _read_cache(path: Path, key: str) -> SnapshotResult | None:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -837,6 +818,7 @@ def track(
     jobs: int = 1,
     cache_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    scheduler: str | None = None,
 ) -> TrackingResult:
     """The signatures of every snapshot.
 
@@ -850,8 +832,8 @@ def track(
         Training points ``(N, n)`` (float; each float is its exact binary value) for the
         paper's node weights; ``None``: the weighted columns stay empty.
     jobs
-        Worker processes (snapshots are independent). Workers are spawned with one BLAS thread
-        each, so that float spectral results do not depend on the thread count; ``jobs = 0``
+        Worker processes of a local Dask cluster (:func:`exactcells.parallel.cluster`; one task
+        per snapshot). Workers start with one BLAS thread each, so that float spectral results do not depend on the thread count; ``jobs = 0``
         computes in this process instead (the same exact columns; the last digits of the
         Fiedler values and vectors can then differ when this process's BLAS uses several
         threads). Scripts that call this with ``jobs >= 1`` need the usual
@@ -861,6 +843,9 @@ def track(
         written atomically as soon as each snapshot is done.
     progress
         Called with a one-line message after each snapshot.
+    scheduler
+        Address of a running Dask scheduler: the snapshots run on its workers (which must see
+        ``cache_dir``) instead of a local cluster.
 
     Returns
     -------
@@ -915,27 +900,26 @@ def track(
               None if cache is None else str(cache / result_filename(s.epoch))) for s in todo]
     if jobs < 0:
         raise TrackingError(f"jobs must be non-negative, got {jobs}")
-    if jobs == 0 or not tasks:
+    if (jobs == 0 and scheduler is None) or not tasks:
         for t in tasks:
             r = SnapshotResult.from_dict(_work(t))
             done[r.epoch] = r
             report(r)
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        # one Dask task per snapshot, on a local cluster of ``jobs`` workers or on ``scheduler``
+        from distributed import as_completed
 
-        ctx = multiprocessing.get_context("spawn")  # safe with torch (threads) in the parent
-        with _single_threaded_children(), \
-                ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as ex:
-            futs = [ex.submit(_work, t) for t in tasks]
+        from .parallel import cluster
+
+        with cluster(min(jobs, len(tasks)), scheduler, announce=progress is not None) as client:
+            futs = [client.submit(_work, t, pure=False) for t in tasks]
             try:
                 for f in as_completed(futs):
                     r = SnapshotResult.from_dict(f.result())
                     done[r.epoch] = r
                     report(r)
             except BaseException:
-                for f in futs:
-                    f.cancel()
+                client.cancel(futs)
                 raise
     return TrackingResult(settings, tuple(done[e] for e in epochs), cached)
 

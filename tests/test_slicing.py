@@ -417,8 +417,13 @@ def test_cli_max_cells_with_jobs_stops_early(tmp_path: Path, capsys: pytest.Capt
     path = tmp_path / "net.json"
     path.write_text(_random_net(rng, [2, 10, 30, 30, 1]).to_json(), encoding="utf-8")
     out = tmp_path / "K.npz"
-    bad(capsys, "cells", str(path), "--box", "-2", "2", "--max-cells", "200", "--jobs", "2", "--save", str(out),
-        words=("max_cells = 200",))
+    code, stdout, err = run(capsys, "cells", str(path), "--box", "-2", "2", "--max-cells", "200", "--jobs", "2",
+                            "--save", str(out))
+    assert code == 2 and stdout == "", err
+    # with --jobs the Dask cluster's address comes first (a progress line); then the one-line error
+    lines = err.splitlines()
+    assert lines[-1].startswith("exactcells: error: ") and "max_cells = 200" in lines[-1], err
+    assert all(line.startswith("exactcells: dask") for line in lines[:-1]) and "Traceback" not in err, err
     assert not out.exists()
 
 

@@ -8,7 +8,9 @@ import time
 from typing import Any
 
 from ..build import build_complex
+from ..errors import InvalidArgumentError
 from ..io import check_writable
+from ..parallel import DEFAULT_PARTITIONS
 from . import print_json
 from .argtypes import positive_int
 from .common import add_network_args, load_problem
@@ -26,7 +28,15 @@ def register(sub: Any) -> None:
     p.add_argument("--save", metavar="PATH", help="write the complex (.npz format, see README)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     p.add_argument("--max-cells", type=int, default=None, help="stop cleanly beyond this many cells")
-    p.add_argument("--jobs", type=positive_int, default=1, help="worker processes (independent units, merged)")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="worker processes: J > 1 runs the build as Dask tasks on a local cluster "
+                        "of J workers (default 1: one process, no Dask)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the build on a running Dask cluster (e.g. tcp://host:8786)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write the complex as a sharded directory (index.json + one file per partition)")
+    p.add_argument("--partitions", type=int, default=None,
+                   help=f"partitions of the sharded complex (default {DEFAULT_PARTITIONS})")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
 
@@ -35,23 +45,53 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     prob = load_problem(args)
     net, dom = prob.network, prob.domain
-    if args.save:
-        from pathlib import Path
+    from pathlib import Path
 
-        check_writable(Path(args.save), args.force)
-    with_output = args.with_output or args.refine is not None
-    K = build_complex(net, dom, with_output=with_output, refine=args.refine, max_cells=args.max_cells,
-                      progress=not args.no_progress, jobs=args.jobs)
-    extra = {"slice": prob.record} if prob.record is not None else None
+    from ..complex import PolyhedralComplex
+    from ..shards import ShardedComplex, check_out_dir, load_sharded, write_shards
+
+    if args.max_cells is not None and args.max_cells < 0:
+        raise InvalidArgumentError(f"--max-cells must be non-negative, got {args.max_cells}")
+    parts = DEFAULT_PARTITIONS if args.partitions is None else args.partitions
+    if parts < 1:
+        raise InvalidArgumentError(f"--partitions must be at least 1, got {parts}")
+    if args.partitions is not None and not args.out:
+        raise InvalidArgumentError("--partitions needs --out DIR")
     if args.save:
+        check_writable(Path(args.save), args.force)
+    if args.out:
+        check_out_dir(Path(args.out), args.force)
+    with_output = args.with_output or args.refine is not None
+    extra = {"slice": prob.record} if prob.record is not None else None
+    K: PolyhedralComplex | ShardedComplex
+    if args.jobs > 1 or args.scheduler:
+        from ..parallel import build_on_cluster, cluster
+
+        with cluster(args.jobs, args.scheduler) as client:
+            K = build_on_cluster(net, dom, client=client, with_output=with_output, refine=args.refine,
+                                 max_cells=args.max_cells, partitions=parts,
+                                 out=args.out, force=args.force, progress=not args.no_progress)
+    else:
+        K = build_complex(net, dom, with_output=with_output, refine=args.refine, max_cells=args.max_cells,
+                          progress=not args.no_progress)
+        if args.out:
+            write_shards(K, args.out, parts, force=args.force)
+    if args.save:
+        if not isinstance(K, PolyhedralComplex):
+            K = K.to_complex()
         K.save(args.save, force=args.force, extra_meta=extra)
+    if args.out and isinstance(K, PolyhedralComplex):
+        K = load_sharded(args.out)
     out = K.summary()
     if prob.record is not None:
         out["slice"] = prob.record
     out["seconds"] = round(time.perf_counter() - t0, 4)
-    out["build_seconds"] = round(K.build_seconds, 4)
+    if isinstance(K, PolyhedralComplex):
+        out["build_seconds"] = round(K.build_seconds, 4)
     if args.save:
         out["saved"] = str(args.save)
+    if args.out:
+        out["sharded"] = str(args.out)
     if args.json:
         print_json(out)
     else:

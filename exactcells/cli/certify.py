@@ -38,8 +38,8 @@ def register(sub: Any) -> None:
                         "cores for 1000+ regions; 1 keeps everything in this process)")
     p.add_argument("--cdd", type=cdd_count, default=0, metavar="K",
                    help="also recompute K top cells from scratch with cddlib (-1: all)")
-    p.add_argument("--complex", metavar="FILE.npz", dest="complex_file",
-                   help="certify this saved complex (exactcells .npz format, e.g. from another "
+    p.add_argument("--complex", metavar="FILE.npz|DIR", dest="complex_file",
+                   help="certify this saved complex (exactcells .npz format or a sharded directory, gathered; e.g. from another "
                         "tool) against NETWORK and the domain, instead of building one")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run_certify)
@@ -58,7 +58,9 @@ def run_certify(args: argparse.Namespace) -> int:
     prob = load_problem(args)
     net, dom = prob.network, prob.domain
     if args.complex_file:
-        L = load_complex(args.complex_file)
+        loaded = load_complex(args.complex_file)
+        # a sharded complex is gathered here (certification per shard is not implemented yet)
+        L = loaded if isinstance(loaded, PolyhedralComplex) else loaded.to_complex()
         K = PolyhedralComplex(network=net, domain=dom, with_output=L.with_output,
                               output_refinement=L.output_refinement, dims=L.dims,
                               signs=L.signs, facet_indptr=L.facet_csr[0], facet_indices=L.facet_csr[1],

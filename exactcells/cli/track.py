@@ -88,8 +88,9 @@ def register(sub: Any) -> None:
                    help=f"pixel grid of the paper's sampling pipeline (default {DEFAULT_PIXELS}; "
                         "200 is the paper's resolution; 0 skips it)")
     k.add_argument("--jobs", type=int, default=default_jobs(),
-                   help="worker processes (default: the number of cores, at most 4; 0: compute in "
-                        "this process)")
+                   help="Dask worker processes, one task per snapshot (default: the number of cores, "
+                        "at most 4; 0: compute in this process)")
+    k.add_argument("--scheduler", metavar="ADDRESS", help="run the snapshots on a running Dask cluster")
     k.add_argument("--max-frames", type=int, default=40, help="frames of the GIF (default 40)")
     k.add_argument("--no-gif", action="store_true", help="skip the animation")
     k.add_argument("--no-report", action="store_true", help="skip the interactive report.html")
@@ -196,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
     if args.points:
         points = load_training_points(Path(args.points))
     say(f"tracking {len(snaps)} snapshots on {settings.domain.describe()} with {args.jobs} job(s)")
-    res = track(snaps, settings, points=points, jobs=args.jobs, cache_dir=out / "results",
+    res = track(snaps, settings, points=points, jobs=args.jobs, scheduler=args.scheduler,
+                cache_dir=out / "results",
                 progress=None if quiet else say)
     res.write_csv(out / "track.csv", force=args.force)
     name = source.get("trained", {}).get("task") or Path(args.snapshots or "").name

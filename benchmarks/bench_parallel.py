@@ -1,0 +1,146 @@
+"""The build on Dask (exactcells.parallel) against one process, and a simulated scaling table.
+
+For each network: the one-process build (``build_complex``), then the same build as Dask tasks on
+a local cluster of two workers (started before the clock; its start-up is reported apart), the
+results compared cell by cell, the speed-up, every process's peak resident memory. The unit
+tasks' measured costs are then scheduled (longest first, on the least loaded worker) on 4 to 64
+simulated workers; see ``ASSUMPTIONS`` for how the table extrapolates to 10^8 cells.
+
+Networks: ``3-48-48-1`` (the recipe of bench_large.py, ``default_rng(1)``) is generated here;
+``S2_*`` are read from ``../shared/benchmarks/scaling/`` (not in a fresh clone: then they are
+skipped with a message).
+
+    python benchmarks/bench_parallel.py [S2_256 3-48-48-1 ...]     # default: S2_128 3-24-24-1
+"""
+
+from __future__ import annotations
+
+import datetime
+import heapq
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exactcells import build_complex, load_network, network_from_dict
+from exactcells.network import Network
+from exactcells.parallel import build_on_cluster, cluster
+
+HERE = Path(__file__).resolve().parent
+# ../shared/benchmarks/scaling from the repository (or from any folder above it: worktrees)
+SCALING = next((d / "shared" / "benchmarks" / "scaling" for d in HERE.parents
+                if (d / "shared" / "benchmarks" / "scaling").is_dir()), HERE.parent.parent / "shared")
+
+ASSUMPTIONS = """\
+Assumptions of the simulated table (written down, not measured on a cluster):
+- unit tasks keep the measured cost per cell of this run (seconds of unit work / cells), and a
+  10^8-cell complex has the same mix: its unit work is that cost times 10^8;
+- the 10^8-cell build has 32 unit tasks per worker whose sizes follow the measured task-size
+  distribution (the measured costs taken cyclically, scaled to the total above), scheduled
+  longest first on the least loaded of W workers (so imbalance is the measured one);
+- the merge phase (partition tasks, the key exchange, writing shards) is spread evenly over the
+  workers: its measured time on 2 workers times 2 / W, scaled by cell count;
+- no network or disk contention, every worker as fast as one of these cores, the first-layer
+  planning in the client (seconds here) does not grow with W.
+"""
+
+
+def _net(name: str) -> Network | None:
+    if name.startswith("S2_"):
+        f = SCALING / f"{name}.json"
+        if not f.is_file():
+            print(f"skipping {name}: {f} not found (the scaling networks live in ../shared)", file=sys.stderr)
+            return None
+        return load_network(f)
+    widths = tuple(int(x) for x in name.split("-"))
+    rng = np.random.default_rng(1)
+    layers = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers.append({"W": rng.normal(0, np.sqrt(2 / a), (b, a)).tolist(), "b": rng.normal(0, 0.1, b).tolist()})
+    return network_from_dict({"layers": layers})
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _lpt(costs: list[float], workers: int) -> float:
+    loads = [0.0] * workers
+    heapq.heapify(loads)
+    for c in sorted(costs, reverse=True):
+        heapq.heappush(loads, heapq.heappop(loads) + c)
+    return max(loads)
+
+
+def run(names: list[str]) -> str:
+    lines = [f"# Dask build vs one process ({datetime.date.today()}, {platform.machine()}, "
+             f"{os.cpu_count()} cores, Python {platform.python_version()})", ""]
+    lines.append("| network | cells | 1 process s | 2 workers s | speed-up | identical | peak RSS MB "
+                 "(client / workers) | load avg before, after |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    tables = []
+    with cluster(2, announce=False) as client:
+        for name in names:
+            net = _net(name)
+            if net is None:
+                continue
+            load0 = os.getloadavg()[0]
+            t = time.perf_counter()
+            K = build_complex(net)
+            one = time.perf_counter() - t
+            t = time.perf_counter()
+            K2 = build_on_cluster(net, client=client)
+            two = time.perf_counter() - t
+            load1 = os.getloadavg()[0]
+            same = (K.f_vector == K2.f_vector and np.array_equal(K.signs, K2.signs)  # type: ignore[union-attr]
+                    and np.array_equal(K.facet_csr[1], K2.facet_csr[1]))  # type: ignore[union-attr]
+            rss = client.run(_maxrss_mb)
+            lines.append(f"| {name} | {K.num_cells} | {one:.1f} | {two:.1f} | {one / two:.2f}x | {same} | "
+                         f"{_maxrss_mb():.0f} / {' '.join(f'{v:.0f}' for v in rss.values())} | "
+                         f"{load0:.1f}, {load1:.1f} |")
+            # finer tasks (32 per worker) for the simulated table: their measured costs
+            stats: list[dict[str, Any]] = []
+            t = time.perf_counter()
+            build_on_cluster(net, client=client, tasks_per_worker=32, task_stats=stats)
+            fine = time.perf_counter() - t
+            unit_total = sum(s["seconds"] for s in stats)
+            unit_phase = _lpt([s["seconds"] for s in stats], 2)
+            merge = max(fine - unit_phase, 0.0)
+            scale = 1e8 / K.num_cells
+            rows = [f"Simulated, from {name} ({len(stats)} unit tasks, {unit_total:.1f} s of unit work, "
+                    f"{merge:.1f} s of the {fine:.1f} s build outside the unit phase on 2 workers):", "",
+                    "| workers | unit phase (this complex) s | predicted 10^8 cells h | unit-phase efficiency |",
+                    "|---|---|---|---|"]
+            costs = [s["seconds"] for s in stats]
+            for W in (4, 8, 16, 32, 64):
+                ms = _lpt(costs, W)
+                # 10^8 cells: 32 tasks per worker drawn (cyclically) from the measured sizes,
+                # scaled to the measured unit cost per cell
+                big = [costs[i % len(costs)] for i in range(32 * W)]
+                f = unit_total * scale / sum(big)
+                ms_big = _lpt([c * f for c in big], W)
+                pred = ms_big + merge * 2 / W * scale
+                eff = unit_total * scale / (W * ms_big)
+                rows.append(f"| {W} | {ms:.2f} | {pred / 3600:.2f} | {eff:.2f} |")
+            tables.append("\n".join(rows) + "\n")
+            print("\n".join(lines[-1:]), flush=True)
+    return "\n".join(lines + [""] + tables + ["", ASSUMPTIONS])
+
+
+def main() -> None:
+    names = sys.argv[1:] or ["S2_128", "3-24-24-1"]
+    text = run(names)
+    print(text)
+    out = HERE / "results" / "parallel.md"
+    from exactcells.io import atomic_write_text
+
+    atomic_write_text(out, text + "\n", force=True)
+
+
+if __name__ == "__main__":
+    main()

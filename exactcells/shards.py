@@ -1,0 +1,751 @@
+"""The sharded complex: one self-describing file per partition of the cells, plus a small index.
+
+A complex larger than one process's memory is written as a directory::
+
+    DIR/index.json          format, version, network, domain, refinement, f-vector, partitions
+    DIR/shard-00000.npz     the cells whose sign vector hashes to partition 0
+    ...
+
+Cells are assigned to partitions by :func:`partition_of`, a fixed hash of their sign vector
+(independent of the machine, the number of workers and the order of the work), so that a cell's
+shard is found from its sign vector alone. Inside a shard the cells are in canonical order (by
+dimension, then sign vector), and a facet is referred to by ``(shard, local index)``; the facets
+of a cell are listed in canonical order (by sign vector). Shard files are written
+deterministically (fixed zip timestamps), so the same complex gives byte-identical shards however
+it was computed. :func:`load_sharded` (and :func:`exactcells.load_complex` on a directory) reads
+the index only; shards are loaded when a lookup needs them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .complex import PolyhedralComplex
+from .domain import Domain
+from .errors import ExactCellsError, FormatError, OutputExistsError
+from .network import Network, network_from_dict
+
+__all__ = [
+    "SHARDED_FORMAT_NAME", "SHARD_FORMAT_NAME", "SHARDED_FORMAT_VERSION", "INDEX_FILE",
+    "partition_of", "Shard", "ShardedComplex", "shard_complex", "write_shards", "write_index",
+    "load_sharded", "gather_shards", "shard_filename", "z2_betti", "dual_adjacency",
+]
+
+SHARDED_FORMAT_NAME = "exactcells-sharded-complex"
+SHARD_FORMAT_NAME = "exactcells-shard"
+SHARDED_FORMAT_VERSION = 1
+INDEX_FILE = "index.json"
+_MASK = (1 << 64) - 1
+_CHUNK = 1 << 16
+
+
+def shard_filename(p: int) -> str:
+    return f"shard-{p:05d}.npz"
+
+
+def _splitmix(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _weights(width: int) -> np.ndarray:
+    return np.array([_splitmix(k + 1) for k in range(width)], dtype=np.uint64)
+
+
+def partition_of(signs: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each sign vector (rows of ``signs``, entries -1, 0, 1).
+
+    ``h = sum_k (s_k + 1) * w_k  (mod 2^64)`` with ``w_k = splitmix64(k + 1)``, then one
+    xor-shift-multiply round, then ``h mod partitions``. Pure integer arithmetic: the same on
+    every machine.
+    """
+    signs = np.asarray(signs)
+    N = signs.shape[0]
+    out = np.empty(N, dtype=np.int64)
+    if partitions == 1 or N == 0:
+        out[:] = 0
+        return out
+    w = _weights(signs.shape[1])
+    for a in range(0, N, _CHUNK):
+        codes = (signs[a : a + _CHUNK].astype(np.int64) + 1).astype(np.uint64)
+        h = (codes * w).sum(axis=1, dtype=np.uint64)
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+        out[a : a + _CHUNK] = (h % np.uint64(partitions)).astype(np.int64)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """The cells of one partition, in canonical order, with cross-shard facet references."""
+
+    dims: np.ndarray  # int8 (m,)
+    signs: np.ndarray  # int8 (m, width)
+    facet_indptr: np.ndarray  # int64 (m + 1,)
+    facet_shard: np.ndarray  # int32: the shard of each facet
+    facet_local: np.ndarray  # int64: its index in that shard
+    vertex_coords: tuple[tuple[int, ...], ...]  # the dimension-0 cells (the first ones)
+
+    @property
+    def num_cells(self) -> int:
+        return int(self.dims.shape[0])
+
+    def f_vector(self, n: int) -> tuple[int, ...]:
+        return tuple(int(x) for x in np.bincount(self.dims.astype(np.int64), minlength=n + 1)[: n + 1])
+
+    def to_bytes(self, p: int, partitions: int) -> bytes:
+        """The shard file (an ``.npz`` archive written with fixed timestamps)."""
+        meta = {"format": SHARD_FORMAT_NAME, "version": SHARDED_FORMAT_VERSION, "shard": p,
+                "partitions": partitions}
+        text = "\n".join(" ".join(str(x) for x in h) for h in self.vertex_coords)
+        arrays: list[tuple[str, np.ndarray]] = [
+            ("meta", np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)),
+            ("dims", self.dims), ("signs", self.signs), ("facet_indptr", self.facet_indptr),
+            ("facet_shard", self.facet_shard), ("facet_local", self.facet_local),
+            ("vertex_coords", np.frombuffer(text.encode(), dtype=np.uint8)),
+        ]
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for name, arr in arrays:
+                b = io.BytesIO()
+                np.lib.format.write_array(b, np.ascontiguousarray(arr), allow_pickle=False)
+                info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                z.writestr(info, b.getvalue())
+        return buf.getvalue()
+
+    def save(self, path: str | Path, p: int, partitions: int, force: bool = False) -> None:
+        from .io import atomic_write_bytes
+
+        atomic_write_bytes(path, self.to_bytes(p, partitions), force=force)
+
+
+def load_shard(path: str | Path, p: int, partitions: int, width: int, n: int) -> Shard:
+    """Read and check one shard file."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise FormatError(f"{path}: not a readable exactcells shard ({e})") from e
+    try:
+        with data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            if meta.get("format") != SHARD_FORMAT_NAME or meta.get("version") != SHARDED_FORMAT_VERSION:
+                raise FormatError(f"{path}: not an exactcells shard of version {SHARDED_FORMAT_VERSION}")
+            if meta.get("shard") != p or meta.get("partitions") != partitions:
+                raise FormatError(f"{path}: shard {meta.get('shard')} of {meta.get('partitions')}, "
+                                  f"expected shard {p} of {partitions}")
+            dims = np.asarray(data["dims"], dtype=np.int8)
+            signs = np.asarray(data["signs"], dtype=np.int8)
+            indptr = np.asarray(data["facet_indptr"], dtype=np.int64)
+            fsh = np.asarray(data["facet_shard"], dtype=np.int32)
+            floc = np.asarray(data["facet_local"], dtype=np.int64)
+            text = bytes(data["vertex_coords"]).decode()
+    except FormatError:
+        raise
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
+        raise FormatError(f"{path}: corrupt exactcells shard ({type(e).__name__}: {e})") from e
+    m = dims.shape[0]
+    if signs.shape != (m, width) or indptr.shape != (m + 1,) or (m and indptr[0] != 0) \
+            or indptr[-1] != fsh.shape[0] or fsh.shape != floc.shape:
+        raise FormatError(f"{path}: inconsistent array shapes in the shard")
+    if fsh.size and (fsh.min() < 0 or fsh.max() >= partitions or floc.min() < 0):
+        raise FormatError(f"{path}: facet references outside the shards")
+    verts = tuple(tuple(int(x) for x in line.split()) for line in text.split("\n")) if text else ()
+    f0 = int(np.count_nonzero(dims == 0))
+    if len(verts) != f0 or any(len(v) != n + 1 or v[-1] <= 0 for v in verts):
+        raise FormatError(f"{path}: 'vertex_coords' must have {f0} lines of {n + 1} integers")
+    return Shard(dims, signs, indptr, fsh, floc, verts)
+
+
+def _canonical_order(dims: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    K = signs.shape[1]
+    return np.lexsort(tuple(signs[:, k] for k in range(K - 1, -1, -1)) + (dims,))
+
+
+def shard_complex(K: PolyhedralComplex, partitions: int) -> list[Shard]:
+    """Split an in-memory complex into shards (the same shards a distributed build writes)."""
+    if partitions < 1:
+        raise ExactCellsError(f"partitions must be at least 1, got {partitions}")
+    part = partition_of(K.signs, partitions)
+    local = np.empty(K.num_cells, dtype=np.int64)
+    members = [np.flatnonzero(part == p) for p in range(partitions)]  # canonical order kept
+    for ids in members:
+        local[ids] = np.arange(ids.shape[0], dtype=np.int64)
+    indptr, indices = K.facet_csr
+    out = []
+    for ids in members:
+        counts = (indptr[ids + 1] - indptr[ids]).astype(np.int64)
+        ptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        if ids.size:
+            starts = np.repeat(indptr[ids], counts)
+            within = np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], counts)
+            fac = indices[starts + within]
+        else:
+            fac = np.zeros(0, dtype=np.int64)
+        f0 = int(np.count_nonzero(K.dims[ids] == 0))
+        out.append(Shard(
+            K.dims[ids].copy(), K.signs[ids].copy(), ptr, part[fac].astype(np.int32), local[fac],
+            tuple(K.vertex_homogeneous(int(v)) for v in ids[:f0]),
+        ))
+    return out
+
+
+def _index_record(net: Network, domain: Domain, refinement: str | None, f_vector: Sequence[int],
+                  shard_f: Sequence[Sequence[int]]) -> dict[str, Any]:
+    return {
+        "format": SHARDED_FORMAT_NAME,
+        "version": SHARDED_FORMAT_VERSION,
+        "network": net.to_dict(),
+        "domain": domain.to_dict(),
+        "with_output": refinement is not None,
+        "output_refinement": refinement,
+        "f_vector": [int(x) for x in f_vector],
+        "num_cells": int(sum(f_vector)),
+        "partitions": len(shard_f),
+        "hash": "splitmix64-weighted sum of (sign + 1), see exactcells.shards.partition_of",
+        "shards": [{"file": shard_filename(p), "f_vector": [int(x) for x in f]} for p, f in enumerate(shard_f)],
+    }
+
+
+def check_out_dir(path: Path, force: bool) -> None:
+    if (path / INDEX_FILE).exists() and not force:
+        raise OutputExistsError(f"{path} holds a complex already; pass --force (force=True) to overwrite")
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(f"{path} exists and is not a directory")
+
+
+def write_index(path: str | Path, net: Network, domain: Domain, refinement: str | None,
+                shard_f: Sequence[Sequence[int]], force: bool = False) -> None:
+    """Write ``index.json`` last (atomically): a directory with an index is complete."""
+    from .io import atomic_write_text
+
+    n = domain.dim
+    f = [sum(int(sf[k]) for sf in shard_f) for k in range(n + 1)]
+    rec = _index_record(net, domain, refinement, f, shard_f)
+    atomic_write_text(Path(path) / INDEX_FILE, json.dumps(rec, sort_keys=True, indent=1) + "\n", force=force)
+
+
+def write_shards(K: PolyhedralComplex, path: str | Path, partitions: int = 8, force: bool = False) -> None:
+    """Write an in-memory complex as a sharded directory."""
+    p = Path(path)
+    check_out_dir(p, force)
+    shards = shard_complex(K, partitions)
+    p.mkdir(parents=True, exist_ok=True)
+    for q, s in enumerate(shards):
+        s.save(p / shard_filename(q), q, partitions, force=True)
+    write_index(p, K.network, K.domain, K.output_refinement,
+                [s.f_vector(K.input_dim) for s in shards], force=force)
+
+
+def gather_shards(shards: Sequence[Shard], net: Network, domain: Domain, refinement: str | None,
+                  build_seconds: float = 0.0) -> PolyhedralComplex:
+    """One in-memory :class:`PolyhedralComplex` (canonical numbering) from all the shards."""
+    dims = np.concatenate([s.dims for s in shards]) if shards else np.zeros(0, np.int8)
+    signs = np.concatenate([s.signs for s in shards])
+    offs = np.zeros(len(shards) + 1, dtype=np.int64)
+    np.cumsum([s.num_cells for s in shards], out=offs[1:])
+    order = _canonical_order(dims, signs)
+    N = dims.shape[0]
+    new_id = np.empty(N, dtype=np.int64)
+    new_id[order] = np.arange(N, dtype=np.int64)
+    counts = np.concatenate([np.diff(s.facet_indptr) for s in shards])
+    flat_old = np.concatenate([offs[s.facet_shard] + s.facet_local for s in shards])
+    flat = new_id[flat_old] if flat_old.size else flat_old.astype(np.int64)
+    # the facets of a cell are listed by sign vector within its shard: the canonical order
+    cell_start = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(counts, out=cell_start[1:])
+    sorted_counts = counts[order]
+    indptr = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(sorted_counts, out=indptr[1:])
+    starts = np.repeat(cell_start[order], sorted_counts)
+    within = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], sorted_counts)
+    indices = flat[starts + within]
+    all_verts: list[tuple[int, ...]] = []
+    vert_old: list[int] = []
+    for q, s in enumerate(shards):
+        all_verts.extend(s.vertex_coords)
+        vert_old.extend(range(int(offs[q]), int(offs[q]) + len(s.vertex_coords)))
+    pos = {old: i for i, old in enumerate(vert_old)}
+    f0 = len(vert_old)
+    verts = [all_verts[pos[int(old)]] for old in order[:f0]]
+    return PolyhedralComplex(
+        network=net, domain=domain, with_output=refinement is not None,
+        output_refinement=refinement, dims=dims[order], signs=signs[order],
+        facet_indptr=indptr, facet_indices=indices, vertex_coords=verts,
+        build_seconds=build_seconds,
+    )
+
+
+class ShardedComplex:
+    """A complex on disk in shards, read lazily (at most ``cache`` shards in memory at once).
+
+    Cells are named by *cell ids* ``local * partitions + shard``. :meth:`index_of` finds a cell
+    from its sign vector by loading only the shard the sign vector hashes to.
+    """
+
+    def __init__(self, path: str | Path, cache: int = 4) -> None:
+        self._path = Path(path)
+        idx = self._path / INDEX_FILE
+        try:
+            rec = json.loads(idx.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise FormatError(f"{self._path}: no readable {INDEX_FILE} ({e.strerror or e})") from e
+        except ValueError as e:
+            raise FormatError(f"{idx}: not valid JSON") from e
+        if not isinstance(rec, dict) or rec.get("format") != SHARDED_FORMAT_NAME:
+            raise FormatError(f"{idx}: not an exactcells sharded complex")
+        if rec.get("version") != SHARDED_FORMAT_VERSION:
+            raise FormatError(f"{idx}: format version {rec.get('version')!r} is not supported "
+                              f"(this exactcells reads version {SHARDED_FORMAT_VERSION})")
+        try:
+            self._net = network_from_dict(rec["network"])
+            self._domain = Domain.from_dict(rec["domain"])
+            self._refinement: str | None = rec["output_refinement"]
+            self._f = tuple(int(x) for x in rec["f_vector"])
+            self._P = int(rec["partitions"])
+            self._shard_f = [tuple(int(x) for x in s["f_vector"]) for s in rec["shards"]]
+        except (KeyError, TypeError, ValueError) as e:
+            raise FormatError(f"{idx}: incomplete index ({type(e).__name__}: {e})") from e
+        if self._refinement not in (None, "zero", "argmax") or len(self._shard_f) != self._P \
+                or len(self._f) != self._domain.dim + 1:
+            raise FormatError(f"{idx}: inconsistent index")
+        self._width = self._net.num_hidden + self._domain.num_facets + (
+            self._net.output_dim if self._refinement is not None else 0)
+        self._cache_size = max(1, cache)
+        self._shards: OrderedDict[int, Shard] = OrderedDict()
+        self._keys: dict[int, dict[bytes, int]] = {}
+
+    # -- facts from the index alone ----------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def network(self) -> Network:
+        return self._net
+
+    @property
+    def domain(self) -> Domain:
+        return self._domain
+
+    @property
+    def input_dim(self) -> int:
+        return self._domain.dim
+
+    @property
+    def with_output(self) -> bool:
+        return self._refinement is not None
+
+    @property
+    def output_refinement(self) -> str | None:
+        return self._refinement
+
+    @property
+    def partitions(self) -> int:
+        return self._P
+
+    @property
+    def f_vector(self) -> tuple[int, ...]:
+        return self._f
+
+    @property
+    def num_cells(self) -> int:
+        return sum(self._f)
+
+    @property
+    def num_regions(self) -> int:
+        return self._f[-1]
+
+    @property
+    def euler_characteristic(self) -> int:
+        return sum((-1) ** k * f for k, f in enumerate(self._f))
+
+    def shard_f_vectors(self) -> list[tuple[int, ...]]:
+        return list(self._shard_f)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "input_dim": self.input_dim, "architecture": self._net.architecture,
+            "domain": self._domain.describe(), "with_output": self.with_output,
+            "output_refinement": self._refinement, "f_vector": list(self._f),
+            "num_cells": self.num_cells, "num_regions": self.num_regions,
+            "euler_characteristic": self.euler_characteristic, "rounding": self._net.rounding,
+            "partitions": self._P,
+        }
+
+    def __len__(self) -> int:
+        return self.num_cells
+
+    def __repr__(self) -> str:
+        return (f"ShardedComplex({str(self._path)!r}, architecture={self._net.architecture!r}, "
+                f"partitions={self._P}, f_vector={self._f})")
+
+    # -- shards, loaded on demand ------------------------------------------------------------
+    def shard(self, p: int) -> Shard:
+        s = self._shards.get(p)
+        if s is not None:
+            self._shards.move_to_end(p)
+            return s
+        if not 0 <= p < self._P:
+            raise IndexError(f"shard {p} out of range (0..{self._P - 1})")
+        s = load_shard(self._path / shard_filename(p), p, self._P, self._width, self.input_dim)
+        if s.f_vector(self.input_dim) != self._shard_f[p]:
+            raise FormatError(f"{self._path / shard_filename(p)}: its f-vector does not match the index")
+        self._shards[p] = s
+        while len(self._shards) > self._cache_size:
+            old, _ = self._shards.popitem(last=False)
+            self._keys.pop(old, None)
+        return s
+
+    def loaded_shards(self) -> tuple[int, ...]:
+        return tuple(self._shards)
+
+    def _split(self, cid: int) -> tuple[int, int]:
+        if cid < 0:
+            raise IndexError(f"cell id {cid} is negative")
+        return cid % self._P, cid // self._P
+
+    def index_of(self, sign_vector: Sequence[int]) -> int:
+        """The cell id of the cell with this sign vector (``KeyError`` if there is none)."""
+        row = np.asarray(sign_vector, dtype=np.int8).reshape(1, -1)
+        if row.shape[1] != self._width:
+            raise KeyError(f"no cell with sign vector {tuple(sign_vector)}")
+        p = int(partition_of(row, self._P)[0])
+        s = self.shard(p)
+        keys = self._keys.get(p)
+        if keys is None:
+            rows = np.ascontiguousarray(s.signs)
+            keys = {rows[i].tobytes(): i for i in range(s.num_cells)}
+            self._keys[p] = keys
+        try:
+            return keys[row.tobytes()] * self._P + p
+        except KeyError:
+            raise KeyError(f"no cell with sign vector {tuple(sign_vector)}") from None
+
+    def __contains__(self, sign_vector: object) -> bool:
+        try:
+            self.index_of(sign_vector)  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            return False
+        return True
+
+    def dim(self, cid: int) -> int:
+        p, i = self._split(cid)
+        return int(self.shard(p).dims[i])
+
+    def sign_vector(self, cid: int) -> tuple[int, ...]:
+        p, i = self._split(cid)
+        return tuple(int(x) for x in self.shard(p).signs[i])
+
+    def facets(self, cid: int) -> tuple[int, ...]:
+        p, i = self._split(cid)
+        s = self.shard(p)
+        a, b = int(s.facet_indptr[i]), int(s.facet_indptr[i + 1])
+        return tuple(int(loc) * self._P + int(q) for q, loc in zip(s.facet_shard[a:b], s.facet_local[a:b]))
+
+    def vertex_homogeneous(self, cid: int) -> tuple[int, ...]:
+        p, i = self._split(cid)
+        s = self.shard(p)
+        if s.dims[i] != 0:
+            raise ExactCellsError(f"cell {cid} is not a vertex")
+        return s.vertex_coords[i]
+
+    def cells_of_dim(self, k: int) -> Iterator[int]:
+        """The cell ids of dimension ``k``, shard by shard (one shard in memory at a time)."""
+        for p in range(self._P):
+            if k < 0 or k >= len(self._shard_f[p]) or self._shard_f[p][k] == 0:
+                continue
+            s = self.shard(p)
+            lo = int(np.searchsorted(s.dims, k, side="left"))
+            hi = int(np.searchsorted(s.dims, k, side="right"))
+            yield from (i * self._P + p for i in range(lo, hi))
+
+    def iter_shards(self) -> Iterator[tuple[int, Shard]]:
+        for p in range(self._P):
+            yield p, self.shard(p)
+
+    def to_complex(self) -> PolyhedralComplex:
+        """Gather every shard into one in-memory :class:`PolyhedralComplex` (small complexes)."""
+        shards = [load_shard(self._path / shard_filename(p), p, self._P, self._width, self.input_dim)
+                  for p in range(self._P)]
+        return gather_shards(shards, self._net, self._domain, self._refinement)
+
+
+def load_sharded(path: str | Path, cache: int = 4) -> ShardedComplex:
+    """Open a sharded complex directory lazily (reads ``index.json`` only)."""
+    return ShardedComplex(path, cache)
+
+
+def z2_betti(S: ShardedComplex, subcomplex: str = "all", output: int = 0) -> tuple[int, ...]:
+    """Z/2 Betti numbers of a sharded complex or of a decision boundary, without gathering it.
+
+    ``subcomplex``: ``"all"`` (the whole complex) or ``"decision_boundary"`` (the cells where
+    output ``output`` is zero: a closed subcomplex, since an affine function that vanishes on a
+    cell vanishes on its closure). The boundary matrix is assembled shard by shard (one shard in
+    memory at a time besides the matrix: columns by dimension, then shard, then local index, so
+    every face comes before its cofaces) and reduced by PHAT in this process. The matrix takes
+    about ``8 (N + F)`` bytes for ``N`` cells and ``F`` facet incidences (a few hundred MB at
+    10^7 cells); PHAT's own memory is some times that.
+    """
+    from .topology.phat_adapter import reduce_pairs
+
+    n = S.input_dim
+    P = S.partitions
+    if subcomplex not in ("all", "decision_boundary"):
+        raise ExactCellsError(f"subcomplex must be 'all' or 'decision_boundary', got {subcomplex!r}")
+    col = None
+    if subcomplex == "decision_boundary":
+        if S.output_refinement != "zero":
+            raise ExactCellsError("the decision boundary needs a complex built with the output (zero refinement)")
+        m = S.network.output_dim
+        if not 0 <= output < m:
+            raise ExactCellsError(f"output {output} does not exist (the network has {m} outputs)")
+        col = S.network.num_hidden + S.domain.num_facets + output
+    # pass 1: which cells are in, and their column numbers (dimension, shard, local index)
+    keep: list[np.ndarray] = []
+    for p in range(P):
+        s = S.shard(p)
+        keep.append(np.ones(s.num_cells, dtype=bool) if col is None else s.signs[:, col] == 0)
+    counts = np.array([[int(np.count_nonzero(keep[p][S.shard(p).dims == k])) for p in range(P)]
+                       for k in range(n + 1)], dtype=np.int64) if P else np.zeros((n + 1, 0), np.int64)
+    base = np.concatenate([[0], np.cumsum(counts.reshape(-1))])[:-1].reshape(n + 1, P) if P else counts
+    colid: list[np.ndarray] = []
+    for p in range(P):
+        s = S.shard(p)
+        ids = np.full(s.num_cells, -1, dtype=np.int64)
+        for k in range(n + 1):
+            sel = np.flatnonzero(keep[p] & (s.dims == k))
+            ids[sel] = base[k, p] + np.arange(sel.shape[0], dtype=np.int64)
+        colid.append(ids)
+    N = int(counts.sum())
+    dims = np.empty(N, dtype=np.int64)
+    nnz = np.zeros(N, dtype=np.int64)
+    entries: list[tuple[np.ndarray, np.ndarray]] = []
+    # pass 2: the columns (a facet of a kept cell is kept: the subcomplex is closed)
+    for p in range(P):
+        s = S.shard(p)
+        sel = np.flatnonzero(colid[p] >= 0)
+        dims[colid[p][sel]] = s.dims[sel]
+        c = np.diff(s.facet_indptr)[sel]
+        nnz[colid[p][sel]] = c
+        pos = np.repeat(s.facet_indptr[sel], c) + (np.arange(int(c.sum()), dtype=np.int64)
+                                                   - np.repeat(np.cumsum(c) - c, c))
+        rows = np.empty(pos.shape[0], dtype=np.int64)
+        fq, fl = s.facet_shard[pos], s.facet_local[pos]
+        for q in np.unique(fq).tolist():
+            m_ = fq == q
+            rows[m_] = colid[q][fl[m_]]
+        if np.any(rows < 0):
+            raise FormatError(f"{S.path}: a facet of the subcomplex is missing from it")
+        entries.append((np.repeat(colid[p][sel], c), rows))
+    owner = np.concatenate([e[0] for e in entries]) if entries else np.zeros(0, np.int64)
+    rows_all = np.concatenate([e[1] for e in entries]) if entries else np.zeros(0, np.int64)
+    order = np.lexsort((rows_all, owner))
+    indptr = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(nnz, out=indptr[1:])
+    pairs = reduce_pairs(dims, indptr, rows_all[order])
+    betti = np.bincount(dims, minlength=n + 1)[: n + 1].astype(np.int64)
+    if pairs.shape[0]:
+        betti -= np.bincount(dims[pairs[:, 0]], minlength=n + 1)[: n + 1]
+        betti -= np.bincount(dims[pairs[:, 1]], minlength=n + 1)[: n + 1]
+    return tuple(int(b) for b in betti)
+
+
+# -- certification per shard ----------------------------------------------------------------
+
+_MAX_REPORTED = 5
+
+
+def _expected_vertex_signs(S: ShardedComplex, coords: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """Exact sign vectors at vertices given as homogeneous integer vectors (forward passes)."""
+    from fractions import Fraction
+
+    net, dom = S.network, S.domain
+    hidden, outs = net.forward_homogeneous(coords)
+    dpart = np.array([[(lambda v: (v > 0) - (v < 0))(
+        ci * h[-1] - sum((Fraction(a) * x for a, x in zip(row, h[:-1])), Fraction(0)))
+        for row, ci in zip(dom.A, dom.c)] for h in coords], dtype=np.int8).reshape(len(coords), dom.num_facets)
+    parts = [np.asarray(hidden, dtype=np.int8).reshape(len(coords), net.num_hidden), dpart]
+    if S.output_refinement == "zero":
+        parts.append(np.array([[(v > 0) - (v < 0) for v in o] for o in outs], dtype=np.int8)
+                     .reshape(len(coords), net.output_dim))
+    elif S.output_refinement == "argmax":
+        parts.append(np.array([[0 if v == max(o) else -1 for v in o] for o in outs], dtype=np.int8)
+                     .reshape(len(coords), net.output_dim))
+    return np.concatenate(parts, axis=1)
+
+
+def check_shard(path: str | Path, p: int) -> dict[str, Any]:
+    """The checks of one shard that need only this shard and its facets' sign vectors.
+
+    - every cell hashes to this shard; cells are distinct and in canonical order;
+    - every vertex's sign vector is the exact one at its coordinates (forward pass);
+    - every facet of a cell exists, has one dimension less, and its sign vector agrees with the
+      cell's wherever it is not zero (and differs from it); an edge has exactly two vertices, a
+      cell of dimension ``k >= 2`` at least ``k + 1`` facets.
+
+    Returns the shard's f-vector, counts, failures (the first few) and, for the cross-shard wall
+    check, the ``(shard, local index)`` of every facet of every top cell.
+    """
+    S = ShardedComplex(path, cache=2)
+    n, P = S.input_dim, S.partitions
+    s = S.shard(p)
+    fail: list[str] = []
+    checked = {"cells": s.num_cells, "vertices": 0, "facet incidences": 0}
+    if s.num_cells and not (partition_of(s.signs, P) == p).all():
+        fail.append(f"shard {p}: a cell does not hash to this shard")
+    order = _canonical_order(s.dims, s.signs)
+    if not np.array_equal(order, np.arange(s.num_cells)):
+        fail.append(f"shard {p}: cells are not in canonical order")
+    if s.num_cells > 1:
+        d = np.diff(s.signs.astype(np.int16), axis=0)
+        same = (np.diff(s.dims) == 0) & ~d.any(axis=1)
+        if same.any():
+            fail.append(f"shard {p}: a sign vector occurs twice")
+    f0 = len(s.vertex_coords)
+    if f0:
+        exp = _expected_vertex_signs(S, s.vertex_coords)
+        bad = np.flatnonzero(~(exp == s.signs[:f0]).all(axis=1))
+        checked["vertices"] = f0
+        for i in bad[:_MAX_REPORTED].tolist():
+            fail.append(f"shard {p}: vertex {i} has sign vector {tuple(s.signs[i])}, "
+                        f"the forward pass gives {tuple(exp[i])}")
+    counts = np.diff(s.facet_indptr)
+    owner = np.repeat(np.arange(s.num_cells, dtype=np.int64), counts)
+    fdims = np.empty(owner.shape[0], dtype=np.int8)
+    fsigns = np.empty((owner.shape[0], s.signs.shape[1]), dtype=np.int8)
+    for q in np.unique(s.facet_shard).tolist():
+        sel = np.flatnonzero(s.facet_shard == q)
+        t = s if q == p else load_shard(S.path / shard_filename(q), q, P, s.signs.shape[1], n)
+        loc = s.facet_local[sel]
+        if loc.size and loc.max() >= t.num_cells:
+            fail.append(f"shard {p}: a facet reference points past the end of shard {q}")
+            loc = np.minimum(loc, t.num_cells - 1)
+        fdims[sel] = t.dims[loc]
+        fsigns[sel] = t.signs[loc]
+    checked["facet incidences"] = int(owner.shape[0])
+    cs = s.signs[owner]
+    bad_dim = np.flatnonzero(fdims != s.dims[owner] - 1)
+    bad_sign = np.flatnonzero(((fsigns != cs) & (fsigns != 0)).any(axis=1) | (fsigns == cs).all(axis=1))
+    for kind, bad in (("dimension", bad_dim), ("sign vector", bad_sign)):
+        for j in bad[:_MAX_REPORTED].tolist():
+            fail.append(f"shard {p}: cell {int(owner[j])} has a facet with a wrong {kind}")
+    k = s.dims.astype(np.int64)
+    bad_count = np.flatnonzero(((k == 1) & (counts != 2)) | ((k >= 2) & (counts < k + 1)) | ((k == 0) & (counts != 0)))
+    for i in bad_count[:_MAX_REPORTED].tolist():
+        fail.append(f"shard {p}: cell {i} of dimension {int(k[i])} has {int(counts[i])} facets")
+    top = np.repeat(s.dims == n, counts)
+    walls = [s.facet_local[top & (s.facet_shard == q)] for q in range(P)]
+    return {"shard": p, "f_vector": list(s.f_vector(n)), "checked": checked, "failures": fail,
+            "walls": walls}
+
+
+def check_walls(path: str | Path, q: int, *hits: np.ndarray) -> dict[str, Any]:
+    """Walls of shard ``q`` (its cells of dimension ``n - 1``): each is a facet of exactly two
+    top cells, or of exactly one when it lies on a facet of the domain (a domain entry 0)."""
+    S = ShardedComplex(path, cache=1)
+    n = S.input_dim
+    s = S.shard(q)
+    allhits = np.concatenate(hits) if hits else np.zeros(0, np.int64)
+    count = np.bincount(allhits, minlength=s.num_cells)
+    sl = slice(S.network.num_hidden, S.network.num_hidden + S.domain.num_facets)
+    walls = np.flatnonzero(s.dims == n - 1)
+    on_boundary = (s.signs[walls, sl] == 0).any(axis=1)
+    want = np.where(on_boundary, 1, 2)
+    bad = walls[count[walls] != want]
+    fail = [f"shard {q}: wall {int(i)} is a facet of {int(count[i])} top cells" for i in bad[:_MAX_REPORTED]]
+    stray = np.flatnonzero((count > 0) & (s.dims != n - 1))
+    fail += [f"shard {q}: cell {int(i)} is a facet of a top cell but not a wall" for i in stray[:_MAX_REPORTED]]
+    return {"shard": q, "walls": int(walls.shape[0]), "failures": fail}
+
+
+def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
+                     wall_results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Exact reductions of the per-shard results: f-vector (against the index), Euler
+    characteristic (1 for a complex whose union is a polytope), all failures."""
+    n = S.input_dim
+    f = [sum(int(r["f_vector"][k]) for r in shard_results) for k in range(n + 1)]
+    fail: list[str] = []
+    if tuple(f) != S.f_vector:
+        fail.append(f"the shards' f-vector {tuple(f)} differs from the index's {S.f_vector}")
+    chi = sum((-1) ** k * x for k, x in enumerate(f))
+    if chi != 1:
+        fail.append(f"Euler characteristic {chi}, expected 1")
+    for r in list(shard_results) + list(wall_results):
+        fail.extend(r["failures"])
+    return {
+        "certified": not fail,
+        "f_vector": f,
+        "euler_characteristic": chi,
+        "shards": len(shard_results),
+        "vertices_checked": sum(r["checked"]["vertices"] for r in shard_results),
+        "facet_incidences_checked": sum(r["checked"]["facet incidences"] for r in shard_results),
+        "walls_checked": sum(r["walls"] for r in wall_results),
+        "failures": fail,
+        "not_checked": "region volumes (exact volume sum), affine dimensions, completeness by cddlib",
+    }
+
+
+def certify_shards(path: str | Path) -> dict[str, Any]:
+    """:func:`check_shard` and :func:`check_walls` on every shard in this process (one or two
+    shards in memory at a time); :func:`exactcells.parallel.certify_on_cluster` runs the same
+    functions as Dask tasks."""
+    S = ShardedComplex(path)
+    res = [check_shard(path, p) for p in range(S.partitions)]
+    walls = [check_walls(path, q, *[r["walls"][q] for r in res]) for q in range(S.partitions)]
+    return summarize_checks(S, res, walls)
+
+
+def dual_adjacency(S: ShardedComplex) -> tuple[Any, np.ndarray]:
+    """The dual graph of a sharded complex as a sparse adjacency matrix, built shard by shard.
+
+    Nodes are the regions in shard order (shard 0's regions in canonical order, then shard 1's,
+    ...); returns ``(A, cell_ids)`` with ``A`` a symmetric 0/1 ``scipy.sparse.csr_matrix`` and
+    ``cell_ids[i]`` the cell id of node ``i``. Two regions are adjacent when they share a wall
+    (an ``(n-1)``-cell); only the ``(wall, region)`` incidences are held, never the whole complex.
+    Hand ``A`` to :func:`exactcells.spectral.fiedler` for the Fiedler vector.
+    """
+    import scipy.sparse as sp
+
+    n, P = S.input_dim, S.partitions
+    ids: list[np.ndarray] = []
+    walls: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    base = 0
+    for p in range(P):
+        s = S.shard(p)
+        tops = np.flatnonzero(s.dims == n)
+        c = np.diff(s.facet_indptr)[tops]
+        pos = np.repeat(s.facet_indptr[tops], c) + (np.arange(int(c.sum()), dtype=np.int64)
+                                                    - np.repeat(np.cumsum(c) - c, c))
+        ids.append(tops.astype(np.int64) * P + p)
+        walls.append(s.facet_local[pos] * P + s.facet_shard[pos].astype(np.int64))
+        owners.append(base + np.repeat(np.arange(tops.shape[0], dtype=np.int64), c))
+        base += tops.shape[0]
+    w = np.concatenate(walls) if walls else np.zeros(0, np.int64)
+    o = np.concatenate(owners) if owners else np.zeros(0, np.int64)
+    order = np.argsort(w, kind="stable")
+    w, o = w[order], o[order]
+    if w.shape[0] > 2 and (w[2:] == w[:-2]).any():
+        raise FormatError(f"{S.path}: a wall is a facet of more than two regions")
+    pair = np.flatnonzero(w[1:] == w[:-1])
+    i, j = o[pair], o[pair + 1]
+    N = base
+    A = sp.coo_matrix((np.ones(2 * i.shape[0]), (np.concatenate([i, j]), np.concatenate([j, i]))),
+                      shape=(N, N)).tocsr()
+    A.data[:] = 1.0
+    return A, np.concatenate(ids) if ids else np.zeros(0, np.int64)

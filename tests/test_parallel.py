@@ -1,0 +1,251 @@
+"""The build as Dask tasks (exactcells.parallel): identical to the one-process build.
+
+A local cluster of two worker processes is started by the tests (127.0.0.1 only); one test starts
+a separate ``dask scheduler`` and two ``dask worker`` processes and drives them through the CLI;
+one kills a worker in the middle of a build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict  # noqa: E402
+from exactcells.certify import certify  # noqa: E402
+from exactcells.cli import main  # noqa: E402
+from exactcells.errors import CellLimitExceeded  # noqa: E402
+from exactcells.parallel import build_on_cluster, cluster, plan_balanced_units  # noqa: E402
+from exactcells.shards import ShardedComplex, write_shards  # noqa: E402
+
+Same = Callable[[PolyhedralComplex, PolyhedralComplex], None]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _random_net(seed: int, widths: tuple[int, ...]) -> Any:
+    rng = np.random.default_rng(seed)
+    layers = [{"W": rng.integers(-3, 4, (b, a)).tolist(), "b": rng.integers(-2, 3, b).tolist()}
+              for a, b in zip(widths[:-1], widths[1:])]
+    return network_from_dict({"layers": layers})
+
+
+# degenerate: repeated neurons, a dead neuron, hyperplanes through the box's corners and through
+# one common point, a second layer with a neuron equal to a first-layer one
+DEGENERATE = network_from_dict({"layers": [
+    {"W": [[1, 0], [1, 0], [0, 0], [1, 1], [1, -1], [2, 1]], "b": [0, 0, 1, 0, 0, 0]},
+    {"W": [[1, 0, 0, 0, 0, 0], [0, 0, 0, 1, -1, 0], [1, 1, 0, 0, 0, -1]], "b": [0, 0, 0]},
+    {"W": [[1, -1, 1], [0, 1, 1]], "b": [0, -1]},
+]})
+
+NETS = {
+    "generic-2d": _random_net(0, (2, 6, 5, 1)),
+    "generic-3d": _random_net(1, (3, 4, 3, 1)),
+    "deep-argmax": _random_net(2, (2, 3, 2, 2, 2)),
+    "thin-first-layer": _random_net(4, (2, 2, 8, 1)),
+    "degenerate": DEGENERATE,
+}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    os.environ["PYTHONPATH"] = _env()["PYTHONPATH"]  # worker processes import this exactcells
+    with cluster(2, announce=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+@pytest.mark.parametrize("with_output", [False, True])
+def test_cluster_build_is_identical(client: Any, name: str, with_output: bool, assert_same_complex: Same) -> None:
+    net = NETS[name]
+    K = build_complex(net, with_output=with_output)
+    for partitions in (1, 5):
+        K2 = build_on_cluster(net, client=client, with_output=with_output, partitions=partitions)
+        assert isinstance(K2, PolyhedralComplex)
+        assert_same_complex(K, K2)
+        assert K2.summary() == K.summary()
+
+
+def test_units_are_balanced_and_cover_the_domain() -> None:
+    net = _random_net(5, (2, 2, 8, 1))  # two first-layer neurons: few regions, split further
+    dom = Domain.box(2)
+    units = plan_balanced_units(net, dom, None, min_units=8)
+    assert len(units) >= 8
+    assert len({u.start for u in units}) >= 2  # some units were refined further than others
+    # the units' top cells are regions of an intermediate complex: they never overlap, and their
+    # refinements' regions are exactly the complex's
+    from exactcells.build import refine_unit
+
+    K = build_complex(net, dom)
+    tops = sum(len(refine_unit(u, net).by_dim[2]) for u in units)
+    assert tops == K.num_regions
+
+
+def test_sharded_output_is_byte_identical(client: Any, tmp_path: Path) -> None:
+    net = NETS["generic-2d"]
+    K = build_complex(net, with_output=True)
+    write_shards(K, tmp_path / "one", partitions=4)
+    S = build_on_cluster(net, client=client, with_output=True, partitions=4, out=tmp_path / "dask")
+    assert isinstance(S, ShardedComplex)
+    files = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "dask").iterdir())
+    assert "index.json" in files and len(files) == 5
+    for f in files:
+        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "dask" / f).read_bytes(), f
+
+
+@pytest.mark.parametrize("name", ["generic-3d", "degenerate"])
+def test_max_cells_stops_a_distributed_build_exactly_when_one_process_does(client: Any, name: str) -> None:
+    net = NETS[name]
+    N = build_complex(net, with_output=True).num_cells
+    for limit in (0, N // 3, N - 1):
+        with pytest.raises(CellLimitExceeded):
+            build_complex(net, with_output=True, max_cells=limit)
+        with pytest.raises(CellLimitExceeded):
+            build_on_cluster(net, client=client, with_output=True, max_cells=limit)
+    assert build_on_cluster(net, client=client, with_output=True, max_cells=N).num_cells == N
+
+
+def test_a_killed_worker_is_recovered(client: Any, assert_same_complex: Same) -> None:
+    net = _random_net(11, (2, 14, 12, 1))
+    K = build_complex(net)
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["K"] = build_on_cluster(net, client=client, tasks_per_worker=8)
+        except BaseException as e:  # pragma: no cover - reported below
+            result["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    killed = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and t.is_alive():
+        busy = [w for w, tasks in client.processing().items() if tasks]
+        if busy:
+            killed = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+            os.kill(killed, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    t.join(300)
+    assert killed is not None, "no worker was busy: the build finished before the kill"
+    assert "error" not in result, result.get("error")
+    assert_same_complex(K, result["K"])
+    cert = certify(result["K"], jobs=1)
+    assert cert.certified, cert.summary()
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
+
+
+def test_cli_jobs_gives_the_same_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    os.environ["PYTHONPATH"] = _env()["PYTHONPATH"]
+    net_file = tmp_path / "net.json"
+    net_file.write_text(json.dumps(NETS["degenerate"].to_dict()))
+    assert main(["cells", str(net_file), "--with-output", "--out", str(tmp_path / "a"), "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert main(["cells", str(net_file), "--with-output", "--out", str(tmp_path / "b"), "--jobs", "2",
+                 "--json", "--no-progress"]) == 0
+    cap = capsys.readouterr()
+    two = json.loads(cap.out)
+    assert "dashboard" in cap.err
+    for k in ("f_vector", "num_cells", "partitions"):
+        assert one[k] == two[k]
+    for f in sorted(p.name for p in (tmp_path / "a").iterdir()):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_cli_bad_scheduler_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net_file = tmp_path / "net.json"
+    net_file.write_text(json.dumps(NETS["generic-2d"].to_dict()))
+    with pytest.raises(SystemExit) as exc:  # an option's range is checked by the parser
+        main(["cells", str(net_file), "--jobs", "0"])
+    assert exc.value.code == 2
+    assert main(["cells", str(net_file), "--partitions", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --jobs: must be at least 1" in err and "--partitions needs --out" in err
+
+
+def _wait_for(path: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear")
+        time.sleep(0.1)
+
+
+def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
+    """``dask scheduler`` + two ``dask worker`` processes on 127.0.0.1, driven by the CLI."""
+    env = _env()
+    sched_file = tmp_path / "scheduler.json"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    procs = [subprocess.Popen(dask + ["--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                      "--scheduler-file", str(sched_file)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        _wait_for(sched_file)
+        address = json.loads(sched_file.read_text())["address"]
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                 "--host", "127.0.0.1", "--no-dashboard"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(address, timeout="30s") as c:
+            c.wait_for_workers(2, timeout=60)
+        net = NETS["generic-3d"]
+        net_file = tmp_path / "net.json"
+        net_file.write_text(json.dumps(net.to_dict()))
+        K = build_complex(net, with_output=True)
+        write_shards(K, tmp_path / "one", partitions=3)
+        cmd = [sys.executable, "-m", "exactcells", "cells", str(net_file), "--with-output", "--no-progress"]
+        r = subprocess.run(cmd + ["--scheduler", address, "--out", str(tmp_path / "dask"), "--partitions", "3",
+                                  "--json"], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["f_vector"] == list(K.f_vector)
+        for f in sorted(p.name for p in (tmp_path / "one").iterdir()):
+            assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "dask" / f).read_bytes()
+        # --max-cells stops the distributed build: exit code 2, one line, no index written
+        r = subprocess.run(cmd + ["--scheduler", address, "--max-cells", str(K.num_cells // 2),
+                                  "--out", str(tmp_path / "stopped")],
+                           env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2
+        assert "max_cells" in r.stderr.strip().splitlines()[-1]
+        assert not (tmp_path / "stopped" / "index.json").exists()
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_certify_on_cluster_equals_certify_shards(client: Any, tmp_path: Path) -> None:
+    from exactcells.parallel import certify_on_cluster
+    from exactcells.shards import certify_shards
+
+    net = NETS["degenerate"]
+    S = build_on_cluster(net, client=client, with_output=True, partitions=3, out=tmp_path / "K")
+    assert isinstance(S, ShardedComplex)
+    a = certify_on_cluster(tmp_path / "K", client)
+    assert a["certified"], a["failures"]
+    assert a == certify_shards(tmp_path / "K")
