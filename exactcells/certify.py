@@ -64,12 +64,10 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -84,6 +82,7 @@ from .errors import InvalidArgumentError
 from .localforms import LocalForms, domain_rows
 from .network import Layer, Network, local_affine_forms
 from .numbers import float_or_none, float_view, format_rational
+from .processes import single_threaded_children
 from .volumes import cell_vertex_matrix as _vertex_csr
 from .volumes import face_volumes, region_volumes
 
@@ -887,24 +886,6 @@ def _fork_is_safe() -> bool:
     return "fork" in mp.get_all_start_methods() and threading.active_count() == 1
 
 
-@contextlib.contextmanager
-def _single_threaded_children() -> Iterator[None]:
-    """Spawned workers start with one BLAS/OpenMP thread each (unless the user chose a number):
-    several processes with several BLAS threads each only fight over the cores."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {k: os.environ.get(k) for k in names}
-    for k in names:
-        os.environ.setdefault(k, "1")
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], list[tuple[int, int, list[int]]]]:
     """Start ``workers`` processes computing the volume parts 1..workers; returns a waiter.
 
@@ -925,7 +906,7 @@ def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], lis
         finally:
             _VOLUME_JOB = {}
     else:
-        with _single_threaded_children():
+        with single_threaded_children():
             pool = mp.get_context("spawn").Pool(workers, initializer=_set_volume_job,
                                                 initargs=(job,))
     result = pool.map_async(_volume_part, range(1, workers + 1))

@@ -37,7 +37,6 @@ import contextlib
 import logging
 import math
 import operator
-import os
 import sys
 import time
 import uuid
@@ -62,6 +61,7 @@ from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import CellLimitExceeded, DependencyMissingError, InvalidArgumentError
 from .network import Network
+from .processes import single_threaded_children
 from .shards import (
     Shard,
     ShardedComplex,
@@ -79,7 +79,6 @@ if TYPE_CHECKING:
 __all__ = ["cluster", "build_on_cluster", "plan_balanced_units", "DEFAULT_PARTITIONS"]
 
 DEFAULT_PARTITIONS = 8
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _require_distributed() -> None:
@@ -89,22 +88,6 @@ def _require_distributed() -> None:
         raise DependencyMissingError(
             "running on several processes needs dask.distributed: pip install 'dask[distributed]'"
         ) from e
-
-
-@contextlib.contextmanager
-def _single_threaded_env() -> Iterator[None]:
-    """Worker processes start with one BLAS/OpenMP thread each (unless the user chose)."""
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    for k in _THREAD_VARS:
-        os.environ.setdefault(k, "1")
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @contextlib.contextmanager
@@ -123,7 +106,7 @@ def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = Tru
         except (OSError, TimeoutError, ValueError) as e:
             raise InvalidArgumentError(f"cannot connect to the Dask scheduler at {scheduler}: {e}") from None
     else:
-        with _single_threaded_env():
+        with single_threaded_children():
             local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                                  dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
         client = Client(local)
