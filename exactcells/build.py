@@ -389,16 +389,40 @@ def _num_columns(net: Network, refine: str | None) -> int:
 
 def _sublattice(lat: Lattice, cells: Sequence[int]) -> tuple[Lattice, list[int]]:
     """The sub-lattice on ``cells`` (closed under faces), renumbered by dimension, and the
-    original id of each of its cells."""
-    order = sorted(cells, key=lambda c: lat.dim[c])
-    new = {c: i for i, c in enumerate(order)}
-    sub = Lattice(lat.n, lat.ncut, [], [], lat.sig[order].copy(), {}, [[] for _ in range(lat.n + 1)], [], [])
-    for c in order:
-        i = sub.new_cell(lat.dim[c], [new[f] for f in lat.facets[c]])
-        sub.by_dim[lat.dim[c]].append(i)
-        if c in lat.hv:
-            sub.hv[i] = list(lat.hv[c])
-    sub.rebuild_pad()
+    original id of each of its cells (vectorized: the facet lists are remapped as one array;
+    vertex vectors are shared, never modified in place)."""
+    ids = np.asarray(cells, dtype=np.int64)
+    dims_all = np.asarray(lat.dim, dtype=np.int64)
+    order_arr = ids[np.argsort(dims_all[ids], kind="stable")]
+    order = order_arr.tolist()
+    new = np.full(lat.num_cells(), -1, dtype=np.int64)
+    new[order_arr] = np.arange(order_arr.size, dtype=np.int64)
+    counts = np.fromiter((len(lat.facets[c]) for c in order), dtype=np.int64, count=len(order))
+    flat = np.fromiter(itertools.chain.from_iterable(lat.facets[c] for c in order), dtype=np.int64,
+                       count=int(counts.sum()))
+    mapped = new[flat].tolist() if flat.size else []
+    offs = np.concatenate(([0], np.cumsum(counts))).tolist()
+    facets = [mapped[a:b] for a, b in zip(offs[:-1], offs[1:])]
+    dims = dims_all[order_arr]
+    sub = Lattice(lat.n, lat.ncut, dims.tolist(), facets, lat.sig[order].copy(), {},
+                  [[] for _ in range(lat.n + 1)], [], [])
+    bounds = np.searchsorted(dims, np.arange(lat.n + 2)).tolist()
+    for k in range(lat.n + 1):
+        sub.by_dim[k] = list(range(bounds[k], bounds[k + 1]))
+    hv = lat.hv
+    sub.hv = {i: hv[c] for i, c in enumerate(order[: bounds[1]])}
+    sub.pos = (np.arange(len(order), dtype=np.int64) - np.asarray(bounds, dtype=np.int64)[dims]).tolist()
+    sub.pad = [np.zeros((0, 0), dtype=np.int64)]
+    for k in range(1, lat.n + 1):
+        a, b = bounds[k], bounds[k + 1]
+        cnt = counts[a:b]
+        P = np.full((b - a, int(cnt.max()) if b > a else 0), -1, dtype=np.int64)
+        if b > a and cnt.sum():
+            rows = np.repeat(np.arange(b - a, dtype=np.int64), cnt)
+            starts = np.repeat(np.asarray(offs[a:b], dtype=np.int64) - offs[a], cnt)
+            cols = np.arange(int(cnt.sum()), dtype=np.int64) - starts
+            P[rows, cols] = np.asarray(mapped[offs[a]:offs[b]], dtype=np.int64)
+        sub.pad.append(P)
     return sub, order
 
 
