@@ -766,27 +766,8 @@ def plan_units(
 
 
 def _closure_lattice(lat: Lattice, top: int) -> Lattice:
-    seen: dict[int, int] = {}
-    order: list[int] = []
-    stack = [top]
-    while stack:
-        c = stack.pop()
-        if c in seen:
-            continue
-        seen[c] = -1
-        order.append(c)
-        stack.extend(lat.facets[c])
-    order.sort(key=lambda c: lat.dim[c])
-    for i, c in enumerate(order):
-        seen[c] = i
-    sub = Lattice(lat.n, lat.ncut, [], [], lat.sig[order].copy(), {}, [[] for _ in range(lat.n + 1)], [], [])
-    for c in order:
-        i = sub.new_cell(lat.dim[c], [seen[f] for f in lat.facets[c]])
-        sub.by_dim[lat.dim[c]].append(i)
-        if c in lat.hv:
-            sub.hv[i] = list(lat.hv[c])
-    sub.rebuild_pad()
-    return sub
+    """The face lattice of the closure of cell ``top``, renumbered."""
+    return _sublattice(lat, _closure(lat, [top]))[0]
 
 
 def refine_unit(
