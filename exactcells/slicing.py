@@ -360,14 +360,7 @@ def _read_points(path: Path) -> list[tuple[Fraction, ...]]:
         except ExactCellsError as e:
             raise FormatError(str(e)) from None
     if path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise FormatError(f"{path}: not a numpy array file ({e})") from e
-        if arr.ndim == 1:
-            arr = arr.reshape(1, -1)
-        if arr.ndim != 2 or arr.dtype.kind not in "fiu":
-            raise FormatError(f"{path}: expected a numeric array of shape (N, n), got {arr.dtype} {arr.shape}")
+        arr = _point_array(path)
         try:
             return [_point(r.tolist(), f"{path}: point {i}") for i, r in enumerate(arr)]
         except ExactCellsError as e:
@@ -381,18 +374,25 @@ def read_points(path: str | Path) -> Sequence[Sequence[Any]]:
     point); a ``.npy`` file stays a float array whose rows are converted exactly when used."""
     p = Path(path)
     if p.suffix.lower() == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise FormatError(f"{p}: not a numpy array file ({e})") from e
-        if arr.ndim == 1:
-            arr = arr.reshape(1, -1)
-        if arr.ndim != 2 or arr.dtype.kind not in "fiu":
-            raise FormatError(f"{p}: expected a numeric array of shape (N, n), got {arr.dtype} {arr.shape}")
+        arr = _point_array(p)
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise FormatError(f"{p}: the array has NaN or infinite entries")
-        return arr
+        rows: Sequence[Sequence[Any]] = arr  # type: ignore[assignment]  # an (N, n) array is a sequence of rows
+        return rows
     return _read_points(p)
+
+
+def _point_array(path: Path) -> np.ndarray:
+    """A ``.npy`` file of points, read by the hardened reader (the header is checked before
+    anything is allocated), as a numeric ``(N, n)`` array."""
+    from .io import read_npy
+
+    arr = read_npy(path, FormatError)
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.dtype.kind not in "fiu":
+        raise FormatError(f"{path}: expected a numeric array of shape (N, n), got {arr.dtype} {arr.shape}")
+    return arr
 
 
 def exact_row(row: Sequence[Any], what: str = "point") -> tuple[Fraction, ...]:

@@ -289,3 +289,16 @@ def test_fiedler_on_a_huge_box_has_no_float_overflow(tmp_path: Path) -> None:
     e = json.loads(small.stdout)
     assert (d["num_nodes"], d["num_edges"], d["f_vector"]) == (e["num_nodes"], e["num_edges"], e["f_vector"])
     assert d["agreement"] == e["agreement"]
+
+
+def test_plane_npy_declaring_a_huge_array_is_refused_before_reading(tmp_path: Path) -> None:
+    """``--plane FILE.npy`` goes through the hardened reader like every other array file."""
+    import struct
+
+    (tmp_path / "net.json").write_text(json.dumps(GRID))
+    hdr = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 1000000000), }"
+    hdr += " " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + "\n"
+    (tmp_path / "plane.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode())
+    r = cli(tmp_path, "cells", "net.json", "--plane", "plane.npy", "--no-progress")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "plane.npy" in r.stderr and "declares shape" in r.stderr
