@@ -31,7 +31,6 @@ first few neurons (:func:`plan_units`), each refined by the remaining neurons
 from __future__ import annotations
 
 import itertools
-import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -42,8 +41,9 @@ import numpy as np
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import CellLimitExceeded, InvalidArgumentError, InvalidDomainError
+from .kernel import VertexStore
 from .measure import homogeneous
-from .network import Network, integer_stage_apply
+from .network import Network
 
 __all__ = ["build_complex", "output_refinement", "num_steps", "Lattice", "plan_units", "refine_unit", "merge_units"]
 
@@ -56,8 +56,10 @@ ProgressFn = Callable[[str], None]
 class Lattice:
     """A mutable face lattice during the build (internal to this module and its workers).
 
-    Cells are integer ids; vertices are the cells of dimension 0 and carry a homogeneous
-    integer vector in ``hv``. ``sig`` holds one row of sign codes per cell (0 for '-', 1 for
+    Cells are integer ids; vertices are the cells of dimension 0: ``cvid[c]`` is the vertex id
+    of vertex cell ``c`` in ``store`` (:class:`~exactcells.kernel.VertexStore`: float values
+    with proven error bounds, exact coordinates on demand; sub-lattices share their parent's
+    store). ``sig`` holds one row of sign codes per cell (0 for '-', 1 for
     '0', 2 for '+'): one column per cutting neuron (hidden, then output), then one per domain
     facet. ``pad[k]`` mirrors the facet lists of the cells of dimension ``k`` (rows in the order
     of ``by_dim[k]``, padded with -1) so that the cells' vertex signs can be combined with numpy.
@@ -68,7 +70,8 @@ class Lattice:
     dim: list[int]
     facets: list[list[int]]
     sig: np.ndarray
-    hv: dict[int, list[int]]
+    store: VertexStore
+    cvid: np.ndarray
     by_dim: list[list[int]]
     pad: list[np.ndarray]
     pos: list[int]  # position of each cell in by_dim[its dimension]
@@ -100,6 +103,35 @@ class Lattice:
             grown = np.zeros((max(size, 2 * cap), self.sig.shape[1]), dtype=np.int8)
             grown[:cap] = self.sig
             self.sig = grown
+        cap = self.cvid.shape[0]
+        if size > cap:
+            vids = np.full(max(size, 2 * cap), -1, dtype=np.int64)
+            vids[:cap] = self.cvid
+            self.cvid = vids
+
+    def vids(self, cells: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Vertex ids (in ``store``) of vertex cells."""
+        return self.cvid[np.asarray(cells, dtype=np.int64)]
+
+    def vertex_coords(self, cells: Sequence[int]) -> list[tuple[int, ...]]:
+        """Exact primitive homogeneous coordinates ``(D x, D)`` of vertex cells."""
+        return self.store.exact_coords(self.vids(cells).tolist())
+
+    def detach(self) -> Lattice:
+        """A copy with its own store holding only this lattice's vertices (as exact roots at the
+        store's current layer): what independent units carry."""
+        verts = self.by_dim[0]
+        coords = self.vertex_coords(verts)
+        store = VertexStore(self.store.net, self.n)
+        store.set_layer(self.store.layer, self.store.width)
+        new = Lattice(self.n, self.ncut, list(self.dim), [list(f) for f in self.facets], self.sig.copy(),
+                      store, np.full(self.sig.shape[0], -1, dtype=np.int64),
+                      [list(x) for x in self.by_dim], [], [])
+        new.reserve(self.num_cells())
+        if verts:
+            new.cvid[np.asarray(verts, dtype=np.int64)] = store.add_roots(coords)
+        new.rebuild_pad()
+        return new
 
     def rebuild_pad(self) -> None:
         """Recompute ``pad`` and ``pos`` from the facet lists and ``by_dim``."""
@@ -120,80 +152,52 @@ def _padded(rows: Sequence[Sequence[int]], width: int = 0) -> np.ndarray:
     return out
 
 
-def domain_lattice(domain: Domain, ncut: int) -> Lattice:
-    """The face lattice of the domain with homogeneous vertex vectors ``(D x, D)``."""
+def domain_lattice(domain: Domain, ncut: int, net: Network) -> Lattice:
+    """The face lattice of the domain; its vertices are the roots of a new vertex store."""
     faces, face_facets = domain.face_lattice()
     n = domain.dim
     m = domain.num_facets
-    sig = np.zeros((max(64, len(faces)), ncut + m), dtype=np.int8)
-    lat = Lattice(n, ncut, [], [], sig, {}, [[] for _ in range(n + 1)], [], [])
+    cap = max(64, len(faces))
+    sig = np.zeros((cap, ncut + m), dtype=np.int8)
+    lat = Lattice(n, ncut, [], [], sig, VertexStore(net, n), np.full(cap, -1, dtype=np.int64),
+                  [[] for _ in range(n + 1)], [], [])
+    cells: list[int] = []
+    coords: list[tuple[int, ...]] = []
     for i, f in enumerate(faces):
         lat.new_cell(f.dim, face_facets[i])
         lat.sig[i, ncut:] = [1 if k in f.on_facets else 2 for k in range(m)]
         lat.by_dim[f.dim].append(i)
         if f.dim == 0:
             (v,) = tuple(f.vertices)
-            lat.hv[i] = list(homogeneous(domain.vertices[v]))
+            cells.append(i)
+            coords.append(homogeneous(domain.vertices[v]))
+    if cells:
+        lat.cvid[np.asarray(cells, dtype=np.int64)] = lat.store.add_roots(coords)
     lat.rebuild_pad()
     return lat
 
 
-def _transition(
-    lat: Lattice,
-    W: list[list[int]],
-    b: list[int],
-    first: bool,
-    stage: Sequence[tuple[str, tuple[int, ...], int, int]] | None = None,
-) -> None:
-    """Replace each vertex's carried pre-activations by those of the next layer.
-
-    ``stage`` is the previous layer's integer activation stage (:meth:`Network.integer_stages`);
-    ``None`` means one ReLU per row.
-    """
-    from flint import fmpz_mat
-
-    n = lat.n
-    vids = list(lat.hv)
-    if not vids:
-        return
-    rows = []
-    if first or stage is None:
-        for v in vids:
-            h = lat.hv[v]
-            src = h[:n] if first else [x if x > 0 else 0 for x in h[n:-1]]
-            rows.append(src + [h[-1]])
-    else:
-        carried = np.array([lat.hv[v][n:-1] for v in vids], dtype=object).T
-        post = integer_stage_apply(stage, carried)[1].T
-        rows = [list(r) + [lat.hv[v][-1]] for r, v in zip(post.tolist(), vids)]
-    M = fmpz_mat([list(r) + [bj] for r, bj in zip(W, b)])  # (out, in+1)
-    Z = fmpz_mat(rows) * M.transpose()
-    width = len(W)
-    flat = [int(e) for e in Z.entries()]
-    for k, v in enumerate(vids):
-        h = lat.hv[v]
-        new = h[:n] + flat[k * width : (k + 1) * width] + [h[-1]]
-        g = math.gcd(*new)
-        if g > 1:
-            new = [e // g for e in new]
-        lat.hv[v] = new
+def _transition(lat: Lattice, layer: int) -> None:
+    """Replace each vertex's carried values by the pre-activations of ``layer`` (the next)."""
+    lat.store.transition(lat.vids(lat.by_dim[0]), layer)
 
 
-def _cut(lat: Lattice, col: int, j: int, minus: int | None = None) -> int:
-    """Cut every cell of ``lat`` by the zero set of the carried pre-activation ``col``.
+def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
+    """Cut every cell of ``lat`` by the zero set of the carried pre-activation ``row``.
 
     ``j`` is the sign column of the neuron. With ``minus``, the function that cuts is the
-    difference of the carried values ``col - minus`` (both of one common integer scale).
+    difference of the carried values ``row - minus`` (both of one common integer scale).
     Returns the number of cells split. The signs of all cells are combined with numpy (a cell's
     mask is the OR of its facets' masks, dimension by dimension); only the split cells are
     handled one by one.
     """
-    facets, hv, sig = lat.facets, lat.hv, lat.sig
+    facets, sig, store = lat.facets, lat.sig, lat.store
+    mi = -1 if minus is None else minus
     N = lat.num_cells()
     mask = np.zeros(N + 1, dtype=np.uint8)  # mask[N] = 0 serves the padding index -1
     verts = lat.by_dim[0]
-    vals = [hv[v][col] for v in verts] if minus is None else [hv[v][col] - hv[v][minus] for v in verts]
-    mask[verts] = [_POS if x > 0 else (_NEG if x < 0 else _ZERO) for x in vals]
+    vsg = store.signs(lat.vids(verts), row, mi)
+    mask[verts] = np.array([_NEG, _ZERO, _POS], dtype=np.uint8)[vsg + 1]
     split_ids: list[list[int]] = [[]]
     for k in range(1, lat.n + 1):
         ids = lat.by_dim[k]
@@ -213,6 +217,7 @@ def _cut(lat: Lattice, col: int, j: int, minus: int | None = None) -> int:
     parents: list[int] = []
     child_codes: list[int] = []
     changed: list[tuple[int, int]] = []  # (dim, cell) whose facet list changed
+    ends: list[tuple[int, int, int]] = []  # new vertex cell, its edge's '+' end and '-' end
     for k in range(1, lat.n + 1):
         for c in split_ids[k]:
             fc = facets[c]
@@ -220,16 +225,8 @@ def _cut(lat: Lattice, col: int, j: int, minus: int | None = None) -> int:
                 a, bb = fc
                 if maskl[a] != _POS:
                     a, bb = bb, a
-                ha, hb = hv[a], hv[bb]
-                va, vb = ha[col], hb[col]
-                if minus is not None:
-                    va, vb = va - ha[minus], vb - hb[minus]
-                new = [va * y - vb * x for x, y in zip(ha, hb)]
-                g = math.gcd(*new)
-                if g > 1:
-                    new = [e // g for e in new]
                 z = lat.new_cell(0, [])
-                hv[z] = new
+                ends.append((z, a, bb))
                 neg = lat.new_cell(1, [bb, z])
                 facets[c] = [a, z]
             else:
@@ -266,6 +263,9 @@ def _cut(lat: Lattice, col: int, j: int, minus: int | None = None) -> int:
     # sign rows of the new cells: the parent's row with this neuron's code
     M = lat.num_cells()
     lat.reserve(M)
+    if ends:
+        E = np.array(ends, dtype=np.int64)
+        lat.cvid[E[:, 0]] = store.cross(lat.cvid[E[:, 1]], lat.cvid[E[:, 2]], row, mi)
     sig = lat.sig
     sig[N:M] = sig[parents]
     sig[N:M, j] = child_codes
@@ -390,7 +390,7 @@ def _num_columns(net: Network, refine: str | None) -> int:
 def _sublattice(lat: Lattice, cells: Sequence[int]) -> tuple[Lattice, list[int]]:
     """The sub-lattice on ``cells`` (closed under faces), renumbered by dimension, and the
     original id of each of its cells (vectorized: the facet lists are remapped as one array;
-    vertex vectors are shared, never modified in place)."""
+    the vertex store is shared)."""
     ids = np.asarray(cells, dtype=np.int64)
     dims_all = np.asarray(lat.dim, dtype=np.int64)
     order_arr = ids[np.argsort(dims_all[ids], kind="stable")]
@@ -404,13 +404,13 @@ def _sublattice(lat: Lattice, cells: Sequence[int]) -> tuple[Lattice, list[int]]
     offs = np.concatenate(([0], np.cumsum(counts))).tolist()
     facets = [mapped[a:b] for a, b in zip(offs[:-1], offs[1:])]
     dims = dims_all[order_arr]
-    sub = Lattice(lat.n, lat.ncut, dims.tolist(), facets, lat.sig[order].copy(), {},
-                  [[] for _ in range(lat.n + 1)], [], [])
     bounds = np.searchsorted(dims, np.arange(lat.n + 2)).tolist()
+    cvid = np.full(len(order), -1, dtype=np.int64)
+    cvid[: bounds[1]] = lat.cvid[order_arr[: bounds[1]]]
+    sub = Lattice(lat.n, lat.ncut, dims.tolist(), facets, lat.sig[order].copy(), lat.store, cvid,
+                  [[] for _ in range(lat.n + 1)], [], [])
     for k in range(lat.n + 1):
         sub.by_dim[k] = list(range(bounds[k], bounds[k + 1]))
-    hv = lat.hv
-    sub.hv = {i: hv[c] for i, c in enumerate(order[: bounds[1]])}
     sub.pos = (np.arange(len(order), dtype=np.int64) - np.asarray(bounds, dtype=np.int64)[dims]).tolist()
     sub.pad = [np.zeros((0, 0), dtype=np.int64)]
     for k in range(1, lat.n + 1):
@@ -438,15 +438,12 @@ def _closure(lat: Lattice, seeds: Sequence[int]) -> list[int]:
 
 
 def _drop(lat: Lattice, dead: np.ndarray, add: Sequence[Sequence[int]] | None = None) -> None:
-    """Take the cells marked in ``dead`` out of the complex (from ``by_dim``, the padded facet
-    arrays and the vertex vectors; their ids stay unused) and list the new cells ``add[d]``
+    """Take the cells marked in ``dead`` out of the complex (from ``by_dim`` and the padded
+    facet arrays; their ids stay unused) and list the new cells ``add[d]``
     (already created, with their facets). The remaining cells must be closed under faces."""
     n = lat.n
     M = lat.num_cells()
     dead = np.concatenate([dead, np.zeros(M - dead.size, dtype=bool)]) if dead.size < M else dead[:M]
-    for v in lat.by_dim[0]:
-        if dead[v]:
-            lat.hv.pop(v, None)
     for d in range(n + 1):
         old = np.asarray(lat.by_dim[d], dtype=np.int64)
         stay = ~dead[old] if old.size else np.zeros(0, dtype=bool)
@@ -488,10 +485,9 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
     """
     n = lat.n
     k = len(rows)
-    cols = [n + r for r in rows]
     N = lat.num_cells()
     verts = lat.by_dim[0]
-    vals = np.array([[lat.hv[v][c] for c in cols] for v in verts], dtype=object).reshape(len(verts), k)
+    vids = lat.vids(verts)
     wide = k > 63
     dtype = object if wide else np.uint64
     one = 1 if wide else np.uint64(1)
@@ -504,7 +500,7 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
             if j == i:
                 vb = vb | bit
             else:
-                vb = vb | np.where(vals[:, i] >= vals[:, j], bit, 0).astype(dtype)
+                vb = vb | np.where(lat.store.signs(vids, rows[i], rows[j]) >= 0, bit, 0).astype(dtype)
         bits = np.zeros(N + 1, dtype=dtype)
         bits[verts] = vb
         for d in range(1, n + 1):
@@ -542,7 +538,7 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
         for j in range(k):
             if j == i:
                 continue
-            _cut(L, cols[i], sig0 + j, minus=cols[j])
+            _cut(L, rows[i], sig0 + j, minus=rows[j])
             _drop(L, L.sig[: L.num_cells(), sig0 + j] == 0)  # the parts where z_i < z_j
             if L.live_cells() == 0:
                 break
@@ -566,8 +562,9 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
                     new_key[key] = g
                     new_rows.append(L.sig[c])
                     new_by_dim[d].append(g)
-                    if c in L.hv:
-                        lat.hv[g] = L.hv[c]
+                    if d == 0:
+                        lat.reserve(g + 1)
+                        lat.cvid[g] = L.cvid[c]
                 gid[c] = g
     # the new cells' sign rows; the active cells leave (their faces that stay are settled)
     M = lat.num_cells()
@@ -591,23 +588,15 @@ def _refine(
     ``lat``'s vertices must carry the pre-activations of the layer of step ``start``
     (for ``start = 0``: only ``(D x, D)``).
     """
-    ints = net.integer_layers()
-    stages = net.integer_stages()
     sched = _schedule(net, refine_output)
     stop = len(sched) if stop is None else stop
     bar = _Progress(stop - start, progress)
-    n = lat.n
-    current_layer = sched[start - 1].layer if start > 0 else -1
     for i in range(start, stop):
         item = sched[i]
-        while current_layer < item.layer:
-            current_layer += 1
-            W, b = ints[current_layer]
-            plain_prev = current_layer == 0 or net.layers[current_layer - 1].units is None
-            _transition(lat, W, b, first=current_layer == 0,
-                        stage=None if plain_prev else stages[current_layer - 1])
+        while lat.store.layer < item.layer:
+            _transition(lat, lat.store.layer + 1)
         if item.kind == "cut":
-            _cut(lat, n + item.rows[0], item.sig)
+            _cut(lat, item.rows[0], item.sig)
         else:
             _argmax_refine(lat, item.rows, item.sig)
         if max_cells is not None and lat.live_cells() > max_cells:
@@ -675,7 +664,7 @@ def build_complex(
         return build_complex_by_units(net, domain, with_output=with_output, refine=ro, jobs=jobs,
                                       max_cells=max_cells, progress=progress)
     t0 = time.perf_counter()
-    lat = domain_lattice(domain, _num_columns(net, ro))
+    lat = domain_lattice(domain, _num_columns(net, ro), net)
     _check_limit(lat.num_cells(), max_cells, "the domain's face lattice has")
     _refine(lat, net, ro, max_cells=max_cells, progress=progress)
     return _assemble(lat, net, domain, ro, time.perf_counter() - t0)
@@ -699,7 +688,6 @@ def _assemble(
     """Freeze a finished lattice into a canonical :class:`PolyhedralComplex`."""
     lat = lat.compact()
     N = lat.num_cells()
-    n = lat.n
     nh = net.num_hidden
     m = domain.num_facets
     nc = lat.ncut
@@ -720,12 +708,7 @@ def _assemble(
     indptr = np.zeros(N + 1, dtype=np.int64)
     np.cumsum(np.bincount(owners, minlength=N), out=indptr[1:])
     f0 = int(np.count_nonzero(dims == 0))
-    verts = []
-    for c in order[:f0]:
-        h = lat.hv[int(c)]
-        v = h[:n] + [h[-1]]
-        g = math.gcd(*v)
-        verts.append(tuple(e // g for e in v))
+    verts = lat.vertex_coords(order[:f0].tolist())
     return PolyhedralComplex(
         network=net,
         domain=domain,
@@ -759,15 +742,15 @@ def plan_units(
     total = len(_schedule(net, ro))
     if not 0 <= start <= total:
         raise InvalidArgumentError(f"start must be between 0 and {total} (the number of steps), got {start}")
-    lat = domain_lattice(domain, _num_columns(net, ro))
+    lat = domain_lattice(domain, _num_columns(net, ro), net)
     _check_limit(lat.num_cells(), max_cells, "the domain's face lattice has")
     _refine(lat, net, ro, 0, start, max_cells=max_cells)
     return [WorkUnit(start, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
 
 
 def _closure_lattice(lat: Lattice, top: int) -> Lattice:
-    """The face lattice of the closure of cell ``top``, renumbered."""
-    return _sublattice(lat, _closure(lat, [top]))[0]
+    """The face lattice of the closure of cell ``top``, renumbered, with its own vertex store."""
+    return _sublattice(lat, _closure(lat, [top]))[0].detach()
 
 
 def refine_unit(
@@ -779,10 +762,7 @@ def refine_unit(
     A unit's cells are distinct cells of the whole complex, so a unit above ``max_cells`` stops
     the build (:class:`~exactcells.errors.CellLimitExceeded`).
     """
-    src = unit.lattice
-    lat = Lattice(src.n, src.ncut, list(src.dim), [list(f) for f in src.facets], src.sig.copy(),
-                  {k: list(v) for k, v in src.hv.items()}, [list(x) for x in src.by_dim], [], [])
-    lat.rebuild_pad()
+    lat = unit.lattice.detach()
     return _refine(lat, net, output_refinement(net, with_output, refine), unit.start, max_cells=max_cells)
 
 
@@ -808,8 +788,10 @@ class _Merger:
         self.key_to_id: dict[bytes, int] = {}
         self.rows: list[np.ndarray] = []
         self.width = width
-        self.out = Lattice(n, ncut, [], [], np.zeros((0, width), dtype=np.int8), {},
-                           [[] for _ in range(n + 1)], [], [])
+        self.net: Network | None = None
+        self.coords: dict[int, tuple[int, ...]] = {}
+        self.out = Lattice(n, ncut, [], [], np.zeros((0, width), dtype=np.int8), None,  # type: ignore[arg-type]
+                           np.zeros(0, dtype=np.int64), [[] for _ in range(n + 1)], [], [])
 
     @property
     def num_cells(self) -> int:
@@ -819,6 +801,8 @@ class _Merger:
         out, key_to_id = self.out, self.key_to_id
         local: dict[int, int] = {}
         sig = part.sig
+        self.net = part.store.net
+        vcoords = dict(zip(part.by_dim[0], part.vertex_coords(part.by_dim[0])))
         for k in range(out.n + 1):
             for c in part.by_dim[k]:
                 key = sig[c].tobytes()
@@ -828,14 +812,22 @@ class _Merger:
                     key_to_id[key] = gid
                     self.rows.append(sig[c])
                     out.by_dim[k].append(gid)
-                    if c in part.hv:
-                        out.hv[gid] = part.hv[c]
+                    if k == 0:
+                        self.coords[gid] = vcoords[c]
                 local[c] = gid
 
     def finish(self) -> Lattice:
-        self.out.sig = np.array(self.rows, dtype=np.int8).reshape(len(self.rows), self.width)
-        self.out.rebuild_pad()
-        return self.out
+        out = self.out
+        out.sig = np.array(self.rows, dtype=np.int8).reshape(len(self.rows), self.width)
+        assert self.net is not None, "nothing to merge"
+        out.store = VertexStore(self.net, out.n)
+        out.cvid = np.full(len(self.rows), -1, dtype=np.int64)
+        verts = out.by_dim[0]
+        if verts:
+            out.cvid[np.asarray(verts, dtype=np.int64)] = out.store.add_roots(
+                [self.coords[v] for v in verts], floats=False)
+        out.rebuild_pad()
+        return out
 
 
 def merge_units(parts: Sequence[Lattice]) -> Lattice:

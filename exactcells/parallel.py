@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import operator
 import sys
 import time
@@ -130,10 +129,7 @@ def _workers(client: Client) -> int:
 # -- units --------------------------------------------------------------------------------
 
 def _copy(lat: Lattice) -> Lattice:
-    new = Lattice(lat.n, lat.ncut, list(lat.dim), [list(f) for f in lat.facets], lat.sig.copy(),
-                  {k: list(v) for k, v in lat.hv.items()}, [list(x) for x in lat.by_dim], [], [])
-    new.rebuild_pad()
-    return new
+    return lat.detach()
 
 
 def _live(L: Lattice) -> Lattice:
@@ -161,7 +157,7 @@ def plan_balanced_units(net: Network, domain: Domain, refine: str | None, min_un
     sched = _schedule(net, refine)
     total = len(sched)
     first = sum(1 for item in sched if item.layer == 0) if len(net.layers) > 1 else 0
-    lat = domain_lattice(domain, _num_columns(net, refine))
+    lat = domain_lattice(domain, _num_columns(net, refine), net)
     start = 0
     while start < first and len(lat.by_dim[lat.n]) < min_units:
         _refine(lat, net, refine, start, start + 1)
@@ -244,7 +240,6 @@ def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: i
 def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[Piece]:
     """The cells of a refined unit split by partition, facets named by sign vector."""
     N = L.num_cells()
-    n = L.n
     signs = L.sig[:N][:, _canonical_columns(net, L.ncut, m)] - np.int8(1)
     dims = np.asarray(L.dim, dtype=np.int8)
     part = partition_of(signs, partitions)
@@ -260,12 +255,7 @@ def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[P
         np.cumsum(c, out=ptr[1:])
         pos = np.repeat(starts[ids], c) + (np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], c))
         vid = ids[dims[ids] == 0]
-        verts = []
-        for v in vid.tolist():
-            h = L.hv[v]
-            w = h[:n] + [h[-1]]
-            g = math.gcd(*w)
-            verts.append(tuple(e // g for e in w))
+        verts = L.vertex_coords(vid.tolist())
         pieces.append((dims[ids], signs[ids], ptr, signs[flat[pos]], np.searchsorted(ids, vid), verts))
     return pieces
 
