@@ -41,7 +41,7 @@ import numpy as np
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import CellLimitExceeded, InvalidArgumentError, InvalidDomainError
-from .kernel import VertexStore
+from .kernel import LazyCoords, VertexStore
 from .measure import homogeneous
 from .network import Network
 
@@ -708,7 +708,9 @@ def _assemble(
     indptr = np.zeros(N + 1, dtype=np.int64)
     np.cumsum(np.bincount(owners, minlength=N), out=indptr[1:])
     f0 = int(np.count_nonzero(dims == 0))
-    verts = lat.vertex_coords(order[:f0].tolist())
+    vids = lat.vids(order[:f0])
+    lat.store.release_floats()
+    verts = LazyCoords(lat.store, vids)  # exact coordinates when first asked for
     return PolyhedralComplex(
         network=net,
         domain=domain,
@@ -718,7 +720,7 @@ def _assemble(
         signs=signs[order],
         facet_indptr=indptr,
         facet_indices=indices,
-        vertex_coords=tuple(verts),
+        vertex_coords=verts,
         build_seconds=seconds,
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -72,7 +72,7 @@ class PolyhedralComplex:
 
     __slots__ = (
         "_network", "_domain", "_with_output", "_refinement", "_dims", "_signs", "_indptr", "_indices",
-        "_vcoords", "_build_seconds", "_offsets", "_key_index", "_cof", "_vsets",
+        "_vcoords", "_vsource", "_build_seconds", "_offsets", "_key_index", "_cof", "_vsets",
     )
 
     def __init__(
@@ -85,7 +85,7 @@ class PolyhedralComplex:
         signs: np.ndarray,
         facet_indptr: np.ndarray,
         facet_indices: np.ndarray,
-        vertex_coords: Sequence[tuple[int, ...]],
+        vertex_coords: Sequence[tuple[int, ...]] | Callable[[], Sequence[tuple[int, ...]]],
         build_seconds: float = 0.0,
         output_refinement: str | None = None,
     ) -> None:
@@ -103,7 +103,13 @@ class PolyhedralComplex:
         self._signs = signs
         self._indptr = facet_indptr
         self._indices = facet_indices
-        self._vcoords = tuple(vertex_coords)
+        # exact vertex coordinates, or a callable that computes them when first asked
+        self._vcoords: tuple[tuple[int, ...], ...] | None = None
+        self._vsource: Callable[[], Sequence[tuple[int, ...]]] | None = None
+        if callable(vertex_coords):
+            self._vsource = vertex_coords
+        else:
+            self._vcoords = tuple(vertex_coords)
         self._build_seconds = float(build_seconds)
         n = domain.dim
         self._offsets = np.searchsorted(dims, np.arange(n + 2)).astype(np.int64)
@@ -115,6 +121,16 @@ class PolyhedralComplex:
         if hasattr(self, name) and name in {"_network", "_domain", "_dims", "_signs"}:
             raise AttributeError("PolyhedralComplex is immutable")
         object.__setattr__(self, name, value)
+
+    @property
+    def _coords(self) -> tuple[tuple[int, ...], ...]:
+        """The exact vertex coordinates, computed on first use when the build left them lazy."""
+        if self._vcoords is None:
+            assert self._vsource is not None
+            object.__setattr__(self, "_vcoords", tuple(self._vsource()))
+            object.__setattr__(self, "_vsource", None)
+        assert self._vcoords is not None
+        return self._vcoords
 
     # -- basic facts -----------------------------------------------------------------------
     @property
@@ -295,17 +311,17 @@ class PolyhedralComplex:
     # -- exact geometry --------------------------------------------------------------------
     def vertex(self, v: int) -> tuple[Fraction, ...]:
         """Exact coordinates of vertex ``v`` (a cell of dimension 0)."""
-        h = self._vcoords[v]
+        h = self._coords[v]
         return tuple(Fraction(x, h[-1]) for x in h[:-1])
 
     def vertex_homogeneous(self, v: int) -> tuple[int, ...]:
         """The primitive integer vector ``(D x, D)`` of vertex ``v``."""
-        return self._vcoords[v]
+        return self._coords[v]
 
     @property
     def num_vertex_coords(self) -> int:
         """How many vertex coordinate vectors the complex holds (``f_0`` when well formed)."""
-        return len(self._vcoords)
+        return len(self._coords)
 
     def vertices_float(self) -> np.ndarray:
         """Float view of every vertex, shape ``(f_0, n)`` (``±inf`` beyond the float range)."""
@@ -315,7 +331,7 @@ class PolyhedralComplex:
             except OverflowError:
                 return float_view(Fraction(x, d))
 
-        return np.array([[view(x, h[-1]) for x in h[:-1]] for h in self._vcoords], dtype=float)
+        return np.array([[view(x, h[-1]) for x in h[:-1]] for h in self._coords], dtype=float)
 
     def interior_point(self, i: int) -> tuple[Fraction, ...]:
         """An exact point of the relative interior of cell ``i`` (the average of its vertices)."""
@@ -335,7 +351,7 @@ class PolyhedralComplex:
             return Fraction(0)
         vsets = self.vertex_sets()
         simplices = pulling_triangulation(i, self.facets, lambda c: vsets[c], self.dim)
-        return simplices_volume(simplices, self._vcoords.__getitem__)
+        return simplices_volume(simplices, self._coords.__getitem__)
 
     def region_volumes(self) -> list[Fraction]:
         """Exact volumes of the regions, in the order of :meth:`regions`.
@@ -360,7 +376,7 @@ class PolyhedralComplex:
 
     def output_values_at_vertices(self) -> list[tuple[Fraction, ...]]:
         """Exact network output at every vertex (one integer forward pass over all vertices)."""
-        return self._network.forward_homogeneous(self._vcoords)[1]
+        return self._network.forward_homogeneous(self._coords)[1]
 
     # -- graphs ----------------------------------------------------------------------------
     def hasse_diagram(self) -> nx.DiGraph:
@@ -414,7 +430,7 @@ class PolyhedralComplex:
         }
         from .numbers import format_int
 
-        text = "\n".join(" ".join(format_int(x) for x in h) for h in self._vcoords)
+        text = "\n".join(" ".join(format_int(x) for x in h) for h in self._coords)
         with atomic_output(path, force=force) as f:
             np.savez_compressed(
                 f,

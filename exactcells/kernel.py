@@ -96,7 +96,7 @@ import numpy as np
 
 from .network import Network, _stage_float, integer_stage_apply
 
-__all__ = ["VertexStore"]
+__all__ = ["VertexStore", "LazyCoords"]
 
 U = 2.0**-53
 ETA = 2.0**-1000
@@ -450,9 +450,27 @@ class VertexStore:
         for v, h, z in zip(vids, coords, self._forward(coords, layer)):
             cache[v] = [*h[:n], *z.tolist(), h[n]]
 
+    def release_floats(self) -> None:
+        """Drop the float values (the build is over); creation records and exact data stay."""
+        self.Z = np.zeros((0, 0))
+        self.E = np.zeros(0)
+        self.F = np.zeros(0)
+        self._vals.clear()
+
     def stats(self) -> dict[str, int]:
         """Sign tests decided by the float filter and by the exact path; vertices created."""
         return {"decided": self.decided, "exact": self.fallback, "vertices": self.size}
+
+
+class LazyCoords:
+    """Exact coordinates of some vertices of a store, computed when called (picklable)."""
+
+    def __init__(self, store: VertexStore, vids: np.ndarray) -> None:
+        self.store = store
+        self.vids = vids
+
+    def __call__(self) -> list[tuple[int, ...]]:
+        return self.store.exact_coords(self.vids.tolist())
 
 
 def _primitive(h: Sequence[int]) -> tuple[int, ...]:

@@ -1,0 +1,187 @@
+"""The filtered vertex kernel (exactcells.kernel): the error bound holds, the filter changes
+nothing, and near-degenerate inputs go to the exact path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import same_complex
+from hypothesis import given
+from hypothesis import strategies as st
+from net_strategies import examples, integer_networks, unit_networks
+
+from exactcells import build as B
+from exactcells.complex import PolyhedralComplex
+from exactcells.domain import Domain
+from exactcells.kernel import VertexStore
+from exactcells.network import Network, network_from_dict
+
+
+@contextmanager
+def exact_only() -> Iterator[None]:
+    """Every sign and crossing through the exact path (the filter decides nothing)."""
+    orig = VertexStore._bound
+
+    def never(self: VertexStore, vids: np.ndarray, row: int, minus: int) -> tuple[np.ndarray, np.ndarray]:
+        f, _ = orig(self, vids, row, minus)
+        return f, np.full(f.shape, np.inf)
+
+    VertexStore._bound = never  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        VertexStore._bound = orig  # type: ignore[method-assign]
+
+
+def check_invariant(lat: B.Lattice, net: Network) -> int:
+    """Check (I) of the kernel's docstring at every live vertex, against values computed with
+    Fractions from the vertex's exact coordinates; returns the number of values checked."""
+    st_ = lat.store
+    verts = lat.by_dim[0]
+    vids = lat.vids(verts).tolist()
+    coords = lat.vertex_coords(verts)
+    n = lat.n
+    L = st_.layer
+    checked = 0
+    for v, h in zip(vids, coords):
+        x = [Fraction(h[i], h[n]) for i in range(n)]
+        z = x if L < 0 else list(net.pre_activations(x)[L])
+        r = np.zeros(n) if L < 0 else st_.k.r[L]
+        c = np.zeros(n) if L < 0 else st_.k.c[L]
+        for j, zj in enumerate(z):
+            bound = Fraction(float(r[j])) * Fraction(float(st_.E[v])) + Fraction(float(c[j])) + Fraction(float(st_.F[v]))
+            err = abs(Fraction(float(st_.Z[v, j])) - zj)
+            assert err <= bound, (v, j, float(err), float(bound))
+            checked += 1
+    return checked
+
+
+def refine_checking(net: Network, domain: Domain, refine: str | None = None) -> int:
+    lat = B.domain_lattice(domain, B._num_columns(net, refine), net)
+    checked = check_invariant(lat, net)
+    for i in range(len(B._schedule(net, refine))):
+        B._refine(lat, net, refine, i, i + 1)
+        checked += check_invariant(lat, net)
+    return checked
+
+
+fractions = st.builds(lambda p, q: f"{p}/{q}", st.integers(-40, 40), st.integers(1, 9))
+
+
+@st.composite
+def rational_networks(draw: st.DrawFn, n: int, outputs: int = 1) -> dict[str, Any]:
+    """Weights p/q: most of them are not floats, so the float network is rounded."""
+    widths = [n] + [draw(st.integers(1, 4)) for _ in range(draw(st.integers(1, 2)))] + [outputs]
+    layers = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers.append({"W": [[draw(fractions) for _ in range(a)] for _ in range(b)],
+                       "b": [draw(fractions) for _ in range(b)]})
+    return {"layers": layers}
+
+
+@examples(40)
+@given(d=rational_networks(2))
+def test_bound_holds_at_every_vertex_after_every_step(d: dict[str, Any]) -> None:
+    net = network_from_dict(d)
+    assert refine_checking(net, Domain.box(2)) > 0
+
+
+@examples(25)
+@given(d=unit_networks(2, outputs=3))
+def test_bound_holds_with_units_and_the_argmax(d: dict[str, Any]) -> None:
+    net = network_from_dict(d)
+    refine_checking(net, Domain.box(2), "argmax")
+
+
+@examples(15)
+@given(d=rational_networks(3))
+def test_bound_holds_in_3d(d: dict[str, Any]) -> None:
+    refine_checking(network_from_dict(d), Domain.box(3))
+
+
+def both(net: Network, domain: Domain, **kw: Any) -> tuple[PolyhedralComplex, PolyhedralComplex]:
+    K = B.build_complex(net, domain, **kw)
+    with exact_only():
+        X = B.build_complex(net, domain, **kw)
+    same_complex(K, X)
+    return K, X
+
+
+@examples(30)
+@given(d=integer_networks(2, max_depth=2, max_width=4, weight=2))
+def test_filter_changes_nothing_on_degenerate_integer_networks(d: dict[str, Any]) -> None:
+    both(network_from_dict(d), Domain.box(2))
+
+
+@examples(20)
+@given(d=unit_networks(2, outputs=3))
+def test_filter_changes_nothing_with_units_and_argmax(d: dict[str, Any]) -> None:
+    both(network_from_dict(d), Domain.box(2), with_output=True)
+
+
+def counting_store() -> Callable[[], dict[str, int]]:
+    """Record the stats of every store a build creates."""
+    seen: list[VertexStore] = []
+    orig = VertexStore.__init__
+
+    def init(self: VertexStore, *a: Any, **k: Any) -> None:
+        orig(self, *a, **k)
+        seen.append(self)
+
+    VertexStore.__init__ = init  # type: ignore[method-assign]
+
+    def done() -> dict[str, int]:
+        VertexStore.__init__ = orig  # type: ignore[method-assign]
+        tot = {"decided": 0, "exact": 0}
+        for s in seen:
+            tot["decided"] += s.decided
+            tot["exact"] += s.fallback
+        return tot
+
+    return done
+
+
+EPS = 2.0**-60
+
+
+@pytest.mark.parametrize("name, layers, regions", [
+    # x = 0, y = 0 and x + y = 2^-60: the three vertices are within 2^-60 of each other
+    ("three lines within 2^-60", [{"W": [[1, 0], [0, 1], [1, 1]], "b": [0, 0, -EPS]}], 7),
+    # two neurons whose weights differ in the last bit: two lines through the origin
+    ("last-bit rotation", [{"W": [[1, 1], [1, 1 + 2.0**-52]], "b": [0, 0]}], 4),
+    # coincident neurons, and five lines through one point
+    ("coincident", [{"W": [[1, 2], [2, 4], [1, -1]], "b": [0, 0, 0]}], 4),
+    ("pencil of five", [{"W": [[1, 0], [0, 1], [1, 1], [1, -1], [1, 3]], "b": [0] * 5}], 10),
+    # the shift 2^-52 moves the third line off the common point by about 2^-53
+    ("pencil off by an ulp", [{"W": [[1, 0], [0, 1], [1, 1]], "b": [0, 0, 2.0**-52]}], 7),
+])
+def test_near_degenerate_arrangements(name: str, layers: list[dict[str, Any]], regions: int) -> None:
+    d = {"layers": layers + [{"W": [[1] * len(layers[-1]["b"])], "b": [0]}]}
+    net = network_from_dict(d)
+    done = counting_store()
+    try:
+        K, _ = both(net, Domain.box(2))
+    finally:
+        stats = done()
+    assert K.f_vector[2] == regions, name
+    # every one of these has a vertex where some value is zero or below the bound
+    assert stats["exact"] > 0, name
+
+
+def test_deep_near_degenerate_second_layer() -> None:
+    # layer 2 neurons relu(x) - relu(-x) - x = 0 identically, up to rounding-sized offsets
+    d = {"layers": [
+        {"W": [[1, 0], [-1, 0], [0, 1]], "b": [0, 0, 0]},
+        {"W": [[1, -1, 0], [1, -1, EPS], [0, 0, 1]], "b": [0, 0, 0]},
+        {"W": [[1, 1, 1]], "b": [0]},
+    ]}
+    net = network_from_dict(d)
+    K, _ = both(net, Domain.box(2))
+    assert refine_checking(net, Domain.box(2)) > 0
+    # hidden signs of every region are realised by an interior point: the complex is exact
+    assert K.f_vector[2] >= 4
