@@ -13,12 +13,12 @@ Every vertex ever created (the store is append-only; ids are *vids*) has
 
 * a float vector ``Z[v]`` approximating the carried values ``z*(v)`` of the current layer (the
   *float network*: the weights rounded to float64, :meth:`Network.float_layers`),
-* two error scalars ``E[v]``, ``F[v]`` with the invariant, for every carried row ``j``,
+* a float vector ``R[v]`` of error bounds with the invariant, for every carried row ``j``,
 
-      |Z[v, j] - z*_j(v)|  <=  r_j E[v] + c_j + F[v]                                (I)
+      |Z[v, j] - z*_j(v)|  <=  R[v, j]                                              (I)
 
-  where ``r_j`` and ``c_j`` are constants of the row (below), and ``z*`` is the exact value
-  of the *exact* network (the rational weights) at the exact vertex,
+  where ``z*`` is the exact value of the *exact* network (the rational weights) at the exact
+  vertex,
 * its creation record: the two vertices ``p, q`` of the edge it was cut from and the function
   that cut it, so its exact homogeneous coordinates ``(D x, D)`` can be rebuilt at any time:
   ``h = f(h_p) h_q - f(h_q) h_p`` with ``f`` evaluated exactly by the integer network
@@ -27,42 +27,41 @@ Every vertex ever created (the store is append-only; ids are *vids*) has
   roots with exact coordinates.
 
 Exact coordinates are kept (``exact``) for the roots and for every vertex the exact path had to
-look at; all others are rebuilt in creation order when asked (:meth:`VertexStore.exact_coords`),
-with the exact values of each layer at the parents computed once, by FLINT matrix products.
+look at; all others are rebuilt in creation order when asked (:meth:`VertexStore.exact_coords`).
 
 The bound (proof of (I))
 ------------------------
 Notation: ``u = 2^-53`` (unit roundoff of float64, round to nearest), ``gamma_k = k u / (1 - k u)``,
-``eta = 2^-1000`` (absorbs underflow: a product that underflows has absolute error at most
-``2^-1075``, far below ``eta``, and every bound below has ``eta`` added), and ``INFL = 1 + 2^-40``:
-every bound is a sum or product of at most a few dozen non-negative float terms, computed with
-relative error at most ``gamma_32 < 2^-47``, so multiplying the computed bound by ``INFL``
-gives an upper bound of the true one (the row sums ``r_j`` have at most ``m`` terms: their
-computed value is multiplied by ``1 + (m + 2) 2^-52``; widths above ``2^30`` are refused). A
-non-finite value anywhere (overflow) makes the comparison ``|value| > bound`` false, so the
-sign goes to the exact path.
+``eta = 2^-1000`` (absorbs underflow: an operation that underflows has absolute error at most
+``2^-1075``, far below ``eta``, and every bound below has ``eta`` added), and ``INFL = 1 + 2^-40``.
+A bound is computed in float64 from non-negative terms; a sum of ``k`` such terms, or a product
+of them, has relative error at most ``gamma_k``; the matrix products below have ``k <= m + 2``
+terms and are multiplied by ``1 + (m + 3) 2^-52``, every other bound has at most a few dozen
+operations and is multiplied by ``INFL`` (``gamma_32 < 2^-47``), so the computed bounds are upper
+bounds of the true ones. Widths above ``2^30`` are refused. A non-finite value anywhere
+(overflow) makes the comparison ``|value| > bound`` false, so the sign goes to the exact path.
 
 1. *Exact inputs.* A root (a domain vertex, or a vertex whose exact coordinates the exact path
    computed) has ``x_hat = fl(x)`` (CPython's ``int / int`` is correctly rounded), so
-   ``|x_hat_i - x_i| <= u |x_hat_i| / (1 - u)``. Carried values before the first layer are the
-   coordinates, with ``r = c = 0`` and ``F = 2u max_i |x_hat_i| + eta``, ``E = 0``.
+   ``|x_hat_i - x_i| <= u |x_i| <= 2u |x_hat_i|``: before the first layer ``Z = x_hat`` and
+   ``R = 2u |x_hat| + eta``.
 
-2. *A layer.* Let the previous carried values satisfy (I) with ``(r', c')``. The stage's float
-   output ``y = stage(Z)`` (ReLU, max and identity are exact float operations and 1-Lipschitz in
-   the max-norm; a leaky unit of slope ``s`` is ``max(1, |s|)``-Lipschitz and ``fl(fl(s) z)``
-   has error at most ``2u |s z| + ...``) satisfies ``|y - y*|_inf <= Ep`` with
-   ``Ep = L (max r' E + max c' + F) + 2.01 u max|y|`` (the last term only with leaky units).
-   The next layer is ``Z_new = fl(W_hat y + b_hat)``. With ``|W - W_hat| <= u |W_hat| / (1 - u)``
-   (the weights are correctly rounded; zero when they are floats already), the standard
-   bound for a dot product of length ``m`` in any summation order (FMA included) gives
-   ``|Z_new_j - (W y + b)_j| <= gamma_{m+2} (R_j max|y| + |b_hat_j|)`` where
-   ``R_j = sum_i |W_hat_ji|``, and ``|(W (y - y*))_j| <= R_j Ep / (1 - u)``. So (I) holds with
-   ``r_j = R_j / (1 - u)`` (inflated), ``c_j = gamma_{m+2} |b_hat_j| + eta``,
-   ``E = (Ep + gamma_{m+2} max|y|) INFL``, ``F = 0``.
+2. *A layer.* Let the previous carried values satisfy (I). The stage's float output
+   ``y = stage(Z)``: ReLU and max are exact float operations and 1-Lipschitz in every
+   coordinate's input (max: in the max-norm of its inputs), the identity is exact, and a leaky
+   unit of slope ``s`` is ``max(1, |s|)``-Lipschitz with ``fl(fl(s) z)`` within
+   ``2.01 u |s z|`` of ``s z``. So ``|y_i - y*_i| <= Ry_i`` with ``Ry`` the stage applied to the
+   bounds (``Ry_i = R_i`` for relu/identity, the max of the inputs' bounds for max,
+   ``max(1,|s|) R_i + 2.01 u |y_i|`` for leaky). The next layer is ``Z_new = fl(W_hat y + b_hat)``.
+   With ``|W - W_hat| <= u |W_hat| / (1 - u)`` (the weights are correctly rounded), the
+   standard bound for a dot product of length ``m`` in any summation order (FMA included) gives
+   ``|Z_new - (W y + b)| <= gamma_{m+2} (|W_hat| |y| + |b_hat|)`` and
+   ``|W (y - y*)| <= |W_hat| Ry / (1 - u)``: (I) holds with
+   ``R_new = (|W_hat| (Ry + gamma_{m+2} |y|) / (1 - u) + gamma_{m+2} |b_hat|)`` (inflated) ``+ eta``.
 
-3. *A sign.* For ``f = z_j`` the bound is ``e = r_j E + c_j + F``; for ``f = z_i - z_j`` it is
-   the sum of both bounds plus ``u |f_hat|`` (the subtraction). If ``|f_hat| > e INFL + eta``
-   the sign of ``f_hat`` is the sign of ``f*``.
+3. *A sign.* For ``f = z_j`` the bound is ``R_j``; for ``f = z_i - z_j`` it is
+   ``R_i + R_j + u |f_hat|`` (the subtraction). If ``|f_hat| > bound INFL + eta`` the sign of
+   ``f_hat`` is the sign of ``f*``.
 
 4. *A crossing.* Let ``f(p) = a > 0 > b = f(q)`` be decided by 3, with float values
    ``a_hat, b_hat`` and bounds ``ea, eb``, so ``a in [a_hat - ea, a_hat + ea]`` with
@@ -73,10 +72,10 @@ sign goes to the exact path.
    bounded by ``(|b_hat| + eb) / den^2`` and ``(a_hat + ea) / den^2`` with
    ``den = (a_hat - ea) + (|b_hat| - eb) > 0`` (a lower bound of ``a - b``), so by the mean value
    theorem ``|t* - t_hat| <= dt = (ea (|b_hat| + eb) + eb (a_hat + ea)) / den^2 + 2.01 u``.
-   The new float values ``Z = fl(Zp + t_hat (Zq - Zp))`` then satisfy, row by row,
-   ``|Z_j - z*_j| <= (1 - t*) err_j(p) + t* err_j(q) + |t_hat - t*| |Zq_j - Zp_j| + gamma_3 (|Zp_j| + |Zq_j - Zp_j|)``
-   (expand ``(1-t*) z*p + t* z*q - (1 - t_hat) Zp - t_hat Zq``), which is (I) with
-   ``E = max(Ep, Eq)`` and ``F = (max(Fp, Fq) + dt (|Zp| + |Zq|)_inf + gamma_3 (2 |Zp| + |Zq|)_inf) INFL + eta``.
+   The new float values ``Z = fl(Zp + t_hat fl(Zq - Zp))`` then satisfy, row by row
+   (expand ``(1-t*) z*p + t* z*q - (1 - t_hat) Zp - t_hat Zq``),
+   ``|Z_j - z*_j| <= max(Rp_j, Rq_j) + dt |Zq_j - Zp_j| + gamma_3 (|Zp_j| + |Zq_j - Zp_j|)``,
+   and ``|Zq_j - Zp_j| <= |fl(Zq_j - Zp_j)| / (1 - u)``: that is ``R_new`` (inflated, ``+ eta``).
    If either end's sign needed the exact path, the new vertex is computed exactly (its
    coordinates from the exact values at both ends) and its float data from 1-2 afresh.
 
@@ -111,28 +110,37 @@ class _Consts:
     """Per-layer constants of the bound (step 2 of the module docstring)."""
 
     def __init__(self, net: Network) -> None:
-        self.W: list[np.ndarray] = []
+        self.W: list[np.ndarray] = []  # W_hat transposed, (in, out)
+        self.absW: list[np.ndarray] = []  # |W_hat| transposed, times 1 + (m + 3) 2^-52, / (1 - u)
         self.b: list[np.ndarray] = []
-        self.r: list[np.ndarray] = []
-        self.c: list[np.ndarray] = []
+        self.c: list[np.ndarray] = []  # gamma_{m+2} |b_hat| (inflated) + eta
         self.gam: list[float] = []
-        self.lip: list[float] = []  # Lipschitz constant of the stage after layer l
-        self.leaky: list[bool] = []
-        for li, (W, b) in enumerate(net.float_layers()):
+        for W, b in net.float_layers():
             m = W.shape[1]
-            if m + 2 >= 2**30:  # pragma: no cover - absurd widths
+            if m + 3 >= 2**30:  # pragma: no cover - absurd widths
                 raise ValueError("layer too wide for the float filter")
             g = _gamma(m + 2) * INFL
-            R = np.abs(W).sum(axis=1) * (1.0 + (m + 2) * 2.0**-52) / (1.0 - U)
             self.W.append(np.ascontiguousarray(W.T))
+            self.absW.append(np.ascontiguousarray(np.abs(W).T) * ((1.0 + (m + 3) * 2.0**-52) / (1.0 - U)))
             self.b.append(b)
-            self.r.append(R * INFL)
             self.c.append(g * np.abs(b) * INFL + ETA)
             self.gam.append(g)
-            layer = net.layers[li]
-            slopes = [abs(float(u.slope)) for u in (layer.units or ()) if u.kind == "leaky"]
-            self.lip.append(max([1.0] + [s * (1.0 + 4 * U) for s in slopes]))
-            self.leaky.append(bool(slopes))
+
+
+def _stage_bounds(layer: Any, Z: np.ndarray, R: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Bounds of a stage's float outputs ``Y = stage(Z)`` from the bounds ``R`` of ``Z``."""
+    if layer.units is None:
+        return R
+    cols: list[np.ndarray] = []
+    for i, u in enumerate(layer.units):
+        if u.kind == "max":
+            cols.append(R[:, list(u.inputs)].max(axis=1))
+        elif u.kind == "leaky":
+            s = abs(float(u.slope)) * (1.0 + 4 * U)
+            cols.append((max(1.0, s) * R[:, u.inputs[0]] + 2.01 * U * np.abs(Y[:, i])) * INFL)
+        else:
+            cols.append(R[:, u.inputs[0]])
+    return np.stack(cols, axis=1) if cols else np.zeros((Z.shape[0], 0))
 
 
 class VertexStore:
@@ -150,8 +158,8 @@ class VertexStore:
         self.width = n
         self.size = 0
         self.Z = np.zeros((cap, n))
-        self.E = np.zeros(cap)
-        self.F = np.zeros(cap)
+        self.R = np.zeros((cap, n))
+        self.fill = np.zeros(cap, dtype=bool)  # placeholder so that capacity has one source
         self.pa = np.full(cap, -1, dtype=np.int64)
         self.pb = np.full(cap, -1, dtype=np.int64)
         self.fn = np.full(cap, -1, dtype=np.int64)
@@ -173,18 +181,21 @@ class VertexStore:
         assert self.size == 0
         self.layer = layer
         self.width = width
-        self.Z = np.zeros((self.E.shape[0], width))
+        self.Z = np.zeros((self.fill.shape[0], width))
+        self.R = np.zeros((self.fill.shape[0], width))
 
     # -- storage ---------------------------------------------------------------------------
     def _grow(self, size: int) -> None:
-        cap = self.E.shape[0]
+        cap = self.fill.shape[0]
         if size <= cap:
             return
         new = max(size, 2 * cap)
-        Z = np.zeros((new, self.Z.shape[1]))
-        Z[:cap] = self.Z
-        self.Z = Z
-        for name, fill in (("E", 0.0), ("F", 0.0), ("pa", -1), ("pb", -1), ("fn", -1)):
+        for name in ("Z", "R"):
+            old = getattr(self, name)
+            arr = np.zeros((new, old.shape[1]))
+            arr[:cap] = old
+            setattr(self, name, arr)
+        for name, fill in (("fill", False), ("pa", -1), ("pb", -1), ("fn", -1)):
             old = getattr(self, name)
             arr = np.full(new, fill, dtype=old.dtype)
             arr[:cap] = old
@@ -206,24 +217,19 @@ class VertexStore:
         return vids
 
     # -- float layers ----------------------------------------------------------------------
-    def _step(self, Z: np.ndarray, E: np.ndarray, F: np.ndarray, layer: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _step(self, Z: np.ndarray, R: np.ndarray, layer: int) -> tuple[np.ndarray, np.ndarray]:
         """Float values and bounds of ``layer`` from those of the previous one (step 2)."""
         k = self.k
         with np.errstate(all="ignore"):
             if layer == 0:
-                post, Ep = Z, F
+                post, Rp = Z, R
             else:
-                pre = layer - 1
-                Epre = float(k.r[pre].max(initial=0.0)) * E + float(k.c[pre].max(initial=0.0)) + F
-                post = _stage_float(self.net.layers[pre], Z)[0]
-                Ep = k.lip[pre] * Epre * INFL
-                if k.leaky[pre]:
-                    Ep = Ep + 2.01 * U * np.abs(post).max(axis=1, initial=0.0)
-            Y = np.abs(post).max(axis=1, initial=0.0)
+                prev = self.net.layers[layer - 1]
+                post = _stage_float(prev, Z)[0]
+                Rp = _stage_bounds(prev, Z, R, post)
             Znew = post @ k.W[layer] + k.b[layer]
-            Enew = (Ep + k.gam[layer] * Y) * INFL + ETA
-        return Znew, Enew, np.zeros_like(Enew)
+            Rnew = ((Rp + k.gam[layer] * np.abs(post)) @ k.absW[layer] + k.c[layer]) * INFL + ETA
+        return Znew, Rnew
 
     def _fresh(self, vids: np.ndarray) -> None:
         """Float data of ``vids`` (exact coordinates known) recomputed from the coordinates."""
@@ -231,41 +237,35 @@ class VertexStore:
         rows = [self.exact[v] for v in vids.tolist()]
         X = np.array([[h[i] / h[n] for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
         with np.errstate(all="ignore"):
-            F = 2 * U * np.abs(X).max(axis=1, initial=0.0) * INFL + ETA
-        E = np.zeros(len(rows))
+            R = 2 * U * np.abs(X) * INFL + ETA
         Z = X
         for layer in range(self.layer + 1):
-            Z, E, F = self._step(Z, E, F, layer)
+            Z, R = self._step(Z, R, layer)
         self.Z[vids] = Z
-        self.E[vids] = E
-        self.F[vids] = F
+        self.R[vids] = R
 
     def transition(self, vids: np.ndarray, layer: int) -> None:
         """Carry the values of ``layer`` (the next one) at ``vids`` (the live vertices)."""
         assert layer == self.layer + 1
-        Z, E, F = self._step(self.Z[vids], self.E[vids], self.F[vids], layer)
+        Z, R = self._step(self.Z[vids], self.R[vids], layer)
         width = Z.shape[1]
         if width != self.Z.shape[1]:
-            self.Z = np.zeros((self.E.shape[0], width))
+            self.Z = np.zeros((self.fill.shape[0], width))
+            self.R = np.zeros((self.fill.shape[0], width))
         self.Z[vids] = Z
-        self.E[vids] = E
-        self.F[vids] = F
+        self.R[vids] = R
         self.layer = layer
         self.width = width
         self._vals.clear()
 
     def _bound(self, vids: np.ndarray, row: int, minus: int) -> tuple[np.ndarray, np.ndarray]:
         """Float values of the function and their error bounds (step 3)."""
-        k = self.k
-        L = self.layer
-        E = self.E[vids]
-        F = self.F[vids]
         with np.errstate(all="ignore"):
             f = self.Z[vids, row]
-            e = k.r[L][row] * E + k.c[L][row] + F
+            e = self.R[vids, row]
             if minus >= 0:
                 f = f - self.Z[vids, minus]
-                e = e + k.r[L][minus] * E + k.c[L][minus] + F + U * np.abs(f)
+                e = e + self.R[vids, minus] + U * np.abs(f)
             e = e * INFL + ETA
         return f, e
 
@@ -335,13 +335,12 @@ class VertexStore:
             Zq = self.Z[Q[good]]
             with np.errstate(all="ignore"):
                 tg = t[good][:, None]
-                self.Z[g] = Zp + tg * (Zq - Zp)
-                np_ = np.abs(Zp).max(axis=1, initial=0.0)
-                nq = np.abs(Zq).max(axis=1, initial=0.0)
-                self.E[g] = np.maximum(self.E[P[good]], self.E[Q[good]])
-                F = (np.maximum(self.F[P[good]], self.F[Q[good]]) + dt[good] * (np_ + nq)
-                     + _gamma(3) * (2 * np_ + nq))
-                self.F[g] = F * INFL + ETA
+                D = Zq - Zp
+                self.Z[g] = Zp + tg * D
+                aD = np.abs(D)
+                Rn = (np.maximum(self.R[P[good]], self.R[Q[good]]) + dt[good][:, None] * aD
+                      + _gamma(3) * (np.abs(Zp) + aD))
+                self.R[g] = Rn * INFL + ETA
         bad = np.flatnonzero(~ok)
         if bad.size:
             self.exact_coords(vids[bad].tolist())
@@ -453,8 +452,7 @@ class VertexStore:
     def release_floats(self) -> None:
         """Drop the float values (the build is over); creation records and exact data stay."""
         self.Z = np.zeros((0, 0))
-        self.E = np.zeros(0)
-        self.F = np.zeros(0)
+        self.R = np.zeros((0, 0))
         self._vals.clear()
 
     def stats(self) -> dict[str, int]:

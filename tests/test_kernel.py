@@ -51,10 +51,8 @@ def check_invariant(lat: B.Lattice, net: Network) -> int:
     for v, h in zip(vids, coords):
         x = [Fraction(h[i], h[n]) for i in range(n)]
         z = x if L < 0 else list(net.pre_activations(x)[L])
-        r = np.zeros(n) if L < 0 else st_.k.r[L]
-        c = np.zeros(n) if L < 0 else st_.k.c[L]
         for j, zj in enumerate(z):
-            bound = Fraction(float(r[j])) * Fraction(float(st_.E[v])) + Fraction(float(c[j])) + Fraction(float(st_.F[v]))
+            bound = Fraction(float(st_.R[v, j]))
             err = abs(Fraction(float(st_.Z[v, j])) - zj)
             assert err <= bound, (v, j, float(err), float(bound))
             checked += 1
