@@ -34,7 +34,7 @@ import itertools
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -75,6 +75,21 @@ class Lattice:
     by_dim: list[list[int]]
     pad: list[np.ndarray]
     pos: list[int]  # position of each cell in by_dim[its dimension]
+    _ids: dict[int, tuple[list[int], np.ndarray]] = field(default_factory=dict)
+
+    def ids(self, k: int) -> np.ndarray:
+        """``by_dim[k]`` as an array (cached; lists only grow by appending or are replaced)."""
+        lst = self.by_dim[k]
+        ent = self._ids.get(k)
+        if ent is not None and ent[0] is lst and ent[1].size <= len(lst):
+            arr = ent[1]
+            if arr.size == len(lst):
+                return arr
+            arr = np.concatenate([arr, np.asarray(lst[arr.size:], dtype=np.int64)])
+        else:
+            arr = np.asarray(lst, dtype=np.int64)
+        self._ids[k] = (lst, arr)
+        return arr
 
     def num_cells(self) -> int:
         """Cell ids in use, including cells an argmax refinement replaced (not in ``by_dim``)."""
@@ -179,7 +194,7 @@ def domain_lattice(domain: Domain, ncut: int, net: Network) -> Lattice:
 
 def _transition(lat: Lattice, layer: int) -> None:
     """Replace each vertex's carried values by the pre-activations of ``layer`` (the next)."""
-    lat.store.transition(lat.vids(lat.by_dim[0]), layer)
+    lat.store.transition(lat.cvid[lat.ids(0)], layer)
 
 
 def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
@@ -195,18 +210,18 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
     mi = -1 if minus is None else minus
     N = lat.num_cells()
     mask = np.zeros(N + 1, dtype=np.uint8)  # mask[N] = 0 serves the padding index -1
-    verts = lat.by_dim[0]
-    vsg = store.signs(lat.vids(verts), row, mi)
+    verts = lat.ids(0)
+    vsg = store.signs(lat.cvid[verts], row, mi)
     mask[verts] = np.array([_NEG, _ZERO, _POS], dtype=np.uint8)[vsg + 1]
     split_ids: list[list[int]] = [[]]
     for k in range(1, lat.n + 1):
-        ids = lat.by_dim[k]
-        if not ids:
+        ids = lat.ids(k)
+        if not ids.size:
             split_ids.append([])
             continue
         mk = np.bitwise_or.reduce(mask[lat.pad[k]], axis=1)
         mask[ids] = mk
-        split_ids.append(np.asarray(ids, dtype=np.int64)[(mk & 5) == 5].tolist())
+        split_ids.append(ids[(mk & 5) == 5].tolist())
     codes = np.where(mask[:N] & _POS, 2, np.where(mask[:N] & _NEG, 0, 1)).astype(np.int8)
     sig[:N, j] = codes
     if not any(split_ids):
@@ -486,26 +501,29 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
     n = lat.n
     k = len(rows)
     N = lat.num_cells()
-    verts = lat.by_dim[0]
-    vids = lat.vids(verts)
+    verts = lat.ids(0)
+    vids = lat.cvid[verts]
     wide = k > 63
     dtype = object if wide else np.uint64
     one = 1 if wide else np.uint64(1)
     cand = np.zeros(N, dtype=dtype)
+    # exact signs of z_i - z_j at every vertex, once per pair
+    pair = {(i, j): lat.store.signs(vids, rows[i], rows[j]) for i in range(k) for j in range(i + 1, k)}
     for i in range(k):
         # bit j of a vertex: z_i >= z_j there; a cell's bits: the OR over its vertices
-        vb = np.zeros(len(verts), dtype=dtype)
+        vb = np.zeros(verts.size, dtype=dtype)
         for j in range(k):
             bit = one << (j if wide else np.uint64(j))
             if j == i:
                 vb = vb | bit
             else:
-                vb = vb | np.where(lat.store.signs(vids, rows[i], rows[j]) >= 0, bit, 0).astype(dtype)
+                ge = pair[(i, j)] >= 0 if i < j else pair[(j, i)] <= 0
+                vb = vb | np.where(ge, bit, 0).astype(dtype)
         bits = np.zeros(N + 1, dtype=dtype)
         bits[verts] = vb
         for d in range(1, n + 1):
-            ids = lat.by_dim[d]
-            if ids:
+            ids = lat.ids(d)
+            if ids.size:
                 bits[ids] = np.bitwise_or.reduce(bits[lat.pad[d]], axis=1)
         hit = bits[:N] == (((1 << k) - 1) if wide else np.uint64((1 << k) - 1))
         cand[hit] = cand[hit] | (one << (i if wide else np.uint64(i)))
