@@ -713,7 +713,12 @@ def _assemble(
     cols = list(range(nh)) + list(range(nc, nc + m)) + list(range(nh, nc))
     signs = lat.sig[:N][:, cols] - np.int8(1)
     dims = np.asarray(lat.dim, dtype=np.int8)
-    order = np.lexsort(tuple(signs[:, k] for k in range(K - 1, -1, -1)) + (dims,))
+    # canonical order: by dimension, then the sign vector lexicographically (-1 < 0 < 1); the
+    # rows are unique, so sorting them as byte strings (code + 1) gives that order in one pass
+    keys = np.empty((N, K + 1), dtype=np.uint8)
+    keys[:, 0] = dims
+    keys[:, 1:] = signs + 1
+    order = np.argsort(keys.view(np.dtype((np.void, K + 1))).ravel(), kind="stable")
     new_id = np.empty(N, dtype=np.int64)
     new_id[order] = np.arange(N, dtype=np.int64)
     counts = np.fromiter(map(len, lat.facets), dtype=np.int64, count=N)
