@@ -7,7 +7,13 @@ box ``[-1, 1]^2``. Times are the time inside the call (imports and loading exclu
 ``ru_maxrss`` of the subprocess. Runs alternate tool by tool (exactcells, Regioncam, exactcells,
 ...), so slow minutes on a shared machine hit both.
 
-    python benchmarks/bench_peers.py [--nets S2_64 S2_128 A B E] [--repeats 3] [--out FILE.md]
+    python benchmarks/bench_peers.py [--nets S2_64 S2_128 A B E] [--alone C D F S3_48 ...]
+                                     [--repeats 3] [--out FILE.md]
+
+exactcells' time is ``build_complex`` (every cell, its sign vector and facets, exact; the
+exact vertex coordinates are computed when first asked for); *coords s* is the time of that
+first request (all vertices at once). *exact path* is the share of vertex sign tests that the
+float filter (exactcells.kernel) could not decide and the exact path did.
 
 Networks: A, B, E from ``benchmarks/networks`` (or ../shared/benchmarks); ``S2_*`` from
 ../shared/benchmarks/scaling (not in the repository: large files).
@@ -27,15 +33,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SEARCH = [HERE / "networks", HERE.parent.parent / "shared" / "benchmarks",
           HERE.parent.parent / "shared" / "benchmarks" / "scaling"]
-NAMES = {"A": "A_2-16-16-1.json", "B": "B_2-32-32-1.json", "E": "E_2-64-64-1.json"}
+NAMES = {"A": "A_2-16-16-1.json", "B": "B_2-32-32-1.json", "C": "C_3-16-16-1.json",
+         "D": "D_4-8-8-1.json", "E": "E_2-64-64-1.json", "F": "F_4-10-10-10-1.json"}
 
 EXACT = r"""
 import json, resource, sys, time
 from exactcells import load_network, build_complex
+from exactcells.kernel import TOTALS
 net = load_network(sys.argv[1])
 t = time.perf_counter(); K = build_complex(net); s = time.perf_counter() - t
-print(json.dumps({"seconds": s, "regions": K.num_regions, "cells": K.num_cells,
-                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t = time.perf_counter(); K.vertex_homogeneous(0); c = time.perf_counter() - t
+tests = TOTALS["decided"] + TOTALS["exact"]
+print(json.dumps({"seconds": s, "regions": K.num_regions, "cells": K.num_cells, "coords": c,
+                  "exact_share": TOTALS["exact"] / max(tests, 1), "tests": tests,
+                  "rss_mib": rss,
+                  "rss_coords_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 PEER = r"""
@@ -72,6 +85,8 @@ def run(code: str, path: Path) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", nargs="+", default=["A", "B", "E", "S2_64", "S2_128"])
+    ap.add_argument("--alone", nargs="*", default=["C", "D", "F", "S3_32", "D4_10x3"],
+                    help="networks measured for exactcells only (Regioncam is 2-D only)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "peers.md")
     args = ap.parse_args()
@@ -86,19 +101,39 @@ def main() -> None:
         tp = statistics.median(r["seconds"] for r in pe)
         me = max(r["rss_mib"] for r in ex)
         mp = max(r["rss_mib"] for r in pe)
-        rows.append((name, ex[0]["regions"], pe[0]["regions"], te, tp, te / tp, me, mp))
+        rows.append((name, ex[0]["regions"], pe[0]["regions"], te, tp, te / tp, me, mp,
+                     statistics.median(r["coords"] for r in ex), ex[0]["exact_share"]))
         print(f"{name}: exactcells {te:.3f} s ({ex[0]['regions']} regions, {me:.0f} MiB), "
               f"Regioncam {tp:.3f} s ({pe[0]['regions']} regions, {mp:.0f} MiB), ratio {te / tp:.1f}x",
               file=sys.stderr)
+    alone = []
+    for name in args.alone:
+        path = find(name)
+        ex = [run(EXACT, path) for _ in range(args.repeats)]
+        alone.append((name, ex[0]["cells"], ex[0]["regions"], statistics.median(r["seconds"] for r in ex),
+                      statistics.median(r["coords"] for r in ex), max(r["rss_mib"] for r in ex),
+                      ex[0]["exact_share"], ex[0]["tests"]))
+        print(f"{name}: exactcells {alone[-1][3]:.3f} s", file=sys.stderr)
+    load = " ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
     lines = [
         f"# exactcells vs Regioncam ({time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-        f"Python {platform.python_version()}, medians of {args.repeats}, interleaved)",
+        f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}, medians of "
+        f"{args.repeats}, interleaved; load average at the end {load})",
         "",
-        "| net | regions (exact) | regions (Regioncam) | exactcells s | Regioncam s | ratio | exactcells peak MiB | Regioncam peak MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| net | regions (exact) | regions (Regioncam) | exactcells s | Regioncam s | ratio | "
+        "exactcells peak MiB | Regioncam peak MiB | coords s | exact path |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, re_, rp, te, tp, ratio, me, mp in rows:
-        lines.append(f"| {name} | {re_:,} | {rp:,} | {te:.3f} | {tp:.3f} | {ratio:.1f}x | {me:.0f} | {mp:.0f} |")
+    for name, re_, rp, te, tp, ratio, me, mp, co, share in rows:
+        lines.append(f"| {name} | {re_:,} | {rp:,} | {te:.3f} | {tp:.3f} | {ratio:.1f}x | {me:.0f} | "
+                     f"{mp:.0f} | {co:.2f} | {100 * share:.3f}% |")
+    if alone:
+        lines += ["", "exactcells alone (3-D and 4-D):", "",
+                  "| net | cells | regions | exactcells s | coords s | peak MiB | sign tests | exact path |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, cells, regions, te, co, me, share, tests in alone:
+            lines.append(f"| {name} | {cells:,} | {regions:,} | {te:.3f} | {co:.2f} | {me:.0f} | "
+                         f"{tests:,} | {100 * share:.3f}% |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

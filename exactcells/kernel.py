@@ -95,7 +95,10 @@ import numpy as np
 
 from .network import Network, _stage_float, integer_stage_apply
 
-__all__ = ["VertexStore", "LazyCoords"]
+__all__ = ["VertexStore", "LazyCoords", "TOTALS"]
+
+#: Sign tests of every store of this process: decided by the float filter, and by the exact path.
+TOTALS = {"decided": 0, "exact": 0}
 
 U = 2.0**-53
 ETA = 2.0**-1000
@@ -278,8 +281,10 @@ class VertexStore:
         out = np.where(f > 0, 1, -1).astype(np.int8)
         bad = np.flatnonzero(~ok)
         self.decided += int(vids.size - bad.size)
+        TOTALS["decided"] += int(vids.size - bad.size)
         if bad.size:
             self.fallback += int(bad.size)
+            TOTALS["exact"] += int(bad.size)
             sub = vids[bad]
             vals = self.exact_values(sub)
             for i, v in enumerate(vals):
