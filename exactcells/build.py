@@ -18,10 +18,11 @@ affine function is non-constant on its affine hull and its zero set meets the re
 in a hyperplane of that hull. The dimension bookkeeping is a consequence of exact signs, never a
 count of zeros; :func:`exactcells.certify` recomputes it from affine hulls independently.
 
-Vertices are stored as primitive integer vectors ``(D x, D z, D)`` where ``z`` are the
-pre-activations of the current layer (of an integer-scaled, sign-equivalent network); the
-crossing of an edge ``(p, q)`` with values ``a > 0 > b`` is ``a q - b p``, an integer vector.
-No floating point and no tolerance enters the computation.
+Signs at vertices come from :mod:`exactcells.kernel`: float64 values with a proven error bound
+decide a sign when they can, exact integers otherwise, so every sign is exact. A new vertex is
+recorded as the crossing of its edge ``(p, q)`` by the cutting function; its exact coordinates
+(a primitive integer vector ``(D x, D)``) are rebuilt from those records when first asked for.
+No tolerance enters the computation.
 
 The work can be split into independent units: the closed top cells of the complex after the
 first few neurons (:func:`plan_units`), each refined by the remaining neurons
