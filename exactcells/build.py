@@ -75,7 +75,7 @@ class Lattice:
     cvid: np.ndarray
     by_dim: list[list[int]]
     pad: list[np.ndarray]
-    pos: list[int]  # position of each cell in by_dim[its dimension]
+    pos: np.ndarray  # position of each cell in by_dim[its dimension] (int64, capacity as sig)
     _ids: dict[int, tuple[list[int], np.ndarray]] = field(default_factory=dict)
 
     def ids(self, k: int) -> np.ndarray:
@@ -124,6 +124,11 @@ class Lattice:
             vids = np.full(max(size, 2 * cap), -1, dtype=np.int64)
             vids[:cap] = self.cvid
             self.cvid = vids
+        cap = self.pos.shape[0] if isinstance(self.pos, np.ndarray) else size  # [] before rebuild_pad
+        if size > cap:
+            pos = np.zeros(max(size, 2 * cap), dtype=np.int64)
+            pos[:cap] = self.pos
+            self.pos = pos
 
     def vids(self, cells: Sequence[int] | np.ndarray) -> np.ndarray:
         """Vertex ids (in ``store``) of vertex cells."""
@@ -151,10 +156,9 @@ class Lattice:
 
     def rebuild_pad(self) -> None:
         """Recompute ``pad`` and ``pos`` from the facet lists and ``by_dim``."""
-        self.pos = [0] * len(self.dim)
+        self.pos = np.zeros(max(len(self.dim), self.sig.shape[0]), dtype=np.int64)
         for ids in self.by_dim:
-            for i, c in enumerate(ids):
-                self.pos[c] = i
+            self.pos[np.asarray(ids, dtype=np.int64)] = np.arange(len(ids), dtype=np.int64)
         self.pad = [np.zeros((0, 0), dtype=np.int64)]
         for k in range(1, self.n + 1):
             self.pad.append(_padded([self.facets[c] for c in self.by_dim[k]]))
@@ -214,98 +218,155 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
     verts = lat.ids(0)
     vsg = store.signs(lat.cvid[verts], row, mi)
     mask[verts] = np.array([_NEG, _ZERO, _POS], dtype=np.uint8)[vsg + 1]
-    split_ids: list[list[int]] = [[]]
+    split_ids: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
     for k in range(1, lat.n + 1):
         ids = lat.ids(k)
         if not ids.size:
-            split_ids.append([])
+            split_ids.append(np.zeros(0, dtype=np.int64))
             continue
         mk = np.bitwise_or.reduce(mask[lat.pad[k]], axis=1)
         mask[ids] = mk
-        split_ids.append(ids[(mk & 5) == 5].tolist())
+        split_ids.append(ids[(mk & 5) == 5])
     codes = np.where(mask[:N] & _POS, 2, np.where(mask[:N] & _NEG, 0, 1)).astype(np.int8)
     sig[:N, j] = codes
-    if not any(split_ids):
+    if not any(x.size for x in split_ids):
         return 0
-    maskl = mask.tolist()
-    parts: dict[int, tuple[int, int, int]] = {}
-    new_rows: list[list[int]] = [[] for _ in range(lat.n + 1)]
-    parents: list[int] = []
-    child_codes: list[int] = []
-    changed: list[tuple[int, int]] = []  # (dim, cell) whose facet list changed
-    ends: list[tuple[int, int, int]] = []  # new vertex cell, its edge's '+' end and '-' end
-    for k in range(1, lat.n + 1):
-        for c in split_ids[k]:
-            fc = facets[c]
-            if k == 1:
-                a, bb = fc
-                if maskl[a] != _POS:
-                    a, bb = bb, a
-                z = lat.new_cell(0, [])
-                ends.append((z, a, bb))
-                neg = lat.new_cell(1, [bb, z])
-                facets[c] = [a, z]
-            else:
-                pos_f: list[int] = []
-                neg_f: list[int] = []
-                zero_f: list[int] = []
-                zero_faces: set[int] = set()
-                for f in fc:
-                    p = parts.get(f)
-                    if p is not None:
-                        pos_f.append(p[0])
-                        neg_f.append(p[1])
-                        zero_f.append(p[2])
-                        continue
-                    if maskl[f] & _POS:
-                        pos_f.append(f)
-                    else:
-                        neg_f.append(f)
-                    for g2 in facets[f]:
-                        if maskl[g2] == _ZERO:
-                            zero_faces.add(g2)
-                zero_f.extend(sorted(zero_faces))
-                z = lat.new_cell(k - 1, zero_f)
-                pos_f.append(z)
-                neg_f.append(z)
-                neg = lat.new_cell(k, neg_f)
-                facets[c] = pos_f
-            parts[c] = (c, neg, z)
-            new_rows[k - 1].append(z)
-            new_rows[k].append(neg)
-            changed.append((k, c))
-            parents += (c, c)  # creation order: z, then neg
-            child_codes += (1, 0)
-    # sign rows of the new cells: the parent's row with this neuron's code
+    # the split cells, dimension by dimension (a split cell's facets are split before it); a
+    # split cell c keeps its id for its '+' part and gets a '-' part and a zero part (one
+    # dimension lower). All of it in array operations over the cells of one dimension.
+    n = lat.n
+    part_neg = np.full(N + 1, -1, dtype=np.int64)  # index N serves the padding -1
+    part_zero = np.full(N + 1, -1, dtype=np.int64)
+    nxt = N
+    new_dim: list[int] = []
+    new_facets: list[list[int]] = []
+    new_ids: list[list[int]] = [[] for _ in range(n + 1)]  # new cells by dimension
+    pad_new: list[list[np.ndarray]] = [[] for _ in range(n + 1)]  # their padded facet rows
+    parents: list[np.ndarray] = []
+    child_codes: list[np.ndarray] = []
+    split_total = 0
+    cross_p = cross_q = cross_z = np.zeros(0, dtype=np.int64)
+    pos_rows: list[np.ndarray] = [np.zeros((0, 0), dtype=np.int64)] * (n + 1)
+    for k in range(1, n + 1):
+        S = split_ids[k]
+        cnt = S.size
+        if not cnt:
+            continue
+        split_total += cnt
+        F = lat.pad[k][lat.pos[S]]
+        z_ids = np.arange(nxt, nxt + cnt, dtype=np.int64)
+        neg_ids = np.arange(nxt + cnt, nxt + 2 * cnt, dtype=np.int64)
+        nxt += 2 * cnt
+        if k == 1:
+            a, b = F[:, 0], F[:, 1]
+            swap = mask[a] != _POS
+            a, b = np.where(swap, b, a), np.where(swap, a, b)
+            cross_p, cross_q, cross_z = a, b, z_ids
+            pos_F = np.stack([a, z_ids], axis=1)
+            neg_F = np.stack([b, z_ids], axis=1)
+            zero_lists: list[list[int]] = [[] for _ in range(cnt)]
+            zero_pad = np.zeros((cnt, 0), dtype=np.int64)
+        else:
+            Fi = np.where(F >= 0, F, N)
+            sp = part_zero[Fi] >= 0
+            valid = F >= 0
+            up = valid & ~sp
+            posside = up & ((mask[Fi] & _POS) != 0)
+            negside = up & ~posside
+            zc = z_ids[:, None]
+            pos_F = _compact_rows(np.concatenate([np.where(sp | posside, F, -1), zc], axis=1))
+            neg_F = _compact_rows(np.concatenate([np.where(sp, part_neg[Fi], np.where(negside, F, -1)), zc],
+                                                 axis=1))
+            # the zero part: the zero parts of split facets, then (sorted, once) the faces of
+            # the other facets that lie in the zero set
+            zs = np.where(sp, part_zero[Fi], -1)
+            r_i, c_i = np.nonzero(up)
+            G = lat.pad[k - 1][lat.pos[F[r_i, c_i]]]
+            Gi = np.where(G >= 0, G, N)
+            hit = mask[Gi] == _ZERO
+            gr, gc = np.nonzero(hit)
+            key = np.unique(r_i[gr] * (N + 1) + G[gr, gc])
+            zcell, zface = np.divmod(key, N + 1)
+            zcount = np.bincount(zcell, minlength=cnt)
+            first = _compact_rows(zs)
+            fcount = (first >= 0).sum(axis=1)
+            total = fcount + zcount
+            zero_pad = np.full((cnt, int(total.max(initial=0))), -1, dtype=np.int64)
+            zero_pad[:, : first.shape[1]] = first  # fcount <= total, so it fits
+            if zface.size:
+                starts = np.concatenate(([0], np.cumsum(zcount)[:-1]))
+                cols = fcount[zcell] + (np.arange(zface.size) - starts[zcell])
+                zero_pad[zcell, cols] = zface
+            zero_lists = _row_lists(zero_pad)
+        # record: '+' part keeps id and gets new facets; new zero and '-' cells
+        pos_rows[k] = pos_F
+        for c, fl in zip(S.tolist(), _row_lists(pos_F)):
+            facets[c] = fl
+        new_dim += [k - 1] * cnt + [k] * cnt
+        new_facets += zero_lists
+        new_facets += _row_lists(neg_F)
+        new_ids[k - 1].append(z_ids)
+        new_ids[k].append(neg_ids)
+        if k - 1 >= 1:
+            pad_new[k - 1].append(zero_pad)
+        pad_new[k].append(neg_F)
+        part_neg[S] = neg_ids
+        part_zero[S] = z_ids
+        parents += [S, S]
+        child_codes += [np.ones(cnt, dtype=np.int8), np.zeros(cnt, dtype=np.int8)]
+    # the new cells
+    lat.dim += new_dim
+    lat.facets += new_facets
     M = lat.num_cells()
     lat.reserve(M)
-    if ends:
-        E = np.array(ends, dtype=np.int64)
-        lat.cvid[E[:, 0]] = store.cross(lat.cvid[E[:, 1]], lat.cvid[E[:, 2]], row, mi)
+    if cross_z.size:
+        lat.cvid[cross_z] = store.cross(lat.cvid[cross_p], lat.cvid[cross_q], row, mi)
     sig = lat.sig
-    sig[N:M] = sig[parents]
-    sig[N:M, j] = child_codes
-    # the padded facet arrays: rows of changed cells, then rows of the new cells
-    for k in range(1, lat.n + 1):
-        rows_new = [facets[c] for c in new_rows[k]]
-        upd = [c for kk, c in changed if kk == k]
+    sig[N:M] = sig[np.concatenate(parents)]
+    sig[N:M, j] = np.concatenate(child_codes)
+    # the padded facet arrays: rows of the changed cells, then rows of the new cells
+    for k in range(1, n + 1):
         P = lat.pad[k]
-        width = max([P.shape[1]] + [len(f) for f in rows_new] + [len(facets[c]) for c in upd])
+        blocks = pad_new[k]
+        width = max([P.shape[1], pos_rows[k].shape[1]] + [x.shape[1] for x in blocks])
         if width > P.shape[1]:
             P = np.concatenate([P, np.full((P.shape[0], width - P.shape[1]), -1, dtype=np.int64)], axis=1)
-        for c in upd:
-            r = lat.pos[c]
-            P[r, :] = -1
-            P[r, : len(facets[c])] = facets[c]
-        if rows_new:
-            P = np.concatenate([P, _padded(rows_new, width)], axis=0)
+        if pos_rows[k].size:
+            rows_ = lat.pos[split_ids[k]]
+            P[rows_] = -1
+            P[rows_, : pos_rows[k].shape[1]] = pos_rows[k]
+        if blocks:
+            extra = [np.concatenate([x, np.full((x.shape[0], width - x.shape[1]), -1, dtype=np.int64)], axis=1)
+                     if x.shape[1] < width else x for x in blocks]
+            P = np.concatenate([P] + extra, axis=0)
         lat.pad[k] = P
-    lat.pos.extend([0] * (M - N))
-    for k in range(lat.n + 1):
-        for cid in new_rows[k]:
-            lat.pos[cid] = len(lat.by_dim[k])
-            lat.by_dim[k].append(cid)
-    return len(parts)
+    for k in range(n + 1):
+        if new_ids[k]:
+            ids = np.concatenate(new_ids[k])
+            start = len(lat.by_dim[k])
+            lat.pos[ids] = np.arange(start, start + ids.size, dtype=np.int64)
+            lat.by_dim[k].extend(ids.tolist())
+    return split_total
+
+
+def _compact_rows(A: np.ndarray) -> np.ndarray:
+    """Each row's entries ``>= 0`` moved to the front (in order), ``-1`` after them; columns
+    that hold only ``-1`` dropped."""
+    if A.size == 0:
+        return A
+    keep = A >= 0
+    order = np.argsort(~keep, axis=1, kind="stable")
+    out = np.take_along_axis(A, order, axis=1)
+    w = int(keep.sum(axis=1).max(initial=0))
+    return out[:, :w]
+
+
+def _row_lists(A: np.ndarray) -> list[list[int]]:
+    """The rows of a padded array (``-1`` at the end) as lists without the padding."""
+    if A.shape[1] == 0:
+        return [[] for _ in range(A.shape[0])]
+    counts = (A >= 0).sum(axis=1).tolist()
+    return [r[:c] for r, c in zip(A.tolist(), counts)]
 
 
 class _Progress:
@@ -427,7 +488,7 @@ def _sublattice(lat: Lattice, cells: Sequence[int]) -> tuple[Lattice, list[int]]
                   [[] for _ in range(lat.n + 1)], [], [])
     for k in range(lat.n + 1):
         sub.by_dim[k] = list(range(bounds[k], bounds[k + 1]))
-    sub.pos = (np.arange(len(order), dtype=np.int64) - np.asarray(bounds, dtype=np.int64)[dims]).tolist()
+    sub.pos = np.arange(len(order), dtype=np.int64) - np.asarray(bounds, dtype=np.int64)[dims]
     sub.pad = [np.zeros((0, 0), dtype=np.int64)]
     for k in range(1, lat.n + 1):
         a, b = bounds[k], bounds[k + 1]
@@ -478,7 +539,7 @@ def _drop(lat: Lattice, dead: np.ndarray, add: Sequence[Sequence[int]] | None = 
     pos = np.zeros(M, dtype=np.int64)
     for ids in lat.by_dim:
         pos[ids] = np.arange(len(ids), dtype=np.int64)
-    lat.pos = pos.tolist()
+    lat.pos = pos
 
 
 def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
