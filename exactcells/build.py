@@ -124,7 +124,7 @@ class Lattice:
             vids = np.full(max(size, 2 * cap), -1, dtype=np.int64)
             vids[:cap] = self.cvid
             self.cvid = vids
-        cap = self.pos.shape[0] if isinstance(self.pos, np.ndarray) else size  # [] before rebuild_pad
+        cap = self.pos.shape[0]
         if size > cap:
             pos = np.zeros(max(size, 2 * cap), dtype=np.int64)
             pos[:cap] = self.pos
@@ -147,7 +147,7 @@ class Lattice:
         store.set_layer(self.store.layer, self.store.width)
         new = Lattice(self.n, self.ncut, list(self.dim), [list(f) for f in self.facets], self.sig.copy(),
                       store, np.full(self.sig.shape[0], -1, dtype=np.int64),
-                      [list(x) for x in self.by_dim], [], [])
+                      [list(x) for x in self.by_dim], [], np.zeros(0, dtype=np.int64))
         new.reserve(self.num_cells())
         if verts:
             new.cvid[np.asarray(verts, dtype=np.int64)] = store.add_roots(coords)
@@ -180,7 +180,7 @@ def domain_lattice(domain: Domain, ncut: int, net: Network) -> Lattice:
     cap = max(64, len(faces))
     sig = np.zeros((cap, ncut + m), dtype=np.int8)
     lat = Lattice(n, ncut, [], [], sig, VertexStore(net, n), np.full(cap, -1, dtype=np.int64),
-                  [[] for _ in range(n + 1)], [], [])
+                  [[] for _ in range(n + 1)], [], np.zeros(0, dtype=np.int64))
     cells: list[int] = []
     coords: list[tuple[int, ...]] = []
     for i, f in enumerate(faces):
@@ -240,7 +240,7 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
     nxt = N
     new_dim: list[int] = []
     new_facets: list[list[int]] = []
-    new_ids: list[list[int]] = [[] for _ in range(n + 1)]  # new cells by dimension
+    new_ids: list[list[np.ndarray]] = [[] for _ in range(n + 1)]  # new cells by dimension
     pad_new: list[list[np.ndarray]] = [[] for _ in range(n + 1)]  # their padded facet rows
     parents: list[np.ndarray] = []
     child_codes: list[np.ndarray] = []
@@ -485,7 +485,7 @@ def _sublattice(lat: Lattice, cells: Sequence[int]) -> tuple[Lattice, list[int]]
     cvid = np.full(len(order), -1, dtype=np.int64)
     cvid[: bounds[1]] = lat.cvid[order_arr[: bounds[1]]]
     sub = Lattice(lat.n, lat.ncut, dims.tolist(), facets, lat.sig[order].copy(), lat.store, cvid,
-                  [[] for _ in range(lat.n + 1)], [], [])
+                  [[] for _ in range(lat.n + 1)], [], np.zeros(0, dtype=np.int64))
     for k in range(lat.n + 1):
         sub.by_dim[k] = list(range(bounds[k], bounds[k + 1]))
     sub.pos = np.arange(len(order), dtype=np.int64) - np.asarray(bounds, dtype=np.int64)[dims]
@@ -590,8 +590,8 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
         hit = bits[:N] == (((1 << k) - 1) if wide else np.uint64((1 << k) - 1))
         cand[hit] = cand[hit] | (one << (i if wide else np.uint64(i)))
     alive = np.zeros(N, dtype=bool)
-    for ids in lat.by_dim:
-        alive[ids] = True
+    for d in range(n + 1):
+        alive[lat.ids(d)] = True
     count = np.zeros(N, dtype=np.int64)
     for i in range(k):
         count += ((cand >> (i if wide else np.uint64(i))) & one).astype(np.int64)
@@ -878,7 +878,7 @@ class _Merger:
         self.net: Network | None = None
         self.coords: dict[int, tuple[int, ...]] = {}
         self.out = Lattice(n, ncut, [], [], np.zeros((0, width), dtype=np.int8), None,  # type: ignore[arg-type]
-                           np.zeros(0, dtype=np.int64), [[] for _ in range(n + 1)], [], [])
+                           np.zeros(0, dtype=np.int64), [[] for _ in range(n + 1)], [], np.zeros(0, dtype=np.int64))
 
     @property
     def num_cells(self) -> int:
