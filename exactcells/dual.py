@@ -46,7 +46,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .complex import PolyhedralComplex
-from .errors import ExactCellsError, FormatError, IncompleteComplexError, InvalidDomainError
+from .errors import (
+    ExactCellsError,
+    FormatError,
+    IncompleteComplexError,
+    InvalidArgumentError,
+    InvalidDomainError,
+)
 from .measure import homogeneous, pulling_triangulation, simplex_volume
 from .numbers import to_rational
 
@@ -113,7 +119,7 @@ class DualGraph:
         """The node of a top cell (``ValueError`` for a lower-dimensional cell)."""
         r = self.complex.regions()
         if cell not in r:
-            raise ValueError(f"cell {cell} is not a region (regions are cells {r.start}..{r.stop - 1})")
+            raise InvalidArgumentError(f"cell {cell} is not a region (regions are cells {r.start}..{r.stop - 1})")
         return cell - r.start
 
     def edge_set(self) -> set[tuple[int, int]]:
@@ -494,7 +500,7 @@ def facet_volume(K: PolyhedralComplex, cell: int) -> FacetVolume:
     """
     n = K.input_dim
     if K.dim(cell) != n - 1:
-        raise ValueError(f"cell {cell} has dimension {K.dim(cell)}, not n - 1 = {n - 1}")
+        raise InvalidArgumentError(f"cell {cell} has dimension {K.dim(cell)}, not n - 1 = {n - 1}")
     if n == 1:
         return FacetVolume(Fraction(1), 1)
     if n == 2:
@@ -527,7 +533,7 @@ def facet_volumes(K: PolyhedralComplex, cells: Iterable[int]) -> tuple[FacetVolu
         for c in cells:
             c = int(c)
             if c not in one:
-                raise ValueError(f"cell {c} has dimension {K.dim(c)}, not n - 1 = 1")
+                raise InvalidArgumentError(f"cell {c} has dimension {K.dim(c)}, not n - 1 = 1")
             a = ptr_l[c]
             out.append(_segment_volume(K.vertex_homogeneous(ind_l[a]), K.vertex_homogeneous(ind_l[a + 1])))
         return tuple(out)

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from .domain import Domain
-from .errors import ExactCellsError, FormatError, InvalidNetworkError
+from .errors import ExactCellsError, FormatError, InvalidNetworkError, TrackingError
 from .network import Network, load_network, network_from_dict
 
 __all__ = [
@@ -100,10 +100,6 @@ SPECTRAL_DIGITS = 10
 def default_domain() -> Domain:
     """The paper's box ``[-3, 3]^2``."""
     return Domain.box(2, -3, 3)
-
-
-class TrackingError(ExactCellsError, ValueError):
-    """Snapshots or settings that cannot be tracked (duplicate epochs, no snapshot, ...)."""
 
 
 # -- snapshots ------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DependencyMissingError, ExactCellsError
+from .errors import DependencyMissingError, TrainingError
 from .tracking import TRAINING_POINTS_FILE, Snapshot, snapshot_filename, snapshot_to_dict
 
 __all__ = [
@@ -68,10 +68,6 @@ MULTICLASS_TASKS = {"spiral3": 3, "blobs3": 3}
 TASKS = (*CLASSIFICATION_TASKS, *MULTICLASS_TASKS, "regression")
 BOX = 3.0  # the data live in [-BOX, BOX]^2, the paper's box
 
-
-
-class TrainingError(ExactCellsError, ValueError):
-    """A training configuration is invalid (unknown task, bad architecture string, ...)."""
 
 
 def num_outputs(task: str) -> int:

@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExactCellsError, OutputExistsError, OutputPathError
+from ..errors import OutputExistsError, OutputPathError, TrackArgumentError
 from ..io import atomic_write_text
 from . import print_json
 
@@ -43,10 +43,6 @@ def default_jobs() -> int:
 
 
 OUTPUTS = ("track.csv", "summary.json", "signatures.png", "fiedler.png", "complex.gif")
-
-
-class TrackArgumentError(ExactCellsError, ValueError):
-    """Inconsistent ``track`` options."""
 
 
 def register(sub: Any) -> None:

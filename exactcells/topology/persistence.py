@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..complex import PolyhedralComplex
-from ..errors import InvalidFiltrationError
+from ..errors import InvalidArgumentError, InvalidFiltrationError
 from ..numbers import float_view, format_rational
 from ._arrays import expand_ranges
 from .chains import restricted_facets
@@ -302,7 +302,7 @@ def betti_curves(
     True
     """
     if repeats < 1:
-        raise ValueError("repeats must be at least 1")
+        raise InvalidArgumentError("repeats must be at least 1")
     deterministic = kind in DETERMINISTIC_KINDS
     seeds: tuple[int | None, ...] = (None,) if deterministic else tuple(seed + r for r in range(repeats))
     curves = []
