@@ -81,7 +81,8 @@ from .domain import Domain
 from .errors import InvalidArgumentError
 from .localforms import LocalForms, domain_rows
 from .network import Layer, Network, local_affine_forms
-from .numbers import float_or_none, float_view, format_rational
+from .numbers import common_denominator, float_or_none, float_view, format_rational
+from .numbers import format_signs as sign_key
 from .processes import single_threaded_children
 from .volumes import cell_vertex_matrix as _vertex_csr
 from .volumes import face_volumes, region_volumes
@@ -114,11 +115,6 @@ FAILURE_KINDS = {
 }
 
 MAX_WITNESSES = 20  # per failure kind; the total count is always recorded
-
-
-def sign_key(signs: Sequence[int] | np.ndarray) -> str:
-    """A sign vector as text: ``+``, ``-`` and ``0`` per entry (e.g. ``"+-0++"``)."""
-    return "".join("+" if s > 0 else ("-" if s < 0 else "0") for s in signs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +266,7 @@ class Certificate:
 # -- exact sign vectors of points (an integer forward pass of our own) ---------------------------
 
 def _lcm_den(values: Sequence[Fraction]) -> int:
-    return math.lcm(*(Fraction(v).denominator for v in values)) if values else 1
+    return common_denominator(Fraction(v) for v in values)
 
 
 def _integer_layer_matrices(net: Network) -> list[fmpz_mat]:

@@ -6,7 +6,6 @@ raises :class:`~exactcells.errors.NonRationalInputError` instead of cdd's accide
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -14,6 +13,7 @@ import cdd
 import cdd.gmp
 
 from .errors import ExactCellsError, NonRationalInputError
+from .numbers import clear_denominators
 
 __all__ = [
     "HRep",
@@ -93,12 +93,7 @@ def exact_rank(rows: Sequence[Sequence[Fraction | int]]) -> int:
 
 def integer_rows(rows: Sequence[Sequence[Fraction | int]]) -> list[list[int]]:
     """Each row multiplied by the lcm of its denominators (same row space, integer entries)."""
-    out = []
-    for r in rows:
-        fr = [Fraction(v) for v in r]
-        den = math.lcm(*(v.denominator for v in fr)) if fr else 1
-        out.append([int(v * den) for v in fr])
-    return out
+    return [clear_denominators(r)[0] for r in rows]
 
 
 def affine_rank(points: Sequence[Sequence[Fraction | int]]) -> int:

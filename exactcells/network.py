@@ -33,7 +33,7 @@ from .errors import (
     InvalidNetworkError,
     NonRationalInputError,
 )
-from .numbers import format_rational, to_rational
+from .numbers import common_denominator, format_rational, to_rational
 
 __all__ = [
     "Unit",
@@ -370,7 +370,7 @@ class Network:
             rows: list[list[int]] = [[] for _ in fr]
             scale = [Fraction(1)] * len(fr)
             for group in _scale_groups(L, li == last):
-                den = math.lcm(*(v.denominator for r in group for v in fr[r]))
+                den = common_denominator(v for r in group for v in fr[r])
                 nums = {r: [int(v * den) for v in fr[r]] for r in group}
                 g = math.gcd(*(x for r in group for x in nums[r])) or 1
                 for r in group:
