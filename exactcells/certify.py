@@ -1239,21 +1239,12 @@ def _cdd_region(rec: _Recorder, c: int, K: PolyhedralComplex, S: np.ndarray, V: 
         return
     # face lattice from incidences: faces = non-empty intersections of facet vertex sets
     vid = [claimed[v] for v in verts]
+    # (a neutral helper of cddlib's module, not the builder's lattice code)
+    from .geometry import affine_rank, faces_from_incidences
+
     allv = frozenset(range(len(verts)))
-    facet_sets = {s2 for s2 in inc if s2 and s2 != allv}
-    faces: set[frozenset[int]] = {allv}
-    frontier = [allv]
-    while frontier:
-        nxt = []
-        for f in frontier:
-            for g in facet_sets:
-                h = f & g
-                if h and h not in faces:
-                    faces.add(h)
-                    nxt.append(h)
-        frontier = nxt
+    faces = set(faces_from_incidences(allv, (s2 for s2 in inc if s2 and s2 != allv)))
     # each face: sign vector = cell's signs with zeros for rows tight on the whole face
-    from .geometry import affine_rank
 
     for f in faces:
         tight = {labels[i] for i, s2 in enumerate(inc) if f <= s2}

@@ -217,24 +217,14 @@ class Domain:
         """
         from flint import fmpz_mat
 
-        from .geometry import integer_rows
+        from .geometry import faces_from_incidences, integer_rows
 
         n = self.dim
         nv = len(self.vertices)
         fmasks = [sum(1 << v for v in fv) for fv in self.facet_vertices]
         normals = integer_rows(self.A)
         allv = (1 << nv) - 1
-        found: dict[int, None] = {allv: None}
-        frontier = [allv]
-        while frontier:
-            nxt = []
-            for f in frontier:
-                for fm in fmasks:
-                    g = f & fm
-                    if g and g != f and g not in found:
-                        found[g] = None
-                        nxt.append(g)
-            frontier = nxt
+        found = faces_from_incidences(allv, fmasks)
         info: dict[int, tuple[int, frozenset[int]]] = {}
         for vs in found:
             on = frozenset(i for i, fm in enumerate(fmasks) if vs & fm == vs)
