@@ -1,6 +1,6 @@
 """Construct the polyhedral complex of a ReLU network on a domain, exactly.
 
-The algorithm is layer-wise refinement of the whole face lattice (design.md §6):
+The algorithm is layer-wise refinement of the whole face lattice (docs/mathematics.md, "Layer-wise refinement"):
 
 1. Start from the domain's face lattice (from cddlib's exact vertex/facet incidences).
 2. For each hidden neuron in layer order (then each output neuron, with ``with_output``), take
@@ -34,7 +34,7 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,9 +47,9 @@ from .network import Network, integer_stage_apply
 
 __all__ = ["build_complex", "output_refinement", "num_steps", "Lattice", "plan_units", "refine_unit", "merge_units"]
 
-# sign codes stored during the build: 0 means '-', 1 means '0', 2 means '+'
-_NEG, _ZERO, _POS = 1, 2, 4  # mask bits
-ProgressFn = Callable[[str], None]
+# Lattice.sig stores sign codes 0 ('-'), 1 ('0'), 2 ('+'); these are the bits 1 << code, OR-ed
+# into a mask of the signs a cell's vertices take
+_NEG, _ZERO, _POS = 1, 2, 4
 
 
 @dataclass(slots=True)

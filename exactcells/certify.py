@@ -5,7 +5,8 @@ arithmetic; it shares no code with the builder (:mod:`exactcells.build`). The co
 is treated as an untrusted *witness*: its vertices, sign vectors and facet links are claims that
 are each checked exactly, and completeness is proved by local counting conditions.
 
-The mathematics (design.md §1; ``sigma(x)`` is the exact sign vector of a point ``x``):
+The mathematics (docs/mathematics.md, "Cells are sign vectors"; ``sigma(x)`` is the exact sign
+vector of a point ``x``):
 
 **Lemma A** (closures from signs). For a sign vector ``s``, let ``P_s`` be the polyhedron cut out
 of ``D`` by the *local* affine pre-activations of ``s`` (neurons with sign ``+1`` pass, others give

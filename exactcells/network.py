@@ -324,7 +324,7 @@ class Network:
 
     # -- export --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The network JSON of design.md §3, every number an exact string."""
+        """The network JSON of README.md "Formats", every number an exact string."""
         d: dict[str, Any] = {
             "layers": [
                 {
@@ -709,7 +709,7 @@ def _layer_from_lists(W: Any, b: Any, li: int) -> Layer:
 
 
 def network_from_dict(d: Mapping[str, Any], rounding: str | None = None) -> Network:
-    """Build a network from the JSON structure of design.md §3.
+    """Build a network from the JSON structure of README.md "Formats".
 
     Raises
     ------
@@ -853,7 +853,7 @@ def _network_from_state_dict(sd: Mapping[str, Any]) -> Network:
 
 
 def load_network(path: str | Path, trust: bool = False) -> Network:
-    """Load a network from a ``.json`` (design.md §3), ``.npz``, ``.pt``/``.pth`` or ``.onnx`` file.
+    """Load a network from a ``.json`` (README.md, "Formats"), ``.npz``, ``.pt``/``.pth`` or ``.onnx`` file.
 
     A ``.pt`` file is read with PyTorch's safe loader (``weights_only=True``): a ``state_dict``
     of tensors loads, nothing in the file can run code. A whole pickled ``nn.Module`` needs the

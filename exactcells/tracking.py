@@ -144,7 +144,7 @@ def result_filename(epoch: int) -> str:
 
 
 def snapshot_to_dict(s: Snapshot) -> dict[str, Any]:
-    """The network JSON (design.md §3, exact strings) plus the keys ``epoch``, ``loss``,
+    """The network JSON (README.md, "Formats": exact strings) plus the keys ``epoch``, ``loss``,
     ``accuracy``, ``test_loss`` and ``test_accuracy`` (ignored by the network loader)."""
     d = s.network.to_dict()
     d["epoch"] = int(s.epoch)

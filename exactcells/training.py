@@ -1,6 +1,6 @@
 """Seeded 2-D tasks, small MLPs and training runs that save exact network snapshots.
 
-The tasks are those of arXiv 2510.12700 (design.md §4): binary classification of points of the
+The tasks are those of arXiv 2510.12700 (README.md, "Tracking through training"): binary classification of points of the
 box ``[-3, 3]^2`` (``annuli``, ``two_clusters``, ``xor``, ``spiral``, ``checkerboard``,
 ``half_plane``) and the regression of ``x^2 + y^2 - 1.5`` (``regression``), plus two 3-class
 tasks for the multiclass study the paper leaves open (``spiral3``: three interleaved spiral
@@ -15,7 +15,7 @@ imported lazily, inside :func:`train`. A run is reproducible: the dataset comes 
 deterministic algorithms, so the same configuration gives bit-identical snapshots.
 
 Snapshots are taken at epochs ``0, every, 2 every, ..., epochs`` and saved as network JSON files
-``epoch_000100.json`` (design.md §3, exact strings for the float32 weights) with extra keys
+``epoch_000100.json`` (README.md, "Formats": exact strings for the float32 weights) with extra keys
 ``epoch``, ``loss``, ``accuracy``, ``test_loss``, ``test_accuracy`` (ignored by the network
 loader; see :func:`exactcells.tracking.load_snapshots`). ``loss`` and ``accuracy`` are measured on
 the training set at the snapshot's weights; ``accuracy`` is ``None`` for the regression task.

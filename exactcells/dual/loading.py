@@ -24,7 +24,7 @@ def load_points(path: str | Path, n: int | None = None) -> Any:
         is skipped. Numbers are read exactly as written (``0.1`` is 1/10).
     ``.json``
         A list of points, or an object with key ``"points"``; each coordinate a number or an
-        exact string (design.md §3 rules: a JSON float is its binary value).
+        exact string (the README's "Formats" rules: a JSON float is its binary value).
 
     Returns a float/int numpy array (``.npy``) or a list of tuples of Fractions.
     """
