@@ -416,12 +416,18 @@ class TrackingResult:
                          for r in self.results], dtype=float)
 
     def to_csv(self) -> str:
-        """The tidy table: a header line, then one line per snapshot (empty cell = no value)."""
+        """The tidy table: a header line, then one line per snapshot (empty cell = no value);
+        written by the standard :mod:`csv` module (a field with a comma or a quote is quoted)."""
+        import csv
+        import io
+
         cols = self.columns
-        lines = [",".join(cols)]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
         for r in self.results:
-            lines.append(",".join(_csv_value(r.row.get(c)) for c in cols))
-        return "\n".join(lines) + "\n"
+            w.writerow([_csv_value(r.row.get(c)) for c in cols])
+        return buf.getvalue()
 
     def write_csv(self, path: str | Path, force: bool = False) -> None:
         from .io import atomic_write_text

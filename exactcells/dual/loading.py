@@ -19,9 +19,10 @@ def load_points(path: str | Path, n: int | None = None) -> Any:
     ``.npy``
         A numpy array of shape ``(N, n)`` (floats are taken as their exact binary values).
     ``.csv``, ``.txt``
-        One point per line, coordinates separated by commas or white space; blank lines and
-        lines starting with ``#`` are skipped, and a first line that is not numeric (a header)
-        is skipped. Numbers are read exactly as written (``0.1`` is 1/10).
+        One point per line, coordinates separated by commas (read by the standard :mod:`csv`
+        module: fields may be quoted; an empty field is an error) or by white space; blank lines
+        and lines starting with ``#`` are skipped, and a first line that is not numeric (a
+        header) is skipped. Numbers are read exactly as written (``0.1`` is 1/10).
     ``.json``
         A list of points, or an object with key ``"points"``; each coordinate a number or an
         exact string (the README's "Formats" rules: a JSON float is its binary value).
@@ -53,21 +54,7 @@ def load_points(path: str | Path, n: int | None = None) -> Any:
             raise FormatError(f"{p}: expected a list of points or {{\"points\": [...]}}")
         rows = data
     elif suffix in (".csv", ".txt"):
-        rows = []
-        first = True
-        for line in text.splitlines():
-            s = line.strip()
-            if not s or s.startswith("#"):
-                continue
-            fields = s.replace(",", " ").split()
-            if first:
-                first = False
-                try:
-                    for f in fields:
-                        to_rational(f)
-                except ExactCellsError:
-                    continue  # a header line
-            rows.append(fields)
+        rows = _text_rows(p, text)
     else:
         raise FormatError(f"{p}: unknown training-point format {suffix!r} (use .npy, .csv, .txt or .json)")
     out = []
@@ -79,3 +66,35 @@ def load_points(path: str | Path, n: int | None = None) -> Any:
         except ExactCellsError as e:
             raise FormatError(str(e)) from e
     return out
+
+
+def _text_rows(p: Path, text: str) -> list[list[Any]]:
+    """The fields of the data lines of a ``.csv``/``.txt`` file (see :func:`load_points`)."""
+    import csv
+
+    rows: list[list[Any]] = []
+    first = True
+    for lineno, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        if "," in s:
+            try:
+                fields = [f.strip() for f in next(csv.reader([s], skipinitialspace=True, strict=True))]
+            except csv.Error as e:
+                raise FormatError(f"{p}: line {lineno}: {e}") from None
+        else:
+            fields = s.split()
+        if first:
+            first = False
+            try:
+                for f in fields:
+                    if f:
+                        to_rational(f)
+            except ExactCellsError:
+                continue  # a header line
+        empty = [k for k, f in enumerate(fields) if not f]
+        if empty:
+            raise FormatError(f"{p}: line {lineno}: field {empty[0] + 1} is empty")
+        rows.append(fields)
+    return rows
