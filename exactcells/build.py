@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from .domain import Domain
 from .errors import CellLimitExceeded, InvalidArgumentError, InvalidDomainError
 from .measure import homogeneous
 from .network import Network, integer_stage_apply
+from .progress import Progress
 
 __all__ = ["build_complex", "output_refinement", "num_steps", "Lattice", "plan_units", "refine_unit", "merge_units"]
 
@@ -290,36 +290,6 @@ def _cut(lat: Lattice, col: int, j: int, minus: int | None = None) -> int:
             lat.pos[cid] = len(lat.by_dim[k])
             lat.by_dim[k].append(cid)
     return len(parts)
-
-
-class _Progress:
-    def __init__(self, total: int, enabled: bool, what: str = "neurons") -> None:
-        self.total = total
-        self.what = what
-        self.enabled = enabled
-        self.t0 = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-
-    def update(self, done: int, cells: int, label: str) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self.t0 < 1.0:  # short runs stay quiet
-            return
-        if done < self.total and now - self.last < (0.2 if self.tty else 5.0):
-            return
-        self.last = now
-        width = 24
-        filled = int(width * done / max(self.total, 1))
-        bar = "#" * filled + "-" * (width - filled)
-        msg = (f"exactcells: [{bar}] {done}/{self.total} {self.what} ({label}), "
-               f"{cells} cells, {now - self.t0:.1f} s")
-        if self.tty:
-            sys.stderr.write("\r" + msg + ("\n" if done >= self.total else ""))
-        else:
-            sys.stderr.write(msg + "\n")
-        sys.stderr.flush()
 
 
 @dataclass(frozen=True, slots=True)
@@ -595,7 +565,7 @@ def _refine(
     stages = net.integer_stages()
     sched = _schedule(net, refine_output)
     stop = len(sched) if stop is None else stop
-    bar = _Progress(stop - start, progress)
+    bar = Progress(stop - start, "neurons", show=progress)
     n = lat.n
     current_layer = sched[start - 1].layer if start > 0 else -1
     for i in range(start, stop):
@@ -615,7 +585,8 @@ def _refine(
                 f"stopped after {i + 1} of {len(sched)} steps: the complex has "
                 f"{lat.live_cells()} cells already, more than max_cells = {max_cells}"
             )
-        bar.update(i + 1 - start, lat.live_cells(), f"layer {item.layer}")
+        bar.advance_to(i + 1 - start, f"layer {item.layer}, {lat.live_cells()} cells")
+    bar.close()
     return lat
 
 
@@ -875,12 +846,12 @@ def build_complex_by_units(
     units = plan_units(net, domain, start, with_output, ro, max_cells=max_cells)
     steps = len(_schedule(net, ro))
     merger = _Merger(domain.dim, _num_columns(net, ro), units[0].lattice.sig.shape[1])
-    bar = _Progress(len(units), progress, "units")
+    bar = Progress(len(units), "units", show=progress)
 
     def take(i: int, part: Lattice) -> None:
         merger.add(part)
         _check_limit(merger.num_cells, max_cells, f"after {i} of {len(units)} units the complex has")
-        bar.update(i, merger.num_cells, "merged")
+        bar.advance_to(i, f"{merger.num_cells} cells merged")
 
     if jobs > 1 and len(units) > 1 and start < steps:
         import multiprocessing
@@ -894,5 +865,6 @@ def build_complex_by_units(
     else:
         for i, unit in enumerate(units, 1):
             take(i, refine_unit(unit, net, with_output, ro, max_cells))
+    bar.close()
     lat = merger.finish()
     return _assemble(lat, net, domain, ro, time.perf_counter() - t0)

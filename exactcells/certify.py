@@ -85,6 +85,7 @@ from .network import Layer, Network, local_affine_forms
 from .numbers import common_denominator, float_or_none, float_view, format_rational
 from .numbers import format_signs as sign_key
 from .processes import single_threaded_children
+from .progress import Progress
 from .volumes import cell_vertex_matrix as _vertex_csr
 from .volumes import face_volumes, region_volumes
 
@@ -883,7 +884,7 @@ def certify(
     interior_forward: bool = False,
     cdd_regions: int | None = 0,
     jobs: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: bool | Callable[[str], None] | None = None,
 ) -> Certificate:
     """Certify that ``K`` is exactly the complex of ``K.network`` on ``K.domain``.
 
@@ -918,7 +919,9 @@ def certify(
         can deadlock the child; spawning re-imports the main module, so a script that asks for
         ``jobs > 1`` from a threaded process needs the ``if __name__ == "__main__":`` guard.
     progress
-        Called with the name of each check as it starts.
+        ``True``: a progress bar over the checks on stderr (:class:`exactcells.progress.Progress`,
+        shown when stderr is a terminal); or a function, called with the name of each check as
+        it starts.
 
     Returns
     -------
@@ -930,15 +933,28 @@ def certify(
     options = _Options(volumes, affine_dims, interior_forward, cdd_regions, jobs)
     ctx = _Context(K, options)
     first, *rest = [c for c in CHECKS if c.enabled(options)]
-    _run_check(ctx, first, progress)  # the format check
-    if not ctx.ok_format:
+    bar: Progress | None = None
+    note: Callable[[str], None] | None
+    if callable(progress):
+        note = progress
+    elif progress:
+        bar = Progress(sum(c.stage is not None for c in (first, *rest)), "checks")
+        note = bar.step
+    else:
+        note = None
+    try:
+        _run_check(ctx, first, note)  # the format check
+        if not ctx.ok_format:
+            return _finish(ctx, t0)
+        _claimed_structure(ctx)
+        if volumes:
+            ctx.volumes = _start_volumes(ctx, jobs)
+        for check in rest:
+            _run_check(ctx, check, note)
         return _finish(ctx, t0)
-    _claimed_structure(ctx)
-    if volumes:
-        ctx.volumes = _start_volumes(ctx, jobs)
-    for check in rest:
-        _run_check(ctx, check, progress)
-    return _finish(ctx, t0)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 # -- the exact volumes, split over processes -----------------------------------------------------
