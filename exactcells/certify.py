@@ -87,7 +87,8 @@ from .numbers import format_signs as sign_key
 from .processes import single_threaded_children
 from .progress import Progress
 from .volumes import cell_vertex_matrix as _vertex_csr
-from .volumes import face_volumes, region_volumes
+from .volumes import face_volumes
+from .volumes import region_volumes as region_volumes  # importable from here as before
 
 __all__ = [
     "Certificate",
@@ -96,7 +97,6 @@ __all__ = [
     "FAILURE_KINDS",
     "certify",
     "exact_sign_vectors",
-    "region_volumes",
     "sign_key",
 ]
 

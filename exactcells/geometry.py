@@ -17,7 +17,6 @@ from .errors import ExactCellsError, NonRationalInputError
 from .numbers import clear_denominators
 
 __all__ = [
-    "HRep",
     "vertices_of",
     "implicit_equalities",
     "affine_rank",

@@ -53,15 +53,11 @@ __all__ = [
     "load_slice",
     "load_plane",
     "load_point",
-    "read_points",
-    "exact_row",
     "points_in_slice",
     "around_point",
     "axis_plane",
     "plane_domain",
-    "box_rows",
     "restrict_to_plane",
-    "default_slice",
 ]
 
 MAX_SLICE_DIM = 3  # slices of dimension 1, 2 or 3

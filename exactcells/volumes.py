@@ -58,7 +58,11 @@ from flint import fmpq, fmpz
 
 from .localforms import LocalForms
 
-__all__ = ["FaceVolumes", "cell_vertex_matrix", "closure", "face_volumes", "region_volumes"]
+__all__ = [
+    "FaceVolumes",
+    "face_volumes",
+    "region_volumes",
+]
 
 
 class FaceVolumes:

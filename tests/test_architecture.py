@@ -73,3 +73,61 @@ def test_topology_and_dual_argument_errors_are_exactcells_errors() -> None:
         facet_volume(K, 0)  # a vertex, not an (n-1)-cell
     with pytest.raises(errors.InvalidArgumentError):
         homology(K, coefficients="R")  # type: ignore[arg-type]
+
+
+PUBLIC = {
+    "Network", "load_network", "network_from_dict", "save_network", "Domain", "load_domain",
+    "build_complex", "PolyhedralComplex", "Cell", "load_complex", "certify", "Certificate",
+    "homology", "make_filtration", "persistence", "betti_curves", "dual_graph", "DualGraph",
+    "dual_fiedler", "FiedlerResult", "track", "load_snapshots", "ExactCellsError", "__version__",
+}
+
+
+def test_the_public_api_is_pinned() -> None:
+    assert set(exactcells.__all__) == PUBLIC
+    assert len(exactcells.__all__) == len(PUBLIC)
+
+
+def test_every_public_name_is_the_object_its_module_defines() -> None:
+    from exactcells import certify as certify_module_or_function
+    from exactcells import dual, spectral, topology, tracking
+
+    homes = {"homology": topology, "make_filtration": topology, "persistence": topology,
+             "betti_curves": topology, "dual_graph": dual, "DualGraph": dual, "dual_fiedler": spectral,
+             "FiedlerResult": spectral, "track": tracking, "load_snapshots": tracking}
+    for name in PUBLIC:
+        obj = getattr(exactcells, name)
+        assert obj is not None, name
+        if name in homes:
+            assert obj is getattr(homes[name], name), name
+    assert callable(certify_module_or_function)  # the function, not the module
+    assert set(dir(exactcells)) >= PUBLIC
+
+
+def test_older_top_level_names_stay_importable() -> None:
+    from exactcells import (  # noqa: F401
+        CellLimitExceeded,
+        InvalidNetworkError,
+        network_from_arrays,
+        network_from_torch,
+        round_network,
+    )
+
+    with pytest.raises(AttributeError):
+        exactcells.no_such_name  # noqa: B018
+
+
+def test_the_readme_quick_tour_uses_only_the_public_api() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quick tour", 1)[1].split("\n#", 1)[0]
+    tour = "".join(b.split("```", 1)[0] for b in section.split("```python")[1:])
+    imported = set()
+    for m in re.finditer(r"^from (\S+) import (.+)$", tour, re.M):
+        assert m.group(1) == "exactcells", m.group(0)
+        imported |= {x.strip() for x in m.group(2).split(",")}
+    assert not re.search(r"^import ", tour, re.M)
+    assert imported and imported <= PUBLIC
+    assert {"certify", "homology", "persistence", "dual_graph", "dual_fiedler", "track"} <= imported

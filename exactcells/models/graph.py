@@ -44,9 +44,6 @@ __all__ = [
     "PLGraph",
     "RawLayer",
     "lower",
-    "exact_matrix",
-    "exact_fraction_matrix",
-    "exact_column",
     "raw_forward_float",
 ]
 

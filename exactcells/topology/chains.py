@@ -54,7 +54,6 @@ __all__ = [
     "incidence_signs",
     "geometric_incidence_signs",
     "chain_complex",
-    "restricted_facets",
     "boundary_squared_is_zero",
 ]
 

@@ -40,7 +40,6 @@ __all__ = [
     "persistence",
     "betti_curve",
     "betti_curves",
-    "filtered_columns",
     "f_vector_from_betti_maxima",
 ]
 
