@@ -367,7 +367,7 @@ def _stage_of(layer: Layer, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]
     sz = _signs_arr(Z)
     if layer.units is None:
         return sz, np.where(sz > 0, Z, 0), 1
-    Q = math.lcm(*(u.slope.denominator for u in layer.units if u.kind == "leaky"))
+    Q = common_denominator(u.slope for u in layer.units if u.kind == "leaky")
     sgs: list[np.ndarray] = []
     outs: list[np.ndarray] = []
     for u in layer.units:
