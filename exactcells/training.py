@@ -1,6 +1,6 @@
 """Seeded 2-D tasks, small MLPs and training runs that save exact network snapshots.
 
-The tasks are those of arXiv 2510.12700 (README.md, "Tracking through training"): binary classification of points of the
+The tasks are those of arXiv 2510.12700 (see the README): binary classification of points of the
 box ``[-3, 3]^2`` (``annuli``, ``two_clusters``, ``xor``, ``spiral``, ``checkerboard``,
 ``half_plane``) and the regression of ``x^2 + y^2 - 1.5`` (``regression``), plus two 3-class
 tasks for the multiclass study the paper leaves open (``spiral3``: three interleaved spiral
