@@ -1,6 +1,6 @@
 """Construct the polyhedral complex of a ReLU network on a domain, exactly.
 
-The algorithm is layer-wise refinement of the whole face lattice (design.md §6):
+The algorithm is layer-wise refinement of the whole face lattice (docs/mathematics.md, "Layer-wise refinement"):
 
 1. Start from the domain's face lattice (from cddlib's exact vertex/facet incidences).
 2. For each hidden neuron in layer order (then each output neuron, with ``with_output``), take
@@ -32,9 +32,8 @@ first few neurons (:func:`plan_units`), each refined by the remaining neurons
 from __future__ import annotations
 
 import itertools
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,12 +44,13 @@ from .errors import CellLimitExceeded, InvalidArgumentError, InvalidDomainError
 from .kernel import LazyCoords, VertexStore
 from .measure import homogeneous
 from .network import Network
+from .progress import Progress
 
 __all__ = ["build_complex", "output_refinement", "num_steps", "Lattice", "plan_units", "refine_unit", "merge_units"]
 
-# sign codes stored during the build: 0 means '-', 1 means '0', 2 means '+'
-_NEG, _ZERO, _POS = 1, 2, 4  # mask bits
-ProgressFn = Callable[[str], None]
+# Lattice.sig stores sign codes 0 ('-'), 1 ('0'), 2 ('+'); these are the bits 1 << code, OR-ed
+# into a mask of the signs a cell's vertices take
+_NEG, _ZERO, _POS = 1, 2, 4
 
 
 @dataclass(slots=True)
@@ -369,36 +369,6 @@ def _row_lists(A: np.ndarray) -> list[list[int]]:
     return [r[:c] for r, c in zip(A.tolist(), counts)]
 
 
-class _Progress:
-    def __init__(self, total: int, enabled: bool, what: str = "neurons") -> None:
-        self.total = total
-        self.what = what
-        self.enabled = enabled
-        self.t0 = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-
-    def update(self, done: int, cells: int, label: str) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self.t0 < 1.0:  # short runs stay quiet
-            return
-        if done < self.total and now - self.last < (0.2 if self.tty else 5.0):
-            return
-        self.last = now
-        width = 24
-        filled = int(width * done / max(self.total, 1))
-        bar = "#" * filled + "-" * (width - filled)
-        msg = (f"exactcells: [{bar}] {done}/{self.total} {self.what} ({label}), "
-               f"{cells} cells, {now - self.t0:.1f} s")
-        if self.tty:
-            sys.stderr.write("\r" + msg + ("\n" if done >= self.total else ""))
-        else:
-            sys.stderr.write(msg + "\n")
-        sys.stderr.flush()
-
-
 @dataclass(frozen=True, slots=True)
 class _Item:
     """One step of the refinement: a cut by one pre-activation (``relu``, ``leaky``, an output's
@@ -670,7 +640,7 @@ def _refine(
     """
     sched = _schedule(net, refine_output)
     stop = len(sched) if stop is None else stop
-    bar = _Progress(stop - start, progress)
+    bar = Progress(stop - start, "neurons", show=progress)
     for i in range(start, stop):
         item = sched[i]
         while lat.store.layer < item.layer:
@@ -684,7 +654,8 @@ def _refine(
                 f"stopped after {i + 1} of {len(sched)} steps: the complex has "
                 f"{lat.live_cells()} cells already, more than max_cells = {max_cells}"
             )
-        bar.update(i + 1 - start, lat.live_cells(), f"layer {item.layer}")
+        bar.advance_to(i + 1 - start, f"layer {item.layer}, {lat.live_cells()} cells")
+    bar.close()
     return lat
 
 
@@ -954,12 +925,12 @@ def build_complex_by_units(
     units = plan_units(net, domain, start, with_output, ro, max_cells=max_cells)
     steps = len(_schedule(net, ro))
     merger = _Merger(domain.dim, _num_columns(net, ro), units[0].lattice.sig.shape[1])
-    bar = _Progress(len(units), progress, "units")
+    bar = Progress(len(units), "units", show=progress)
 
     def take(i: int, part: Lattice) -> None:
         merger.add(part)
         _check_limit(merger.num_cells, max_cells, f"after {i} of {len(units)} units the complex has")
-        bar.update(i, merger.num_cells, "merged")
+        bar.advance_to(i, f"{merger.num_cells} cells merged")
 
     if jobs > 1 and len(units) > 1 and start < steps:
         import multiprocessing
@@ -973,5 +944,6 @@ def build_complex_by_units(
     else:
         for i, unit in enumerate(units, 1):
             take(i, refine_unit(unit, net, with_output, ro, max_cells))
+    bar.close()
     lat = merger.finish()
     return _assemble(lat, net, domain, ro, time.perf_counter() - t0)

@@ -5,7 +5,8 @@ arithmetic; it shares no code with the builder (:mod:`exactcells.build`). The co
 is treated as an untrusted *witness*: its vertices, sign vectors and facet links are claims that
 are each checked exactly, and completeness is proved by local counting conditions.
 
-The mathematics (design.md §1; ``sigma(x)`` is the exact sign vector of a point ``x``):
+The mathematics (docs/mathematics.md, "Cells are sign vectors"; ``sigma(x)`` is the exact sign
+vector of a point ``x``):
 
 **Lemma A** (closures from signs). For a sign vector ``s``, let ``P_s`` be the polyhedron cut out
 of ``D`` by the *local* affine pre-activations of ``s`` (neurons with sign ``+1`` pass, others give
@@ -81,10 +82,13 @@ from .domain import Domain
 from .errors import InvalidArgumentError
 from .localforms import LocalForms, domain_rows
 from .network import Layer, Network, local_affine_forms
-from .numbers import float_or_none, float_view, format_rational
+from .numbers import common_denominator, float_or_none, float_view, format_rational
+from .numbers import format_signs as sign_key
 from .processes import single_threaded_children
+from .progress import Progress
 from .volumes import cell_vertex_matrix as _vertex_csr
-from .volumes import face_volumes, region_volumes
+from .volumes import face_volumes
+from .volumes import region_volumes as region_volumes  # importable from here as before
 
 __all__ = [
     "Certificate",
@@ -93,7 +97,6 @@ __all__ = [
     "FAILURE_KINDS",
     "certify",
     "exact_sign_vectors",
-    "region_volumes",
     "sign_key",
 ]
 
@@ -114,11 +117,6 @@ FAILURE_KINDS = {
 }
 
 MAX_WITNESSES = 20  # per failure kind; the total count is always recorded
-
-
-def sign_key(signs: Sequence[int] | np.ndarray) -> str:
-    """A sign vector as text: ``+``, ``-`` and ``0`` per entry (e.g. ``"+-0++"``)."""
-    return "".join("+" if s > 0 else ("-" if s < 0 else "0") for s in signs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +268,7 @@ class Certificate:
 # -- exact sign vectors of points (an integer forward pass of our own) ---------------------------
 
 def _lcm_den(values: Sequence[Fraction]) -> int:
-    return math.lcm(*(Fraction(v).denominator for v in values)) if values else 1
+    return common_denominator(Fraction(v) for v in values)
 
 
 def _integer_layer_matrices(net: Network) -> list[fmpz_mat]:
@@ -369,7 +367,7 @@ def _stage_of(layer: Layer, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]
     sz = _signs_arr(Z)
     if layer.units is None:
         return sz, np.where(sz > 0, Z, 0), 1
-    Q = math.lcm(*(u.slope.denominator for u in layer.units if u.kind == "leaky"))
+    Q = common_denominator(u.slope for u in layer.units if u.kind == "leaky")
     sgs: list[np.ndarray] = []
     outs: list[np.ndarray] = []
     for u in layer.units:
@@ -463,6 +461,421 @@ def _point_str(h: Sequence[int]) -> tuple[str, ...]:
     return tuple(format_rational(Fraction(int(x), int(h[-1]))) for x in h[:-1])
 
 
+# -- the checks ----------------------------------------------------------------------------------
+#
+# Every check has one signature: it reads the claimed complex (and what earlier checks derived)
+# from a :class:`_Context`, records its failures there, and returns how many items it examined
+# and a one-line description; :func:`certify` times it and counts its failures (by the failure
+# kinds it declares) into a :class:`CheckResult`. To add a check, write such a function and list
+# it in :data:`CHECKS`.
+
+@dataclass
+class _Options:
+    volumes: bool
+    affine_dims: bool
+    interior_forward: bool
+    cdd_regions: int | None
+    jobs: int | None
+
+
+class _Context:
+    """The claimed complex under test as arrays, and what the checks derive from it.
+
+    Derived arrays (the cofacet lists, the exact sign vectors of the vertices) are computed on
+    first use, inside the check that needs them first, so they count towards its time.
+    """
+
+    def __init__(self, K: PolyhedralComplex, options: _Options) -> None:
+        self.K = K
+        self.options = options
+        self.rec = _Recorder()
+        self.net, self.dom = K.network, K.domain
+        self.n = self.dom.dim
+        self.N = K.num_cells
+        self.S = np.asarray(K.signs, dtype=np.int8)
+        self.dims = np.asarray(K.dims, dtype=np.int64)
+        self.indptr, self.indices = (np.asarray(a, dtype=np.int64) for a in K.facet_csr)
+        self.nh, self.m = self.net.num_hidden, self.dom.num_facets
+        self.width = self.nh + self.m + (self.net.output_dim if K.with_output else 0)
+        self.f0 = int(np.count_nonzero(self.dims == 0))
+        self.H: list[tuple[int, ...]] = []
+        self.ok_format = True
+        # set by _claimed_structure once the format check has passed
+        self.key_index = _KeyIndex(self.S)  # built on first use: only failures need it
+        self.B: sp.csr_matrix = sp.csr_matrix((0, 0), dtype=np.int64)
+        self.V: sp.csr_matrix = sp.csr_matrix((0, 0), dtype=np.int64)
+        self.tops = np.zeros(0, dtype=np.int64)
+        self.volumes: _VolumeRun | None = None
+        # set by the checks
+        self.mism = np.zeros(0, dtype=np.int64)  # cells whose join check failed (cell_signs)
+        self.total: Fraction | None = None
+        self.dvol: Fraction | None = None
+        self.ncdd = 0
+        self._sigma: np.ndarray | None = None
+        self._cof: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def f_vector(self) -> tuple[int, ...]:
+        return tuple(int(np.count_nonzero(self.dims == k)) for k in range(self.n + 1))
+
+    @property
+    def owners(self) -> np.ndarray:
+        """The cell owning each entry of ``indices`` (the cofacet side of each facet link)."""
+        return np.repeat(np.arange(self.N, dtype=np.int64), np.diff(self.indptr))
+
+    @property
+    def sigma(self) -> np.ndarray:
+        """Exact sign vectors of the claimed vertex coordinates (the certificate's forward pass)."""
+        if self._sigma is None:
+            self._sigma = exact_sign_vectors(self.net, self.dom, self.H, self.K.output_refinement)
+        return self._sigma
+
+    @property
+    def cofacets(self) -> tuple[np.ndarray, np.ndarray]:
+        """The claimed cofacet lists as a CSR pair ``(pointer, indices)``."""
+        if self._cof is None:
+            ptr, ind = self.K.cofacet_csr()
+            self._cof = (np.asarray(ptr, dtype=np.int64), np.asarray(ind, dtype=np.int64))
+        return self._cof
+
+    def fail(self, f: Failure) -> None:
+        self.rec.fail(f)
+
+
+CheckFn = Callable[[_Context], tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One named check: ``run(ctx) -> (items checked, detail)``; its failures are counted by
+    ``kinds``. ``stage`` is the name passed to the progress callback (``None``: not announced),
+    ``enabled`` decides from the options whether it runs."""
+
+    name: str
+    stage: str | None
+    kinds: tuple[str, ...]
+    run: CheckFn
+    enabled: Callable[[_Options], bool] = lambda o: True
+
+
+def _check_format(ctx: _Context) -> tuple[int, str]:
+    """Shapes, index ranges, the dimension order and the homogeneous vertex coordinates."""
+    K, S, dims, indptr, indices, N, n = ctx.K, ctx.S, ctx.dims, ctx.indptr, ctx.indices, ctx.N, ctx.n
+
+    def bad(msg: str) -> None:
+        ctx.ok_format = False
+        ctx.fail(Failure("format", None, None, None, "", "", msg))
+
+    if S.ndim != 2 or S.shape != (N, ctx.width):
+        bad(f"signs have shape {S.shape}, expected ({N}, {ctx.width})")
+    if indptr.shape != (N + 1,) or (N and (indptr[0] != 0 or np.any(np.diff(indptr) < 0))):
+        bad("facet_indptr is not a valid CSR pointer")
+    elif indices.size != indptr[-1] or (indices.size and (indices.min() < 0 or indices.max() >= N)):
+        bad("facet_indices out of range")
+    if N and (np.any(np.diff(dims) < 0) or dims.min() < 0 or dims.max() > n):
+        bad("dims are not sorted in 0..n")
+    if K.num_vertex_coords != ctx.f0:
+        bad(f"{K.num_vertex_coords} vertex coordinate vectors for {ctx.f0} cells of dimension 0")
+    ctx.H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(ctx.f0)] if ctx.ok_format else []
+    if any(len(h) != n + 1 or h[-1] <= 0 for h in ctx.H):
+        bad("a vertex is not a homogeneous vector (D x, D) with D > 0")
+    return N, "shapes, ranges, dimension order"
+
+
+def _check_unique_keys(ctx: _Context) -> tuple[int, str]:
+    """Cells in canonical order (dimension, then sign vector) and no sign vector twice."""
+    S, dims, N = ctx.S, ctx.dims, ctx.N
+    order = np.lexsort(tuple(S[:, k] for k in range(ctx.width - 1, -1, -1)) + (dims,))
+    if not np.array_equal(order, np.arange(N)):
+        first = int(np.flatnonzero(order != np.arange(N))[0])
+        ctx.fail(Failure("canonical_order", first, sign_key(S[first]), None,
+                         f"cell {int(order[first])} at position {first}", f"cell {first}",
+                         "cells are not ordered by dimension, then sign vector"))
+    sorted_keys = S[order]
+    dup = np.flatnonzero(np.all(sorted_keys[1:] == sorted_keys[:-1], axis=1)) if N > 1 else np.array([], int)
+    for d in dup.tolist():
+        a, b = int(order[d]), int(order[d + 1])
+        ctx.fail(Failure("extra_cell", b, sign_key(S[b]), None, "one cell per sign vector",
+                         f"cells {a} and {b} share it",
+                         f"cells {a} and {b} have the same sign vector: one of them is extra"))
+    return N, "sign vectors distinct and in canonical order"
+
+
+def _check_vertex_signs(ctx: _Context) -> tuple[int, str]:
+    """The exact sign vector of every vertex's coordinates equals its claimed one."""
+    S, H, sigma = ctx.S, ctx.H, ctx.sigma
+    cof_ptr, cof_ind = ctx.cofacets
+    wrong_v = np.flatnonzero(np.any(sigma != S[:ctx.f0], axis=1))
+    for v in wrong_v.tolist():
+        cofs = cof_ind[cof_ptr[v]:cof_ptr[v + 1]]
+        claimed_ok = all(_face_of(S[v], S[c]) for c in cofs)
+        true_ok = all(_face_of(sigma[v], S[c]) for c in cofs)
+        kind = "sign_vector_wrong" if (true_ok and not claimed_ok) else "vertex_moved"
+        ctx.fail(Failure(kind, v, sign_key(S[v]), _point_str(H[v]), sign_key(sigma[v]), sign_key(S[v]),
+                         f"vertex {v}: its coordinates have sign vector {sign_key(sigma[v])}, "
+                         f"not the claimed {sign_key(S[v])}"
+                         + (" (its coordinates are off)" if kind == "vertex_moved" else "")))
+    return ctx.f0, ("exact sign vector of every vertex's coordinates equals its claimed one (integer "
+                    "forward pass on the homogeneous coordinates)")
+
+
+def _check_facet_links(ctx: _Context) -> tuple[int, str]:
+    """Every facet link is a face relation of codimension 1; every cell is linked."""
+    S, dims, indptr, indices, n = ctx.S, ctx.dims, ctx.indptr, ctx.indices, ctx.n
+    cof_ptr, _ = ctx.cofacets
+    if indices.size:
+        owners = ctx.owners
+        Sf, Sc = S[indices], S[owners]
+        face = np.all((Sf == Sc) | (Sf == 0), axis=1) & np.any(Sf != Sc, axis=1)
+        codim = dims[indices] == dims[owners] - 1
+        badl = np.flatnonzero(~(face & codim))
+        for e in badl.tolist():
+            f, c = int(indices[e]), int(owners[e])
+            ctx.fail(Failure("bad_facet_link", c, sign_key(S[c]), None,
+                             f"facet of dimension {int(dims[c]) - 1} with sign vector below {sign_key(S[c])}",
+                             f"cell {f} of dimension {int(dims[f])}: {sign_key(S[f])}",
+                             f"link {f} -> {c} is not a facet relation"))
+    nfac = np.diff(indptr)
+    ncof = np.diff(cof_ptr)
+    nofacet = np.flatnonzero((dims >= 1) & (nfac == 0))
+    for c in nofacet.tolist():
+        ctx.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a cell with facets", "none",
+                         f"cell {int(c)} of dimension {int(dims[c])} has no facets"))
+    nocof = np.flatnonzero((dims < n - 1) & (ncof == 0))  # (n-1)-cells: see the walls check
+    for c in nocof.tolist():
+        up = np.flatnonzero(dims == dims[c] + 1)
+        above = up[np.all((S[up] == S[c]) | (S[c] == 0), axis=1) & np.any(S[up] != S[c], axis=1)]
+        if above.size:
+            h = int(above[0])
+            ctx.fail(Failure("dropped_facet_link", h, sign_key(S[h]), None,
+                             f"cell {c} is a facet of cell {h}", "no link",
+                             f"cell {h} lacks the link to its facet {c}"))
+        else:
+            ctx.fail(Failure("extra_cell", c, sign_key(S[c]), None, "a face of a top cell",
+                             "no cofacet", f"cell {c} of dimension {int(dims[c])} is in no higher cell"))
+    return int(indices.size), "each link f -> c has s_f < s_c and dim f = dim c - 1; every cell is linked"
+
+
+def _check_cell_signs(ctx: _Context) -> tuple[int, str]:
+    """Every cell's sign vector is the join of its vertices' (Lemma B); optionally an exact
+    forward pass at every top cell's interior point."""
+    S, V, width = ctx.S, ctx.V, ctx.width
+    vptr, vind = V.indptr.astype(np.int64), V.indices.astype(np.int64)
+    nv = np.diff(vptr)
+    empty = np.flatnonzero(nv == 0)
+    for c in empty.tolist():
+        ctx.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a cell with vertices", "none",
+                         f"cell {int(c)} has no vertices"))
+    nonempty = np.flatnonzero(nv > 0)
+    # joins of the claimed vertex sign vectors (checked against coordinates by vertex_signs), as
+    # bit masks: the join is + where some vertex is + (and none -), - likewise, 0 elsewhere
+    pos, neg = np.packbits(S > 0, axis=1), np.packbits(S < 0, axis=1)
+    starts = vptr[nonempty]
+    jp = np.zeros_like(pos)
+    jn = np.zeros_like(neg)
+    if vind.size and pos.shape[1]:
+        jp[nonempty] = np.bitwise_or.reduceat(pos[vind], starts, axis=0)
+        jn[nonempty] = np.bitwise_or.reduceat(neg[vind], starts, axis=0)
+    undefined = np.any(jp & jn, axis=1)
+    mism = np.flatnonzero((np.any(jp != pos, axis=1) | np.any(jn != neg, axis=1) | undefined) & (nv > 0))
+    ctx.mism = mism
+
+    def join_of(c: int) -> np.ndarray:
+        return (np.unpackbits(jp[c])[:width].astype(np.int8)
+                - np.unpackbits(jn[c])[:width].astype(np.int8))
+
+    for c in mism.tolist():
+        if undefined[c]:
+            ctx.fail(Failure("extra_cell", c, sign_key(S[c]), None, "vertices in one closed cell",
+                             "vertices on both sides of a neuron's zero set",
+                             f"cell {c}: its vertices straddle a zero set, it is no cell"))
+            continue
+        _classify_sign(ctx.rec, c, S, join_of(c), ctx.key_index, ctx.dims, "join of its vertices' sign vectors")
+    # interior points of top cells: the point p = sum of the homogeneous vertex vectors is a
+    # positive combination of the vertices, so (Lemma B, with the vertices' sign vectors exact by
+    # vertex_signs and their join equal to the claim) sigma(p) is the claimed sign vector;
+    # optionally it is recomputed by an independent exact forward pass
+    interior_forward = ctx.options.interior_forward
+    if interior_forward and ctx.tops.size and ctx.f0:
+        _interior_forward(ctx, vptr, vind, nv)
+    return ctx.N, ("every cell's sign vector is the join of its vertices' exact sign vectors, hence (Lemma "
+                   "B) the exact sign vector of the interior point sum_v (D_v x_v, D_v) of every cell"
+                   + ("; recomputed by an exact forward pass at every top cell's interior point"
+                      if interior_forward else ""))
+
+
+def _interior_forward(ctx: _Context, vptr: np.ndarray, vind: np.ndarray, nv: np.ndarray) -> None:
+    """An exact forward pass at the point ``sum_v (D_v x_v, D_v)`` of every top cell."""
+    S, H, n, tops = ctx.S, ctx.H, ctx.n, ctx.tops
+    Hobj = np.empty((ctx.f0, n + 1), dtype=object)
+    for v, hv in enumerate(H):
+        Hobj[v, :] = hv
+    P = np.add.reduceat(Hobj[vind], vptr[:-1][nv > 0], axis=0)
+    rowpos = np.cumsum(nv > 0) - 1
+    Ptop = [tuple(int(x) for x in P[rowpos[c]]) for c in tops]
+    sig_top = exact_sign_vectors(ctx.net, ctx.dom, Ptop, ctx.K.output_refinement)
+    mism_set = set(ctx.mism.tolist())
+    for i in np.flatnonzero(np.any(sig_top != S[tops], axis=1)).tolist():
+        c = int(tops[i])
+        if c in mism_set:
+            continue
+        _classify_sign(ctx.rec, c, S, sig_top[i], ctx.key_index, ctx.dims, "sign vector at an interior point",
+                       point=_point_str(Ptop[i]))
+
+
+def _check_intervals(ctx: _Context) -> tuple[int, str]:
+    """Edges have two vertices; intervals of length 2 have two middle elements."""
+    S, dims, B, N, n = ctx.S, ctx.dims, ctx.B, ctx.N, ctx.n
+    cof_ptr, cof_ind = ctx.cofacets
+    nfac = np.diff(ctx.indptr)
+    edges = np.flatnonzero(dims == 1)
+    bad_edges = edges[nfac[edges] != 2]
+    for e in bad_edges:
+        _diagnose_edge(ctx.rec, int(e), S, ctx.sigma, ctx.H, ctx.V, ctx.f0, int(nfac[e]))
+    n_intervals = 0
+    for k in range(2, n + 1):
+        sel = np.flatnonzero(dims == k)
+        selb = np.flatnonzero(dims == k - 1)
+        if sel.size == 0:
+            continue
+        Rk = sp.csr_matrix((np.ones(sel.size, dtype=np.int64), (sel, sel)), shape=(N, N))
+        Rb = sp.csr_matrix((np.ones(selb.size, dtype=np.int64), (selb, selb)), shape=(N, N))
+        P2 = ((Rk @ B) @ (Rb @ B)).tocoo()
+        n_intervals += P2.nnz
+        for c, r, cnt in zip(P2.row[P2.data != 2], P2.col[P2.data != 2], P2.data[P2.data != 2]):
+            _diagnose_interval(ctx.rec, int(r), int(c), int(cnt), S, B, cof_ptr, cof_ind, ctx.indptr,
+                               ctx.indices)
+    return int(edges.size + n_intervals), \
+        "every edge has 2 vertices; every interval of length 2 has 2 middle elements"
+
+
+def _check_walls(ctx: _Context) -> tuple[int, str]:
+    """Each ``(n-1)``-cell lies in two top cells, or in one on the domain's boundary."""
+    S, dims, n, nh, m = ctx.S, ctx.dims, ctx.n, ctx.nh, ctx.m
+    cof_ptr, cof_ind = ctx.cofacets
+    ncof = np.diff(cof_ptr)
+    walls = np.flatnonzero(dims == n - 1)
+    on_bd = np.any(S[walls][:, nh:nh + m] == 0, axis=1) if walls.size else np.zeros(0, bool)
+    want = np.where(on_bd, 1, 2)
+    for w, wn in zip(walls[ncof[walls] != want], want[ncof[walls] != want]):
+        _diagnose_wall(ctx.rec, int(w), int(wn), ctx.K, S, cof_ptr, cof_ind, ctx.V, ctx.H, ctx.key_index)
+    return int(walls.size), "each (n-1)-cell lies in 2 top cells, or in 1 on the domain's boundary"
+
+
+def _check_euler(ctx: _Context) -> tuple[int, str]:
+    """The Euler characteristic of the claimed f-vector is 1 (the domain is a polytope)."""
+    f_vector = ctx.f_vector
+    chi = sum((-1) ** k * f for k, f in enumerate(f_vector))
+    if chi != 1:
+        ctx.fail(Failure("euler_characteristic", None, None, None, "1", str(chi),
+                         f"Euler characteristic {chi} (f-vector {f_vector})"))
+    return 1, f"chi = {chi}"
+
+
+def _check_volumes(ctx: _Context) -> tuple[int, str]:
+    """The exact volumes of the top cells add up to the domain's volume."""
+    assert ctx.volumes is not None
+    S, dims = ctx.S, ctx.dims
+    dvol = _domain_volume(ctx.dom)
+    total, inconsistent = ctx.volumes.collect()
+    ctx.total, ctx.dvol = total, dvol
+    for c in inconsistent:
+        ctx.fail(Failure("affine_dimension", c, sign_key(S[c]), None,
+                         f"vertices in one {int(dims[c])}-flat", "not",
+                         f"cell {c}: its facets' vertices do not lie in one affine subspace of "
+                         f"dimension {int(dims[c])} (exact volume recursion)"))
+    if total != dvol:
+        ctx.fail(Failure("volume", None, None, None, format_rational(dvol), format_rational(total),
+                         f"the top cells' volumes add up to {float_view(total):.6g}, the domain's "
+                         f"volume is {float_view(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
+                         f"{format_rational(abs(dvol - total))})"))
+    nproc = ctx.volumes.processes
+    return int(ctx.tops.size), (
+        f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)} (face recursion "
+        f"in exterior algebra, exactcells.volumes"
+        + (f"; {nproc} processes, overlapping the other checks)" if nproc > 1 else ")"))
+
+
+def _check_affine_dims(ctx: _Context) -> tuple[int, str]:
+    """Every cell's dimension is the rank of its exact homogeneous vertex matrix minus 1."""
+    S, dims, H, V, n, N = ctx.S, ctx.dims, ctx.H, ctx.V, ctx.n, ctx.N
+    vptr, vind = V.indptr.astype(np.int64), V.indices.astype(np.int64)
+    Hf = [[fmpz(x) for x in h] for h in H]
+    prim = {tuple(x // math.gcd(*h) for x in h) for h in H}
+    distinct = len(prim) == ctx.f0
+    vols_pos: set[int] = set()
+    for c in range(N):
+        vs = vind[vptr[c]:vptr[c + 1]]
+        if vs.size == 0:
+            continue
+        d = int(dims[c])
+        # cheap exact cases: a point; two distinct points; a top cell of positive volume
+        if d == 0 and vs.size == 1:
+            continue
+        if d == 1 and vs.size == 2 and distinct:
+            continue
+        if d == n and c in vols_pos:
+            continue
+        r = int(fmpz_mat([Hf[v] for v in vs]).rank()) - 1
+        if r != d:
+            ctx.fail(Failure("affine_dimension", c, sign_key(S[c]), None, str(r), str(d),
+                             f"cell {c}: claimed dimension {d}, its vertices span dimension {r}"))
+    return N, ("dimension = rank of the exact homogeneous vertex matrix - 1 (points, edges with "
+               "2 distinct vertices and top cells of positive exact volume need no elimination)")
+
+
+def _check_cdd_regions(ctx: _Context) -> tuple[int, str]:
+    """Top cells recomputed from their sign vectors with cddlib's exact kernel."""
+    from .geometry import vertices_of
+
+    tops, wanted = ctx.tops, ctx.options.cdd_regions
+    chosen = tops if wanted is None or wanted >= tops.size else \
+        tops[np.linspace(0, tops.size - 1, wanted).astype(np.int64)]
+    for c in chosen:
+        _cdd_region(ctx.rec, int(c), ctx.K, ctx.S, ctx.V, ctx.H, ctx.dims, ctx.B, ctx.key_index, vertices_of)
+        ctx.ncdd += 1
+    return ctx.ncdd, "cddlib (GMP) vertices and face lattice of top cells equal the claims"
+
+
+#: The checks in the order they run (the format check first: the others assume its arrays).
+CHECKS: tuple[_Check, ...] = (
+    _Check("format", "format", ("format",), _check_format),
+    _Check("unique_keys", "keys", ("canonical_order", "extra_cell"), _check_unique_keys),
+    _Check("vertex_signs", "vertices", ("vertex_moved", "sign_vector_wrong"), _check_vertex_signs),
+    _Check("facet_links", "links", ("bad_facet_link", "extra_cell"), _check_facet_links),
+    _Check("cell_signs", "joins", ("sign_vector_wrong", "extra_cell"), _check_cell_signs),
+    _Check("intervals", "intervals", ("missing_cell", "dropped_facet_link", "extra_cell"), _check_intervals),
+    _Check("walls", "walls", ("missing_region", "dropped_facet_link", "extra_cell"), _check_walls),
+    _Check("euler_characteristic", None, ("euler_characteristic",), _check_euler),
+    _Check("volumes", "volumes", ("volume", "affine_dimension"), _check_volumes, lambda o: o.volumes),
+    _Check("affine_dims", "affine_dims", ("affine_dimension",), _check_affine_dims, lambda o: o.affine_dims),
+    _Check("cdd_regions", "cdd", ("cdd_mismatch",), _check_cdd_regions,
+           lambda o: o.cdd_regions is None or o.cdd_regions > 0),
+)
+
+
+def _claimed_structure(ctx: _Context) -> None:
+    """The claimed facet matrix, vertex sets (unions over facet links) and top cells."""
+    N = ctx.N
+    ctx.B = sp.csr_matrix((np.ones(ctx.indices.size, dtype=np.int64), ctx.indices, ctx.indptr), shape=(N, N))
+    ctx.V = _vertex_csr(N, ctx.f0, ctx.dims, ctx.B, ctx.n)
+    ctx.tops = np.flatnonzero((ctx.dims == ctx.n) & (np.diff(ctx.V.indptr) > 0))
+
+
+def _run_check(ctx: _Context, check: _Check, progress: Callable[[str], None] | None) -> None:
+    if check.stage is not None and progress is not None:
+        progress(check.stage)
+    rec = ctx.rec
+    before = dict(rec.counts)
+    # the volumes run (partly) in worker processes started before the other checks: their time
+    # counts from that start
+    run = ctx.volumes
+    started = run.started if check.name == "volumes" and run is not None and run.pending is not None else None
+    rec.start(started)
+    checked, detail = check.run(ctx)
+    rec.done(check.name, checked, check.kinds, before, detail)
+
+
 def certify(
     K: PolyhedralComplex,
     *,
@@ -471,9 +884,11 @@ def certify(
     interior_forward: bool = False,
     cdd_regions: int | None = 0,
     jobs: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: bool | Callable[[str], None] | None = None,
 ) -> Certificate:
     """Certify that ``K`` is exactly the complex of ``K.network`` on ``K.domain``.
+
+    The checks run are those of :data:`CHECKS` (in that order) that the options enable.
 
     Parameters
     ----------
@@ -504,7 +919,9 @@ def certify(
         can deadlock the child; spawning re-imports the main module, so a script that asks for
         ``jobs > 1`` from a threaded process needs the ``if __name__ == "__main__":`` guard.
     progress
-        Called with the name of each check as it starts.
+        ``True``: a progress bar over the checks on stderr (:class:`exactcells.progress.Progress`,
+        shown when stderr is a terminal); or a function, called with the name of each check as
+        it starts.
 
     Returns
     -------
@@ -513,323 +930,69 @@ def certify(
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise InvalidArgumentError(f"jobs (--jobs) must be a positive integer, got {jobs!r}")
     t0 = time.perf_counter()
-    rec = _Recorder()
-    net, dom = K.network, K.domain
-    n = dom.dim
-    N = K.num_cells
-    S = np.asarray(K.signs, dtype=np.int8)
-    dims = np.asarray(K.dims, dtype=np.int64)
-    indptr, indices = (np.asarray(a, dtype=np.int64) for a in K.facet_csr)
-    nh, m = net.num_hidden, dom.num_facets
-    width = nh + m + (net.output_dim if K.with_output else 0)
+    options = _Options(volumes, affine_dims, interior_forward, cdd_regions, jobs)
+    ctx = _Context(K, options)
+    first, *rest = [c for c in CHECKS if c.enabled(options)]
+    bar: Progress | None = None
+    note: Callable[[str], None] | None
+    if callable(progress):
+        note = progress
+    elif progress:
+        bar = Progress(sum(c.stage is not None for c in (first, *rest)), "checks")
+        note = bar.step
+    else:
+        note = None
+    try:
+        _run_check(ctx, first, note)  # the format check
+        if not ctx.ok_format:
+            return _finish(ctx, t0)
+        _claimed_structure(ctx)
+        if volumes:
+            ctx.volumes = _start_volumes(ctx, jobs)
+        for check in rest:
+            _run_check(ctx, check, note)
+        return _finish(ctx, t0)
+    finally:
+        if bar is not None:
+            bar.close()
 
-    def note(name: str) -> None:
-        if progress is not None:
-            progress(name)
 
-    # 1. format ---------------------------------------------------------------------------------
-    note("format")
-    rec.start()
-    before = dict(rec.counts)
-    ok_format = True
+# -- the exact volumes, split over processes -----------------------------------------------------
 
-    def bad(msg: str) -> None:
-        nonlocal ok_format
-        ok_format = False
-        rec.fail(Failure("format", None, None, None, "", "", msg))
+@dataclass
+class _VolumeRun:
+    """The volume check under way: ``processes`` in all, the workers' results pending."""
 
-    if S.ndim != 2 or S.shape != (N, width):
-        bad(f"signs have shape {S.shape}, expected ({N}, {width})")
-    if indptr.shape != (N + 1,) or (N and (indptr[0] != 0 or np.any(np.diff(indptr) < 0))):
-        bad("facet_indptr is not a valid CSR pointer")
-    elif indices.size != indptr[-1] or (indices.size and (indices.min() < 0 or indices.max() >= N)):
-        bad("facet_indices out of range")
-    if N and (np.any(np.diff(dims) < 0) or dims.min() < 0 or dims.max() > n):
-        bad("dims are not sorted in 0..n")
-    f0 = int(np.count_nonzero(dims == 0))
-    if K.num_vertex_coords != f0:
-        bad(f"{K.num_vertex_coords} vertex coordinate vectors for {f0} cells of dimension 0")
-    H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(f0)] if ok_format else []
-    if any(len(h) != n + 1 or h[-1] <= 0 for h in H):
-        bad("a vertex is not a homogeneous vector (D x, D) with D > 0")
-    rec.done("format", N, ["format"], before, "shapes, ranges, dimension order")
-    if not ok_format:
-        return _finish(K, rec, t0, None, None, 0)
-    f_vector = tuple(int(np.count_nonzero(dims == k)) for k in range(n + 1))
-    owners = np.repeat(np.arange(N, dtype=np.int64), np.diff(indptr))
-    keys = np.ascontiguousarray(S).view(np.dtype((np.void, width))).ravel() if width else None
+    job: dict[str, Any]
+    processes: int
+    started: float
+    pending: Callable[[], list[tuple[int, int, list[int]]]] | None
 
-    # 2. canonical order and unique keys ---------------------------------------------------------
-    note("keys")
-    rec.start()
-    before = dict(rec.counts)
-    order = np.lexsort(tuple(S[:, k] for k in range(width - 1, -1, -1)) + (dims,))
-    if not np.array_equal(order, np.arange(N)):
-        first = int(np.flatnonzero(order != np.arange(N))[0])
-        rec.fail(Failure("canonical_order", first, sign_key(S[first]), None,
-                         f"cell {int(order[first])} at position {first}", f"cell {first}",
-                         "cells are not ordered by dimension, then sign vector"))
-    sorted_keys = S[order]
-    dup = np.flatnonzero(np.all(sorted_keys[1:] == sorted_keys[:-1], axis=1)) if N > 1 else np.array([], int)
-    for d in dup.tolist():
-        a, b = int(order[d]), int(order[d + 1])
-        rec.fail(Failure("extra_cell", b, sign_key(S[b]), None, "one cell per sign vector",
-                         f"cells {a} and {b} share it",
-                         f"cells {a} and {b} have the same sign vector: one of them is extra"))
-    rec.done("unique_keys", N, ["canonical_order", "extra_cell"], before,
-             "sign vectors distinct and in canonical order")
-    key_index = _KeyIndex(S)  # built on first use: only failures need it
-    del keys
+    def collect(self) -> tuple[Fraction, list[int]]:
+        """The exact total volume of the top cells and the cells found inconsistent (sorted):
+        this process's part first, then the workers'."""
+        parts = [_volume_part_of(self.job, 0)] + (self.pending() if self.pending is not None else [])
+        total = sum((Fraction(p, q) for p, q, _ in parts), Fraction(0))
+        return total, sorted({c for _, _, inc in parts for c in inc})
 
-    # the claimed vertex sets (unions over facet links) and the top cells; the exact volumes run
-    # in worker processes meanwhile when jobs > 1
-    B = sp.csr_matrix((np.ones(indices.size, dtype=np.int64), indices, indptr), shape=(N, N))
-    V = _vertex_csr(N, f0, dims, B, n)
-    tops = np.flatnonzero((dims == n) & (np.diff(V.indptr) > 0))
-    nproc = _volume_processes(jobs, tops.size) if volumes else 1
-    # this process takes a smaller share (or none): it runs the other checks first
+
+def _start_volumes(ctx: _Context, jobs: int | None) -> _VolumeRun:
+    """Split the top cells into groups and start the worker processes for all but the first
+    (this process takes a smaller share, or none: it runs the other checks first)."""
+    tops, n = ctx.tops, ctx.n
+    nproc = _volume_processes(jobs, tops.size)
     weights = np.array([_parent_weight(n) if nproc > 1 else 1.0] + [1.0] * (nproc - 1))
     cuts = np.round(np.cumsum(weights) / weights.sum() * tops.size).astype(np.int64)
-    job = {"n": n, "dims": dims, "S": S, "B": B, "V": V, "H": H, "net": net, "dom": dom,
-           "refinement": K.output_refinement, "chunks": np.split(tops, cuts[:-1])}
-    t_vol = time.perf_counter()
+    job = {"n": n, "dims": ctx.dims, "S": ctx.S, "B": ctx.B, "V": ctx.V, "H": ctx.H, "net": ctx.net,
+           "dom": ctx.dom, "refinement": ctx.K.output_refinement, "chunks": np.split(tops, cuts[:-1])}
+    started = time.perf_counter()
     pending = _start_volume_workers(job, nproc - 1) if nproc > 1 else None
-
-    # 3. vertices: exact sign vectors of the claimed coordinates --------------------------------
-    note("vertices")
-    rec.start()
-    before = dict(rec.counts)
-    sigma = exact_sign_vectors(net, dom, H, K.output_refinement)
-    cof_ptr, cof_ind = K.cofacet_csr()
-    cof_ptr = np.asarray(cof_ptr, dtype=np.int64)
-    cof_ind = np.asarray(cof_ind, dtype=np.int64)
-    wrong_v = np.flatnonzero(np.any(sigma != S[:f0], axis=1))
-    for v in wrong_v.tolist():
-        cofs = cof_ind[cof_ptr[v]:cof_ptr[v + 1]]
-        claimed_ok = all(_face_of(S[v], S[c]) for c in cofs)
-        true_ok = all(_face_of(sigma[v], S[c]) for c in cofs)
-        kind = "sign_vector_wrong" if (true_ok and not claimed_ok) else "vertex_moved"
-        rec.fail(Failure(kind, v, sign_key(S[v]), _point_str(H[v]), sign_key(sigma[v]), sign_key(S[v]),
-                         f"vertex {v}: its coordinates have sign vector {sign_key(sigma[v])}, "
-                         f"not the claimed {sign_key(S[v])}"
-                         + (" (its coordinates are off)" if kind == "vertex_moved" else "")))
-    rec.done("vertex_signs", f0, ["vertex_moved", "sign_vector_wrong"], before,
-             "exact sign vector of every vertex's coordinates equals its claimed one (integer "
-             "forward pass on the homogeneous coordinates)")
-
-    # 4. facet links are face relations of codimension 1 ----------------------------------------
-    note("links")
-    rec.start()
-    before = dict(rec.counts)
-    if indices.size:
-        Sf, Sc = S[indices], S[owners]
-        face = np.all((Sf == Sc) | (Sf == 0), axis=1) & np.any(Sf != Sc, axis=1)
-        codim = dims[indices] == dims[owners] - 1
-        badl = np.flatnonzero(~(face & codim))
-        for e in badl.tolist():
-            f, c = int(indices[e]), int(owners[e])
-            rec.fail(Failure("bad_facet_link", c, sign_key(S[c]), None,
-                             f"facet of dimension {int(dims[c]) - 1} with sign vector below {sign_key(S[c])}",
-                             f"cell {f} of dimension {int(dims[f])}: {sign_key(S[f])}",
-                             f"link {f} -> {c} is not a facet relation"))
-    nfac = np.diff(indptr)
-    ncof = np.diff(cof_ptr)
-    nofacet = np.flatnonzero((dims >= 1) & (nfac == 0))
-    for c in nofacet.tolist():
-        rec.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a cell with facets", "none",
-                         f"cell {int(c)} of dimension {int(dims[c])} has no facets"))
-    nocof = np.flatnonzero((dims < n - 1) & (ncof == 0))  # (n-1)-cells: see the walls check
-    for c in nocof.tolist():
-        up = np.flatnonzero(dims == dims[c] + 1)
-        above = up[np.all((S[up] == S[c]) | (S[c] == 0), axis=1) & np.any(S[up] != S[c], axis=1)]
-        if above.size:
-            h = int(above[0])
-            rec.fail(Failure("dropped_facet_link", h, sign_key(S[h]), None,
-                             f"cell {c} is a facet of cell {h}", "no link",
-                             f"cell {h} lacks the link to its facet {c}"))
-        else:
-            rec.fail(Failure("extra_cell", c, sign_key(S[c]), None, "a face of a top cell",
-                             "no cofacet", f"cell {c} of dimension {int(dims[c])} is in no higher cell"))
-    rec.done("facet_links", int(indices.size), ["bad_facet_link", "extra_cell"], before,
-             "each link f -> c has s_f < s_c and dim f = dim c - 1; every cell is linked")
-
-    # 5. sign vectors of cells: join of vertices, interior points of top cells ------------------
-    note("joins")
-    rec.start()
-    before = dict(rec.counts)
-    vptr, vind = V.indptr.astype(np.int64), V.indices.astype(np.int64)
-    nv = np.diff(vptr)
-    empty = np.flatnonzero(nv == 0)
-    for c in empty.tolist():
-        rec.fail(Failure("extra_cell", int(c), sign_key(S[c]), None, "a cell with vertices", "none",
-                         f"cell {int(c)} has no vertices"))
-    nonempty = np.flatnonzero(nv > 0)
-    # joins of the claimed vertex sign vectors (checked against coordinates in step 3), as bit
-    # masks: the join is + where some vertex is + (and none -), - likewise, 0 elsewhere
-    pos, neg = np.packbits(S > 0, axis=1), np.packbits(S < 0, axis=1)
-    starts = vptr[nonempty]
-    jp = np.zeros_like(pos)
-    jn = np.zeros_like(neg)
-    if vind.size and pos.shape[1]:
-        jp[nonempty] = np.bitwise_or.reduceat(pos[vind], starts, axis=0)
-        jn[nonempty] = np.bitwise_or.reduceat(neg[vind], starts, axis=0)
-    undefined = np.any(jp & jn, axis=1)
-    mism = np.flatnonzero((np.any(jp != pos, axis=1) | np.any(jn != neg, axis=1) | undefined) & (nv > 0))
-
-    def join_of(c: int) -> np.ndarray:
-        return (np.unpackbits(jp[c])[:width].astype(np.int8)
-                - np.unpackbits(jn[c])[:width].astype(np.int8))
-
-    for c in mism.tolist():
-        if undefined[c]:
-            rec.fail(Failure("extra_cell", c, sign_key(S[c]), None, "vertices in one closed cell",
-                             "vertices on both sides of a neuron's zero set",
-                             f"cell {c}: its vertices straddle a zero set, it is no cell"))
-            continue
-        _classify_sign(rec, c, S, join_of(c), key_index, dims, "join of its vertices' sign vectors")
-    # interior points of top cells: the point p = sum of the homogeneous vertex vectors is a
-    # positive combination of the vertices, so (Lemma B, with the vertices' sign vectors exact by
-    # step 3 and their join equal to the claim) sigma(p) is the claimed sign vector; optionally
-    # it is recomputed by an independent exact forward pass
-    if interior_forward and tops.size and f0:
-        Hobj = np.empty((f0, n + 1), dtype=object)
-        for v, hv in enumerate(H):
-            Hobj[v, :] = hv
-        P = np.add.reduceat(Hobj[vind], vptr[:-1][nv > 0], axis=0)
-        rowpos = np.cumsum(nv > 0) - 1
-        Ptop = [tuple(int(x) for x in P[rowpos[c]]) for c in tops]
-        sig_top = exact_sign_vectors(net, dom, Ptop, K.output_refinement)
-        mism_set = set(mism.tolist())
-        for i in np.flatnonzero(np.any(sig_top != S[tops], axis=1)).tolist():
-            c = int(tops[i])
-            if c in mism_set:
-                continue
-            _classify_sign(rec, c, S, sig_top[i], key_index, dims, "sign vector at an interior point",
-                           point=_point_str(Ptop[i]))
-    rec.done("cell_signs", N, ["sign_vector_wrong", "extra_cell"], before,
-             "every cell's sign vector is the join of its vertices' exact sign vectors, hence (Lemma "
-             "B) the exact sign vector of the interior point sum_v (D_v x_v, D_v) of every cell"
-             + ("; recomputed by an exact forward pass at every top cell's interior point"
-                if interior_forward else ""))
-
-    # 6. edges have two vertices; length-2 intervals have two middle elements -------------------
-    note("intervals")
-    rec.start()
-    before = dict(rec.counts)
-    edges = np.flatnonzero(dims == 1)
-    bad_edges = edges[nfac[edges] != 2]
-    for e in bad_edges:
-        _diagnose_edge(rec, int(e), S, sigma, H, V, f0, int(nfac[e]))
-    n_intervals = 0
-    for k in range(2, n + 1):
-        sel = np.flatnonzero(dims == k)
-        selb = np.flatnonzero(dims == k - 1)
-        if sel.size == 0:
-            continue
-        Rk = sp.csr_matrix((np.ones(sel.size, dtype=np.int64), (sel, sel)), shape=(N, N))
-        Rb = sp.csr_matrix((np.ones(selb.size, dtype=np.int64), (selb, selb)), shape=(N, N))
-        P2 = ((Rk @ B) @ (Rb @ B)).tocoo()
-        n_intervals += P2.nnz
-        for c, r, cnt in zip(P2.row[P2.data != 2], P2.col[P2.data != 2], P2.data[P2.data != 2]):
-            _diagnose_interval(rec, int(r), int(c), int(cnt), S, B, cof_ptr, cof_ind, indptr, indices)
-    rec.done("intervals", int(edges.size + n_intervals), ["missing_cell", "dropped_facet_link", "extra_cell"],
-             before, "every edge has 2 vertices; every interval of length 2 has 2 middle elements")
-
-    # 7. walls: two top cells inside the domain, one on its boundary ----------------------------
-    note("walls")
-    rec.start()
-    before = dict(rec.counts)
-    walls = np.flatnonzero(dims == n - 1)
-    on_bd = np.any(S[walls][:, nh:nh + m] == 0, axis=1) if walls.size else np.zeros(0, bool)
-    want = np.where(on_bd, 1, 2)
-    for w, wn in zip(walls[ncof[walls] != want], want[ncof[walls] != want]):
-        _diagnose_wall(rec, int(w), int(wn), K, S, cof_ptr, cof_ind, V, H, key_index)
-    rec.done("walls", int(walls.size), ["missing_region", "dropped_facet_link", "extra_cell"], before,
-             "each (n-1)-cell lies in 2 top cells, or in 1 on the domain's boundary")
-
-    # 8. Euler characteristic -------------------------------------------------------------------
-    rec.start()
-    before = dict(rec.counts)
-    chi = sum((-1) ** k * f for k, f in enumerate(f_vector))
-    if chi != 1:
-        rec.fail(Failure("euler_characteristic", None, None, None, "1", str(chi),
-                         f"Euler characteristic {chi} (f-vector {f_vector})"))
-    rec.done("euler_characteristic", 1, ["euler_characteristic"], before, f"chi = {chi}")
-
-    # 9. volumes --------------------------------------------------------------------------------
-    total: Fraction | None = None
-    dvol: Fraction | None = None
-    if volumes:
-        note("volumes")
-        before = dict(rec.counts)
-        dvol = _domain_volume(dom)
-        # in one process the check starts now; with workers, when they were started
-        rec.start(None if pending is None else t_vol)
-        parts = [_volume_part_of(job, 0)] + (pending() if pending is not None else [])
-        total = sum((Fraction(p, q) for p, q, _ in parts), Fraction(0))
-        for c in sorted({c for _, _, inc in parts for c in inc}):
-            rec.fail(Failure("affine_dimension", c, sign_key(S[c]), None,
-                             f"vertices in one {int(dims[c])}-flat", "not",
-                             f"cell {c}: its facets' vertices do not lie in one affine subspace of "
-                             f"dimension {int(dims[c])} (exact volume recursion)"))
-        if total != dvol:
-            rec.fail(Failure("volume", None, None, None, format_rational(dvol), format_rational(total),
-                             f"the top cells' volumes add up to {float_view(total):.6g}, the domain's "
-                             f"volume is {float_view(dvol):.6g} ({'missing' if total < dvol else 'excess'} "
-                             f"{format_rational(abs(dvol - total))})"))
-        rec.done("volumes", int(tops.size), ["volume", "affine_dimension"], before,
-                 f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)} (face recursion "
-                 f"in exterior algebra, exactcells.volumes"
-                 + (f"; {nproc} processes, overlapping the other checks)" if nproc > 1 else ")"))
-
-    # 10. affine hulls --------------------------------------------------------------------------
-    if affine_dims:
-        note("affine_dims")
-        rec.start()
-        before = dict(rec.counts)
-        Hf = [[fmpz(x) for x in h] for h in H]
-        prim = {tuple(x // math.gcd(*h) for x in h) for h in H}
-        distinct = len(prim) == f0
-        vols_pos: set[int] = set()
-        for c in range(N):
-            vs = vind[vptr[c]:vptr[c + 1]]
-            if vs.size == 0:
-                continue
-            d = int(dims[c])
-            # cheap exact cases: a point; two distinct points; a top cell of positive volume
-            if d == 0 and vs.size == 1:
-                continue
-            if d == 1 and vs.size == 2 and distinct:
-                continue
-            if d == n and c in vols_pos:
-                continue
-            r = int(fmpz_mat([Hf[v] for v in vs]).rank()) - 1
-            if r != d:
-                rec.fail(Failure("affine_dimension", c, sign_key(S[c]), None, str(r), str(d),
-                                 f"cell {c}: claimed dimension {d}, its vertices span dimension {r}"))
-        rec.done("affine_dims", N, ["affine_dimension"], before,
-                 "dimension = rank of the exact homogeneous vertex matrix - 1 (points, edges with "
-                 "2 distinct vertices and top cells of positive exact volume need no elimination)")
-
-    # 11. optional: cdd recomputation of top cells ----------------------------------------------
-    ncdd = 0
-    if cdd_regions is None or cdd_regions > 0:
-        note("cdd")
-        rec.start()
-        before = dict(rec.counts)
-        from .geometry import vertices_of
-
-        chosen = tops if cdd_regions is None or cdd_regions >= tops.size else \
-            tops[np.linspace(0, tops.size - 1, cdd_regions).astype(np.int64)]
-        for c in chosen:
-            _cdd_region(rec, int(c), K, S, V, H, dims, B, key_index, vertices_of)
-            ncdd += 1
-        rec.done("cdd_regions", ncdd, ["cdd_mismatch"], before,
-                 "cddlib (GMP) vertices and face lattice of top cells equal the claims")
-    return _finish(K, rec, t0, total, dvol, ncdd)
+    return _VolumeRun(job, nproc, started, pending)
 
 
 _VOLUME_JOB: dict[str, Any] = {}
+
+
 def _parent_weight(n: int) -> float:
     """The main process's share of the volumes relative to a worker's.
 
@@ -921,8 +1084,8 @@ def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], lis
     return wait
 
 
-def _finish(K: PolyhedralComplex, rec: _Recorder, t0: float, total: Fraction | None,
-            dvol: Fraction | None, ncdd: int) -> Certificate:
+def _finish(ctx: _Context, t0: float) -> Certificate:
+    K, rec = ctx.K, ctx.rec
     dims = np.asarray(K.dims, dtype=np.int64)
     n = K.input_dim
     fv = tuple(int(np.count_nonzero(dims == k)) for k in range(n + 1))
@@ -934,9 +1097,9 @@ def _finish(K: PolyhedralComplex, rec: _Recorder, t0: float, total: Fraction | N
         f_vector=fv,
         num_cells=int(dims.size),
         euler_characteristic=sum((-1) ** k * f for k, f in enumerate(fv)),
-        total_volume=total,
-        domain_volume=dvol,
-        cdd_regions_checked=ncdd,
+        total_volume=ctx.total,
+        domain_volume=ctx.dvol,
+        cdd_regions_checked=ctx.ncdd,
         seconds=time.perf_counter() - t0,
         architecture=K.network.architecture,
         domain=K.domain.describe(),
@@ -1093,21 +1256,12 @@ def _cdd_region(rec: _Recorder, c: int, K: PolyhedralComplex, S: np.ndarray, V: 
         return
     # face lattice from incidences: faces = non-empty intersections of facet vertex sets
     vid = [claimed[v] for v in verts]
+    # (a neutral helper of cddlib's module, not the builder's lattice code)
+    from .geometry import affine_rank, faces_from_incidences
+
     allv = frozenset(range(len(verts)))
-    facet_sets = {s2 for s2 in inc if s2 and s2 != allv}
-    faces: set[frozenset[int]] = {allv}
-    frontier = [allv]
-    while frontier:
-        nxt = []
-        for f in frontier:
-            for g in facet_sets:
-                h = f & g
-                if h and h not in faces:
-                    faces.add(h)
-                    nxt.append(h)
-        frontier = nxt
+    faces = set(faces_from_incidences(allv, (s2 for s2 in inc if s2 and s2 != allv)))
     # each face: sign vector = cell's signs with zeros for rows tight on the whole face
-    from .geometry import affine_rank
 
     for f in faces:
         tight = {labels[i] for i, s2 in enumerate(inc) if f <= s2}

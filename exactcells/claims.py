@@ -55,7 +55,7 @@ from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import FormatError, NonRationalInputError
 from .network import Network
-from .numbers import float_or_none, float_view, format_rational, to_rational
+from .numbers import float_or_none, float_view, format_rational, format_signs, to_rational
 
 __all__ = [
     "ClaimedRegion",
@@ -290,7 +290,7 @@ def _binary(signs: np.ndarray) -> list[str]:
 
 
 def _ternary(signs: np.ndarray) -> list[str]:
-    return ["".join("+" if s > 0 else ("-" if s < 0 else "0") for s in row) for row in signs]
+    return [format_signs(row) for row in signs]
 
 
 def exact_dual_edges(K: PolyhedralComplex) -> set[tuple[int, int]]:
@@ -442,28 +442,25 @@ def claim_from_points(net: Network, X: np.ndarray, source: str = "sampled points
 def claim_from_grid(net: Network, domain: Domain, resolution: int) -> Claim:
     """The patterns at the pixel centres of a ``resolution``-per-axis grid over the domain's
     bounding box (points outside the domain are dropped), as the paper's 2-D tool samples."""
-    V = np.array([[float(x) for x in v] for v in domain.vertices])
-    lo, hi = V.min(axis=0), V.max(axis=0)
-    axes = [lo[k] + (np.arange(resolution) + 0.5) * (hi[k] - lo[k]) / resolution for k in range(domain.dim)]
-    X = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
-    A = np.array([[float(a) for a in row] for row in domain.A])
-    c = np.array([float(x) for x in domain.c])
-    X = X[np.all(X @ A.T <= c, axis=1)]
+    from .dual.proxy import pixel_centres
+
+    X = pixel_centres(domain, resolution)
     return claim_from_points(net, X, f"pixel grid {resolution}^{domain.dim}")
 
 
 def with_hamming_neighbors(claim: Claim) -> Claim:
     """The claim with the paper's dual graph: regions whose patterns differ in one neuron."""
-    pats = [r.pattern for r in claim.regions]
-    index = {p: i for i, p in enumerate(pats)}
-    out = []
-    for r in claim.regions:
-        nb = []
-        for j, ch in enumerate(r.pattern):
-            q = r.pattern[:j] + ("0" if ch == "1" else "1") + r.pattern[j + 1:]
-            if q in index:
-                nb.append(index[q])
-        out.append(ClaimedRegion(r.pattern, r.vertices, tuple(sorted(nb))))
+    from .dual.proxy import hamming1_pairs
+
+    index = {r.pattern: i for i, r in enumerate(claim.regions)}  # a repeated pattern: its last region
+    nbs: dict[str, list[int]] = {p: [] for p in index}
+    for length in {len(p) for p in index}:
+        pats = [p for p in index if len(p) == length and set(p) <= {"0", "1"}]
+        bits = np.array([[ch == "1" for ch in p] for p in pats], dtype=bool).reshape(len(pats), length)
+        for a, b in hamming1_pairs(bits).tolist():
+            nbs[pats[a]].append(index[pats[b]])
+            nbs[pats[b]].append(index[pats[a]])
+    out = [ClaimedRegion(r.pattern, r.vertices, tuple(sorted(nbs[r.pattern]))) for r in claim.regions]
     return Claim(tuple(out), claim.cells, claim.source + " + Hamming-1 dual graph")
 
 
@@ -480,16 +477,13 @@ def claim_from_dump(
     the edge keeps the first end's sign, which the verdict will show as spurious). ``regions``
     (binary patterns) are optional, since such tools often report only the 1-skeleton.
     """
-    def tern(s: Sequence[int]) -> str:
-        return "".join("+" if x > 0 else ("-" if x < 0 else "0") for x in s)
-
     def point(v: Sequence[float]) -> tuple[Fraction, ...]:
         return tuple(to_rational(x, "a dumped vertex") for x in v)
 
-    cells = [ClaimedCell(tern(s), 0, (point(v),)) for v, s in zip(vertices, sign_vectors)]
+    cells = [ClaimedCell(format_signs(s), 0, (point(v),)) for v, s in zip(vertices, sign_vectors)]
     for a, b in edges:
         sa, sb = sign_vectors[a], sign_vectors[b]
         j = [x if x != 0 else y for x, y in zip(sa, sb)]
-        cells.append(ClaimedCell(tern(j), 1, (point(vertices[a]), point(vertices[b]))))
+        cells.append(ClaimedCell(format_signs(j), 1, (point(vertices[a]), point(vertices[b]))))
     regs = tuple(ClaimedRegion(p) for p in (regions or ()))
     return Claim(regs, tuple(cells), "vertices + edges + sign vectors dump")

@@ -453,7 +453,7 @@ def load_complex(path: str | Path) -> PolyhedralComplex | ShardedComplex:
 
     ``meta``
         UTF-8 JSON: ``format`` (``"exactcells-complex"``), ``version`` (1), ``network``
-        (design.md §3), ``domain`` (``{"box": ...}`` or ``{"A": ..., "c": ...}``),
+        (README.md, "Formats"), ``domain`` (``{"box": ...}`` or ``{"A": ..., "c": ...}``),
         ``with_output``, ``f_vector``, ``build_seconds``.
     ``dims`` (int8), ``signs`` (int8, cells x sign-vector length)
         Canonical order: by dimension, then sign vector.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import (
+    DomainTooLargeError,
     EmptyDomainError,
     FlatDomainError,
     InvalidDomainError,
@@ -38,11 +39,6 @@ __all__ = [
 # neuron, the cube [-1, 1]^n, build included): 8-D 2 s, 9-D 10 s, 10-D 20 s, 11-D 97 s, 12-D
 # about 6 minutes. Above the limit a domain is refused at once: take a slice (exactcells.slicing).
 MAX_DOMAIN_DIM = 10
-
-
-class DomainTooLargeError(InvalidDomainError):
-    """A full-dimensional domain above :data:`MAX_DOMAIN_DIM` dimensions (its face lattice is
-    too large to enumerate); take a 1-, 2- or 3-D slice instead."""
 
 
 def too_large_message(n: int) -> str:
@@ -221,24 +217,14 @@ class Domain:
         """
         from flint import fmpz_mat
 
-        from .geometry import integer_rows
+        from .geometry import faces_from_incidences, integer_rows
 
         n = self.dim
         nv = len(self.vertices)
         fmasks = [sum(1 << v for v in fv) for fv in self.facet_vertices]
         normals = integer_rows(self.A)
         allv = (1 << nv) - 1
-        found: dict[int, None] = {allv: None}
-        frontier = [allv]
-        while frontier:
-            nxt = []
-            for f in frontier:
-                for fm in fmasks:
-                    g = f & fm
-                    if g and g != f and g not in found:
-                        found[g] = None
-                        nxt.append(g)
-            frontier = nxt
+        found = faces_from_incidences(allv, fmasks)
         info: dict[int, tuple[int, frozenset[int]]] = {}
         for vs in found:
             on = frozenset(i for i, fm in enumerate(fmasks) if vs & fm == vs)

@@ -27,6 +27,13 @@ __all__ = [
     "InvalidFiltrationError",
     "TopologySizeError",
     "PersistenceBackendError",
+    "DomainTooLargeError",
+    "InvalidSliceError",
+    "SpectralError",
+    "DisconnectedGraphError",
+    "TrainingError",
+    "TrackingError",
+    "TrackArgumentError",
 ]
 
 
@@ -75,6 +82,11 @@ class FlatDomainError(InvalidDomainError):
     """The domain is not full-dimensional (it lies in a hyperplane)."""
 
 
+class DomainTooLargeError(InvalidDomainError):
+    """A full-dimensional domain above :data:`exactcells.domain.MAX_DOMAIN_DIM` dimensions (its
+    face lattice is too large to enumerate); take a 1-, 2- or 3-D slice instead."""
+
+
 class CellLimitExceeded(ExactCellsError, RuntimeError):
     """The enumeration was stopped by the ``max_cells`` guard."""
 
@@ -99,6 +111,10 @@ class InvalidArgumentError(ExactCellsError, ValueError):
     """A parameter is out of its range (e.g. a rounding denominator below 1)."""
 
 
+class InvalidSliceError(InvalidArgumentError):
+    """A slice is malformed: wrong dimension, zero or dependent directions, bad radius."""
+
+
 class DependencyMissingError(ExactCellsError, ImportError):
     """An optional dependency (e.g. PyTorch) is needed for this call but is not installed."""
 
@@ -118,3 +134,23 @@ class TopologySizeError(ExactCellsError, ValueError):
 
 class PersistenceBackendError(ExactCellsError, RuntimeError):
     """The persistence backend (PHAT) failed or returned something inconsistent."""
+
+
+class SpectralError(ExactCellsError, ValueError):
+    """A spectral problem is ill-posed (too few nodes, bad weights, conflicting options)."""
+
+
+class DisconnectedGraphError(SpectralError):
+    """The graph is disconnected: its Fiedler value is 0 and the vector is not unique."""
+
+
+class TrainingError(ExactCellsError, ValueError):
+    """A training configuration is invalid (unknown task, bad architecture string, ...)."""
+
+
+class TrackingError(ExactCellsError, ValueError):
+    """Snapshots or settings that cannot be tracked (duplicate epochs, no snapshot, ...)."""
+
+
+class TrackArgumentError(ExactCellsError, ValueError):
+    """Inconsistent ``track`` options."""

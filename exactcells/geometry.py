@@ -6,22 +6,23 @@ raises :class:`~exactcells.errors.NonRationalInputError` instead of cdd's accide
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
+from typing import TypeVar
 
 import cdd
 import cdd.gmp
 
 from .errors import ExactCellsError, NonRationalInputError
+from .numbers import clear_denominators
 
 __all__ = [
-    "HRep",
     "vertices_of",
     "implicit_equalities",
     "affine_rank",
     "exact_rank",
     "integer_rows",
+    "faces_from_incidences",
 ]
 
 # An inequality system ``A x <= c`` given as rows (A_i, c_i).
@@ -93,12 +94,7 @@ def exact_rank(rows: Sequence[Sequence[Fraction | int]]) -> int:
 
 def integer_rows(rows: Sequence[Sequence[Fraction | int]]) -> list[list[int]]:
     """Each row multiplied by the lcm of its denominators (same row space, integer entries)."""
-    out = []
-    for r in rows:
-        fr = [Fraction(v) for v in r]
-        den = math.lcm(*(v.denominator for v in fr)) if fr else 1
-        out.append([int(v * den) for v in fr])
-    return out
+    return [clear_denominators(r)[0] for r in rows]
 
 
 def affine_rank(points: Sequence[Sequence[Fraction | int]]) -> int:
@@ -108,3 +104,31 @@ def affine_rank(points: Sequence[Sequence[Fraction | int]]) -> int:
     p0 = points[0]
     diffs = [[Fraction(a) - Fraction(b) for a, b in zip(p, p0)] for p in points[1:]]
     return exact_rank(diffs) if diffs else 0
+
+
+_S = TypeVar("_S", int, frozenset[int])  # a vertex set: a bit mask or a frozenset
+
+
+def faces_from_incidences(whole: _S, facets: Iterable[_S]) -> list[_S]:
+    """The non-empty faces of a polytope as vertex sets, from its facets' vertex sets.
+
+    Every face is an intersection of facets, so the faces are ``whole`` and the non-empty sets
+    reached from it by intersecting with facets, breadth first (the returned order). Vertex sets
+    are anything with ``&``: bit masks (``int``) or ``frozenset``.
+
+    >>> sorted(faces_from_incidences(0b111, [0b011, 0b110, 0b101]))  # a triangle
+    [1, 2, 3, 4, 5, 6, 7]
+    """
+    facet_sets = list(dict.fromkeys(facets))
+    found: dict[_S, None] = {whole: None}
+    frontier = [whole]
+    while frontier:
+        nxt = []
+        for f in frontier:
+            for g in facet_sets:
+                h = f & g
+                if h and h not in found:
+                    found[h] = None
+                    nxt.append(h)
+        frontier = nxt
+    return list(found)

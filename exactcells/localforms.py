@@ -11,14 +11,12 @@ points are exact.
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-
 import numpy as np
 from flint import fmpz_mat
 
 from .domain import Domain
 from .network import Network
+from .numbers import clear_denominators
 
 __all__ = ["LocalForms", "domain_rows"]
 
@@ -28,8 +26,8 @@ def domain_rows(domain: Domain) -> list[list[int]]:
     ``c_i - A_i x``, positive inside the domain and zero on its ``i``-th facet."""
     rows = []
     for a, ci in zip(domain.A, domain.c):
-        den = math.lcm(*(Fraction(v).denominator for v in list(a) + [ci]))
-        rows.append([int(-Fraction(v) * den) for v in a] + [int(Fraction(ci) * den)])
+        ints, _ = clear_denominators([*a, ci])
+        rows.append([-x for x in ints[:-1]] + [ints[-1]])
     return rows
 
 

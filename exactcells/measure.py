@@ -13,6 +13,8 @@ from fractions import Fraction
 
 from flint import fmpz_mat
 
+from .numbers import clear_denominators
+
 __all__ = [
     "pulling_triangulation",
     "simplex_volume",
@@ -24,8 +26,8 @@ __all__ = [
 
 def homogeneous(point: Sequence[Fraction]) -> tuple[int, ...]:
     """The primitive integer vector ``(D x_1, ..., D x_n, D)`` of a rational point."""
-    den = math.lcm(*(Fraction(v).denominator for v in point)) if point else 1
-    return tuple(int(Fraction(v) * den) for v in point) + (den,)
+    ints, den = clear_denominators(point)
+    return (*ints, den)
 
 
 def pulling_triangulation(

@@ -33,7 +33,7 @@ from .errors import (
     InvalidNetworkError,
     NonRationalInputError,
 )
-from .numbers import format_rational, to_rational
+from .numbers import common_denominator, format_rational, to_rational
 
 __all__ = [
     "Unit",
@@ -324,7 +324,7 @@ class Network:
 
     # -- export --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The network JSON of design.md §3, every number an exact string."""
+        """The network JSON of README.md "Formats", every number an exact string."""
         d: dict[str, Any] = {
             "layers": [
                 {
@@ -370,7 +370,7 @@ class Network:
             rows: list[list[int]] = [[] for _ in fr]
             scale = [Fraction(1)] * len(fr)
             for group in _scale_groups(L, li == last):
-                den = math.lcm(*(v.denominator for r in group for v in fr[r]))
+                den = common_denominator(v for r in group for v in fr[r])
                 nums = {r: [int(v * den) for v in fr[r]] for r in group}
                 g = math.gcd(*(x for r in group for x in nums[r])) or 1
                 for r in group:
@@ -709,7 +709,7 @@ def _layer_from_lists(W: Any, b: Any, li: int) -> Layer:
 
 
 def network_from_dict(d: Mapping[str, Any], rounding: str | None = None) -> Network:
-    """Build a network from the JSON structure of design.md §3.
+    """Build a network from the JSON structure of README.md "Formats".
 
     Raises
     ------
@@ -853,7 +853,7 @@ def _network_from_state_dict(sd: Mapping[str, Any]) -> Network:
 
 
 def load_network(path: str | Path, trust: bool = False) -> Network:
-    """Load a network from a ``.json`` (design.md §3), ``.npz``, ``.pt``/``.pth`` or ``.onnx`` file.
+    """Load a network from a ``.json`` (README.md, "Formats"), ``.npz``, ``.pt``/``.pth`` or ``.onnx`` file.
 
     A ``.pt`` file is read with PyTorch's safe loader (``weights_only=True``): a ``state_dict``
     of tensors loads, nothing in the file can run code. A whole pickled ``nn.Module`` needs the

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from fractions import Fraction
 from numbers import Rational
 from typing import Any
@@ -29,6 +30,9 @@ __all__ = [
     "parse_rational_string",
     "float_or_none",
     "float_view",
+    "common_denominator",
+    "clear_denominators",
+    "format_signs",
 ]
 
 #: The most digits a number read from text may have (integer, numerator or decimal).
@@ -222,3 +226,34 @@ def float_or_none(x: Fraction | int | float | None) -> float | None:
         return float(x)
     except OverflowError:
         return None
+
+
+# -- denominators ----------------------------------------------------------------------------------
+
+def common_denominator(values: Iterable[Fraction | int]) -> int:
+    """The least common multiple of the denominators of exact rationals (1 for none).
+
+    The one home of denominator clearing: integer rows, homogeneous coordinates and the
+    integer matrices of the network and the domain all scale by this.
+    """
+    return math.lcm(1, *(v.denominator for v in values))
+
+
+def clear_denominators(values: Iterable[Fraction | int]) -> tuple[list[int], int]:
+    """``(L v_1, ..., L v_k)`` as integers and ``L``, the :func:`common_denominator` of the ``v_i``.
+
+    >>> clear_denominators([Fraction(1, 2), Fraction(-2, 3), 1])
+    ([3, -4, 6], 6)
+    """
+    fr = [v if isinstance(v, Fraction) else Fraction(v) for v in values]
+    den = common_denominator(fr)
+    return [int(v * den) for v in fr], den
+
+
+def format_signs(signs: Iterable[int]) -> str:
+    """A sign vector as text: ``+``, ``-`` and ``0`` per entry.
+
+    >>> format_signs([1, -1, 0, 1, 1])
+    '+-0++'
+    """
+    return "".join("+" if s > 0 else ("-" if s < 0 else "0") for s in signs)

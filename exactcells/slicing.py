@@ -33,7 +33,14 @@ from typing import Any
 import numpy as np
 
 from .domain import Domain
-from .errors import EmptyDomainError, FlatDomainError, FormatError, InvalidArgumentError, InvalidDomainError
+from .errors import (
+    EmptyDomainError,
+    FlatDomainError,
+    FormatError,
+    InvalidArgumentError,
+    InvalidDomainError,
+    InvalidSliceError,
+)
 from .network import Network
 from .numbers import format_rational, to_rational
 
@@ -46,24 +53,16 @@ __all__ = [
     "load_slice",
     "load_plane",
     "load_point",
-    "read_points",
-    "exact_row",
     "points_in_slice",
     "around_point",
     "axis_plane",
     "plane_domain",
-    "box_rows",
     "restrict_to_plane",
-    "default_slice",
 ]
 
 MAX_SLICE_DIM = 3  # slices of dimension 1, 2 or 3
 
 Rows = tuple[list[tuple[Fraction, ...]], list[Fraction]]
-
-
-class InvalidSliceError(InvalidArgumentError):
-    """A slice is malformed: wrong dimension, zero or dependent directions, bad radius."""
 
 
 def _fmpq_mat(rows: Sequence[Sequence[Fraction]], ncols: int) -> Any:

@@ -58,7 +58,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import LinearOperator, eigsh, lobpcg, splu
 
 from .dual import DualGraph, PointLocation, facet_volumes, locate_points, region_volumes_and_centroids
-from .errors import ExactCellsError
+from .errors import DisconnectedGraphError, SpectralError
 
 __all__ = [
     "SpectralError",
@@ -87,14 +87,6 @@ __all__ = [
 ]
 
 Method = Literal["auto", "dense", "shift-invert", "lobpcg"]
-
-
-class SpectralError(ExactCellsError, ValueError):
-    """A spectral problem is ill-posed (too few nodes, bad weights, conflicting options)."""
-
-
-class DisconnectedGraphError(SpectralError):
-    """The graph is disconnected: its Fiedler value is 0 and the vector is not unique."""
 
 
 class FiedlerGapWarning(UserWarning):

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from .domain import Domain
-from .errors import ExactCellsError, FormatError, InvalidNetworkError
+from .errors import ExactCellsError, FormatError, InvalidNetworkError, TrackingError
 from .network import Network, load_network, network_from_dict
 
 __all__ = [
@@ -102,10 +102,6 @@ def default_domain() -> Domain:
     return Domain.box(2, -3, 3)
 
 
-class TrackingError(ExactCellsError, ValueError):
-    """Snapshots or settings that cannot be tracked (duplicate epochs, no snapshot, ...)."""
-
-
 # -- snapshots ------------------------------------------------------------------------------
 
 
@@ -148,7 +144,7 @@ def result_filename(epoch: int) -> str:
 
 
 def snapshot_to_dict(s: Snapshot) -> dict[str, Any]:
-    """The network JSON (design.md §3, exact strings) plus the keys ``epoch``, ``loss``,
+    """The network JSON (README.md, "Formats": exact strings) plus the keys ``epoch``, ``loss``,
     ``accuracy``, ``test_loss`` and ``test_accuracy`` (ignored by the network loader)."""
     d = s.network.to_dict()
     d["epoch"] = int(s.epoch)
@@ -420,12 +416,18 @@ class TrackingResult:
                          for r in self.results], dtype=float)
 
     def to_csv(self) -> str:
-        """The tidy table: a header line, then one line per snapshot (empty cell = no value)."""
+        """The tidy table: a header line, then one line per snapshot (empty cell = no value);
+        written by the standard :mod:`csv` module (a field with a comma or a quote is quoted)."""
+        import csv
+        import io
+
         cols = self.columns
-        lines = [",".join(cols)]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
         for r in self.results:
-            lines.append(",".join(_csv_value(r.row.get(c)) for c in cols))
-        return "\n".join(lines) + "\n"
+            w.writerow([_csv_value(r.row.get(c)) for c in cols])
+        return buf.getvalue()
 
     def write_csv(self, path: str | Path, force: bool = False) -> None:
         from .io import atomic_write_text
@@ -464,18 +466,6 @@ def _round_vector(v: np.ndarray, digits: int = SPECTRAL_DIGITS) -> list[float]:
     return [float(x) + 0.0 for x in np.round(v, decimals)]
 
 
-def _pixel_centres(domain: Domain, pixels: int) -> np.ndarray:
-    V = np.array([[float(x) for x in v] for v in domain.vertices])
-    lo, hi = V.min(axis=0), V.max(axis=0)
-    t = (np.arange(pixels) + 0.5) / pixels
-    xs = lo[0] + (hi[0] - lo[0]) * t
-    ys = lo[1] + (hi[1] - lo[1]) * t
-    P = np.array(np.meshgrid(xs, ys, indexing="xy")).reshape(2, -1).T
-    A = np.array([[float(a) for a in row] for row in domain.A])
-    c = np.array([float(x) for x in domain.c])
-    return P[np.all(P @ A.T <= c, axis=1)]
-
-
 def _unique_rows(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct rows of a bool array (sorted by their packed bytes) and each row's index."""
     packed = np.ascontiguousarray(np.packbits(bits, axis=1))
@@ -484,31 +474,17 @@ def _unique_rows(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bits[first], inv.ravel()
 
 
-def _hamming1_edges(bits: np.ndarray) -> np.ndarray:
-    """Pairs ``(i, j)``, ``i < j``, of rows of a bool array that differ in exactly one position
-    (the paper's graph on the patterns its pixels saw; the rows are distinct)."""
-    index = {row.tobytes(): i for i, row in enumerate(bits)}
-    out = []
-    for i, row in enumerate(bits):
-        for j in np.flatnonzero(~row):
-            r = row.copy()
-            r[j] = True
-            k = index.get(r.tobytes())
-            if k is not None:
-                out.append((min(i, k), max(i, k)))
-    return np.array(sorted(out), dtype=np.int64).reshape(-1, 2)
-
-
 def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
                     vols: Sequence[Any], multi: bool = False) -> dict[str, Scalar]:
     """The pixel pipeline of the paper, and what it misses (see the module docstring)."""
     from scipy.sparse.csgraph import connected_components
 
     from .dual import binary_patterns
+    from .dual.proxy import hamming1_pairs, pixel_centres
     from .spectral import adjacency_matrix, fiedler
 
     net = K.network
-    P = _pixel_centres(settings.domain, settings.pixels)
+    P = pixel_centres(settings.domain, settings.pixels, first_axis_fastest=True)
     pix = net.hidden_signs_float(P) > 0
     uniq, inv = _unique_rows(pix)
     U = uniq.shape[0]
@@ -528,7 +504,7 @@ def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
     if U < 2:
         out.update(paper_fiedler_value=None, paper_components=U, paper_agreement=None)
         return out
-    edges = _hamming1_edges(uniq)
+    edges = hamming1_pairs(uniq)
     A = adjacency_matrix(edges, num_nodes=U)
     mass = np.ones(U)
     if points is not None and len(points):

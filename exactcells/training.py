@@ -1,6 +1,6 @@
 """Seeded 2-D tasks, small MLPs and training runs that save exact network snapshots.
 
-The tasks are those of arXiv 2510.12700 (design.md §4): binary classification of points of the
+The tasks are those of arXiv 2510.12700 (see the README): binary classification of points of the
 box ``[-3, 3]^2`` (``annuli``, ``two_clusters``, ``xor``, ``spiral``, ``checkerboard``,
 ``half_plane``) and the regression of ``x^2 + y^2 - 1.5`` (``regression``), plus two 3-class
 tasks for the multiclass study the paper leaves open (``spiral3``: three interleaved spiral
@@ -15,7 +15,7 @@ imported lazily, inside :func:`train`. A run is reproducible: the dataset comes 
 deterministic algorithms, so the same configuration gives bit-identical snapshots.
 
 Snapshots are taken at epochs ``0, every, 2 every, ..., epochs`` and saved as network JSON files
-``epoch_000100.json`` (design.md §3, exact strings for the float32 weights) with extra keys
+``epoch_000100.json`` (README.md, "Formats": exact strings for the float32 weights) with extra keys
 ``epoch``, ``loss``, ``accuracy``, ``test_loss``, ``test_accuracy`` (ignored by the network
 loader; see :func:`exactcells.tracking.load_snapshots`). ``loss`` and ``accuracy`` are measured on
 the training set at the snapshot's weights; ``accuracy`` is ``None`` for the regression task.
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DependencyMissingError, ExactCellsError
+from .errors import DependencyMissingError, TrainingError
 from .tracking import TRAINING_POINTS_FILE, Snapshot, snapshot_filename, snapshot_to_dict
 
 __all__ = [
@@ -68,10 +68,6 @@ MULTICLASS_TASKS = {"spiral3": 3, "blobs3": 3}
 TASKS = (*CLASSIFICATION_TASKS, *MULTICLASS_TASKS, "regression")
 BOX = 3.0  # the data live in [-BOX, BOX]^2, the paper's box
 
-
-
-class TrainingError(ExactCellsError, ValueError):
-    """A training configuration is invalid (unknown task, bad architecture string, ...)."""
 
 
 def num_outputs(task: str) -> int:

@@ -58,7 +58,11 @@ from flint import fmpq, fmpz
 
 from .localforms import LocalForms
 
-__all__ = ["FaceVolumes", "cell_vertex_matrix", "closure", "face_volumes", "region_volumes"]
+__all__ = [
+    "FaceVolumes",
+    "face_volumes",
+    "region_volumes",
+]
 
 
 class FaceVolumes:
@@ -246,8 +250,7 @@ def face_volumes(
     """
     N = int(dims.size)
     f0 = len(hom)
-    m = n + 1
-    H = np.empty((f0, m), dtype=object)  # Python ints: fast for the mixed small-big products
+    H = np.empty((f0, n + 1), dtype=object)  # Python ints: fast for the mixed small-big products
     for v, h in enumerate(hom):
         H[v, :] = [int(x) for x in h]
     D = np.array([fmpz(x) for x in H[:, n]], dtype=object) if f0 else np.zeros(0, dtype=object)
@@ -258,8 +261,25 @@ def face_volumes(
     has_v0 = np.diff(vptr) > 0
     apex = np.full(N, -1, dtype=np.int64)
     apex[has_v0] = vind[vptr[:-1][has_v0]]
+    # (cell, vertex) pairs as sorted int64 keys: "is vertex a in cell G" by binary search
     vkeys = np.repeat(np.arange(N, dtype=np.int64), np.diff(vptr)) * max(f0, 1) + vind
-    # only the faces the pulling recursion reaches: facets missing their cofacet's apex
+    inmask = _reached_faces(n, dims, f0, fptr, find, has_v0, apex, vkeys, cells)
+    has_v = has_v0 & inmask
+    L = _vertex_denominator_products(N, vptr, vind, D, has_v)
+    P, flat = _dual_plucker(n, dims, signs, facets, inmask, forms)
+    E = _primal_plucker(P, H, n, f0, flat)
+    del P  # the dual vectors are not needed any more (memory on large complexes)
+    nu, inc = _nu_bottom_up(n, dims, f0, fptr, find, has_v, apex, vkeys, H, D, L, E, flat)
+    if keep_plucker:
+        return FaceVolumes(n, nu, L, inc, has_v, E, dims, flat)
+    return FaceVolumes(n, nu, L, inc, has_v)
+
+
+def _reached_faces(n: int, dims: np.ndarray, f0: int, fptr: np.ndarray, find: np.ndarray,
+                   has_v0: np.ndarray, apex: np.ndarray, vkeys: np.ndarray,
+                   cells: np.ndarray | None) -> np.ndarray:
+    """The cells the pulling recursion reaches from the top cells asked for (all, or those of
+    the mask ``cells``): the vertices, and the facets that miss their cofacet's apex, recursively."""
     inmask = (dims == n) if cells is None else (np.asarray(cells, dtype=bool) & (dims == n))
     inmask[:f0] = True
     for k in range(n, 1, -1):
@@ -269,14 +289,31 @@ def face_volumes(
         pos = np.searchsorted(vkeys, key)
         inside = (pos < vkeys.size) & (vkeys[np.minimum(pos, vkeys.size - 1)] == key)
         inmask[fac[~inside]] = True
-    has_v = has_v0 & inmask
+    return inmask
+
+
+def _vertex_denominator_products(N: int, vptr: np.ndarray, vind: np.ndarray, D: np.ndarray,
+                                 has_v: np.ndarray) -> np.ndarray:
+    """``L_G``: the product of the denominators ``D`` of the vertices of every cell (1 for the
+    cells not computed)."""
     L = np.full(N, fmpz(1), dtype=object)
     lsel = np.flatnonzero(has_v)
     if lsel.size:
         lown, lver = _csr_rows(vptr, vind, lsel)
         L[lsel] = np.multiply.reduceat(D[lver], np.flatnonzero(np.r_[True, lown[1:] != lown[:-1]]))
+    return L
 
-    # 1. dual Plücker vectors, top-down: P_G = prim(N ^ P_F) for a cofacet F --------------------
+
+def _dual_plucker(n: int, dims: np.ndarray, signs: np.ndarray, facets: sp.csr_matrix,
+                  inmask: np.ndarray, forms: LocalForms) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Dual Plücker vectors, top-down: ``P_G = prim(N ^ P_F)`` for a cofacet ``F`` of ``G`` and
+    the local form ``N`` that vanishes on ``G`` but not on ``F``.
+
+    Returns the distinct vectors per dimension (``P[k]``, one row per flat) and the index of each
+    cell's flat in ``P[dims[c]]`` (row 0 is the zero vector of a cell without a usable cofacet).
+    """
+    N = int(dims.size)
+    m = n + 1
     cof = facets.multiply(inmask[:, None]).tocsr().transpose().tocsr()
     cof.eliminate_zeros()
     cptr, cind = cof.indptr.astype(np.int64), cof.indices.astype(np.int64)
@@ -319,17 +356,31 @@ def face_volumes(
             Pk[real] = _primitive(_wedge(Nrow, P[k + 1][upair[real, 0] - 1], m, n - k))
         P[k] = Pk
         flat[sel] = inv
-    row_of = flat
-    # primal E = Hodge dual of P (as Python ints; sign conventions are irrelevant under |.|)
+    return P, flat
+
+
+def _primal_plucker(P: dict[int, np.ndarray], H: np.ndarray, n: int, f0: int,
+                    flat: np.ndarray) -> dict[int, np.ndarray]:
+    """Primal Plücker vectors ``E = *P`` (Hodge duals, Python ints; signs are irrelevant under
+    ``|.|``); the vertices' are their homogeneous vectors, so ``flat`` of a vertex becomes its
+    index (in place)."""
+    m = n + 1
     E: dict[int, np.ndarray] = {0: H}
-    row_of[:f0] = np.arange(f0)
+    flat[:f0] = np.arange(f0)
     for k in range(1, n):
         pos, sgn = _hodge(m, k + 1)
         E[k] = P[k][:, pos] * sgn[None, :].astype(object)
     E[n] = np.ones((1, 1), dtype=object)
-    del P  # the dual vectors are not needed any more (memory on large complexes)
+    return E
 
-    # 2. nu, bottom-up ------------------------------------------------------------------------
+
+def _nu_bottom_up(n: int, dims: np.ndarray, f0: int, fptr: np.ndarray, find: np.ndarray,
+                  has_v: np.ndarray, apex: np.ndarray, vkeys: np.ndarray, H: np.ndarray, D: np.ndarray,
+                  L: np.ndarray, E: dict[int, np.ndarray], row_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``nu`` of every computed cell, bottom-up by the pulling recursion (module docstring), and
+    the cells whose facets' vertices do not lie in one flat of their dimension (sorted)."""
+    N = int(dims.size)
+    m = n + 1
     nu = np.full(N, fmpz(0), dtype=object)
     nu[:f0] = fmpz(1)
     inconsistent: list[np.ndarray] = []
@@ -376,9 +427,7 @@ def face_volumes(
         inconsistent.append(sel[bad])
     inc = np.sort(np.concatenate(inconsistent)).astype(np.int64) if inconsistent else \
         np.zeros(0, dtype=np.int64)
-    if keep_plucker:
-        return FaceVolumes(n, nu, L, inc, has_v, E, dims, row_of)
-    return FaceVolumes(n, nu, L, inc, has_v)
+    return nu, inc
 
 
 def region_volumes(K: Any) -> list[Fraction]:

@@ -71,7 +71,8 @@ def run_certify(args: argparse.Namespace) -> int:
                           refine=args.refine, progress=not args.no_progress)
     cdd = None if args.cdd < 0 else args.cdd
     cert = certify(K, volumes=not args.no_volumes, affine_dims=args.affine_dims,
-                   interior_forward=args.interior_forward, cdd_regions=cdd, jobs=args.jobs)
+                   interior_forward=args.interior_forward, cdd_regions=cdd, jobs=args.jobs,
+                   progress=not args.no_progress)
     if args.json:
         out = cert.to_dict()
         out["build_seconds"] = round(K.build_seconds, 4)

@@ -68,7 +68,8 @@ def add_network_args(p: argparse.ArgumentParser, optional_network: bool = False,
                    help='domain JSON {"A": [...], "c": [...]} for A x <= c (in slice coordinates with a slice)')
     p.add_argument("--round", type=int, metavar="Q", dest="round_denominator",
                    help="opt-in: round weights to fractions with denominator <= Q (recorded)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true",
+                   help="no progress bars on stderr (they are shown only when stderr is a terminal)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow a .pt file holding a whole pickled module: unpickling runs code "
                         "from the file, so only for files you made yourself (a state_dict needs "

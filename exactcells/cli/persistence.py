@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     S = named_subcomplex(K, args.subcomplex, output=args.output_index)
     assert isinstance(S, Subcomplex)
     C, P = betti_curves(S, args.filtration, seed=args.seed, repeats=args.repeats,
-                        output=args.output_index, algorithm=args.algorithm)
+                        output=args.output_index, algorithm=args.algorithm,
+                        progress=not args.no_progress)
     dgms = P.diagrams()
     summary: dict[str, Any] = {
         "filtration": args.filtration,

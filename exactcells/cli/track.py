@@ -22,14 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExactCellsError, OutputExistsError, OutputPathError
+from ..errors import OutputExistsError, OutputPathError, TrackArgumentError
 from ..io import atomic_write_text
+from ..progress import Progress
 from . import print_json
 
 __all__ = ["register", "run"]
@@ -45,8 +48,17 @@ def default_jobs() -> int:
 OUTPUTS = ("track.csv", "summary.json", "signatures.png", "fiedler.png", "complex.gif")
 
 
-class TrackArgumentError(ExactCellsError, ValueError):
-    """Inconsistent ``track`` options."""
+_DONE = re.compile(r"\[(\d+)/\d+\] (.*)")
+
+
+def _snapshot_done(bar: Progress, message: str) -> None:
+    """:func:`exactcells.tracking.track`'s message after each snapshot: the bar advances (when
+    it is shown); other messages, and every message when it is not, are log lines."""
+    m = _DONE.fullmatch(message)
+    if m is not None and bar.enabled:
+        bar.advance_to(int(m.group(1)), m.group(2))
+    else:
+        bar.write(f"exactcells track: {message}")
 
 
 def register(sub: Any) -> None:
@@ -96,7 +108,8 @@ def register(sub: Any) -> None:
     k.add_argument("--no-report", action="store_true", help="skip the interactive report.html")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    p.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true",
+                   help="no progress on stderr (the bar is shown only when stderr is a terminal)")
     p.set_defaults(func=run)
 
 
@@ -197,9 +210,10 @@ def run(args: argparse.Namespace) -> int:
     if args.points:
         points = load_training_points(Path(args.points))
     say(f"tracking {len(snaps)} snapshots on {settings.domain.describe()} with {args.jobs} job(s)")
-    res = track(snaps, settings, points=points, jobs=args.jobs, scheduler=args.scheduler,
-                cache_dir=out / "results",
-                progress=None if quiet else say)
+    with Progress(len(snaps), "snapshots", show=not quiet) as bar:
+        res = track(snaps, settings, points=points, jobs=args.jobs, scheduler=args.scheduler,
+                    cache_dir=out / "results",
+                    progress=None if quiet else partial(_snapshot_done, bar))
     res.write_csv(out / "track.csv", force=args.force)
     name = source.get("trained", {}).get("task") or Path(args.snapshots or "").name
     title = f"{name}: {snaps[0].network.architecture}"

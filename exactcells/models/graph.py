@@ -28,7 +28,6 @@ are linearised in the graph's topological order (correct; a branch costs a stage
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -38,15 +37,13 @@ import numpy as np
 from flint import fmpq_mat, fmpz_mat
 
 from ..errors import NonRationalInputError
+from ..numbers import common_denominator
 
 __all__ = [
     "PLNode",
     "PLGraph",
     "RawLayer",
     "lower",
-    "exact_matrix",
-    "exact_fraction_matrix",
-    "exact_column",
     "raw_forward_float",
 ]
 
@@ -132,7 +129,7 @@ def exact_column(v: np.ndarray, where: str = "bias") -> Any:
 def exact_fraction_matrix(r: int, c: int, rows: Sequence[int], cols: Sequence[int],
                           vals: Sequence[Fraction]) -> Any:
     """A sparse exact matrix (entries given as Fractions) as a dense ``fmpq_mat``."""
-    den = math.lcm(1, *{v.denominator for v in vals})
+    den = common_denominator(vals)
     N = [0] * (r * c)
     for i, j, v in zip(rows, cols, vals):
         N[i * c + j] += int(v * den)

@@ -45,6 +45,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..complex import PolyhedralComplex
 from ..errors import IncompleteComplexError
+from ..numbers import clear_denominators
 from ._arrays import expand_ranges
 from .subcomplex import Pair, Subcomplex, as_pair
 
@@ -53,7 +54,6 @@ __all__ = [
     "incidence_signs",
     "geometric_incidence_signs",
     "chain_complex",
-    "restricted_facets",
     "boundary_squared_is_zero",
 ]
 
@@ -147,10 +147,7 @@ def incidence_signs(K: PolyhedralComplex) -> np.ndarray:
 
 def _integer_vector(p: Sequence[Fraction]) -> list[int]:
     """A positive multiple of a rational vector with integer entries."""
-    from math import lcm
-
-    den = lcm(*(x.denominator for x in p)) if p else 1
-    return [int(x * den) for x in p]
+    return clear_denominators(p)[0]
 
 
 def _det_sign(rows: list[list[int]]) -> int:

@@ -72,7 +72,6 @@ __all__ = [
     "upper_star_filtration",
     "filtration_from_values",
     "make_filtration",
-    "vertex_outputs",
     "margin_values",
     "class_score_values",
     "margin_filtration",

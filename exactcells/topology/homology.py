@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..complex import PolyhedralComplex
-from ..errors import TopologySizeError
+from ..errors import InvalidArgumentError, TopologySizeError
 from .chains import chain_complex, restricted_facets
 from .phat_adapter import Algorithm, reduce_pairs
 from .subcomplex import Pair, Subcomplex, as_pair
@@ -133,7 +133,7 @@ def homology(
     ((1, 0, 0), (1, 1, 0))
     """
     if coefficients not in COEFFICIENTS:
-        raise ValueError(f"coefficients must be one of {COEFFICIENTS}, not {coefficients!r}")
+        raise InvalidArgumentError(f"coefficients must be one of {COEFFICIENTS}, not {coefficients!r}")
     p = as_pair(target)
     K = p.complex
     n = K.input_dim

@@ -25,8 +25,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ..complex import PolyhedralComplex
-from ..errors import InvalidFiltrationError
+from ..errors import InvalidArgumentError, InvalidFiltrationError
 from ..numbers import float_view, format_rational
+from ..progress import Progress
 from ._arrays import expand_ranges
 from .chains import restricted_facets
 from .filtrations import DETERMINISTIC_KINDS, Filtration, make_filtration
@@ -39,7 +40,6 @@ __all__ = [
     "persistence",
     "betti_curve",
     "betti_curves",
-    "filtered_columns",
     "f_vector_from_betti_maxima",
 ]
 
@@ -281,11 +281,13 @@ def betti_curves(
     repeats: int = 1,
     output: int = 0,
     algorithm: Algorithm = "twist",
+    progress: bool = False,
 ) -> tuple[BettiCurves, PersistenceResult]:
     """Betti curves of ``repeats`` seeded filtrations of one kind, with mean and spread.
 
     Random kinds use the seeds ``seed .. seed + repeats - 1`` and are curves by index; the
-    output filtrations are deterministic (computed once) and are curves by value.
+    output filtrations are deterministic (computed once) and are curves by value. ``progress``
+    shows a bar over the repeats on stderr (:class:`exactcells.progress.Progress`).
 
     Returns
     -------
@@ -302,13 +304,14 @@ def betti_curves(
     True
     """
     if repeats < 1:
-        raise ValueError("repeats must be at least 1")
+        raise InvalidArgumentError("repeats must be at least 1")
     deterministic = kind in DETERMINISTIC_KINDS
     seeds: tuple[int | None, ...] = (None,) if deterministic else tuple(seed + r for r in range(repeats))
     curves = []
     first: PersistenceResult | None = None
     grid: np.ndarray = np.zeros(0)
     levels: tuple[Fraction, ...] | None = None
+    bar = Progress(len(seeds), "filtrations", show=progress)
     for s in seeds:
         F = make_filtration(target, kind, seed=0 if s is None else s, output=output)
         P = persistence(F, algorithm=algorithm)
@@ -321,6 +324,8 @@ def betti_curves(
             else:
                 grid = g.astype(float)
         curves.append(c)
+        bar.step("" if s is None else f"seed {s}")
+    bar.close()
     assert first is not None
     A = np.stack(curves).astype(float)
     maxima = np.stack([c.max(axis=1) for c in curves]).astype(np.int64)

@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import DependencyMissingError, PersistenceBackendError
+from ..errors import DependencyMissingError, InvalidArgumentError, PersistenceBackendError
 
 __all__ = ["reduce_pairs", "ALGORITHMS", "Algorithm"]
 
@@ -96,7 +96,7 @@ def reduce_pairs(
     [[1, 2], [3, 4], [5, 6]]
     """
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
+        raise InvalidArgumentError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
     dims = np.asarray(dims, dtype=np.int64)
     indptr = np.asarray(indptr, dtype=np.int64)
     rows = np.asarray(rows, dtype=np.int64)

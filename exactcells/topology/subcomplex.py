@@ -34,10 +34,8 @@ from ._arrays import expand_ranges
 __all__ = [
     "Subcomplex",
     "Pair",
-    "as_pair",
     "subcomplex_from_mask",
     "whole_complex",
-    "empty_subcomplex",
     "domain_boundary",
     "decision_boundary",
     "positive_region",
@@ -46,13 +44,10 @@ __all__ = [
     "pair",
     "named_subcomplex",
     "SUBCOMPLEX_NAMES",
-    "output_refinement",
     "maximizer_mask",
     "class_region",
     "pairwise_boundary",
     "junctions",
-    "parse_subcomplex_name",
-    "subcomplex_refinement",
 ]
 
 SUBCOMPLEX_NAMES = ("all", "domain-boundary", "decision-boundary", "positive", "negative",
