@@ -550,7 +550,8 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
                 vb = vb | bit
             else:
                 ge = pair[(i, j)] >= 0 if i < j else pair[(j, i)] <= 0
-                vb = vb | np.where(ge, bit, 0).astype(dtype)
+                # (a bit above 63 is a Python int: it only fits an object array)
+                vb = vb | (ge.astype(object) * bit if wide else np.where(ge, bit, np.uint64(0)).astype(dtype))
         bits = np.zeros(N + 1, dtype=dtype)
         bits[verts] = vb
         for d in range(1, n + 1):
