@@ -41,6 +41,8 @@ def test_digits_dataset() -> None:
     where = {(X[i] / 16.0).astype(np.float32).tobytes(): int(y[i]) for i in range(len(X))}
     assert all(where[r.tobytes()] == int(c) for r, c in zip(d.X_train, d.y_train))
     assert not np.array_equal(make_dataset("digits", n_train=50, n_test=20, seed=5).X_train, d.X_train)
+    # the test-set size does not change the training set
+    assert np.array_equal(make_dataset("digits", n_train=50, n_test=3, seed=4).X_train, d.X_train)
     assert parse_arch("64-16-10", 10, 64) == (64, 16, 10)
     with pytest.raises(TrainingError, match="start with 64"):
         TrainConfig(task="digits", arch="2-16-10")
