@@ -50,6 +50,7 @@ __all__ = [
     "Slice",
     "plane_through",
     "slice_from_dict",
+    "slice_from_record",
     "load_slice",
     "load_plane",
     "load_point",
@@ -321,6 +322,34 @@ def slice_from_dict(d: Mapping[str, Any], source: str | None = None) -> Slice:
     origin = _point(o, "slice origin")
     dirs = tuple(_point(r, f"slice direction {i}") for i, r in enumerate(ds))
     return Slice(origin, dirs, kind="slice", source=source)
+
+
+def slice_from_record(d: Mapping[str, Any]) -> Slice:
+    """The slice of a record written by :meth:`Slice.to_dict` (the same slice: kind, defining
+    points, source, radius, seed, direction kind and axes are kept), read exactly.
+
+    Examples
+    --------
+    >>> sl = plane_through([0, 0, 0], [1, 0, "1/3"], [0, 2, 0], source="three points")
+    >>> slice_from_record(sl.to_dict()) == sl
+    True
+    """
+    if not isinstance(d, Mapping) or "origin" not in d or "directions" not in d:
+        raise InvalidSliceError("a slice record needs 'origin' and 'directions'")
+    base = slice_from_dict({"origin": d["origin"], "directions": d["directions"]})
+    pts = d.get("points") or []
+    if not isinstance(pts, list) or not all(isinstance(p, list) for p in pts):
+        raise InvalidSliceError("a slice record's 'points' must be a list of points")
+    radius = d.get("radius")
+    axes = d.get("axes")
+    seed = d.get("seed")
+    return Slice(base.origin, base.directions, kind=str(d.get("kind", "slice")),
+                 points=tuple(_point(p, f"slice point {i}") for i, p in enumerate(pts)),
+                 source=None if d.get("source") is None else str(d["source"]),
+                 radius=None if radius is None else to_rational(radius, "slice radius"),
+                 seed=None if seed is None else int(seed),
+                 direction_kind=None if d.get("direction_kind") is None else str(d["direction_kind"]),
+                 axes=None if axes is None else tuple(int(a) for a in axes))
 
 
 def _read_json(path: Path, what: str) -> Any:

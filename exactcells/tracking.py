@@ -25,6 +25,12 @@ the training points, :func:`track` computes for every snapshot:
   weights, its Fiedler partition and its pixel agreement with the decision boundary; and what the
   pixels miss (exact regions whose pattern no pixel has, and their exact share of the area).
 
+Inputs of any dimension go through a fixed slice (:attr:`TrackSettings.slice`, e.g. the plane
+through three training images): every snapshot's network is restricted to it exactly
+(:meth:`exactcells.slicing.Slice.restrict`), so each snapshot's complex is the exact 2-D slice
+of that snapshot's complex, the domain is in slice coordinates, and the training points that
+lie in the slice (exactly) are the ones located and counted.
+
 Results: one :class:`SnapshotResult` per snapshot, gathered in a :class:`TrackingResult` whose
 :meth:`~TrackingResult.to_csv` is the tidy table (one row per snapshot, columns
 :func:`columns`). Float columns are float summaries (spectral values, means, pixel estimates);
@@ -58,6 +64,7 @@ import numpy as np
 from .domain import Domain
 from .errors import ExactCellsError, FormatError, InvalidNetworkError, TrackingError
 from .network import Network, load_network, network_from_dict
+from .slicing import Slice, slice_from_record
 
 __all__ = [
     "Snapshot",
@@ -82,10 +89,12 @@ __all__ = [
     "snapshot_from_dict",
     "result_filename",
     "cut_baselines",
+    "sliced_snapshots",
+    "points_in_slice_coordinates",
 ]
 
 CACHE_FORMAT = "exactcells-track-snapshot"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 TRAINING_POINTS_FILE = "training_points.json"
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.(json|npz|pt|pth)")
 
@@ -237,6 +246,11 @@ class TrackSettings:
         1 for networks with one output (binary classification, regression); ``k >= 2`` for
         ``k``-class networks (one output per class, tracked on the argmax complex). :func:`track`
         sets it from the snapshots.
+    slice
+        A fixed 2-D slice of the input space (e.g. :func:`exactcells.slicing.plane_through`
+        three training images) for networks with more than two inputs; ``domain`` is then in
+        slice coordinates and every snapshot's network is restricted to the slice exactly.
+        ``None``: the networks take the domain's inputs directly.
     """
 
     domain: Domain = field(default_factory=default_domain)
@@ -245,6 +259,7 @@ class TrackSettings:
     pixels: int = 200
     fiedler_tol: float = 1e-10
     classes: int = 1
+    slice: Slice | None = None
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
@@ -253,18 +268,30 @@ class TrackSettings:
             raise TrackingError(f"pixels must be non-negative, got {self.pixels}")
         if self.classes < 1:
             raise TrackingError(f"classes must be at least 1, got {self.classes}")
+        if self.slice is not None and self.slice.dim != self.domain.dim:
+            raise TrackingError(f"the slice has {self.slice.dim} coordinates but the domain lives in "
+                                f"R^{self.domain.dim} (give the domain in slice coordinates)")
+
+    @property
+    def input_dim(self) -> int:
+        """The networks' input dimension: the slice's ambient dimension, else the domain's."""
+        return self.slice.ambient_dim if self.slice is not None else self.domain.dim
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"domain": self.domain.to_dict(), "repeats": self.repeats, "seed": self.seed,
                              "pixels": self.pixels, "fiedler_tol": self.fiedler_tol}
         if self.classes != 1:  # one-output settings keep their old form (and cache keys)
             d["classes"] = self.classes
+        if self.slice is not None:
+            d["slice"] = self.slice.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TrackSettings:
+        sl = d.get("slice")
         return cls(Domain.from_dict(d["domain"]), int(d["repeats"]), int(d["seed"]),
-                   int(d["pixels"]), float(d["fiedler_tol"]), int(d.get("classes", 1)))
+                   int(d["pixels"]), float(d["fiedler_tol"]), int(d.get("classes", 1)),
+                   None if sl is None else slice_from_record(sl))
 
 
 def columns(n: int = 2, classes: int = 1) -> tuple[str, ...]:
@@ -295,8 +322,11 @@ def columns(n: int = 2, classes: int = 1) -> tuple[str, ...]:
     ``_weighted``) give the k-way partition's exact volume agreement with the classes (recursive
     Fiedler cuts, best matching) and its ARI; ``margin_h{d}_pairs``, ``margin_h{d}_total`` (pairs
     of positive persistence and their total persistence, float, essential classes left out) of
-    the margin's lower-star filtration of the argmax complex, and ``margin_uncertified`` (cells
-    where the margin is not certified affine); ``paper_agreement`` stays empty.
+    the margin's exact lower-star filtration (the sublevel sets of the margin, on the argmax
+    complex refined by the runner-up where needed:
+    :func:`~exactcells.topology.filtrations.margin_filtration`), and ``margin_refined_cells``
+    (cells of the argmax complex on which the margin is not affine, cut by that refinement);
+    ``paper_agreement`` stays empty.
     """
     cols = ["epoch", *_META, "num_regions", "num_cells", *(f"f{k}" for k in range(n + 1)),
             "euler_characteristic", "distinct_patterns", "refined_regions",
@@ -319,7 +349,7 @@ def columns(n: int = 2, classes: int = 1) -> tuple[str, ...]:
         cols += ["kway_agreement", "kway_ari", "kway_agreement_weighted", "kway_ari_weighted"]
         for k in range(n):
             cols += [f"margin_h{k}_pairs", f"margin_h{k}_total"]
-        cols.append("margin_uncertified")
+        cols.append("margin_refined_cells")
     cols += ["training_points_inside", "dual_edges", "hamming_edges", "hamming_precision",
              "hamming_recall", "hamming_false_edges", "hamming_missing_edges",
              "pixel_regions", "pixel_missed_regions", "pixel_missed_area", "paper_fiedler_value",
@@ -533,9 +563,9 @@ def _paper_pipeline(K: Any, settings: TrackSettings, points: np.ndarray | None,
 
 
 def _margin_summary(R: Any, n: int) -> dict[str, Scalar]:
-    """Persistence of the margin's lower-star filtration of the argmax complex ``R``: per
+    """Persistence of the margin's exact lower-star filtration of the argmax complex ``R``: per
     dimension the number of pairs of positive persistence and their total persistence (float
-    views of exact values; essential classes left out), and the uncertified cells."""
+    views of exact values; essential classes left out), and the cells of ``R`` refined."""
     from .topology.filtrations import margin_filtration
     from .topology.persistence import persistence
 
@@ -546,7 +576,7 @@ def _margin_summary(R: Any, n: int) -> dict[str, Scalar]:
         pairs = [(b, d) for b, d in P.exact_pairs(k) if d is not None and d != b]
         out[f"margin_h{k}_pairs"] = len(pairs)
         out[f"margin_h{k}_total"] = float(sum((Fraction(d) - Fraction(b) for b, d in pairs), Fraction(0)))
-    out["margin_uncertified"] = F.uncertified
+    out["margin_refined_cells"] = F.refined
     return out
 
 
@@ -584,9 +614,13 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
     from .topology.subcomplex import class_region, decision_boundary, junctions, positive_region
 
     net, dom = s.network, settings.domain
-    if net.input_dim != dom.dim:
-        raise TrackingError(f"epoch {s.epoch}: the network takes {net.input_dim} inputs but the "
-                            f"domain lives in R^{dom.dim}")
+    if net.input_dim != settings.input_dim:
+        where = (f"the slice lives in R^{settings.input_dim}" if settings.slice is not None
+                 else f"the domain lives in R^{dom.dim}")
+        raise TrackingError(f"epoch {s.epoch}: the network takes {net.input_dim} inputs but {where}")
+    if settings.slice is not None:
+        net = settings.slice.restrict(net)
+    located = points_in_slice_coordinates(points, settings)
     k_out = net.output_dim
     classes = settings.classes
     if (classes == 1 and k_out != 1) or (classes >= 2 and k_out != classes):
@@ -641,9 +675,9 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
     cent_float = np.array([[float(x) for x in c] for c in cents]).reshape(-1, n)
     loc = None
     inside: int | None = None
-    if points is not None:
-        loc = locate_points(K, points)
-        inside = int(len(points) - loc.num_outside)
+    if located is not None:
+        loc = locate_points(K, located)
+        inside = int(len(located) - loc.num_outside)
     row["training_points_inside"] = inside
     vec: list[float] = []
     vec_w: list[float] | None = None
@@ -688,7 +722,9 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
                hamming_false_edges=len(pc.false_positives),
                hamming_missing_edges=len(pc.false_negatives))
     if settings.pixels and n == 2:
-        row.update(_paper_pipeline(K, settings, points, vols, multi))
+        fpts = None if located is None else np.array([[float(x) for x in p] for p in located],
+                                                     dtype=float).reshape(-1, n)
+        row.update(_paper_pipeline(K, settings, fpts, vols, multi))
     else:
         row.update(dict.fromkeys(("pixel_regions", "pixel_missed_regions", "pixel_missed_area",
                                   "paper_fiedler_value", "paper_components", "paper_agreement")))
@@ -701,6 +737,29 @@ def _compute(s: Snapshot, settings: TrackSettings, points: np.ndarray | None) ->
             "key": _key(s, settings, points), "epoch": s.epoch, "row": row,
             "fiedler_vector": vec, "fiedler_vector_weighted": vec_w,
             "betti_maxima": M.tolist()}
+
+
+def points_in_slice_coordinates(points: Any, settings: TrackSettings) -> list[tuple[Fraction, ...]] | Any:
+    """The training points that lie in the settings' slice, exactly, in slice coordinates
+    (``Fraction`` tuples); without a slice (or points) the points as given. A point lies in the
+    slice when its exact binary value is ``origin + M t`` for some ``t``
+    (:meth:`~exactcells.slicing.Slice.locate`); only those can be located in the slice's
+    complex (for a plane through three training points: at least those three)."""
+    sl = settings.slice
+    if sl is None or points is None:
+        return points
+    from .slicing import points_in_slice
+
+    return points_in_slice(sl, np.asarray(points, dtype=float).tolist())[1]
+
+
+def sliced_snapshots(snapshots: Sequence[Snapshot], settings: TrackSettings) -> tuple[Snapshot, ...]:
+    """The snapshots with their networks restricted to the settings' slice (unchanged without
+    one): the 2-D networks whose complexes :func:`track` computes, for pictures and reports."""
+    if settings.slice is None:
+        return tuple(snapshots)
+    sl = settings.slice
+    return tuple(replace(s, network=sl.restrict(s.network)) for s in snapshots)
 
 
 def _agreement_float(side: np.ndarray, class_volumes: np.ndarray) -> np.ndarray:
@@ -765,7 +824,7 @@ def _work(task: tuple[dict[str, Any], dict[str, Any], list[list[float]] | None, 
     sd, settings_d, pts, cache = task
     s = snapshot_from_dict(sd)
     settings = TrackSettings.from_dict(settings_d)
-    points = None if pts is None else np.asarray(pts, dtype=float).reshape(-1, settings.domain.dim)
+    points = None if pts is None else np.asarray(pts, dtype=float).reshape(-1, settings.input_dim)
     t0 = time.perf_counter()
     d = _compute(s, settings, points)
     d["seconds"] = round(time.perf_counter() - t0, 4)
@@ -842,10 +901,18 @@ def track(
     if len(set(epochs)) != len(epochs):
         dup = sorted({e for e in epochs if epochs.count(e) > 1})
         raise TrackingError(f"duplicate epochs among the snapshots: {dup}")
+    for s in snaps:
+        if s.network.input_dim != settings.input_dim:
+            where = (f"the slice lives in R^{settings.input_dim}" if settings.slice is not None
+                     else f"the domain lives in R^{settings.domain.dim}")
+            raise TrackingError(f"epoch {s.epoch}: the network takes {s.network.input_dim} inputs but "
+                                f"{where}" + ("" if settings.slice is not None or s.network.input_dim <= 2
+                                              else " (track a plane through the inputs: TrackSettings.slice, "
+                                                   "exactcells track --plane FILE)"))
     if points is not None:
         points = np.asarray(points, dtype=float)
-        if points.ndim != 2 or points.shape[1] != settings.domain.dim:
-            raise TrackingError(f"training points must have shape (N, {settings.domain.dim}), "
+        if points.ndim != 2 or points.shape[1] != settings.input_dim:
+            raise TrackingError(f"training points must have shape (N, {settings.input_dim}), "
                                 f"got {points.shape}")
         if not np.all(np.isfinite(points)):
             raise TrackingError("training points contain NaN or infinity")

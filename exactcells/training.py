@@ -1,12 +1,15 @@
-"""Seeded 2-D tasks, small MLPs and training runs that save exact network snapshots.
+"""Seeded tasks, small MLPs and training runs that save exact network snapshots.
 
 The tasks are those of arXiv 2510.12700 (see the README): binary classification of points of the
 box ``[-3, 3]^2`` (``annuli``, ``two_clusters``, ``xor``, ``spiral``, ``checkerboard``,
 ``half_plane``) and the regression of ``x^2 + y^2 - 1.5`` (``regression``), plus two 3-class
 tasks for the multiclass study the paper leaves open (``spiral3``: three interleaved spiral
-arms; ``blobs3``: three Gaussian blobs; one output per class, cross-entropy). The datasets are
-plain numpy (no PyTorch needed): float32 coordinates, so that the exact value of every training
-point (its binary value, :func:`exactcells.numbers.to_rational`) is exactly what the network saw.
+arms; ``blobs3``: three Gaussian blobs; one output per class, cross-entropy), and ``digits``:
+scikit-learn's 8x8 digits (64 inputs, pixel values divided by 16 so that they lie in ``[0, 1]``,
+10 classes, cross-entropy; needs scikit-learn), tracked through a fixed plane of the input space
+(:attr:`exactcells.tracking.TrackSettings.slice`). The datasets are plain numpy (no PyTorch
+needed): float32 coordinates, so that the exact value of every training point (its binary value,
+:func:`exactcells.numbers.to_rational`) is exactly what the network saw.
 
 Training needs the optional PyTorch extra (``pip install 'exactcells[torch]'``); torch is
 imported lazily, inside :func:`train`. A run is reproducible: the dataset comes from
@@ -47,6 +50,8 @@ __all__ = [
     "CLASSIFICATION_TASKS",
     "MULTICLASS_TASKS",
     "num_outputs",
+    "input_dim",
+    "DIGITS_IMAGES",
     "BOX",
     "Dataset",
     "TrainConfig",
@@ -64,9 +69,12 @@ __all__ = [
 
 CLASSIFICATION_TASKS = ("annuli", "two_clusters", "xor", "spiral", "checkerboard", "half_plane")
 # k-class tasks (one output per class, cross-entropy; the class is the largest output)
-MULTICLASS_TASKS = {"spiral3": 3, "blobs3": 3}
+MULTICLASS_TASKS = {"spiral3": 3, "blobs3": 3, "digits": 10}
 TASKS = (*CLASSIFICATION_TASKS, *MULTICLASS_TASKS, "regression")
-BOX = 3.0  # the data live in [-BOX, BOX]^2, the paper's box
+BOX = 3.0  # the 2-D tasks' data live in [-BOX, BOX]^2, the paper's box
+# tasks whose inputs are not 2-D (their networks are tracked through a plane)
+INPUT_DIMS = {"digits": 64}
+DIGITS_IMAGES = 1797  # scikit-learn's 8x8 digits
 
 
 
@@ -78,21 +86,28 @@ def num_outputs(task: str) -> int:
     return MULTICLASS_TASKS.get(task, 1)
 
 
+def input_dim(task: str) -> int:
+    """Inputs of a task's networks: 2 for the 2-D tasks, 64 for ``digits``."""
+    if task not in TASKS:
+        raise TrainingError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return INPUT_DIMS.get(task, 2)
+
+
 # -- datasets -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Dataset:
-    """A seeded 2-D dataset (float32 arrays, read-only).
+    """A seeded dataset (float32 arrays, read-only).
 
     Attributes
     ----------
     task
         One of :data:`TASKS`.
     X_train, y_train, X_test, y_test
-        Points of shape ``(N, 2)`` and targets of shape ``(N,)``: labels 0/1 for
-        classification (class 1 is predicted where the network output is positive), real values
-        for regression.
+        Points of shape ``(N, n)`` (``n = 2``; 64 for ``digits``) and targets of shape ``(N,)``:
+        labels 0/1 for binary classification (class 1 is predicted where the network output is
+        positive), ``0 .. k-1`` for ``k`` classes, real values for regression.
     seed
         The seed that generated it.
     """
@@ -175,6 +190,23 @@ def _sample(task: str, rng: np.random.Generator, n: int, noise: float) -> tuple[
     return np.clip(X, -BOX, BOX), y
 
 
+def _digits(n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, ...]:
+    """``n_train + n_test`` distinct images of scikit-learn's digits (a seeded permutation),
+    pixel values / 16 (exact multiples of 1/16 in ``[0, 1]``)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise DependencyMissingError("the digits task needs scikit-learn: pip install scikit-learn") from e
+    if n_train + n_test > DIGITS_IMAGES:
+        raise TrainingError(f"the digits task has {DIGITS_IMAGES} images: n_train + n_test = "
+                            f"{n_train + n_test} is too many")
+    X, y = load_digits(return_X_y=True)
+    perm = np.random.default_rng(np.random.SeedSequence(seed)).permutation(len(X))
+    tr, te = perm[:n_train], perm[n_train : n_train + n_test]
+    X = X / 16.0
+    return X[tr], y[tr], X[te], y[te]
+
+
 def make_dataset(task: str, n_train: int = 200, n_test: int = 1000, seed: int = 0,
                  noise: float = 0.05) -> Dataset:
     """A seeded dataset of one of the paper's 2-D tasks.
@@ -194,7 +226,8 @@ def make_dataset(task: str, n_train: int = 200, n_test: int = 1000, seed: int = 
     Returns
     -------
     Dataset
-        float32 points in ``[-3, 3]^2``.
+        float32 points in ``[-3, 3]^2``; for ``digits``, distinct images (a permutation seeded
+        with ``seed``; ``noise`` is not used) in ``[0, 1]^64``.
 
     Examples
     --------
@@ -208,9 +241,12 @@ def make_dataset(task: str, n_train: int = 200, n_test: int = 1000, seed: int = 
         raise TrainingError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     if n_train < 1 or n_test < 0:
         raise TrainingError(f"need n_train >= 1 and n_test >= 0, got {n_train} and {n_test}")
-    train_ss, test_ss = np.random.SeedSequence(seed).spawn(2)
-    Xtr, ytr = _sample(task, np.random.default_rng(train_ss), n_train, noise)
-    Xte, yte = _sample(task, np.random.default_rng(test_ss), n_test, noise)
+    if task == "digits":
+        Xtr, ytr, Xte, yte = _digits(n_train, n_test, seed)
+    else:
+        train_ss, test_ss = np.random.SeedSequence(seed).spawn(2)
+        Xtr, ytr = _sample(task, np.random.default_rng(train_ss), n_train, noise)
+        Xte, yte = _sample(task, np.random.default_rng(test_ss), n_test, noise)
     a = [Xtr.astype(np.float32), ytr.astype(np.float32), Xte.astype(np.float32), yte.astype(np.float32)]
     for x in a:
         x.setflags(write=False)
@@ -220,8 +256,9 @@ def make_dataset(task: str, n_train: int = 200, n_test: int = 1000, seed: int = 
 # -- configurations -------------------------------------------------------------------------
 
 
-def parse_arch(arch: str | Sequence[int], outputs: int = 1) -> tuple[int, ...]:
-    """Layer widths from an architecture string such as ``"2-16-16-1"`` (ending in ``outputs``).
+def parse_arch(arch: str | Sequence[int], outputs: int = 1, inputs: int = 2) -> tuple[int, ...]:
+    """Layer widths from an architecture string such as ``"2-16-16-1"`` (starting with
+    ``inputs``, ending in ``outputs``).
 
     Examples
     --------
@@ -238,10 +275,10 @@ def parse_arch(arch: str | Sequence[int], outputs: int = 1) -> tuple[int, ...]:
         widths = tuple(int(w) for w in arch)
     if len(widths) < 2 or any(w < 1 for w in widths):
         raise TrainingError(f"architecture {arch!r}: need at least two positive widths")
-    if widths[0] != 2 or widths[-1] != outputs:
+    if widths[0] != inputs or widths[-1] != outputs:
         raise TrainingError(
-            f"architecture {arch!r}: the task is 2-D with {outputs} output(s), so it must start "
-            f"with 2 and end with {outputs} (e.g. '2-16-16-{outputs}')"
+            f"architecture {arch!r}: the task has {inputs} inputs and {outputs} output(s), so it "
+            f"must start with {inputs} and end with {outputs} (e.g. '{inputs}-16-16-{outputs}')"
         )
     return widths
 
@@ -299,7 +336,7 @@ class TrainConfig:
         multi = self.task in MULTICLASS_TASKS
         if multi and self.loss == "bce":
             object.__setattr__(self, "loss", "ce")
-        parse_arch(self.arch, num_outputs(self.task))
+        parse_arch(self.arch, num_outputs(self.task), input_dim(self.task))
         if self.epochs < 0 or self.every < 1:
             raise TrainingError(f"need epochs >= 0 and every >= 1, got {self.epochs} and {self.every}")
         if not (self.lr > 0 and self.weight_decay >= 0 and self.init_scale > 0):
@@ -437,7 +474,7 @@ def train(config: TrainConfig, progress: Callable[[str], None] | None = None) ->
     torch = _import_torch()
     from .network import network_from_torch
 
-    widths = parse_arch(config.arch, num_outputs(config.task))
+    widths = parse_arch(config.arch, num_outputs(config.task), input_dim(config.task))
     data = make_dataset(config.task, config.n_train, config.n_test, config.seed, config.noise)
     classify = data.is_classification
     multi = config.task in MULTICLASS_TASKS

@@ -183,7 +183,11 @@ def test_margin_certificate_three_classes() -> None:
     r0 = [r for r in K.regions() if maximizer_mask(K)[r].tolist() == [True, False, False]]
     assert len(r0) == 1
     assert not cert[r0[0]]
-    assert margin_filtration(K).uncertified == int(np.count_nonzero(~cert))
+    assert margin_filtration(K, refine=False).uncertified == int(np.count_nonzero(~cert))
+    # the exact filtration cuts exactly those cells by the runner-up, and is certified everywhere
+    F = margin_filtration(K)
+    assert F.refined == int(np.count_nonzero(~cert)) and F.uncertified == 0
+    assert F.subcomplex.complex is not K and F.subcomplex.complex.num_cells > K.num_cells
     # g_1 is affine wherever class 1 is not the unique maximizer
     c1 = affine_certificate(K, "class-score", 1)
     A = maximizer_mask(K)

@@ -11,7 +11,9 @@ from argmax_helpers import argmax_complex
 from exactcells import Domain, build_complex, network_from_dict
 from exactcells.dual import dual_graph, region_argmax_volumes
 from exactcells.spectral import kway_agreement, kway_partition
+from exactcells.topology.filtrations import margin_filtration
 from exactcells.topology.homology import homology
+from exactcells.topology.persistence import persistence
 from exactcells.topology.subcomplex import class_region, decision_boundary, junctions
 from exactcells.tracking import MULTICLASS_SIGNATURE_COLUMNS, Snapshot, TrackSettings, columns, track
 from exactcells.training import (
@@ -35,8 +37,8 @@ def three_class_net(seed: int) -> dict:
 
 
 def test_multiclass_tasks_and_configs() -> None:
-    assert MULTICLASS_TASKS == {"spiral3": 3, "blobs3": 3}
-    for task in MULTICLASS_TASKS:
+    assert MULTICLASS_TASKS == {"spiral3": 3, "blobs3": 3, "digits": 10}
+    for task in ("spiral3", "blobs3"):
         d = make_dataset(task, n_train=30, n_test=9, seed=2)
         assert sorted(set(d.y_train.tolist())) == [0.0, 1.0, 2.0]
         assert d.num_classes == 3 and d.is_classification
@@ -95,7 +97,14 @@ def test_track_three_classes_against_recomputation() -> None:
             ka = kway_agreement(kway_partition(G, 3, seed=0).labels, region_argmax_volumes(K, R))
             assert r.row["kway_agreement"] == pytest.approx(ka.volume_agreement_float, abs=1e-12)
         assert r.row["fiedler_agreement"] is None and r.row["paper_agreement"] is None
-        assert isinstance(r.row["margin_uncertified"], int)
+        # the margin's exact persistence (on the top-two refinement where needed)
+        F = margin_filtration(R)
+        P = persistence(F)
+        for d in range(2):
+            pairs = [(b, e) for b, e in P.exact_pairs(d) if e is not None and e != b]
+            assert r.row[f"margin_h{d}_pairs"] == len(pairs)
+            assert r.row[f"margin_h{d}_total"] == pytest.approx(float(sum(e - b for b, e in pairs)), abs=1e-12)
+        assert r.row["margin_refined_cells"] == F.refined
     assert "kway_agreement" in res.to_csv().splitlines()[0]
 
 

@@ -264,7 +264,17 @@ def test_multiclass_filtrations_end_in_the_betti_numbers(d: dict[str, Any], seed
             assert persistence(F).final_betti == beta
             vals = m if kind == "margin-lower-star" else class_score_values(K, k - 1)
             assert F.levels is not None and F.level_of is not None
+            # every cell's value is the maximum over its vertices, on the complex filtered
+            # (the argmax complex, or its top-two refinement where the function is not affine)
+            T = F.subcomplex.complex
+            Fv = [net.forward(T.vertex(v)) for v in range(T.f_vector[0])]
+            tv = [sorted(r)[-1] - sorted(r)[-2] if kind == "margin-lower-star" else
+                  r[k - 1] - max(x for i, x in enumerate(r) if i != k - 1) for r in Fv]
+            tvs = T.vertex_sets() if T is not K else vs
+            if T is K:
+                assert tv == list(vals)
             for c, lv in zip(F.order.tolist(), F.level_of.tolist()):
-                assert F.levels[lv] == max(vals[v] for v in vs[c])
+                assert F.levels[lv] == max(tv[v] for v in tvs[c])
+            assert F.uncertified == 0
             if k == 2:
                 assert F.uncertified == 0

@@ -17,13 +17,14 @@ from exactcells.training import (
     TrainConfig,
     TrainingError,
     grokking_config,
+    input_dim,
     make_dataset,
     parse_arch,
     snapshot_epochs,
 )
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", [t for t in TASKS if input_dim(t) == 2])  # digits: test_tracking_plane.py
 def test_datasets_are_seeded_float32_in_the_box(task: str) -> None:
     d = make_dataset(task, n_train=64, n_test=32, seed=3)
     assert d == make_dataset(task, n_train=64, n_test=32, seed=3)

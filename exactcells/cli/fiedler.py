@@ -304,7 +304,8 @@ def multiclass_section(ctx: AnalysisContext) -> dict[str, Any]:
     kw = _kway(ctx.hidden, G, ctx.network, ctx.domain, None, False)
     F = margin_filtration(R)
     P = persistence(F)
-    margin: dict[str, Any] = {"uncertified_cells": F.uncertified, "dimensions": []}
+    margin: dict[str, Any] = {"uncertified_cells": F.uncertified, "refined_cells": F.refined,
+                              "dimensions": []}
     for d in range(ctx.domain.dim):
         pairs = [(b, e) for b, e in P.exact_pairs(d) if e is not None and e != b]
         margin["dimensions"].append({

@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if P.filtration.uncertified is not None:
         summary["uncertified_cells"] = P.filtration.uncertified
+    if P.filtration.refined is not None:  # cells cut by the top-two refinement (exact margins)
+        summary["refined_cells"] = P.filtration.refined
     if args.filtration == "dimension-random":
         summary["f_vector_from_betti_maxima"] = [
             list(f_vector_from_betti_maxima(m, C.final_betti)) for m in C.maxima]

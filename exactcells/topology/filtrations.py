@@ -31,17 +31,24 @@ Kinds (see :data:`FILTRATION_KINDS`):
     coface's); order by value, then dimension, then index.
 
 For the two multiclass filtrations the value of a cell is the maximum of the function over the
-cell exactly when the function is affine on it. That is certified cell by cell from the exact
-vertex values (:func:`affine_certificate`): ``m`` is affine on a cell when one index is a top
-score and one other index a runner-up at every vertex (then ``m = F_t - F_i`` there), ``g_J`` when
-one index ``t`` is a top score at every vertex and, if ``t = J``, one other index a runner-up at
-every vertex. On the argmax complex a top index is common to all vertices of a cell, so only
-the runner-up can fail: on a cell where one class is the unique maximizer and the runner-up
-changes inside (three or more outputs) the function is concave, its maximum can lie inside the
-cell, and the filtration is the lower-star filtration of the vertex values (the usual discrete
-filtration of a function sampled at the vertices), not the sublevel sets of the function. The
-number of such cells is stored in ``Filtration.uncertified`` (always 0 for two outputs, where
-``m = |F_1 - F_2|``).
+cell exactly when the function is affine on it, and then the filtration is the sublevel-set
+filtration of the function itself (same persistence). That is certified cell by cell from the
+exact vertex values (:func:`affine_certificate`): ``m`` is affine on a cell when one index is a
+top score and one other index a runner-up at every vertex (then ``m = F_t - F_i`` there), ``g_J``
+when one index ``t`` is a top score at every vertex and, if ``t = J``, one other index a
+runner-up at every vertex. On the argmax complex a top index is common to all vertices of a
+cell, so only the runner-up can fail: on a cell where one class is the unique maximizer and the
+runner-up changes inside (three or more outputs) the function is concave and its maximum can
+lie inside the cell. Where that happens the filtration is taken on the **top-two refinement**
+(:func:`top_two_complex`): the complex on which the hidden signs, the argmax set and the set of
+maximizing pairs ``{i, j}`` of ``F_i + F_j`` are constant, built by the engine itself as the
+argmax complex of a derived network (:func:`top_two_network`; docs/mathematics.md, "The
+top-two refinement"). Both functions are affine on every cell of it, so the filtration is exact;
+its cells are those of the filtered subcomplex's cells, cut by the runner-up's changes, and
+``Filtration.refined`` counts the cells of the original complex that had to be cut (always 0 for
+two outputs, where ``m = |F_1 - F_2|`` is affine on every cell). ``refine=False`` keeps the old
+vertex-sampled filtration of the unrefined complex (then ``Filtration.uncertified`` counts the
+cells where it is not the function's sublevel-set filtration).
 
 Index-based filtrations (the two random ones) have no values: the value of the ``i``-th cell is
 ``i``. Value-based ones store the distinct exact values once (``levels``) and a level per entry.
@@ -49,6 +56,7 @@ Index-based filtrations (the two random ones) have no values: the value of the `
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -58,9 +66,10 @@ import numpy as np
 
 from ..complex import PolyhedralComplex
 from ..errors import InvalidFiltrationError
+from ..network import Network
 from ..numbers import float_view, to_rational
 from .chains import restricted_facets
-from .subcomplex import Subcomplex, whole_complex
+from .subcomplex import Subcomplex, subcomplex_from_mask, whole_complex
 
 __all__ = [
     "Filtration",
@@ -77,6 +86,10 @@ __all__ = [
     "margin_filtration",
     "class_score_filtration",
     "affine_certificate",
+    "top_two_network",
+    "top_two_complex",
+    "top_two_parents",
+    "MAX_TOP_TWO_CLASSES",
     "DETERMINISTIC_KINDS",
     "MULTICLASS_KINDS",
 ]
@@ -115,9 +128,15 @@ class Filtration:
     output
         The output neuron of an output filtration (the class of a class-score one), else ``None``.
     uncertified
-        Multiclass filtrations: the number of cells on which the function is not certified
-        affine, where the vertex maximum may be below the function's maximum (module
-        docstring); ``None`` for other kinds.
+        Multiclass filtrations: the number of cells of the filtered complex on which the
+        function is not certified affine, where the vertex maximum may be below the function's
+        maximum (module docstring): 0 unless built with ``refine=False``; ``None`` for other
+        kinds.
+    refined
+        Multiclass filtrations: the number of cells of the given (sub)complex on which the
+        function was not affine and which were cut by the top-two refinement (then
+        ``subcomplex`` lives in :func:`top_two_complex`); ``None`` for other kinds and with
+        ``refine=False``.
     """
 
     kind: str
@@ -128,6 +147,7 @@ class Filtration:
     seed: int | None = None
     output: int | None = None
     uncertified: int | None = None
+    refined: int | None = None
 
     @property
     def num_cells(self) -> int:
@@ -298,22 +318,30 @@ def _scores(K: PolyhedralComplex) -> list[tuple[Any, ...]]:
     return [tuple(v) for v in K.output_values_at_vertices()]
 
 
+def _margins(rows: Sequence[Sequence[Any]]) -> list[Any]:
+    out = []
+    for row in rows:
+        x, y = sorted(row, reverse=True)[:2]
+        out.append(x - y)
+    return out
+
+
+def _class_scores(rows: Sequence[Sequence[Any]], j: int) -> list[Any]:
+    return [row[j] - max(x for i, x in enumerate(row) if i != j) for row in rows]
+
+
 def margin_values(K: PolyhedralComplex) -> list[Any]:
     """The exact margin ``F_(1) - F_(2)`` (top score minus runner-up) at every vertex."""
-    out = []
-    for row in _scores(K):
-        a, b = sorted(row, reverse=True)[:2]
-        out.append(a - b)
-    return out
+    return _margins(_scores(K))
 
 
 def class_score_values(K: PolyhedralComplex, j: int) -> list[Any]:
     """The exact ``F_j - max_{i != j} F_i`` at every vertex."""
     rows = _scores(K)
-    k = len(rows[0]) if rows else K.network.output_dim
+    k = K.network.output_dim
     if not 0 <= j < k:
         raise InvalidFiltrationError(f"class {j} does not exist (the network has {k} outputs)")
-    return [row[j] - max(x for i, x in enumerate(row) if i != j) for row in rows]
+    return _class_scores(rows, j)
 
 
 def _top_masks(row: tuple[Any, ...]) -> tuple[int, dict[int, int]]:
@@ -329,16 +357,19 @@ def _top_masks(row: tuple[Any, ...]) -> tuple[int, dict[int, int]]:
     return top, runners
 
 
-def affine_certificate(S: PolyhedralComplex | Subcomplex, kind: str, j: int = 0) -> np.ndarray:
+def affine_certificate(S: PolyhedralComplex | Subcomplex, kind: str, j: int = 0,
+                       scores: Sequence[Sequence[Any]] | None = None) -> np.ndarray:
     """Per cell of the (sub)complex (in the order of ``S.cells``): True when the margin
     (``kind="margin"``) or the class score ``g_j`` (``kind="class-score"``) is certified affine
     on the cell from the exact vertex values (module docstring), so that its maximum over the
-    cell is its maximum over the vertices."""
+    cell is its maximum over the vertices. ``scores``: the exact class scores ``F`` at every
+    vertex (default: the complex's own network outputs there)."""
     T = _target(S)
     K = T.complex
-    masks = [_top_masks(row) for row in _scores(K)]
+    rows = _scores(K) if scores is None else scores
+    masks = [_top_masks(tuple(row)) for row in rows]
     vsets = K.vertex_sets()
-    k = K.network.output_dim
+    k = len(rows[0]) if len(rows) else K.network.output_dim
     full = (1 << k) - 1
     out = np.zeros(T.num_cells, dtype=bool)
     for n_, c in enumerate(T.cells.tolist()):
@@ -363,22 +394,148 @@ def affine_certificate(S: PolyhedralComplex | Subcomplex, kind: str, j: int = 0)
     return out
 
 
-def margin_filtration(target: PolyhedralComplex | Subcomplex) -> Filtration:
-    """Sublevel sets of the margin ``F_(1) - F_(2)`` (lower star of its exact vertex values);
-    ``uncertified`` counts the cells where it is not certified affine (module docstring)."""
-    S = _target(target)
-    F = _star(S, margin_values(S.complex), "margin-lower-star", None)
-    bad = int(np.count_nonzero(~affine_certificate(S, "margin")))
-    return replace(F, uncertified=bad)
+#: The most classes the top-two refinement takes: its derived network has ``k (k - 1) / 2``
+#: outputs, and the engine's argmax refinement handles at most 63 values at once.
+MAX_TOP_TWO_CLASSES = 11
 
 
-def class_score_filtration(target: PolyhedralComplex | Subcomplex, j: int = 0) -> Filtration:
-    """Sublevel sets of ``g_j = F_j - max_{i != j} F_i`` (lower star of its exact vertex
-    values); ``uncertified`` counts the cells where it is not certified affine."""
+def top_two_network(net: Network) -> Network:
+    """The derived network whose argmax complex is the top-two refinement of ``net``'s.
+
+    Its hidden layers are ``net``'s, then one more layer with the rows ``F_1 .. F_k`` of
+    ``net``'s last layer, followed by one max unit over all of them (it cuts by the argmax set
+    of ``F``, with the same sign entries as the argmax refinement) and ``k`` linear units that
+    carry ``F_1 .. F_k``; its outputs are the ``k (k - 1) / 2`` pairwise sums ``F_i + F_j``
+    (``i < j``, in lexicographic order). Its argmax refinement then also cuts by the set of
+    pairs that maximize ``F_i + F_j``, which are the pairs ``{top, runner-up}`` where the top is
+    unique (docs/mathematics.md, "The top-two refinement"). Needs ``3 <= k <=``
+    :data:`MAX_TOP_TWO_CLASSES`.
+
+    Examples
+    --------
+    >>> from exactcells import network_from_dict
+    >>> net = network_from_dict({"layers": [{"W": [[1, 0]], "b": [5]},
+    ...                                     {"W": [[0], [1], [-1]], "b": [10, -5, 5]}]})
+    >>> D = top_two_network(net)
+    >>> D.output_dim, D.forward([1, 0])
+    (3, (Fraction(11, 1), Fraction(9, 1), Fraction(0, 1)))
+    """
+    from ..network import Layer, Unit
+
+    k = net.output_dim
+    if k < 3:
+        raise InvalidFiltrationError(f"the top-two refinement needs >= 3 outputs, the network has {k} "
+                                     "(with two, the margin is affine on every cell of the argmax complex)")
+    if k > MAX_TOP_TWO_CLASSES:
+        raise InvalidFiltrationError(
+            f"the top-two refinement takes at most {MAX_TOP_TWO_CLASSES} classes (its derived network "
+            f"has k (k - 1) / 2 outputs for the argmax refinement), the network has {k}: use "
+            "refine=False for the vertex-sampled filtration")
+    last = net.layers[-1]
+    units = (Unit("max", tuple(range(k))),) + tuple(Unit("linear", (j,)) for j in range(k))
+    mid = Layer(last.W, last.b, units)
+    pairs = list(itertools.combinations(range(k), 2))
+    W = tuple(tuple(Fraction(int(c in (1 + i, 1 + j))) for c in range(k + 1)) for i, j in pairs)
+    out = Layer(W, tuple(Fraction(0) for _ in pairs))
+    return Network(tuple(net.layers[:-1]) + (mid, out), rounding=net.rounding)
+
+
+def top_two_complex(K: PolyhedralComplex) -> PolyhedralComplex:
+    """The top-two refinement of ``K``'s network on ``K``'s domain: the argmax complex of
+    :func:`top_two_network`. On each of its cells the hidden signs, the argmax set of ``F`` and,
+    where the top is unique, the set of runner-ups are constant, so the margin and every class
+    score are affine there; it refines the argmax complex (and the complex of the hidden units)."""
+    from ..build import build_complex
+
+    return build_complex(top_two_network(K.network), K.domain, with_output=True, refine="argmax")
+
+
+def top_two_parents(T: PolyhedralComplex, K: PolyhedralComplex) -> np.ndarray:
+    """For every cell of the top-two refinement ``T`` of ``K`` (:func:`top_two_complex`), the
+    index of the cell of ``K`` whose relative interior contains it, read off the sign vectors:
+    ``T``'s hidden entries are ``K``'s followed by the argmax entries of ``F`` (the max unit);
+    ``K`` is the argmax complex or the complex of the hidden units alone."""
+    ref = K.output_refinement
+    if ref not in (None, "argmax"):
+        raise InvalidFiltrationError(
+            "the exact margin and class-score filtrations refine the argmax complex (or the hidden "
+            "units' complex), not one cut by F_j = 0: build it with refine='argmax'")
+    nh, k = K.network.num_hidden, K.network.output_dim
+    if T.network.num_hidden != nh + k or T.domain.num_facets != K.domain.num_facets:
+        raise InvalidFiltrationError("not the top-two refinement of this complex")
+    TS = np.asarray(T.signs)
+    fac = TS[:, T.sign_slices()["domain_facets"]]
+    parts = [TS[:, :nh], fac] + ([TS[:, nh : nh + k]] if ref == "argmax" else [])
+    keys = np.ascontiguousarray(np.concatenate(parts, axis=1).astype(np.int8))
+    KS = np.ascontiguousarray(np.asarray(K.signs, dtype=np.int8))
+    if keys.shape[1] != KS.shape[1]:
+        raise InvalidFiltrationError("not the top-two refinement of this complex")
+    index = {row.tobytes(): i for i, row in enumerate(KS)}
+    out = np.empty(T.num_cells, dtype=np.int64)
+    for c, row in enumerate(keys):
+        i = index.get(row.tobytes())
+        if i is None:
+            raise InvalidFiltrationError(f"cell {c} of the refinement lies in no cell of the complex")
+        out[c] = i
+    return out
+
+
+def _exact_star(target: PolyhedralComplex | Subcomplex, kind: str, j: int | None,
+                refine: bool) -> Filtration:
+    """The margin (``j is None``) or class-score lower-star filtration, on the top-two
+    refinement wherever the function is not affine on a cell of ``target``."""
     S = _target(target)
-    F = _star(S, class_score_values(S.complex, j), "class-score-lower-star", j)
-    bad = int(np.count_nonzero(~affine_certificate(S, "class-score", j)))
-    return replace(F, uncertified=bad)
+    K = S.complex
+    what = "margin" if j is None else "class-score"
+
+    def values(rows: Sequence[Sequence[Any]]) -> list[Any]:
+        return _margins(rows) if j is None else _class_scores(rows, j)
+
+    rows = _scores(K)
+    if j is not None and not 0 <= j < K.network.output_dim:
+        raise InvalidFiltrationError(f"class {j} does not exist (the network has {K.network.output_dim} outputs)")
+    bad = int(np.count_nonzero(~affine_certificate(S, what, j or 0)))
+    if bad == 0 or not refine:
+        F = _star(S, values(rows), kind, j)
+        return replace(F, uncertified=bad, refined=None if not refine else 0)
+    T = top_two_complex(K)
+    parent = top_two_parents(T, K)
+    ST = subcomplex_from_mask(T, S.mask[parent], f"{S.name}, cut by the runner-up (top-two refinement)")
+    f0 = T.f_vector[0]
+    F_at = K.network.forward_homogeneous([T.vertex_homogeneous(v) for v in range(f0)])[1]
+    F = _star(ST, values(F_at), kind, j)
+    left = int(np.count_nonzero(~affine_certificate(ST, what, j or 0, F_at)))
+    if left:  # the refinement makes both functions affine on every cell (mathematics.md)
+        raise InvalidFiltrationError(f"internal: {left} cells of the top-two refinement are not certified")
+    return replace(F, uncertified=0, refined=bad)
+
+
+def margin_filtration(target: PolyhedralComplex | Subcomplex, *, refine: bool = True) -> Filtration:
+    """Sublevel sets of the margin ``F_(1) - F_(2)``, exactly: the lower star of its exact
+    vertex values on the (sub)complex, refined by the runner-up (:func:`top_two_complex`)
+    where the margin is not affine on a cell (module docstring). ``refine=False``: the lower
+    star on the unrefined complex, ``uncertified`` counting the cells where it is inexact.
+
+    Examples
+    --------
+    >>> from exactcells import Domain, build_complex, network_from_dict
+    >>> net = network_from_dict({"layers": [{"W": [[1, 0]], "b": [5]},
+    ...                                     {"W": [[0], [1], [-1]], "b": [10, -5, 5]}]})
+    >>> R = build_complex(net, Domain.box(2, -1, 1), with_output=True)   # F = (10, x, -x)
+    >>> F = margin_filtration(R)                                        # m = 10 - |x|
+    >>> F.refined, F.levels
+    (3, (Fraction(9, 1), Fraction(10, 1)))
+    >>> margin_filtration(R, refine=False).levels                       # only the corners
+    (Fraction(9, 1),)
+    """
+    return _exact_star(target, "margin-lower-star", None, refine)
+
+
+def class_score_filtration(target: PolyhedralComplex | Subcomplex, j: int = 0, *,
+                           refine: bool = True) -> Filtration:
+    """Sublevel sets of ``g_j = F_j - max_{i != j} F_i``, exactly, as
+    :func:`margin_filtration` (refined by the runner-up where ``g_j`` is not affine on a cell)."""
+    return _exact_star(target, "class-score-lower-star", j, refine)
 
 
 def filtration_from_values(
