@@ -51,6 +51,9 @@ __all__ = ["build_complex", "output_refinement", "num_steps", "Lattice", "plan_u
 # Lattice.sig stores sign codes 0 ('-'), 1 ('0'), 2 ('+'); these are the bits 1 << code, OR-ed
 # into a mask of the signs a cell's vertices take
 _NEG, _ZERO, _POS = 1, 2, 4
+# sign code of a cell from the OR of its vertices' bits: '+' if any is positive, else '-' if
+# any is negative, else '0' (a split cell, with both, keeps '+' for the part that keeps its id)
+_CODES = np.array([1 if not m & (_POS | _NEG) else (2 if m & _POS else 0) for m in range(8)], dtype=np.int8)
 
 
 @dataclass(slots=True)
@@ -129,6 +132,11 @@ class Lattice:
             pos = np.zeros(max(size, 2 * cap), dtype=np.int64)
             pos[:cap] = self.pos
             self.pos = pos
+
+    def padv(self, k: int) -> np.ndarray:
+        """The padded facet rows of the cells of dimension ``k`` (``pad[k]`` may have spare
+        rows, all -1, past them)."""
+        return self.pad[k][: len(self.by_dim[k])]
 
     def vids(self, cells: Sequence[int] | np.ndarray) -> np.ndarray:
         """Vertex ids (in ``store``) of vertex cells."""
@@ -224,10 +232,10 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
         if not ids.size:
             split_ids.append(np.zeros(0, dtype=np.int64))
             continue
-        mk = np.bitwise_or.reduce(mask[lat.pad[k]], axis=1)
+        mk = np.bitwise_or.reduce(mask[lat.padv(k)], axis=1)
         mask[ids] = mk
         split_ids.append(ids[(mk & 5) == 5])
-    codes = np.where(mask[:N] & _POS, 2, np.where(mask[:N] & _NEG, 0, 1)).astype(np.int8)
+    codes = _CODES[mask[:N]]
     sig[:N, j] = codes
     if not any(x.size for x in split_ids):
         return 0
@@ -335,10 +343,15 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
             rows_ = lat.pos[split_ids[k]]
             P[rows_] = -1
             P[rows_, : pos_rows[k].shape[1]] = pos_rows[k]
-        if blocks:
-            extra = [np.concatenate([x, np.full((x.shape[0], width - x.shape[1]), -1, dtype=np.int64)], axis=1)
-                     if x.shape[1] < width else x for x in blocks]
-            P = np.concatenate([P] + extra, axis=0)
+        live = len(lat.by_dim[k])
+        need = live + sum(x.shape[0] for x in blocks)
+        if need > P.shape[0]:  # grow by doubling: rows past the live ones are all -1
+            grown = np.full((max(need, 2 * P.shape[0]), width), -1, dtype=np.int64)
+            grown[:live] = P[:live]
+            P = grown
+        for x in blocks:
+            P[live : live + x.shape[0], : x.shape[1]] = x
+            live += x.shape[0]
         lat.pad[k] = P
     for k in range(n + 1):
         if new_ids[k]:
@@ -495,10 +508,11 @@ def _drop(lat: Lattice, dead: np.ndarray, add: Sequence[Sequence[int]] | None = 
         old = np.asarray(lat.by_dim[d], dtype=np.int64)
         stay = ~dead[old] if old.size else np.zeros(0, dtype=bool)
         extra = list(add[d]) if add is not None else []
+        rows_old = lat.padv(d) if d else None
         lat.by_dim[d] = old[stay].tolist() + extra
-        if d == 0:
+        if rows_old is None:
             continue
-        P = lat.pad[d][stay]
+        P = rows_old[stay]
         rows_new = [lat.facets[c] for c in extra]
         width = max([P.shape[1]] + [len(r) for r in rows_new])
         if width > P.shape[1]:
@@ -557,7 +571,7 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
         for d in range(1, n + 1):
             ids = lat.ids(d)
             if ids.size:
-                bits[ids] = np.bitwise_or.reduce(bits[lat.pad[d]], axis=1)
+                bits[ids] = np.bitwise_or.reduce(bits[lat.padv(d)], axis=1)
         hit = bits[:N] == (((1 << k) - 1) if wide else np.uint64((1 << k) - 1))
         cand[hit] = cand[hit] | (one << (i if wide else np.uint64(i)))
     alive = np.zeros(N, dtype=bool)

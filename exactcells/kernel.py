@@ -331,7 +331,7 @@ class VertexStore:
             ok &= den > 0
             num = (ea * (np.abs(b) + eb) + eb * (a + ea)) * INFL
             dt = num / (den * den) * INFL + 2.01 * U
-            t = np.clip(a / (a - b), 0.0, 1.0)
+            t = np.minimum(np.maximum(a / (a - b), 0.0), 1.0)
             ok &= np.isfinite(dt) & np.isfinite(t)
         good = np.flatnonzero(ok)
         if good.size:
