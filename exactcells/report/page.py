@@ -24,6 +24,9 @@ h3 { font-size: 14px; margin: 6px 0; } h4 { font-size: 13px; margin: 8px 0 4px 0
 .ec-row { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 .ec-main { flex: 1 1 620px; min-width: 420px; } .ec-side { flex: 1 1 420px; min-width: 360px; }
 .ec-plotwrap { position: relative; } .ec-plot { width: 100%; height: 620px; }
+.ec-canvas { position: absolute; overflow: hidden; pointer-events: none; }
+.ec-canvas canvas { position: absolute; left: 0; top: 0; pointer-events: none; }
+.ec-decimation { font-size: 12px; margin: 2px 0 4px 0; }
 .ec-diagram { width: 100%; height: 400px; } .ec-curves { width: 100%; }
 .ec-bar { margin: 6px 0; font-size: 13px; } .ec-bar input[type=range] { width: 50%; vertical-align: middle; }
 .ec-tip { position: absolute; display: none; pointer-events: none; z-index: 10; max-width: 360px;
