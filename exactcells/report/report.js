@@ -2,7 +2,9 @@
    Exact values arrive as strings and are shown as they are; float arrays are for drawing only. */
 (function () {
   'use strict';
+  var T = { start: performance.now() };
   var DATA = JSON.parse(document.getElementById('ec-data').textContent);
+  T.parsed = performance.now();
 
   function bytes(s) {
     var bin = atob(s), n = bin.length, out = new Uint8Array(n);
@@ -44,6 +46,7 @@
     this.points = cx.points ? f32(cx.points) : null;
     this.width = cx.entry_names.length;
     this._grid();
+    T.view = performance.now();
     if (cx.details) {
       var d = cx.details;
       this.ev = i32(d.edge_vertices); this.ezp = i32(d.edge_zero_ptr); this.ezi = i32(d.edge_zero_idx);
@@ -355,8 +358,10 @@
   // paint the regions for the current ranges and say what could not be seen
   ComplexWidget.prototype.redraw = function () {
     this.dirty = false;
-    var s = this.painter.draw();
+    var t0 = performance.now(), s = this.painter.draw();
     if (!s) return;
+    this.drawMs = performance.now() - t0;
+    this.drawCount = (this.drawCount || 0) + 1;
     this.decimation = s;
     var nb = this.notice, fmt = function (n) { return n.toLocaleString('en-US'); };
     nb.dataset.visible = String(s.visible); nb.dataset.subpixel = String(s.subpixel);
@@ -586,6 +591,7 @@
   api.hoverRegion = function (r) { return api.widget.hover(r, 20, 20); };
   api.selectRegion = function (r) { api.widget.selectRegion(r); return api.widget.panel.textContent; };
   api.scriptMs = performance.now();
+  api.timing = T;
   window.exactcellsReport = api;
   // "ready": plotly has drawn every plot and the regions are painted (ms since navigation start)
   page.drawn.then(function () {
