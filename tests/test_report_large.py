@@ -8,6 +8,7 @@ coordinates and axes; the colouring selector repaints the regions in the chosen 
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,31 +56,45 @@ def _f4(text: str) -> np.ndarray:
 
 
 def _view(d: Any) -> dict[str, Any]:
-    """The plot area's axes ranges and size in CSS pixels, and the notice's counts."""
+    """The plot area's axes ranges, the canvas size in device pixels, and the notice's counts."""
     out: dict[str, Any] = d.execute_script(
         "var fl = document.getElementById('ec-complex-plot')._fullLayout, n = document.getElementById("
-        "'ec-complex-decimation');"
-        "return {x: fl.xaxis.range, y: fl.yaxis.range, w: fl.xaxis._length, h: fl.yaxis._length,"
+        "'ec-complex-decimation'), c = document.querySelector('#ec-complex-canvas canvas');"
+        "return {x: fl.xaxis.range, y: fl.yaxis.range, W: c.width, H: c.height,"
         " dpr: window.devicePixelRatio || 1, text: n.textContent, visible: +n.dataset.visible,"
-        " subpixel: +n.dataset.subpixel, outlined: +n.dataset.outlined, drawn: exactcellsReport.widget.drawCount};")
+        " hidden: +n.dataset.hidden, outlined: +n.dataset.outlined, drawn: exactcellsReport.widget.drawCount};")
     return out
 
 
-def _expected_counts(K: PolyhedralComplex, v: dict[str, Any]) -> tuple[int, int, int]:
-    """Regions in view, less than a pixel across, at least OUTLINE_PX across: from the exact
-    vertices rounded to the page's float32 drawing coordinates, in double arithmetic."""
-    regions = K.regions()
-    V = K.vertices_float().astype(np.float32).astype(np.float64)
-    ax = np.array([V[list(K.vertex_sets()[r]), 0].min() for r in regions])
-    bx = np.array([V[list(K.vertex_sets()[r]), 0].max() for r in regions])
-    ay = np.array([V[list(K.vertex_sets()[r]), 1].min() for r in regions])
-    by = np.array([V[list(K.vertex_sets()[r]), 1].max() for r in regions])
-    (x0, x1), (y0, y1), dpr = v["x"], v["y"], v["dpr"]
-    sx, sy = v["w"] * dpr / (x1 - x0), v["h"] * dpr / (y1 - y0)
-    inview = ~((bx < x0) | (ax > x1) | (by < y0) | (ay > y1))
-    ext = np.maximum((bx - ax) * sx, (by - ay) * sy)
-    return (int(inview.sum()), int((inview & (ext < dpr)).sum()),
-            int((inview & (ext >= OUTLINE_PX * dpr)).sum()))
+def _expected_counts(cx: dict[str, Any], v: dict[str, Any]) -> tuple[int, int, int]:
+    """Regions in view, regions that contain no pixel centre (not painted: they cannot be seen),
+    regions at least OUTLINE_PX pixels across; recomputed from the page's float32 drawing
+    coordinates in double arithmetic: a pixel (i, j) belongs to a region when its centre
+    (i + 1/2, j + 1/2) lies in the region's scanline span [xl, xr) x [ymin, ymax)."""
+    px, py = _f4(cx["poly_x"]).astype(np.float64), _f4(cx["poly_y"]).astype(np.float64)
+    ps = np.frombuffer(base64.b64decode(cx["poly_start"]), dtype="<i4")
+    (x0, x1), (y0, y1), W, H = v["x"], v["y"], v["W"], v["H"]
+    sx, sy = W / (x1 - x0), H / (y1 - y0)
+    maxx, miny = x0 + W / sx, y1 - H / sy
+    visible = hidden = outlined = 0
+    for r in range(len(ps) - 1):
+        xs, ys = px[ps[r] : ps[r + 1]], py[ps[r] : ps[r + 1]]
+        if xs.max() < x0 or xs.min() > maxx or ys.max() < miny or ys.min() > y1:
+            continue
+        visible += 1
+        if max((xs.max() - xs.min()) * sx, (ys.max() - ys.min()) * sy) >= OUTLINE_PX * v["dpr"]:
+            outlined += 1
+        X, Y = (xs - x0) * sx, (y1 - ys) * sy
+        seen = False
+        for j in range(max(0, math.ceil(Y.min() - 0.5)), min(H - 1, math.ceil(Y.max() - 0.5) - 1) + 1):
+            yc = j + 0.5
+            cuts = [X[a] + (yc - Y[a]) * (X[a - 1] - X[a]) / (Y[a - 1] - Y[a])
+                    for a in range(len(X)) if (Y[a] <= yc) != (Y[a - 1] <= yc)]
+            if max(0, math.ceil(min(cuts) - 0.5)) <= min(W - 1, math.ceil(max(cuts) - 0.5) - 1):
+                seen = True
+                break
+        hidden += not seen
+    return visible, hidden, outlined
 
 
 def _pixel(d: Any, x: float, y: float) -> tuple[int, int, int, int]:
@@ -133,13 +148,13 @@ def test_decimation_notice_counts_what_cannot_be_seen(browser: Any, medium: Any,
     _open(browser, path)
     assert _console_errors(browser) == []
     v = _view(browser)
-    visible, subpixel, outlined = _expected_counts(K, v)
-    assert (v["visible"], v["subpixel"], v["outlined"]) == (visible, subpixel, outlined)
-    # at the default zoom the whole complex is in view, some regions are below a pixel, and the
-    # outlines of the small ones are left out: the notice says so, with the numbers
-    assert visible == K.num_regions and 0 < subpixel and outlined < visible
+    visible, hidden, outlined = _expected_counts(cx, v)
+    assert (v["visible"], v["hidden"], v["outlined"]) == (visible, hidden, outlined)
+    # at the default zoom the whole complex is in view, some regions contain no pixel centre, and
+    # the outlines of the small ones are left out: the notice says so, with the numbers
+    assert visible == K.num_regions and 0 < hidden and outlined < visible
     assert f"{visible:,} of {K.num_regions:,} regions in view" in v["text"]
-    assert f"{subpixel:,} of them are less than a pixel across" in v["text"]
+    assert f"{hidden:,} regions are too small to contain a pixel centre at this zoom" in v["text"]
     assert f"Outlines are drawn only around the {outlined:,} regions at least {OUTLINE_PX} pixels" in v["text"]
     # zoomed in to a small window: fewer regions in view, fewer below a pixel, recounted
     (x0, x1), (y0, y1) = v["x"], v["y"]
@@ -150,9 +165,9 @@ def test_decimation_notice_counts_what_cannot_be_seen(browser: Any, medium: Any,
     _wait_redraw(browser, v["drawn"])
     z = _view(browser)
     assert z["x"][1] - z["x"][0] < 0.5
-    visible2, subpixel2, outlined2 = _expected_counts(K, z)
-    assert (z["visible"], z["subpixel"], z["outlined"]) == (visible2, subpixel2, outlined2)
-    assert 0 < visible2 < visible and subpixel2 < subpixel
+    visible2, hidden2, outlined2 = _expected_counts(cx, z)
+    assert (z["visible"], z["hidden"], z["outlined"]) == (visible2, hidden2, outlined2)
+    assert 0 < visible2 < visible and hidden2 < hidden
     assert f"{visible2:,} of {K.num_regions:,} regions in view" in z["text"]
     assert _console_errors(browser) == []
 
