@@ -193,7 +193,7 @@
     return dpr;
   };
   // rasterize the regions in view into a W x H RGBA buffer; returns the counts
-  Painter.prototype.raster = function (W, H, ox, oy, sx, sy, C, out) {
+  Painter.prototype.raster = function (W, H, ox, oy, sx, sy, C, out, ids) {
     var v = this.w.view, px = v.px, py = v.py, ps = v.ps, bb = v.bbox, R = v.R;
     var pal = new Uint32Array(C.colours.length), lut = new Uint8Array(pal.buffer), b;
     for (b = 0; b < C.colours.length; b++) lut.set(rgba(C.colours[b]), 4 * b);
@@ -227,12 +227,29 @@
         }
         // columns whose pixel centre i + 1/2 lies in [xl, xr)
         var i0 = Math.max(0, Math.ceil(xl - 0.5)), i1 = Math.min(W - 1, Math.ceil(xr - 0.5) - 1);
-        if (i0 <= i1) { out.fill(colour, j * W + i0, j * W + i1 + 1); any = true; }
+        if (i0 <= i1) { out.fill(colour, j * W + i0, j * W + i1 + 1); ids.fill(r, j * W + i0, j * W + i1 + 1); any = true; }
       }
       if (any) seen++;
     }
     return { visible: visible, hidden: visible - seen, outlined: outlined, outline: outline };
   };
+  // outlines: the pixels where the region changes to the right or below, darkened, when one of
+  // the two regions is outlined
+  function outlinePixels(W, H, ids, outline, rgbaBuf) {
+    var k = 0.55, g = 70 * k;
+    for (var j = 0; j < H; j++) {
+      for (var i = 0, p = j * W; i < W; i++, p++) {
+        var a = ids[p], b, mark = false;
+        if (i + 1 < W && (b = ids[p + 1]) !== a && ((a >= 0 && outline[a]) || (b >= 0 && outline[b]))) mark = true;
+        else if (j + 1 < H && (b = ids[p + W]) !== a && ((a >= 0 && outline[a]) || (b >= 0 && outline[b]))) mark = true;
+        if (!mark) continue;
+        var q = 4 * p;
+        if (a < 0) { rgbaBuf[q] = rgbaBuf[q + 1] = rgbaBuf[q + 2] = 70; rgbaBuf[q + 3] = 150; continue; }
+        rgbaBuf[q] = rgbaBuf[q] * (1 - k) + g; rgbaBuf[q + 1] = rgbaBuf[q + 1] * (1 - k) + g;
+        rgbaBuf[q + 2] = rgbaBuf[q + 2] * (1 - k) + g;
+      }
+    }
+  }
   // the whole picture for the current ranges; returns what was decimated
   Painter.prototype.draw = function () {
     this.attach();
@@ -244,15 +261,16 @@
     var C = v.colouring(this.w.colouring);
     if (!this.img || this.img.width !== W || this.img.height !== H) this.img = ctx.createImageData(W, H);
     var buf = new Uint32Array(this.img.data.buffer);
-    buf.fill(0);
-    var st = this.raster(W, H, ox, oy, sx, sy, C, buf);
+    if (!this.ids || this.ids.length !== W * H) this.ids = new Int32Array(W * H);
+    buf.fill(0); this.ids.fill(-1);
+    var tm = { start: performance.now() };
+    var st = this.raster(W, H, ox, oy, sx, sy, C, buf, this.ids);
+    tm.raster = performance.now();
+    if (st.outlined) outlinePixels(W, H, this.ids, st.outline, this.img.data);
+    tm.outlines = performance.now();
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.putImageData(this.img, 0, 0);
-    if (st.outlined) {
-      ctx.beginPath();
-      for (var r = 0; r < v.R; r++) if (st.outline[r]) this._ring(ctx, r, ox, oy, sx, sy);
-      ctx.strokeStyle = 'rgba(70,70,70,0.6)'; ctx.lineWidth = (st.outlined > 20000 ? 0.4 : 0.7) * dpr; ctx.stroke();
-    }
+    tm.put = performance.now();
     if (v.bx.length) {
       ctx.beginPath();
       for (var i = 0; i + 1 < v.bx.length; i += 3) {
@@ -270,8 +288,11 @@
       }
       ctx.fill();
     }
+    tm.rest = performance.now();
     this.drawn = { f: f, dpr: dpr, sx: sx, sy: sy };
     this.drawOverlay();
+    this.timing = { raster: tm.raster - tm.start, outlines: tm.outlines - tm.raster, put: tm.put - tm.outlines,
+                    rest: tm.rest - tm.put };
     return { visible: st.visible, hidden: st.hidden, outlined: st.outlined };
   };
   Painter.prototype._ring = function (ctx, r, ox, oy, sx, sy) {
