@@ -27,6 +27,7 @@ from exactcells.cli import main
 from exactcells.complex import PolyhedralComplex
 from exactcells.dual import dual_graph
 from exactcells.numbers import format_rational
+from exactcells.report.page import pack, read_page_data, unpack
 from exactcells.report.payload import complex_payload
 
 pytest.importorskip("plotly")
@@ -61,11 +62,7 @@ def _unpack(text: str, stride: int, rows: int, width: int) -> np.ndarray:
 
 
 def _page_data(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    m = re.search(r'<script type="application/json" id="ec-data">(.*?)</script>', text, re.S)
-    assert m is not None
-    out: dict[str, Any] = json.loads(m.group(1))
-    return out
+    return read_page_data(path.read_text(encoding="utf-8"))
 
 
 def _external_resources(page: str) -> list[tuple[str, str]]:
@@ -176,6 +173,22 @@ def test_payload_rejects_other_dimensions() -> None:
     net = network_from_dict({"layers": [{"W": [[1, 0, 0]], "b": [0]}, {"W": [[1]], "b": [0]}]})
     with pytest.raises(InvalidDomainError):
         complex_payload(build_complex(net, Domain.box(3, -1, 1)))
+
+
+def test_packing_round_trips_and_shrinks_the_exact_texts() -> None:
+    K = build_complex(network_from_dict(_random_net(0, (2, 12, 10, 1))), Domain.box(2, -1, 1), with_output=True)
+    d = complex_payload(K)
+    big = {"volumes": d["volumes"] * 40, "signs": d["signs"] * 0 + base64.b64encode(bytes(200_000)).decode(),
+           "poly_x": base64.b64encode(np.random.default_rng(0).bytes(200_000)).decode(),
+           "small": ["1/3", "2"], "nested": [{"affine": d["affine"] * 40}], "text": "not base64; " * 10_000}
+    packed = pack(big)
+    assert unpack(packed) == big
+    assert set(packed["volumes"]) == {"packed", "z"} and packed["volumes"]["packed"] == "lines"
+    assert packed["signs"]["packed"] == "bytes" and len(packed["signs"]["z"]) < len(big["signs"]) / 20
+    assert packed["nested"][0]["affine"]["packed"] == "lines"
+    # incompressible bytes, short lists and texts that are not base64 stay as they are
+    assert packed["poly_x"] == big["poly_x"] and packed["small"] == big["small"] and packed["text"] == big["text"]
+    assert len(json.dumps(packed)) < len(json.dumps(big)) / 2
 
 
 # -- the commands ---------------------------------------------------------------------------

@@ -19,11 +19,12 @@ import pytest
 from exactcells import Domain, build_complex, network_from_dict
 from exactcells.complex import PolyhedralComplex
 from exactcells.io import atomic_write_text
+from exactcells.numbers import format_rational
 from exactcells.report.page import render_page
 from exactcells.report.payload import complex_payload
 
 pytest.importorskip("plotly")
-from test_report import _console_errors, _open, _screenshot, browser  # noqa: E402,F401  (fixture)
+from test_report import _console_errors, _grouped, _open, _screenshot, browser  # noqa: E402,F401  (fixture)
 
 OUTLINE_PX = 4  # report.js: outlines only around regions at least this many pixels across
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"]
@@ -211,5 +212,12 @@ def test_colouring_switch_repaints_the_regions(browser: Any, medium: Any, tmp_pa
         "return document.getElementById('ec-complex-plot').data.filter(function (t) {"
         " return t.legendgroup === 'classes'; }).map(function (t) { return t.name; });")
     assert legend == cx["colourings"][k_cat]["labels"]
+    # the exact texts arrive packed (zlib) and are unpacked in the page: hover shows them exactly
+    raw = path.read_text(encoding="utf-8")
+    assert '"volumes":{"packed":"lines"' in raw and '"signs":{"packed":"bytes"' in raw
+    for i in (0, int(big[-1]), K.num_regions - 1):
+        text = browser.execute_script("return exactcellsReport.hoverRegion(arguments[0]);", i)
+        assert f"area (exact): {format_rational(K.volume(regions[i]))}" in text
+        assert _grouped(K, regions[i]) in text
     assert _console_errors(browser) == []
     _screenshot(browser, "report_medium.png", tmp_path)

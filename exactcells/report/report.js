@@ -7,9 +7,26 @@
   T.parsed = performance.now();
 
   function bytes(s) {
+    if (typeof s !== 'string') return s;  // already unpacked bytes
     var bin = atob(s), n = bin.length, out = new Uint8Array(n);
     for (var i = 0; i < n; i++) out[i] = bin.charCodeAt(i);
     return out;
+  }
+  // packed parts of DATA ({packed: 'lines' | 'bytes', z: base64 of zlib}) are inflated by the
+  // browser's DecompressionStream before anything is drawn
+  function unpack(node, done) {
+    if (!node || typeof node !== 'object') return;
+    var keys = Array.isArray(node) ? node.map(function (_, i) { return i; }) : Object.keys(node);
+    keys.forEach(function (k) {
+      var v = node[k];
+      if (v && typeof v === 'object' && !Array.isArray(v) && v.packed && typeof v.z === 'string') {
+        var stream = new Blob([bytes(v.z)]).stream().pipeThrough(new DecompressionStream('deflate'));
+        done.push(new Response(stream).arrayBuffer().then(function (buf) {
+          node[k] = v.packed === 'lines' ? new TextDecoder().decode(buf).split('\x1e') : new Uint8Array(buf);
+        }));
+      } else unpack(v, done);
+    });
+    return done;
   }
   function f32(s) { return new Float32Array(bytes(s).buffer); }
   function i32(s) { return new Int32Array(bytes(s).buffer); }
@@ -633,17 +650,26 @@
   }
 
   var root = document.getElementById('ec-root');
-  var api = { data: DATA };
-  var page = DATA.kind === 'analysis' ? analysisPage(root) : trainingPage(root);
-  api.widget = page.widget;
-  if (page.go) api.go = page.go;
-  api.hoverRegion = function (r) { return api.widget.hover(r, 20, 20); };
-  api.selectRegion = function (r) { api.widget.selectRegion(r); return api.widget.panel.textContent; };
-  api.scriptMs = performance.now();
-  api.timing = T;
+  var api = { data: DATA, timing: T };
   window.exactcellsReport = api;
+  function start() {
+    T.unpacked = performance.now();
+    var page = DATA.kind === 'analysis' ? analysisPage(root) : trainingPage(root);
+    api.widget = page.widget;
+    if (page.go) api.go = page.go;
+    api.hoverRegion = function (r) { return api.widget.hover(r, 20, 20); };
+    api.selectRegion = function (r) { api.widget.selectRegion(r); return api.widget.panel.textContent; };
+    api.scriptMs = performance.now();
+    return page.drawn;
+  }
   // "ready": plotly has drawn every plot and the regions are painted (ms since navigation start)
-  page.drawn.then(function () {
+  var packed;
+  try { packed = unpack(DATA, []); } catch (e) {
+    root.appendChild(el('p', { 'class': 'ec-note' }, 'This browser cannot unpack the page\'s data ' +
+      '(it needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or later).'));
+    throw e;
+  }
+  Promise.all(packed).then(start).then(function () {
     api.readyMs = performance.now();
     api.ready = true;
     document.body.dataset.ready = '1';
