@@ -134,14 +134,16 @@ def measure(d: Any, out: Path, K: PolyhedralComplex, repeats: int) -> None:
         d.get(out.as_uri())
         wait(d, "return !!(window.exactcellsReport && window.exactcellsReport.ready)")
         wall = time.perf_counter() - t
-        ready, script, T, nav = d.execute_script(
+        wait(d, "return !!exactcellsReport.exactReady")
+        ready, script, T, nav, exact = d.execute_script(
             "var n = performance.getEntriesByType('navigation')[0];"
             "return [exactcellsReport.readyMs, exactcellsReport.scriptMs, exactcellsReport.timing,"
-            " [n.responseEnd, n.domInteractive, n.domContentLoadedEventEnd]]")
+            " [n.responseEnd, n.domInteractive, n.domContentLoadedEventEnd], exactcellsReport.exactMs]")
         print(f"load {i + 1}: ready {ready / 1000:.2f} s after navigation start (file read {nav[0] / 1000:.2f} s, "
               f"report.js starts {T['start'] / 1000:.2f} s, data parsed {T['parsed'] / 1000:.2f} s, "
-              f"arrays decoded {T.get('view', 0) / 1000:.2f} s, report.js done {script / 1000:.2f} s; "
-              f"selenium wall clock {wall:.2f} s; {load('')})")
+              f"picture data unpacked {T['unpacked'] / 1000:.2f} s, arrays decoded {T['view'] / 1000:.2f} s, "
+              f"report.js done {script / 1000:.2f} s; selenium wall clock {wall:.2f} s); exact texts unpacked "
+              f"{exact / 1000:.2f} s ({load('')})")
     note = d.execute_script("var n = document.getElementById('ec-complex-decimation');"
                             "return [n.dataset.visible, n.dataset.subpixel, n.dataset.outlined, n.textContent,"
                             " exactcellsReport.widget.drawMs];")

@@ -311,7 +311,9 @@ def browser() -> Iterator[Any]:
 def _open(d: Any, path: Path) -> float:
     d.get(path.as_uri())
     t0 = time.time()
-    while not d.execute_script("return !!(window.exactcellsReport && window.exactcellsReport.ready)"):
+    # ready: the picture is drawn; exactReady: the (possibly packed) exact texts are unpacked
+    while not d.execute_script("return !!(window.exactcellsReport && exactcellsReport.ready && "
+                               "exactcellsReport.exactReady)"):
         assert time.time() - t0 < 120, "the page never became ready"
         time.sleep(0.05)
     return float(d.execute_script("return window.exactcellsReport.readyMs"))

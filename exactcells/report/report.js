@@ -13,21 +13,28 @@
     return out;
   }
   // packed parts of DATA ({packed: 'lines' | 'bytes', z: base64 of zlib}) are inflated by the
-  // browser's DecompressionStream before anything is drawn
-  function unpack(node, done) {
-    if (!node || typeof node !== 'object') return;
-    var keys = Array.isArray(node) ? node.map(function (_, i) { return i; }) : Object.keys(node);
-    keys.forEach(function (k) {
+  // browser's DecompressionStream: what the picture needs before it is drawn, the exact texts
+  // for hover and click (EXACT keys) right after (the page says so until they are there)
+  var EXACT = { signs: 1, volumes: 1, affine: 1, details: 1 };
+  function isPacked(v) { return !!(v && typeof v === 'object' && v.packed && typeof v.z === 'string'); }
+  function unpack(node, done, skip, later) {
+    if (!node || typeof node !== 'object' || ArrayBuffer.isView(node)) return done;
+    if (Array.isArray(node) && (!node.length || typeof node[0] !== 'object')) return done;
+    Object.keys(node).forEach(function (k) {
       var v = node[k];
-      if (v && typeof v === 'object' && !Array.isArray(v) && v.packed && typeof v.z === 'string') {
-        var stream = new Blob([bytes(v.z)]).stream().pipeThrough(new DecompressionStream('deflate'));
-        done.push(new Response(stream).arrayBuffer().then(function (buf) {
-          node[k] = v.packed === 'lines' ? new TextDecoder().decode(buf).split('\x1e') : new Uint8Array(buf);
-        }));
-      } else unpack(v, done);
+      if (skip && skip[k]) later.push({ node: node, k: k });
+      else if (isPacked(v)) inflate(node, k, done);
+      else unpack(v, done, skip, later);
     });
     return done;
   }
+  function inflate(node, k, done) {
+    var v = node[k], stream = new Blob([bytes(v.z)]).stream().pipeThrough(new DecompressionStream('deflate'));
+    done.push(new Response(stream).arrayBuffer().then(function (buf) {
+      node[k] = v.packed === 'lines' ? new TextDecoder().decode(buf).split('\x1e') : new Uint8Array(buf);
+    }));
+  }
+  var exactReady = false;
   function f32(s) { return new Float32Array(bytes(s).buffer); }
   function i32(s) { return new Int32Array(bytes(s).buffer); }
   function el(tag, attrs, text) {
@@ -55,7 +62,6 @@
     this.cx = cx;
     this.R = cx.num_regions;
     this.px = f32(cx.poly_x); this.py = f32(cx.poly_y); this.ps = i32(cx.poly_start);
-    this.signs = bytes(cx.signs);
     this.colourValues = cx.colourings.map(function (c) {
       return c.kind === 'category' ? i32(c.values) : f32(c.values);
     });
@@ -64,12 +70,22 @@
     this.width = cx.entry_names.length;
     this._grid();
     T.view = performance.now();
+  }
+  // the exact data for hover and click, decoded on first use (false while still packed)
+  ComplexView.prototype.exact = function () {
+    if (this.signs) return true;
+    var cx = this.cx;
+    if (!exactReady && (isPacked(cx.signs) || isPacked(cx.volumes) || isPacked(cx.affine) || isPacked(cx.details))) {
+      return false;
+    }
+    this.signs = bytes(cx.signs);
     if (cx.details) {
       var d = cx.details;
       this.ev = i32(d.edge_vertices); this.ezp = i32(d.edge_zero_ptr); this.ezi = i32(d.edge_zero_idx);
       this.es = i32(d.edge_sides); this.rep = i32(d.region_edge_ptr); this.re = i32(d.region_edges);
     }
-  }
+    return true;
+  };
   ComplexView.prototype._grid = function () {
     var b = this.cx.bounds, R = this.R, G = Math.max(1, Math.min(512, Math.ceil(Math.sqrt(R))));
     var x0 = b[0], y0 = b[2], sx = (b[1] - b[0]) / G || 1, sy = (b[3] - b[2]) / G || 1;
@@ -124,6 +140,10 @@
     return '';
   };
   ComplexView.prototype.hoverText = function (r) {
+    if (!this.exact()) {
+      return 'region ' + r + ' (cell ' + (this.cx.first_region_cell + r) + ')\nclass: ' + this.classText(r) +
+        '\n(the exact data is being unpacked: a moment)';
+    }
     return ['region ' + r + ' (cell ' + (this.cx.first_region_cell + r) + ')',
             'sign vector (neurons | domain facets | output): ' + this.grouped(this.signChars(r)),
             'area (exact): ' + this.cx.volumes[r],
@@ -476,7 +496,7 @@
     panel.appendChild(el('h3', null, 'Region ' + r + ' (cell ' + (cx.first_region_cell + r) + ')'));
     panel.appendChild(el('pre', null, v.hoverText(r)));
     var neighbours = [];
-    if (cx.details) {
+    if (cx.details && v.exact()) {
       var d = cx.details, chars = v.signChars(r), names = cx.entry_names;
       var verts = d.vertices, self = this;
       var lo = v.rep[r], hi = v.rep[r + 1];
@@ -512,6 +532,8 @@
         panel.appendChild(el('p', { 'class': 'ec-note' }, 'Exact vertex coordinates are left out of this ' +
           'page: their text exceeds ' + d.vertex_text_budget + ' characters.'));
       }
+    } else if (cx.details) {
+      panel.appendChild(el('p', { 'class': 'ec-note' }, 'The exact data is being unpacked: click again in a moment.'));
     } else {
       panel.appendChild(el('p', { 'class': 'ec-note' }, 'Facets and neighbours: see the report of ' +
         '`exactcells analyze` on this network.'));
@@ -663,8 +685,8 @@
     return page.drawn;
   }
   // "ready": plotly has drawn every plot and the regions are painted (ms since navigation start)
-  var packed;
-  try { packed = unpack(DATA, []); } catch (e) {
+  var packed, later = [];
+  try { packed = unpack(DATA, [], EXACT, later); } catch (e) {
     root.appendChild(el('p', { 'class': 'ec-note' }, 'This browser cannot unpack the page\'s data ' +
       '(it needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or later).'));
     throw e;
@@ -673,5 +695,16 @@
     api.readyMs = performance.now();
     api.ready = true;
     document.body.dataset.ready = '1';
+    // then the exact texts ("exactReady": hover and click show them)
+    var exact = [];
+    later.forEach(function (it) {
+      if (isPacked(it.node[it.k])) inflate(it.node, it.k, exact);
+      else unpack(it.node[it.k], exact, null, null);
+    });
+    return Promise.all(exact);
+  }).then(function () {
+    exactReady = true;
+    api.exactMs = performance.now();
+    api.exactReady = true;
   }, function (e) { console.error(e); });
 })();
