@@ -170,6 +170,22 @@ def test_decimation_notice_counts_what_cannot_be_seen(browser: Any, medium: Any,
     assert (z["visible"], z["hidden"], z["outlined"]) == (visible2, hidden2, outlined2)
     assert 0 < visible2 < visible and hidden2 < hidden
     assert f"{visible2:,} of {K.num_regions:,} regions in view" in z["text"]
+    # the mouse wheel zooms out (plotly moves the picture while it zooms, then it is repainted)
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+
+    plot = browser.find_element("id", "ec-complex-plot")
+    ActionChains(browser).scroll_from_origin(ScrollOrigin.from_element(plot), 0, 300).perform()
+    import time
+
+    t0 = time.time()
+    while _view(browser)["x"] == z["x"] or _view(browser)["drawn"] == z["drawn"]:
+        assert time.time() - t0 < 30, "the wheel did not zoom"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    w = _view(browser)
+    assert w["x"][1] - w["x"][0] > z["x"][1] - z["x"][0]
+    assert (w["visible"], w["hidden"], w["outlined"]) == _expected_counts(cx, w)
     assert _console_errors(browser) == []
 
 
