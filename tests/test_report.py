@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -119,7 +118,7 @@ def test_payload_is_exact_and_complete(seed: int, widths: tuple[int, ...]) -> No
     zp, zi = _i32(det["edge_zero_ptr"]), _i32(det["edge_zero_idx"])
     sides = _i32(det["edge_sides"]).reshape(-1, 2)
     G = dual_graph(K)
-    nbrs = {i: set() for i in range(K.num_regions)}
+    nbrs: dict[int, set[int]] = {i: set() for i in range(K.num_regions)}
     for a, b in G.edges.tolist():
         nbrs[a].add(b)
         nbrs[b].add(a)

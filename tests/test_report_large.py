@@ -45,7 +45,7 @@ def medium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Polyhedra
     fied = np.cos(np.arange(K.num_regions) / 50.0)
     cx = complex_payload(K, fiedler=fied, details=False)
     cx["default_colouring"] = 0
-    data = {"kind": "analysis", "complex": cx, "complex_title": f"{K.num_regions} regions",
+    data: dict[str, Any] = {"kind": "analysis", "complex": cx, "complex_title": f"{K.num_regions} regions",
             "betti": {"head": ["subcomplex"], "rows": []}, "persistence": None, "summary": []}
     path = tmp_path_factory.mktemp("medium") / "report.html"
     atomic_write_text(path, render_page("medium", [], data))
@@ -144,7 +144,8 @@ def _wait_redraw(d: Any, before: int) -> None:
         time.sleep(0.05)
 
 
-def test_decimation_notice_counts_what_cannot_be_seen(browser: Any, medium: Any, tmp_path: Path) -> None:
+def test_decimation_notice_counts_what_cannot_be_seen(browser: Any, medium: Any,  # noqa: F811
+                                                      tmp_path: Path) -> None:
     K, cx, path = medium
     _open(browser, path)
     assert _console_errors(browser) == []
@@ -189,7 +190,7 @@ def test_decimation_notice_counts_what_cannot_be_seen(browser: Any, medium: Any,
     assert _console_errors(browser) == []
 
 
-def test_colouring_switch_repaints_the_regions(browser: Any, medium: Any, tmp_path: Path) -> None:
+def test_colouring_switch_repaints_the_regions(browser: Any, medium: Any, tmp_path: Path) -> None:  # noqa: F811
     K, cx, path = medium
     _open(browser, path)
     regions = K.regions()
