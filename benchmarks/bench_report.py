@@ -144,10 +144,11 @@ def measure(d: Any, out: Path, K: PolyhedralComplex, repeats: int) -> None:
               f"picture data unpacked {T['unpacked'] / 1000:.2f} s, arrays decoded {T['view'] / 1000:.2f} s, "
               f"report.js done {script / 1000:.2f} s; selenium wall clock {wall:.2f} s); exact texts unpacked "
               f"{exact / 1000:.2f} s ({load('')})")
-    note = d.execute_script("var n = document.getElementById('ec-complex-decimation');"
-                            "return [n.dataset.visible, n.dataset.subpixel, n.dataset.outlined, n.textContent,"
+    note = d.execute_script("var n = document.getElementById('ec-complex-decimation'),"
+                            " c = document.querySelector('#ec-complex-canvas canvas');"
+                            "return [c.width, c.height, exactcellsReport.widget.painter.timing, n.textContent,"
                             " exactcellsReport.widget.drawMs];")
-    print(f"painted in {note[4]:.0f} ms; notice: {note[3]}")
+    print(f"painted in {note[4]:.0f} ms ({note[2]}) on {note[0]} x {note[1]} device pixels; notice: {note[3]}")
     # a real mouse hover over the vertex mean of the region with the most edges
     r = int(np.argmax(np.diff(K.facet_csr[0][K.regions().start : K.regions().stop + 1])))
     px, py = d.execute_script(
