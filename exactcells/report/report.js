@@ -29,8 +29,11 @@
     return done;
   }
   function inflate(node, k, done) {
-    var v = node[k], stream = new Blob([bytes(v.z)]).stream().pipeThrough(new DecompressionStream('deflate'));
-    done.push(new Response(stream).arrayBuffer().then(function (buf) {
+    // the browser decodes the base64 (a data: URL) and inflates it off the page's script
+    var v = node[k];
+    done.push(fetch('data:application/octet-stream;base64,' + v.z).then(function (res) {
+      return new Response(res.body.pipeThrough(new DecompressionStream('deflate'))).arrayBuffer();
+    }).then(function (buf) {
       node[k] = v.packed === 'lines' ? new TextDecoder().decode(buf).split('\x1e') : new Uint8Array(buf);
     }));
   }
