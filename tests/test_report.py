@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from exactcells.cli import main
 from exactcells.complex import PolyhedralComplex
 from exactcells.dual import dual_graph
 from exactcells.numbers import format_rational
+from exactcells.report.page import pack, read_page_data, unpack
 from exactcells.report.payload import complex_payload
 
 pytest.importorskip("plotly")
@@ -61,11 +61,7 @@ def _unpack(text: str, stride: int, rows: int, width: int) -> np.ndarray:
 
 
 def _page_data(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    m = re.search(r'<script type="application/json" id="ec-data">(.*?)</script>', text, re.S)
-    assert m is not None
-    out: dict[str, Any] = json.loads(m.group(1))
-    return out
+    return read_page_data(path.read_text(encoding="utf-8"))
 
 
 def _external_resources(page: str) -> list[tuple[str, str]]:
@@ -122,7 +118,7 @@ def test_payload_is_exact_and_complete(seed: int, widths: tuple[int, ...]) -> No
     zp, zi = _i32(det["edge_zero_ptr"]), _i32(det["edge_zero_idx"])
     sides = _i32(det["edge_sides"]).reshape(-1, 2)
     G = dual_graph(K)
-    nbrs = {i: set() for i in range(K.num_regions)}
+    nbrs: dict[int, set[int]] = {i: set() for i in range(K.num_regions)}
     for a, b in G.edges.tolist():
         nbrs[a].add(b)
         nbrs[b].add(a)
@@ -176,6 +172,22 @@ def test_payload_rejects_other_dimensions() -> None:
     net = network_from_dict({"layers": [{"W": [[1, 0, 0]], "b": [0]}, {"W": [[1]], "b": [0]}]})
     with pytest.raises(InvalidDomainError):
         complex_payload(build_complex(net, Domain.box(3, -1, 1)))
+
+
+def test_packing_round_trips_and_shrinks_the_exact_texts() -> None:
+    K = build_complex(network_from_dict(_random_net(0, (2, 12, 10, 1))), Domain.box(2, -1, 1), with_output=True)
+    d = complex_payload(K)
+    big = {"volumes": d["volumes"] * 40, "signs": d["signs"] * 0 + base64.b64encode(bytes(200_000)).decode(),
+           "poly_x": base64.b64encode(np.random.default_rng(0).bytes(200_000)).decode(),
+           "small": ["1/3", "2"], "nested": [{"affine": d["affine"] * 40}], "text": "not base64; " * 10_000}
+    packed = pack(big)
+    assert unpack(packed) == big
+    assert set(packed["volumes"]) == {"packed", "z"} and packed["volumes"]["packed"] == "lines"
+    assert packed["signs"]["packed"] == "bytes" and len(packed["signs"]["z"]) < len(big["signs"]) / 20
+    assert packed["nested"][0]["affine"]["packed"] == "lines"
+    # incompressible bytes, short lists and texts that are not base64 stay as they are
+    assert packed["poly_x"] == big["poly_x"] and packed["small"] == big["small"] and packed["text"] == big["text"]
+    assert len(json.dumps(packed)) < len(json.dumps(big)) / 2
 
 
 # -- the commands ---------------------------------------------------------------------------
@@ -298,7 +310,9 @@ def browser() -> Iterator[Any]:
 def _open(d: Any, path: Path) -> float:
     d.get(path.as_uri())
     t0 = time.time()
-    while not d.execute_script("return !!(window.exactcellsReport && window.exactcellsReport.ready)"):
+    # ready: the picture is drawn; exactReady: the (possibly packed) exact texts are unpacked
+    while not d.execute_script("return !!(window.exactcellsReport && exactcellsReport.ready && "
+                               "exactcellsReport.exactReady)"):
         assert time.time() - t0 < 120, "the page never became ready"
         time.sleep(0.05)
     return float(d.execute_script("return window.exactcellsReport.readyMs"))

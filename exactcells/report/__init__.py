@@ -11,13 +11,18 @@
   current epoch marked.
 
 Why plotly: it is the well-kept library whose one JavaScript bundle renders offline from a single
-file, with WebGL traces (``scattergl``) that draw 100,000 filled polygons at interactive speed.
-Regions are drawn as one filled ``scattergl`` trace per colour level (``NaN``-separated
-polygons); the region under the cursor is found by an exact-in-floats point-in-polygon test on a
-grid index (not the nearest centroid), and the hover text is assembled from the embedded exact
-strings. Nothing is decimated: every region is drawn and hoverable; drawing coordinates are
-float32 (far below a pixel), and exact vertex coordinates are left out (the page says so) only
-when their text would exceed :data:`~exactcells.report.payload.VERTEX_TEXT_BUDGET` characters.
+file; it draws the axes, zoom and pan, legends, colour bars and the other plots. The regions
+themselves are painted by ``report.js`` on a canvas laid over plotly's plot area (one canvas path
+per colour, repainted when the axes change), which opens a page of 100,000 regions in seconds
+where plotly's filled WebGL traces took half a minute. What cannot be seen is decimated, and the
+page says so under the picture, with counts for the current zoom: region outlines are drawn only
+around regions at least 4 pixels across, and regions less than a pixel across are filled (their
+colour blends into the pixel) but cannot be seen one by one. Every region stays hoverable and
+clickable: the region under the cursor is found by a point-in-polygon test on a grid index (not
+the nearest centroid), and its hover text is assembled from the embedded exact strings. Drawing
+coordinates are float32 (far below a pixel); exact vertex coordinates are left out (the page says
+so) only when their text would exceed :data:`~exactcells.report.payload.VERTEX_TEXT_BUDGET`
+characters.
 """
 
 from __future__ import annotations
@@ -136,9 +141,9 @@ def analysis_data(ctx: AnalysisContext, summary: Mapping[str, Any], points: Any 
                                                            else 1)
         notes.append(f"The picture: {plane.num_regions} regions of the complex refined by the output"
                      + (f", on the {slice_note}; affine maps are in (x1, x2) with the other coordinates fixed"
-                        if slice_note else "") + ". Every region is drawn and hoverable; hover a region for "
-                     "its exact data, click it for its facets and neighbours (drag to zoom, double-click to "
-                     "reset).")
+                        if slice_note else "") + ". Hover a region for its exact data, click it for its facets "
+                     "and neighbours (drag to zoom, scroll, double-click to reset); every region is hoverable, "
+                     "and the line under the picture says what is too small to be seen at the current zoom.")
     else:
         notes.append("A 1-D network: see complex.png for the graph of the output (the interactive picture "
                      "is for 2-D complexes and slices).")

@@ -5,7 +5,9 @@ Everything a reader sees as a number about a region is exact and written with
 the output's affine map on it, the sign vectors of its edges and, within a size budget, the exact
 coordinates of its vertices. Floats appear only in arrays named for drawing (``poly_x``,
 ``poly_y``, ``colour_*``, ``boundary_*``, ``points``), stored as little-endian ``float32``
-in base64, which keeps a complex of 100,000 regions a few tens of megabytes.
+in base64. The page packs the long texts and arrays (:func:`~exactcells.report.page.pack`:
+zlib, inflated in the browser), which keeps a complex of 120,000 regions with exact rationals of
+hundreds of digits at about 75 MiB.
 
 The output's affine map on a region is solved exactly from the output's exact values at three
 affinely independent vertices of the region (the output is affine on the closed region), which
