@@ -192,7 +192,7 @@ class VertexStore:
         cap = self.fill.shape[0]
         if size <= cap:
             return
-        new = max(size, 2 * cap)
+        new = max(size, cap + cap // 2)  # 1.5x: the float rows are the bulk of the build's memory
         for name in ("Z", "R"):
             old = getattr(self, name)
             arr = np.zeros((new, old.shape[1]))
@@ -415,7 +415,7 @@ class VertexStore:
             n = self.n
             order = np.array(sorted(todo), dtype=np.int64)
             runs = np.split(order, np.flatnonzero(np.diff(self.fn[order])) + 1)
-            cache: dict[int, list[int]] = {}
+            cache: dict[int, np.ndarray] = {}
             cache_layer = -2
             for run in runs:
                 layer, row, minus = self.fns[int(self.fn[run[0]])]
@@ -432,27 +432,32 @@ class VertexStore:
                 missing = sorted({p for p in P + Q if p not in cache})
                 if missing:  # pragma: no cover - every parent is carried above
                     self._carry(missing, layer, cache)
+                Hp = np.stack([cache[p] for p in P])
+                Hq = np.stack([cache[q] for q in Q])
                 zr, zm = n + row, n + minus
-                for v, p, q in zip(run.tolist(), P, Q):
-                    hp, hq = cache[p], cache[q]
-                    a = hp[zr] - hp[zm] if minus >= 0 else hp[zr]
-                    b = hq[zr] - hq[zm] if minus >= 0 else hq[zr]
-                    h = [a * y - b * x for x, y in zip(hp, hq)]
-                    g = math.gcd(*h)
-                    if g > 1:
-                        h = [e // g for e in h]
+                a = Hp[:, zr] - Hp[:, zm] if minus >= 0 else Hp[:, zr]
+                b = Hq[:, zr] - Hq[:, zm] if minus >= 0 else Hq[:, zr]
+                H = a[:, None] * Hq - b[:, None] * Hp
+                # (D x, D) made primitive; the carried values z(h) are positively homogeneous
+                # and integral at integer points, so they stay integers when divided too
+                g = np.array([math.gcd(*r[:n], r[-1]) for r in H.tolist()], dtype=object)
+                big = np.flatnonzero(g > 1)
+                if big.size:
+                    H[big] //= g[big][:, None]
+                for i, v in enumerate(run.tolist()):
+                    h = H[i]
                     cache[v] = h
-                    exact[v] = _primitive(h[:n] + h[-1:])
+                    exact[v] = (*h[:n].tolist(), int(h[-1]))
         return [exact[v] for v in vids]
 
-    def _carry(self, vids: list[int], layer: int, cache: dict[int, list[int]]) -> None:
+    def _carry(self, vids: list[int], layer: int, cache: dict[int, np.ndarray]) -> None:
         """Full homogeneous vectors ``(D x, D z, D)`` of exact vertices at ``layer``."""
         if not vids:
             return
         coords = [self.exact[v] for v in vids]
         n = self.n
         for v, h, z in zip(vids, coords, self._forward(coords, layer)):
-            cache[v] = [*h[:n], *z.tolist(), h[n]]
+            cache[v] = np.array([*h[:n], *z.tolist(), h[n]], dtype=object)
 
     def release_floats(self) -> None:
         """Drop the float values (the build is over); creation records and exact data stay."""
