@@ -205,9 +205,13 @@ def domain_lattice(domain: Domain, ncut: int, net: Network) -> Lattice:
     return lat
 
 
-def _transition(lat: Lattice, layer: int) -> None:
-    """Replace each vertex's carried values by the pre-activations of ``layer`` (the next)."""
-    lat.store.transition(lat.cvid[lat.ids(0)], layer)
+def _transition(lat: Lattice, layer: int, sign_cols: Sequence[int] = ()) -> None:
+    """Replace each vertex's carried values by the pre-activations of ``layer`` (the next);
+    ``sign_cols``: the sign columns of the previous layer's stage (their exact codes at the
+    vertices let the kernel know the ReLUs that output exactly 0)."""
+    verts = lat.ids(0)
+    codes = lat.sig[verts][:, list(sign_cols)] if len(sign_cols) else None
+    lat.store.transition(lat.cvid[verts], layer, codes)
 
 
 def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
@@ -437,6 +441,12 @@ def _schedule(net: Network, refine: str | None) -> list[_Item]:
     return items
 
 
+def _stage_columns(net: Network, layer: int) -> range:
+    """The sign columns of hidden layer ``layer``'s stage (they come first, layer by layer)."""
+    start = sum(L.num_signs for L in net.layers[:layer])
+    return range(start, start + net.layers[layer].num_signs)
+
+
 def num_steps(net: Network, with_output: bool = False, refine: str | None = None) -> int:
     """Number of refinement steps of a build (one per cutting unit; one per max unit; the
     outputs: one per output for the zero refinement, one for the argmax refinement)."""
@@ -659,7 +669,8 @@ def _refine(
     for i in range(start, stop):
         item = sched[i]
         while lat.store.layer < item.layer:
-            _transition(lat, lat.store.layer + 1)
+            nxt = lat.store.layer + 1
+            _transition(lat, nxt, _stage_columns(net, nxt - 1) if nxt > 0 else ())
         if item.kind == "cut":
             _cut(lat, item.rows[0], item.sig)
         else:

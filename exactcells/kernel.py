@@ -79,6 +79,17 @@ bounds of the true ones. Widths above ``2^30`` are refused. A non-finite value a
    If either end's sign needed the exact path, the new vertex is computed exactly (its
    coordinates from the exact values at both ends) and its float data from 1-2 afresh.
 
+5. *Exact zeros.* A bound ``0`` means the float value is the exact value. It arises only where
+   no rounding can happen: an exact coordinate ``0`` (step 1, decided on the exact
+   coordinates); a ReLU output whose input's exact sign (from the build's sign codes, decided
+   earlier) is ``'-'`` or ``'0'``: the output is exactly 0; a layer row all of whose terms
+   ``W_ji y_i`` have ``y_i = 0`` exactly with bound 0, and ``b_j = 0`` (``eta`` is added as soon
+   as one product has two non-zero factors, decided on the factors, not on the product, which
+   may underflow); a crossing whose two ends have the value exactly 0 with bound 0 and equal
+   (``Zq_j - Zp_j = 0`` and ``Zp_j = 0``: the exact value is ``(1 - t) 0 + t 0``). So a value
+   ``0`` with bound ``0`` has the sign 0, exactly: dead and identically-zero neurons of a
+   degenerate network are decided without the exact path.
+
 The tests in ``tests/test_kernel.py`` check the invariant (I) against exact values on random and
 adversarial near-degenerate networks (weights that differ in the last bit, vertices within a few
 ulps of a hyperplane, coincident and exactly-zero neurons), and that the build gives the same
@@ -116,7 +127,8 @@ class _Consts:
         self.W: list[np.ndarray] = []  # W_hat transposed, (in, out)
         self.absW: list[np.ndarray] = []  # |W_hat| transposed, times 1 + (m + 3) 2^-52, / (1 - u)
         self.b: list[np.ndarray] = []
-        self.c: list[np.ndarray] = []  # gamma_{m+2} |b_hat| (inflated) + eta
+        self.c: list[np.ndarray] = []  # gamma_{m+2} |b_hat| (inflated) + eta; 0 where b = 0
+        self.nzW: list[np.ndarray] = []  # 1.0 where W is not zero (transposed)
         self.gam: list[float] = []
         for W, b in net.float_layers():
             m = W.shape[1]
@@ -126,7 +138,8 @@ class _Consts:
             self.W.append(np.ascontiguousarray(W.T))
             self.absW.append(np.ascontiguousarray(np.abs(W).T) * ((1.0 + (m + 3) * 2.0**-52) / (1.0 - U)))
             self.b.append(b)
-            self.c.append(g * np.abs(b) * INFL + ETA)
+            self.c.append(np.where(b != 0, g * np.abs(b) * INFL + ETA, 0.0))
+            self.nzW.append(np.ascontiguousarray((W != 0).T.astype(np.float64)))
             self.gam.append(g)
 
 
@@ -144,6 +157,24 @@ def _stage_bounds(layer: Any, Z: np.ndarray, R: np.ndarray, Y: np.ndarray) -> np
         else:
             cols.append(R[:, u.inputs[0]])
     return np.stack(cols, axis=1) if cols else np.zeros((Z.shape[0], 0))
+
+
+def _dead_relus(layer: Any, codes: np.ndarray) -> np.ndarray | None:
+    """Where a ReLU output of ``layer``'s stage is exactly 0: its input's exact sign code is
+    '-' or '0' (codes 0 or 1). One column per stage output; ``None`` if the stage has no ReLU."""
+    if layer.units is None:
+        return codes <= 1
+    cols: list[np.ndarray] = []
+    sc = 0
+    any_relu = False
+    for u in layer.units:
+        if u.kind == "relu":
+            cols.append(codes[:, sc] <= 1)
+            any_relu = True
+        else:
+            cols.append(np.zeros(codes.shape[0], dtype=bool))
+        sc += u.num_signs
+    return np.stack(cols, axis=1) if any_relu else None
 
 
 class VertexStore:
@@ -220,8 +251,13 @@ class VertexStore:
         return vids
 
     # -- float layers ----------------------------------------------------------------------
-    def _step(self, Z: np.ndarray, R: np.ndarray, layer: int) -> tuple[np.ndarray, np.ndarray]:
-        """Float values and bounds of ``layer`` from those of the previous one (step 2)."""
+    def _step(self, Z: np.ndarray, R: np.ndarray, layer: int, codes: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Float values and bounds of ``layer`` from those of the previous one (step 2).
+
+        ``codes`` are the previous stage's exact sign codes at these vertices (0 '-', 1 '0',
+        2 '+', one column per sign entry), when known: a ReLU whose input is known to be
+        ``<= 0`` outputs exactly 0 with bound 0 (step 5 of the module docstring)."""
         k = self.k
         with np.errstate(all="ignore"):
             if layer == 0:
@@ -230,8 +266,16 @@ class VertexStore:
                 prev = self.net.layers[layer - 1]
                 post = _stage_float(prev, Z)[0]
                 Rp = _stage_bounds(prev, Z, R, post)
+                if codes is not None:
+                    dead = _dead_relus(prev, codes)
+                    if dead is not None:
+                        post = np.where(dead, 0.0, post)
+                        Rp = np.where(dead, 0.0, Rp)
             Znew = post @ k.W[layer] + k.b[layer]
-            Rnew = ((Rp + k.gam[layer] * np.abs(post)) @ k.absW[layer] + k.c[layer]) * INFL + ETA
+            Rnew = ((Rp + k.gam[layer] * np.abs(post)) @ k.absW[layer] + k.c[layer]) * INFL
+            # eta wherever some term is not zero (a product of non-zero numbers may underflow)
+            live = ((Rp != 0) | (post != 0)).astype(np.float64) @ k.nzW[layer]
+            Rnew = np.where(live > 0, Rnew + ETA, Rnew)
         return Znew, Rnew
 
     def _fresh(self, vids: np.ndarray) -> None:
@@ -239,18 +283,20 @@ class VertexStore:
         n = self.n
         rows = [self.exact[v] for v in vids.tolist()]
         X = np.array([[h[i] / h[n] for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
+        exact0 = np.array([[h[i] == 0 for i in range(n)] for h in rows], dtype=bool).reshape(len(rows), n)
         with np.errstate(all="ignore"):
-            R = 2 * U * np.abs(X) * INFL + ETA
+            R = np.where(exact0, 0.0, 2 * U * np.abs(X) * INFL + ETA)
         Z = X
         for layer in range(self.layer + 1):
             Z, R = self._step(Z, R, layer)
         self.Z[vids] = Z
         self.R[vids] = R
 
-    def transition(self, vids: np.ndarray, layer: int) -> None:
-        """Carry the values of ``layer`` (the next one) at ``vids`` (the live vertices)."""
+    def transition(self, vids: np.ndarray, layer: int, codes: np.ndarray | None = None) -> None:
+        """Carry the values of ``layer`` (the next one) at ``vids`` (the live vertices);
+        ``codes``: the previous stage's exact sign codes there (see :meth:`_step`)."""
         assert layer == self.layer + 1
-        Z, R = self._step(self.Z[vids], self.R[vids], layer)
+        Z, R = self._step(self.Z[vids], self.R[vids], layer, codes)
         width = Z.shape[1]
         if width != self.Z.shape[1]:
             self.Z = np.zeros((self.fill.shape[0], width))
@@ -269,7 +315,7 @@ class VertexStore:
             if minus >= 0:
                 f = f - self.Z[vids, minus]
                 e = e + self.R[vids, minus] + U * np.abs(f)
-            e = e * INFL + ETA
+            e = np.where(e > 0, e * INFL + ETA, 0.0)
         return f, e
 
     # -- signs -----------------------------------------------------------------------------
@@ -277,8 +323,8 @@ class VertexStore:
         """Exact signs (-1, 0, 1) of ``z_row`` (minus ``z_minus``) at ``vids``, as int8."""
         f, e = self._bound(vids, row, minus)
         with np.errstate(invalid="ignore"):
-            ok = np.abs(f) > e
-        out = np.where(f > 0, 1, -1).astype(np.int8)
+            ok = (np.abs(f) > e) | (e == 0)  # a bound 0 means the value is exact (step 5)
+        out = np.sign(f).astype(np.int8)
         bad = np.flatnonzero(~ok)
         self.decided += int(vids.size - bad.size)
         TOTALS["decided"] += int(vids.size - bad.size)
@@ -343,9 +389,10 @@ class VertexStore:
                 D = Zq - Zp
                 self.Z[g] = Zp + tg * D
                 aD = np.abs(D)
-                Rn = (np.maximum(self.R[P[good]], self.R[Q[good]]) + dt[good][:, None] * aD
-                      + _gamma(3) * (np.abs(Zp) + aD))
-                self.R[g] = Rn * INFL + ETA
+                Rm = np.maximum(self.R[P[good]], self.R[Q[good]])
+                Rn = Rm + dt[good][:, None] * aD + _gamma(3) * (np.abs(Zp) + aD)
+                # exactly 0 with bound 0 where both ends are (step 5); eta elsewhere
+                self.R[g] = np.where((Rm != 0) | (D != 0) | (Zp != 0), Rn * INFL + ETA, 0.0)
         bad = np.flatnonzero(~ok)
         if bad.size:
             self.exact_coords(vids[bad].tolist())

@@ -183,3 +183,28 @@ def test_deep_near_degenerate_second_layer() -> None:
     assert refine_checking(net, Domain.box(2)) > 0
     # hidden signs of every region are realised by an interior point: the complex is exact
     assert K.f_vector[2] >= 4
+
+
+def test_dead_relus_and_zero_rows_are_exact_zeros_for_the_filter() -> None:
+    # a max-pool of two identically-zero rows, a ReLU of a ReLU that is dead on half the box,
+    # and the output cut F = 0, which is exactly 0 on that half: every such sign is an exact
+    # zero, decided by the bound 0 (step 5 of the kernel) without the exact path
+    d = {"layers": [
+        {"W": [[1, 0], [0, 1]], "b": [0, 0]},
+        {"W": [[0, 0], [0, 0], [1, 0]], "b": [0, 0, 0], "units": [["max", [0, 1]], ["relu", 2]]},
+        {"W": [[1, 1]], "b": [0]},
+    ]}
+    net = network_from_dict(d)
+    done = counting_store()
+    try:
+        B.build_complex(net, Domain.box(2), with_output=True)
+    finally:
+        stats = done()
+    assert stats["exact"] == 0 and stats["decided"] > 0
+    K, _ = both(net, Domain.box(2), with_output=True)  # the same complex as the exact path's
+    assert refine_checking(net, Domain.box(2), "zero") > 0
+    # the hidden neurons x and y cut the box into 4 regions; F = relu(x) is exactly 0 on the
+    # two left ones (sign 0 there) and cuts nothing
+    assert K.f_vector == (9, 12, 4)
+    out = K.signs[:, K.sign_slices()["outputs"]][:, 0]
+    assert sorted(out[K.dims == 2].tolist()) == [0, 0, 1, 1]
