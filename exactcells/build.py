@@ -46,7 +46,9 @@ from .measure import homogeneous
 from .network import Network
 from .progress import Progress
 
-__all__ = ["build_complex", "output_refinement", "num_steps", "Lattice", "plan_units", "refine_unit", "merge_units"]
+# the public part; Lattice, plan_units, refine_unit and merge_units are the engine's interface to
+# exactcells.parallel and the tests
+__all__ = ["build_complex", "output_refinement", "num_steps"]
 
 # Lattice.sig stores sign codes 0 ('-'), 1 ('0'), 2 ('+'); these are the bits 1 << code, OR-ed
 # into a mask of the signs a cell's vertices take
@@ -219,28 +221,16 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
 
     ``j`` is the sign column of the neuron. With ``minus``, the function that cuts is the
     difference of the carried values ``row - minus`` (both of one common integer scale).
-    Returns the number of cells split. The signs of all cells are combined with numpy (a cell's
-    mask is the OR of its facets' masks, dimension by dimension); only the split cells are
-    handled one by one.
+    Returns the number of cells split. The vertex signs come from the kernel; a cell's mask is
+    the OR of its facets' masks (:func:`_sign_masks`); the split cells of each dimension get the
+    facets of their parts in array operations (:func:`_split_facets`, the edges inline), and the
+    padded facet rows are updated (:func:`_write_pads`).
     """
-    facets, sig, store = lat.facets, lat.sig, lat.store
+    facets, store = lat.facets, lat.store
     mi = -1 if minus is None else minus
     N = lat.num_cells()
-    mask = np.zeros(N + 1, dtype=np.uint8)  # mask[N] = 0 serves the padding index -1
-    verts = lat.ids(0)
-    vsg = store.signs(lat.cvid[verts], row, mi)
-    mask[verts] = np.array([_NEG, _ZERO, _POS], dtype=np.uint8)[vsg + 1]
-    split_ids: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
-    for k in range(1, lat.n + 1):
-        ids = lat.ids(k)
-        if not ids.size:
-            split_ids.append(np.zeros(0, dtype=np.int64))
-            continue
-        mk = np.bitwise_or.reduce(mask[lat.padv(k)], axis=1)
-        mask[ids] = mk
-        split_ids.append(ids[(mk & 5) == 5])
-    codes = _CODES[mask[:N]]
-    sig[:N, j] = codes
+    mask, split_ids = _sign_masks(lat, store.signs(lat.cvid[lat.ids(0)], row, mi))
+    lat.sig[:N, j] = _CODES[mask[:N]]
     if not any(x.size for x in split_ids):
         return 0
     # the split cells, dimension by dimension (a split cell's facets are split before it); a
@@ -279,36 +269,7 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
             zero_lists: list[list[int]] = [[] for _ in range(cnt)]
             zero_pad = np.zeros((cnt, 0), dtype=np.int64)
         else:
-            Fi = np.where(F >= 0, F, N)
-            sp = part_zero[Fi] >= 0
-            valid = F >= 0
-            up = valid & ~sp
-            posside = up & ((mask[Fi] & _POS) != 0)
-            negside = up & ~posside
-            zc = z_ids[:, None]
-            pos_F = _compact_rows(np.concatenate([np.where(sp | posside, F, -1), zc], axis=1))
-            neg_F = _compact_rows(np.concatenate([np.where(sp, part_neg[Fi], np.where(negside, F, -1)), zc],
-                                                 axis=1))
-            # the zero part: the zero parts of split facets, then (sorted, once) the faces of
-            # the other facets that lie in the zero set
-            zs = np.where(sp, part_zero[Fi], -1)
-            r_i, c_i = np.nonzero(up)
-            G = lat.pad[k - 1][lat.pos[F[r_i, c_i]]]
-            Gi = np.where(G >= 0, G, N)
-            hit = mask[Gi] == _ZERO
-            gr, gc = np.nonzero(hit)
-            key = np.unique(r_i[gr] * (N + 1) + G[gr, gc])
-            zcell, zface = np.divmod(key, N + 1)
-            zcount = np.bincount(zcell, minlength=cnt)
-            first = _compact_rows(zs)
-            fcount = (first >= 0).sum(axis=1)
-            total = fcount + zcount
-            zero_pad = np.full((cnt, int(total.max(initial=0))), -1, dtype=np.int64)
-            zero_pad[:, : first.shape[1]] = first  # fcount <= total, so it fits
-            if zface.size:
-                starts = np.concatenate(([0], np.cumsum(zcount)[:-1]))
-                cols = fcount[zcell] + (np.arange(zface.size) - starts[zcell])
-                zero_pad[zcell, cols] = zface
+            pos_F, neg_F, zero_pad = _split_facets(lat, mask, F, z_ids, part_neg, part_zero, k)
             zero_lists = _row_lists(zero_pad)
         # record: '+' part keeps id and gets new facets; new zero and '-' cells
         pos_rows[k] = pos_F
@@ -336,8 +297,79 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
     sig = lat.sig
     sig[N:M] = sig[np.concatenate(parents)]
     sig[N:M, j] = np.concatenate(child_codes)
-    # the padded facet arrays: rows of the changed cells, then rows of the new cells
-    for k in range(1, n + 1):
+    _write_pads(lat, split_ids, pos_rows, pad_new)
+    for k in range(n + 1):
+        if new_ids[k]:
+            ids = np.concatenate(new_ids[k])
+            start = len(lat.by_dim[k])
+            lat.pos[ids] = np.arange(start, start + ids.size, dtype=np.int64)
+            lat.by_dim[k].extend(ids.tolist())
+    return split_total
+
+
+def _sign_masks(lat: Lattice, vsg: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The OR of the sign bits of every cell's vertices (``vsg``: exact signs at ``ids(0)``),
+    index ``N`` serving the padding, and the split cells (both strict signs) of each dimension."""
+    N = lat.num_cells()
+    mask = np.zeros(N + 1, dtype=np.uint8)
+    mask[lat.ids(0)] = np.array([_NEG, _ZERO, _POS], dtype=np.uint8)[vsg + 1]
+    split_ids: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    for k in range(1, lat.n + 1):
+        ids = lat.ids(k)
+        if not ids.size:
+            split_ids.append(np.zeros(0, dtype=np.int64))
+            continue
+        mk = np.bitwise_or.reduce(mask[lat.padv(k)], axis=1)
+        mask[ids] = mk
+        split_ids.append(ids[(mk & 5) == 5])
+    return mask, split_ids
+
+
+def _split_facets(lat: Lattice, mask: np.ndarray, F: np.ndarray, z_ids: np.ndarray, part_neg: np.ndarray,
+                  part_zero: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Padded facet rows of the three parts of split ``k``-cells (``k >= 2``) with facet rows
+    ``F``: the '+' part (the split facets' '+' parts, which keep their ids, the facets on the
+    '+' side, and the zero part ``z_ids``), the '-' part (likewise), and the zero part (the split
+    facets' zero parts, then, sorted and once, the faces in the zero set of the other facets)."""
+    N = part_neg.shape[0] - 1
+    cnt = F.shape[0]
+    Fi = np.where(F >= 0, F, N)
+    sp = part_zero[Fi] >= 0
+    valid = F >= 0
+    up = valid & ~sp
+    posside = up & ((mask[Fi] & _POS) != 0)
+    negside = up & ~posside
+    zc = z_ids[:, None]
+    pos_F = _compact_rows(np.concatenate([np.where(sp | posside, F, -1), zc], axis=1))
+    neg_F = _compact_rows(np.concatenate([np.where(sp, part_neg[Fi], np.where(negside, F, -1)), zc],
+                                         axis=1))
+    # the zero part: the zero parts of split facets, then (sorted, once) the faces of
+    # the other facets that lie in the zero set
+    zs = np.where(sp, part_zero[Fi], -1)
+    r_i, c_i = np.nonzero(up)
+    G = lat.pad[k - 1][lat.pos[F[r_i, c_i]]]
+    Gi = np.where(G >= 0, G, N)
+    hit = mask[Gi] == _ZERO
+    gr, gc = np.nonzero(hit)
+    key = np.unique(r_i[gr] * (N + 1) + G[gr, gc])
+    zcell, zface = np.divmod(key, N + 1)
+    zcount = np.bincount(zcell, minlength=cnt)
+    first = _compact_rows(zs)
+    fcount = (first >= 0).sum(axis=1)
+    total = fcount + zcount
+    zero_pad = np.full((cnt, int(total.max(initial=0))), -1, dtype=np.int64)
+    zero_pad[:, : first.shape[1]] = first  # fcount <= total, so it fits
+    if zface.size:
+        starts = np.concatenate(([0], np.cumsum(zcount)[:-1]))
+        cols = fcount[zcell] + (np.arange(zface.size) - starts[zcell])
+        zero_pad[zcell, cols] = zface
+    return pos_F, neg_F, zero_pad
+
+
+def _write_pads(lat: Lattice, split_ids: list[np.ndarray], pos_rows: list[np.ndarray],
+                pad_new: list[list[np.ndarray]]) -> None:
+    """Update the padded facet rows: the split cells' new rows, then rows for the new cells."""
+    for k in range(1, lat.n + 1):
         P = lat.pad[k]
         blocks = pad_new[k]
         width = max([P.shape[1], pos_rows[k].shape[1]] + [x.shape[1] for x in blocks])
@@ -357,13 +389,6 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
             P[live : live + x.shape[0], : x.shape[1]] = x
             live += x.shape[0]
         lat.pad[k] = P
-    for k in range(n + 1):
-        if new_ids[k]:
-            ids = np.concatenate(new_ids[k])
-            start = len(lat.by_dim[k])
-            lat.pos[ids] = np.arange(start, start + ids.size, dtype=np.int64)
-            lat.by_dim[k].extend(ids.tolist())
-    return split_total
 
 
 def _compact_rows(A: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "ExactCellsError",
+    "ReportDependencyError",
     "InvalidNetworkError",
     "NotPiecewiseLinearError",
     "UnsupportedOperatorError",
@@ -154,3 +155,7 @@ class TrackingError(ExactCellsError, ValueError):
 
 class TrackArgumentError(ExactCellsError, ValueError):
     """Inconsistent ``track`` options."""
+
+
+class ReportDependencyError(ExactCellsError, RuntimeError):
+    """plotly (its bundled plotly.js) is not installed."""

@@ -11,8 +11,8 @@ import pytest
 import exactcells
 from exactcells import errors
 
-# report/ is maintained on its own branch; its one error class is folded into errors.py later
-_ELSEWHERE = {"exactcells.report.page.ReportDependencyError"}
+# every error class lives in errors.py (none elsewhere)
+_ELSEWHERE: set[str] = set()
 
 
 def _modules() -> list[str]:

@@ -10,13 +10,9 @@ import zlib
 from importlib import resources
 from typing import Any
 
-from ..errors import ExactCellsError
+from ..errors import ReportDependencyError
 
 __all__ = ["render_page", "plotly_js", "ReportDependencyError", "pack", "unpack", "read_page_data"]
-
-
-class ReportDependencyError(ExactCellsError, RuntimeError):
-    """plotly (its bundled plotly.js) is not installed."""
 
 
 CSS = """
