@@ -522,14 +522,16 @@ def _sublattice(lat: Lattice, cells: Sequence[int]) -> tuple[Lattice, list[int]]
 
 
 def _closure(lat: Lattice, seeds: Sequence[int]) -> list[int]:
-    seen = set(seeds)
-    stack = list(seeds)
-    while stack:
-        for f in lat.facets[stack.pop()]:
-            if f not in seen:
-                seen.add(f)
-                stack.append(f)
-    return list(seen)
+    """The live cells ``seeds`` and all their faces (marked dimension by dimension, top down)."""
+    mark = np.zeros(lat.num_cells() + 1, dtype=bool)  # the last entry absorbs the padding -1
+    mark[np.asarray(seeds, dtype=np.int64)] = True
+    for d in range(lat.n, 0, -1):
+        ids = lat.ids(d)
+        sel = ids[mark[ids]]
+        if sel.size:
+            mark[lat.padv(d)[lat.pos[sel]].ravel()] = True
+    mark[-1] = False
+    return np.flatnonzero(mark).tolist()
 
 
 def _drop(lat: Lattice, dead: np.ndarray, add: Sequence[Sequence[int]] | None = None) -> None:
