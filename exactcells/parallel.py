@@ -63,20 +63,26 @@ from .errors import CellLimitExceeded, DependencyMissingError, InvalidArgumentEr
 from .network import Network
 from .processes import single_threaded_children
 from .shards import (
+    Fetched,
     Shard,
     ShardedComplex,
+    add_volumes,
     check_out_dir,
+    closure_volume,
+    fetch_cells,
+    fetch_requests,
     gather_shards,
     load_sharded,
     partition_of,
     shard_filename,
+    top_requests,
     write_index,
 )
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["cluster", "build_on_cluster", "plan_balanced_units", "DEFAULT_PARTITIONS"]
+__all__ = ["cluster", "build_on_cluster", "certify_on_cluster", "plan_balanced_units", "DEFAULT_PARTITIONS"]
 
 DEFAULT_PARTITIONS = 8
 
@@ -499,15 +505,47 @@ def _without_walls(r: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in r.items() if k != "walls"}
 
 
-def certify_on_cluster(path: str | Path, client: Client) -> dict[str, Any]:
+def _top_task(path: str, p: int) -> list[np.ndarray]:
+    S = load_sharded(path, cache=1)
+    return top_requests(S.shard(p), p, S.partitions, S.input_dim)
+
+
+def _fetch_task(path: str, q: int, *requests: np.ndarray) -> list[Fetched]:
+    """Shard ``q``'s answers to every shard's requests of one round (the shard loaded once)."""
+    S = load_sharded(path, cache=1)
+    P = S.partitions
+    if not any(r.size for r in requests):
+        w = S.shard_width
+        empty: Fetched = {"ids": np.zeros(0, np.int64), "dims": np.zeros(0, np.int8),
+                          "signs": np.zeros((0, w), np.int8), "ptr": np.zeros(1, np.int64),
+                          "facets": np.zeros(0, np.int64), "coords": []}
+        return [empty] * len(requests)
+    s = S.shard(q)
+    return [fetch_cells(s, q, P, r) for r in requests]
+
+
+def _closure_volume_task(path: str, p: int, *fetched: Fetched) -> dict[str, Any]:
+    S = load_sharded(path, cache=1)
+    return closure_volume(S.network, S.domain, S.output_refinement, p, *fetched)
+
+
+def _volume_of(r: dict[str, Any]) -> tuple[int, int]:
+    return r["volume"]
+
+
+def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -> dict[str, Any]:
     """The per-shard certificate of a sharded complex (:func:`exactcells.shards.certify_shards`)
     as Dask tasks: one check per shard, one wall count per shard fed by every shard's top cells,
-    the f-vector and Euler characteristic reduced exactly in the client. The workers must see
-    ``path``."""
+    the f-vector and Euler characteristic reduced exactly in the client. With ``volumes``, the
+    closure of every shard's top cells is fetched level by level (one task per shard and level
+    answers every shard's requests), each shard's exact volume sum is a task, and the sums are
+    added pairwise as a tree of tasks; the total must be the domain's volume. Nothing is
+    gathered: no task holds more than a shard, its requests and one shard's closure. The workers
+    must see ``path``."""
     from .shards import check_shard, check_walls, summarize_checks
 
     S = load_sharded(path)
-    P = S.partitions
+    P, n = S.partitions, S.input_dim
     tag = uuid.uuid4().hex[:12]
     sp = str(path)
     shard_f = [client.submit(check_shard, sp, p, key=f"ec-check-{tag}-{p}") for p in range(P)]
@@ -517,4 +555,37 @@ def certify_on_cluster(path: str | Path, client: Client) -> dict[str, Any]:
               for q in range(P)]
     small_f = [client.submit(_without_walls, f, key=f"ec-checked-{tag}-{p}") for p, f in enumerate(shard_f)]
     del hit_f, shard_f
-    return summarize_checks(S, client.gather(small_f), client.gather(wall_f))
+    vol_f: list[Any] = []
+    total_f: Any = None
+    if volumes:
+        getitem = operator.getitem
+        req = [client.submit(_top_task, sp, p, key=f"ec-top-{tag}-{p}") for p in range(P)]
+        fetched: list[list[Any]] = [[] for _ in range(P)]
+        for level in range(n + 1):
+            req_pq = [[client.submit(getitem, req[p], q, key=f"ec-rq-{tag}-{level}-{p}-{q}") for q in range(P)]
+                      for p in range(P)]
+            fetch = [client.submit(_fetch_task, sp, q, *[req_pq[p][q] for p in range(P)],
+                                   key=f"ec-fetch-{tag}-{level}-{q}") for q in range(P)]
+            got = [[client.submit(getitem, fetch[q], p, key=f"ec-got-{tag}-{level}-{q}-{p}") for q in range(P)]
+                   for p in range(P)]
+            for p in range(P):
+                fetched[p].extend(got[p])
+            if level < n:
+                req = [client.submit(fetch_requests, P, *got[p], key=f"ec-next-{tag}-{level}-{p}")
+                       for p in range(P)]
+            del req_pq, fetch, got
+        vol_f = [client.submit(_closure_volume_task, sp, p, *fetched[p], key=f"ec-volume-{tag}-{p}")
+                 for p in range(P)]
+        del fetched, req
+        tree = [client.submit(_volume_of, f, key=f"ec-vsum-{tag}-0-{p}") for p, f in enumerate(vol_f)]
+        depth = 0
+        while len(tree) > 1:
+            depth += 1
+            tree = [client.submit(add_volumes, *tree[i : i + 2], key=f"ec-vsum-{tag}-{depth}-{i}")
+                    for i in range(0, len(tree), 2)]
+        total_f = tree[0]
+    shard_results = client.gather(small_f)
+    wall_results = client.gather(wall_f)
+    if not volumes:
+        return summarize_checks(S, shard_results, wall_results)
+    return summarize_checks(S, shard_results, wall_results, client.gather(vol_f), client.gather(total_f))

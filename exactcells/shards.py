@@ -37,7 +37,8 @@ from .network import Network, network_from_dict
 __all__ = [
     "SHARDED_FORMAT_NAME", "SHARD_FORMAT_NAME", "SHARDED_FORMAT_VERSION", "INDEX_FILE",
     "partition_of", "Shard", "ShardedComplex", "shard_complex", "write_shards", "write_index",
-    "load_sharded", "gather_shards", "shard_filename", "z2_betti", "dual_adjacency",
+    "load_sharded", "gather_shards", "shard_filename", "z2_betti", "dual_adjacency", "certify_shards",
+    "shard_volume", "closure_volume", "domain_volume",
 ]
 
 SHARDED_FORMAT_NAME = "exactcells-sharded-complex"
@@ -374,6 +375,11 @@ class ShardedComplex:
     def euler_characteristic(self) -> int:
         return sum((-1) ** k * f for k, f in enumerate(self._f))
 
+    @property
+    def shard_width(self) -> int:
+        """The length of a sign vector in the shards."""
+        return self._width
+
     def shard_f_vectors(self) -> list[tuple[int, ...]]:
         return list(self._shard_f)
 
@@ -622,8 +628,8 @@ def check_shard(path: str | Path, p: int) -> dict[str, Any]:
         bad = np.flatnonzero(~(exp == s.signs[:f0]).all(axis=1))
         checked["vertices"] = f0
         for i in bad[:_MAX_REPORTED].tolist():
-            fail.append(f"shard {p}: vertex {i} has sign vector {tuple(s.signs[i])}, "
-                        f"the forward pass gives {tuple(exp[i])}")
+            fail.append(f"shard {p}: vertex {i} has sign vector {tuple(int(x) for x in s.signs[i])}, "
+                        f"the forward pass gives {tuple(int(x) for x in exp[i])}")
     counts = np.diff(s.facet_indptr)
     owner = np.repeat(np.arange(s.num_cells, dtype=np.int64), counts)
     fdims = np.empty(owner.shape[0], dtype=np.int8)
@@ -673,10 +679,165 @@ def check_walls(path: str | Path, q: int, *hits: np.ndarray) -> dict[str, Any]:
     return {"shard": q, "walls": int(walls.shape[0]), "failures": fail}
 
 
+# -- exact volumes per shard ----------------------------------------------------------------
+#
+# The volume of a top cell needs its closure (its facets, their facets, ..., its vertices), which
+# lies in other shards too. Shard p's closure is fetched level by level: its top cells, then
+# their facets, ..., then the vertices; in each round every shard answers the requests of all
+# shards at once (one load per shard and round). The closure is then a small complex of its own,
+# on which the exact face recursion of :mod:`exactcells.volumes` runs; the shards' exact sums
+# are added as a tree.
+
+Fetched = dict[str, Any]
+
+
+def top_requests(s: Shard, p: int, partitions: int, n: int) -> list[np.ndarray]:
+    """The first round's requests of shard ``p``: its own top cells (local indices)."""
+    req = [np.zeros(0, dtype=np.int64) for _ in range(partitions)]
+    req[p] = np.flatnonzero(s.dims == n).astype(np.int64)
+    return req
+
+
+def fetch_cells(s: Shard, q: int, partitions: int, local: np.ndarray) -> Fetched:
+    """The cells ``local`` (sorted local indices) of shard ``q``: cell ids, dimensions, sign
+    vectors, facets (as cell ids) and, for the vertices, their homogeneous coordinates."""
+    local = np.asarray(local, dtype=np.int64)
+    if local.size and (local.min() < 0 or local.max() >= s.num_cells):
+        raise FormatError(f"shard {q}: a facet reference points past its end")
+    c = (s.facet_indptr[local + 1] - s.facet_indptr[local]).astype(np.int64)
+    ptr = np.zeros(local.shape[0] + 1, dtype=np.int64)
+    np.cumsum(c, out=ptr[1:])
+    pos = np.repeat(s.facet_indptr[local], c) + (np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], c))
+    facets = s.facet_local[pos] * partitions + s.facet_shard[pos].astype(np.int64)
+    f0 = len(s.vertex_coords)
+    verts = [s.vertex_coords[i] for i in local[local < f0].tolist()]
+    return {"ids": local * partitions + q, "dims": s.dims[local], "signs": s.signs[local], "ptr": ptr,
+            "facets": facets, "coords": verts}
+
+
+def fetch_requests(partitions: int, *fetched: Fetched) -> list[np.ndarray]:
+    """The next round's requests: the facets of the cells just fetched, by shard (local indices,
+    sorted, distinct)."""
+    f = np.concatenate([r["facets"] for r in fetched]) if fetched else np.zeros(0, np.int64)
+    f = np.unique(f)
+    q = f % partitions
+    return [f[q == k] // partitions for k in range(partitions)]
+
+
+def _tree_sum(terms: list[Any]) -> Any:
+    """Exact sum of ``fmpq`` terms as a balanced tree (partial sums stay small)."""
+    from flint import fmpq
+
+    if not terms:
+        return fmpq(0)
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def closure_volume(net: Network, domain: Domain, refinement: str | None, p: int, *fetched: Fetched) -> dict[str, Any]:
+    """Exact total volume of the top cells of shard ``p`` from their fetched closure.
+
+    The closure is renumbered as a complex of its own (by dimension, then cell id: vertices first)
+    and :func:`exactcells.volumes.face_volumes` runs on it. Returns the shard, the number of its
+    top cells, their exact volume sum as ``(numerator, denominator)`` and the cell ids of the
+    cells whose facets do not lie in one flat (none in a valid complex)."""
+    import math
+
+    import scipy.sparse as sp
+    from flint import fmpq
+
+    from .localforms import LocalForms
+    from .volumes import cell_vertex_matrix, face_volumes
+
+    n = domain.dim
+    width = net.num_hidden + domain.num_facets + (net.output_dim if refinement is not None else 0)
+    recs = [r for r in fetched if r["ids"].shape[0]]
+    if not recs:
+        return {"shard": p, "regions": 0, "volume": (0, 1), "inconsistent": []}
+    ids = np.concatenate([r["ids"] for r in recs])
+    dims = np.concatenate([r["dims"] for r in recs]).astype(np.int64)
+    signs = np.concatenate([r["signs"] for r in recs]).reshape(-1, width)
+    counts = np.concatenate([np.diff(r["ptr"]) for r in recs])
+    facets = np.concatenate([r["facets"] for r in recs])
+    vmap: dict[int, tuple[int, ...]] = {}
+    off = 0
+    for r in recs:
+        for row, co in zip((off + np.flatnonzero(r["dims"] == 0)).tolist(), r["coords"]):
+            vmap[row] = co
+        off += r["ids"].shape[0]
+    uniq, first = np.unique(ids, return_index=True)
+    order = np.lexsort((uniq, dims[first]))
+    sel = first[order]  # rows of the concatenation, by dimension then cell id
+    N = sel.shape[0]
+    new_of_uniq = np.empty(N, dtype=np.int64)
+    new_of_uniq[order] = np.arange(N, dtype=np.int64)
+    start = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    c = counts[sel]
+    ptr = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(c, out=ptr[1:])
+    pos = np.repeat(start[sel], c) + (np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], c))
+    fac = facets[pos]
+    u = np.minimum(np.searchsorted(uniq, fac), N - 1)
+    found = uniq[u] == fac  # a facet outside the closure: only in a damaged complex
+    owner = np.repeat(np.arange(N, dtype=np.int64), c)[found]
+    B = sp.csr_matrix((np.ones(owner.shape[0], dtype=np.int64), (owner, new_of_uniq[u[found]])), shape=(N, N))
+    B.sort_indices()
+    d = dims[sel]
+    f0 = int(np.count_nonzero(d == 0))
+    H = [vmap[int(r)] for r in sel[:f0]]
+    V = cell_vertex_matrix(N, f0, d, B, n)
+    fv = face_volumes(n, d, signs[sel], B, V, H, LocalForms(net, domain, refinement))
+    tops = np.flatnonzero(d == n)
+    total = _tree_sum([fmpq(fv.nu[t], fv.L[t]) for t in tops.tolist()]) / math.factorial(n)
+    return {"shard": p, "regions": int(tops.shape[0]), "volume": (int(total.p), int(total.q)),
+            "inconsistent": [int(x) for x in uniq[order][fv.inconsistent].tolist()]}
+
+
+def add_volumes(*parts: tuple[int, int]) -> tuple[int, int]:
+    """Exact sum of rationals given as ``(numerator, denominator)`` (one node of the tree)."""
+    from flint import fmpq
+
+    t = _tree_sum([fmpq(a, b) for a, b in parts])
+    return int(t.p), int(t.q)
+
+
+def shard_volume(S: ShardedComplex, p: int) -> dict[str, Any]:
+    """:func:`closure_volume` of shard ``p`` in this process (shards loaded through ``S``'s cache)."""
+    n, P = S.input_dim, S.partitions
+    req = top_requests(S.shard(p), p, P, n)
+    fetched: list[Fetched] = []
+    for _ in range(n + 1):
+        level = [fetch_cells(S.shard(q), q, P, req[q]) for q in range(P) if req[q].size]
+        fetched.extend(level)
+        req = fetch_requests(P, *level)
+    return closure_volume(S.network, S.domain, S.output_refinement, p, *fetched)
+
+
+def domain_volume(domain: Domain) -> Any:
+    """The exact volume of the domain (a product for a box)."""
+    from fractions import Fraction
+
+    if domain.box_bounds is not None:
+        out = Fraction(1)
+        for a, b in domain.box_bounds:
+            out *= b - a
+        return out
+    return domain.volume()
+
+
 def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
-                     wall_results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+                     wall_results: Sequence[dict[str, Any]],
+                     volume_results: Sequence[dict[str, Any]] | None = None,
+                     total_volume: tuple[int, int] | None = None) -> dict[str, Any]:
     """Exact reductions of the per-shard results: f-vector (against the index), Euler
-    characteristic (1 for a complex whose union is a polytope), all failures."""
+    characteristic (1 for a complex whose union is a polytope), the total volume of the top
+    cells (against the domain's, when the volumes were computed), all failures."""
+    from fractions import Fraction
+
+    from .numbers import format_rational
+
     n = S.input_dim
     f = [sum(int(r["f_vector"][k]) for r in shard_results) for k in range(n + 1)]
     fail: list[str] = []
@@ -687,27 +848,49 @@ def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
         fail.append(f"Euler characteristic {chi}, expected 1")
     for r in list(shard_results) + list(wall_results):
         fail.extend(r["failures"])
-    return {
-        "certified": not fail,
+    out: dict[str, Any] = {
+        "certified": False,
         "f_vector": f,
         "euler_characteristic": chi,
         "shards": len(shard_results),
         "vertices_checked": sum(r["checked"]["vertices"] for r in shard_results),
         "facet_incidences_checked": sum(r["checked"]["facet incidences"] for r in shard_results),
         "walls_checked": sum(r["walls"] for r in wall_results),
-        "failures": fail,
-        "not_checked": "region volumes (exact volume sum), affine dimensions, completeness by cddlib",
     }
+    if volume_results is not None and total_volume is not None:
+        total = Fraction(*total_volume)
+        dvol = domain_volume(S.domain)
+        for r in volume_results:
+            for cid in r["inconsistent"][:_MAX_REPORTED]:
+                fail.append(f"cell {cid}: its facets' vertices do not lie in one affine subspace of its "
+                            "dimension (exact volume recursion)")
+        if total != dvol:
+            fail.append(f"the top cells' exact volumes add up to {format_rational(total)}, the domain's "
+                        f"volume is {format_rational(dvol)}")
+        out["regions_measured"] = sum(r["regions"] for r in volume_results)
+        out["total_volume"] = format_rational(total)
+        out["domain_volume"] = format_rational(dvol)
+        out["not_checked"] = "affine dimensions, completeness by cddlib"
+    else:
+        out["not_checked"] = "region volumes (exact volume sum), affine dimensions, completeness by cddlib"
+    out["certified"] = not fail
+    out["failures"] = fail
+    return out
 
 
-def certify_shards(path: str | Path) -> dict[str, Any]:
+def certify_shards(path: str | Path, volumes: bool = True) -> dict[str, Any]:
     """:func:`check_shard` and :func:`check_walls` on every shard in this process (one or two
-    shards in memory at a time); :func:`exactcells.parallel.certify_on_cluster` runs the same
-    functions as Dask tasks."""
+    shards in memory at a time), and with ``volumes`` the exact volume of every shard's top
+    cells (:func:`shard_volume`: the closure of one shard's top cells at a time), summed
+    exactly; :func:`exactcells.parallel.certify_on_cluster` runs the same functions as Dask
+    tasks."""
     S = ShardedComplex(path)
     res = [check_shard(path, p) for p in range(S.partitions)]
     walls = [check_walls(path, q, *[r["walls"][q] for r in res]) for q in range(S.partitions)]
-    return summarize_checks(S, res, walls)
+    if not volumes:
+        return summarize_checks(S, res, walls)
+    vols = [shard_volume(S, p) for p in range(S.partitions)]
+    return summarize_checks(S, res, walls, vols, add_volumes(*[v["volume"] for v in vols]))
 
 
 def dual_adjacency(S: ShardedComplex) -> tuple[Any, np.ndarray]:

@@ -239,13 +239,23 @@ def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
                 p.kill()
 
 
-def test_certify_on_cluster_equals_certify_shards(client: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["degenerate", "generic-3d"])
+def test_certify_on_cluster_equals_certify_shards(name: str, client: Any, tmp_path: Path) -> None:
     from exactcells.parallel import certify_on_cluster
     from exactcells.shards import certify_shards
 
-    net = NETS["degenerate"]
+    net = NETS[name]
     S = build_on_cluster(net, client=client, with_output=True, partitions=3, out=tmp_path / "K")
     assert isinstance(S, ShardedComplex)
     a = certify_on_cluster(tmp_path / "K", client)
     assert a["certified"], a["failures"]
     assert a == certify_shards(tmp_path / "K")
+    # the volumes reduced as a tree of tasks: the one-process certificate's exact total
+    from fractions import Fraction
+
+    from exactcells.certify import certify
+
+    one = certify(S.to_complex())
+    assert one.total_volume is not None and one.total_volume == one.domain_volume
+    assert Fraction(a["total_volume"]) == one.total_volume and a["regions_measured"] == S.num_regions
+    assert "total_volume" not in certify_on_cluster(tmp_path / "K", client, volumes=False)
