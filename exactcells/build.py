@@ -883,14 +883,15 @@ def build_complex_by_units(
         bar.update(i, merger.num_cells, "merged")
 
     if jobs > 1 and len(units) > 1 and start < steps:
-        import multiprocessing
+        # several processes: the one execution layer, a local Dask cluster (exactcells.parallel
+        # plans its own balanced units and merges them by sign vector: the identical complex)
+        from .parallel import build_on_cluster, cluster
 
-        workers = min(jobs, len(units))
-        chunk = max(1, len(units) // (8 * workers))
-        # leaving the block terminates the workers, also when the limit stops the build early
-        with multiprocessing.get_context().Pool(workers, _init_worker, (net, with_output, ro, max_cells)) as pool:
-            for i, part in enumerate(pool.imap_unordered(_refine_unit_task, units, chunksize=chunk), 1):
-                take(i, part)
+        with cluster(min(jobs, len(units)), announce=progress) as client:
+            K = build_on_cluster(net, domain, client=client, with_output=with_output, refine=ro,
+                                 max_cells=max_cells, progress=progress)
+        assert isinstance(K, PolyhedralComplex)
+        return K
     else:
         for i, unit in enumerate(units, 1):
             take(i, refine_unit(unit, net, with_output, ro, max_cells))
