@@ -72,6 +72,7 @@ from .shards import (
     fetch_cells,
     fetch_requests,
     gather_shards,
+    load_shard,
     load_sharded,
     partition_of,
     shard_filename,
@@ -591,7 +592,9 @@ def _fetch_task(path: str, q: int, *requests: np.ndarray) -> list[Fetched]:
                           "signs": np.zeros((0, w), np.int8), "ptr": np.zeros(1, np.int64),
                           "facets": np.zeros(0, np.int64), "coords": []}
         return [empty] * len(requests)
-    s = S.shard(q)
+    f0 = S.shard_f_vectors()[q][0]  # the vertices come first: read their coordinates only if asked
+    s = load_shard(S.path / shard_filename(q), q, P, S.shard_width, S.input_dim,
+                   vertices=any(bool(r.size) and int(r.min()) < f0 for r in requests))
     return [fetch_cells(s, q, P, r) for r in requests]
 
 

@@ -134,8 +134,10 @@ class Shard:
         atomic_write_bytes(path, self.to_bytes(p, partitions), force=force)
 
 
-def load_shard(path: str | Path, p: int, partitions: int, width: int, n: int) -> Shard:
-    """Read and check one shard file."""
+def load_shard(path: str | Path, p: int, partitions: int, width: int, n: int, vertices: bool = True) -> Shard:
+    """Read and check one shard file (without ``vertices``, its vertices' coordinates are
+    neither read nor checked and the shard has none: for lookups of dimensions, sign vectors
+    and facets)."""
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -153,7 +155,7 @@ def load_shard(path: str | Path, p: int, partitions: int, width: int, n: int) ->
             indptr = np.asarray(data["facet_indptr"], dtype=np.int64)
             fsh = np.asarray(data["facet_shard"], dtype=np.int32)
             floc = np.asarray(data["facet_local"], dtype=np.int64)
-            text = bytes(data["vertex_coords"]).decode()
+            text = bytes(data["vertex_coords"]).decode() if vertices else ""
     except FormatError:
         raise
     except (KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
@@ -166,6 +168,8 @@ def load_shard(path: str | Path, p: int, partitions: int, width: int, n: int) ->
         raise FormatError(f"{path}: facet references outside the shards")
     verts = tuple(tuple(int(x) for x in line.split()) for line in text.split("\n")) if text else ()
     f0 = int(np.count_nonzero(dims == 0))
+    if not vertices:
+        return Shard(dims, signs, indptr, fsh, floc, ())
     if len(verts) != f0 or any(len(v) != n + 1 or v[-1] <= 0 for v in verts):
         raise FormatError(f"{path}: 'vertex_coords' must have {f0} lines of {n + 1} integers")
     return Shard(dims, signs, indptr, fsh, floc, verts)
@@ -636,7 +640,7 @@ def check_shard(path: str | Path, p: int) -> dict[str, Any]:
     fsigns = np.empty((owner.shape[0], s.signs.shape[1]), dtype=np.int8)
     for q in np.unique(s.facet_shard).tolist():
         sel = np.flatnonzero(s.facet_shard == q)
-        t = s if q == p else load_shard(S.path / shard_filename(q), q, P, s.signs.shape[1], n)
+        t = s if q == p else load_shard(S.path / shard_filename(q), q, P, s.signs.shape[1], n, vertices=False)
         loc = s.facet_local[sel]
         if loc.size and loc.max() >= t.num_cells:
             fail.append(f"shard {p}: a facet reference points past the end of shard {q}")
