@@ -75,8 +75,11 @@ from .shards import (
     load_shard,
     load_sharded,
     partition_of,
+    range_splitters,
+    range_volume,
     shard_filename,
     top_requests,
+    top_sample,
     write_index,
 )
 
@@ -598,13 +601,23 @@ def _fetch_task(path: str, q: int, *requests: np.ndarray) -> list[Fetched]:
     return [fetch_cells(s, q, P, r) for r in requests]
 
 
-def _closure_volume_task(path: str, p: int, *fetched: Fetched) -> dict[str, Any]:
+def _closure_volume_task(path: str, p: int, splitters: np.ndarray, *fetched: Fetched) -> dict[str, Any]:
     S = load_sharded(path, cache=1)
-    return closure_volume(S.network, S.domain, S.output_refinement, p, *fetched)
+    return closure_volume(S.network, S.domain, S.output_refinement, p, splitters, *fetched)
 
 
-def _volume_of(r: dict[str, Any]) -> tuple[int, int]:
-    return r["volume"]
+def _sample_task(path: str, p: int) -> np.ndarray:
+    S = load_sharded(path, cache=1)
+    s = load_shard(S.path / shard_filename(p), p, S.partitions, S.shard_width, S.input_dim, vertices=False)
+    return top_sample(s, S.input_dim)
+
+
+def _range_piece(r: dict[str, Any], k: int) -> tuple[np.ndarray, list[int], list[int]]:
+    return r["pieces"][k]
+
+
+def _without_pieces(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in r.items() if k != "pieces"}
 
 
 def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -> dict[str, Any]:
@@ -648,10 +661,20 @@ def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -
                 req = [client.submit(fetch_requests, P, *got[p], key=f"ec-next-{tag}-{level}-{p}")
                        for p in range(P)]
             del req_pq, fetch, got
-        vol_f = [client.submit(_closure_volume_task, sp, p, *fetched[p], key=f"ec-volume-{tag}-{p}")
-                 for p in range(P)]
-        del fetched, req
-        tree = [client.submit(_volume_of, f, key=f"ec-vsum-{tag}-0-{p}") for p, f in enumerate(vol_f)]
+        # the volumes are summed by ranges of the canonical order (shards.py explains why)
+        sample_f = [client.submit(_sample_task, sp, p, key=f"ec-sample-{tag}-{p}", priority=10) for p in range(P)]
+        split_f = client.submit(range_splitters, P, *sample_f, key=f"ec-splitters-{tag}", priority=10)
+        splitters = client.gather(split_f)
+        R = splitters.shape[0] + 1
+        closure_f = [client.submit(_closure_volume_task, sp, p, split_f, *fetched[p], key=f"ec-volume-{tag}-{p}")
+                     for p in range(P)]
+        del fetched, req, sample_f
+        piece_f = [[client.submit(_range_piece, f, k, key=f"ec-vpiece-{tag}-{p}-{k}") for k in range(R)]
+                   for p, f in enumerate(closure_f)]
+        vol_f = [client.submit(_without_pieces, f, key=f"ec-vshard-{tag}-{p}") for p, f in enumerate(closure_f)]
+        tree = [client.submit(range_volume, n, *[piece_f[p][k] for p in range(P)], key=f"ec-vsum-{tag}-0-{k}")
+                for k in range(R)]
+        del closure_f, piece_f
         depth = 0
         while len(tree) > 1:
             depth += 1
