@@ -625,10 +625,12 @@ def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -
     as Dask tasks: one check per shard, one wall count per shard fed by every shard's top cells,
     the f-vector and Euler characteristic reduced exactly in the client. With ``volumes``, the
     closure of every shard's top cells is fetched level by level (one task per shard and level
-    answers every shard's requests), each shard's exact volume sum is a task, and the sums are
-    added pairwise as a tree of tasks; the total must be the domain's volume. Nothing is
-    gathered: no task holds more than a shard, its requests and one shard's closure. The workers
-    must see ``path``."""
+    answers every shard's requests), one task per shard computes its regions' exact volumes on
+    that closure and splits them by ranges of the canonical order (splitters sampled from every
+    shard), one task per range sums them exactly in canonical order, and the ranges' sums are
+    added pairwise, in order, as a tree of tasks; the total must be the domain's volume. Nothing
+    is gathered: no task holds more than a shard, its requests, one shard's closure or one
+    range's volumes. The workers must see ``path``."""
     from .shards import check_shard, check_walls, summarize_checks
 
     S = load_sharded(path)
