@@ -304,7 +304,7 @@ def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: i
             lat = _live(_refine(_copy(u.lattice), net, refine, u.start, max_cells=max_cells))
         except CellLimitExceeded:
             raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
-                                    "cells") from None
+                                    "cells (stopped while cutting it by the neurons)") from None
         cols = _planning_columns(net, refine, u.start, lat.ncut, m)
         top = u.lattice.sig[u.lattice.by_dim[lat.n][0], cols]
         interior += int(np.count_nonzero(np.all(lat.sig[: lat.num_cells(), cols] == top, axis=1)))
@@ -546,7 +546,8 @@ def build_on_cluster(
             done += 1
             if max_cells is not None and interior > max_cells:
                 raise CellLimitExceeded(
-                    f"stopped after {done} of {len(count_f)} unit tasks: the complex has at least "
+                    f"stopped after {done} of {len(count_f)} units (batches of regions, one task each): "
+                    f"the complex has at least "
                     f"{interior} cells, more than max_cells = {max_cells}")
             if progress:
                 sys.stderr.write(f"exactcells: {done}/{len(count_f)} unit tasks, "
