@@ -807,8 +807,8 @@ def closure_volume(net: Network, domain: Domain, refinement: str | None, p: int,
         else np.zeros(tops.shape[0], dtype=np.int64)
     nu, L = fv.nu, fv.L
     pieces = []
-    for r in range(splitters.shape[0] + 1):
-        t = np.flatnonzero(cut == r)
+    for k in range(splitters.shape[0] + 1):
+        t = np.flatnonzero(cut == k)
         pieces.append((keys[t], [int(nu[c]) for c in tops[t].tolist()], [int(L[c]) for c in tops[t].tolist()]))
     return {"shard": p, "regions": int(tops.shape[0]), "pieces": pieces,
             "inconsistent": [int(x) for x in uniq[order][fv.inconsistent].tolist()]}
