@@ -289,7 +289,28 @@ def _canonical_columns(net: Network, ncut: int, m: int) -> list[int]:
     return list(range(nh)) + list(range(ncut, ncut + m)) + list(range(nh, ncut))
 
 
-Piece = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]]
+Piece = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]]
+
+
+def _pack(signs: np.ndarray) -> np.ndarray:
+    """Sign vectors packed 2 bits per entry, ``s + 1`` in {0, 1, 2}, four entries per byte, the
+    first in the high bits (padding 0): byte order of the packed rows is the canonical order of
+    the sign vectors, and equal rows are equal sign vectors. A quarter of the int8 rows."""
+    N, w = signs.shape
+    wb = (w + 3) // 4
+    codes = np.zeros((N, 4 * wb), dtype=np.uint8)
+    codes[:, :w] = signs.astype(np.int16) + 1
+    c = codes.reshape(N, wb, 4)
+    return (c[:, :, 0] << 6) | (c[:, :, 1] << 4) | (c[:, :, 2] << 2) | c[:, :, 3]
+
+
+def _unpack(packed: np.ndarray, w: int) -> np.ndarray:
+    """The int8 sign vectors of :func:`_pack`'s rows."""
+    N, wb = packed.shape
+    codes = np.empty((N, wb, 4), dtype=np.uint8)
+    for k in range(4):
+        codes[:, :, k] = (packed >> (6 - 2 * k)) & 3
+    return (codes.reshape(N, 4 * wb)[:, :w].astype(np.int8) - np.int8(1)).astype(np.int8)
 
 
 def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: int, partitions: int,
@@ -312,23 +333,26 @@ def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: i
     cells = sum(L.num_cells() for L in parts)
     # no local merge: the partition tasks drop the duplicates (cheaper than merge_units here)
     pieces: list[list[Piece]] = [[] for _ in range(partitions)]
-    for L in parts:
+    while parts:
+        L = parts.pop(0)
         for p, piece in enumerate(_lattice_pieces(L, net, m, partitions)):
             if piece[0].shape[0]:
                 pieces[p].append(piece)
         del L
-    parts.clear()
     return {"pieces": pieces, "interior": interior, "seconds": time.perf_counter() - t0,
             "cells": cells, "units": len(units)}
 
 
 def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[Piece]:
-    """The cells of a refined unit split by partition, facets named by sign vector."""
+    """The cells of a refined unit split by partition, facets named by their packed sign
+    vectors (:func:`_pack`) and their partitions."""
     N = L.num_cells()
     n = L.n
     signs = L.sig[:N][:, _canonical_columns(net, L.ncut, m)] - np.int8(1)
     dims = np.asarray(L.dim, dtype=np.int8)
     part = partition_of(signs, partitions)
+    packed = _pack(signs)
+    del signs
     counts = np.fromiter(map(len, L.facets), dtype=np.int64, count=N)
     starts = np.zeros(N + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
@@ -347,7 +371,9 @@ def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[P
             w = h[:n] + [h[-1]]
             g = math.gcd(*w)
             verts.append(tuple(e // g for e in w))
-        pieces.append((dims[ids], signs[ids], ptr, signs[flat[pos]], np.searchsorted(ids, vid), verts))
+        fac = flat[pos]
+        pieces.append((dims[ids], packed[ids], ptr, packed[fac], part[fac].astype(np.int32),
+                       np.searchsorted(ids, vid), verts))
     return pieces
 
 
@@ -366,39 +392,35 @@ def _void(a: np.ndarray) -> np.ndarray:
         np.zeros(a.shape[0], dtype=np.dtype((np.void, 1)))
 
 
-def _sign_bytes(signs: np.ndarray) -> np.ndarray:
-    """Sign vectors as bytes ``s + 1``: byte order is the canonical order (-1 < 0 < +1)."""
-    return (signs.astype(np.int16) + 1).astype(np.uint8)
-
-
 def _merge_partition(partitions: int, width: int, *lists: list[Piece]) -> dict[str, Any]:
     """Merge the pieces of one partition: distinct cells in canonical order, facets by key.
 
-    Sorting and deduplication run on byte strings ``(dim, s_1 + 1, ..., s_w + 1)``, whose byte
+    Sorting and deduplication run on byte strings ``(dim, packed sign vector)``, whose byte
     order is the canonical order; the first copy of a cell is kept (all copies are equal)."""
+    wb = (width + 3) // 4
     pieces = [pc for lst in lists for pc in lst]
     if not pieces:
-        z8 = np.zeros((0, width), np.int8)
+        z8 = np.zeros((0, wb), np.uint8)
         return {"dims": np.zeros(0, np.int8), "signs": z8, "ptr": np.zeros(1, np.int64), "fkeys": z8,
-                "fpart": np.zeros(0, np.int64), "verts": [], "requests": [z8] * partitions}
+                "fpart": np.zeros(0, np.int32), "verts": [], "requests": [z8] * partitions, "width": width}
     dims = np.concatenate([pc[0] for pc in pieces])
-    signs = np.concatenate([pc[1] for pc in pieces]).reshape(-1, width)
+    signs = np.concatenate([pc[1] for pc in pieces]).reshape(-1, wb)
     counts = np.concatenate([np.diff(pc[2]) for pc in pieces])
-    fkeys = np.concatenate([pc[3] for pc in pieces]).reshape(-1, width)
     offs = np.cumsum([0] + [pc[0].shape[0] for pc in pieces])
-    vrows = np.concatenate([pc[4] + o for pc, o in zip(pieces, offs[:-1])]).astype(np.int64)
-    vco = [co for pc in pieces for co in pc[5]]
+    vrows = np.concatenate([pc[5] + o for pc, o in zip(pieces, offs[:-1])]).astype(np.int64)
+    vco = [co for pc in pieces for co in pc[6]]
     M = dims.shape[0]
     start = np.zeros(M + 1, dtype=np.int64)
     np.cumsum(counts, out=start[1:])
-    keyb = np.empty((M, width + 1), dtype=np.uint8)
+    keyb = np.empty((M, wb + 1), dtype=np.uint8)
     keyb[:, 0] = dims.astype(np.uint8)
-    keyb[:, 1:] = _sign_bytes(signs)
-    key = _void(keyb)
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
+    keyb[:, 1:] = signs
+    order = np.argsort(_void(keyb), kind="stable")
+    ks = keyb[order]
+    del keyb
     first = np.ones(M, dtype=bool)
-    first[1:] = ks[1:] != ks[:-1]
+    first[1:] = (ks[1:] != ks[:-1]).any(axis=1)
+    del ks
     keep = order[first]
     dims, signs = dims[keep], signs[keep]
     c = counts[keep]
@@ -407,23 +429,27 @@ def _merge_partition(partitions: int, width: int, *lists: list[Piece]) -> dict[s
     np.cumsum(c, out=ptr[1:])
     F = int(ptr[-1])
     pos = np.repeat(start[keep], c) + (np.arange(F, dtype=np.int64) - np.repeat(ptr[:-1], c))
+    fkeys = np.concatenate([pc[3] for pc in pieces]).reshape(-1, wb)
     fk = fkeys[pos]
+    del fkeys
+    fpart = np.concatenate([pc[4] for pc in pieces])[pos]
+    del pieces, pos
     # the facets of each cell in canonical order (one dimension: by sign vector)
-    fb = np.empty((F, 8 + width), dtype=np.uint8)
+    fb = np.empty((F, 8 + wb), dtype=np.uint8)
     fb[:, :8] = np.repeat(np.arange(K, dtype=">i8"), c).view(np.uint8).reshape(F, 8)
-    fb[:, 8:] = _sign_bytes(fk)
-    fk = fk[np.argsort(_void(fb), kind="stable")]
+    fb[:, 8:] = fk
+    fo = np.argsort(_void(fb), kind="stable")
+    del fb
+    fk, fpart = fk[fo], fpart[fo]
     f0 = int(np.count_nonzero(dims == 0))
     vmap = dict(zip(vrows.tolist(), vco))
-    fpart = partition_of(fk, partitions)
     requests = []
     for q in range(partitions):
-        sel = _sign_bytes(fk[fpart == q])
+        sel = fk[fpart == q]
         u = np.unique(_void(sel)) if sel.shape[0] else _void(sel)
-        requests.append((np.frombuffer(u.tobytes(), dtype=np.uint8).reshape(-1, width).astype(np.int16) - 1)
-                        .astype(np.int8))
+        requests.append(np.frombuffer(u.tobytes(), dtype=np.uint8).reshape(-1, wb))
     return {"dims": dims, "signs": signs, "ptr": ptr, "fkeys": fk, "fpart": fpart,
-            "verts": [vmap[r] for r in keep[:f0].tolist()], "requests": requests}
+            "verts": [vmap[r] for r in keep[:f0].tolist()], "requests": requests, "width": width}
 
 
 def _request(merged: dict[str, Any], q: int) -> np.ndarray:
@@ -431,13 +457,13 @@ def _request(merged: dict[str, Any], q: int) -> np.ndarray:
 
 
 def _lookup(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Row index in ``table`` of every row of ``queries`` (all present; byte-sorted search)."""
-    tv = _void(_sign_bytes(table))
-    qv = _void(_sign_bytes(queries))
+    """Row index in ``table`` of every row of ``queries`` (packed rows, all present)."""
     if not queries.shape[0]:
         return np.zeros(0, dtype=np.int64)
     if not table.shape[0]:
         raise RuntimeError("a facet is missing from its partition (internal error)")
+    tv = _void(table)
+    qv = _void(queries)
     order = np.argsort(tv, kind="stable")
     found = order[np.minimum(np.searchsorted(tv[order], qv), len(order) - 1)]
     if not (tv[found] == qv).all():
@@ -457,8 +483,8 @@ def _finalize(merged: dict[str, Any], *answers: np.ndarray) -> Shard:
         sel = np.flatnonzero(fpart == q)
         if sel.size:
             local[sel] = ans[_lookup(merged["requests"][q], fk[sel])]
-    return Shard(merged["dims"], merged["signs"], merged["ptr"], fpart.astype(np.int32), local,
-                 tuple(merged["verts"]))
+    return Shard(merged["dims"], _unpack(merged["signs"], merged["width"]), merged["ptr"],
+                 fpart.astype(np.int32), local, tuple(merged["verts"]))
 
 
 def _shard_cells(shard: Shard) -> int:
