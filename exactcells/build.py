@@ -877,20 +877,6 @@ def refine_unit(
     return _refine(lat, net, output_refinement(net, with_output, refine), unit.start, max_cells=max_cells)
 
 
-_WORKER_ARGS: tuple[Network, bool, str | None, int | None] | None = None  # set once in every pool worker
-
-
-def _init_worker(net: Network, with_output: bool, refine: str | None, max_cells: int | None) -> None:
-    global _WORKER_ARGS
-    _WORKER_ARGS = (net, with_output, refine, max_cells)
-
-
-def _refine_unit_task(unit: WorkUnit) -> Lattice:
-    """:func:`refine_unit` in a pool worker (the network was sent once, by :func:`_init_worker`)."""
-    assert _WORKER_ARGS is not None
-    return refine_unit(unit, *_WORKER_ARGS)
-
-
 class _Merger:
     """Merges refined units one by one, identifying cells by their sign vectors; ``num_cells``
     is at every moment the number of distinct cells of the complex found so far."""
@@ -963,10 +949,11 @@ def build_complex_by_units(
     """The same complex as :func:`build_complex`, computed as independent units and merged.
 
     ``start`` neurons are cut first (default: the first hidden layer); each resulting top cell
-    is refined separately, in ``jobs`` processes, and the parts are merged by sign vector as
-    they finish. ``max_cells`` is checked while planning, inside every unit and on the merged
-    count after every unit: beyond it the pool is terminated and
-    :class:`~exactcells.errors.CellLimitExceeded` raised at once.
+    is refined separately and the parts are merged by sign vector as they finish. With
+    ``jobs > 1`` the work runs on a local Dask cluster of that many workers
+    (:func:`exactcells.parallel.build_on_cluster`, which plans its own balanced units). ``max_cells``
+    is checked while planning, inside every unit and on the merged count after every unit:
+    beyond it :class:`~exactcells.errors.CellLimitExceeded` is raised at once.
     """
     if domain is None:
         domain = Domain.box(net.input_dim)
@@ -986,14 +973,15 @@ def build_complex_by_units(
         bar.advance_to(i, f"{merger.num_cells} cells merged")
 
     if jobs > 1 and len(units) > 1 and start < steps:
-        import multiprocessing
+        # several processes: the one execution layer, a local Dask cluster (exactcells.parallel
+        # plans its own balanced units and merges them by sign vector: the identical complex)
+        from .parallel import build_on_cluster, cluster
 
-        workers = min(jobs, len(units))
-        chunk = max(1, len(units) // (8 * workers))
-        # leaving the block terminates the workers, also when the limit stops the build early
-        with multiprocessing.get_context().Pool(workers, _init_worker, (net, with_output, ro, max_cells)) as pool:
-            for i, part in enumerate(pool.imap_unordered(_refine_unit_task, units, chunksize=chunk), 1):
-                take(i, part)
+        with cluster(min(jobs, len(units)), announce=progress) as client:
+            K = build_on_cluster(net, domain, client=client, with_output=with_output, refine=ro,
+                                 max_cells=max_cells, progress=progress)
+        assert isinstance(K, PolyhedralComplex)
+        return K
     else:
         for i, unit in enumerate(units, 1):
             take(i, refine_unit(unit, net, with_output, ro, max_cells))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import operator
 import sys
 import time
@@ -62,22 +63,103 @@ from .errors import CellLimitExceeded, DependencyMissingError, InvalidArgumentEr
 from .network import Network
 from .processes import single_threaded_children
 from .shards import (
+    Fetched,
     Shard,
     ShardedComplex,
+    add_volumes,
     check_out_dir,
+    closure_volume,
+    fetch_cells,
+    fetch_requests,
     gather_shards,
+    load_shard,
     load_sharded,
     partition_of,
+    range_splitters,
+    range_volume,
     shard_filename,
+    top_requests,
+    top_sample,
     write_index,
 )
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["cluster", "build_on_cluster", "plan_balanced_units", "DEFAULT_PARTITIONS"]
+__all__ = ["cluster", "build_on_cluster", "certify_on_cluster", "plan_balanced_units", "DEFAULT_PARTITIONS",
+           "AUTO_DASK_BYTES", "estimate_cells", "estimate_memory", "auto_jobs"]
 
 DEFAULT_PARTITIONS = 8
+
+
+#: the automatic choice (``--jobs auto``, the CLI's default) uses Dask from this expected
+#: one-process memory on (or half the machine's memory, if that is less)
+AUTO_DASK_BYTES = 6 * 2**30
+#: and then at most this many local workers
+AUTO_MAX_WORKERS = 8
+#: bytes per cell and per sign-vector entry of a one-process build (measured: 15 on 3-48-48-1,
+#: 1.6 GiB for 1.12 million cells of 102 entries; 21 on 2-256-256-1, 4.6 GiB)
+BYTES_PER_SIGN_ENTRY = 20
+
+
+def estimate_cells(net: Network, dim: int, with_output: bool = False, refine: str | None = None) -> int:
+    """A quick estimate of the number of cells of ``net``'s complex in ``dim`` dimensions.
+
+    The number of faces of all dimensions of a simple arrangement of ``N`` hyperplanes in
+    ``R^dim`` (Buck): ``sum_{j <= dim} C(N, j) 2^j``, with ``N`` the hidden sign entries (plus
+    the output's boundaries with ``with_output``: one per output for the zero refinement, one per
+    pair for argmax). Exact for one hidden layer in general position on all of ``R^dim``; on the
+    benchmark networks of two hidden layers it is within 25% of the true count (3-48-48-1: 1.16
+    million for 1.12 million cells); it over-estimates deep, narrow networks (3x on
+    4-10-10-10-1) and degenerate ones (parallel or dead neurons), and ignores the domain's own
+    facets. No geometry is computed.
+    """
+    N = net.num_hidden + _output_entries(net, with_output, refine)
+    return sum(math.comb(N, j) * 2**j for j in range(dim + 1))
+
+
+def _output_entries(net: Network, with_output: bool, refine: str | None) -> int:
+    if not (with_output or refine is not None):
+        return 0
+    m = net.output_dim
+    return m * (m - 1) // 2 if (refine == "argmax" or (refine is None and m > 1)) else m
+
+
+def estimate_memory(cells: int, net: Network, dim: int, with_output: bool = False,
+                    refine: str | None = None) -> int:
+    """Expected peak bytes of a one-process build of ``cells`` cells:
+    ``cells * BYTES_PER_SIGN_ENTRY * width``, the width being the sign vector's (hidden entries,
+    the box's ``2 dim`` facets, the output's entries)."""
+    width = net.num_hidden + 2 * dim + _output_entries(net, with_output, refine)
+    return cells * BYTES_PER_SIGN_ENTRY * width
+
+
+def auto_jobs(estimated_cells: int, estimated_bytes: int, cores: int, memory: int | None = None,
+              max_cells: int | None = None) -> int:
+    """The number of worker processes for ``--jobs auto``: 1 (one process, no Dask) for small
+    work, else a local Dask cluster of ``min(cores, AUTO_MAX_WORKERS)`` workers.
+
+    The rule: Dask when the one-process build is expected to need at least
+    ``min(AUTO_DASK_BYTES, memory / 2)`` (6 GiB, or half the machine's ``memory``) and there are
+    at least 2 cores; ``max_cells`` caps the expected size (the build stops there). Below that
+    one process is faster (no cluster start-up, no data moved between processes) and fits."""
+    need = estimated_bytes
+    if max_cells is not None and estimated_cells > max_cells + 1:
+        need = estimated_bytes * (max_cells + 1) // max(estimated_cells, 1)
+    limit = AUTO_DASK_BYTES if memory is None else min(AUTO_DASK_BYTES, memory // 2)
+    if need < limit or cores < 2:
+        return 1
+    return min(cores, AUTO_MAX_WORKERS)
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes (``None`` if unknown)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _require_distributed() -> None:
@@ -204,7 +286,28 @@ def _canonical_columns(net: Network, ncut: int, m: int) -> list[int]:
     return list(range(nh)) + list(range(ncut, ncut + m)) + list(range(nh, ncut))
 
 
-Piece = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]]
+Piece = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]]
+
+
+def _pack(signs: np.ndarray) -> np.ndarray:
+    """Sign vectors packed 2 bits per entry, ``s + 1`` in {0, 1, 2}, four entries per byte, the
+    first in the high bits (padding 0): byte order of the packed rows is the canonical order of
+    the sign vectors, and equal rows are equal sign vectors. A quarter of the int8 rows."""
+    N, w = signs.shape
+    wb = (w + 3) // 4
+    codes = np.zeros((N, 4 * wb), dtype=np.uint8)
+    codes[:, :w] = signs.astype(np.int16) + 1
+    c = codes.reshape(N, wb, 4)
+    return (c[:, :, 0] << 6) | (c[:, :, 1] << 4) | (c[:, :, 2] << 2) | c[:, :, 3]
+
+
+def _unpack(packed: np.ndarray, w: int) -> np.ndarray:
+    """The int8 sign vectors of :func:`_pack`'s rows."""
+    N, wb = packed.shape
+    codes = np.empty((N, wb, 4), dtype=np.uint8)
+    for k in range(4):
+        codes[:, :, k] = (packed >> (6 - 2 * k)) & 3
+    return (codes.reshape(N, 4 * wb)[:, :w].astype(np.int8) - np.int8(1)).astype(np.int8)
 
 
 def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: int, partitions: int,
@@ -219,7 +322,7 @@ def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: i
             lat = _live(_refine(_copy(u.lattice), net, refine, u.start, max_cells=max_cells))
         except CellLimitExceeded:
             raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
-                                    "cells") from None
+                                    "cells (stopped while cutting it by the neurons)") from None
         cols = _planning_columns(net, refine, u.start, lat.ncut, m)
         top = u.lattice.sig[u.lattice.by_dim[lat.n][0], cols]
         interior += int(np.count_nonzero(np.all(lat.sig[: lat.num_cells(), cols] == top, axis=1)))
@@ -227,22 +330,25 @@ def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: i
     cells = sum(L.num_cells() for L in parts)
     # no local merge: the partition tasks drop the duplicates (cheaper than merge_units here)
     pieces: list[list[Piece]] = [[] for _ in range(partitions)]
-    for L in parts:
+    while parts:
+        L = parts.pop(0)
         for p, piece in enumerate(_lattice_pieces(L, net, m, partitions)):
             if piece[0].shape[0]:
                 pieces[p].append(piece)
         del L
-    parts.clear()
     return {"pieces": pieces, "interior": interior, "seconds": time.perf_counter() - t0,
             "cells": cells, "units": len(units)}
 
 
 def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[Piece]:
-    """The cells of a refined unit split by partition, facets named by sign vector."""
+    """The cells of a refined unit split by partition, facets named by their packed sign
+    vectors (:func:`_pack`) and their partitions."""
     N = L.num_cells()
     signs = L.sig[:N][:, _canonical_columns(net, L.ncut, m)] - np.int8(1)
     dims = np.asarray(L.dim, dtype=np.int8)
     part = partition_of(signs, partitions)
+    packed = _pack(signs)
+    del signs
     counts = np.fromiter(map(len, L.facets), dtype=np.int64, count=N)
     starts = np.zeros(N + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
@@ -256,7 +362,9 @@ def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[P
         pos = np.repeat(starts[ids], c) + (np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], c))
         vid = ids[dims[ids] == 0]
         verts = L.vertex_coords(vid.tolist())
-        pieces.append((dims[ids], signs[ids], ptr, signs[flat[pos]], np.searchsorted(ids, vid), verts))
+        fac = flat[pos]
+        pieces.append((dims[ids], packed[ids], ptr, packed[fac], part[fac].astype(np.int32),
+                       np.searchsorted(ids, vid), verts))
     return pieces
 
 
@@ -275,39 +383,35 @@ def _void(a: np.ndarray) -> np.ndarray:
         np.zeros(a.shape[0], dtype=np.dtype((np.void, 1)))
 
 
-def _sign_bytes(signs: np.ndarray) -> np.ndarray:
-    """Sign vectors as bytes ``s + 1``: byte order is the canonical order (-1 < 0 < +1)."""
-    return (signs.astype(np.int16) + 1).astype(np.uint8)
-
-
 def _merge_partition(partitions: int, width: int, *lists: list[Piece]) -> dict[str, Any]:
     """Merge the pieces of one partition: distinct cells in canonical order, facets by key.
 
-    Sorting and deduplication run on byte strings ``(dim, s_1 + 1, ..., s_w + 1)``, whose byte
+    Sorting and deduplication run on byte strings ``(dim, packed sign vector)``, whose byte
     order is the canonical order; the first copy of a cell is kept (all copies are equal)."""
+    wb = (width + 3) // 4
     pieces = [pc for lst in lists for pc in lst]
     if not pieces:
-        z8 = np.zeros((0, width), np.int8)
+        z8 = np.zeros((0, wb), np.uint8)
         return {"dims": np.zeros(0, np.int8), "signs": z8, "ptr": np.zeros(1, np.int64), "fkeys": z8,
-                "fpart": np.zeros(0, np.int64), "verts": [], "requests": [z8] * partitions}
+                "fpart": np.zeros(0, np.int32), "verts": [], "requests": [z8] * partitions, "width": width}
     dims = np.concatenate([pc[0] for pc in pieces])
-    signs = np.concatenate([pc[1] for pc in pieces]).reshape(-1, width)
+    signs = np.concatenate([pc[1] for pc in pieces]).reshape(-1, wb)
     counts = np.concatenate([np.diff(pc[2]) for pc in pieces])
-    fkeys = np.concatenate([pc[3] for pc in pieces]).reshape(-1, width)
     offs = np.cumsum([0] + [pc[0].shape[0] for pc in pieces])
-    vrows = np.concatenate([pc[4] + o for pc, o in zip(pieces, offs[:-1])]).astype(np.int64)
-    vco = [co for pc in pieces for co in pc[5]]
+    vrows = np.concatenate([pc[5] + o for pc, o in zip(pieces, offs[:-1])]).astype(np.int64)
+    vco = [co for pc in pieces for co in pc[6]]
     M = dims.shape[0]
     start = np.zeros(M + 1, dtype=np.int64)
     np.cumsum(counts, out=start[1:])
-    keyb = np.empty((M, width + 1), dtype=np.uint8)
+    keyb = np.empty((M, wb + 1), dtype=np.uint8)
     keyb[:, 0] = dims.astype(np.uint8)
-    keyb[:, 1:] = _sign_bytes(signs)
-    key = _void(keyb)
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
+    keyb[:, 1:] = signs
+    order = np.argsort(_void(keyb), kind="stable")
+    ks = keyb[order]
+    del keyb
     first = np.ones(M, dtype=bool)
-    first[1:] = ks[1:] != ks[:-1]
+    first[1:] = (ks[1:] != ks[:-1]).any(axis=1)
+    del ks
     keep = order[first]
     dims, signs = dims[keep], signs[keep]
     c = counts[keep]
@@ -316,23 +420,27 @@ def _merge_partition(partitions: int, width: int, *lists: list[Piece]) -> dict[s
     np.cumsum(c, out=ptr[1:])
     F = int(ptr[-1])
     pos = np.repeat(start[keep], c) + (np.arange(F, dtype=np.int64) - np.repeat(ptr[:-1], c))
+    fkeys = np.concatenate([pc[3] for pc in pieces]).reshape(-1, wb)
     fk = fkeys[pos]
+    del fkeys
+    fpart = np.concatenate([pc[4] for pc in pieces])[pos]
+    del pieces, pos
     # the facets of each cell in canonical order (one dimension: by sign vector)
-    fb = np.empty((F, 8 + width), dtype=np.uint8)
+    fb = np.empty((F, 8 + wb), dtype=np.uint8)
     fb[:, :8] = np.repeat(np.arange(K, dtype=">i8"), c).view(np.uint8).reshape(F, 8)
-    fb[:, 8:] = _sign_bytes(fk)
-    fk = fk[np.argsort(_void(fb), kind="stable")]
+    fb[:, 8:] = fk
+    fo = np.argsort(_void(fb), kind="stable")
+    del fb
+    fk, fpart = fk[fo], fpart[fo]
     f0 = int(np.count_nonzero(dims == 0))
     vmap = dict(zip(vrows.tolist(), vco))
-    fpart = partition_of(fk, partitions)
     requests = []
     for q in range(partitions):
-        sel = _sign_bytes(fk[fpart == q])
+        sel = fk[fpart == q]
         u = np.unique(_void(sel)) if sel.shape[0] else _void(sel)
-        requests.append((np.frombuffer(u.tobytes(), dtype=np.uint8).reshape(-1, width).astype(np.int16) - 1)
-                        .astype(np.int8))
+        requests.append(np.frombuffer(u.tobytes(), dtype=np.uint8).reshape(-1, wb))
     return {"dims": dims, "signs": signs, "ptr": ptr, "fkeys": fk, "fpart": fpart,
-            "verts": [vmap[r] for r in keep[:f0].tolist()], "requests": requests}
+            "verts": [vmap[r] for r in keep[:f0].tolist()], "requests": requests, "width": width}
 
 
 def _request(merged: dict[str, Any], q: int) -> np.ndarray:
@@ -340,13 +448,13 @@ def _request(merged: dict[str, Any], q: int) -> np.ndarray:
 
 
 def _lookup(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Row index in ``table`` of every row of ``queries`` (all present; byte-sorted search)."""
-    tv = _void(_sign_bytes(table))
-    qv = _void(_sign_bytes(queries))
+    """Row index in ``table`` of every row of ``queries`` (packed rows, all present)."""
     if not queries.shape[0]:
         return np.zeros(0, dtype=np.int64)
     if not table.shape[0]:
         raise RuntimeError("a facet is missing from its partition (internal error)")
+    tv = _void(table)
+    qv = _void(queries)
     order = np.argsort(tv, kind="stable")
     found = order[np.minimum(np.searchsorted(tv[order], qv), len(order) - 1)]
     if not (tv[found] == qv).all():
@@ -366,8 +474,8 @@ def _finalize(merged: dict[str, Any], *answers: np.ndarray) -> Shard:
         sel = np.flatnonzero(fpart == q)
         if sel.size:
             local[sel] = ans[_lookup(merged["requests"][q], fk[sel])]
-    return Shard(merged["dims"], merged["signs"], merged["ptr"], fpart.astype(np.int32), local,
-                 tuple(merged["verts"]))
+    return Shard(merged["dims"], _unpack(merged["signs"], merged["width"]), merged["ptr"],
+                 fpart.astype(np.int32), local, tuple(merged["verts"]))
 
 
 def _shard_cells(shard: Shard) -> int:
@@ -455,7 +563,8 @@ def build_on_cluster(
             done += 1
             if max_cells is not None and interior > max_cells:
                 raise CellLimitExceeded(
-                    f"stopped after {done} of {len(count_f)} unit tasks: the complex has at least "
+                    f"stopped after {done} of {len(count_f)} units (batches of regions, one task each): "
+                    f"the complex has at least "
                     f"{interior} cells, more than max_cells = {max_cells}")
             if progress:
                 sys.stderr.write(f"exactcells: {done}/{len(count_f)} unit tasks, "
@@ -489,15 +598,61 @@ def _without_walls(r: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in r.items() if k != "walls"}
 
 
-def certify_on_cluster(path: str | Path, client: Client) -> dict[str, Any]:
+def _top_task(path: str, p: int) -> list[np.ndarray]:
+    S = load_sharded(path, cache=1)
+    return top_requests(S.shard(p), p, S.partitions, S.input_dim)
+
+
+def _fetch_task(path: str, q: int, *requests: np.ndarray) -> list[Fetched]:
+    """Shard ``q``'s answers to every shard's requests of one round (the shard loaded once)."""
+    S = load_sharded(path, cache=1)
+    P = S.partitions
+    if not any(r.size for r in requests):
+        w = S.shard_width
+        empty: Fetched = {"ids": np.zeros(0, np.int64), "dims": np.zeros(0, np.int8),
+                          "signs": np.zeros((0, w), np.int8), "ptr": np.zeros(1, np.int64),
+                          "facets": np.zeros(0, np.int64), "coords": []}
+        return [empty] * len(requests)
+    f0 = S.shard_f_vectors()[q][0]  # the vertices come first: read their coordinates only if asked
+    s = load_shard(S.path / shard_filename(q), q, P, S.shard_width, S.input_dim,
+                   vertices=any(bool(r.size) and int(r.min()) < f0 for r in requests))
+    return [fetch_cells(s, q, P, r) for r in requests]
+
+
+def _closure_volume_task(path: str, p: int, splitters: np.ndarray, *fetched: Fetched) -> dict[str, Any]:
+    S = load_sharded(path, cache=1)
+    return closure_volume(S.network, S.domain, S.output_refinement, p, splitters, *fetched)
+
+
+def _sample_task(path: str, p: int) -> np.ndarray:
+    S = load_sharded(path, cache=1)
+    s = load_shard(S.path / shard_filename(p), p, S.partitions, S.shard_width, S.input_dim, vertices=False)
+    return top_sample(s, S.input_dim)
+
+
+def _range_piece(r: dict[str, Any], k: int) -> tuple[np.ndarray, list[int], list[int]]:
+    return r["pieces"][k]
+
+
+def _without_pieces(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in r.items() if k != "pieces"}
+
+
+def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -> dict[str, Any]:
     """The per-shard certificate of a sharded complex (:func:`exactcells.shards.certify_shards`)
     as Dask tasks: one check per shard, one wall count per shard fed by every shard's top cells,
-    the f-vector and Euler characteristic reduced exactly in the client. The workers must see
-    ``path``."""
+    the f-vector and Euler characteristic reduced exactly in the client. With ``volumes``, the
+    closure of every shard's top cells is fetched level by level (one task per shard and level
+    answers every shard's requests), one task per shard computes its regions' exact volumes on
+    that closure and splits them by ranges of the canonical order (splitters sampled from every
+    shard), one task per range sums them exactly in canonical order, and the ranges' sums are
+    added pairwise, in order, as a tree of tasks; the total must be the domain's volume. Nothing
+    is gathered: no task holds more than a shard, its requests, one shard's closure or one
+    range's volumes. The workers must see ``path``."""
     from .shards import check_shard, check_walls, summarize_checks
 
     S = load_sharded(path)
-    P = S.partitions
+    P, n = S.partitions, S.input_dim
     tag = uuid.uuid4().hex[:12]
     sp = str(path)
     shard_f = [client.submit(check_shard, sp, p, key=f"ec-check-{tag}-{p}") for p in range(P)]
@@ -507,4 +662,47 @@ def certify_on_cluster(path: str | Path, client: Client) -> dict[str, Any]:
               for q in range(P)]
     small_f = [client.submit(_without_walls, f, key=f"ec-checked-{tag}-{p}") for p, f in enumerate(shard_f)]
     del hit_f, shard_f
-    return summarize_checks(S, client.gather(small_f), client.gather(wall_f))
+    vol_f: list[Any] = []
+    total_f: Any = None
+    if volumes:
+        getitem = operator.getitem
+        req = [client.submit(_top_task, sp, p, key=f"ec-top-{tag}-{p}") for p in range(P)]
+        fetched: list[list[Any]] = [[] for _ in range(P)]
+        for level in range(n + 1):
+            req_pq = [[client.submit(getitem, req[p], q, key=f"ec-rq-{tag}-{level}-{p}-{q}") for q in range(P)]
+                      for p in range(P)]
+            fetch = [client.submit(_fetch_task, sp, q, *[req_pq[p][q] for p in range(P)],
+                                   key=f"ec-fetch-{tag}-{level}-{q}") for q in range(P)]
+            got = [[client.submit(getitem, fetch[q], p, key=f"ec-got-{tag}-{level}-{q}-{p}") for q in range(P)]
+                   for p in range(P)]
+            for p in range(P):
+                fetched[p].extend(got[p])
+            if level < n:
+                req = [client.submit(fetch_requests, P, *got[p], key=f"ec-next-{tag}-{level}-{p}")
+                       for p in range(P)]
+            del req_pq, fetch, got
+        # the volumes are summed by ranges of the canonical order (shards.py explains why)
+        sample_f = [client.submit(_sample_task, sp, p, key=f"ec-sample-{tag}-{p}", priority=10) for p in range(P)]
+        split_f = client.submit(range_splitters, P, *sample_f, key=f"ec-splitters-{tag}", priority=10)
+        splitters = client.gather(split_f)
+        R = splitters.shape[0] + 1
+        closure_f = [client.submit(_closure_volume_task, sp, p, split_f, *fetched[p], key=f"ec-volume-{tag}-{p}")
+                     for p in range(P)]
+        del fetched, req, sample_f
+        piece_f = [[client.submit(_range_piece, f, k, key=f"ec-vpiece-{tag}-{p}-{k}") for k in range(R)]
+                   for p, f in enumerate(closure_f)]
+        vol_f = [client.submit(_without_pieces, f, key=f"ec-vshard-{tag}-{p}") for p, f in enumerate(closure_f)]
+        tree = [client.submit(range_volume, n, *[piece_f[p][k] for p in range(P)], key=f"ec-vsum-{tag}-0-{k}")
+                for k in range(R)]
+        del closure_f, piece_f
+        depth = 0
+        while len(tree) > 1:
+            depth += 1
+            tree = [client.submit(add_volumes, *tree[i : i + 2], key=f"ec-vsum-{tag}-{depth}-{i}")
+                    for i in range(0, len(tree), 2)]
+        total_f = tree[0]
+    shard_results = client.gather(small_f)
+    wall_results = client.gather(wall_f)
+    if not volumes:
+        return summarize_checks(S, shard_results, wall_results)
+    return summarize_checks(S, shard_results, wall_results, client.gather(vol_f), client.gather(total_f))

@@ -239,13 +239,120 @@ def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
                 p.kill()
 
 
-def test_certify_on_cluster_equals_certify_shards(client: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["degenerate", "generic-3d"])
+def test_certify_on_cluster_equals_certify_shards(name: str, client: Any, tmp_path: Path) -> None:
     from exactcells.parallel import certify_on_cluster
     from exactcells.shards import certify_shards
 
-    net = NETS["degenerate"]
+    net = NETS[name]
     S = build_on_cluster(net, client=client, with_output=True, partitions=3, out=tmp_path / "K")
     assert isinstance(S, ShardedComplex)
     a = certify_on_cluster(tmp_path / "K", client)
     assert a["certified"], a["failures"]
     assert a == certify_shards(tmp_path / "K")
+    # the volumes reduced as a tree of tasks: the one-process certificate's exact total
+    from fractions import Fraction
+
+    from exactcells.certify import certify
+
+    one = certify(S.to_complex())
+    assert one.total_volume is not None and one.total_volume == one.domain_volume
+    assert Fraction(a["total_volume"]) == one.total_volume and a["regions_measured"] == S.num_regions
+    assert "total_volume" not in certify_on_cluster(tmp_path / "K", client, volumes=False)
+
+
+# -- the automatic choice by size (--jobs auto, the default) --------------------------------
+
+def _lines_net(seed: int, N: int) -> Any:
+    """One hidden layer of N lines in general position (no two parallel, no three through one
+    point), and the box that holds every crossing strictly inside."""
+    from fractions import Fraction
+    from itertools import combinations
+
+    rng = np.random.default_rng(seed)
+    W = rng.integers(-9, 10, (N, 2))
+    b = rng.integers(-9, 10, N)
+    points = []
+    for i, j in combinations(range(N), 2):
+        det = int(W[i, 0] * W[j, 1] - W[i, 1] * W[j, 0])
+        assert det != 0, "two parallel lines: choose another seed"
+        points.append((Fraction(int(-b[i] * W[j, 1] + b[j] * W[i, 1]), det),
+                       Fraction(int(-W[i, 0] * b[j] + W[j, 0] * b[i]), det)))
+    assert len(set(points)) == len(points), "three lines through one point: choose another seed"
+    R = int(max(max(abs(x), abs(y)) for x, y in points)) + 1
+    net = network_from_dict({"layers": [{"W": W.tolist(), "b": b.tolist()},
+                                        {"W": [[1] * N], "b": [0]}]})
+    return net, Domain.box(2, -R, R)
+
+
+@pytest.mark.parametrize("seed, N", [(0, 4), (1, 6), (3, 9)])
+def test_estimate_is_exact_for_lines_in_general_position(seed: int, N: int) -> None:
+    from exactcells.parallel import estimate_cells
+
+    net, dom = _lines_net(seed, N)
+    # Buck: sum_j C(N, j) 2^j = 2 N^2 + 1 faces of N lines in general position in the plane
+    assert estimate_cells(net, 2) == 2 * N * N + 1
+    # in a box holding every crossing: each line ends at 2 new vertices, the boundary is a cycle
+    # of 2N + 4 edges through them and the 4 corners
+    K = build_complex(net, dom)
+    assert K.num_cells == estimate_cells(net, 2) + (2 * N + 4) + (2 * N + 4)
+
+
+def test_auto_jobs_rule() -> None:
+    from exactcells.parallel import AUTO_DASK_BYTES, auto_jobs, estimate_memory
+
+    G = 2**30
+    assert AUTO_DASK_BYTES == 6 * G
+    assert auto_jobs(10**5, G, cores=2, memory=32 * G) == 1  # small: one process, no Dask
+    assert auto_jobs(10**7, 6 * G - 1, cores=2, memory=32 * G) == 1
+    assert auto_jobs(10**7, 6 * G, cores=2, memory=32 * G) == 2
+    assert auto_jobs(10**7, 20 * G, cores=64, memory=None) == 8  # at most 8 local workers
+    assert auto_jobs(10**7, 20 * G, cores=1, memory=32 * G) == 1  # one core: no cluster
+    assert auto_jobs(10**7, 5 * G, cores=4, memory=8 * G) == 4  # half of a small machine's memory
+    assert auto_jobs(10**7, 20 * G, cores=2, memory=32 * G, max_cells=10**5) == 1  # stops early anyway
+    assert auto_jobs(10**7, 20 * G, cores=2, memory=32 * G, max_cells=5 * 10**6) == 2
+    net = _random_net(0, (3, 84, 84, 1))
+    assert estimate_memory(1000, net, 3) == 1000 * 20 * (168 + 6)
+    assert estimate_memory(1000, net, 3, with_output=True) == 1000 * 20 * (168 + 6 + 1)
+
+
+def test_estimate_on_benchmark_networks() -> None:
+    """Within the documented range of the true counts (the networks of benchmarks/networks)."""
+    from exactcells import load_network
+    from exactcells.parallel import auto_jobs, estimate_cells, estimate_memory
+
+    for name, low, high in (("A_2-16-16-1", 1.0, 1.3), ("C_3-16-16-1", 1.0, 1.3), ("D_4-8-8-1", 0.9, 1.1)):
+        net = load_network(ROOT / "benchmarks" / "networks" / f"{name}.json")
+        K = build_complex(net)
+        est = estimate_cells(net, net.input_dim)
+        assert low * K.num_cells <= est <= high * K.num_cells, (name, est, K.num_cells)
+        assert auto_jobs(est, estimate_memory(est, net, net.input_dim), cores=2, memory=32 * 2**30) == 1
+    big = _random_net(1, (3, 84, 84, 1))  # about 6 million cells: a cluster
+    est = estimate_cells(big, 3)
+    assert 6_000_000 < est < 6_500_000
+    assert auto_jobs(est, estimate_memory(est, big, 3), cores=2, memory=32 * 2**30) == 2
+
+
+def test_cli_jobs_auto(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import exactcells.parallel as parallel
+
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+    net_file = tmp_path / "net.json"
+    net_file.write_text(json.dumps(NETS["generic-2d"].to_dict()))
+    assert main(["cells", str(net_file), "--json", "--no-progress"]) == 0  # default: auto
+    cap = capsys.readouterr()
+    small = json.loads(cap.out)
+    assert "dask" not in cap.err.lower()
+    assert main(["cells", str(net_file), "--json", "--no-progress", "--jobs", "auto"]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["f_vector"] == small["f_vector"] and "dask" not in cap.err.lower()
+    # the same network with the threshold lowered: a local cluster, the same complex
+    monkeypatch.setattr(parallel, "AUTO_DASK_BYTES", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert main(["cells", str(net_file), "--json", "--no-progress"]) == 0
+    cap = capsys.readouterr()
+    assert "building on a local Dask cluster of 2 workers" in cap.err and "dask scheduler" in cap.err
+    assert json.loads(cap.out)["f_vector"] == small["f_vector"]
+    # an explicit --jobs 1 is always one process
+    assert main(["cells", str(net_file), "--json", "--no-progress", "--jobs", "1"]) == 0
+    assert "dask" not in capsys.readouterr().err.lower()

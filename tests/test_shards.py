@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -201,6 +202,85 @@ def test_certify_shards_passes_on_a_good_complex_and_finds_damage(K: PolyhedralC
     c = certify_shards(d)
     assert not c["certified"]
     assert any("top cells" in f for f in c["failures"]) and any("facets" in f for f in c["failures"])
+
+
+@pytest.mark.parametrize("seed, widths, with_output, partitions",
+                         [(0, (2, 6, 5, 1), True, 3), (1, (3, 4, 3, 1), False, 4), (2, (4, 3, 3, 1), True, 2),
+                          (3, (3, 5, 1), False, 1)])
+def test_shard_volumes_are_the_exact_volumes_of_each_shards_regions(
+        seed: int, widths: tuple[int, ...], with_output: bool, partitions: int, tmp_path: Path) -> None:
+    import math
+
+    from exactcells.certify import certify
+    from exactcells.shards import (
+        add_volumes,
+        certify_shards,
+        domain_volume,
+        range_splitters,
+        range_volume,
+        shard_volume,
+        top_sample,
+    )
+    from exactcells.volumes import region_volumes
+
+    K = build_complex(_net(seed, widths), with_output=with_output)  # type: ignore[arg-type]
+    write_shards(K, tmp_path / "K", partitions=partitions)
+    S = load_complex(tmp_path / "K")
+    assert isinstance(S, ShardedComplex)
+    n = K.input_dim
+    # independent: the one-process face recursion on the whole complex, region by region
+    vols = region_volumes(K)
+    regions = list(K.regions())
+    part = partition_of(K.signs[regions], partitions)
+    splitters = range_splitters(3, *[top_sample(S.shard(p), n, count=5) for p in range(partitions)])
+    assert 1 <= splitters.shape[0] <= 2
+    results = []
+    for p in range(partitions):
+        r = shard_volume(S, p, splitters)
+        assert r["shard"] == p and r["inconsistent"] == []
+        assert r["regions"] == int(np.count_nonzero(part == p))
+        # the shard's regions, each with its exact volume, in the ranges of the canonical order
+        got = {bytes(k.tobytes()): Fraction(a, b * math.factorial(n))
+               for keys, nus, Ls in r["pieces"] for k, a, b in zip(keys, nus, Ls)}
+        want = {bytes((K.signs[c].astype(np.int16) + 1).astype(np.uint8).tobytes()): v
+                for c, v, q in zip(regions, vols, part) if q == p}
+        assert got == want
+        results.append(r)
+    # ranges: contiguous in canonical order (sign bytes), together every region once
+    R = splitters.shape[0] + 1
+    ranges = [sorted(bytes(k.tobytes()) for r in results for k in r["pieces"][j][0]) for j in range(R)]
+    assert sum(map(len, ranges)) == len(regions)
+    for j in range(R - 1):
+        if ranges[j] and ranges[j + 1]:
+            assert ranges[j][-1] < ranges[j + 1][0]
+    sums = [range_volume(n, *[r["pieces"][j] for r in results]) for j in range(R)]
+    vol_of = {bytes((K.signs[c].astype(np.int16) + 1).astype(np.uint8).tobytes()): v for c, v in zip(regions, vols)}
+    for j in range(R):
+        assert Fraction(*sums[j]) == sum((vol_of[k] for k in ranges[j]), Fraction(0))
+    total = Fraction(*add_volumes(*sums))
+    assert total == domain_volume(K.domain) == certify(K).total_volume == 2 ** K.input_dim
+    c = certify_shards(tmp_path / "K")
+    assert c["certified"], c["failures"]
+    assert Fraction(c["total_volume"]) == Fraction(c["domain_volume"]) == total
+    assert c["regions_measured"] == K.num_regions
+    assert "region volumes" not in c["not_checked"]
+    assert "region volumes" in certify_shards(tmp_path / "K", volumes=False)["not_checked"]
+
+
+def test_shard_volume_sum_disagrees_with_a_wrong_domain(K: PolyhedralComplex, tmp_path: Path) -> None:
+    from exactcells.shards import certify_shards
+
+    d = tmp_path / "K"
+    write_shards(K, d, partitions=3)
+    rec = json.loads((d / INDEX_FILE).read_text())
+    assert rec["domain"] == {"box": [["-1", "1"], ["-1", "1"]]}
+    rec["domain"] = {"box": [["-1", "1"], ["-1", "2"]]}  # the cells cover only 4 of its 6
+    (d / INDEX_FILE).write_text(json.dumps(rec))
+    c = certify_shards(d)
+    assert not c["certified"]
+    assert Fraction(c["domain_volume"]) == 6
+    assert any(f.startswith("the top cells' exact volumes add up to") and f.endswith("the domain's volume is 6")
+               for f in c["failures"])
 
 
 @pytest.mark.parametrize("seed, widths", [(0, (2, 6, 5, 1)), (1, (3, 4, 3, 1))])

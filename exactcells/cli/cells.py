@@ -12,8 +12,7 @@ from ..errors import InvalidArgumentError
 from ..io import check_writable
 from ..parallel import DEFAULT_PARTITIONS
 from . import print_json
-from .argtypes import positive_int
-from .common import add_network_args, load_problem
+from .common import add_network_args, choose_jobs, jobs_arg, load_problem
 
 
 def register(sub: Any) -> None:
@@ -28,9 +27,11 @@ def register(sub: Any) -> None:
     p.add_argument("--save", metavar="PATH", help="write the complex (.npz format, see README)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     p.add_argument("--max-cells", type=int, default=None, help="stop cleanly beyond this many cells")
-    p.add_argument("--jobs", type=positive_int, default=1,
+    p.add_argument("--jobs", type=jobs_arg, default=None, metavar="J|auto",
                    help="worker processes: J > 1 runs the build as Dask tasks on a local cluster "
-                        "of J workers (default 1: one process, no Dask)")
+                        "of J workers, 1 is one process without Dask; auto (the default) is one "
+                        "process unless the complex is expected to have 2 million cells or more "
+                        "(see README, 'Several processes')")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the build on a running Dask cluster (e.g. tcp://host:8786)")
     p.add_argument("--out", metavar="DIR",
@@ -64,10 +65,12 @@ def run(args: argparse.Namespace) -> int:
     with_output = args.with_output or args.refine is not None
     extra = {"slice": prob.record} if prob.record is not None else None
     K: PolyhedralComplex | ShardedComplex
-    if args.jobs > 1 or args.scheduler:
+    jobs = 1 if args.scheduler else choose_jobs(args.jobs, net, dom.dim, with_output, args.refine,
+                                                args.max_cells)
+    if jobs > 1 or args.scheduler:
         from ..parallel import build_on_cluster, cluster
 
-        with cluster(args.jobs, args.scheduler) as client:
+        with cluster(jobs, args.scheduler) as client:
             K = build_on_cluster(net, dom, client=client, with_output=with_output, refine=args.refine,
                                  max_cells=args.max_cells, partitions=parts,
                                  out=args.out, force=args.force, progress=not args.no_progress)

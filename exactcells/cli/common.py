@@ -319,3 +319,33 @@ def network_and_domain(args: argparse.Namespace) -> tuple[Network, Domain]:
     """The network to build and its domain (restricted to the slice when one is given)."""
     p = load_problem(args)
     return p.network, p.domain
+
+
+def jobs_arg(text: str) -> int | None:
+    """``--jobs``: ``auto`` (``None``: chosen by size, see :func:`choose_jobs`) or a count >= 1."""
+    if text.strip().lower() == "auto":
+        return None
+    from .argtypes import positive_int
+
+    return positive_int(text)
+
+
+def choose_jobs(jobs: int | None, net: Network, dim: int, with_output: bool, refine: str | None,
+                max_cells: int | None) -> int:
+    """The worker processes to use: ``jobs`` when given, else the automatic choice by size
+    (:func:`exactcells.parallel.auto_jobs` on the estimates of :mod:`exactcells.parallel`),
+    announced on stderr when it starts a Dask cluster."""
+    if jobs is not None:
+        return jobs
+    import os
+
+    from ..parallel import auto_jobs, estimate_cells, estimate_memory, physical_memory
+
+    cells = estimate_cells(net, dim, with_output, refine)
+    need = estimate_memory(cells, net, dim, with_output, refine)
+    chosen = auto_jobs(cells, need, os.cpu_count() or 1, physical_memory(), max_cells)
+    if chosen > 1:
+        sys.stderr.write(f"exactcells: about {cells:,} cells and {need / 2**30:.1f} GiB expected in one "
+                         f"process: building on a local Dask cluster of {chosen} workers (--jobs 1 for "
+                         "one process)\n")
+    return chosen
