@@ -233,18 +233,15 @@ def test_max_cells_stops_a_parallel_build_early() -> None:
     rng = np.random.default_rng(3)
     net = _random_net(rng, [2, 10, 30, 30, 1])
     dom = Domain.box(2, -2, 2)
-    t0 = time.perf_counter()
     full = build_complex(net, dom, jobs=2)
-    t_full = time.perf_counter() - t0
-    # the pool merges units as they finish, in any order: the same canonical complex
+    # the workers' units are merged as they finish, in any order: the same canonical complex
     one = build_complex(net, dom)
     assert full.f_vector == one.f_vector and np.array_equal(full.signs, one.signs)
     limit = full.num_cells // 10
-    t0 = time.perf_counter()
     with pytest.raises(CellLimitExceeded, match=f"more than max_cells = {limit}") as e:
         build_complex(net, dom, jobs=2, max_cells=limit)
-    assert time.perf_counter() - t0 < t_full
-    # stopped inside a unit or after some, not all, of the units
+    # stopped early: inside a unit or after some, not all, of the units (no timing: the message
+    # says where it stopped)
     msg = str(e.value)
     assert "neurons" in msg or "units" in msg
     if "units" in msg:
