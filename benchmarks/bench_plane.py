@@ -158,14 +158,14 @@ def main() -> None:
         f"{statistics.median(proc_times):.2f} | < 2 | "
         f"{'yes' if statistics.median(proc_times) < 2 and not cnn_result.startswith('failed') else 'no'} |",
         "",
-        "Notes. Targets not met; reported as measured. Regioncam and exactcells find the same regions "
-        "(validation/regioncam_digits.py checks this cell by cell on the digits MLP). Where exactcells' time "
-        "goes (cProfile): on the 784-256-256-10 plane, the engine's per-neuron cuts carry all 256 "
-        "pre-activations of a layer on every new vertex as exact integers of a few hundred bits (float32 "
-        "weights composed with a float32 plane), so the crossing vectors and their gcds dominate; on the digits "
-        "CNN plane, about 90% is the argmax refinement of the 36 max-pooling units "
-        "(`build._argmax_refine`, which copies a sublattice per window and class), the ReLU cuts "
-        "take under a second. The machine was shared with other jobs during the run (see the load average).",
+        "Notes. Reported as measured. Regioncam and exactcells find the same regions "
+        "(validation/regioncam_digits.py checks this cell by cell on the digits MLP). Since the filtered "
+        "kernel (exactcells/kernel.py) the build decides its signs in float64 with proven bounds and "
+        "builds exact vertex coordinates only when asked, so on the 784-256-256-10 plane the time is "
+        "the cuts' array passes (numpy, per neuron, over all cells); on the digits CNN plane most of it "
+        "is the argmax refinement of the 36 max-pooling units (`build._argmax_refine`, which copies a "
+        "sub-lattice per window and class and grafts the cells back in Python). The machine was shared "
+        "with other jobs during the run (see the load average).",
         "",
     ]
     res = HERE / "results"
