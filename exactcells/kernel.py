@@ -193,12 +193,10 @@ class VertexStore:
         self.size = 0
         self.Z = np.zeros((cap, n))
         self.R = np.zeros((cap, n))
-        self.fill = np.zeros(cap, dtype=bool)  # placeholder so that capacity has one source
         self.pa = np.full(cap, -1, dtype=np.int64)
         self.pb = np.full(cap, -1, dtype=np.int64)
         self.fn = np.full(cap, -1, dtype=np.int64)
         self.fns: list[tuple[int, int, int]] = []  # (layer, row, minus row or -1)
-        self.fn_index: dict[tuple[int, int, int], int] = {}
         self.exact: dict[int, tuple[int, ...]] = {}
         self._vals: dict[int, np.ndarray] = {}  # exact carried values of the current layer
         self.decided = 0
@@ -215,12 +213,12 @@ class VertexStore:
         assert self.size == 0
         self.layer = layer
         self.width = width
-        self.Z = np.zeros((self.fill.shape[0], width))
-        self.R = np.zeros((self.fill.shape[0], width))
+        self.Z = np.zeros((self.pa.shape[0], width))
+        self.R = np.zeros((self.pa.shape[0], width))
 
     # -- storage ---------------------------------------------------------------------------
     def _grow(self, size: int) -> None:
-        cap = self.fill.shape[0]
+        cap = self.pa.shape[0]
         if size <= cap:
             return
         new = max(size, cap + cap // 2)  # 1.5x: the float rows are the bulk of the build's memory
@@ -229,7 +227,7 @@ class VertexStore:
             arr = np.zeros((new, old.shape[1]))
             arr[:cap] = old
             setattr(self, name, arr)
-        for name, fill in (("fill", False), ("pa", -1), ("pb", -1), ("fn", -1)):
+        for name, fill in (("pa", -1), ("pb", -1), ("fn", -1)):
             old = getattr(self, name)
             arr = np.full(new, fill, dtype=old.dtype)
             arr[:cap] = old
@@ -299,8 +297,8 @@ class VertexStore:
         Z, R = self._step(self.Z[vids], self.R[vids], layer, codes)
         width = Z.shape[1]
         if width != self.Z.shape[1]:
-            self.Z = np.zeros((self.fill.shape[0], width))
-            self.R = np.zeros((self.fill.shape[0], width))
+            self.Z = np.zeros((self.pa.shape[0], width))
+            self.R = np.zeros((self.pa.shape[0], width))
         self.Z[vids] = Z
         self.R[vids] = R
         self.layer = layer
@@ -343,21 +341,19 @@ class VertexStore:
         need = [v for v in vids.tolist() if v not in self._vals]
         if need:
             coords = self.exact_coords(need)
-            new_exact = [v for v in need]
             vals = self._forward(coords, self.layer)
             for v, z in zip(need, vals):
                 self._vals[v] = z
-            self._fresh(np.asarray(new_exact, dtype=np.int64))  # tighten their float data
+            self._fresh(np.asarray(need, dtype=np.int64))  # tighten their float data
         return [self._vals[v] for v in vids.tolist()]
 
     # -- crossings -------------------------------------------------------------------------
     def _fn(self, row: int, minus: int) -> int:
-        key = (self.layer, row, minus)
-        i = self.fn_index.get(key)
-        if i is None:
-            i = self.fn_index[key] = len(self.fns)
-            self.fns.append(key)
-        return i
+        """A new function record for one call of :meth:`cross`: records are never shared between
+        calls, so a run of one record in creation order is one call's crossings, whose parents all
+        precede it (what :meth:`exact_coords` relies on)."""
+        self.fns.append((self.layer, row, minus))
+        return len(self.fns) - 1
 
     def cross(self, P: np.ndarray, Q: np.ndarray, row: int, minus: int = -1) -> np.ndarray:
         """New vertices on the edges ``(P[i], Q[i])`` where the function changes sign (it is
