@@ -572,14 +572,17 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
 
     Class ``i`` is a *candidate* of a cell when for every ``j`` some vertex has ``z_i >= z_j``
     (necessary for ``i`` to attain the maximum somewhere in the closed cell; a face has no more
-    candidates than its cell). A cell with one candidate (*settled*) has it as the strict
-    maximum on its whole closure: it keeps its shape and only gets its entries. The cells with
-    two or more candidates (*active*; their cofaces are active too) are replaced: for each class
+    candidates than its cell). A cell whose candidates tie at all its vertices (*settled*: one
+    candidate, or several equal on the whole cell, as ReLUs that are all exactly 0 feeding a
+    max-pool) has its candidate set as the argmax set on its whole closure (every other class
+    is below some candidate there): it keeps its shape and only gets its entries; its faces are
+    settled with the same candidates. The other cells (*active*; their cofaces are active too)
+    are replaced: for each class
     ``i``, the closure of the active cells with candidate ``i`` is copied, cut by every
     ``z_i - z_j`` in turn, and only the parts where ``z_i >= z_j`` are kept; what remains is the
     face lattice of ``{x : z_i(x) = max}`` there (docs/mathematics.md, Lemma 3). Its settled
-    cells are the original ones (a settled cell survives only in the copy of its own winner,
-    unsplit); its other cells are grafted into ``lat``, identified across classes by sign vector.
+    cells are the original ones (a settled cell survives, unsplit, only in the copies of its
+    candidates); its other cells are grafted into ``lat``, identified across classes by sign vector.
     """
     n = lat.n
     k = len(rows)
@@ -614,17 +617,29 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
     alive = np.zeros(N, dtype=bool)
     for d in range(n + 1):
         alive[lat.ids(d)] = True
-    count = np.zeros(N, dtype=np.int64)
-    for i in range(k):
-        count += ((cand >> (i if wide else np.uint64(i))) & one).astype(np.int64)
-    settled = alive & (count == 1)
-    winner = np.full(N, -1, dtype=np.int64)
-    for i in range(k):
-        winner[settled & (((cand >> (i if wide else np.uint64(i))) & one) != 0)] = i
+    # a cell is settled when its candidates tie at all its vertices: then they tie on the whole
+    # cell (the differences are affine there), every other class is below one of them on the
+    # closed cell, and the argmax set is the candidate set everywhere on it (with one candidate,
+    # trivially; with several, e.g. ReLUs that are all exactly 0 feeding a max-pool)
+    member = [((cand >> (i if wide else np.uint64(i))) & one) != 0 for i in range(k)]
+    tie_bits = np.array([_NEG, _ZERO, _POS], dtype=np.uint8)
+    unsettled = np.zeros(N, dtype=bool)
+    for (i, j), sg in pair.items():
+        both = member[i] & member[j]
+        if not both.any():
+            continue
+        m = np.zeros(N + 1, dtype=np.uint8)
+        m[verts] = tie_bits[sg + 1]
+        for d in range(1, n + 1):
+            ids = lat.ids(d)
+            if ids.size:
+                m[ids] = np.bitwise_or.reduce(m[lat.padv(d)], axis=1)
+        unsettled |= both & (m[:N] != _ZERO)
+    settled = alive & ~unsettled
     sel = np.flatnonzero(settled)
     for j in range(k):
-        lat.sig[sel, sig0 + j] = np.where(winner[sel] == j, 1, 0)
-    active = alive & (count >= 2)
+        lat.sig[sel, sig0 + j] = np.where(member[j][sel], 1, 0)
+    active = alive & unsettled
     if not active.any():
         return
     act_ids = np.flatnonzero(active)

@@ -139,6 +139,47 @@ def test_identical_outputs_tie_everywhere() -> None:
     assert certify(K).certified
 
 
+@examples(30)
+@given(d=integer_networks(2, max_depth=1, max_width=4), data=st.data())
+def test_argmax_of_relus_that_tie_on_whole_cells(d: dict[str, Any], data: st.DataObject,
+                                                 assert_complex_ok: Check) -> None:
+    """Classes that tie on whole cells, not everywhere: the outputs pick hidden ReLUs (0 on
+    their dead side), a constant 0, and a duplicate, so the argmax set on a region where the
+    picked ReLUs are all dead is every class at once (the shortcut for cells whose candidates
+    tie at all their vertices), elsewhere a single class or a wall."""
+    hidden = d["layers"][0]
+    m = len(hidden["W"])
+    picks = data.draw(st.lists(st.integers(0, m - 1), min_size=1, max_size=3))
+    rows = [[1 if c == p else 0 for c in range(m)] for p in picks] + [[0] * m]
+    rows.append(rows[data.draw(st.integers(0, len(rows) - 1))])
+    net = network_from_dict({"layers": [hidden, {"W": rows, "b": [0] * len(rows)}]})
+    K = build_complex(net, with_output=True, refine="argmax")
+    assert_complex_ok(K, grid=4)
+    C = certify(K)
+    assert C.certified and C.total_volume == K.domain.volume()
+    sets = K.argmax_sets()
+    for c in range(K.num_cells):  # every cell, of every dimension, at an interior point
+        out = net.forward(K.interior_point(c))
+        assert sets[c] == {j for j, v in enumerate(out) if v == max(out)}
+
+
+def test_max_pool_of_dead_relus_keeps_the_cells() -> None:
+    """A max unit over ReLUs that are all dead on a region: the whole region ties, and the
+    complex is the hidden layer's, every region's argmax set read off its dead neurons."""
+    net = network_from_dict({"layers": [
+        {"W": [[1, 0], [0, 1]], "b": [0, 0]},
+        {"W": [[1, 0], [0, 1], [0, 0]], "b": [0, 0, 0], "units": [["max", [0, 1, 2]]]},
+        {"W": [[1]], "b": [0]}]})
+    K = build_complex(net)
+    H = build_complex(network_from_dict({"layers": [{"W": [[1, 0], [0, 1]], "b": [0, 0]},
+                                                    {"W": [[1, 1]], "b": [0]}]}))
+    # max(relu x, relu y, 0) adds one wall, x = y from (0, 0) to the box's corner (1, 1)
+    assert K.f_vector == (H.f_vector[0], H.f_vector[1] + 1, H.f_vector[2] + 1)
+    assert certify(K).certified
+    neg = [r for r in K.regions() if all(v < 0 for v in K.interior_point(r))]
+    assert len(neg) == 1 and tuple(K.sign_vector(neg[0])[2:5]) == (0, 0, 0)
+
+
 def test_argmax_needs_two_outputs_and_the_output() -> None:
     net = network_from_dict({"layers": [{"W": [[1, 0]], "b": [0]}, {"W": [[1]], "b": [0]}]})
     with pytest.raises(InvalidArgumentError, match="two outputs"):
