@@ -31,7 +31,6 @@ first few neurons (:func:`plan_units`), each refined by the remaining neurons
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,14 +66,14 @@ class Lattice:
     with proven error bounds, exact coordinates on demand; sub-lattices share their parent's
     store). ``sig`` holds one row of sign codes per cell (0 for '-', 1 for
     '0', 2 for '+'): one column per cutting neuron (hidden, then output), then one per domain
-    facet. ``pad[k]`` mirrors the facet lists of the cells of dimension ``k`` (rows in the order
-    of ``by_dim[k]``, padded with -1) so that the cells' vertex signs can be combined with numpy.
+    facet. The facets of the cells of dimension ``k`` are the rows of ``pad[k]`` (in the order
+    of ``by_dim[k]``, padded with -1; ``pos[c]`` is the row of cell ``c``): flat integer arrays
+    that numpy combines a whole dimension at a time, and the only copy of the incidences.
     """
 
     n: int
     ncut: int
     dim: list[int]
-    facets: list[list[int]]
     sig: np.ndarray
     store: VertexStore
     cvid: np.ndarray
@@ -111,11 +110,33 @@ class Lattice:
             return self
         return _sublattice(self, [c for ids in self.by_dim for c in ids])[0]
 
-    def new_cell(self, d: int, facets: list[int]) -> int:
-        c = len(self.dim)
-        self.dim.append(d)
-        self.facets.append(facets)
-        return c
+    def facet_rows(self, cells: np.ndarray, k: int) -> np.ndarray:
+        """The padded facet rows of the live cells ``cells``, all of dimension ``k >= 1``."""
+        return self.pad[k][self.pos[cells]]
+
+    def facet_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(indptr, indices)``: the facets of the cells ``0 .. num_cells() - 1`` (none for a
+        cell that is not live), each cell's in the order of its padded row."""
+        N = self.num_cells()
+        counts = np.zeros(N, dtype=np.int64)
+        owners: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for k in range(1, self.n + 1):
+            ids = self.ids(k)
+            if not ids.size:
+                continue
+            P = self.padv(k)
+            valid = P >= 0
+            counts[ids] = valid.sum(axis=1)
+            r, c = np.nonzero(valid)
+            owners.append(ids[r])
+            values.append(P[r, c])
+        indptr = np.zeros(N + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        if not owners:
+            return indptr, np.zeros(0, dtype=np.int64)
+        order = np.argsort(np.concatenate(owners), kind="stable")
+        return indptr, np.concatenate(values)[order]
 
     def reserve(self, size: int) -> None:
         """Make room for ``size`` rows of sign codes."""
@@ -155,23 +176,23 @@ class Lattice:
         coords = self.vertex_coords(verts)
         store = VertexStore(self.store.net, self.n)
         store.set_layer(self.store.layer, self.store.width)
-        new = Lattice(self.n, self.ncut, list(self.dim), [list(f) for f in self.facets], self.sig.copy(),
+        new = Lattice(self.n, self.ncut, list(self.dim), self.sig.copy(),
                       store, np.full(self.sig.shape[0], -1, dtype=np.int64),
-                      [list(x) for x in self.by_dim], [], np.zeros(0, dtype=np.int64))
+                      [list(x) for x in self.by_dim], [np.zeros((0, 0), dtype=np.int64)]
+                      + [self.padv(k).copy() for k in range(1, self.n + 1)], self.pos.copy())
         new.reserve(self.num_cells())
         if verts:
             new.cvid[np.asarray(verts, dtype=np.int64)] = store.add_roots(coords)
-        new.rebuild_pad()
         return new
 
-    def rebuild_pad(self) -> None:
-        """Recompute ``pad`` and ``pos`` from the facet lists and ``by_dim``."""
+    def set_facets(self, facets: Sequence[Sequence[int]]) -> None:
+        """Set ``pad`` and ``pos`` from the facet lists of all cells (``facets[c]``) and ``by_dim``."""
         self.pos = np.zeros(max(len(self.dim), self.sig.shape[0]), dtype=np.int64)
         for ids in self.by_dim:
             self.pos[np.asarray(ids, dtype=np.int64)] = np.arange(len(ids), dtype=np.int64)
         self.pad = [np.zeros((0, 0), dtype=np.int64)]
         for k in range(1, self.n + 1):
-            self.pad.append(_padded([self.facets[c] for c in self.by_dim[k]]))
+            self.pad.append(_padded([facets[c] for c in self.by_dim[k]]))
 
 
 def _padded(rows: Sequence[Sequence[int]], width: int = 0) -> np.ndarray:
@@ -189,12 +210,12 @@ def domain_lattice(domain: Domain, ncut: int, net: Network) -> Lattice:
     m = domain.num_facets
     cap = max(64, len(faces))
     sig = np.zeros((cap, ncut + m), dtype=np.int8)
-    lat = Lattice(n, ncut, [], [], sig, VertexStore(net, n), np.full(cap, -1, dtype=np.int64),
+    lat = Lattice(n, ncut, [], sig, VertexStore(net, n), np.full(cap, -1, dtype=np.int64),
                   [[] for _ in range(n + 1)], [], np.zeros(0, dtype=np.int64))
     cells: list[int] = []
     coords: list[tuple[int, ...]] = []
     for i, f in enumerate(faces):
-        lat.new_cell(f.dim, face_facets[i])
+        lat.dim.append(f.dim)
         lat.sig[i, ncut:] = [1 if k in f.on_facets else 2 for k in range(m)]
         lat.by_dim[f.dim].append(i)
         if f.dim == 0:
@@ -203,7 +224,7 @@ def domain_lattice(domain: Domain, ncut: int, net: Network) -> Lattice:
             coords.append(homogeneous(domain.vertices[v]))
     if cells:
         lat.cvid[np.asarray(cells, dtype=np.int64)] = lat.store.add_roots(coords)
-    lat.rebuild_pad()
+    lat.set_facets(face_facets)
     return lat
 
 
@@ -226,7 +247,7 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
     facets of their parts in array operations (:func:`_split_facets`, the edges inline), and the
     padded facet rows are updated (:func:`_write_pads`).
     """
-    facets, store = lat.facets, lat.store
+    store = lat.store
     mi = -1 if minus is None else minus
     N = lat.num_cells()
     mask, split_ids = _sign_masks(lat, store.signs(lat.cvid[lat.ids(0)], row, mi))
@@ -241,7 +262,6 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
     part_zero = np.full(N + 1, -1, dtype=np.int64)
     nxt = N
     new_dim: list[int] = []
-    new_facets: list[list[int]] = []
     new_ids: list[list[np.ndarray]] = [[] for _ in range(n + 1)]  # new cells by dimension
     pad_new: list[list[np.ndarray]] = [[] for _ in range(n + 1)]  # their padded facet rows
     parents: list[np.ndarray] = []
@@ -266,18 +286,12 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
             cross_p, cross_q, cross_z = a, b, z_ids
             pos_F = np.stack([a, z_ids], axis=1)
             neg_F = np.stack([b, z_ids], axis=1)
-            zero_lists: list[list[int]] = [[] for _ in range(cnt)]
             zero_pad = np.zeros((cnt, 0), dtype=np.int64)
         else:
             pos_F, neg_F, zero_pad = _split_facets(lat, mask, F, z_ids, part_neg, part_zero, k)
-            zero_lists = _row_lists(zero_pad)
         # record: '+' part keeps id and gets new facets; new zero and '-' cells
         pos_rows[k] = pos_F
-        for c, fl in zip(S.tolist(), _row_lists(pos_F)):
-            facets[c] = fl
         new_dim += [k - 1] * cnt + [k] * cnt
-        new_facets += zero_lists
-        new_facets += _row_lists(neg_F)
         new_ids[k - 1].append(z_ids)
         new_ids[k].append(neg_ids)
         if k - 1 >= 1:
@@ -289,7 +303,6 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None) -> int:
         child_codes += [np.ones(cnt, dtype=np.int8), np.zeros(cnt, dtype=np.int8)]
     # the new cells
     lat.dim += new_dim
-    lat.facets += new_facets
     M = lat.num_cells()
     lat.reserve(M)
     if cross_z.size:
@@ -351,7 +364,7 @@ def _split_facets(lat: Lattice, mask: np.ndarray, F: np.ndarray, z_ids: np.ndarr
     Gi = np.where(G >= 0, G, N)
     hit = mask[Gi] == _ZERO
     gr, gc = np.nonzero(hit)
-    key = np.unique(r_i[gr] * (N + 1) + G[gr, gc])
+    key = _unique_ints(r_i[gr] * (N + 1) + G[gr, gc])
     zcell, zface = np.divmod(key, N + 1)
     zcount = np.bincount(zcell, minlength=cnt)
     first = _compact_rows(zs)
@@ -401,6 +414,15 @@ def _compact_rows(A: np.ndarray) -> np.ndarray:
     out = np.take_along_axis(A, order, axis=1)
     w = int(keep.sum(axis=1).max(initial=0))
     return out[:, :w]
+
+
+def _unique_ints(a: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of a 1-D integer array (``np.unique`` without its import of
+    ``numpy.ma``, which costs a tenth of a second once per process)."""
+    s = np.sort(a)
+    if s.size:
+        s = s[np.concatenate(([True], s[1:] != s[:-1]))]
+    return s
 
 
 def _row_lists(A: np.ndarray) -> list[list[int]]:
@@ -482,42 +504,27 @@ def _num_columns(net: Network, refine: str | None) -> int:
     return net.num_hidden + (net.output_dim if refine is not None else 0)
 
 
-def _sublattice(lat: Lattice, cells: Sequence[int]) -> tuple[Lattice, list[int]]:
-    """The sub-lattice on ``cells`` (closed under faces), renumbered by dimension, and the
-    original id of each of its cells (vectorized: the facet lists are remapped as one array;
-    the vertex store is shared)."""
+def _sublattice(lat: Lattice, cells: Sequence[int] | np.ndarray) -> tuple[Lattice, np.ndarray]:
+    """The sub-lattice on the live ``cells`` (closed under faces), renumbered by dimension, and
+    the original id of each of its cells (array operations on the padded facet rows; the
+    vertex store is shared)."""
+    n = lat.n
     ids = np.asarray(cells, dtype=np.int64)
     dims_all = np.asarray(lat.dim, dtype=np.int64)
-    order_arr = ids[np.argsort(dims_all[ids], kind="stable")]
-    order = order_arr.tolist()
-    new = np.full(lat.num_cells(), -1, dtype=np.int64)
-    new[order_arr] = np.arange(order_arr.size, dtype=np.int64)
-    counts = np.fromiter((len(lat.facets[c]) for c in order), dtype=np.int64, count=len(order))
-    flat = np.fromiter(itertools.chain.from_iterable(lat.facets[c] for c in order), dtype=np.int64,
-                       count=int(counts.sum()))
-    mapped = new[flat].tolist() if flat.size else []
-    offs = np.concatenate(([0], np.cumsum(counts))).tolist()
-    facets = [mapped[a:b] for a, b in zip(offs[:-1], offs[1:])]
-    dims = dims_all[order_arr]
-    bounds = np.searchsorted(dims, np.arange(lat.n + 2)).tolist()
-    cvid = np.full(len(order), -1, dtype=np.int64)
-    cvid[: bounds[1]] = lat.cvid[order_arr[: bounds[1]]]
-    sub = Lattice(lat.n, lat.ncut, dims.tolist(), facets, lat.sig[order].copy(), lat.store, cvid,
-                  [[] for _ in range(lat.n + 1)], [], np.zeros(0, dtype=np.int64))
-    for k in range(lat.n + 1):
-        sub.by_dim[k] = list(range(bounds[k], bounds[k + 1]))
-    sub.pos = np.arange(len(order), dtype=np.int64) - np.asarray(bounds, dtype=np.int64)[dims]
-    sub.pad = [np.zeros((0, 0), dtype=np.int64)]
-    for k in range(1, lat.n + 1):
-        a, b = bounds[k], bounds[k + 1]
-        cnt = counts[a:b]
-        P = np.full((b - a, int(cnt.max()) if b > a else 0), -1, dtype=np.int64)
-        if b > a and cnt.sum():
-            rows = np.repeat(np.arange(b - a, dtype=np.int64), cnt)
-            starts = np.repeat(np.asarray(offs[a:b], dtype=np.int64) - offs[a], cnt)
-            cols = np.arange(int(cnt.sum()), dtype=np.int64) - starts
-            P[rows, cols] = np.asarray(mapped[offs[a]:offs[b]], dtype=np.int64)
-        sub.pad.append(P)
+    order = ids[np.argsort(dims_all[ids], kind="stable")]
+    dims = dims_all[order]
+    bounds = np.searchsorted(dims, np.arange(n + 2))
+    b = bounds.tolist()
+    new = np.full(lat.num_cells() + 1, -1, dtype=np.int64)  # the last entry maps the padding -1
+    new[order] = np.arange(order.size, dtype=np.int64)
+    cvid = np.full(order.size, -1, dtype=np.int64)
+    cvid[: b[1]] = lat.cvid[order[: b[1]]]
+    pads = [np.zeros((0, 0), dtype=np.int64)]
+    for k in range(1, n + 1):
+        pads.append(new[lat.facet_rows(order[b[k] : b[k + 1]], k)])
+    pos = np.arange(order.size, dtype=np.int64) - bounds[dims]
+    sub = Lattice(n, lat.ncut, dims.tolist(), lat.sig[order], lat.store, cvid,
+                  [list(range(b[k], b[k + 1])) for k in range(n + 1)], pads, pos)
     return sub, order
 
 
@@ -534,33 +541,39 @@ def _closure(lat: Lattice, seeds: Sequence[int]) -> list[int]:
     return np.flatnonzero(mark).tolist()
 
 
-def _drop(lat: Lattice, dead: np.ndarray, add: Sequence[Sequence[int]] | None = None) -> None:
+def _drop(lat: Lattice, dead: np.ndarray, add: Sequence[np.ndarray] | None = None,
+          add_rows: Sequence[np.ndarray | None] | None = None) -> None:
     """Take the cells marked in ``dead`` out of the complex (from ``by_dim`` and the padded
-    facet arrays; their ids stay unused) and list the new cells ``add[d]``
-    (already created, with their facets). The remaining cells must be closed under faces."""
+    facet arrays; their ids stay unused) and list the new cells ``add[d]`` (already created)
+    with their padded facet rows ``add_rows[d]``. The remaining cells must be closed under faces."""
     n = lat.n
     M = lat.num_cells()
     dead = np.concatenate([dead, np.zeros(M - dead.size, dtype=bool)]) if dead.size < M else dead[:M]
     for d in range(n + 1):
-        old = np.asarray(lat.by_dim[d], dtype=np.int64)
-        stay = ~dead[old] if old.size else np.zeros(0, dtype=bool)
-        extra = list(add[d]) if add is not None else []
-        rows_old = lat.padv(d) if d else None
-        lat.by_dim[d] = old[stay].tolist() + extra
+        old = lat.ids(d)
+        stay = ~dead[old]
+        extra = add[d] if add is not None else np.zeros(0, dtype=np.int64)
+        rows_old = lat.padv(d)[stay] if d else None
+        lat.by_dim[d] = old[stay].tolist() + extra.tolist()
         if rows_old is None:
             continue
-        P = rows_old[stay]
-        rows_new = [lat.facets[c] for c in extra]
-        width = max([P.shape[1]] + [len(r) for r in rows_new])
-        if width > P.shape[1]:
-            P = np.concatenate([P, np.full((P.shape[0], width - P.shape[1]), -1, dtype=np.int64)], axis=1)
-        if rows_new:
-            P = np.concatenate([P, _padded(rows_new, width)], axis=0)
+        P = rows_old
+        R = add_rows[d] if add_rows is not None else None
+        if R is not None and R.shape[0]:
+            width = max(P.shape[1], R.shape[1])
+            P = np.concatenate([_widen(P, width), _widen(R, width)], axis=0)
         lat.pad[d] = P
     pos = np.zeros(M, dtype=np.int64)
     for ids in lat.by_dim:
         pos[ids] = np.arange(len(ids), dtype=np.int64)
     lat.pos = pos
+
+
+def _widen(P: np.ndarray, width: int) -> np.ndarray:
+    """Padded rows ``P`` with -1 columns added up to ``width``."""
+    if P.shape[1] >= width:
+        return P
+    return np.concatenate([P, np.full((P.shape[0], width - P.shape[1]), -1, dtype=np.int64)], axis=1)
 
 
 def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
@@ -643,13 +656,11 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
     if not active.any():
         return
     act_ids = np.flatnonzero(active)
-    new_key: dict[bytes, int] = {}
-    new_rows: list[np.ndarray] = []
-    new_by_dim: list[list[int]] = [[] for _ in range(n + 1)]
+    copies: list[tuple[Lattice, np.ndarray]] = []
     for i in range(k):
         ibit = one << (i if wide else np.uint64(i))
-        seeds = act_ids[(cand[act_ids] & ibit) != 0].tolist()
-        if not seeds:
+        seeds = act_ids[(cand[act_ids] & ibit) != 0]
+        if not seeds.size:
             continue
         L, orig = _sublattice(lat, _closure(lat, seeds))
         for j in range(k):
@@ -662,33 +673,79 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
         M = L.num_cells()
         if L.live_cells() == 0:
             continue
-        orig.extend([-1] * (M - len(orig)))
         for j in range(k):  # code of sign(z_j - max): '+' of z_i - z_j is '-', '0' stays '0'
             L.sig[:M, sig0 + j] = 2 - L.sig[:M, sig0 + j] if j != i else 1
-        gid = [0] * M
-        for d in range(n + 1):
-            for c in L.by_dim[d]:
-                o = orig[c]
-                if o >= 0 and settled[o]:
-                    gid[c] = o
-                    continue
-                key = L.sig[c].tobytes()
-                g = new_key.get(key)
-                if g is None:
-                    g = lat.new_cell(d, [gid[f] for f in L.facets[c]])
-                    new_key[key] = g
-                    new_rows.append(L.sig[c])
-                    new_by_dim[d].append(g)
-                    if d == 0:
-                        lat.reserve(g + 1)
-                        lat.cvid[g] = L.cvid[c]
-                gid[c] = g
-    # the new cells' sign rows; the active cells leave (their faces that stay are settled)
-    M = lat.num_cells()
-    lat.reserve(M)
-    if new_rows:
-        lat.sig[N:M] = np.array(new_rows, dtype=np.int8)
-    _drop(lat, active, new_by_dim)
+        origx = np.full(M + 1, -1, dtype=np.int64)  # -1: a new cell (and the padding)
+        origx[: orig.size] = orig
+        copies.append((L, origx))
+    _graft(lat, copies, settled, active)
+
+
+def _graft(lat: Lattice, copies: Sequence[tuple[Lattice, np.ndarray]], settled: np.ndarray,
+           active: np.ndarray) -> None:
+    """Put the cells of the argmax copies into ``lat`` in place of the ``active`` cells.
+
+    Dimension by dimension: a copy's cell that is a settled original keeps its id; every other
+    cell is identified across the copies by its sign row (one sort of all the rows) and gets a
+    new id; its facets (already mapped, one dimension lower) and, for a vertex, its vertex come
+    from its first occurrence."""
+    n = lat.n
+    base = lat.num_cells()
+    gids = [np.full(L.num_cells() + 1, -1, dtype=np.int64) for L, _ in copies]  # [-1] maps padding
+    nxt = base
+    add: list[np.ndarray] = []
+    add_rows: list[np.ndarray | None] = []
+    sig_rows: list[np.ndarray] = []
+    for d in range(n + 1):
+        rest: list[np.ndarray] = []
+        for ci, (L, origx) in enumerate(copies):
+            ids = L.ids(d)
+            o = origx[ids]
+            keep = o >= 0
+            keep[keep] = settled[o[keep]]
+            gids[ci][ids[keep]] = o[keep]
+            rest.append(ids[~keep])
+        cls = np.concatenate([np.full(r.size, ci, dtype=np.int64) for ci, r in enumerate(rest)]) \
+            if rest else np.zeros(0, dtype=np.int64)
+        loc = np.concatenate(rest) if rest else np.zeros(0, dtype=np.int64)
+        if not loc.size:
+            add.append(np.zeros(0, dtype=np.int64))
+            add_rows.append(None)
+            continue
+        rows_ = np.concatenate([copies[ci][0].sig[r] for ci, r in enumerate(rest)])
+        order = np.argsort(np.ascontiguousarray(rows_).view(np.dtype((np.void, rows_.shape[1]))).ravel(),
+                           kind="stable")
+        srt = rows_[order]
+        first = np.concatenate(([True], (srt[1:] != srt[:-1]).any(axis=1)))
+        group = np.empty(order.size, dtype=np.int64)
+        group[order] = np.cumsum(first) - 1
+        reps = order[first]  # the first occurrence of each distinct row
+        g = nxt + np.arange(reps.size, dtype=np.int64)
+        for ci, r in enumerate(rest):
+            gids[ci][r] = g[group[cls == ci]]
+        nxt += reps.size
+        rc, rl = cls[reps], loc[reps]
+        sig_rows.append(rows_[reps])
+        add.append(g)
+        if d == 0:
+            lat.reserve(nxt)
+            for ci, (L, _) in enumerate(copies):
+                sel = rc == ci
+                lat.cvid[g[sel]] = L.cvid[rl[sel]]
+            add_rows.append(None)
+            continue
+        blocks = [(np.flatnonzero(rc == ci), gids[ci][L.facet_rows(rl[rc == ci], d)])
+                  for ci, (L, _) in enumerate(copies)]
+        width = max(B.shape[1] for _, B in blocks)
+        R = np.full((reps.size, width), -1, dtype=np.int64)
+        for where, B in blocks:
+            R[where, : B.shape[1]] = B
+        add_rows.append(R)
+    lat.dim += [d for d in range(n + 1) for _ in range(add[d].size)]
+    lat.reserve(nxt)
+    if sig_rows:
+        lat.sig[base:nxt] = np.concatenate(sig_rows)
+    _drop(lat, active, add, add_rows)
 
 
 def _refine(
@@ -822,11 +879,9 @@ def _assemble(
     order = np.argsort(keys.view(np.dtype((np.void, K + 1))).ravel(), kind="stable")
     new_id = np.empty(N, dtype=np.int64)
     new_id[order] = np.arange(N, dtype=np.int64)
-    counts = np.fromiter(map(len, lat.facets), dtype=np.int64, count=N)
-    total = int(counts.sum())
-    flat = np.fromiter(itertools.chain.from_iterable(lat.facets), dtype=np.int64, count=total)
-    owners = new_id[np.repeat(np.arange(N, dtype=np.int64), counts)]
-    indices = new_id[flat] if total else flat
+    ptr, flat = lat.facet_csr()
+    owners = new_id[np.repeat(np.arange(N, dtype=np.int64), np.diff(ptr))]
+    indices = new_id[flat]
     perm = np.lexsort((indices, owners))
     indices = indices[perm]
     indptr = np.zeros(N + 1, dtype=np.int64)
@@ -897,48 +952,52 @@ class _Merger:
     is at every moment the number of distinct cells of the complex found so far."""
 
     def __init__(self, n: int, ncut: int, width: int) -> None:
+        self.n, self.ncut, self.width = n, ncut, width
         self.key_to_id: dict[bytes, int] = {}
         self.rows: list[np.ndarray] = []
-        self.width = width
+        self.dims: list[int] = []
+        self.facets: list[list[int]] = []
+        self.by_dim: list[list[int]] = [[] for _ in range(n + 1)]
         self.net: Network | None = None
         self.coords: dict[int, tuple[int, ...]] = {}
-        self.out = Lattice(n, ncut, [], [], np.zeros((0, width), dtype=np.int8), None,  # type: ignore[arg-type]
-                           np.zeros(0, dtype=np.int64), [[] for _ in range(n + 1)], [], np.zeros(0, dtype=np.int64))
 
     @property
     def num_cells(self) -> int:
         return len(self.rows)
 
     def add(self, part: Lattice) -> None:
-        out, key_to_id = self.out, self.key_to_id
+        key_to_id = self.key_to_id
         local: dict[int, int] = {}
         sig = part.sig
         self.net = part.store.net
         vcoords = dict(zip(part.by_dim[0], part.vertex_coords(part.by_dim[0])))
-        for k in range(out.n + 1):
-            for c in part.by_dim[k]:
+        for k in range(self.n + 1):
+            prow = part.padv(k).tolist() if k else []
+            for idx, c in enumerate(part.by_dim[k]):
                 key = sig[c].tobytes()
                 gid = key_to_id.get(key)
                 if gid is None:
-                    gid = out.new_cell(k, [local[f] for f in part.facets[c]])
+                    gid = len(self.rows)
                     key_to_id[key] = gid
                     self.rows.append(sig[c])
-                    out.by_dim[k].append(gid)
+                    self.dims.append(k)
+                    self.facets.append([local[f] for f in prow[idx] if f >= 0] if k else [])
+                    self.by_dim[k].append(gid)
                     if k == 0:
                         self.coords[gid] = vcoords[c]
                 local[c] = gid
 
     def finish(self) -> Lattice:
-        out = self.out
-        out.sig = np.array(self.rows, dtype=np.int8).reshape(len(self.rows), self.width)
         assert self.net is not None, "nothing to merge"
-        out.store = VertexStore(self.net, out.n)
-        out.cvid = np.full(len(self.rows), -1, dtype=np.int64)
+        N = len(self.rows)
+        out = Lattice(self.n, self.ncut, self.dims, np.array(self.rows, dtype=np.int8).reshape(N, self.width),
+                      VertexStore(self.net, self.n), np.full(N, -1, dtype=np.int64), self.by_dim, [],
+                      np.zeros(0, dtype=np.int64))
         verts = out.by_dim[0]
         if verts:
             out.cvid[np.asarray(verts, dtype=np.int64)] = out.store.add_roots(
                 [self.coords[v] for v in verts], floats=False)
-        out.rebuild_pad()
+        out.set_facets(self.facets)
         return out
 
 

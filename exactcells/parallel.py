@@ -349,10 +349,8 @@ def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[P
     part = partition_of(signs, partitions)
     packed = _pack(signs)
     del signs
-    counts = np.fromiter(map(len, L.facets), dtype=np.int64, count=N)
-    starts = np.zeros(N + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
-    flat = np.fromiter((f for fs in L.facets for f in fs), dtype=np.int64, count=int(starts[-1]))
+    starts, flat = L.facet_csr()
+    counts = np.diff(starts)
     pieces: list[Piece] = []
     for p in range(partitions):
         ids = np.flatnonzero(part == p)
