@@ -868,15 +868,19 @@ def _assemble(
     m = domain.num_facets
     nc = lat.ncut
     K = nc + m
-    cols = list(range(nh)) + list(range(nc, nc + m)) + list(range(nh, nc))
-    signs = lat.sig[:N][:, cols] - np.int8(1)
     dims = np.asarray(lat.dim, dtype=np.int8)
-    # canonical order: by dimension, then the sign vector lexicographically (-1 < 0 < 1); the
-    # rows are unique, so sorting them as byte strings (code + 1) gives that order in one pass
-    keys = np.empty((N, K + 1), dtype=np.uint8)
+    # canonical order: by dimension, then the sign vector (hidden, domain facets, outputs)
+    # lexicographically (-1 < 0 < 1); the rows are unique, so sorting them as byte strings of
+    # (dimension, codes) gives that order in one pass
+    keys = np.empty((N, K + 1), dtype=np.int8)
     keys[:, 0] = dims
-    keys[:, 1:] = signs + 1
+    sig = lat.sig
+    keys[:, 1 : nh + 1] = sig[:N, :nh]
+    keys[:, nh + 1 : nh + m + 1] = sig[:N, nc : nc + m]
+    keys[:, nh + m + 1 :] = sig[:N, nh:nc]
     order = np.argsort(keys.view(np.dtype((np.void, K + 1))).ravel(), kind="stable")
+    signs = keys[order, 1:]
+    signs -= 1
     new_id = np.empty(N, dtype=np.int64)
     new_id[order] = np.arange(N, dtype=np.int64)
     ptr, flat = lat.facet_csr()
@@ -896,7 +900,7 @@ def _assemble(
         with_output=refine is not None,
         output_refinement=refine,
         dims=dims[order],
-        signs=signs[order],
+        signs=signs,
         facet_indptr=indptr,
         facet_indices=indices,
         vertex_coords=verts,

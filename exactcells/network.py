@@ -296,10 +296,8 @@ class Network:
     # -- float views ---------------------------------------------------------------------
     def float_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The weights rounded to float64 (a float view; never used by the exact path)."""
-        return [
-            (np.array([[float(w) for w in row] for row in L.W]), np.array([float(v) for v in L.b]))
-            for L in self.layers
-        ]
+        return [(_float_array(L.W, (L.fan_out, L.fan_in)), _float_array((L.b,), (L.fan_out,)))
+                for L in self.layers]
 
     def forward_float(self, X: np.ndarray) -> np.ndarray:
         """Float64 forward pass on points ``X`` of shape ``(N, n)``; returns ``(N, m)``."""
@@ -580,6 +578,14 @@ def _dot(row: Sequence[Fraction], a: Sequence[Any], bias: Fraction) -> Any:
                     acc[t] += w * v[t]
         return tuple(acc)
     return sum((w * v for w, v in zip(row, a) if w), bias)
+
+
+def _float_array(rows: Sequence[Sequence[Fraction | int]], shape: tuple[int, ...]) -> np.ndarray:
+    """Exact rationals rounded to the nearest float64 (``numerator / denominator`` is Python's
+    correctly rounded integer division, what ``float(Fraction)`` computes, without its
+    per-value overhead)."""
+    flat = [v / 1 if v.__class__ is int else v.numerator / v.denominator for row in rows for v in row]
+    return np.array(flat, dtype=np.float64).reshape(shape)
 
 
 def _stage_float(layer: Layer, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
