@@ -129,6 +129,11 @@ def _show(text: str, limit: int = 40) -> str:
     return repr(text[:limit]) + f"... ({len(text):,} characters)"
 
 
+# short strings already read by to_rational (bounded; values are immutable Fractions)
+_PARSED: dict[str, Fraction] = {}
+_PARSED_MAX = 1 << 16
+
+
 def to_rational(value: Any, where: str = "value") -> Fraction:
     """Convert ``value`` to an exact :class:`Fraction`.
 
@@ -149,6 +154,15 @@ def to_rational(value: Any, where: str = "value") -> Fraction:
     >>> to_rational(0.5)
     Fraction(1, 2)
     """
+    kind_ = type(value)
+    if kind_ is str:  # the common case of network files, most values repeated ("0", "1")
+        hit = _PARSED.get(value)
+        if hit is not None:
+            return hit
+    elif kind_ is Fraction:
+        return value
+    elif kind_ is int:
+        return Fraction(value)
     if isinstance(value, bool):
         raise NonRationalInputError(f"{where}: {value!r} is a boolean, not a number")
     if isinstance(value, Fraction):
@@ -159,9 +173,12 @@ def to_rational(value: Any, where: str = "value") -> Fraction:
         return Fraction(int(value.numerator), int(value.denominator))
     if isinstance(value, str):
         try:
-            return parse_rational_string(value)
+            r = parse_rational_string(value)
         except NonRationalInputError as e:
             raise NonRationalInputError(f"{where}: {e}") from None
+        if kind_ is str and len(value) <= 64 and len(_PARSED) < _PARSED_MAX:
+            _PARSED[value] = r  # Fractions are immutable: sharing one is safe
+        return r
     if isinstance(value, float):
         if not math.isfinite(value):
             raise NonRationalInputError(f"{where}: {value!r} is not finite")
