@@ -332,10 +332,31 @@ def _sign_masks(lat: Lattice, vsg: np.ndarray) -> tuple[np.ndarray, list[np.ndar
         if not ids.size:
             split_ids.append(np.zeros(0, dtype=np.int64))
             continue
-        mk = np.bitwise_or.reduce(mask[lat.padv(k)], axis=1)
+        mk = _or_rows(mask[lat.padv(k)])
         mask[ids] = mk
         split_ids.append(ids[(mk & 5) == 5])
     return mask, split_ids
+
+
+def _or_rows(G: np.ndarray) -> np.ndarray:
+    """The OR of each row of a C-contiguous uint8 matrix: eight columns at a time as one
+    uint64 word, the word's bytes folded (several times faster than ``np.bitwise_or.reduce``
+    along short rows)."""
+    N, w = G.shape
+    q = w // 8
+    if q:
+        words = G[:, : 8 * q].view(np.uint64)
+        acc = words[:, 0].copy()
+        for i in range(1, q):
+            acc |= words[:, i]
+        for sh in (32, 16, 8):
+            acc |= acc >> np.uint64(sh)
+        res = acc.astype(np.uint8)  # the low byte: the OR of the eight
+    else:
+        res = np.zeros(N, dtype=np.uint8)
+    for j in range(8 * q, w):
+        res |= G[:, j]
+    return res
 
 
 def _split_facets(lat: Lattice, mask: np.ndarray, F: np.ndarray, z_ids: np.ndarray, part_neg: np.ndarray,
@@ -647,7 +668,7 @@ def _argmax_refine(lat: Lattice, rows: Sequence[int], sig0: int) -> None:
         for d in range(1, n + 1):
             ids = lat.ids(d)
             if ids.size:
-                m[ids] = np.bitwise_or.reduce(m[lat.padv(d)], axis=1)
+                m[ids] = _or_rows(m[lat.padv(d)])
         unsettled |= both & (m[:N] != _ZERO)
     settled = alive & ~unsettled
     sel = np.flatnonzero(settled)
