@@ -119,24 +119,23 @@ class Lattice:
         cell that is not live), each cell's in the order of its padded row."""
         N = self.num_cells()
         counts = np.zeros(N, dtype=np.int64)
-        owners: list[np.ndarray] = []
-        values: list[np.ndarray] = []
         for k in range(1, self.n + 1):
+            ids = self.ids(k)
+            if ids.size:
+                counts[ids] = (self.padv(k) >= 0).sum(axis=1)
+        indptr = np.zeros(N + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.zeros(int(indptr[-1]), dtype=np.int64)
+        for k in range(1, self.n + 1):  # each entry straight to its place: no sort
             ids = self.ids(k)
             if not ids.size:
                 continue
             P = self.padv(k)
             valid = P >= 0
-            counts[ids] = valid.sum(axis=1)
+            rank = np.cumsum(valid, axis=1) - 1
             r, c = np.nonzero(valid)
-            owners.append(ids[r])
-            values.append(P[r, c])
-        indptr = np.zeros(N + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        if not owners:
-            return indptr, np.zeros(0, dtype=np.int64)
-        order = np.argsort(np.concatenate(owners), kind="stable")
-        return indptr, np.concatenate(values)[order]
+            indices[indptr[ids[r]] + rank[r, c]] = P[r, c]
+        return indptr, indices
 
     def reserve(self, size: int) -> None:
         """Make room for ``size`` rows of sign codes."""
