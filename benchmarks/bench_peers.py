@@ -3,8 +3,10 @@
 Each measurement runs in a fresh subprocess (so the peak resident memory is that run's own):
 exactcells builds the complex cut by the hidden neurons (every cell of every dimension, exact);
 Regioncam (Rust, float32, 2-D only; ``pip install regioncam``) computes its regions on the same
-box ``[-1, 1]^2``. Times are the time inside the call (imports and loading excluded); memory is
-``ru_maxrss`` of the subprocess. Runs alternate tool by tool (exactcells, Regioncam, exactcells,
+box ``[-1, 1]^2``. Times are the time inside the call (imports and loading excluded), wall
+clock and CPU time of the process (the CPU-time ratio is the steadier one on a shared machine);
+memory is ``ru_maxrss`` of the subprocess (bytes/cell: that peak over the number of cells of
+every dimension). Runs alternate tool by tool (exactcells, Regioncam, exactcells,
 ...), so slow minutes on a shared machine hit both.
 
     python benchmarks/bench_peers.py [--nets S2_64 S2_128 A B E] [--alone C D F S3_48 ...]
@@ -41,11 +43,12 @@ import json, resource, sys, time
 from exactcells import load_network, build_complex
 from exactcells.kernel import TOTALS
 net = load_network(sys.argv[1])
-t = time.perf_counter(); K = build_complex(net); s = time.perf_counter() - t
+t = time.perf_counter(); u = time.process_time(); K = build_complex(net)
+s = time.perf_counter() - t; cpu = time.process_time() - u
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 t = time.perf_counter(); K.vertex_homogeneous(0); c = time.perf_counter() - t
 tests = TOTALS["decided"] + TOTALS["exact"]
-print(json.dumps({"seconds": s, "regions": K.num_regions, "cells": K.num_cells, "coords": c,
+print(json.dumps({"seconds": s, "cpu": cpu, "regions": K.num_regions, "cells": K.num_cells, "coords": c,
                   "exact_share": TOTALS["exact"] / max(tests, 1), "tests": tests,
                   "rss_mib": rss,
                   "rss_coords_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -57,13 +60,13 @@ import numpy as np
 import regioncam
 d = json.load(open(sys.argv[1]))
 layers = [(np.array(L["W"], dtype=np.float32), np.array(L["b"], dtype=np.float32)) for L in d["layers"]]
-t = time.perf_counter()
+t = time.perf_counter(); u = time.process_time()
 rc = regioncam.Regioncam(size=1)
 for W, b in layers[:-1]:
     rc.linear(W.T, b)
     rc.relu()
-s = time.perf_counter() - t
-print(json.dumps({"seconds": s, "regions": int(rc.num_faces),
+s = time.perf_counter() - t; cpu = time.process_time() - u
+print(json.dumps({"seconds": s, "cpu": cpu, "regions": int(rc.num_faces),
                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -101,8 +104,11 @@ def main() -> None:
         tp = statistics.median(r["seconds"] for r in pe)
         me = max(r["rss_mib"] for r in ex)
         mp = max(r["rss_mib"] for r in pe)
+        ce = statistics.median(r["cpu"] for r in ex)
+        cp = statistics.median(r["cpu"] for r in pe)
         rows.append((name, ex[0]["regions"], pe[0]["regions"], te, tp, te / tp, me, mp,
-                     statistics.median(r["coords"] for r in ex), ex[0]["exact_share"]))
+                     statistics.median(r["coords"] for r in ex), ex[0]["exact_share"], ce / cp,
+                     me * 2**20 / ex[0]["cells"]))
         print(f"{name}: exactcells {te:.3f} s ({ex[0]['regions']} regions, {me:.0f} MiB), "
               f"Regioncam {tp:.3f} s ({pe[0]['regions']} regions, {mp:.0f} MiB), ratio {te / tp:.1f}x",
               file=sys.stderr)
@@ -112,7 +118,7 @@ def main() -> None:
         ex = [run(EXACT, path) for _ in range(args.repeats)]
         alone.append((name, ex[0]["cells"], ex[0]["regions"], statistics.median(r["seconds"] for r in ex),
                       statistics.median(r["coords"] for r in ex), max(r["rss_mib"] for r in ex),
-                      ex[0]["exact_share"], ex[0]["tests"]))
+                      ex[0]["exact_share"], ex[0]["tests"], statistics.median(r["cpu"] for r in ex)))
         print(f"{name}: exactcells {alone[-1][3]:.3f} s", file=sys.stderr)
     load = " ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
     lines = [
@@ -121,19 +127,21 @@ def main() -> None:
         f"{args.repeats}, interleaved; load average at the end {load})",
         "",
         "| net | regions (exact) | regions (Regioncam) | exactcells s | Regioncam s | ratio | "
-        "exactcells peak MiB | Regioncam peak MiB | coords s | exact path |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "CPU-time ratio | exactcells peak MiB | Regioncam peak MiB | exactcells bytes/cell | coords s | "
+        "exact path |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, re_, rp, te, tp, ratio, me, mp, co, share in rows:
-        lines.append(f"| {name} | {re_:,} | {rp:,} | {te:.3f} | {tp:.3f} | {ratio:.1f}x | {me:.0f} | "
-                     f"{mp:.0f} | {co:.2f} | {100 * share:.3f}% |")
+    for name, re_, rp, te, tp, ratio, me, mp, co, share, cratio, bpc in rows:
+        lines.append(f"| {name} | {re_:,} | {rp:,} | {te:.3f} | {tp:.3f} | {ratio:.1f}x | {cratio:.1f}x | "
+                     f"{me:.0f} | {mp:.0f} | {bpc:,.0f} | {co:.2f} | {100 * share:.3f}% |")
     if alone:
         lines += ["", "exactcells alone (3-D and 4-D):", "",
-                  "| net | cells | regions | exactcells s | coords s | peak MiB | sign tests | exact path |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for name, cells, regions, te, co, me, share, tests in alone:
-            lines.append(f"| {name} | {cells:,} | {regions:,} | {te:.3f} | {co:.2f} | {me:.0f} | "
-                         f"{tests:,} | {100 * share:.3f}% |")
+                  "| net | cells | regions | exactcells s | CPU s | coords s | peak MiB | bytes/cell | sign tests | "
+                  "exact path |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for name, cells, regions, te, co, me, share, tests, cpu in alone:
+            lines.append(f"| {name} | {cells:,} | {regions:,} | {te:.3f} | {cpu:.3f} | {co:.2f} | {me:.0f} | "
+                         f"{me * 2**20 / cells:,.0f} | {tests:,} | {100 * share:.3f}% |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
