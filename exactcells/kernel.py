@@ -321,7 +321,9 @@ class VertexStore:
         """Exact signs (-1, 0, 1) of ``z_row`` (minus ``z_minus``) at ``vids``, as int8."""
         f, e = self._bound(vids, row, minus)
         with np.errstate(invalid="ignore"):
-            ok = (np.abs(f) > e) | (e == 0)  # a bound 0 means the value is exact (step 5)
+            # a bound 0 means the value is exact (step 5); a value that overflowed decides
+            # nothing, even under a finite bound (the error model assumes no overflow)
+            ok = ((np.abs(f) > e) & np.isfinite(f)) | (e == 0)
         out = np.sign(f).astype(np.int8)
         bad = np.flatnonzero(~ok)
         self.decided += int(vids.size - bad.size)

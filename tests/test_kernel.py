@@ -208,3 +208,21 @@ def test_dead_relus_and_zero_rows_are_exact_zeros_for_the_filter() -> None:
     assert K.f_vector == (9, 12, 4)
     out = K.signs[:, K.sign_slices()["outputs"]][:, 0]
     assert sorted(out[K.dims == 2].tolist()) == [0, 0, 1, 1]
+
+
+def test_an_overflowed_value_decides_no_sign() -> None:
+    """A float value that overflowed (inf, with a finite bound, as a long sum of huge terms of
+    both signs can give: 1.7e308 + 1.7e308 - 1.7e308 - 1.7e308 - 1.7e308 is inf in float64,
+    -1.7e308 exactly) goes to the exact path, which gives the true sign."""
+    net = network_from_dict({"layers": [{"W": [[1, 0], [0, 1]], "b": [0, -2]}, {"W": [[1, 1]], "b": [0]}]})
+    store = VertexStore(net, 2)
+    vids = store.add_roots([(1, 1, 1), (-1, 1, 1)])  # the points (1, 1) and (-1, 1)
+    store.transition(vids, 0)  # carry the first layer's pre-activations (x, y - 2)
+    exact = store.signs(vids, 1)  # y - 2 < 0 at both points
+    assert exact.tolist() == [-1, -1]
+    store.Z[vids, 1] = np.inf  # as if the float sum had overflowed
+    store.R[vids, 1] = 1.0
+    before = store.fallback
+    assert store.signs(vids, 1).tolist() == [-1, -1]
+    assert store.fallback == before + 2
+
