@@ -795,8 +795,9 @@ def _check_vertex_signs(ctx: _Context) -> tuple[int, str]:
                          f"vertex {v}: its coordinates have sign vector {sign_key(sigma[v])}, "
                          f"not the claimed {sign_key(S[v])}"
                          + (" (its coordinates are off)" if kind == "vertex_moved" else "")))
-    return ctx.f0, ("exact sign vector of every vertex's coordinates equals its claimed one (integer "
-                    "forward pass on the homogeneous coordinates)")
+    return ctx.f0, ("exact sign vector of every vertex's coordinates equals its claimed one (the "
+                    "certificate's own forward pass on the homogeneous coordinates: a float filter "
+                    "with a proven bound, exact integers for every sign it cannot decide)")
 
 
 def _check_facet_links(ctx: _Context) -> tuple[int, str]:
