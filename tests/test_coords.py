@@ -123,6 +123,13 @@ def test_rebuild_with_units_and_the_argmax(d: dict[str, Any]) -> None:
     check_rebuild(network_from_dict(d), Domain.box(2), with_output=True, refine="argmax")
 
 
+@examples(15)
+@given(d=integer_networks(2, max_depth=2, max_width=4, weight=2, outputs=3))
+def test_rebuild_with_plain_relus_and_the_argmax(d: dict[str, Any]) -> None:
+    # one hidden layer: the argmax cuts z_i - z_j of the output layer on the fast path
+    check_rebuild(network_from_dict(d), Domain.box(2), with_output=True, refine="argmax")
+
+
 def test_rebuild_on_a_float_network() -> None:
     # float weights: integer rows of 50-110 bits, the case the fast path is for
     rng = np.random.default_rng(7)
