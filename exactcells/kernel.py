@@ -559,13 +559,13 @@ class VertexStore:
         exact = self.exact
         n = self.n
         rows = [exact[v] for v in vids]
-        X = np.array([[h[i] / h[n] for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
+        X = np.array([[_ratio(h[i], h[n]) for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
         zero = np.array([[h[i] == 0 for i in range(n)] for h in rows], dtype=bool).reshape(len(rows), n)
         with np.errstate(all="ignore"):
             R0 = np.where(zero, 0.0, 2 * U * np.abs(X) * INFL + ETA)
             Z, R = self._step(X, R0, 0)
-            pos = Z > R
-            sure = (np.abs(Z) > R) | (R == 0)
+            sure = np.isfinite(Z) & ((np.abs(Z) > R) | (R == 0))  # an overflow decides nothing
+            pos = sure & (Z > R)
         if not sure.all():
             M0 = self.net.integer_network()[0][0]
             for r, i in np.argwhere(~sure).tolist():
@@ -635,6 +635,15 @@ class LazyCoords:
 
     def __call__(self) -> list[tuple[int, ...]]:
         return self.store.exact_coords(self.vids.tolist())
+
+
+def _ratio(a: int, b: int) -> float:
+    """``a / b`` correctly rounded, or infinity when it is too large for a float (an infinite
+    coordinate makes every value it reaches undecided: the exact path)."""
+    try:
+        return a / b
+    except OverflowError:
+        return math.inf
 
 
 def _primitive(h: Sequence[int]) -> tuple[int, ...]:

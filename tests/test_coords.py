@@ -184,7 +184,7 @@ def test_patterns_at_adversarial_points() -> None:
            (Fraction(7, 3) + eps, Fraction(1)), (Fraction(7, 3) - eps, Fraction(1)),
            (Fraction(1, 5), -Fraction(1, 5)), (Fraction(1, 5), -Fraction(1, 5) + eps),
            (Fraction(0), Fraction(0)), (Fraction(1, 2), Fraction(1, 7))]
-    coords = [primitive(list(p)) for p in pts]
+    coords = [primitive(list(p)) for p in pts] + [(10**400, 1, 1), (-(10**400), 3, 10**399)]
     vids = store.add_roots(coords, floats=False).tolist()
     got = store._patterns(vids)
     for h, s in zip(coords, got):
