@@ -326,9 +326,10 @@ def exact_sign_vectors(
     # at most points anyway: every vertex lies on some hyperplane of the deepest layer)
     if (len(points) and refinement != "argmax" and len(net.layers) <= 3
             and all(L.units is None for L in net.layers[:-1])):
-        floats = _float_points(points)
+        pts = [tuple(int(x) for x in p) for p in points]
+        floats = _float_points(pts)
         if floats is not None:
-            return _filtered_sign_vectors(net, domain, points, refinement, *floats)
+            return _filtered_sign_vectors(net, domain, pts, refinement, *floats)
     return _integer_sign_vectors(net, domain, points, refinement)
 
 
@@ -410,8 +411,9 @@ _U = 2.0**-53
 _ETA = 2.0**-1000
 
 
-def _float_points(points: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Float coordinates and their bounds (P1), or ``None`` if a coordinate is too large."""
+def _float_points(points: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Float coordinates and their bounds (P1), or ``None`` if a coordinate is too large
+    (``points``: Python integers, so that ``/`` is CPython's correctly rounded division)."""
     n = len(points[0]) - 1
     try:
         X = np.array([[p[i] / p[n] for i in range(n)] for p in points], dtype=float).reshape(len(points), n)

@@ -181,3 +181,17 @@ def test_points_where_plain_floats_get_the_sign_wrong(monkeypatch: pytest.Monkey
     spy = Spy(monkeypatch)
     got = check(net, dom, H, out=True)
     assert got[0, 0] == 0 and got[0, 3] == 0 and spy.second > 0
+
+
+def test_points_as_numpy_or_flint_integers() -> None:
+    # 2^53 + 1 is not a float: numpy's int64 division would round before dividing
+    from flint import fmpz
+
+    net = near_net()
+    dom = Domain.box(2)
+    H = [(2**53 + 1, -(2**53 + 1), 2**53 + 1), (1, 3, 7), (0, 0, 5)]
+    want = check(net, dom, H, out=True)
+    as_np = [np.array(h, dtype=np.int64) for h in H]
+    as_fmpz = [tuple(fmpz(x) for x in h) for h in H]
+    assert np.array_equal(C.exact_sign_vectors(net, dom, as_np, True), want)
+    assert np.array_equal(C.exact_sign_vectors(net, dom, as_fmpz, True), want)
