@@ -195,3 +195,14 @@ def test_points_as_numpy_or_flint_integers() -> None:
     as_fmpz = [tuple(fmpz(x) for x in h) for h in H]
     assert np.array_equal(C.exact_sign_vectors(net, dom, as_np, True), want)
     assert np.array_equal(C.exact_sign_vectors(net, dom, as_fmpz, True), want)
+
+
+@examples(40)
+@given(S=st.lists(st.lists(st.integers(-128, 127), min_size=3, max_size=3), min_size=0, max_size=30),
+       data=st.data())
+def test_canonical_order_is_the_lexsort(S: list[list[int]], data: st.DataObject) -> None:
+    # the unique_keys check's sort: by dimension, then the sign vector (any int8 entries)
+    arr = np.array(S, dtype=np.int8).reshape(len(S), 3)
+    dims = np.array(data.draw(st.lists(st.integers(0, 3), min_size=len(S), max_size=len(S))), dtype=np.int64)
+    want = np.lexsort(tuple(arr[:, k] for k in range(2, -1, -1)) + (dims,))
+    assert np.array_equal(C._canonical_order(arr, dims), want)
