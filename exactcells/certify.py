@@ -322,6 +322,20 @@ def exact_sign_vectors(
     homogeneous coordinate is scaled like the values, layer by layer.
     """
     refinement = _refinement_name(with_output)
+    # the filter for one or two layers of plain ReLUs (deeper layers would need the integer pass
+    # at most points anyway: every vertex lies on some hyperplane of the deepest layer)
+    if (len(points) and refinement != "argmax" and len(net.layers) <= 3
+            and all(L.units is None for L in net.layers[:-1])):
+        pts = [tuple(int(x) for x in p) for p in points]
+        floats = _float_points(pts)
+        if floats is not None:
+            return _filtered_sign_vectors(net, domain, pts, refinement, *floats)
+    return _integer_sign_vectors(net, domain, points, refinement)
+
+
+def _integer_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequence[int]],
+                          refinement: str | None) -> np.ndarray:
+    """:func:`exact_sign_vectors` by the integer forward pass alone (every network, every point)."""
     N = len(points)
     nh = net.num_hidden
     m = domain.num_facets
@@ -353,6 +367,174 @@ def exact_sign_vectors(
         nxt = np.hstack([post, t[:, None]])
         cur = fmpz_mat(N, nxt.shape[1], nxt.ravel().tolist())
     return out
+
+
+# -- the certificate's float filter ---------------------------------------------------------------
+#
+# :func:`exact_sign_vectors` on networks of plain ReLU layers decides most signs in float64 with a
+# proven error bound, and computes the others exactly. It shares nothing with the builder's
+# kernel (exactcells.kernel): the bound, its proof and the exact fallback are written here.
+#
+# Notation: u = 2^-53 (float64, round to nearest), gamma_k = k u / (1 - k u), eta = 2^-1000.
+# ``W, b`` are a layer's exact rational weights, ``W^, b^`` their float64 roundings
+# (``float(Fraction)`` is correctly rounded): ``|W^ - W| <= u |W|``, so ``|W| <= |W^| / (1 - u)``.
+#
+# (P1) Points. ``x^_i = fl(D x_i / D)`` (CPython's int / int is correctly rounded):
+#      ``|x^ - x| <= u |x| + 2^-1075 <= 2 u |x^| + eta``, and ``x^_i = 0`` with bound 0 where
+#      ``D x_i = 0``. A coordinate too large for a float sends the whole call to the integer pass.
+# (P2) A layer. Let ``|y^ - y| <= r`` (entrywise) for the exact layer input ``y``. The computed
+#      ``z^ = fl(W^ y^ + b^)`` (a dot product of ``m`` terms plus one addition, any order, FMA
+#      or not) has ``|z^ - (W^ y^ + b^)| <= gamma_{m+1} (|W^| |y^| + |b^|)`` (underflow aside),
+#      and ``|(W^ y^ + b^) - (W y + b)| <= u |W| |y^| + |W| r + u |b|``. With ``c = gamma_{m+2}
+#      >= gamma_{m+1} + u``, the exact value ``z = W y + b`` satisfies
+#          |z^ - z| <= T / (1 - u),   T = |W^| (r + c |y^|) + c |b^|.
+#      ``T`` is computed in float64 from non-negative terms, each through at most ``m + 4``
+#      roundings, so the computed ``T~ >= T (1 - (m + 4) u)``; the bound used is
+#          R = fl(fl(T~ F) + eta),   F = 1 + 8 (m + 5) u,
+#      and ``R >= T / (1 - u) + eta / 2`` (for ``(m + 6) u < 1/8``, i.e. any real width): the
+#      ``eta / 2`` absorbs every underflow (at most ``2 (m + 4)`` operations per entry, each off by
+#      at most ``2^-1074``). A value or bound that is not finite decides nothing.
+# (P3) A sign. If ``|z^| > R`` (both finite), ``sign(z) = sign(z^)``. Every other entry is
+#      computed exactly (below); in particular every exact zero is.
+# (P4) ReLU. ``relu`` is 1-Lipschitz: ``y'^ = max(z^, 0)`` is within ``R`` of ``relu(z)``; where the
+#      exact sign is ``<= 0`` (decided by P3 or exactly) the output is exactly 0, bound 0.
+#
+# Exact values of undecided entries, on the certificate's integer matrices (``M_l = L_l [W | b]``,
+# the homogeneous coordinate scaled by ``L_0`` after the first layer, as in the integer pass):
+# layer 0: ``M_0[j] . h``; layer 1: ``sum_{i : s_i} M_1[k, i] M_0[i] . h + M_1[k, w] L_0 D`` with
+# ``s_i = [M_0[i] . h > 0]`` the exact signs of layer 0 (all decided by then), that is ``A . h``
+# with ``A = sum_{i : s_i} (M_1[k, i] M_0[i])``, a 0/1 combination of fixed integer rows, summed
+# exactly in int64 pieces (:func:`_select_sums`); deeper layers and outputs: the whole point goes
+# through the integer pass (:func:`_integer_sign_vectors`).
+
+_U = 2.0**-53
+_ETA = 2.0**-1000
+
+
+def _float_points(points: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Float coordinates and their bounds (P1), or ``None`` if a coordinate is too large
+    (``points``: Python integers, so that ``/`` is CPython's correctly rounded division)."""
+    n = len(points[0]) - 1
+    try:
+        X = np.array([[p[i] / p[n] for i in range(n)] for p in points], dtype=float).reshape(len(points), n)
+    except OverflowError:
+        return None
+    nz = np.array([[p[i] != 0 for i in range(n)] for p in points], dtype=bool).reshape(len(points), n)
+    with np.errstate(all="ignore"):
+        R = np.where(nz, 2 * _U * np.abs(X) + _ETA, 0.0)
+    return X, R
+
+
+def _float_layer(layer: Layer, Y: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``z^`` and its bound (P2), and the entries whose sign P3 decides."""
+    W = np.array([[float(w) for w in row] for row in layer.W], dtype=float).reshape(len(layer.W), Y.shape[1])
+    b = np.array([float(v) for v in layer.b], dtype=float)
+    m = Y.shape[1]
+    c = (m + 2) * _U / (1 - (m + 2) * _U)
+    with np.errstate(all="ignore"):
+        Z = Y @ W.T + b
+        T = (R + c * np.abs(Y)) @ np.abs(W).T + c * np.abs(b)
+        B = T * (1 + 8 * (m + 5) * _U) + _ETA
+        sure = np.isfinite(Z) & np.isfinite(B) & (np.abs(Z) > B)
+    return Z, B, sure
+
+
+def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequence[int]],
+                           refinement: str | None, X: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """:func:`exact_sign_vectors` for plain ReLU layers: the float filter above, exact elsewhere."""
+    N = len(points)
+    nh = net.num_hidden
+    m = domain.num_facets
+    width = nh + m + (net.output_dim if refinement else 0)
+    out = np.zeros((N, width), dtype=np.int8)
+    H = fmpz_mat([[int(x) for x in p] for p in points])
+    out[:, nh:nh + m] = _signs_of(H * _domain_matrix(domain).transpose())
+    mats = [[[int(x) for x in row] for row in M.tolist()] for M in _integer_layer_matrices(net)]
+    last = len(net.layers) - 1
+    deep = np.zeros(N, dtype=bool)  # points with an undecided entry below layer 1
+    Y, RY = X, R
+    pos = 0
+    for li, layer in enumerate(net.layers):
+        if li == last and not refinement:
+            break
+        Z, B, sure = _float_layer(layer, Y, RY)
+        sg = np.where(sure, np.sign(Z), 0).astype(np.int8)
+        todo = np.argwhere(~sure)
+        if todo.size and li == 0:
+            M0 = mats[0]
+            for r, j in todo.tolist():
+                v = sum(a * x for a, x in zip(M0[j], points[r]))
+                sg[r, j] = (v > 0) - (v < 0)
+        elif todo.size and li == 1:
+            _exact_second_layer(mats, net, points, out[:, :pos] > 0, todo, sg)
+        elif todo.size:
+            deep[todo[:, 0]] = True
+        cols = slice(pos, pos + sg.shape[1]) if li < last else slice(nh + m, width)
+        out[:, cols] = sg
+        pos += sg.shape[1]
+        if li < last:  # P4
+            live = sg > 0
+            Y = np.where(live, np.maximum(Z, 0.0), 0.0)
+            RY = np.where(live, B, 0.0)
+    if deep.any():
+        rows = np.flatnonzero(deep)
+        out[rows] = _integer_sign_vectors(net, domain, [points[i] for i in rows.tolist()], refinement)
+    return out
+
+
+def _exact_second_layer(mats: list[list[list[int]]], net: Network, points: Sequence[Sequence[int]],
+                        S: np.ndarray, todo: np.ndarray, sg: np.ndarray) -> None:
+    """Exact signs of the entries ``todo`` (pairs point, row) of layer 1, into ``sg``; ``S``: the
+    exact activation pattern of layer 0 at every point (True: the ReLU passes)."""
+    M0, M1 = mats[0], mats[1]
+    w = len(M0)
+    L0 = _layer_factor(net, 0)
+    n = len(points[0]) - 1
+    Sint = S.astype(np.int64)
+    for k in np.unique(todo[:, 1]).tolist():
+        rs = todo[todo[:, 1] == k, 0]
+        forms = _select_sums(Sint[rs], [[M1[k][i] * a for a in M0[i]] for i in range(w)])
+        tail = M1[k][w] * L0
+        for r, A in zip(rs.tolist(), forms):
+            h = points[r]
+            v = sum(a * int(x) for a, x in zip(A, h)) + tail * int(h[n])
+            sg[r, k] = (v > 0) - (v < 0)
+
+
+_PIECE = 32  # bits per piece in _select_sums
+
+
+def _select_sums(S: np.ndarray, rows: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Exact ``S @ rows`` for a 0/1 int64 matrix ``S`` and integer ``rows``.
+
+    Each integer is written as ``sign * sum_p d_p 2^(32 p)`` with digits ``0 <= d_p < 2^32``; the
+    signed digit matrices are multiplied by ``S`` in int64 (numpy's integer matmul, exact): with
+    fewer than ``2^30`` rows a sum stays below ``2^62``. The sums are then brought back to digits
+    ``0 <= d < 2^32`` by carrying upwards in int64 (``s = 2^32 floor(s / 2^32) + (s mod 2^32)``,
+    the carries below ``2^31``) and read as one little-endian two's complement integer each: the
+    digits, then the last carry as a signed 64-bit word."""
+    k = S.shape[1]
+    if k >= 2**30:  # pragma: no cover - absurd widths
+        raise ValueError("too many rows for int64 sums")
+    d = len(rows[0])
+    flat = [int(x) for r in rows for x in r]
+    pieces = max(1, -(-max(abs(x).bit_length() for x in flat) // _PIECE))
+    digits = np.frombuffer(b"".join(abs(x).to_bytes(4 * pieces, "little") for x in flat),
+                           dtype="<u4").reshape(len(flat), pieces).astype(np.int64)
+    digits *= np.array([-1 if x < 0 else 1 for x in flat], dtype=np.int64)[:, None]
+    cnt = S.shape[0] * d
+    sums = (S @ digits.reshape(k, d * pieces)).reshape(cnt, pieces)
+    low = np.empty((cnt, pieces), dtype="<u4")
+    carry = np.zeros(cnt, dtype=np.int64)
+    for p in range(pieces):
+        v = sums[:, p] + carry
+        low[:, p] = v & 0xFFFFFFFF
+        carry = v >> _PIECE
+    raw = np.concatenate([low.view(np.uint8).reshape(cnt, 4 * pieces),
+                          carry.astype("<i8").view(np.uint8).reshape(cnt, 8)], axis=1).tobytes()
+    size = 4 * pieces + 8
+    vals = [int.from_bytes(raw[i:i + size], "little", signed=True) for i in range(0, cnt * size, size)]
+    return [vals[i:i + d] for i in range(0, cnt, d)]
 
 
 def _refinement_name(with_output: bool | str | None) -> str | None:
@@ -585,7 +767,7 @@ def _check_format(ctx: _Context) -> tuple[int, str]:
 def _check_unique_keys(ctx: _Context) -> tuple[int, str]:
     """Cells in canonical order (dimension, then sign vector) and no sign vector twice."""
     S, dims, N = ctx.S, ctx.dims, ctx.N
-    order = np.lexsort(tuple(S[:, k] for k in range(ctx.width - 1, -1, -1)) + (dims,))
+    order = _canonical_order(S, dims)
     if not np.array_equal(order, np.arange(N)):
         first = int(np.flatnonzero(order != np.arange(N))[0])
         ctx.fail(Failure("canonical_order", first, sign_key(S[first]), None,
@@ -599,6 +781,20 @@ def _check_unique_keys(ctx: _Context) -> tuple[int, str]:
                          f"cells {a} and {b} share it",
                          f"cells {a} and {b} have the same sign vector: one of them is extra"))
     return N, "sign vectors distinct and in canonical order"
+
+
+def _canonical_order(S: np.ndarray, dims: np.ndarray) -> np.ndarray:
+    """The stable order of the cells by dimension, then sign vector (lexicographic, entries as
+    signed integers): one stable sort of byte strings (the dimension, then every entry plus
+    128, which maps int8 onto 0..255 in order), the order ``np.lexsort`` of the columns gives,
+    and linear time on rows that are already in order."""
+    N, width = S.shape
+    if N == 0 or dims.min() < 0 or dims.max() > 255:  # pragma: no cover - the format check
+        return np.lexsort(tuple(S[:, k] for k in range(width - 1, -1, -1)) + (dims,))
+    keys = np.empty((N, width + 1), dtype=np.uint8)
+    keys[:, 0] = dims
+    keys[:, 1:] = S.astype(np.int16) + 128
+    return np.argsort(keys.view(np.dtype((np.void, width + 1))).ravel(), kind="stable")
 
 
 def _check_vertex_signs(ctx: _Context) -> tuple[int, str]:
@@ -615,8 +811,9 @@ def _check_vertex_signs(ctx: _Context) -> tuple[int, str]:
                          f"vertex {v}: its coordinates have sign vector {sign_key(sigma[v])}, "
                          f"not the claimed {sign_key(S[v])}"
                          + (" (its coordinates are off)" if kind == "vertex_moved" else "")))
-    return ctx.f0, ("exact sign vector of every vertex's coordinates equals its claimed one (integer "
-                    "forward pass on the homogeneous coordinates)")
+    return ctx.f0, ("exact sign vector of every vertex's coordinates equals its claimed one (the "
+                    "certificate's own forward pass on the homogeneous coordinates: a float filter "
+                    "with a proven bound, exact integers for every sign it cannot decide)")
 
 
 def _check_facet_links(ctx: _Context) -> tuple[int, str]:

@@ -27,7 +27,8 @@ Every vertex ever created (the store is append-only; ids are *vids*) has
   roots with exact coordinates.
 
 Exact coordinates are kept (``exact``) for the roots and for every vertex the exact path had to
-look at; all others are rebuilt in creation order when asked (:meth:`VertexStore.exact_coords`).
+look at; all others are rebuilt in creation order when asked (:meth:`VertexStore.exact_coords`,
+section "Exact coordinates" below).
 
 The bound (proof of (I))
 ------------------------
@@ -89,6 +90,36 @@ bounds of the true ones. Widths above ``2^30`` are refused. A non-finite value a
    (``Zq_j - Zp_j = 0`` and ``Zp_j = 0``: the exact value is ``(1 - t) 0 + t 0``). So a value
    ``0`` with bound ``0`` has the sign 0, exactly: dead and identically-zero neurons of a
    degenerate network are decided without the exact path.
+
+Exact coordinates
+-----------------
+A vertex cut from the edge ``(p, q)`` by ``f`` (``f(p) > 0 > f(q)``, exactly) is the point of the
+edge where ``f``, affine on the edge, vanishes: with primitive ``h_p, h_q`` its homogeneous
+vector is ``f(h_p) h_q - f(h_q) h_p`` (``f`` of a homogeneous vector: the integer network's
+value, positively homogeneous of degree 1), divided by the gcd of its entries; its last entry
+``f(h_p) D_q - f(h_q) D_p`` is positive. :meth:`VertexStore.exact_coords` rebuilds the vertices
+in creation order (parents first), so only the two values ``f(h_p)``, ``f(h_q)`` are needed per
+crossing:
+
+* layer 0: ``f(h) = c . h`` with ``c`` the integer row ``[W | b]`` (or the difference of two
+  rows of one common scale);
+* layer 1 after a plain ReLU stage: ``f(h) = sum_i c_i relu(M_i . h) + c_b D`` (``M_i`` the
+  rows of layer 0, ``c`` the row of layer 1) ``= A(s) . h`` with the *local form*
+  ``A(s) = sum_{i : s_i = 1} c_i M_i + c_b e_D`` of the point's own activation pattern
+  ``s_i = [M_i . h > 0]`` (a row with ``M_i . h <= 0`` contributes ``relu = 0``, so this is the
+  value at the point itself; no property of the edge is used). The pattern is decided by the
+  float filter (steps 1-3: ``|Z_i| > R_i``, or a bound 0 with the exact value ``Z_i``) and, where
+  it cannot decide, by the exact dot product ``M_i . h``. ``A(s)`` is a sum of selected integer
+  vectors ``c_i M_i``: every entry is split into signed limbs ``< 2^40`` and the 0/1 pattern
+  matrix is multiplied with the limb matrix in int64 (exact: at most ``2^23`` terms below
+  ``2^40``), then the limbs are recombined exactly (:func:`_limb_sums`);
+* deeper layers and other stages: the vector ``(D x, D z, D)`` of every vertex is carried
+  through the crossings (``z`` the layer's exact values; a crossing combines its parents'
+  vectors with the same weights, and the quotient by the gcd of ``(D x, D)`` stays integral,
+  since ``z`` is integral and homogeneous at the primitive point).
+
+All three give the same integers ``f(h_p)``, ``f(h_q)`` (the exact values of one function at one
+point), hence the same primitive vectors.
 
 The tests in ``tests/test_kernel.py`` check the invariant (I) against exact values on random and
 adversarial near-degenerate networks (weights that differ in the last bit, vertices within a few
@@ -430,18 +461,14 @@ class VertexStore:
             X = fmpz_mat(B, w2 + 1, [e for r, d in zip(post.tolist(), dens) for e in (*r, d)])
         return list(Zobj)
 
-    def _layer_of(self, v: int) -> int:
-        f = int(self.fn[v])
-        return self.fns[f][0] if f >= 0 else -1
-
     def exact_coords(self, vids: Sequence[int]) -> list[tuple[int, ...]]:
         """Exact primitive homogeneous coordinates ``(D x, D)`` of ``vids``, rebuilt from their
         creation records in creation order (and remembered).
 
-        Within one layer the rebuild carries, like an exact build would, the full homogeneous
-        vector ``(D x, D z, D)`` of every vertex it meets (``z``: the layer's exact values, of
-        the integer network): a crossing is ``f(h_p) h_q - f(h_q) h_p``, divided by the gcd.
-        Vertices that exist before the layer get their vector by one exact matrix product.
+        A crossing of the edge ``(p, q)`` by ``f`` is ``f(h_p) h_q - f(h_q) h_p`` divided by
+        the gcd of its entries (the section "Exact coordinates" of the module docstring).
+        The values ``f(h)`` come from :meth:`_rebuild_local` (layers whose values are cheap
+        exact functions of ``(D x, D)`` alone) or :meth:`_rebuild_carry` (the others).
         """
         exact = self.exact
         todo: set[int] = set()
@@ -457,43 +484,129 @@ class VertexStore:
                 if p not in exact and p not in todo:
                     stack.append(p)
         if todo:
-            n = self.n
             order = np.array(sorted(todo), dtype=np.int64)
             runs = np.split(order, np.flatnonzero(np.diff(self.fn[order])) + 1)
-            cache: dict[int, np.ndarray] = {}
-            cache_layer = -2
-            for run in runs:
-                layer, row, minus = self.fns[int(self.fn[run[0]])]
-                if layer != cache_layer:
-                    cache = {}
-                    cache_layer = layer
-                    # every parent of this layer's runs that is not rebuilt within the layer
-                    first = [p for r in runs if self.fns[int(self.fn[r[0]])][0] == layer
-                             for p in (*self.pa[r].tolist(), *self.pb[r].tolist())
-                             if p not in todo or self._layer_of(p) != layer]
-                    self._carry(sorted(set(first)), layer, cache)
-                P = self.pa[run].tolist()
-                Q = self.pb[run].tolist()
-                missing = sorted({p for p in P + Q if p not in cache})
-                if missing:  # pragma: no cover - every parent is carried above
-                    self._carry(missing, layer, cache)
-                Hp = np.stack([cache[p] for p in P])
-                Hq = np.stack([cache[q] for q in Q])
-                zr, zm = n + row, n + minus
-                a = Hp[:, zr] - Hp[:, zm] if minus >= 0 else Hp[:, zr]
-                b = Hq[:, zr] - Hq[:, zm] if minus >= 0 else Hq[:, zr]
-                H = a[:, None] * Hq - b[:, None] * Hp
-                # (D x, D) made primitive; the carried values z(h) are positively homogeneous
-                # and integral at integer points, so they stay integers when divided too
-                g = np.array([math.gcd(*r[:n], r[-1]) for r in H.tolist()], dtype=object)
-                big = np.flatnonzero(g > 1)
-                if big.size:
-                    H[big] //= g[big][:, None]
-                for i, v in enumerate(run.tolist()):
-                    h = H[i]
-                    cache[v] = h
-                    exact[v] = (*h[:n].tolist(), int(h[-1]))
+            layers = [self.fns[int(self.fn[r[0]])][0] for r in runs]
+            i = 0
+            while i < len(runs):  # groups of consecutive runs of one layer
+                j = i
+                while j < len(runs) and layers[j] == layers[i]:
+                    j += 1
+                if self._local_layer(layers[i]):
+                    self._rebuild_local(runs[i:j], layers[i])
+                else:
+                    self._rebuild_carry(runs[i:j], layers[i])
+                i = j
         return [exact[v] for v in vids]
+
+    def _local_layer(self, layer: int) -> bool:
+        """Whether :meth:`_rebuild_local` evaluates the values of ``layer``: the first layer, and
+        the second after a plain ReLU stage (not too wide for the int64 limb sums)."""
+        if layer == 0:
+            return True
+        return (layer == 1 and self.net.layers[0].units is None
+                and self.net.layers[0].fan_out < _MAX_LIMB_TERMS)
+
+    def _rebuild_local(self, runs: Sequence[np.ndarray], layer: int) -> None:
+        """Crossings of ``layer`` whose function values are evaluated exactly at the parents.
+
+        Layer 0: ``f(h) = c . h`` with ``c`` the integer row (or the difference of two rows).
+        Layer 1 after a plain ReLU stage: ``f(h) = sum_i c_i relu(M_i . h) + c_b D``, that is
+        ``A(s) . h`` with the local form ``A(s) = sum_{i : s_i} c_i M_i + c_b e_D`` of the
+        parent's own activation pattern ``s_i = [M_i . h > 0]`` (:meth:`_patterns`); the local
+        forms are sums of selected rows, computed exactly in int64 limbs (:func:`_limb_sums`).
+        """
+        exact = self.exact
+        n = self.n
+        mats = self.net.integer_network()[0]
+        pats: dict[int, np.ndarray] = {}
+        for run in runs:
+            _, row, minus = self.fns[int(self.fn[run[0]])]
+            c = list(mats[layer][row])
+            if minus >= 0:
+                c = [x - y for x, y in zip(c, mats[layer][minus])]
+            P = self.pa[run].tolist()
+            Q = self.pb[run].tolist()
+            if layer == 0:
+                a = [sum(x * y for x, y in zip(c, exact[p])) for p in P]
+                b = [sum(x * y for x, y in zip(c, exact[q])) for q in Q]
+            else:
+                U = sorted(set(P) | set(Q))
+                new = [u for u in U if u not in pats]
+                if new:
+                    for u, s in zip(new, self._patterns(new)):
+                        pats[u] = s
+                w0 = len(c) - 1
+                rows = [[ci * m for m in mi] for ci, mi in zip(c[:w0], mats[0])]
+                S = np.stack([pats[u] for u in U]).astype(np.int64)
+                forms = _limb_sums(S, rows)  # (len(U), n + 1) exact Python ints
+                cb = c[w0]
+                val: dict[int, int] = {}
+                for u, A in zip(U, forms):
+                    h = exact[u]
+                    val[u] = sum(x * y for x, y in zip(A, h)) + cb * h[n]
+                a = [val[p] for p in P]
+                b = [val[q] for q in Q]
+            for v, p, q, fa, fb in zip(run.tolist(), P, Q, a, b):
+                if not fa > 0 > fb:
+                    raise AssertionError(f"vertex {v}: its function is {fa} and {fb} at the ends "
+                                         f"{p}, {q} of its edge (must be > 0 > )")
+                r = [fa * y - fb * x for x, y in zip(exact[p], exact[q])]
+                g = math.gcd(*r)
+                exact[v] = tuple(x // g for x in r) if g > 1 else tuple(r)
+
+    def _patterns(self, vids: list[int]) -> list[np.ndarray]:
+        """``[M_i . h > 0]`` for every row ``i`` of layer 0, at exact vertices: decided by the
+        float filter (steps 1-3 of the module docstring) where it can, exactly otherwise."""
+        exact = self.exact
+        n = self.n
+        rows = [exact[v] for v in vids]
+        X = np.array([[_ratio(h[i], h[n]) for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
+        zero = np.array([[h[i] == 0 for i in range(n)] for h in rows], dtype=bool).reshape(len(rows), n)
+        with np.errstate(all="ignore"):
+            R0 = np.where(zero, 0.0, 2 * U * np.abs(X) * INFL + ETA)
+            Z, R = self._step(X, R0, 0)
+            sure = np.isfinite(Z) & ((np.abs(Z) > R) | (R == 0))  # an overflow decides nothing
+            pos = sure & (Z > R)
+        if not sure.all():
+            M0 = self.net.integer_network()[0][0]
+            for r, i in np.argwhere(~sure).tolist():
+                pos[r, i] = sum(x * y for x, y in zip(M0[i], rows[r])) > 0
+        return list(pos)
+
+    def _rebuild_carry(self, runs: Sequence[np.ndarray], layer: int) -> None:
+        """Crossings of ``layer`` by carrying, like an exact build would, the full homogeneous
+        vector ``(D x, D z, D)`` of every vertex the rebuild meets (``z``: the layer's exact
+        values, of the integer network): a crossing is ``f(h_p) h_q - f(h_q) h_p``, divided by
+        the gcd. Vertices that exist before these runs get their vector by one exact forward
+        pass."""
+        exact = self.exact
+        n = self.n
+        made = {v for r in runs for v in r.tolist()}
+        cache: dict[int, np.ndarray] = {}
+        first = sorted({p for r in runs for p in (*self.pa[r].tolist(), *self.pb[r].tolist())
+                        if p not in made})
+        self._carry(first, layer, cache)
+        for run in runs:
+            _, row, minus = self.fns[int(self.fn[run[0]])]
+            P = self.pa[run].tolist()
+            Q = self.pb[run].tolist()
+            Hp = np.stack([cache[p] for p in P])
+            Hq = np.stack([cache[q] for q in Q])
+            zr, zm = n + row, n + minus
+            a = Hp[:, zr] - Hp[:, zm] if minus >= 0 else Hp[:, zr]
+            b = Hq[:, zr] - Hq[:, zm] if minus >= 0 else Hq[:, zr]
+            H = a[:, None] * Hq - b[:, None] * Hp
+            # (D x, D) made primitive; the carried values z(h) are positively homogeneous
+            # and integral at integer points, so they stay integers when divided too
+            g = np.array([math.gcd(*r[:n], r[-1]) for r in H.tolist()], dtype=object)
+            big = np.flatnonzero(g > 1)
+            if big.size:
+                H[big] //= g[big][:, None]
+            for i, v in enumerate(run.tolist()):
+                h = H[i]
+                cache[v] = h
+                exact[v] = (*h[:n].tolist(), int(h[-1]))
 
     def _carry(self, vids: list[int], layer: int, cache: dict[int, np.ndarray]) -> None:
         """Full homogeneous vectors ``(D x, D z, D)`` of exact vertices at ``layer``."""
@@ -526,8 +639,62 @@ class LazyCoords:
         return self.store.exact_coords(self.vids.tolist())
 
 
+def _ratio(a: int, b: int) -> float:
+    """``a / b`` correctly rounded, or infinity when it is too large for a float (an infinite
+    coordinate makes every value it reaches undecided: the exact path)."""
+    try:
+        return a / b
+    except OverflowError:
+        return math.inf
+
+
 def _primitive(h: Sequence[int]) -> tuple[int, ...]:
     g = math.gcd(*h)
     if g > 1:
         return tuple(int(e) // g for e in h)
     return tuple(int(e) for e in h)
+
+
+#: Limbs of :func:`_limb_sums`: ``2^40``; a sum of ``k < 2^23`` of them stays below ``2^63``.
+_LIMB_BITS = 40
+_MAX_LIMB_TERMS = 2**23
+
+
+def _limb_sums(S: np.ndarray, rows: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Exact ``S @ rows`` for a 0/1 matrix ``S`` (``m x k``, int64) and integer ``rows`` (``k x d``).
+
+    Every integer of ``rows`` is split into signed limbs, ``x = sign(x) sum_l x_l 2^(40 l)``
+    with ``0 <= x_l < 2^40``; the limb matrices are multiplied in int64 (numpy's integer matmul:
+    exact integer arithmetic, no BLAS): a sum of ``k < 2^23`` terms of magnitude below ``2^40``
+    is below ``2^63``, so nothing overflows, and the limb sums are recombined exactly (carries
+    propagated in int64, then one ``int.from_bytes`` per entry)."""
+    m, k = S.shape
+    d = len(rows[0]) if k else 0
+    if k >= _MAX_LIMB_TERMS:  # pragma: no cover - guarded by _local_layer
+        raise ValueError("too many terms for int64 limb sums")
+    flat = [int(x) for r in rows for x in r]
+    bits = max((abs(x).bit_length() for x in flat), default=0)
+    nl = max(1, -(-bits // _LIMB_BITS))
+    nb = nl * _LIMB_BITS // 8
+    buf = b"".join(abs(x).to_bytes(nb, "little") for x in flat)
+    u = np.frombuffer(buf, dtype=np.uint8).reshape(len(flat), nl, _LIMB_BITS // 8).astype(np.int64)
+    limbs = np.zeros((len(flat), nl), dtype=np.int64)
+    for j in range(_LIMB_BITS // 8):
+        limbs |= u[:, :, j] << (8 * j)
+    limbs *= np.array([-1 if x < 0 else 1 for x in flat], dtype=np.int64)[:, None]
+    T = S @ limbs.reshape(k, d * nl)  # exact: |entries| <= k (2^40 - 1) < 2^63
+    T = T.reshape(m * d, nl)
+    low = np.empty_like(T)
+    carry = np.zeros(m * d, dtype=np.int64)
+    mask = np.int64(2**_LIMB_BITS - 1)
+    for j in range(nl):
+        s = T[:, j] + carry  # |s| < 2^63: |T| <= 2^63 - 2^40, |carry| <= 2^23
+        low[:, j] = s & mask  # s mod 2^40 (two's complement)
+        carry = s >> _LIMB_BITS  # floor(s / 2^40)
+    width = nb + 8
+    out = np.empty((m * d, width), dtype=np.uint8)
+    out[:, :nb] = low.astype("<u8").view(np.uint8).reshape(m * d, nl, 8)[:, :, :_LIMB_BITS // 8].reshape(m * d, nb)
+    out[:, nb:] = carry.astype("<i8").view(np.uint8).reshape(m * d, 8)
+    raw = out.tobytes()
+    vals = [int.from_bytes(raw[i * width:(i + 1) * width], "little", signed=True) for i in range(m * d)]
+    return [vals[i * d:(i + 1) * d] for i in range(m)]
