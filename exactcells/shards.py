@@ -38,7 +38,7 @@ __all__ = [
     "SHARDED_FORMAT_NAME", "SHARD_FORMAT_NAME", "SHARDED_FORMAT_VERSION", "INDEX_FILE",
     "partition_of", "Shard", "ShardedComplex", "shard_complex", "write_shards", "write_index",
     "load_sharded", "gather_shards", "shard_filename", "z2_betti", "dual_adjacency", "certify_shards",
-    "shard_volume", "closure_volume", "domain_volume",
+    "shard_volume", "closure_volume", "domain_volume", "sharded_certificate", "SHARD_CHECKS",
 ]
 
 SHARDED_FORMAT_NAME = "exactcells-sharded-complex"
@@ -1062,6 +1062,83 @@ def certify_shards(path: str | Path, volumes: bool = True) -> dict[str, Any]:
         return summarize_checks(S, res, walls)
     vols, total = sharded_volume(S)
     return summarize_checks(S, res, walls, vols, total)
+
+
+#: the sharded certificate's checks: name, the failure kinds counted by it, what it checks
+SHARD_CHECKS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("shard_keys", ("format", "canonical_order", "extra_cell"),
+     "every cell hashes to its shard; sign vectors distinct and in canonical order in every shard; "
+     "the shards' f-vector is the index's"),
+    ("vertex_signs", ("vertex_moved", "sign_vector_wrong"),
+     "exact sign vector of every vertex's coordinates equals its claimed one (integer forward pass, "
+     "shard by shard)"),
+    ("facet_links", ("bad_facet_link", "missing_cell"),
+     "each link f -> c has s_f < s_c and dim f = dim c - 1 (facets in any shard); edges have 2 "
+     "vertices, k-cells at least k + 1 facets"),
+    ("walls", ("missing_region", "dropped_facet_link"),
+     "each (n-1)-cell lies in 2 top cells, or in 1 on the domain's boundary (counted across shards)"),
+    ("euler_characteristic", ("euler_characteristic",), ""),
+    ("volumes", ("volume", "affine_dimension"), ""),
+)
+
+
+def sharded_certificate(S: ShardedComplex, result: dict[str, Any], seconds: float) -> Any:
+    """The result of :func:`certify_shards` or :func:`exactcells.parallel.certify_on_cluster` as
+    an :class:`exactcells.certify.Certificate` (the one-process certificate's report): one
+    :class:`~exactcells.certify.CheckResult` per check of :data:`SHARD_CHECKS` (its time summed
+    over the shards' tasks), the failures with their kinds, counted by kind."""
+    from fractions import Fraction
+
+    from .certify import MAX_WITNESSES, Certificate, CheckResult, Failure
+    from .numbers import format_rational
+
+    counts: dict[str, int] = {k: int(v) for k, v in result["failure_counts"].items() if v}
+    kinds: list[str] = result["failure_kinds"]
+    failures: list[Failure] = []
+    shown: dict[str, int] = {}
+    for kind, msg in zip(kinds, result["failures"]):
+        if shown.get(kind, 0) < MAX_WITNESSES:
+            shown[kind] = shown.get(kind, 0) + 1
+            failures.append(Failure(kind, None, None, None, "", "", msg))
+    secs: dict[str, float] = result.get("check_seconds", {})
+    chi = int(result["euler_characteristic"])
+    volumes = "exact_total_volume" in result
+    total: Fraction | None = result.get("exact_total_volume")
+    dvol: Fraction | None = result.get("exact_domain_volume")
+    checked = {"shard_keys": result["cells_checked"], "vertex_signs": result["vertices_checked"],
+               "facet_links": result["facet_incidences_checked"], "walls": result["walls_checked"],
+               "euler_characteristic": 1, "volumes": result.get("regions_measured", 0)}
+    checks = []
+    for name, ks, detail in SHARD_CHECKS:
+        if name == "volumes" and not volumes:
+            continue
+        if name == "euler_characteristic":
+            detail = f"chi = {chi}"
+        elif name == "volumes":
+            detail = (f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol or 0)} (closures "
+                      "fetched from the shards; summed exactly by ranges of the canonical order, then "
+                      "as a tree)")
+        nf = sum(counts.get(k, 0) for k in ks)
+        checks.append(CheckResult(name, nf == 0, int(checked[name]), nf, float(secs.get(name, 0.0)), detail))
+    known = {k for _, ks, _ in SHARD_CHECKS for k in ks}
+    assert known.issuperset(counts), f"failure kinds of no check: {set(counts) - known}"
+    f = tuple(int(x) for x in result["f_vector"])
+    return Certificate(
+        certified=bool(result["certified"]) and not counts,
+        checks=tuple(checks),
+        failures=tuple(failures),
+        failure_counts=counts,
+        f_vector=f,
+        num_cells=sum(f),
+        euler_characteristic=chi,
+        total_volume=total,
+        domain_volume=dvol,
+        cdd_regions_checked=0,
+        seconds=seconds,
+        architecture=S.network.architecture,
+        domain=S.domain.describe(),
+        with_output=S.output_refinement is not None,
+    )
 
 
 def dual_adjacency(S: ShardedComplex) -> tuple[Any, np.ndarray]:
