@@ -182,12 +182,17 @@ def test_cli_bad_scheduler_is_a_clear_error(tmp_path: Path, capsys: pytest.Captu
     assert "argument --jobs: must be at least 1" in err and "--partitions needs --out" in err
 
 
-def _wait_for(path: Path, seconds: float = 60) -> None:
+def _scheduler_address(path: Path, seconds: float = 60) -> str:
+    """The address in the scheduler file, once it is written completely (the file appears
+    before its contents: Dask does not write it atomically)."""
     deadline = time.monotonic() + seconds
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} did not appear")
-        time.sleep(0.1)
+    while True:
+        try:
+            return str(json.loads(path.read_text())["address"])
+        except (OSError, ValueError, KeyError):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path} did not appear with an address") from None
+            time.sleep(0.1)
 
 
 def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
@@ -199,8 +204,7 @@ def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
                                       "--scheduler-file", str(sched_file)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        _wait_for(sched_file)
-        address = json.loads(sched_file.read_text())["address"]
+        address = _scheduler_address(sched_file)
         for _ in range(2):
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
@@ -222,6 +226,12 @@ def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
         assert json.loads(r.stdout)["f_vector"] == list(K.f_vector)
         for f in sorted(p.name for p in (tmp_path / "one").iterdir()):
             assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "dask" / f).read_bytes()
+        # the sharded complex certified on the same cluster, not gathered
+        r = subprocess.run([sys.executable, "-m", "exactcells", "certify", str(tmp_path / "dask"), "--scheduler",
+                            address, "--json", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        cert = json.loads(r.stdout)
+        assert cert["certified"] and cert["f_vector"] == list(K.f_vector) and cert["total_volume"] == "8"
         # --max-cells stops the distributed build: exit code 2, one line, no index written
         r = subprocess.run(cmd + ["--scheduler", address, "--max-cells", str(K.num_cells // 2),
                                   "--out", str(tmp_path / "stopped")],
