@@ -15,7 +15,7 @@ resident set, so peaks between two reads are not missed) from ``/proc/PID/status
 The phases' records go to ``DIR/../large_sharded.json``; ``report`` writes
 benchmarks/results/large_sharded.md (``python benchmarks/collect.py`` adds it to RESULTS.md).
 
-    nice -n 10 python benchmarks/bench_large_sharded.py all --dir /tmp/large5m
+    nice -n 15 python benchmarks/bench_large_sharded.py all --dir /tmp/large5m
 """
 
 from __future__ import annotations
@@ -145,7 +145,8 @@ def _save(path: Path, rec: dict[str, Any]) -> None:
 def _context(jobs: int) -> dict[str, Any]:
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "load_start": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
-            "machine": platform.machine(), "python": platform.python_version(), "jobs": jobs}
+            "machine": platform.machine(), "python": platform.python_version(), "jobs": jobs,
+            "nice": os.nice(0)}
 
 
 def phase_build(d: Path, jobs: int, partitions: int, rec_path: Path, widths: tuple[int, ...]) -> None:
@@ -213,7 +214,7 @@ def phase_report(rec_path: Path) -> None:
         lines += [
             f"Measured {b['date']}: {b['cores']} cores, {b['machine']}, Python {b['python']}, a local Dask "
             f"cluster of {b['jobs']} worker processes (one thread each; the scheduler runs in the client), "
-            f"`nice -n 10`, machine shared with other jobs (load average {b['load_start']} at the start "
+            f"`nice -n {b.get('nice', 10)}`, machine shared with other jobs (load average {b['load_start']} at the start "
             f"of the build, {b['load_end']} at its end).",
             f"Network {arch} (benchmark recipe, `default_rng(1)`), box [-1, 1]^3, cut by the hidden "
             f"neurons: f-vector {tuple(b['f_vector'])}, **{b['cells']:,} cells** in {b['partitions']} "

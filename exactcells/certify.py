@@ -84,7 +84,6 @@ from .localforms import LocalForms, domain_rows
 from .network import Layer, Network, local_affine_forms
 from .numbers import common_denominator, float_or_none, float_view, format_rational
 from .numbers import format_signs as sign_key
-from .processes import single_threaded_children
 from .progress import Progress
 from .volumes import cell_vertex_matrix as _vertex_csr
 from .volumes import face_volumes
@@ -990,7 +989,8 @@ def _check_volumes(ctx: _Context) -> tuple[int, str]:
     return int(ctx.tops.size), (
         f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol)} (face recursion "
         f"in exterior algebra, exactcells.volumes"
-        + (f"; {nproc} processes, overlapping the other checks)" if nproc > 1 else ")"))
+        + (f"; {nproc} processes: this one and {nproc - 1} Dask worker task(s), overlapping the other "
+           "checks)" if nproc > 1 else ")"))
 
 
 def _check_affine_dims(ctx: _Context) -> tuple[int, str]:
@@ -1082,6 +1082,7 @@ def certify(
     cdd_regions: int | None = 0,
     jobs: int | None = None,
     progress: bool | Callable[[str], None] | None = None,
+    scheduler: str | None = None,
 ) -> Certificate:
     """Certify that ``K`` is exactly the complex of ``K.network`` on ``K.domain``.
 
@@ -1106,19 +1107,24 @@ def certify(
         cell in 4-D); the structural checks do not need it.
     jobs
         Processes for the exact volumes: with ``jobs > 1`` the top cells are split into
-        ``jobs`` groups (consecutive in canonical order, so spatially coherent); ``jobs - 1``
-        worker processes compute the volumes of theirs while this process runs the
-        other checks and then the first, smaller (in 1-D and 2-D empty) group.
-        ``None`` (default): 2 on Linux when the machine has 2 or more cores and there are at
-        least 1000 top cells and this process runs no other thread; otherwise 1 (everything in
-        this process). Workers are forked when this process runs no other thread, and spawned
-        otherwise (as :func:`exactcells.tracking.track` does), since forking a threaded process
-        can deadlock the child; spawning re-imports the main module, so a script that asks for
-        ``jobs > 1`` from a threaded process needs the ``if __name__ == "__main__":`` guard.
+        ``jobs`` groups (consecutive in canonical order, so spatially coherent); the volumes of
+        all groups but the first are Dask tasks on a local cluster of ``jobs - 1`` worker
+        processes (:func:`exactcells.parallel.cluster`; each task is sent only its group's
+        closure), while this process runs the other checks and then the first, smaller (in
+        1-D and 2-D empty) group. ``None`` (default): everything in this process, unless
+        the volumes are expected to take :data:`AUTO_VOLUME_SECONDS` or more (by the number of
+        top cells and :data:`VOLUME_MS_PER_REGION`) on a machine of 2 or more cores: then 2 (a
+        local cluster costs seconds to start, more than the whole volume check of a smaller
+        complex). Spawned Dask workers
+        re-import the main module: a script that asks for ``jobs > 1`` needs the
+        ``if __name__ == "__main__":`` guard.
     progress
         ``True``: a progress bar over the checks on stderr (:class:`exactcells.progress.Progress`,
         shown when stderr is a terminal); or a function, called with the name of each check as
         it starts.
+    scheduler
+        Address of a running Dask scheduler: the volume groups (one per worker with
+        ``jobs=None``, else ``jobs - 1``) run on its workers instead of a local cluster.
 
     Returns
     -------
@@ -1145,16 +1151,38 @@ def certify(
             return _finish(ctx, t0)
         _claimed_structure(ctx)
         if volumes:
-            ctx.volumes = _start_volumes(ctx, jobs)
+            ctx.volumes = _start_volumes(ctx, jobs, scheduler, announce=bool(progress))
         for check in rest:
             _run_check(ctx, check, note)
         return _finish(ctx, t0)
     finally:
+        if ctx.volumes is not None:
+            ctx.volumes.close()  # the other checks failed: stop the volume tasks' cluster
         if bar is not None:
             bar.close()
 
 
 # -- the exact volumes, split over processes -----------------------------------------------------
+#
+# With ``jobs > 1`` (or a ``scheduler``) the volumes of all but the first group of top cells are
+# Dask tasks (:func:`exactcells.parallel.cluster`: a local cluster of ``jobs - 1`` worker
+# processes, or a running cluster), each sent only the closure of its group (renumbered, vertices
+# first, canonical order kept), while this process runs the other checks and then the first group.
+# The automatic choice (``jobs=None``) stays in this process unless the volumes are long: a local
+# Dask cluster costs about 4 s to start and stop on the 2-core machine (measured 2026-12-01:
+# 1.4 s to import distributed, 2.4 s to start one worker, 0.6 s to close), more than the whole
+# volume check of the benchmark networks A-E (0.02-0.65 s) and most of F's (5.6 s). So small
+# complexes never start Dask (no process at all is started for them), and there is no process
+# pool of our own.
+
+#: the automatic choice (``jobs=None``) splits the volumes over 2 processes (this one and one
+#: Dask worker) when they are expected to take at least this long in one process: a local
+#: cluster costs about 4 s to start and stop, and the worker's half must win that back
+AUTO_VOLUME_SECONDS = 10.0
+#: the volume check's time per top cell by input dimension in one process (ms; benchmarks/
+#: RESULTS.md, "Time per check": E 0.10 in 2-D, C 0.12 in 3-D, F 0.65 and D 0.37 in 4-D)
+VOLUME_MS_PER_REGION = {1: 0.05, 2: 0.1, 3: 0.15, 4: 0.65}
+
 
 @dataclass
 class _VolumeRun:
@@ -1164,30 +1192,61 @@ class _VolumeRun:
     processes: int
     started: float
     pending: Callable[[], list[tuple[int, int, list[int]]]] | None
+    stop: Callable[[], None] | None = None
 
     def collect(self) -> tuple[Fraction, list[int]]:
         """The exact total volume of the top cells and the cells found inconsistent (sorted):
         this process's part first, then the workers'."""
-        parts = [_volume_part_of(self.job, 0)] + (self.pending() if self.pending is not None else [])
+        try:
+            parts = [_volume_part_of(self.job, 0)] + (self.pending() if self.pending is not None else [])
+        finally:
+            self.close()
         total = sum((Fraction(p, q) for p, q, _ in parts), Fraction(0))
         return total, sorted({c for _, _, inc in parts for c in inc})
 
+    def close(self) -> None:
+        """Stop the Dask cluster (or disconnect from a running one), once."""
+        stop, self.stop = self.stop, None
+        if stop is not None:
+            stop()
 
-def _start_volumes(ctx: _Context, jobs: int | None) -> _VolumeRun:
-    """Split the top cells into groups and start the worker processes for all but the first
-    (this process takes a smaller share, or none: it runs the other checks first)."""
+
+def _start_volumes(ctx: _Context, jobs: int | None, scheduler: str | None = None,
+                   announce: bool = False) -> _VolumeRun:
+    """Split the top cells into groups and start the Dask tasks for all but the first (this
+    process takes a smaller share, or none: it runs the other checks first)."""
     tops, n = ctx.tops, ctx.n
-    nproc = _volume_processes(jobs, tops.size)
-    weights = np.array([_parent_weight(n) if nproc > 1 else 1.0] + [1.0] * (nproc - 1))
-    cuts = np.round(np.cumsum(weights) / weights.sum() * tops.size).astype(np.int64)
+    nproc = _volume_processes(jobs, tops.size, n, scheduler)
     job = {"n": n, "dims": ctx.dims, "S": ctx.S, "B": ctx.B, "V": ctx.V, "H": ctx.H, "net": ctx.net,
-           "dom": ctx.dom, "refinement": ctx.K.output_refinement, "chunks": np.split(tops, cuts[:-1])}
+           "dom": ctx.dom, "refinement": ctx.K.output_refinement, "chunks": [tops]}
     started = time.perf_counter()
-    pending = _start_volume_workers(job, nproc - 1) if nproc > 1 else None
-    return _VolumeRun(job, nproc, started, pending)
+    if nproc == 1:
+        return _VolumeRun(job, 1, started, None)
+    import contextlib
 
+    from .parallel import cluster
 
-_VOLUME_JOB: dict[str, Any] = {}
+    stack = contextlib.ExitStack()
+    try:
+        client = stack.enter_context(cluster(nproc - 1, scheduler, announce=announce))
+        if scheduler is not None and jobs is None:  # a running cluster: one group per worker
+            nproc = 1 + max(1, len(client.scheduler_info().get("workers", {})))
+        weights = np.array([_parent_weight(n)] + [1.0] * (nproc - 1))
+        cuts = np.round(np.cumsum(weights) / weights.sum() * tops.size).astype(np.int64)
+        job["chunks"] = np.split(tops, cuts[:-1])
+        tag = f"{id(job):x}-{time.monotonic_ns():x}"
+        futures = []
+        for i in range(1, nproc):  # each group's closure is sent once, as data (not in the graph)
+            [data] = client.scatter([_closure_job(job, i)], hash=False)
+            futures.append(client.submit(_volume_part_of, data, 0, pure=False, key=f"ec-certify-volumes-{tag}-{i}"))
+    except BaseException:
+        stack.close()
+        raise
+
+    def wait() -> list[tuple[int, int, list[int]]]:
+        return [(p, q, [int(x) for x in inc]) for p, q, inc in client.gather(futures)]
+
+    return _VolumeRun(job, nproc, started, wait, stack.close)
 
 
 def _parent_weight(n: int) -> float:
@@ -1200,8 +1259,29 @@ def _parent_weight(n: int) -> float:
     return {1: 0.0, 2: 0.0, 3: 0.25}.get(n, 0.6)
 
 
+def _closure_job(job: dict[str, Any], i: int) -> dict[str, Any]:
+    """The volume job of group ``i`` alone: the closure of its top cells (their faces, down to
+    the vertices) renumbered as a complex of its own, in the same order (vertices first), and
+    ``ids``: the original number of every cell (to report inconsistent cells by it)."""
+    from .volumes import closure
+
+    chunk = job["chunks"][i]
+    mask = closure(job["B"], job["dims"], chunk)
+    ids = np.flatnonzero(mask)
+    f0 = len(job["H"])
+    vids = ids[ids < f0]
+    B = job["B"][ids][:, ids].tocsr()
+    V = job["V"][ids][:, vids].tocsr()
+    B.sort_indices()
+    V.sort_indices()
+    return {"n": job["n"], "dims": job["dims"][ids], "S": job["S"][ids], "B": B, "V": V,
+            "H": [job["H"][v] for v in vids.tolist()], "net": job["net"], "dom": job["dom"],
+            "refinement": job["refinement"], "chunks": [np.searchsorted(ids, chunk)], "ids": ids}
+
+
 def _volume_part_of(job: dict[str, Any], i: int) -> tuple[int, int, list[int]]:
-    """Exact sum of the volumes of the top cells ``job["chunks"][i]`` (and inconsistent cells)."""
+    """Exact sum of the volumes of the top cells ``job["chunks"][i]`` (and inconsistent cells,
+    by their number in the whole complex)."""
     from .volumes import closure
 
     chunk = job["chunks"][i]
@@ -1214,71 +1294,23 @@ def _volume_part_of(job: dict[str, Any], i: int) -> tuple[int, int, list[int]]:
     if len(pairs) % 2:
         terms.append(fmpq(*pairs[-1]))
     s = _exact_sum(terms) / math.factorial(job["n"])
-    return s.numerator, s.denominator, fv.inconsistent.tolist()
+    inconsistent = fv.inconsistent if "ids" not in job else job["ids"][fv.inconsistent]
+    return s.numerator, s.denominator, [int(c) for c in inconsistent]
 
 
-def _volume_part(i: int) -> tuple[int, int, list[int]]:
-    return _volume_part_of(_VOLUME_JOB, i)
-
-
-def _volume_processes(jobs: int | None, ntops: int) -> int:
+def _volume_processes(jobs: int | None, ntops: int, n: int, scheduler: str | None = None) -> int:
+    """Processes for the volumes: ``jobs`` (at most one per top cell); automatically 1 (no Dask)
+    unless the volumes are expected to take :data:`AUTO_VOLUME_SECONDS` or more in one process
+    (:data:`VOLUME_MS_PER_REGION`), then 2 on a machine of 2 or more cores; on a running cluster
+    (``scheduler``) 2 (resized to its workers once connected)."""
     import os
-    import sys
 
-    if jobs is None:  # automatic only on Linux (measured there), and never needs to spawn
-        auto = sys.platform.startswith("linux") and (os.cpu_count() or 1) >= 2 and ntops >= 1000 \
-            and _fork_is_safe()
-        return 2 if auto else 1
+    if jobs is None:
+        if scheduler is not None:
+            return 2 if ntops >= 2 else 1
+        expected = ntops * VOLUME_MS_PER_REGION.get(n, 1.0) / 1000
+        return 2 if expected >= AUTO_VOLUME_SECONDS and (os.cpu_count() or 1) >= 2 else 1
     return min(jobs, max(ntops, 1))
-
-
-def _set_volume_job(job: dict[str, Any]) -> None:
-    """Pool initializer: the job of this worker process."""
-    global _VOLUME_JOB
-    _VOLUME_JOB = job
-
-
-def _fork_is_safe() -> bool:
-    """Fork only from a process that runs no other Python thread, where ``fork`` exists."""
-    import multiprocessing as mp
-    import threading
-
-    return "fork" in mp.get_all_start_methods() and threading.active_count() == 1
-
-
-def _start_volume_workers(job: dict[str, Any], workers: int) -> Callable[[], list[tuple[int, int, list[int]]]]:
-    """Start ``workers`` processes computing the volume parts 1..workers; returns a waiter.
-
-    From a process that runs no other thread the workers are forked and inherit the job
-    (nothing large is pickled). Otherwise they are *spawned*, as in
-    :func:`exactcells.tracking.track` (forking a process that runs other threads, e.g. a web
-    server or a GUI, can deadlock the child), and each receives the job once through the
-    pool's initializer. If the caller never waits (an exception in the other checks), the
-    pool's finalizer terminates the workers.
-    """
-    import multiprocessing as mp
-
-    global _VOLUME_JOB
-    if _fork_is_safe():
-        _VOLUME_JOB = job
-        try:
-            pool = mp.get_context("fork").Pool(workers)
-        finally:
-            _VOLUME_JOB = {}
-    else:
-        with single_threaded_children():
-            pool = mp.get_context("spawn").Pool(workers, initializer=_set_volume_job,
-                                                initargs=(job,))
-    result = pool.map_async(_volume_part, range(1, workers + 1))
-    pool.close()
-
-    def wait() -> list[tuple[int, int, list[int]]]:
-        try:
-            return result.get()
-        finally:
-            pool.join()
-
-    return wait
 
 
 def _finish(ctx: _Context, t0: float) -> Certificate:

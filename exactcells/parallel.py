@@ -187,9 +187,11 @@ def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = Tru
         except (OSError, TimeoutError, ValueError) as e:
             raise InvalidArgumentError(f"cannot connect to the Dask scheduler at {scheduler}: {e}") from None
     else:
+        # silence_logs: a failed task's exception (e.g. a FormatError naming a damaged shard)
+        # reaches the client, which raises it; the workers' error log would repeat it with a traceback
         with single_threaded_children():
             local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                 dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                                 dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
         client = Client(local)
     try:
         if announce:

@@ -38,7 +38,7 @@ __all__ = [
     "SHARDED_FORMAT_NAME", "SHARD_FORMAT_NAME", "SHARDED_FORMAT_VERSION", "INDEX_FILE",
     "partition_of", "Shard", "ShardedComplex", "shard_complex", "write_shards", "write_index",
     "load_sharded", "gather_shards", "shard_filename", "z2_betti", "dual_adjacency", "certify_shards",
-    "shard_volume", "closure_volume", "domain_volume",
+    "shard_volume", "closure_volume", "domain_volume", "sharded_certificate", "SHARD_CHECKS",
 ]
 
 SHARDED_FORMAT_NAME = "exactcells-sharded-complex"
@@ -599,77 +599,124 @@ def _expected_vertex_signs(S: ShardedComplex, coords: Sequence[tuple[int, ...]])
     return np.concatenate(parts, axis=1)
 
 
+class _Failures:
+    """The failures of one task: every failure counted by kind (the kinds of
+    :data:`exactcells.certify.FAILURE_KINDS`), the first few of each kind described, and the time
+    spent in each check."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.kinds: list[str] = []
+        self.counts: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+
+    def add(self, kind: str, count: int, messages: Sequence[str]) -> None:
+        if count:
+            self.counts[kind] = self.counts.get(kind, 0) + int(count)
+            for m in messages[:_MAX_REPORTED]:
+                self.messages.append(m)
+                self.kinds.append(kind)
+
+    def timed(self, check: str, t0: float) -> float:
+        import time
+
+        t = time.perf_counter()
+        self.seconds[check] = self.seconds.get(check, 0.0) + t - t0
+        return t
+
+    def record(self) -> dict[str, Any]:
+        return {"failures": self.messages, "failure_kinds": self.kinds, "failure_counts": self.counts,
+                "seconds": self.seconds}
+
+
 def check_shard(path: str | Path, p: int) -> dict[str, Any]:
     """The checks of one shard that need only this shard and its facets' sign vectors.
 
-    - every cell hashes to this shard; cells are distinct and in canonical order;
-    - every vertex's sign vector is the exact one at its coordinates (forward pass);
-    - every facet of a cell exists, has one dimension less, and its sign vector agrees with the
-      cell's wherever it is not zero (and differs from it); an edge has exactly two vertices, a
-      cell of dimension ``k >= 2`` at least ``k + 1`` facets.
+    - ``shard_keys``: every cell hashes to this shard; cells are distinct and in canonical order;
+    - ``vertex_signs``: every vertex's sign vector is the exact one at its coordinates (forward pass);
+    - ``facet_links``: every facet of a cell exists, has one dimension less, and its sign vector
+      agrees with the cell's wherever it is not zero (and differs from it); an edge has exactly
+      two vertices, a cell of dimension ``k >= 2`` at least ``k + 1`` facets.
 
-    Returns the shard's f-vector, counts, failures (the first few) and, for the cross-shard wall
-    check, the ``(shard, local index)`` of every facet of every top cell.
+    Returns the shard's f-vector, counts, failures (the first few of each kind, with every
+    failure counted by kind), the time of each check and, for the cross-shard wall check, the
+    ``(shard, local index)`` of every facet of every top cell.
     """
+    import time
+
     S = ShardedComplex(path, cache=2)
     n, P = S.input_dim, S.partitions
+    t = time.perf_counter()
     s = S.shard(p)
-    fail: list[str] = []
+    fail = _Failures()
     checked = {"cells": s.num_cells, "vertices": 0, "facet incidences": 0}
-    if s.num_cells and not (partition_of(s.signs, P) == p).all():
-        fail.append(f"shard {p}: a cell does not hash to this shard")
+    if s.num_cells:
+        wrong = np.flatnonzero(partition_of(s.signs, P) != p)
+        fail.add("format", wrong.shape[0], [f"shard {p}: cell {i} does not hash to this shard"
+                                           for i in wrong[:_MAX_REPORTED].tolist()])
     order = _canonical_order(s.dims, s.signs)
     if not np.array_equal(order, np.arange(s.num_cells)):
-        fail.append(f"shard {p}: cells are not in canonical order")
+        first = int(np.flatnonzero(order != np.arange(s.num_cells))[0])
+        fail.add("canonical_order", 1, [f"shard {p}: cells are not in canonical order (from cell {first} on)"])
     if s.num_cells > 1:
         d = np.diff(s.signs.astype(np.int16), axis=0)
-        same = (np.diff(s.dims) == 0) & ~d.any(axis=1)
-        if same.any():
-            fail.append(f"shard {p}: a sign vector occurs twice")
+        same = np.flatnonzero((np.diff(s.dims) == 0) & ~d.any(axis=1))
+        fail.add("extra_cell", same.shape[0], [f"shard {p}: cells {i} and {i + 1} have the same sign vector"
+                                               for i in same[:_MAX_REPORTED].tolist()])
+    t = fail.timed("shard_keys", t)
     f0 = len(s.vertex_coords)
     if f0:
         exp = _expected_vertex_signs(S, s.vertex_coords)
         bad = np.flatnonzero(~(exp == s.signs[:f0]).all(axis=1))
         checked["vertices"] = f0
-        for i in bad[:_MAX_REPORTED].tolist():
-            fail.append(f"shard {p}: vertex {i} has sign vector {tuple(int(x) for x in s.signs[i])}, "
-                        f"the forward pass gives {tuple(int(x) for x in exp[i])}")
+        fail.add("vertex_moved", bad.shape[0], [
+            f"shard {p}: vertex {i} has sign vector {tuple(int(x) for x in s.signs[i])}, "
+            f"the forward pass gives {tuple(int(x) for x in exp[i])}" for i in bad[:_MAX_REPORTED].tolist()])
+    t = fail.timed("vertex_signs", t)
     counts = np.diff(s.facet_indptr)
     owner = np.repeat(np.arange(s.num_cells, dtype=np.int64), counts)
     fdims = np.empty(owner.shape[0], dtype=np.int8)
     fsigns = np.empty((owner.shape[0], s.signs.shape[1]), dtype=np.int8)
     for q in np.unique(s.facet_shard).tolist():
         sel = np.flatnonzero(s.facet_shard == q)
-        t = s if q == p else load_shard(S.path / shard_filename(q), q, P, s.signs.shape[1], n, vertices=False)
+        other = s if q == p else load_shard(S.path / shard_filename(q), q, P, s.signs.shape[1], n, vertices=False)
         loc = s.facet_local[sel]
-        if loc.size and loc.max() >= t.num_cells:
-            fail.append(f"shard {p}: a facet reference points past the end of shard {q}")
-            loc = np.minimum(loc, t.num_cells - 1)
-        fdims[sel] = t.dims[loc]
-        fsigns[sel] = t.signs[loc]
+        if loc.size and (loc.max() >= other.num_cells or loc.min() < 0):
+            past = int(np.count_nonzero((loc >= other.num_cells) | (loc < 0)))
+            fail.add("format", past, [f"shard {p}: a facet reference points outside shard {q}"])
+            loc = np.clip(loc, 0, max(other.num_cells - 1, 0))
+        fdims[sel] = other.dims[loc]
+        fsigns[sel] = other.signs[loc]
     checked["facet incidences"] = int(owner.shape[0])
     cs = s.signs[owner]
     bad_dim = np.flatnonzero(fdims != s.dims[owner] - 1)
     bad_sign = np.flatnonzero(((fsigns != cs) & (fsigns != 0)).any(axis=1) | (fsigns == cs).all(axis=1))
-    for kind, bad in (("dimension", bad_dim), ("sign vector", bad_sign)):
-        for j in bad[:_MAX_REPORTED].tolist():
-            fail.append(f"shard {p}: cell {int(owner[j])} has a facet with a wrong {kind}")
+    bad_link = np.union1d(bad_dim, bad_sign)
+    wrong_dim = set(bad_dim[:_MAX_REPORTED].tolist())
+    fail.add("bad_facet_link", bad_link.shape[0], [
+        f"shard {p}: cell {int(owner[j])} has a facet with a wrong "
+        f"{'dimension' if j in wrong_dim else 'sign vector'}" for j in bad_link[:_MAX_REPORTED].tolist()])
     k = s.dims.astype(np.int64)
     bad_count = np.flatnonzero(((k == 1) & (counts != 2)) | ((k >= 2) & (counts < k + 1)) | ((k == 0) & (counts != 0)))
-    for i in bad_count[:_MAX_REPORTED].tolist():
-        fail.append(f"shard {p}: cell {i} of dimension {int(k[i])} has {int(counts[i])} facets")
+    fail.add("missing_cell", bad_count.shape[0], [
+        f"shard {p}: cell {i} of dimension {int(k[i])} has {int(counts[i])} facets"
+        for i in bad_count[:_MAX_REPORTED].tolist()])
     top = np.repeat(s.dims == n, counts)
     walls = [s.facet_local[top & (s.facet_shard == q)] for q in range(P)]
-    return {"shard": p, "f_vector": list(s.f_vector(n)), "checked": checked, "failures": fail,
-            "walls": walls}
+    fail.timed("facet_links", t)
+    return {"shard": p, "f_vector": list(s.f_vector(n)), "checked": checked, **fail.record(), "walls": walls}
 
 
 def check_walls(path: str | Path, q: int, *hits: np.ndarray) -> dict[str, Any]:
     """Walls of shard ``q`` (its cells of dimension ``n - 1``): each is a facet of exactly two
     top cells, or of exactly one when it lies on a facet of the domain (a domain entry 0)."""
+    import time
+
+    t = time.perf_counter()
     S = ShardedComplex(path, cache=1)
     n = S.input_dim
     s = S.shard(q)
+    fail = _Failures()
     allhits = np.concatenate(hits) if hits else np.zeros(0, np.int64)
     count = np.bincount(allhits, minlength=s.num_cells)
     sl = slice(S.network.num_hidden, S.network.num_hidden + S.domain.num_facets)
@@ -677,10 +724,13 @@ def check_walls(path: str | Path, q: int, *hits: np.ndarray) -> dict[str, Any]:
     on_boundary = (s.signs[walls, sl] == 0).any(axis=1)
     want = np.where(on_boundary, 1, 2)
     bad = walls[count[walls] != want]
-    fail = [f"shard {q}: wall {int(i)} is a facet of {int(count[i])} top cells" for i in bad[:_MAX_REPORTED]]
+    fail.add("missing_region", bad.shape[0],
+             [f"shard {q}: wall {int(i)} is a facet of {int(count[i])} top cells" for i in bad[:_MAX_REPORTED]])
     stray = np.flatnonzero((count > 0) & (s.dims != n - 1))
-    fail += [f"shard {q}: cell {int(i)} is a facet of a top cell but not a wall" for i in stray[:_MAX_REPORTED]]
-    return {"shard": q, "walls": int(walls.shape[0]), "failures": fail}
+    fail.add("bad_facet_link", stray.shape[0],
+             [f"shard {q}: cell {int(i)} is a facet of a top cell but not a wall" for i in stray[:_MAX_REPORTED]])
+    fail.timed("walls", t)
+    return {"shard": q, "walls": int(walls.shape[0]), **fail.record()}
 
 
 # -- exact volumes per shard ----------------------------------------------------------------
@@ -756,17 +806,21 @@ def closure_volume(net: Network, domain: Domain, refinement: str | None, p: int,
     complex) and ``pieces``: for each range of the canonical order cut at ``splitters`` (rows of
     sign bytes ``s + 1``, sorted), the top cells in it as ``(sign bytes, nu, L)`` with
     ``vol = nu / (L n!)`` (Python integers; see :mod:`exactcells.volumes`)."""
+    import time
+
     import scipy.sparse as sp
 
     from .localforms import LocalForms
     from .volumes import cell_vertex_matrix, face_volumes
 
+    t0 = time.perf_counter()
     n = domain.dim
     width = net.num_hidden + domain.num_facets + (net.output_dim if refinement is not None else 0)
     recs = [r for r in fetched if r["ids"].shape[0]]
     if not recs:
         z = np.zeros((0, width), dtype=np.uint8)
-        return {"shard": p, "regions": 0, "pieces": [(z, [], [])] * (splitters.shape[0] + 1), "inconsistent": []}
+        return {"shard": p, "regions": 0, "pieces": [(z, [], [])] * (splitters.shape[0] + 1), "inconsistent": [],
+                "seconds": {"volumes": time.perf_counter() - t0}}
     ids = np.concatenate([r["ids"] for r in recs])
     dims = np.concatenate([r["dims"] for r in recs]).astype(np.int64)
     signs = np.concatenate([r["signs"] for r in recs]).reshape(-1, width)
@@ -811,7 +865,8 @@ def closure_volume(net: Network, domain: Domain, refinement: str | None, p: int,
         t = np.flatnonzero(cut == k)
         pieces.append((keys[t], [int(nu[c]) for c in tops[t].tolist()], [int(L[c]) for c in tops[t].tolist()]))
     return {"shard": p, "regions": int(tops.shape[0]), "pieces": pieces,
-            "inconsistent": [int(x) for x in uniq[order][fv.inconsistent].tolist()]}
+            "inconsistent": [int(x) for x in uniq[order][fv.inconsistent].tolist()],
+            "seconds": {"volumes": time.perf_counter() - t0}}
 
 
 def _sign_keys(signs: np.ndarray) -> np.ndarray:
@@ -923,32 +978,48 @@ def _short(x: Any) -> str:
     return f"{float_view(x):.9g} (a rational of {x.denominator.bit_length()}-bit denominator)"
 
 
+#: the one-process certificate's checks that the sharded certificate does not run
+NOT_CHECKED_ON_SHARDS = ("cell sign vectors as joins of their vertices' (Lemma B)",
+                         "intervals of length 2 above edges", "cells in no higher cell",
+                         "affine dimensions", "completeness by cddlib")
+
+
 def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
                      wall_results: Sequence[dict[str, Any]],
                      volume_results: Sequence[dict[str, Any]] | None = None,
                      total_volume: tuple[int, int] | None = None) -> dict[str, Any]:
     """Exact reductions of the per-shard results: f-vector (against the index), Euler
     characteristic (1 for a complex whose union is a polytope), the total volume of the top
-    cells (against the domain's, when the volumes were computed), all failures."""
+    cells (against the domain's, when the volumes were computed), all failures (the first few of
+    each kind per task, ``failure_kinds`` aligned with ``failures``; ``failure_counts`` counts
+    every failure by kind) and the time of each check summed over the tasks (``check_seconds``).
+    ``exact_total_volume`` and ``exact_domain_volume`` are the exact values (``Fraction``)."""
     from fractions import Fraction
 
     from .numbers import format_rational
 
     n = S.input_dim
     f = [sum(int(r["f_vector"][k]) for r in shard_results) for k in range(n + 1)]
-    fail: list[str] = []
+    fail = _Failures()
     if tuple(f) != S.f_vector:
-        fail.append(f"the shards' f-vector {tuple(f)} differs from the index's {S.f_vector}")
+        fail.add("format", 1, [f"the shards' f-vector {tuple(f)} differs from the index's {S.f_vector}"])
     chi = sum((-1) ** k * x for k, x in enumerate(f))
     if chi != 1:
-        fail.append(f"Euler characteristic {chi}, expected 1")
-    for r in list(shard_results) + list(wall_results):
-        fail.extend(r["failures"])
+        fail.add("euler_characteristic", 1, [f"Euler characteristic {chi}, expected 1"])
+    seconds: dict[str, float] = {}
+    for r in list(shard_results) + list(wall_results) + list(volume_results or []):
+        for kind, c in r.get("failure_counts", {}).items():
+            fail.counts[kind] = fail.counts.get(kind, 0) + int(c)
+        fail.messages.extend(r.get("failures", []))
+        fail.kinds.extend(r.get("failure_kinds", []))
+        for name, t in r.get("seconds", {}).items():
+            seconds[name] = seconds.get(name, 0.0) + float(t)
     out: dict[str, Any] = {
         "certified": False,
         "f_vector": f,
         "euler_characteristic": chi,
         "shards": len(shard_results),
+        "cells_checked": sum(r["checked"]["cells"] for r in shard_results),
         "vertices_checked": sum(r["checked"]["vertices"] for r in shard_results),
         "facet_incidences_checked": sum(r["checked"]["facet incidences"] for r in shard_results),
         "walls_checked": sum(r["walls"] for r in wall_results),
@@ -956,21 +1027,25 @@ def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
     if volume_results is not None and total_volume is not None:
         total = Fraction(*total_volume)
         dvol = domain_volume(S.domain)
-        for r in volume_results:
-            for cid in r["inconsistent"][:_MAX_REPORTED]:
-                fail.append(f"cell {cid}: its facets' vertices do not lie in one affine subspace of its "
-                            "dimension (exact volume recursion)")
+        inconsistent = [cid for r in volume_results for cid in r["inconsistent"]]
+        fail.add("affine_dimension", len(inconsistent), [
+            f"cell {cid}: its facets' vertices do not lie in one affine subspace of its dimension "
+            "(exact volume recursion)" for cid in inconsistent[:_MAX_REPORTED]])
         if total != dvol:
-            fail.append(f"the top cells' exact volumes add up to {_short(total)}, the domain's "
-                        f"volume is {_short(dvol)}")
+            fail.add("volume", 1, [f"the top cells' exact volumes add up to {_short(total)}, the domain's "
+                                   f"volume is {_short(dvol)}"])
         out["regions_measured"] = sum(r["regions"] for r in volume_results)
         out["total_volume"] = format_rational(total) if total == dvol or _small(total) else _short(total)
         out["domain_volume"] = format_rational(dvol)
-        out["not_checked"] = "affine dimensions, completeness by cddlib"
+        out["exact_total_volume"], out["exact_domain_volume"] = total, dvol
+        out["not_checked"] = ", ".join(NOT_CHECKED_ON_SHARDS)
     else:
-        out["not_checked"] = "region volumes (exact volume sum), affine dimensions, completeness by cddlib"
-    out["certified"] = not fail
-    out["failures"] = fail
+        out["not_checked"] = ", ".join(("region volumes (exact volume sum)",) + NOT_CHECKED_ON_SHARDS)
+    out["certified"] = not fail.counts
+    out["failures"] = fail.messages
+    out["failure_kinds"] = fail.kinds
+    out["failure_counts"] = fail.counts
+    out["check_seconds"] = seconds
     return out
 
 
@@ -987,6 +1062,83 @@ def certify_shards(path: str | Path, volumes: bool = True) -> dict[str, Any]:
         return summarize_checks(S, res, walls)
     vols, total = sharded_volume(S)
     return summarize_checks(S, res, walls, vols, total)
+
+
+#: the sharded certificate's checks: name, the failure kinds counted by it, what it checks
+SHARD_CHECKS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("shard_keys", ("format", "canonical_order", "extra_cell"),
+     "every cell hashes to its shard; sign vectors distinct and in canonical order in every shard; "
+     "the shards' f-vector is the index's"),
+    ("vertex_signs", ("vertex_moved", "sign_vector_wrong"),
+     "exact sign vector of every vertex's coordinates equals its claimed one (integer forward pass, "
+     "shard by shard)"),
+    ("facet_links", ("bad_facet_link", "missing_cell"),
+     "each link f -> c has s_f < s_c and dim f = dim c - 1 (facets in any shard); edges have 2 "
+     "vertices, k-cells at least k + 1 facets"),
+    ("walls", ("missing_region", "dropped_facet_link"),
+     "each (n-1)-cell lies in 2 top cells, or in 1 on the domain's boundary (counted across shards)"),
+    ("euler_characteristic", ("euler_characteristic",), ""),
+    ("volumes", ("volume", "affine_dimension"), ""),
+)
+
+
+def sharded_certificate(S: ShardedComplex, result: dict[str, Any], seconds: float) -> Any:
+    """The result of :func:`certify_shards` or :func:`exactcells.parallel.certify_on_cluster` as
+    an :class:`exactcells.certify.Certificate` (the one-process certificate's report): one
+    :class:`~exactcells.certify.CheckResult` per check of :data:`SHARD_CHECKS` (its time summed
+    over the shards' tasks), the failures with their kinds, counted by kind."""
+    from fractions import Fraction
+
+    from .certify import MAX_WITNESSES, Certificate, CheckResult, Failure
+    from .numbers import format_rational
+
+    counts: dict[str, int] = {k: int(v) for k, v in result["failure_counts"].items() if v}
+    kinds: list[str] = result["failure_kinds"]
+    failures: list[Failure] = []
+    shown: dict[str, int] = {}
+    for kind, msg in zip(kinds, result["failures"]):
+        if shown.get(kind, 0) < MAX_WITNESSES:
+            shown[kind] = shown.get(kind, 0) + 1
+            failures.append(Failure(kind, None, None, None, "", "", msg))
+    secs: dict[str, float] = result.get("check_seconds", {})
+    chi = int(result["euler_characteristic"])
+    volumes = "exact_total_volume" in result
+    total: Fraction | None = result.get("exact_total_volume")
+    dvol: Fraction | None = result.get("exact_domain_volume")
+    checked = {"shard_keys": result["cells_checked"], "vertex_signs": result["vertices_checked"],
+               "facet_links": result["facet_incidences_checked"], "walls": result["walls_checked"],
+               "euler_characteristic": 1, "volumes": result.get("regions_measured", 0)}
+    checks = []
+    for name, ks, detail in SHARD_CHECKS:
+        if name == "volumes" and not volumes:
+            continue
+        if name == "euler_characteristic":
+            detail = f"chi = {chi}"
+        elif name == "volumes":
+            detail = (f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol or 0)} (closures "
+                      "fetched from the shards; summed exactly by ranges of the canonical order, then "
+                      "as a tree)")
+        nf = sum(counts.get(k, 0) for k in ks)
+        checks.append(CheckResult(name, nf == 0, int(checked[name]), nf, float(secs.get(name, 0.0)), detail))
+    known = {k for _, ks, _ in SHARD_CHECKS for k in ks}
+    assert known.issuperset(counts), f"failure kinds of no check: {set(counts) - known}"
+    f = tuple(int(x) for x in result["f_vector"])
+    return Certificate(
+        certified=bool(result["certified"]) and not counts,
+        checks=tuple(checks),
+        failures=tuple(failures),
+        failure_counts=counts,
+        f_vector=f,
+        num_cells=sum(f),
+        euler_characteristic=chi,
+        total_volume=total,
+        domain_volume=dvol,
+        cdd_regions_checked=0,
+        seconds=seconds,
+        architecture=S.network.architecture,
+        domain=S.domain.describe(),
+        with_output=S.output_refinement is not None,
+    )
 
 
 def dual_adjacency(S: ShardedComplex) -> tuple[Any, np.ndarray]:

@@ -182,12 +182,17 @@ def test_cli_bad_scheduler_is_a_clear_error(tmp_path: Path, capsys: pytest.Captu
     assert "argument --jobs: must be at least 1" in err and "--partitions needs --out" in err
 
 
-def _wait_for(path: Path, seconds: float = 60) -> None:
+def _scheduler_address(path: Path, seconds: float = 60) -> str:
+    """The address in the scheduler file, once it is written completely (the file appears
+    before its contents: Dask does not write it atomically)."""
     deadline = time.monotonic() + seconds
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} did not appear")
-        time.sleep(0.1)
+    while True:
+        try:
+            return str(json.loads(path.read_text())["address"])
+        except (OSError, ValueError, KeyError):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path} did not appear with an address") from None
+            time.sleep(0.1)
 
 
 def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
@@ -199,8 +204,7 @@ def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
                                       "--scheduler-file", str(sched_file)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        _wait_for(sched_file)
-        address = json.loads(sched_file.read_text())["address"]
+        address = _scheduler_address(sched_file)
         for _ in range(2):
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
@@ -222,6 +226,12 @@ def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
         assert json.loads(r.stdout)["f_vector"] == list(K.f_vector)
         for f in sorted(p.name for p in (tmp_path / "one").iterdir()):
             assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "dask" / f).read_bytes()
+        # the sharded complex certified on the same cluster, not gathered
+        r = subprocess.run([sys.executable, "-m", "exactcells", "certify", str(tmp_path / "dask"), "--scheduler",
+                            address, "--json", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        cert = json.loads(r.stdout)
+        assert cert["certified"] and cert["f_vector"] == list(K.f_vector) and cert["total_volume"] == "8"
         # --max-cells stops the distributed build: exit code 2, one line, no index written
         r = subprocess.run(cmd + ["--scheduler", address, "--max-cells", str(K.num_cells // 2),
                                   "--out", str(tmp_path / "stopped")],
@@ -249,7 +259,9 @@ def test_certify_on_cluster_equals_certify_shards(name: str, client: Any, tmp_pa
     assert isinstance(S, ShardedComplex)
     a = certify_on_cluster(tmp_path / "K", client)
     assert a["certified"], a["failures"]
-    assert a == certify_shards(tmp_path / "K")
+    b = certify_shards(tmp_path / "K")
+    assert set(a["check_seconds"]) == set(b["check_seconds"])  # the times differ, nothing else
+    assert {k: v for k, v in a.items() if k != "check_seconds"} == {k: v for k, v in b.items() if k != "check_seconds"}
     # the volumes reduced as a tree of tasks: the one-process certificate's exact total
     from fractions import Fraction
 
@@ -259,6 +271,36 @@ def test_certify_on_cluster_equals_certify_shards(name: str, client: Any, tmp_pa
     assert one.total_volume is not None and one.total_volume == one.domain_volume
     assert Fraction(a["total_volume"]) == one.total_volume and a["regions_measured"] == S.num_regions
     assert "total_volume" not in certify_on_cluster(tmp_path / "K", client, volumes=False)
+
+
+def test_certificate_volumes_on_dask_only_when_asked_or_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The certificate's volume groups run as Dask tasks with ``jobs > 1``; the default keeps a
+    complex whose volumes are expected to take under 10 s in this process, starting nothing."""
+    import exactcells.parallel as parallel_module
+
+    K = build_complex(NETS["generic-3d"])
+    started: list[int] = []
+    real = parallel_module.cluster
+
+    def counting(jobs: int = 2, *a: Any, **k: Any) -> Any:
+        started.append(jobs)
+        return real(jobs, *a, **k)
+
+    monkeypatch.setattr(parallel_module, "cluster", counting)
+    one = certify(K)
+    assert started == [] and "processes" not in one.check("volumes").detail
+    three = certify(K, jobs=3)
+    assert started == [2] and "3 processes: this one and 2 Dask worker task(s)" in three.check("volumes").detail
+    assert three.total_volume == one.total_volume == 8 and three.certified
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    rule = sys.modules["exactcells.certify"]._volume_processes  # the module (the package exports the function)
+    # F (8,572 regions in 4-D, 5.6 s of volumes) stays in one process; 4-D from 15,385 regions,
+    # 3-D from 66,667, 2-D from 100,000 use a worker; jobs given is obeyed (at most one per region)
+    assert [rule(None, 8572, 4), rule(None, 15_384, 4), rule(None, 15_385, 4)] == [1, 1, 2]
+    assert [rule(None, 66_666, 3), rule(None, 66_667, 3), rule(None, 99_999, 2), rule(None, 100_000, 2)] == [1, 2, 1, 2]
+    assert [rule(3, 10, 2), rule(3, 2, 2), rule(1, 10**6, 4)] == [3, 2, 1]
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert rule(None, 10**6, 4) == 1
 
 
 # -- the automatic choice by size (--jobs auto, the default) --------------------------------

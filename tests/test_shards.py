@@ -147,6 +147,119 @@ def test_cli_out_and_certify_a_directory(tmp_path: Path, capsys: pytest.CaptureF
     assert json.loads(capsys.readouterr().out)["certified"] is True
 
 
+def _flip_vertex_sign(d: Path, K: PolyhedralComplex, partitions: int) -> None:
+    """Damage shard 0 in place: one vertex's sign vector wrong in its last hidden entry."""
+    from exactcells.shards import Shard, load_shard
+
+    s = load_shard(d / shard_filename(0), 0, partitions, K.signs.shape[1], K.input_dim)
+    signs = s.signs.copy()
+    col = K.network.num_hidden - 1
+    signs[0, col] = -1 if signs[0, col] >= 0 else 1
+    Shard(s.dims, signs, s.facet_indptr, s.facet_shard, s.facet_local, s.vertex_coords).save(
+        d / shard_filename(0), 0, partitions, force=True)
+
+
+@pytest.fixture
+def sharded_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, PolyhedralComplex]:
+    """A network file and its complex written by ``cells NET --out DIR`` (3 shards, one process).
+    Gathering a sharded complex is made to fail, so a test passes only if nothing is gathered."""
+    import exactcells.shards as shards_module
+
+    net = _net(3, (2, 4, 3, 1))
+    net_file = tmp_path / "net.json"
+    net_file.write_text(json.dumps(net.to_dict()))  # type: ignore[attr-defined]
+    d = tmp_path / "K"
+    assert main(["cells", str(net_file), "--out", str(d), "--partitions", "3", "--jobs", "1", "--quiet"]) == 0
+
+    def no_gathering(*a: object, **k: object) -> None:
+        raise AssertionError("the sharded complex was gathered")
+
+    monkeypatch.setattr(shards_module, "gather_shards", no_gathering)
+    monkeypatch.setattr(ShardedComplex, "to_complex", no_gathering)
+    return net_file, d, build_complex(net)  # type: ignore[arg-type]
+
+
+def test_cli_certifies_a_sharded_directory_without_gathering_it(
+        sharded_cli: tuple[Path, Path, PolyhedralComplex], capsys: pytest.CaptureFixture[str]) -> None:
+    from exactcells.certify import certify
+
+    net_file, d, K = sharded_cli
+    capsys.readouterr()
+    assert main(["certify", str(d), "--quiet"]) == 0  # the index's network and domain
+    text = capsys.readouterr().out
+    assert text.startswith(f"CERTIFIED: f-vector {K.f_vector}, {K.num_cells} cells, Euler characteristic 1")
+    assert "volumes: sum 4, domain 4" in text and "[FAIL]" not in text
+    for check in ("shard_keys", "vertex_signs", "facet_links", "walls", "euler_characteristic", "volumes"):
+        assert f"[ok] {check}:" in text
+    assert "not checked on shards: cell sign vectors as joins" in text
+    assert main(["certify", str(net_file), "--complex", str(d), "--json", "--quiet", "--jobs", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    one = certify(K, jobs=1).to_dict()
+    # the one-process certificate's report: same keys and totals; checks as the shards run them
+    assert set(one) <= set(out) and out["sharded"] == str(d) and out["shards"] == 3
+    for key in ("certified", "f_vector", "num_cells", "euler_characteristic", "total_volume", "domain_volume",
+                "architecture", "domain", "failure_counts", "failures"):
+        assert out[key] == one[key], key
+    c = out["checks"]
+    assert c["vertex_signs"]["checked"] == K.f_vector[0] and c["walls"]["checked"] == K.f_vector[-2]
+    assert c["facet_links"]["checked"] == K.facet_csr[1].shape[0] and c["volumes"]["checked"] == K.num_regions
+    assert c["shard_keys"]["checked"] == K.num_cells
+    assert main(["certify", str(d), "--no-volumes", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "volumes" not in out["checks"] and out["total_volume"] is None
+    assert "region volumes" in out["not_checked"]
+
+
+def test_cli_sharded_certificate_fails_cleanly_on_damage(
+        sharded_cli: tuple[Path, Path, PolyhedralComplex], capsys: pytest.CaptureFixture[str]) -> None:
+    net_file, d, K = sharded_cli
+    _flip_vertex_sign(d, K, 3)
+    capsys.readouterr()
+    assert main(["certify", str(d), "--json", "--quiet", "--jobs", "1"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["certified"] is False and out["failure_counts"].get("vertex_moved") == 1
+    assert out["checks"]["vertex_signs"]["passed"] is False and out["checks"]["vertex_signs"]["failures"] == 1
+    assert any(f["kind"] == "vertex_moved" and "forward pass" in f["message"] for f in out["failures"])
+    assert main(["certify", str(d), "--quiet"]) == 1
+    assert capsys.readouterr().out.startswith("NOT CERTIFIED:")
+    # a shard that is no shard file: a clear error naming it, exit code 2, no traceback
+    (d / shard_filename(1)).write_bytes(b"not a zip")
+    assert main(["certify", str(d), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{d / shard_filename(1)}: not a readable exactcells shard" in err and "Traceback" not in err
+    # the complex of another network, or on another domain, is not certified against it
+    other = net_file.with_name("other.json")
+    rec = json.loads(net_file.read_text())
+    rec["layers"][0]["b"][0] = str(Fraction(rec["layers"][0]["b"][0]) + 1)
+    other.write_text(json.dumps(rec))
+    assert main(["certify", str(other), "--complex", str(d), "--json", "--quiet"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["certified"] is False and "different network" in out["failures"][0]["message"]
+    assert main(["certify", str(net_file), "--complex", str(d), "--box", "-1", "2", "--quiet"]) == 1
+    assert "another domain" in capsys.readouterr().out
+    # options the sharded certificate does not have are refused
+    assert main(["certify", str(d), "--cdd", "3", "--quiet"]) == 2
+    assert "--cdd: not available on a sharded directory" in capsys.readouterr().err
+    assert main(["certify", str(d), "--box", "0", "1", "--quiet"]) == 2
+    assert "--box cannot be used" in capsys.readouterr().err
+
+
+def test_cli_sharded_certificate_on_dask_gives_the_same_report(
+        sharded_cli: tuple[Path, Path, PolyhedralComplex], capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("distributed")
+    net_file, d, K = sharded_cli
+    _flip_vertex_sign(d, K, 3)
+    capsys.readouterr()
+    assert main(["certify", str(d), "--json", "--quiet", "--jobs", "1"]) == 1
+    one = json.loads(capsys.readouterr().out)
+    assert main(["certify", str(d), "--json", "--quiet", "--jobs", "2"]) == 1
+    two = json.loads(capsys.readouterr().out)
+    for key in ("certified", "f_vector", "euler_characteristic", "total_volume", "failure_counts", "failures"):
+        assert one[key] == two[key], key
+    assert {k: (v["passed"], v["checked"], v["failures"]) for k, v in one["checks"].items()} == \
+        {k: (v["passed"], v["checked"], v["failures"]) for k, v in two["checks"].items()}
+
+
 @pytest.mark.parametrize("seed, widths", [(0, (2, 6, 5, 1)), (1, (3, 4, 3, 1)), (4, (2, 8, 8, 1)), (2, (2, 5, 2))])
 def test_z2_betti_from_shards_equals_homology_of_the_gathered_complex(seed: int, widths: tuple[int, ...],
                                                                       tmp_path: Path) -> None:
