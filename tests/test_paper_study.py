@@ -243,3 +243,32 @@ def test_jobs_and_seeds_are_checked() -> None:
     for bad in (["--jobs", "0"], ["--seeds", "0"]):
         with pytest.raises(SystemExit):
             rs.parse_args(["--out", "x", *bad])
+
+
+def test_legends_sit_below_the_axes_inside_the_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The legends used to cover curves, then to fall partly off the bottom of the image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs: list[Any] = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", figs.append)
+    cells = [sg.Cell("tool", "xor", "2-4-3-1"), sg.Cell("adamw", "annuli", "2-8-8-1"),
+             sg.Cell("grokking", "xor", "2-16-16-1"), sg.Cell("grokking", "annuli", "2-16-16-1"),
+             sg.Cell("grokking", "spiral", "2-16-16-1"), sg.Cell("grokking", "xor", "2-32-32-1")]
+    runs = rs.group([_fake_run(c, s) for c in cells for s in range(3)])
+    rows = rs.claim1_rows(runs)
+    assert rs.fig_claim1_forest(rows, tmp_path) and rs.fig_claim1_curves(runs, tmp_path)
+    assert rs.fig_grokking(runs, tmp_path)
+    assert len(figs) == 3
+    for fig in figs:
+        renderer = fig.canvas.get_renderer()
+        (leg,) = fig.legends
+        box = leg.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= fig.bbox.width and 0 <= box.y0 and box.y1 <= fig.bbox.height
+        for ax in fig.axes:
+            if ax.axison:
+                assert not box.overlaps(ax.get_tightbbox(renderer)), ax.get_title()
+        close(fig)

@@ -167,10 +167,22 @@ def _plt() -> Any:
     return plt
 
 
-def _legend_below(fig: Any, ax: Any, ncol: int = 3) -> None:
-    h, lab = ax.get_legend_handles_labels()
-    fig.legend(h, lab, loc="lower center", ncol=ncol, fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
+def _legend_below(fig: Any, handles: Sequence[Any], labels: Sequence[str], ncol: int = 3,
+                  fontsize: float = 8) -> Any:
+    """One legend for the figure, in a band at its bottom below every axes (the axes are laid
+    out above the band: the legend neither covers a curve nor falls off the image; fewer
+    columns while it is wider than the figure)."""
+    while True:
+        leg = fig.legend(list(handles), list(labels), loc="lower center", ncol=ncol, fontsize=fontsize,
+                         frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.canvas.draw()
+        if ncol == 1 or leg.get_window_extent().width <= fig.bbox.width:
+            break
+        leg.remove()
+        ncol -= 1
+    band = leg.get_window_extent().height / fig.bbox.height
+    fig.tight_layout(rect=(0, min(0.5, band + 0.01), 1, 1))
+    return leg
 
 
 def fig_claim1_forest(rows: list[dict[str, Any]], out: Path) -> str | None:
@@ -195,9 +207,7 @@ def fig_claim1_forest(rows: list[dict[str, Any]], out: Path) -> str | None:
     ax.grid(axis="x", alpha=0.3)
     h, lab = ax.get_legend_handles_labels()
     uniq = dict(zip(lab, h))
-    fig.legend(list(uniq.values()), list(uniq.keys()), loc="lower center", ncol=3, fontsize=7,
-               frameon=False, bbox_to_anchor=(0.5, -0.01))
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    _legend_below(fig, list(uniq.values()), list(uniq.keys()), ncol=3, fontsize=7)
     fig.savefig(out / "fig_claim1_forest.png", dpi=110)
     plt.close(fig)
     return "fig_claim1_forest.png"
@@ -241,8 +251,8 @@ def fig_claim1_curves(cells: dict[sg.Cell, list[dict[str, Any]]], out: Path) -> 
             ax.tick_params(labelsize=7)
             if i == len(regimes) - 1:
                 ax.set_xlabel("epoch", fontsize=8)
-    _legend_below(fig, next(a for a in axes.ravel() if a.lines), ncol=5)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    handles, labels = next(a for a in axes.ravel() if a.lines).get_legend_handles_labels()
+    _legend_below(fig, handles, labels, ncol=5)
     fig.savefig(out / "fig_claim1_curves.png", dpi=100)
     plt.close(fig)
     return "fig_claim1_curves.png"
@@ -253,8 +263,11 @@ def fig_grokking(cells: dict[sg.Cell, list[dict[str, Any]]], out: Path) -> str |
     if not gc:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(1, len(gc), figsize=(max(7.0, 4.0 * len(gc)), 3.8), squeeze=False)
-    for ax, c in zip(axes[0], gc):
+    ncol = min(3, len(gc))
+    nrow = -(-len(gc) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(max(7.0, 4.2 * ncol), 3.2 * nrow + 0.8), squeeze=False,
+                             sharey=True)
+    for i, (ax, c) in enumerate(zip(axes.ravel(), gc)):
         rs = cells[c]
         h = rs[0]["history"]
         he = np.array(h["epoch"])
@@ -277,10 +290,13 @@ def fig_grokking(cells: dict[sg.Cell, list[dict[str, Any]]], out: Path) -> str |
             ax.axvspan(float(np.median(fits)), float(np.median(gens)), color="C1", alpha=0.15,
                        label="generalisation phase (median over seeds)")
         ax.set_title(f"{c.task} {c.arch} (n={len(rs)})", fontsize=9)
-        ax.set_xlabel("epoch")
+        if i + ncol >= len(gc):
+            ax.set_xlabel("epoch")
         ax.set_ylim(0.4, 1.02)
-    _legend_below(fig, axes[0, 0], ncol=2 if len(gc) < 3 else 3)
-    fig.tight_layout(rect=(0, 0.2 if len(gc) < 3 else 0.12, 1, 1))
+    for ax in axes.ravel()[len(gc):]:
+        ax.set_axis_off()
+    by_label = {lb: hd for ax in axes.ravel() for hd, lb in zip(*ax.get_legend_handles_labels())}
+    _legend_below(fig, list(by_label.values()), list(by_label), ncol=3)
     fig.savefig(out / "fig_grokking.png", dpi=100)
     plt.close(fig)
     return "fig_grokking.png"
