@@ -169,7 +169,9 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, lis
     pytest.importorskip("torch")
     pytest.importorskip("distributed")
     one, two = tmp_path_factory.mktemp("jobs1"), tmp_path_factory.mktemp("jobs2")
-    assert rs.main(["--out", str(one), "--jobs", "1", *TINY], log=lambda m: None) == 0
+    cell = sg.Cell("tool", "half_plane", "2-4-3-1")  # = TINY; here without the report and figures
+    runs, _ = sg.run_grid([cell], [0, 1], one / "runs", one / "cache", 1, lambda m: None)
+    rs.write_data(runs, one / "data")
     logs: list[str] = []
     assert rs.main(["--out", str(two), "--jobs", "2", *TINY], log=logs.append) == 0
     return one, two, logs
@@ -188,6 +190,8 @@ def test_dask_grid_is_byte_identical_to_one_process(tiny_runs: tuple[Path, Path,
     data = (one / "data" / "grid_runs.csv").read_bytes()
     assert data == (two / "data" / "grid_runs.csv").read_bytes()
     assert data.count(b"\n") == 1 + 2 * 6  # header, 2 seeds x 6 snapshots
+    head = (two / "REPORT.md").read_text().split("\n## ")[0]
+    assert "runs on a local Dask cluster of 2 workers" in head and "CPU-minutes (this process and its workers)" in head
     seeds = {json.loads(a[k])["config"]["seed"] for k in a}
     assert seeds == {0, 1} and len({json.dumps(json.loads(a[k])["rows"]) for k in a}) == 2
 
