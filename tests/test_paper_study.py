@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -143,3 +145,134 @@ def test_report_keeps_marker_blocks_and_measures_its_cost(tmp_path: Path) -> Non
     cm = rs.cost_model([_fake_run(cell, 0)], [cell, sg.Cell("tool", "annuli", "2-4-3-1")], 10)
     assert cm["projected"][cell] == pytest.approx(30.0)
     assert sg.Cell("tool", "annuli", "2-4-3-1") in cm["projected"] and not cm["unmeasured"]
+
+
+# -- the grid on the Dask layer (real training: one cheap cell, 2 seeds) -----------------------
+
+TINY = ["--seeds", "2", "--regimes", "tool", "--archs", "2-4-3-1", "--tasks", "half_plane"]
+TIMING = ("train_seconds", "track_seconds", "train_cpu_seconds", "track_cpu_seconds", "snapshot_seconds",
+          "cached_snapshots", "pid")
+
+
+def _run_files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "runs").rglob("*.json"))}
+
+
+def _without_timing(b: bytes) -> dict[str, Any]:
+    d: dict[str, Any] = json.loads(b)
+    return {k: v for k, v in d.items() if k not in TIMING}
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[str]]:
+    """The tiny grid in this process (--jobs 1) and on a local Dask cluster of 2 workers."""
+    pytest.importorskip("torch")
+    pytest.importorskip("distributed")
+    one, two = tmp_path_factory.mktemp("jobs1"), tmp_path_factory.mktemp("jobs2")
+    cell = sg.Cell("tool", "half_plane", "2-4-3-1")  # = TINY; here without the report and figures
+    runs, _ = sg.run_grid([cell], [0, 1], one / "runs", one / "cache", 1, lambda m: None)
+    rs.write_data(runs, one / "data")
+    logs: list[str] = []
+    assert rs.main(["--out", str(two), "--jobs", "2", *TINY], log=logs.append) == 0
+    return one, two, logs
+
+
+def test_dask_grid_is_byte_identical_to_one_process(tiny_runs: tuple[Path, Path, list[str]]) -> None:
+    one, two, logs = tiny_runs
+    assert any("local Dask cluster of 2 workers" in m for m in logs)
+    a, b = _run_files(one), _run_files(two)
+    assert list(a) == list(b) and len(a) == 2
+    for k in a:  # the same runs (only the timings and the process differ)
+        assert _without_timing(a[k]) == _without_timing(b[k])
+    pids = {json.loads(b[k])["pid"] for k in b}
+    assert os.getpid() not in pids  # computed in the workers, not here
+    assert {json.loads(a[k])["pid"] for k in a} == {os.getpid()}
+    data = (one / "data" / "grid_runs.csv").read_bytes()
+    assert data == (two / "data" / "grid_runs.csv").read_bytes()
+    assert data.count(b"\n") == 1 + 2 * 6  # header, 2 seeds x 6 snapshots
+    head = (two / "REPORT.md").read_text().split("\n## ")[0]
+    assert "runs on a local Dask cluster of 2 workers" in head and "CPU-minutes (this process and its workers)" in head
+    seeds = {json.loads(a[k])["config"]["seed"] for k in a}
+    assert seeds == {0, 1} and len({json.dumps(json.loads(a[k])["rows"]) for k in a}) == 2
+
+
+def test_resume_recomputes_only_the_missing_run(tiny_runs: tuple[Path, Path, list[str]], tmp_path: Path) -> None:
+    import shutil
+
+    _, two, _ = tiny_runs
+    out = tmp_path / "study"
+    shutil.copytree(two, out)
+    before = _run_files(out)
+    gone = sorted(before)[1]
+    (out / gone).unlink()
+    shutil.rmtree(out / "cache")  # no snapshot cache either: the run is really recomputed
+    logs: list[str] = []
+    assert rs.main(["--out", str(out), "--jobs", "1", "--force", *TINY], log=logs.append) == 0
+    assert any("1 of 2 runs from their files; 1 to compute" in m for m in logs)
+    after = _run_files(out)
+    kept = sorted(before)[0]
+    assert after[kept] == before[kept]  # not recomputed: same timings and process id
+    redone = json.loads(after[gone])
+    assert redone["pid"] == os.getpid() and redone["pid"] != json.loads(before[gone])["pid"]
+    assert _without_timing(after[gone]) == _without_timing(before[gone])
+    assert (out / "data" / "grid_runs.csv").read_bytes() == (two / "data" / "grid_runs.csv").read_bytes()
+
+
+def _module_and_folder(dask_worker: Any) -> tuple[str | None, str]:
+    return sys.modules["study_grid"].__file__, dask_worker.local_directory
+
+
+def test_grid_on_a_running_scheduler_uploads_its_module(tiny_runs: tuple[Path, Path, list[str]],
+                                                        tmp_path: Path) -> None:
+    """--scheduler: the study's module is sent to the workers (they need not see this folder)."""
+    from distributed import Client, LocalCluster
+
+    one, _, _ = tiny_runs
+    cell = sg.Cell("tool", "half_plane", "2-4-3-1")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as lc:
+        runs, reused = sg.run_grid([cell], [1], tmp_path / "runs", tmp_path / "cache", 1, lambda m: None,
+                                   scheduler=lc.scheduler_address)
+        assert reused == 0 and not (tmp_path / "cache").exists()  # no snapshot cache on a remote cluster
+        with Client(lc) as c:
+            where = c.run(_module_and_folder)
+    for f, local in where.values():  # the uploaded copy, in the worker's own folder
+        assert Path(f).resolve().parent == Path(local).resolve()
+    mine = sg.run_path(one / "runs", cell, 1).read_bytes()
+    assert _without_timing(sg.run_path(tmp_path / "runs", cell, 1).read_bytes()) == _without_timing(mine)
+    assert runs[0]["rows"] == json.loads(mine)["rows"]
+
+
+def test_jobs_and_seeds_are_checked() -> None:
+    for bad in (["--jobs", "0"], ["--seeds", "0"]):
+        with pytest.raises(SystemExit):
+            rs.parse_args(["--out", "x", *bad])
+
+
+def test_legends_sit_below_the_axes_inside_the_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The legends used to cover curves, then to fall partly off the bottom of the image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs: list[Any] = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", figs.append)
+    cells = [sg.Cell("tool", "xor", "2-4-3-1"), sg.Cell("adamw", "annuli", "2-8-8-1"),
+             sg.Cell("grokking", "xor", "2-16-16-1"), sg.Cell("grokking", "annuli", "2-16-16-1"),
+             sg.Cell("grokking", "spiral", "2-16-16-1"), sg.Cell("grokking", "xor", "2-32-32-1")]
+    runs = rs.group([_fake_run(c, s) for c in cells for s in range(3)])
+    rows = rs.claim1_rows(runs)
+    assert rs.fig_claim1_forest(rows, tmp_path) and rs.fig_claim1_curves(runs, tmp_path)
+    assert rs.fig_grokking(runs, tmp_path)
+    assert len(figs) == 3
+    for fig in figs:
+        renderer = fig.canvas.get_renderer()
+        (leg,) = fig.legends
+        box = leg.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= fig.bbox.width and 0 <= box.y0 and box.y1 <= fig.bbox.height
+        for ax in fig.axes:
+            if ax.axison:
+                assert not box.overlaps(ax.get_tightbbox(renderer)), ax.get_title()
+        close(fig)

@@ -14,7 +14,8 @@ replaces the section between the
 markers ``<!-- multiclass:start -->`` and ``<!-- multiclass:end -->`` of REPORT.md (appending it
 the first time); ``run_study.py`` keeps that section when it rewrites the report.
 
-    python validation/paper/run_multiclass.py [--seeds 3] [--epochs 600] [--every 50] [--jobs 2]
+    python validation/paper/run_multiclass.py [--seeds 3] [--epochs 600] [--every 50]
+        [--jobs 2 | --scheduler ADDRESS]
         [--digits-seeds 3] [--digits-epochs 200] [--digits-every 20]
 """
 
@@ -57,7 +58,10 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=600)
     ap.add_argument("--every", type=int, default=50)
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="local Dask workers, one task per snapshot (0: in process)")
+    ap.add_argument("--scheduler", metavar="ADDRESS", help="track on the Dask cluster of this scheduler "
+                    "(its workers must see --work)")
     ap.add_argument("--digits-seeds", type=int, default=3)
     ap.add_argument("--digits-epochs", type=int, default=200)
     ap.add_argument("--digits-every", type=int, default=20)
@@ -77,7 +81,7 @@ def main() -> int:
             tr = train(cfg)
             log(f"track {len(tr.snapshots)} snapshots")
             res = track(tr.snapshots, settings, points=tr.dataset.X_train.astype(float), jobs=args.jobs,
-                        cache_dir=Path(args.work) / f"{task}_{seed}")
+                        scheduler=args.scheduler, cache_dir=Path(args.work) / f"{task}_{seed}")
             runs.append((task, seed, tr, res))
     # the table
     cols = ["task", "seed"] + list(runs[0][3].columns)
@@ -394,7 +398,7 @@ def digits_runs(args: argparse.Namespace, log: Any) -> list:
         dom = Domain.box(2, Fraction(-1, 2), Fraction(3, 2))
         settings = TrackSettings(domain=dom, repeats=3, pixels=0, slice=sl)
         log(f"track {len(tr.snapshots)} digits snapshots through the plane")
-        res = track(tr.snapshots, settings, points=X.astype(float), jobs=args.jobs,
+        res = track(tr.snapshots, settings, points=X.astype(float), jobs=args.jobs, scheduler=args.scheduler,
                     cache_dir=Path(args.work) / f"digits_{seed}")
         out.append((seed, tr, res, sl, idx))
     cols = ["seed"] + list(out[0][2].columns)

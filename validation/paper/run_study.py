@@ -1,14 +1,17 @@
 """The paper study (arXiv 2510.12700) on a grid of regimes, with baselines and intervals.
 
-    python validation/paper/run_study.py --out DIR [--jobs 1] [--seeds 10] [--force]
-        [--regimes tool,adamw,...] [--archs 2-4-3-1,...] [--tasks annuli,...] [--report-only]
+    python validation/paper/run_study.py --out DIR [--jobs 1] [--scheduler ADDRESS] [--seeds 10]
+        [--force] [--regimes tool,adamw,...] [--archs 2-4-3-1,...] [--tasks annuli,...] [--report-only]
 
 Trains and tracks every run of the grid (``study_grid.py``: regimes x tasks x architectures x
 seeds; PyTorch extra needed), one JSON file per run under ``DIR/runs/`` (a run whose file exists
 is reused: the study is resumable; ``DIR/cache/`` holds the tracker's per-snapshot results), and
 writes ``DIR/REPORT.md``, its figures ``DIR/fig_*.png`` and the tidy data ``DIR/data/``.
 ``--report-only`` computes nothing: it reports on the runs already in ``DIR/runs/`` and lists
-the cells and seeds that were not run. An existing ``DIR/REPORT.md`` is only replaced with
+the cells and seeds that were not run. ``--jobs 1`` (default) computes the runs in this process;
+``--jobs J`` on a local Dask cluster of ``J`` worker processes, ``--scheduler ADDRESS`` on a
+running Dask cluster (``exactcells.parallel.cluster``; one task per run). The runs, and so
+``data/grid_runs.csv``, are byte-identical whatever the choice. An existing ``DIR/REPORT.md`` is only replaced with
 ``--force``; blocks of it between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` markers
 (sections that other scripts maintain) are carried over into the new report.
 """
@@ -27,7 +30,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# one BLAS thread (unless the user chose): the float spectral results of in-process runs are then
+# those of the one-thread Dask workers; must happen before NumPy is first imported
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -93,11 +101,11 @@ def write_data(runs: Sequence[dict[str, Any]], folder: Path) -> list[str]:
     lines = [",".join(keys)]
     for r in runs:
         c = r["config"]
-        vals = [r["regime"], r["task"], r["arch"], r["seed"], c["optimizer"], c["loss"], c["lr"],
+        meta: list[Any] = [r["regime"], r["task"], r["arch"], r["seed"], c["optimizer"], c["loss"], c["lr"],
                 c["weight_decay"], c["init_scale"], c["n_train"], c["epochs"], c["every"],
                 c["restart_every"], len(r["rows"]), r["train_seconds"], r.get("train_cpu_seconds", ""),
                 r["track_seconds"], r.get("track_cpu_seconds", "")]
-        lines.append(",".join(str(v) for v in vals))
+        lines.append(",".join(str(v) for v in meta))
     (folder / "runs.csv").write_text("\n".join(lines) + "\n")
     return ["data/grid_runs.csv", "data/runs.csv"]
 
@@ -159,10 +167,22 @@ def _plt() -> Any:
     return plt
 
 
-def _legend_below(fig: Any, ax: Any, ncol: int = 3) -> None:
-    h, lab = ax.get_legend_handles_labels()
-    fig.legend(h, lab, loc="lower center", ncol=ncol, fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
+def _legend_below(fig: Any, handles: Sequence[Any], labels: Sequence[str], ncol: int = 3,
+                  fontsize: float = 8) -> Any:
+    """One legend for the figure, in a band at its bottom below every axes (the axes are laid
+    out above the band: the legend neither covers a curve nor falls off the image; fewer
+    columns while it is wider than the figure)."""
+    while True:
+        leg = fig.legend(list(handles), list(labels), loc="lower center", ncol=ncol, fontsize=fontsize,
+                         frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.canvas.draw()
+        if ncol == 1 or leg.get_window_extent().width <= fig.bbox.width:
+            break
+        leg.remove()
+        ncol -= 1
+    band = leg.get_window_extent().height / fig.bbox.height
+    fig.tight_layout(rect=(0, min(0.5, band + 0.01), 1, 1))
+    return leg
 
 
 def fig_claim1_forest(rows: list[dict[str, Any]], out: Path) -> str | None:
@@ -187,9 +207,7 @@ def fig_claim1_forest(rows: list[dict[str, Any]], out: Path) -> str | None:
     ax.grid(axis="x", alpha=0.3)
     h, lab = ax.get_legend_handles_labels()
     uniq = dict(zip(lab, h))
-    fig.legend(list(uniq.values()), list(uniq.keys()), loc="lower center", ncol=3, fontsize=7,
-               frameon=False, bbox_to_anchor=(0.5, -0.01))
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    _legend_below(fig, list(uniq.values()), list(uniq.keys()), ncol=3, fontsize=7)
     fig.savefig(out / "fig_claim1_forest.png", dpi=110)
     plt.close(fig)
     return "fig_claim1_forest.png"
@@ -233,8 +251,8 @@ def fig_claim1_curves(cells: dict[sg.Cell, list[dict[str, Any]]], out: Path) -> 
             ax.tick_params(labelsize=7)
             if i == len(regimes) - 1:
                 ax.set_xlabel("epoch", fontsize=8)
-    _legend_below(fig, next(a for a in axes.ravel() if a.lines), ncol=5)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    handles, labels = next(a for a in axes.ravel() if a.lines).get_legend_handles_labels()
+    _legend_below(fig, handles, labels, ncol=5)
     fig.savefig(out / "fig_claim1_curves.png", dpi=100)
     plt.close(fig)
     return "fig_claim1_curves.png"
@@ -245,8 +263,11 @@ def fig_grokking(cells: dict[sg.Cell, list[dict[str, Any]]], out: Path) -> str |
     if not gc:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(1, len(gc), figsize=(max(7.0, 4.0 * len(gc)), 3.8), squeeze=False)
-    for ax, c in zip(axes[0], gc):
+    ncol = min(3, len(gc))
+    nrow = -(-len(gc) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(max(7.0, 4.2 * ncol), 3.2 * nrow + 0.8), squeeze=False,
+                             sharey=True)
+    for i, (ax, c) in enumerate(zip(axes.ravel(), gc)):
         rs = cells[c]
         h = rs[0]["history"]
         he = np.array(h["epoch"])
@@ -269,10 +290,13 @@ def fig_grokking(cells: dict[sg.Cell, list[dict[str, Any]]], out: Path) -> str |
             ax.axvspan(float(np.median(fits)), float(np.median(gens)), color="C1", alpha=0.15,
                        label="generalisation phase (median over seeds)")
         ax.set_title(f"{c.task} {c.arch} (n={len(rs)})", fontsize=9)
-        ax.set_xlabel("epoch")
+        if i + ncol >= len(gc):
+            ax.set_xlabel("epoch")
         ax.set_ylim(0.4, 1.02)
-    _legend_below(fig, axes[0, 0], ncol=2 if len(gc) < 3 else 3)
-    fig.tight_layout(rect=(0, 0.2 if len(gc) < 3 else 0.12, 1, 1))
+    for ax in axes.ravel()[len(gc):]:
+        ax.set_axis_off()
+    by_label = {lb: hd for ax in axes.ravel() for hd, lb in zip(*ax.get_legend_handles_labels())}
+    _legend_below(fig, list(by_label.values()), list(by_label), ncol=3)
     fig.savefig(out / "fig_grokking.png", dpi=100)
     plt.close(fig)
     return "fig_grokking.png"
@@ -373,13 +397,19 @@ def report(runs: list[dict[str, Any]], grid: list[sg.Cell], seeds: Sequence[int]
     w("")
     wall = sum(r["train_seconds"] + r["track_seconds"] for r in runs)
     cpu = sum(float(r.get("train_cpu_seconds") or 0) + float(r.get("track_cpu_seconds") or 0) for r in runs)
+    where = ("runs on the Dask cluster of `--scheduler`" if meta.get("scheduler") else
+             "runs in one process" if meta["jobs"] == 1 else f"runs on a local Dask cluster of {meta['jobs']} workers")
     w(f"Generated by `validation/paper/run_study.py {meta['argv']}` on {meta['date']} "
-      f"({meta['cores']} cores, `--jobs {meta['jobs']}`, load average {meta['load'][0]:.1f} at the start and "
-      f"{meta['load'][1]:.1f} at the end: the machine was shared). This invocation took "
-      f"{meta['seconds'] / 60:.1f} min wall time; {meta['reused']} of {len(runs)} runs were read from "
+      f"({meta['cores']} cores, {where}, load average {meta['load'][0]:.1f} at the start and "
+      f"{meta['load'][1]:.1f} at the end"
+      + (f", {meta['mean_load']:.1f} on average over the invocation" if "mean_load" in meta else "")
+      + "; the machine was shared). This invocation took "
+      f"{meta['seconds'] / 60:.1f} min wall time"
+      + (f" and {meta['cpu_seconds'] / 60:.0f} CPU-minutes (this process and its workers)" if "cpu_seconds" in meta
+         else "") + f"; {meta['reused']} of {len(runs)} runs were read from "
       f"their files in `runs/`. Computing the runs took {wall / 60:.0f} min of wall time summed over the runs "
       f"(runs in parallel overlap: with `--jobs J` the elapsed time is about this divided by J) and "
-      f"{cpu / 60:.0f} CPU-minutes in the workers. Every number below comes from `data/grid_runs.csv` (one row per snapshot "
+      f"{cpu / 60:.0f} CPU-minutes of training and tracking. Every number below comes from `data/grid_runs.csv` (one row per snapshot "
       "and run) and `data/runs.csv` (one row per run); each run is seeded and reproducible bit for bit.")
     w("")
     # coverage
@@ -531,8 +561,8 @@ def report(runs: list[dict[str, Any]], grid: list[sg.Cell], seeds: Sequence[int]
             w(f"| {name} | " + " | ".join(cellsv) + " |")
         sp = []
         for c, rs in reg.items():
-            k = st.bootstrap([len(st.loss_spikes(r["history"]["loss_full"])) for r in rs])
-            sp.append(f"{c.regime}: {k.fmt(1)} spikes per run")
+            nspikes = st.bootstrap([len(st.loss_spikes(r["history"]["loss_full"])) for r in rs])
+            sp.append(f"{c.regime}: {nspikes.fmt(1)} spikes per run")
         w("")
         w("Loss spikes: " + "; ".join(sp) + ".")
         w("")
@@ -730,21 +760,40 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--out", required=True, help="output folder (REPORT.md, figures, data/, runs/, cache/)")
     ap.add_argument("--force", action="store_true", help="replace an existing REPORT.md")
-    ap.add_argument("--jobs", type=int, default=1, help="worker processes, one run each (default 1)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="1: runs in this process (default); J > 1: a local Dask cluster of J worker processes")
+    ap.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run on the Dask cluster of this scheduler (its workers need exactcells and PyTorch; "
+                         "study_grid.py is uploaded to them); --jobs is then ignored")
     ap.add_argument("--seeds", type=int, default=10, help="seeds per cell (default 10)")
     ap.add_argument("--regimes", help="comma-separated regimes (default: all)")
     ap.add_argument("--archs", help="comma-separated architectures (default: all)")
     ap.add_argument("--tasks", help="comma-separated tasks (default: all)")
     ap.add_argument("--report-only", action="store_true", help="compute no run; report on those in OUT/runs")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {args.jobs}")
+    if args.seeds < 1:
+        ap.error(f"--seeds must be at least 1, got {args.seeds}")
+    return args
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its finished child processes (the
+    local Dask workers count once the cluster is closed)."""
+    import resource
+
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
 def main(argv: Sequence[str] | None = None, log: Callable[[str], None] | None = None) -> int:
     args = parse_args(argv)
-    t0 = time.perf_counter()
-    load0 = os.getloadavg()[0]
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
+    loads = [os.getloadavg()[0]]
 
     def say(msg: str) -> None:
+        loads.append(os.getloadavg()[0])
         if log is not None:
             log(msg)
         else:
@@ -768,7 +817,8 @@ def main(argv: Sequence[str] | None = None, log: Callable[[str], None] | None = 
                 if (d := sg.load_run(sg.run_path(out / "runs", c, s), c.config(s))) is not None]
         reused = len(runs)
     else:
-        runs, reused = sg.run_grid(grid, seeds, out / "runs", out / "cache", args.jobs, say)
+        runs, reused = sg.run_grid(grid, seeds, out / "runs", out / "cache", args.jobs, say,
+                                   scheduler=args.scheduler)
     say(f"{len(runs)} runs; writing the report")
     old = rep.read_text(encoding="utf-8") if rep.exists() else None
     data = write_data(runs, out / "data")
@@ -780,8 +830,9 @@ def main(argv: Sequence[str] | None = None, log: Callable[[str], None] | None = 
     if out.is_absolute() and "--out" in shown:
         shown[shown.index("--out") + 1] = out.name
     meta = {"argv": " ".join(shown), "date": datetime.date.today().isoformat(),
-            "cores": os.cpu_count(), "jobs": args.jobs, "load": (load0, os.getloadavg()[0]),
-            "seconds": time.perf_counter() - t0, "reused": reused}
+            "cores": os.cpu_count(), "jobs": args.jobs, "scheduler": args.scheduler,
+            "load": (loads[0], os.getloadavg()[0]), "mean_load": float(np.mean(loads)),
+            "seconds": time.perf_counter() - t0, "cpu_seconds": _cpu_seconds() - cpu0, "reused": reused}
     text = report(runs, grid, seeds, files, meta, old)
     from exactcells.io import atomic_write_text
 

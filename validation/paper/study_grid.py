@@ -6,7 +6,9 @@ Every run trains a network (:func:`exactcells.training.train`), tracks its snaps
 pipeline) and writes one JSON file ``RUNS/<regime>/<task>/<arch>/seed_<s>.json`` with the
 configuration, the tracked rows, a subsampled training history and the timings. A run whose
 file exists (same configuration) is not recomputed: the grid is resumable run by run, and
-snapshot by snapshot inside a run (``CACHE/``, the tracker's own per-snapshot cache).
+snapshot by snapshot inside a run (``CACHE/``, the tracker's own per-snapshot cache; not with a
+remote scheduler). Runs are computed in this process (``jobs = 1``) or as one Dask task each
+(:func:`exactcells.parallel.cluster`); their files are written here as the runs complete.
 
 Regimes (the data parameters are those of :func:`exactcells.training.make_dataset`, not the
 gtri tool's own generators; see REPORT.md for the differences):
@@ -24,10 +26,11 @@ gtri tool's own generators; see REPORT.md for the differences):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ CLASS_REGIMES = ("tool", "adamw", "grokking")
 RUN_FORMAT = "exactcells-paper-study-run"
 RUN_VERSION = 1
 HISTORY_POINTS = 200  # the training history is kept at about this many epochs per run
+HERE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,82 +138,157 @@ def load_run(path: Path, config: Any | None = None) -> dict[str, Any] | None:
     return d
 
 
-def do_run(job: tuple[str, str, str, int, str, str]) -> dict[str, Any]:
-    """Train and track one run and write its file (in a worker process); returns the run."""
-    regime, task, arch, seed, runs, cache = job
-    from exactcells.io import atomic_write_text
+Job = tuple[str, str, str, int, str | None]  # regime, task, arch, seed, snapshot cache folder
+
+
+def compute_run(job: Job) -> dict[str, Any]:
+    """Train and track one run (in this process, or in a Dask worker); returns the run (the
+    content of its file). Training sets PyTorch to one thread itself; BLAS threads are those of
+    the process (one in the grid's workers and in-process runs, see :func:`run_grid`)."""
+    regime, task, arch, seed, cache = job
     from exactcells.tracking import track
     from exactcells.training import train
 
     cell = Cell(regime, task, arch)
     cfg = cell.config(seed)
-    path = run_path(Path(runs), cell, seed)
-    old = load_run(path, cfg)
-    if old is not None:
-        return old
     t0, c0 = time.perf_counter(), time.process_time()
     tr = train(cfg)
     t1, c1 = time.perf_counter(), time.process_time()
     res = track(tr.snapshots, track_settings(), points=tr.dataset.X_train.astype(float), jobs=0,
-                cache_dir=Path(cache) / cell.regime / cell.task / cell.arch / f"seed_{seed}")
+                cache_dir=None if cache is None else Path(cache) / regime / task / arch / f"seed_{seed}")
     t2, c2 = time.perf_counter(), time.process_time()
-    d = {"format": RUN_FORMAT, "version": RUN_VERSION, "regime": regime, "task": task,
-         "arch": arch, "seed": seed, "config": cfg.to_dict(), "rows": res.rows(),
-         "history": _subsample({k: list(v) for k, v in tr.history.items()}, cell.is_regression),
-         "train_seconds": round(t1 - t0, 3), "track_seconds": round(t2 - t1, 3),
-         "train_cpu_seconds": round(c1 - c0, 3), "track_cpu_seconds": round(c2 - c1, 3),
-         "snapshot_seconds": [r.seconds for r in res.results], "cached_snapshots": res.cached,
-         "pid": os.getpid()}
+    return {"format": RUN_FORMAT, "version": RUN_VERSION, "regime": regime, "task": task,
+            "arch": arch, "seed": seed, "config": cfg.to_dict(), "rows": res.rows(),
+            "history": _subsample({k: list(v) for k, v in tr.history.items()}, cell.is_regression),
+            "train_seconds": round(t1 - t0, 3), "track_seconds": round(t2 - t1, 3),
+            "train_cpu_seconds": round(c1 - c0, 3), "track_cpu_seconds": round(c2 - c1, 3),
+            "snapshot_seconds": [r.seconds for r in res.results], "cached_snapshots": res.cached,
+            "pid": os.getpid()}
+
+
+def save_run(runs: Path, d: dict[str, Any]) -> Path:
+    """Write a run's file atomically (in the client: the workers need not see ``runs``)."""
+    from exactcells.io import atomic_write_text
+
+    path = run_path(runs, Cell(d["regime"], d["task"], d["arch"]), int(d["seed"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(d) + "\n", force=True)
-    return d
+    return path
 
 
-def run_grid(cells: Sequence[Cell], seeds: Sequence[int], runs: Path, cache: Path, jobs: int,
-             log: Callable[[str], None]) -> tuple[list[dict[str, Any]], int]:
-    """Every run of ``cells x seeds`` (from its file when it exists), in ``jobs`` worker
-    processes (at least one, spawned with one BLAS thread each, so that the float spectral
-    results do not depend on the thread count of the caller).
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS limited to one thread in this process (for in-process runs, so that the float
+    spectral results are those of the one-thread workers): through ``threadpoolctl`` when it is
+    installed; otherwise the process keeps the thread count it started with (``run_study.py``
+    sets ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS``/``MKL_NUM_THREADS`` to 1, unless the user
+    chose them, before NumPy is first imported)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _worker_paths() -> list[str]:
+    """The folders a worker needs on its path: this folder (``study_grid``) and the one of the
+    ``exactcells`` this process uses (so that workers run the same library as the client)."""
+    import exactcells
+
+    return [str(HERE), str(Path(exactcells.__file__).resolve().parents[1])]
+
+
+@contextlib.contextmanager
+def study_cluster(jobs: int, scheduler: str | None) -> Iterator[Any]:
+    """:func:`exactcells.parallel.cluster` with the study's modules importable on the workers.
+
+    * Local cluster: the workers are new processes started from this one's environment, so
+      ``PYTHONPATH`` gets this folder and the library's (prepended, restored afterwards) before
+      the cluster starts them; ``exactcells.parallel.cluster`` also sets one BLAS thread for
+      them (and Dask's nannies set ``OMP_NUM_THREADS`` and friends to 1 by default).
+    * Running scheduler (``--scheduler ADDRESS``): the workers may be on other machines, with
+      other paths, and may join later; ``client.upload_file`` sends ``study_grid.py`` to every
+      worker, present and future (Dask keeps it as a worker plugin). A plugin putting this
+      folder on ``sys.path`` would only work where the workers see the same file system at the
+      same path. The workers must have ``exactcells`` (and PyTorch) installed.
+    """
+    from exactcells.parallel import cluster
+
+    saved = os.environ.get("PYTHONPATH")
+    if scheduler is None:
+        parts = [*_worker_paths(), *([saved] if saved else [])]
+        os.environ["PYTHONPATH"] = os.pathsep.join(parts)
+    try:
+        with cluster(jobs, scheduler) as client:
+            if scheduler is not None:
+                client.upload_file(str(HERE / "study_grid.py"))
+            yield client
+    finally:
+        if scheduler is None:
+            if saved is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = saved
+
+
+def run_grid(cells: Sequence[Cell], seeds: Sequence[int], runs: Path, cache: Path | None, jobs: int,
+             log: Callable[[str], None], scheduler: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Every run of ``cells x seeds`` (from its file when it exists; the others computed and
+    their files written as each finishes, so an interrupted grid resumes run by run).
+
+    ``jobs = 1`` without ``scheduler``: in this process, BLAS on one thread
+    (:func:`one_blas_thread`). Otherwise one Dask task per run on
+    :func:`exactcells.parallel.cluster` (a local cluster of ``jobs`` one-thread worker
+    processes, or the cluster at ``scheduler``), results gathered as they complete. The runs do
+    not depend on where they ran: every run is seeded, PyTorch and BLAS use one thread, so the
+    files are byte-identical (apart from timings and the process id) for any ``jobs``.
+    ``cache`` (the tracker's per-snapshot results) is not used with ``scheduler``: its workers
+    need not see this machine's folders.
 
     Returns the runs (in grid order) and how many were read from their files.
     """
-    todo: list[tuple[str, str, str, int, str, str]] = []
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    todo: list[Job] = []
     done: dict[tuple[str, int], dict[str, Any]] = {}
+    snap_cache = None if (cache is None or scheduler is not None) else str(cache)
     for c in cells:
         for s in seeds:
             d = load_run(run_path(runs, c, s), c.config(s))
             if d is not None:
                 done[(c.name, s)] = d
             else:
-                todo.append((c.regime, c.task, c.arch, s, str(runs), str(cache)))
+                todo.append((c.regime, c.task, c.arch, s, snap_cache))
     reused = len(done)
-    log(f"{reused} of {reused + len(todo)} runs from their files; {len(todo)} to compute with "
-        f"{jobs} job(s)")
+    where = (f"on the Dask scheduler {scheduler}" if scheduler is not None
+             else "in this process" if jobs == 1 else f"on a local Dask cluster of {min(jobs, len(todo))} workers")
+    log(f"{reused} of {reused + len(todo)} runs from their files; {len(todo)} to compute {where}")
     t0 = time.perf_counter()
 
     def note(d: dict[str, Any]) -> None:
+        save_run(runs, d)
         done[(f"{d['regime']}/{d['task']}/{d['arch']}", d["seed"])] = d
         k = len(done) - reused
         log(f"[{k}/{len(todo)}] {d['regime']}/{d['task']}/{d['arch']} seed {d['seed']}: "
             f"train {d['train_seconds']:.1f} s, track {d['track_seconds']:.1f} s "
             f"({time.perf_counter() - t0:.0f} s elapsed)")
 
-    if todo:  # always in worker processes: they start with one BLAS thread (bit-for-bit results)
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    if todo and jobs == 1 and scheduler is None:
+        with one_blas_thread():
+            for job in todo:
+                note(compute_run(job))
+    elif todo:
+        from distributed import as_completed
 
-        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(k, "1")
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as ex:
-            futs = [ex.submit(do_run, j) for j in todo]
+        with study_cluster(min(jobs, len(todo)), scheduler) as client:
+            futs = [client.submit(compute_run, job, pure=False) for job in todo]
             try:
                 for f in as_completed(futs):
                     note(f.result())
             except BaseException:
-                for f in futs:
-                    f.cancel()
+                client.cancel(futs)
                 raise
     out = [done[(c.name, s)] for c in cells for s in seeds if (c.name, s) in done]
     return out, reused
-
