@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MARKER = "\n<!-- other benchmarks below -->\n"
-ORDER = ("large", "large_sharded", "certify", "topology", "fiedler", "track", "peers", "plane")
+ORDER = ("large", "large_sharded", "certify", "coords", "topology", "fiedler", "track", "peers", "plane")
 
 
 def main() -> None:
