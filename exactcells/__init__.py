@@ -21,6 +21,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .build import build_complex
+from .certify import Certificate, certify
 from .complex import Cell, PolyhedralComplex, load_complex
 from .domain import Domain, load_domain
 from .errors import (
@@ -45,7 +46,6 @@ from .network import (
 )
 
 if TYPE_CHECKING:
-    from .certify import Certificate, certify
     from .dual import DualGraph, dual_graph
     from .spectral import FiedlerResult, dual_fiedler
     from .topology import betti_curves, homology, make_filtration, persistence
@@ -93,11 +93,9 @@ _COMPATIBLE = (network_from_arrays, network_from_torch, round_network, CellLimit
                FlatDomainError, IncompleteComplexError, InvalidDomainError, InvalidNetworkError,
                NonRationalInputError, UnboundedDomainError)
 
-# loaded on first use: the certificate, topology, spectra and tracking import scipy (its sparse
-# matrices and solvers), PHAT and matplotlib; a build alone needs none of them
+# loaded on first use: topology, spectra and tracking import scipy's solvers, PHAT and matplotlib
+# (the certificate imports scipy's sparse matrices only when it runs)
 _LAZY = {
-    "certify": ".certify",
-    "Certificate": ".certify",
     "homology": ".topology",
     "make_filtration": ".topology",
     "persistence": ".topology",

@@ -71,11 +71,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 from flint import fmpq, fmpz, fmpz_mat
+
+if TYPE_CHECKING:  # scipy is imported where it is used: `import exactcells` stays light
+    import scipy.sparse as sp
 
 from .complex import PolyhedralComplex
 from .domain import Domain
@@ -683,6 +685,7 @@ class _Context:
         self.ok_format = True
         # set by _claimed_structure once the format check has passed
         self.key_index = _KeyIndex(self.S)  # built on first use: only failures need it
+        import scipy.sparse as sp
         self.B: sp.csr_matrix = sp.csr_matrix((0, 0), dtype=np.int64)
         self.V: sp.csr_matrix = sp.csr_matrix((0, 0), dtype=np.int64)
         self.tops = np.zeros(0, dtype=np.int64)
@@ -934,6 +937,7 @@ def _check_intervals(ctx: _Context) -> tuple[int, str]:
         selb = np.flatnonzero(dims == k - 1)
         if sel.size == 0:
             continue
+        import scipy.sparse as sp
         Rk = sp.csr_matrix((np.ones(sel.size, dtype=np.int64), (sel, sel)), shape=(N, N))
         Rb = sp.csr_matrix((np.ones(selb.size, dtype=np.int64), (selb, selb)), shape=(N, N))
         P2 = ((Rk @ B) @ (Rb @ B)).tocoo()
@@ -1054,6 +1058,7 @@ CHECKS: tuple[_Check, ...] = (
 def _claimed_structure(ctx: _Context) -> None:
     """The claimed facet matrix, vertex sets (unions over facet links) and top cells."""
     N = ctx.N
+    import scipy.sparse as sp
     ctx.B = sp.csr_matrix((np.ones(ctx.indices.size, dtype=np.int64), ctx.indices, ctx.indptr), shape=(N, N))
     ctx.V = _vertex_csr(N, ctx.f0, ctx.dims, ctx.B, ctx.n)
     ctx.tops = np.flatnonzero((ctx.dims == ctx.n) & (np.diff(ctx.V.indptr) > 0))

@@ -50,11 +50,13 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 from flint import fmpq, fmpz
+
+if TYPE_CHECKING:  # scipy is imported where it is used: `import exactcells` stays light
+    import scipy.sparse as sp
 
 from .localforms import LocalForms
 
@@ -181,12 +183,14 @@ def _csr_rows(ptr: np.ndarray, ind: np.ndarray, rows: np.ndarray) -> tuple[np.nd
 
 def cell_vertex_matrix(N: int, f0: int, dims: np.ndarray, B: sp.csr_matrix, n: int) -> sp.csr_matrix:
     """Claimed vertex sets of every cell (rows: cells, columns: vertices), sorted CSR."""
+    import scipy.sparse as sp
     acc = sp.csr_matrix((np.ones(f0, dtype=np.int64), (np.arange(f0), np.arange(f0))),
                         shape=(N, f0))
     for k in range(1, n + 1):
         sel = np.flatnonzero(dims == k)
         if sel.size == 0:
             continue
+        import scipy.sparse as sp
         mask = sp.csr_matrix((np.ones(sel.size, dtype=np.int64), (sel, sel)), shape=(N, N))
         Vk = (mask @ B) @ acc
         Vk.data[:] = 1
@@ -439,6 +443,7 @@ def region_volumes(K: Any) -> list[Fraction]:
     n, N = K.input_dim, K.num_cells
     dims = np.asarray(K.dims, dtype=np.int64)
     ptr, ind = (np.asarray(a, dtype=np.int64) for a in K.facet_csr)
+    import scipy.sparse as sp
     B = sp.csr_matrix((np.ones(ind.size, dtype=np.int64), ind, ptr), shape=(N, N))
     f0 = K.f_vector[0]
     V = cell_vertex_matrix(N, f0, dims, B, n)
