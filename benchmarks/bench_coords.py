@@ -32,11 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-SEARCH = [HERE / "networks"] + [up / "shared" / "benchmarks" / sub for up in HERE.parents[1:3]
-                                for sub in ("", "scaling")]
-NAMES = {"A": "A_2-16-16-1.json", "B": "B_2-32-32-1.json", "C": "C_3-16-16-1.json",
-         "D": "D_4-8-8-1.json", "E": "E_2-64-64-1.json", "F": "F_4-10-10-10-1.json"}
+from networks import find_network
 
 RUN = r"""
 import json, os, resource, sys, time
@@ -62,14 +58,6 @@ print(json.dumps(out))
 """
 
 
-def find(name: str) -> Path:
-    fname = NAMES.get(name, f"{name}.json")
-    for d in SEARCH:
-        if (d / fname).is_file():
-            return d / fname
-    raise SystemExit(f"bench_coords: {fname} not found in {', '.join(map(str, SEARCH))}")
-
-
 def run(path: Path, certify: bool) -> dict:
     out = subprocess.run([sys.executable, "-c", RUN, str(path), "1" if certify else "0"],
                          capture_output=True, text=True, check=False)
@@ -87,7 +75,7 @@ def main() -> None:
     a = ap.parse_args()
     rows = []
     for name in a.nets:
-        runs = [run(find(name), a.certify) for _ in range(a.repeats)]
+        runs = [run(find_network(name), a.certify) for _ in range(a.repeats)]
         med = {k: statistics.median(r[k] for r in runs) for k in ("build", "coords")}
         r0 = runs[0]
         row = {"net": name, **med, "vertices": r0["vertices"], "cells": r0["cells"],

@@ -32,11 +32,9 @@ import sys
 import time
 from pathlib import Path
 
+from networks import find_network
+
 HERE = Path(__file__).resolve().parent
-SEARCH = [HERE / "networks", HERE.parent.parent / "shared" / "benchmarks",
-          HERE.parent.parent / "shared" / "benchmarks" / "scaling"]
-NAMES = {"A": "A_2-16-16-1.json", "B": "B_2-32-32-1.json", "C": "C_3-16-16-1.json",
-         "D": "D_4-8-8-1.json", "E": "E_2-64-64-1.json", "F": "F_4-10-10-10-1.json"}
 
 EXACT = r"""
 import json, resource, sys, time
@@ -71,14 +69,6 @@ print(json.dumps({"seconds": s, "cpu": cpu, "regions": int(rc.num_faces),
 """
 
 
-def find(name: str) -> Path:
-    fname = NAMES.get(name, f"{name}.json")
-    for d in SEARCH:
-        if (d / fname).is_file():
-            return d / fname
-    raise SystemExit(f"bench_peers: {fname} not found in {', '.join(map(str, SEARCH))}")
-
-
 def run(code: str, path: Path) -> dict[str, float]:
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
                          check=True, timeout=3600)
@@ -95,7 +85,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     for name in args.nets:
-        path = find(name)
+        path = find_network(name)
         ex, pe = [], []
         for _ in range(args.repeats):
             ex.append(run(EXACT, path))
@@ -114,7 +104,7 @@ def main() -> None:
               file=sys.stderr)
     alone = []
     for name in args.alone:
-        path = find(name)
+        path = find_network(name)
         ex = [run(EXACT, path) for _ in range(args.repeats)]
         alone.append((name, ex[0]["cells"], ex[0]["regions"], statistics.median(r["seconds"] for r in ex),
                       statistics.median(r["coords"] for r in ex), max(r["rss_mib"] for r in ex),

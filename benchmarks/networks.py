@@ -19,7 +19,7 @@ import numpy as np
 
 from exactcells.io import atomic_write_text
 
-__all__ = ["BENCHMARKS", "benchmark_network", "benchmark_file_name", "write_all"]
+__all__ = ["BENCHMARKS", "benchmark_network", "benchmark_file_name", "find_network", "write_all"]
 
 # name -> widths (input, hidden..., output), in the order the generator draws them
 BENCHMARKS: dict[str, tuple[int, ...]] = {
@@ -48,6 +48,20 @@ def _generate_all() -> dict[str, dict[str, Any]]:
 def benchmark_file_name(name: str) -> str:
     """The file name of benchmark ``name``, e.g. ``"A_2-16-16-1.json"``."""
     return f"{name}_{'-'.join(str(w) for w in BENCHMARKS[name])}.json"
+
+
+def find_network(name: str) -> Path:
+    """The file of a benchmark network: ``"A"`` ... ``"F"`` (by :func:`benchmark_file_name`) or
+    any other name (``"S2_64"``: ``S2_64.json``), looked up in ``benchmarks/networks`` and in
+    ../shared/benchmarks and its ``scaling`` folder (the large networks, not in the repository)."""
+    here = Path(__file__).resolve().parent
+    fname = benchmark_file_name(name) if name in BENCHMARKS else f"{name}.json"
+    search = [here / "networks"] + [up / "shared" / "benchmarks" / sub for up in here.parents[:2]
+                                    for sub in ("", "scaling")]
+    for d in search:
+        if (d / fname).is_file():
+            return d / fname
+    raise SystemExit(f"{fname} not found in {', '.join(map(str, search))}")
 
 
 def benchmark_network(name: str) -> dict[str, Any]:

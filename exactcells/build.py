@@ -265,13 +265,14 @@ class _Columns:
             grown[:, : self.buf.shape[1]] = self.buf
             self.buf = grown
 
-    def new_cells(self, parents: np.ndarray, start: int, j: int, codes: np.ndarray) -> None:
-        """Cells ``start ..`` copy their parents' buffered codes, then take ``codes`` in column ``j``."""
+    def new_cells(self, parents: np.ndarray, start: int, codes: np.ndarray) -> None:
+        """Cells ``start ..`` copy their parents' buffered codes, then take ``codes`` in the
+        column put last (the cut's own)."""
         stop = start + parents.size
         self._fit(stop)
         k = len(self.cols)
         self.buf[:k, start:stop] = self.buf[:k, parents]
-        self.buf[self.cols.index(j), start:stop] = codes
+        self.buf[k - 1, start:stop] = codes
 
     def flush(self) -> None:
         k = len(self.cols)
@@ -366,7 +367,7 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
     if columns is None:
         sig[N:M, j] = np.concatenate(child_codes)
     else:
-        columns.new_cells(par, N, j, np.concatenate(child_codes))
+        columns.new_cells(par, N, np.concatenate(child_codes))
     _write_pads(lat, split_ids, pos_rows, pad_new)
     for k in range(n + 1):
         if new_ids[k]:

@@ -426,10 +426,10 @@ def _float_points(points: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, np.nda
     return X, R
 
 
-def _float_layer(layer: Layer, Y: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``z^`` and its bound (P2), and the entries whose sign P3 decides."""
-    W = np.array([[float(w) for w in row] for row in layer.W], dtype=float).reshape(len(layer.W), Y.shape[1])
-    b = np.array([float(v) for v in layer.b], dtype=float)
+def _float_layer(W: np.ndarray, b: np.ndarray, Y: np.ndarray, R: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``z^`` and its bound (P2), and the entries whose sign P3 decides (``W, b``: the layer's
+    weights rounded to nearest, :meth:`Network.float_layers`)."""
     m = Y.shape[1]
     c = (m + 2) * _U / (1 - (m + 2) * _U)
     with np.errstate(all="ignore"):
@@ -453,12 +453,13 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
     mats = [[[int(x) for x in row] for row in M.tolist()] for M in _integer_layer_matrices(net)]
     last = len(net.layers) - 1
     deep = np.zeros(N, dtype=bool)  # points with an undecided entry below layer 1
+    floats = net.float_layers()
     Y, RY = X, R
     pos = 0
-    for li, layer in enumerate(net.layers):
+    for li in range(len(net.layers)):
         if li == last and not refinement:
             break
-        Z, B, sure = _float_layer(layer, Y, RY)
+        Z, B, sure = _float_layer(*floats[li], Y, RY)
         sg = np.where(sure, np.sign(Z), 0).astype(np.int8)
         todo = np.argwhere(~sure)
         if todo.size and li == 0:
@@ -976,7 +977,7 @@ def _check_volumes(ctx: _Context) -> tuple[int, str]:
     """The exact volumes of the top cells add up to the domain's volume."""
     assert ctx.volumes is not None
     S, dims = ctx.S, ctx.dims
-    dvol = _domain_volume(ctx.dom)
+    dvol = ctx.dom.volume()
     total, inconsistent = ctx.volumes.collect()
     ctx.total, ctx.dvol = total, dvol
     for c in inconsistent:
@@ -1453,15 +1454,6 @@ def _exact_sum(values: Sequence[Any]) -> Fraction:
     while len(terms) > 1:
         terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
     return Fraction(int(terms[0].p), int(terms[0].q))
-
-
-def _domain_volume(dom: Domain) -> Fraction:
-    if dom.box_bounds is not None:
-        out = Fraction(1)
-        for a, b in dom.box_bounds:
-            out *= b - a
-        return out
-    return dom.volume()
 
 
 def _cdd_region(rec: _Recorder, c: int, K: PolyhedralComplex, S: np.ndarray, V: sp.csr_matrix,

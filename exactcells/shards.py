@@ -38,7 +38,7 @@ __all__ = [
     "SHARDED_FORMAT_NAME", "SHARD_FORMAT_NAME", "SHARDED_FORMAT_VERSION", "INDEX_FILE",
     "partition_of", "Shard", "ShardedComplex", "shard_complex", "write_shards", "write_index",
     "load_sharded", "gather_shards", "shard_filename", "z2_betti", "dual_adjacency", "certify_shards",
-    "shard_volume", "closure_volume", "domain_volume", "sharded_certificate", "SHARD_CHECKS",
+    "shard_volume", "closure_volume", "sharded_certificate", "SHARD_CHECKS",
 ]
 
 SHARDED_FORMAT_NAME = "exactcells-sharded-complex"
@@ -953,18 +953,6 @@ def sharded_volume(S: ShardedComplex) -> tuple[list[dict[str, Any]], tuple[int, 
     return [{k: v for k, v in r.items() if k != "pieces"} for r in results], add_volumes(*sums)
 
 
-def domain_volume(domain: Domain) -> Any:
-    """The exact volume of the domain (a product for a box)."""
-    from fractions import Fraction
-
-    if domain.box_bounds is not None:
-        out = Fraction(1)
-        for a, b in domain.box_bounds:
-            out *= b - a
-        return out
-    return domain.volume()
-
-
 def _small(x: Any) -> bool:
     return max(x.numerator.bit_length(), x.denominator.bit_length()) <= 1000
 
@@ -1026,7 +1014,7 @@ def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
     }
     if volume_results is not None and total_volume is not None:
         total = Fraction(*total_volume)
-        dvol = domain_volume(S.domain)
+        dvol = S.domain.volume()
         inconsistent = [cid for r in volume_results for cid in r["inconsistent"]]
         fail.add("affine_dimension", len(inconsistent), [
             f"cell {cid}: its facets' vertices do not lie in one affine subspace of its dimension "

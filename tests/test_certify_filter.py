@@ -124,7 +124,7 @@ def test_the_bound_holds_layer_by_layer() -> None:
     xs = [[Fraction(h[i], h[3]) for i in range(3)] for h in H]
     exact = [net.pre_activations(x) for x in xs]
     for li in range(2):
-        Z, B, sure = C._float_layer(net.layers[li], Y, R)
+        Z, B, sure = C._float_layer(*net.float_layers()[li], Y, R)
         for r in range(len(H)):
             for j, zj in enumerate(exact[r][li]):
                 assert abs(Fraction(float(Z[r, j])) - zj) <= Fraction(float(B[r, j]))
@@ -174,9 +174,9 @@ def test_points_where_plain_floats_get_the_sign_wrong(monkeypatch: pytest.Monkey
     dom = Domain.box(2, -2, 2)
     H = [(1, 1, 1), (10, 10, 10), (3, 3, 3), (1, 1, 2)]
     Y, R = C._float_points(H)
-    Z0, _, _ = C._float_layer(net.layers[0], Y, R)
+    Z0, _, _ = C._float_layer(*net.float_layers()[0], Y, R)
     assert Z0[0, 0] != 0  # floats alone would say '+' (or '-')
-    Z1, _, _ = C._float_layer(net.layers[1], np.maximum(Z0, 0.0), np.zeros_like(Z0))
+    Z1, _, _ = C._float_layer(*net.float_layers()[1], np.maximum(Z0, 0.0), np.zeros_like(Z0))
     assert Z1[0, 0] != 0
     spy = Spy(monkeypatch)
     got = check(net, dom, H, out=True)
