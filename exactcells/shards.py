@@ -823,9 +823,10 @@ def check_walls(path: str | Path, q: int, *hits: tuple[np.ndarray, np.ndarray]) 
     n, P = S.input_dim, S.partitions
     s = S.shard(q)
     fail = _Failures()
-    tops = [h[0] for h in hits]
+    m = s.num_cells  # references past the end are reported by check_shard (facet_links)
+    tops = [h[0][h[0] < m] for h in hits]
     allhits = np.concatenate(tops) if tops else np.zeros(0, np.int64)
-    count = np.bincount(allhits, minlength=s.num_cells)
+    count = np.bincount(allhits, minlength=m)
     sl = slice(S.network.num_hidden, S.network.num_hidden + S.domain.num_facets)
     walls = np.flatnonzero(s.dims == n - 1)
     on_boundary = (s.signs[walls, sl] == 0).any(axis=1)
@@ -841,7 +842,7 @@ def check_walls(path: str | Path, q: int, *hits: tuple[np.ndarray, np.ndarray]) 
     t = fail.timed("walls", t)
     linked = count > 0
     for h in hits:
-        linked[h[1]] = True
+        linked[h[1][h[1] < m]] = True
     low = np.flatnonzero(s.dims < n - 1)
     alone = low[~linked[low]]
     fail.add("cofacets", "extra_cell", alone.shape[0], [

@@ -625,3 +625,22 @@ def test_sharded_certificate_on_dask_equals_the_one_process_run(tmp_path: Path, 
                 assert {k: v for k, v in a.items() if k != "check_seconds"} == \
                     {k: v for k, v in b.items() if k != "check_seconds"}, d
                 assert a["certified"] == (not d.name.startswith("bad")), a["failures"]
+
+
+def test_a_facet_reference_past_a_shards_end_is_a_failure_not_a_crash(K: PolyhedralComplex, tmp_path: Path,
+                                                                       no_gathering: None) -> None:
+    from exactcells.shards import Shard, certify_shards, load_shard
+
+    d = tmp_path / "K"
+    write_shards(K, d, partitions=3)
+    s = load_shard(d / shard_filename(0), 0, 3, K.signs.shape[1], K.input_dim)
+    top = int(np.flatnonzero(s.dims == K.input_dim)[0])
+    j = int(s.facet_indptr[top])  # a region's first facet now points past the end of its shard
+    q = int(s.facet_shard[j])
+    floc = s.facet_local.copy()
+    floc[j] = load_shard(d / shard_filename(q), q, 3, K.signs.shape[1], K.input_dim).num_cells + 7
+    Shard(s.dims, s.signs, s.facet_indptr, s.facet_shard, floc, s.vertex_coords).save(
+        d / shard_filename(0), 0, 3, force=True)
+    c = certify_shards(d, volumes=False)
+    assert not c["certified"] and c["check_failure_counts"]["facet_links"] >= 1
+    assert any(f"a facet reference points outside shard {q}" in m for m in c["failures"])
