@@ -590,7 +590,7 @@ def build_on_cluster(
     return gather_shards(results, net, domain, ro, seconds)
 
 
-def _walls_to(r: dict[str, Any], q: int) -> np.ndarray:
+def _walls_to(r: dict[str, Any], q: int) -> tuple[np.ndarray, np.ndarray]:
     return r["walls"][q]
 
 
