@@ -581,22 +581,12 @@ _MAX_REPORTED = 5
 
 
 def _expected_vertex_signs(S: ShardedComplex, coords: Sequence[tuple[int, ...]]) -> np.ndarray:
-    """Exact sign vectors at vertices given as homogeneous integer vectors (forward passes)."""
-    from fractions import Fraction
+    """Exact sign vectors at vertices given as homogeneous integer vectors: the one-process
+    certificate's own forward pass (:func:`exactcells.certify.exact_sign_vectors`: a float filter
+    with a proven bound, exact integers for every sign it cannot decide)."""
+    from .certify import exact_sign_vectors
 
-    net, dom = S.network, S.domain
-    hidden, outs = net.forward_homogeneous(coords)
-    dpart = np.array([[(lambda v: (v > 0) - (v < 0))(
-        ci * h[-1] - sum((Fraction(a) * x for a, x in zip(row, h[:-1])), Fraction(0)))
-        for row, ci in zip(dom.A, dom.c)] for h in coords], dtype=np.int8).reshape(len(coords), dom.num_facets)
-    parts = [np.asarray(hidden, dtype=np.int8).reshape(len(coords), net.num_hidden), dpart]
-    if S.output_refinement == "zero":
-        parts.append(np.array([[(v > 0) - (v < 0) for v in o] for o in outs], dtype=np.int8)
-                     .reshape(len(coords), net.output_dim))
-    elif S.output_refinement == "argmax":
-        parts.append(np.array([[0 if v == max(o) else -1 for v in o] for o in outs], dtype=np.int8)
-                     .reshape(len(coords), net.output_dim))
-    return np.concatenate(parts, axis=1)
+    return exact_sign_vectors(S.network, S.domain, coords, S.output_refinement)
 
 
 class _Failures:
