@@ -20,7 +20,7 @@ kernel's high-water mark (``VmHWM``) of every process (the child, and its Dask w
 every 0.25 s (benchmarks/bench_large_sharded.py's ``PeakMonitor``). The load average at the start
 of each part is recorded.
 
-    nice -n 15 python benchmarks/bench_certify.py [--nets A B C D E F] [--sharded S3_32]
+    nice -n 15 python benchmarks/bench_certify.py [--nets A B C D E F] [--sharded S3_32|FILE]
         [--partitions 8] [--jobs 2] [--out benchmarks/results/certify.md]
 """
 
@@ -194,7 +194,9 @@ def part_sharded(name: str, partitions: int, jobs: int) -> list[str]:
     from exactcells.shards import SHARD_CHECKS, write_shards
 
     load0 = os.getloadavg()[0]
-    net = network_from_dict(json.loads(find_network(name).read_text()))
+    file = Path(name) if Path(name).is_file() else find_network(name)
+    name = file.stem
+    net = network_from_dict(json.loads(file.read_text()))
     t = time.perf_counter()
     K = build_complex(net, Domain.box(net.input_dim, -1, 1))
     tb = time.perf_counter() - t
@@ -257,7 +259,7 @@ def part_sharded(name: str, partitions: int, jobs: int) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nets", nargs="*", default=list(BENCHMARKS), choices=list(BENCHMARKS))
-    ap.add_argument("--sharded", default="S3_32", help="network of part 2 ('' to skip it)")
+    ap.add_argument("--sharded", default="S3_32", help="network of part 2, a name or a file ('' to skip it)")
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default=str(HERE / "results" / "certify.md"))
