@@ -1140,12 +1140,21 @@ def add_volumes(*parts: tuple[int, int]) -> tuple[int, int]:
 
 
 def shard_volume(S: ShardedComplex, p: int, splitters: np.ndarray | None = None) -> dict[str, Any]:
-    """:func:`closure_volume` of shard ``p`` in this process (shards loaded through ``S``'s cache)."""
+    """:func:`closure_volume` of shard ``p`` in this process (shards loaded through ``S``'s cache
+    when their vertices are asked for, else without their vertices' coordinates, which are then
+    neither read nor parsed)."""
     n, P = S.input_dim, S.partitions
     req = top_requests(S.shard(p), p, P, n)
     fetched: list[Fetched] = []
+    f0 = [f[0] for f in S.shard_f_vectors()]
+
+    def shard(q: int, r: np.ndarray) -> Shard:
+        if q in S.loaded_shards() or int(r.min()) < f0[q]:
+            return S.shard(q)
+        return load_shard(S.path / shard_filename(q), q, P, S.shard_width, n, vertices=False)
+
     for _ in range(n + 1):
-        level = [fetch_cells(S.shard(q), q, P, req[q]) for q in range(P) if req[q].size]
+        level = [fetch_cells(shard(q, req[q]), q, P, req[q]) for q in range(P) if req[q].size]
         fetched.extend(level)
         req = fetch_requests(P, *level)
     sp = np.zeros((0, S.shard_width), np.uint8) if splitters is None else splitters
