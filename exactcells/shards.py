@@ -1300,8 +1300,8 @@ SHARD_CHECKS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "every cell hashes to its shard; sign vectors distinct and in canonical order in every shard; "
      "the shards' f-vector is the index's"),
     ("vertex_signs", ("vertex_moved",),
-     "exact sign vector of every vertex's coordinates equals its claimed one (integer forward pass, "
-     "shard by shard)"),
+     "exact sign vector of every vertex's coordinates equals its claimed one (the certificate's own "
+     "forward pass, shard by shard: a float filter with a proven bound, exact integers elsewhere)"),
     ("facet_links", ("bad_facet_link", "missing_cell", "format"),
      "each link f -> c has s_f < s_c and dim f = dim c - 1 (facets in any shard); vertices have no "
      "facets, k-cells at least k + 1"),
