@@ -590,12 +590,16 @@ def build_on_cluster(
     return gather_shards(results, net, domain, ro, seconds)
 
 
-def _walls_to(r: dict[str, Any], q: int) -> np.ndarray:
+def _walls_to(r: dict[str, Any], q: int) -> tuple[np.ndarray, np.ndarray]:
     return r["walls"][q]
 
 
 def _without_walls(r: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in r.items() if k != "walls"}
+    return {k: v for k, v in r.items() if k not in ("walls", "requests")}
+
+
+def _requests_to(r: dict[str, Any], q: int) -> np.ndarray:
+    return r["requests"][q]
 
 
 def _top_task(path: str, p: int) -> list[np.ndarray]:
@@ -640,8 +644,10 @@ def _without_pieces(r: dict[str, Any]) -> dict[str, Any]:
 
 def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -> dict[str, Any]:
     """The per-shard certificate of a sharded complex (:func:`exactcells.shards.certify_shards`)
-    as Dask tasks: one check per shard, one wall count per shard fed by every shard's top cells,
-    the f-vector and Euler characteristic reduced exactly in the client. With ``volumes``, the
+    as Dask tasks: one check per shard (its keys, vertices, facet links and joins), one wall and
+    cofacet count per shard fed by every shard's facet references into it, one interval check per
+    shard fed by the facet lists of its cells' facets (one task per shard answers every shard's
+    requests), the f-vector and Euler characteristic reduced exactly in the client. With ``volumes``, the
     closure of every shard's top cells is fetched level by level (one task per shard and level
     answers every shard's requests), one task per shard computes its regions' exact volumes on
     that closure and splits them by ranges of the canonical order (splitters sampled from every
@@ -649,7 +655,7 @@ def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -
     added pairwise, in order, as a tree of tasks; the total must be the domain's volume. Nothing
     is gathered: no task holds more than a shard, its requests, one shard's closure or one
     range's volumes. The workers must see ``path``."""
-    from .shards import check_shard, check_walls, summarize_checks
+    from .shards import answer_facets, check_intervals, check_shard, check_walls, summarize_checks
 
     S = load_sharded(path)
     P, n = S.partitions, S.input_dim
@@ -660,8 +666,16 @@ def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -
              for p, f in enumerate(shard_f)]
     wall_f = [client.submit(check_walls, sp, q, *[hit_f[p][q] for p in range(P)], key=f"ec-walls-{tag}-{q}")
               for q in range(P)]
+    # intervals: every shard asks the owners of its cells' facets for their facet lists
+    ask_f = [[client.submit(_requests_to, f, q, key=f"ec-ask-{tag}-{p}-{q}") for q in range(P)]
+             for p, f in enumerate(shard_f)]
+    answer_f = [client.submit(answer_facets, sp, q, *[ask_f[p][q] for p in range(P)], key=f"ec-answer-{tag}-{q}")
+                for q in range(P)]
+    interval_f = [client.submit(check_intervals, sp, p,
+                                *[client.submit(operator.getitem, answer_f[q], p, key=f"ec-answered-{tag}-{q}-{p}")
+                                  for q in range(P)], key=f"ec-intervals-{tag}-{p}") for p in range(P)]
     small_f = [client.submit(_without_walls, f, key=f"ec-checked-{tag}-{p}") for p, f in enumerate(shard_f)]
-    del hit_f, shard_f
+    del hit_f, shard_f, ask_f, answer_f
     vol_f: list[Any] = []
     total_f: Any = None
     if volumes:
@@ -703,6 +717,8 @@ def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -
         total_f = tree[0]
     shard_results = client.gather(small_f)
     wall_results = client.gather(wall_f)
+    interval_results = client.gather(interval_f)
     if not volumes:
-        return summarize_checks(S, shard_results, wall_results)
-    return summarize_checks(S, shard_results, wall_results, client.gather(vol_f), client.gather(total_f))
+        return summarize_checks(S, shard_results, wall_results, interval_results=interval_results)
+    return summarize_checks(S, shard_results, wall_results, client.gather(vol_f), client.gather(total_f),
+                            interval_results)

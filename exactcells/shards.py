@@ -581,41 +581,39 @@ _MAX_REPORTED = 5
 
 
 def _expected_vertex_signs(S: ShardedComplex, coords: Sequence[tuple[int, ...]]) -> np.ndarray:
-    """Exact sign vectors at vertices given as homogeneous integer vectors (forward passes)."""
-    from fractions import Fraction
+    """Exact sign vectors at vertices given as homogeneous integer vectors: the one-process
+    certificate's own forward pass (:func:`exactcells.certify.exact_sign_vectors`: a float filter
+    with a proven bound, exact integers for every sign it cannot decide)."""
+    from .certify import exact_sign_vectors
 
-    net, dom = S.network, S.domain
-    hidden, outs = net.forward_homogeneous(coords)
-    dpart = np.array([[(lambda v: (v > 0) - (v < 0))(
-        ci * h[-1] - sum((Fraction(a) * x for a, x in zip(row, h[:-1])), Fraction(0)))
-        for row, ci in zip(dom.A, dom.c)] for h in coords], dtype=np.int8).reshape(len(coords), dom.num_facets)
-    parts = [np.asarray(hidden, dtype=np.int8).reshape(len(coords), net.num_hidden), dpart]
-    if S.output_refinement == "zero":
-        parts.append(np.array([[(v > 0) - (v < 0) for v in o] for o in outs], dtype=np.int8)
-                     .reshape(len(coords), net.output_dim))
-    elif S.output_refinement == "argmax":
-        parts.append(np.array([[0 if v == max(o) else -1 for v in o] for o in outs], dtype=np.int8)
-                     .reshape(len(coords), net.output_dim))
-    return np.concatenate(parts, axis=1)
+    return exact_sign_vectors(S.network, S.domain, coords, S.output_refinement)
 
 
 class _Failures:
     """The failures of one task: every failure counted by kind (the kinds of
-    :data:`exactcells.certify.FAILURE_KINDS`), the first few of each kind described, and the time
-    spent in each check."""
+    :data:`exactcells.certify.FAILURE_KINDS`) and by check (the names of :data:`SHARD_CHECKS`),
+    the first few of each kind described (with the cell concerned, as a cell id, and its sign
+    vector, when there is one), and the time spent in each check."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
         self.kinds: list[str] = []
+        self.cells: list[int | None] = []
+        self.keys: list[str | None] = []
         self.counts: dict[str, int] = {}
+        self.checks: dict[str, int] = {}
         self.seconds: dict[str, float] = {}
 
-    def add(self, kind: str, count: int, messages: Sequence[str]) -> None:
+    def add(self, check: str, kind: str, count: int, messages: Sequence[str],
+            cells: Sequence[int] | None = None, keys: Sequence[str] | None = None) -> None:
         if count:
             self.counts[kind] = self.counts.get(kind, 0) + int(count)
-            for m in messages[:_MAX_REPORTED]:
+            self.checks[check] = self.checks.get(check, 0) + int(count)
+            for i, m in enumerate(messages[:_MAX_REPORTED]):
                 self.messages.append(m)
                 self.kinds.append(kind)
+                self.cells.append(int(cells[i]) if cells is not None else None)
+                self.keys.append(keys[i] if keys is not None else None)
 
     def timed(self, check: str, t0: float) -> float:
         import time
@@ -625,8 +623,41 @@ class _Failures:
         return t
 
     def record(self) -> dict[str, Any]:
-        return {"failures": self.messages, "failure_kinds": self.kinds, "failure_counts": self.counts,
+        return {"failures": self.messages, "failure_kinds": self.kinds, "failure_cells": self.cells,
+                "failure_keys": self.keys, "failure_counts": self.counts, "check_failure_counts": self.checks,
                 "seconds": self.seconds}
+
+
+def _key(row: np.ndarray) -> str:
+    from .numbers import format_signs
+
+    return format_signs(row)
+
+
+def _load_facet_lists(path: Path, q: int, partitions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Only the dimensions and facet arrays of shard ``q`` (``dims``, ``indptr``, facets as
+    cell ids): what another shard's interval check asks of it."""
+    f = path / shard_filename(q)
+    try:
+        with np.load(f, allow_pickle=False) as data:
+            dims = np.asarray(data["dims"], dtype=np.int8)
+            indptr = np.asarray(data["facet_indptr"], dtype=np.int64)
+            fsh = np.asarray(data["facet_shard"], dtype=np.int64)
+            floc = np.asarray(data["facet_local"], dtype=np.int64)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise FormatError(f"{f}: not a readable exactcells shard ({e})") from e
+    if indptr.shape != (dims.shape[0] + 1,) or indptr[-1] != fsh.shape[0] or fsh.shape != floc.shape:
+        raise FormatError(f"{f}: inconsistent array shapes in the shard")
+    return dims, indptr, floc * partitions + fsh
+
+
+def _interval_requests(s: Shard, partitions: int) -> list[np.ndarray]:
+    """The facets of the shard's cells of dimension >= 2, by shard (local indices, sorted,
+    distinct): the cells whose facet lists the interval check of this shard needs."""
+    counts = np.diff(s.facet_indptr)
+    up = np.repeat(s.dims >= 2, counts)
+    fsh, floc = s.facet_shard[up], s.facet_local[up]
+    return [np.unique(floc[fsh == q]) for q in range(partitions)]
 
 
 def check_shard(path: str | Path, p: int) -> dict[str, Any]:
@@ -635,12 +666,20 @@ def check_shard(path: str | Path, p: int) -> dict[str, Any]:
     - ``shard_keys``: every cell hashes to this shard; cells are distinct and in canonical order;
     - ``vertex_signs``: every vertex's sign vector is the exact one at its coordinates (forward pass);
     - ``facet_links``: every facet of a cell exists, has one dimension less, and its sign vector
-      agrees with the cell's wherever it is not zero (and differs from it); an edge has exactly
-      two vertices, a cell of dimension ``k >= 2`` at least ``k + 1`` facets.
+      agrees with the cell's wherever it is not zero (and differs from it); a vertex has no
+      facets, a cell of dimension ``k >= 2`` at least ``k + 1``;
+    - ``cell_signs`` (Lemma B): every cell of dimension ``k >= 1`` has facets of lower dimension,
+      and its sign vector is the join of theirs (entrywise the non-zero value, no entry both
+      ``+`` and ``-``). With the vertices' sign vectors exact (``vertex_signs``), this holds for
+      every cell iff every cell's sign vector is the join of its vertices' (the one-process
+      ``cell_signs``): the claimed vertices of a cell are the union of its lower facets', and a
+      join of joins is the join of the union (induction on the dimension, both ways).
 
     Returns the shard's f-vector, counts, failures (the first few of each kind, with every
-    failure counted by kind), the time of each check and, for the cross-shard wall check, the
-    ``(shard, local index)`` of every facet of every top cell.
+    failure counted by kind and by check), the time of each check; for the cross-shard checks,
+    ``walls``: for every shard ``q`` the local indices of the facets in ``q`` of this shard's top
+    cells and (distinct) of its other cells, and ``requests``: for every shard ``q`` the facets in
+    ``q`` of this shard's cells of dimension >= 2 (:func:`answer_facets`, :func:`check_intervals`).
     """
     import time
 
@@ -652,26 +691,30 @@ def check_shard(path: str | Path, p: int) -> dict[str, Any]:
     checked = {"cells": s.num_cells, "vertices": 0, "facet incidences": 0}
     if s.num_cells:
         wrong = np.flatnonzero(partition_of(s.signs, P) != p)
-        fail.add("format", wrong.shape[0], [f"shard {p}: cell {i} does not hash to this shard"
-                                           for i in wrong[:_MAX_REPORTED].tolist()])
+        fail.add("shard_keys", "format", wrong.shape[0], [f"shard {p}: cell {i} does not hash to this shard"
+                                                          for i in wrong[:_MAX_REPORTED].tolist()],
+                 (wrong[:_MAX_REPORTED] * P + p).tolist())
     order = _canonical_order(s.dims, s.signs)
     if not np.array_equal(order, np.arange(s.num_cells)):
         first = int(np.flatnonzero(order != np.arange(s.num_cells))[0])
-        fail.add("canonical_order", 1, [f"shard {p}: cells are not in canonical order (from cell {first} on)"])
+        fail.add("shard_keys", "canonical_order", 1,
+                 [f"shard {p}: cells are not in canonical order (from cell {first} on)"], [first * P + p])
     if s.num_cells > 1:
         d = np.diff(s.signs.astype(np.int16), axis=0)
         same = np.flatnonzero((np.diff(s.dims) == 0) & ~d.any(axis=1))
-        fail.add("extra_cell", same.shape[0], [f"shard {p}: cells {i} and {i + 1} have the same sign vector"
-                                               for i in same[:_MAX_REPORTED].tolist()])
+        fail.add("shard_keys", "extra_cell", same.shape[0],
+                 [f"shard {p}: cells {i} and {i + 1} have the same sign vector" for i in same[:_MAX_REPORTED].tolist()],
+                 ((same[:_MAX_REPORTED] + 1) * P + p).tolist())
     t = fail.timed("shard_keys", t)
     f0 = len(s.vertex_coords)
     if f0:
         exp = _expected_vertex_signs(S, s.vertex_coords)
         bad = np.flatnonzero(~(exp == s.signs[:f0]).all(axis=1))
         checked["vertices"] = f0
-        fail.add("vertex_moved", bad.shape[0], [
+        fail.add("vertex_signs", "vertex_moved", bad.shape[0], [
             f"shard {p}: vertex {i} has sign vector {tuple(int(x) for x in s.signs[i])}, "
-            f"the forward pass gives {tuple(int(x) for x in exp[i])}" for i in bad[:_MAX_REPORTED].tolist()])
+            f"the forward pass gives {tuple(int(x) for x in exp[i])}" for i in bad[:_MAX_REPORTED].tolist()],
+            (bad[:_MAX_REPORTED] * P + p).tolist(), [_key(s.signs[i]) for i in bad[:_MAX_REPORTED].tolist()])
     t = fail.timed("vertex_signs", t)
     counts = np.diff(s.facet_indptr)
     owner = np.repeat(np.arange(s.num_cells, dtype=np.int64), counts)
@@ -683,7 +726,7 @@ def check_shard(path: str | Path, p: int) -> dict[str, Any]:
         loc = s.facet_local[sel]
         if loc.size and (loc.max() >= other.num_cells or loc.min() < 0):
             past = int(np.count_nonzero((loc >= other.num_cells) | (loc < 0)))
-            fail.add("format", past, [f"shard {p}: a facet reference points outside shard {q}"])
+            fail.add("facet_links", "format", past, [f"shard {p}: a facet reference points outside shard {q}"])
             loc = np.clip(loc, 0, max(other.num_cells - 1, 0))
         fdims[sel] = other.dims[loc]
         fsigns[sel] = other.signs[loc]
@@ -693,44 +736,211 @@ def check_shard(path: str | Path, p: int) -> dict[str, Any]:
     bad_sign = np.flatnonzero(((fsigns != cs) & (fsigns != 0)).any(axis=1) | (fsigns == cs).all(axis=1))
     bad_link = np.union1d(bad_dim, bad_sign)
     wrong_dim = set(bad_dim[:_MAX_REPORTED].tolist())
-    fail.add("bad_facet_link", bad_link.shape[0], [
+    fail.add("facet_links", "bad_facet_link", bad_link.shape[0], [
         f"shard {p}: cell {int(owner[j])} has a facet with a wrong "
-        f"{'dimension' if j in wrong_dim else 'sign vector'}" for j in bad_link[:_MAX_REPORTED].tolist()])
+        f"{'dimension' if j in wrong_dim else 'sign vector'}" for j in bad_link[:_MAX_REPORTED].tolist()],
+        (owner[bad_link[:_MAX_REPORTED]] * P + p).tolist())
     k = s.dims.astype(np.int64)
-    bad_count = np.flatnonzero(((k == 1) & (counts != 2)) | ((k >= 2) & (counts < k + 1)) | ((k == 0) & (counts != 0)))
-    fail.add("missing_cell", bad_count.shape[0], [
+    bad_count = np.flatnonzero(((k >= 2) & (counts < k + 1)) | ((k == 0) & (counts != 0)))
+    fail.add("facet_links", "missing_cell", bad_count.shape[0], [
         f"shard {p}: cell {i} of dimension {int(k[i])} has {int(counts[i])} facets"
-        for i in bad_count[:_MAX_REPORTED].tolist()])
+        for i in bad_count[:_MAX_REPORTED].tolist()], (bad_count[:_MAX_REPORTED] * P + p).tolist())
+    t = fail.timed("facet_links", t)
+    _check_joins(fail, s, p, P, owner, fdims, fsigns)
+    fail.timed("cell_signs", t)
     top = np.repeat(s.dims == n, counts)
-    walls = [s.facet_local[top & (s.facet_shard == q)] for q in range(P)]
-    fail.timed("facet_links", t)
-    return {"shard": p, "f_vector": list(s.f_vector(n)), "checked": checked, **fail.record(), "walls": walls}
+    walls = [(s.facet_local[top & (s.facet_shard == q)], np.unique(s.facet_local[~top & (s.facet_shard == q)]))
+             for q in range(P)]
+    return {"shard": p, "f_vector": list(s.f_vector(n)), "checked": checked, **fail.record(), "walls": walls,
+            "requests": _interval_requests(s, P)}
 
 
-def check_walls(path: str | Path, q: int, *hits: np.ndarray) -> dict[str, Any]:
-    """Walls of shard ``q`` (its cells of dimension ``n - 1``): each is a facet of exactly two
-    top cells, or of exactly one when it lies on a facet of the domain (a domain entry 0)."""
+def _check_joins(fail: _Failures, s: Shard, p: int, P: int, owner: np.ndarray, fdims: np.ndarray,
+                 fsigns: np.ndarray) -> None:
+    """``cell_signs`` on one shard: each cell's sign vector against the join of its lower facets'
+    (``owner``, ``fdims``, ``fsigns``: the facet links in order, the facets' dimensions and sign
+    vectors, wherever they live)."""
+    lower = np.flatnonzero(fdims < s.dims[owner])
+    own = owner[lower]
+    cells = np.flatnonzero(s.dims >= 1)
+    has = np.zeros(s.num_cells, dtype=bool)
+    has[own] = True
+    empty = cells[~has[cells]]
+    fail.add("cell_signs", "extra_cell", empty.shape[0], [
+        f"cell {int(i) * P + p} (shard {p}, local {int(i)}) of dimension {int(s.dims[i])} has no vertices "
+        "(no facets of lower dimension)" for i in empty[:_MAX_REPORTED].tolist()],
+        (empty[:_MAX_REPORTED] * P + p).tolist(), [_key(s.signs[i]) for i in empty[:_MAX_REPORTED].tolist()])
+    if own.size == 0 or s.signs.shape[1] == 0:
+        return
+    # joins as bit masks: + where some facet is + (and, for a cell, none -), - likewise
+    pos, neg = np.packbits(fsigns[lower] > 0, axis=1), np.packbits(fsigns[lower] < 0, axis=1)
+    starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])  # ``owner`` is sorted
+    ids = own[starts]
+    jp = np.bitwise_or.reduceat(pos, starts, axis=0)
+    jn = np.bitwise_or.reduceat(neg, starts, axis=0)
+    cp, cn = np.packbits(s.signs[ids] > 0, axis=1), np.packbits(s.signs[ids] < 0, axis=1)
+    straddle = np.any(jp & jn, axis=1)
+    wrong = ~straddle & (np.any(jp != cp, axis=1) | np.any(jn != cn, axis=1))
+    width = s.signs.shape[1]
+    a, b = ids[straddle], np.flatnonzero(wrong)
+    fail.add("cell_signs", "extra_cell", a.shape[0], [
+        f"cell {int(i) * P + p} (shard {p}, local {int(i)}): its facets lie on both sides of a zero set, "
+        "it is no cell" for i in a[:_MAX_REPORTED].tolist()],
+        (a[:_MAX_REPORTED] * P + p).tolist(), [_key(s.signs[i]) for i in a[:_MAX_REPORTED].tolist()])
+    msgs, cids, keys = [], [], []
+    for j in b[:_MAX_REPORTED].tolist():
+        i = int(ids[j])
+        join = (np.unpackbits(jp[j])[:width].astype(np.int8) - np.unpackbits(jn[j])[:width].astype(np.int8))
+        msgs.append(f"cell {i * P + p} (shard {p}, local {i}): the join of its vertices' sign vectors is "
+                    f"{_key(join)}, not the claimed {_key(s.signs[i])}")
+        cids.append(i * P + p)
+        keys.append(_key(s.signs[i]))
+    fail.add("cell_signs", "sign_vector_wrong", b.shape[0], msgs, cids, keys)
+
+
+def check_walls(path: str | Path, q: int, *hits: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """The cofacets of shard ``q``'s cells, counted across shards (``hits``: every shard's
+    ``walls[q]`` of :func:`check_shard`).
+
+    - ``walls``: each wall (a cell of dimension ``n - 1``) is a facet of exactly two top cells, or
+      of exactly one when it lies on a facet of the domain (a domain entry 0);
+    - ``cofacets``: each cell of dimension ``< n - 1`` is a facet of some cell (the part of the
+      one-process ``facet_links`` that needs the cofacets: a cell in no higher cell is extra)."""
     import time
 
     t = time.perf_counter()
     S = ShardedComplex(path, cache=1)
-    n = S.input_dim
+    n, P = S.input_dim, S.partitions
     s = S.shard(q)
     fail = _Failures()
-    allhits = np.concatenate(hits) if hits else np.zeros(0, np.int64)
-    count = np.bincount(allhits, minlength=s.num_cells)
+    m = s.num_cells  # references past the end are reported by check_shard (facet_links)
+    tops = [h[0][h[0] < m] for h in hits]
+    allhits = np.concatenate(tops) if tops else np.zeros(0, np.int64)
+    count = np.bincount(allhits, minlength=m)
     sl = slice(S.network.num_hidden, S.network.num_hidden + S.domain.num_facets)
     walls = np.flatnonzero(s.dims == n - 1)
     on_boundary = (s.signs[walls, sl] == 0).any(axis=1)
     want = np.where(on_boundary, 1, 2)
     bad = walls[count[walls] != want]
-    fail.add("missing_region", bad.shape[0],
-             [f"shard {q}: wall {int(i)} is a facet of {int(count[i])} top cells" for i in bad[:_MAX_REPORTED]])
+    fail.add("walls", "missing_region", bad.shape[0],
+             [f"shard {q}: wall {int(i)} is a facet of {int(count[i])} top cells" for i in bad[:_MAX_REPORTED]],
+             (bad[:_MAX_REPORTED] * P + q).tolist(), [_key(s.signs[i]) for i in bad[:_MAX_REPORTED].tolist()])
     stray = np.flatnonzero((count > 0) & (s.dims != n - 1))
-    fail.add("bad_facet_link", stray.shape[0],
-             [f"shard {q}: cell {int(i)} is a facet of a top cell but not a wall" for i in stray[:_MAX_REPORTED]])
-    fail.timed("walls", t)
-    return {"shard": q, "walls": int(walls.shape[0]), **fail.record()}
+    fail.add("walls", "bad_facet_link", stray.shape[0],
+             [f"shard {q}: cell {int(i)} is a facet of a top cell but not a wall" for i in stray[:_MAX_REPORTED]],
+             (stray[:_MAX_REPORTED] * P + q).tolist())
+    t = fail.timed("walls", t)
+    linked = count > 0
+    for h in hits:
+        linked[h[1][h[1] < m]] = True
+    low = np.flatnonzero(s.dims < n - 1)
+    alone = low[~linked[low]]
+    fail.add("cofacets", "extra_cell", alone.shape[0], [
+        f"cell {int(i) * P + q} (shard {q}, local {int(i)}) of dimension {int(s.dims[i])} is in no higher cell "
+        "(no cell lists it as a facet)" for i in alone[:_MAX_REPORTED].tolist()],
+        (alone[:_MAX_REPORTED] * P + q).tolist(), [_key(s.signs[i]) for i in alone[:_MAX_REPORTED].tolist()])
+    fail.timed("cofacets", t)
+    return {"shard": q, "walls": int(walls.shape[0]), "lower_cells": int(low.shape[0]), **fail.record()}
+
+
+def answer_facets(path: str | Path, q: int, *requests: np.ndarray) -> list[dict[str, np.ndarray]]:
+    """Shard ``q``'s answers to every shard's interval requests (:func:`check_shard`'s
+    ``requests[q]``, one per shard, in shard order): for each requested cell (sorted local
+    indices) its dimension and facet list (cell ids); only the shard's facet arrays are read."""
+    S = ShardedComplex(path, cache=1)
+    P = S.partitions
+    if not any(r.size for r in requests):
+        return [_no_answer() for _ in requests]
+    dims, indptr, fac = _load_facet_lists(S.path, q, P)
+    return [_answer(dims, indptr, fac, q, r) for r in requests]
+
+
+def _no_answer() -> dict[str, np.ndarray]:
+    return {"local": np.zeros(0, np.int64), "dims": np.zeros(0, np.int8), "ptr": np.zeros(1, np.int64),
+            "facets": np.zeros(0, np.int64)}
+
+
+def _answer(dims: np.ndarray, indptr: np.ndarray, fac: np.ndarray, q: int, local: np.ndarray
+            ) -> dict[str, np.ndarray]:
+    local = np.asarray(local, dtype=np.int64)
+    if local.size and (local.min() < 0 or local.max() >= dims.shape[0]):
+        local = local[(local >= 0) & (local < dims.shape[0])]  # reported by facet_links
+    c = (indptr[local + 1] - indptr[local]).astype(np.int64)
+    ptr = np.zeros(local.shape[0] + 1, dtype=np.int64)
+    np.cumsum(c, out=ptr[1:])
+    pos = np.repeat(indptr[local], c) + (np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], c))
+    return {"local": local, "dims": dims[local], "ptr": ptr, "facets": fac[pos]}
+
+
+def check_intervals(path: str | Path, p: int, *answers: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``intervals`` on shard ``p``: every edge has exactly 2 facets (vertices), and every interval
+    ``[r, c]`` of length 2 (``c`` of dimension ``k >= 2`` in this shard, ``r`` a facet of a facet
+    ``g`` of ``c`` of dimension ``k - 1``) has exactly two middle elements ``g``; ``answers``:
+    every shard's :func:`answer_facets` to this shard's requests, in shard order. Reports the
+    number of edges and intervals checked (the one-process ``intervals``' count)."""
+    import time
+
+    t = time.perf_counter()
+    S = ShardedComplex(path, cache=1)
+    P = S.partitions
+    s = load_shard(S.path / shard_filename(p), p, P, S.shard_width, S.input_dim, vertices=False)
+    fail = _Failures()
+    counts = np.diff(s.facet_indptr)
+    edges = np.flatnonzero(s.dims == 1)
+    bad = edges[counts[edges] != 2]
+    fail.add("intervals", "extra_cell", int(np.count_nonzero(counts[bad] > 2)), [
+        f"edge {int(e) * P + p} (shard {p}, local {int(e)}) has {int(counts[e])} vertices"
+        for e in bad[counts[bad] > 2][:_MAX_REPORTED].tolist()],
+        (bad[counts[bad] > 2][:_MAX_REPORTED] * P + p).tolist())
+    few = bad[counts[bad] < 2]
+    fail.add("intervals", "missing_cell", few.shape[0], [
+        f"edge {int(e) * P + p} (shard {p}, local {int(e)}) has {int(counts[e])} vertex: an endpoint is "
+        "missing from the complex (or its link dropped)" for e in few[:_MAX_REPORTED].tolist()],
+        (few[:_MAX_REPORTED] * P + p).tolist(), [_key(s.signs[e]) for e in few[:_MAX_REPORTED].tolist()])
+    owner = np.repeat(np.arange(s.num_cells, dtype=np.int64), counts)
+    up = s.dims[owner] >= 2
+    own_parts: list[np.ndarray] = []
+    r_parts: list[np.ndarray] = []
+    for q in range(P):
+        a = answers[q] if q < len(answers) else None
+        sel = np.flatnonzero(up & (s.facet_shard == q))
+        if a is None or sel.size == 0:
+            continue
+        at = np.searchsorted(a["local"], s.facet_local[sel])
+        ok = at < a["local"].shape[0]
+        ok[ok] = a["local"][at[ok]] == s.facet_local[sel][ok]
+        sel, at = sel[ok], at[ok]
+        keep = a["dims"][at] == s.dims[owner[sel]] - 1  # middle elements of dimension k - 1 only
+        sel, at = sel[keep], at[keep]
+        c = a["ptr"][at + 1] - a["ptr"][at]
+        pos = np.repeat(a["ptr"][at], c) + (np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))
+        own_parts.append(np.repeat(owner[sel], c))
+        r_parts.append(a["facets"][pos])
+    own = np.concatenate(own_parts) if own_parts else np.zeros(0, np.int64)
+    rr = np.concatenate(r_parts) if r_parts else np.zeros(0, np.int64)
+    if own.size:
+        M = int(rr.max()) + 1
+        if int(own.max()) < (1 << 62) // M:
+            pairs, mult = np.unique(own * M + rr, return_counts=True)
+            cell, ridge = pairs // M, pairs % M
+        else:  # pragma: no cover - beyond 2^62 pairs of ids
+            both, mult = np.unique(np.stack([own, rr], axis=1), axis=0, return_counts=True)
+            cell, ridge = both[:, 0], both[:, 1]
+    else:
+        cell = ridge = mult = np.zeros(0, np.int64)
+    wrong = np.flatnonzero(mult != 2)
+    many, one = wrong[mult[wrong] > 2], wrong[mult[wrong] < 2]
+    fail.add("intervals", "extra_cell", many.shape[0], [
+        f"interval [{int(ridge[j])}, {int(cell[j]) * P + p}] has {int(mult[j])} middle elements"
+        for j in many[:_MAX_REPORTED].tolist()], (cell[many[:_MAX_REPORTED]] * P + p).tolist(),
+        [_key(s.signs[int(cell[j])]) for j in many[:_MAX_REPORTED].tolist()])
+    fail.add("intervals", "missing_cell", one.shape[0], [
+        f"cell {int(cell[j]) * P + p} (shard {p}, local {int(cell[j])}): interval [{int(ridge[j])}, "
+        f"{int(cell[j]) * P + p}] has 1 middle element: a facet of the cell through its ridge {int(ridge[j])} "
+        "is missing (or its link dropped)" for j in one[:_MAX_REPORTED].tolist()],
+        (cell[one[:_MAX_REPORTED]] * P + p).tolist(), [_key(s.signs[int(cell[j])]) for j in one[:_MAX_REPORTED].tolist()])
+    fail.timed("intervals", t)
+    return {"shard": p, "intervals": int(edges.shape[0] + mult.shape[0]), **fail.record()}
 
 
 # -- exact volumes per shard ----------------------------------------------------------------
@@ -930,12 +1140,21 @@ def add_volumes(*parts: tuple[int, int]) -> tuple[int, int]:
 
 
 def shard_volume(S: ShardedComplex, p: int, splitters: np.ndarray | None = None) -> dict[str, Any]:
-    """:func:`closure_volume` of shard ``p`` in this process (shards loaded through ``S``'s cache)."""
+    """:func:`closure_volume` of shard ``p`` in this process (shards loaded through ``S``'s cache
+    when their vertices are asked for, else without their vertices' coordinates, which are then
+    neither read nor parsed)."""
     n, P = S.input_dim, S.partitions
     req = top_requests(S.shard(p), p, P, n)
     fetched: list[Fetched] = []
+    f0 = [f[0] for f in S.shard_f_vectors()]
+
+    def shard(q: int, r: np.ndarray) -> Shard:
+        if q in S.loaded_shards() or int(r.min()) < f0[q]:
+            return S.shard(q)
+        return load_shard(S.path / shard_filename(q), q, P, S.shard_width, n, vertices=False)
+
     for _ in range(n + 1):
-        level = [fetch_cells(S.shard(q), q, P, req[q]) for q in range(P) if req[q].size]
+        level = [fetch_cells(shard(q, req[q]), q, P, req[q]) for q in range(P) if req[q].size]
         fetched.extend(level)
         req = fetch_requests(P, *level)
     sp = np.zeros((0, S.shard_width), np.uint8) if splitters is None else splitters
@@ -966,21 +1185,23 @@ def _short(x: Any) -> str:
     return f"{float_view(x):.9g} (a rational of {x.denominator.bit_length()}-bit denominator)"
 
 
-#: the one-process certificate's checks that the sharded certificate does not run
-NOT_CHECKED_ON_SHARDS = ("cell sign vectors as joins of their vertices' (Lemma B)",
-                         "intervals of length 2 above edges", "cells in no higher cell",
-                         "affine dimensions", "completeness by cddlib")
+#: the one-process certificate's checks that the sharded certificate does not run (both opt-in
+#: in one process, and refused on a sharded directory by ``exactcells certify``: the structural
+#: checks already prove every dimension, and every region exact)
+NOT_CHECKED_ON_SHARDS = ("affine dimensions", "completeness by cddlib")
 
 
 def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
                      wall_results: Sequence[dict[str, Any]],
                      volume_results: Sequence[dict[str, Any]] | None = None,
-                     total_volume: tuple[int, int] | None = None) -> dict[str, Any]:
+                     total_volume: tuple[int, int] | None = None,
+                     interval_results: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Exact reductions of the per-shard results: f-vector (against the index), Euler
     characteristic (1 for a complex whose union is a polytope), the total volume of the top
     cells (against the domain's, when the volumes were computed), all failures (the first few of
-    each kind per task, ``failure_kinds`` aligned with ``failures``; ``failure_counts`` counts
-    every failure by kind) and the time of each check summed over the tasks (``check_seconds``).
+    each kind per task, ``failure_kinds``, ``failure_cells`` and ``failure_keys`` aligned with
+    ``failures``; ``failure_counts`` counts every failure by kind, ``check_failure_counts`` by
+    check) and the time of each check summed over the tasks (``check_seconds``).
     ``exact_total_volume`` and ``exact_domain_volume`` are the exact values (``Fraction``)."""
     from fractions import Fraction
 
@@ -990,16 +1211,20 @@ def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
     f = [sum(int(r["f_vector"][k]) for r in shard_results) for k in range(n + 1)]
     fail = _Failures()
     if tuple(f) != S.f_vector:
-        fail.add("format", 1, [f"the shards' f-vector {tuple(f)} differs from the index's {S.f_vector}"])
+        fail.add("shard_keys", "format", 1, [f"the shards' f-vector {tuple(f)} differs from the index's {S.f_vector}"])
     chi = sum((-1) ** k * x for k, x in enumerate(f))
     if chi != 1:
-        fail.add("euler_characteristic", 1, [f"Euler characteristic {chi}, expected 1"])
+        fail.add("euler_characteristic", "euler_characteristic", 1, [f"Euler characteristic {chi}, expected 1"])
     seconds: dict[str, float] = {}
-    for r in list(shard_results) + list(wall_results) + list(volume_results or []):
+    for r in list(shard_results) + list(wall_results) + list(interval_results) + list(volume_results or []):
         for kind, c in r.get("failure_counts", {}).items():
             fail.counts[kind] = fail.counts.get(kind, 0) + int(c)
+        for check, c in r.get("check_failure_counts", {}).items():
+            fail.checks[check] = fail.checks.get(check, 0) + int(c)
         fail.messages.extend(r.get("failures", []))
         fail.kinds.extend(r.get("failure_kinds", []))
+        fail.cells.extend(r.get("failure_cells", [None] * len(r.get("failures", []))))
+        fail.keys.extend(r.get("failure_keys", [None] * len(r.get("failures", []))))
         for name, t in r.get("seconds", {}).items():
             seconds[name] = seconds.get(name, 0.0) + float(t)
     out: dict[str, Any] = {
@@ -1011,17 +1236,19 @@ def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
         "vertices_checked": sum(r["checked"]["vertices"] for r in shard_results),
         "facet_incidences_checked": sum(r["checked"]["facet incidences"] for r in shard_results),
         "walls_checked": sum(r["walls"] for r in wall_results),
+        "lower_cells_checked": sum(r.get("lower_cells", 0) for r in wall_results),
+        "intervals_checked": sum(r["intervals"] for r in interval_results),
     }
     if volume_results is not None and total_volume is not None:
         total = Fraction(*total_volume)
         dvol = S.domain.volume()
         inconsistent = [cid for r in volume_results for cid in r["inconsistent"]]
-        fail.add("affine_dimension", len(inconsistent), [
+        fail.add("volumes", "affine_dimension", len(inconsistent), [
             f"cell {cid}: its facets' vertices do not lie in one affine subspace of its dimension "
-            "(exact volume recursion)" for cid in inconsistent[:_MAX_REPORTED]])
+            "(exact volume recursion)" for cid in inconsistent[:_MAX_REPORTED]], inconsistent[:_MAX_REPORTED])
         if total != dvol:
-            fail.add("volume", 1, [f"the top cells' exact volumes add up to {_short(total)}, the domain's "
-                                   f"volume is {_short(dvol)}"])
+            fail.add("volumes", "volume", 1, [f"the top cells' exact volumes add up to {_short(total)}, the "
+                                              f"domain's volume is {_short(dvol)}"])
         out["regions_measured"] = sum(r["regions"] for r in volume_results)
         out["total_volume"] = format_rational(total) if total == dvol or _small(total) else _short(total)
         out["domain_volume"] = format_rational(dvol)
@@ -1032,39 +1259,62 @@ def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
     out["certified"] = not fail.counts
     out["failures"] = fail.messages
     out["failure_kinds"] = fail.kinds
+    out["failure_cells"] = fail.cells
+    out["failure_keys"] = fail.keys
     out["failure_counts"] = fail.counts
+    out["check_failure_counts"] = fail.checks
     out["check_seconds"] = seconds
     return out
 
 
 def certify_shards(path: str | Path, volumes: bool = True) -> dict[str, Any]:
-    """:func:`check_shard` and :func:`check_walls` on every shard in this process (one or two
-    shards in memory at a time), and with ``volumes`` the exact volume of every shard's top
-    cells (:func:`shard_volume`: the closure of one shard's top cells at a time), summed
-    exactly; :func:`exactcells.parallel.certify_on_cluster` runs the same functions as Dask
-    tasks."""
+    """Every check of the sharded certificate in this process, one or two shards in memory at a
+    time: :func:`check_shard` on every shard, :func:`check_walls` on every shard with every
+    shard's facet references into it, :func:`check_intervals` on every shard with the facet lists
+    of its cells' facets (:func:`answer_facets`, from the facet arrays of every shard, one shard's
+    answers at a time), and with ``volumes`` the exact volume of every shard's top cells
+    (:func:`shard_volume`: the closure of one shard's top cells at a time), summed exactly;
+    :func:`exactcells.parallel.certify_on_cluster` runs the same functions as Dask tasks."""
     S = ShardedComplex(path)
-    res = [check_shard(path, p) for p in range(S.partitions)]
-    walls = [check_walls(path, q, *[r["walls"][q] for r in res]) for q in range(S.partitions)]
+    P = S.partitions
+    res = [check_shard(path, p) for p in range(P)]
+    walls = [check_walls(path, q, *[r["walls"][q] for r in res]) for q in range(P)]
+    for r in res:
+        del r["walls"]
+    intervals = []
+    for p in range(P):
+        req = res[p].pop("requests")
+        answers = [_answer(*_load_facet_lists(S.path, q, P), q, req[q]) if req[q].size else _no_answer()
+                   for q in range(P)]
+        intervals.append(check_intervals(path, p, *answers))
+        del req, answers
     if not volumes:
-        return summarize_checks(S, res, walls)
+        return summarize_checks(S, res, walls, interval_results=intervals)
     vols, total = sharded_volume(S)
-    return summarize_checks(S, res, walls, vols, total)
+    return summarize_checks(S, res, walls, vols, total, intervals)
 
 
-#: the sharded certificate's checks: name, the failure kinds counted by it, what it checks
+#: the sharded certificate's checks: name, the failure kinds it reports, what it checks
 SHARD_CHECKS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("shard_keys", ("format", "canonical_order", "extra_cell"),
      "every cell hashes to its shard; sign vectors distinct and in canonical order in every shard; "
      "the shards' f-vector is the index's"),
-    ("vertex_signs", ("vertex_moved", "sign_vector_wrong"),
-     "exact sign vector of every vertex's coordinates equals its claimed one (integer forward pass, "
-     "shard by shard)"),
-    ("facet_links", ("bad_facet_link", "missing_cell"),
-     "each link f -> c has s_f < s_c and dim f = dim c - 1 (facets in any shard); edges have 2 "
-     "vertices, k-cells at least k + 1 facets"),
-    ("walls", ("missing_region", "dropped_facet_link"),
+    ("vertex_signs", ("vertex_moved",),
+     "exact sign vector of every vertex's coordinates equals its claimed one (the certificate's own "
+     "forward pass, shard by shard: a float filter with a proven bound, exact integers elsewhere)"),
+    ("facet_links", ("bad_facet_link", "missing_cell", "format"),
+     "each link f -> c has s_f < s_c and dim f = dim c - 1 (facets in any shard); vertices have no "
+     "facets, k-cells at least k + 1"),
+    ("cell_signs", ("sign_vector_wrong", "extra_cell"),
+     "every cell's sign vector is the join of its lower facets' (facets in any shard), hence, with "
+     "the vertices exact, the join of its vertices' exact sign vectors (Lemma B)"),
+    ("intervals", ("missing_cell", "extra_cell"),
+     "every edge has 2 vertices; every interval of length 2 has 2 middle elements (the facets' facet "
+     "lists asked of the shards that hold them)"),
+    ("walls", ("missing_region", "bad_facet_link"),
      "each (n-1)-cell lies in 2 top cells, or in 1 on the domain's boundary (counted across shards)"),
+    ("cofacets", ("extra_cell",),
+     "every cell of dimension < n - 1 is a facet of some cell (counted across shards)"),
     ("euler_characteristic", ("euler_characteristic",), ""),
     ("volumes", ("volume", "affine_dimension"), ""),
 )
@@ -1073,31 +1323,37 @@ SHARD_CHECKS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 def sharded_certificate(S: ShardedComplex, result: dict[str, Any], seconds: float) -> Any:
     """The result of :func:`certify_shards` or :func:`exactcells.parallel.certify_on_cluster` as
     an :class:`exactcells.certify.Certificate` (the one-process certificate's report): one
-    :class:`~exactcells.certify.CheckResult` per check of :data:`SHARD_CHECKS` (its time summed
-    over the shards' tasks), the failures with their kinds, counted by kind."""
+    :class:`~exactcells.certify.CheckResult` per check of :data:`SHARD_CHECKS` (its failures
+    counted by check, its time summed over the shards' tasks), the failures with their kinds,
+    cells (cell ids ``local * partitions + shard``) and sign vectors, counted by kind."""
     from fractions import Fraction
 
     from .certify import MAX_WITNESSES, Certificate, CheckResult, Failure
     from .numbers import format_rational
 
     counts: dict[str, int] = {k: int(v) for k, v in result["failure_counts"].items() if v}
+    by_check: dict[str, int] = {k: int(v) for k, v in result["check_failure_counts"].items() if v}
     kinds: list[str] = result["failure_kinds"]
+    cells = result.get("failure_cells", [None] * len(kinds))
+    keys = result.get("failure_keys", [None] * len(kinds))
     failures: list[Failure] = []
     shown: dict[str, int] = {}
-    for kind, msg in zip(kinds, result["failures"]):
+    for kind, msg, cell, key in zip(kinds, result["failures"], cells, keys):
         if shown.get(kind, 0) < MAX_WITNESSES:
             shown[kind] = shown.get(kind, 0) + 1
-            failures.append(Failure(kind, None, None, None, "", "", msg))
+            failures.append(Failure(kind, cell, key, None, "", "", msg))
     secs: dict[str, float] = result.get("check_seconds", {})
     chi = int(result["euler_characteristic"])
     volumes = "exact_total_volume" in result
     total: Fraction | None = result.get("exact_total_volume")
     dvol: Fraction | None = result.get("exact_domain_volume")
     checked = {"shard_keys": result["cells_checked"], "vertex_signs": result["vertices_checked"],
-               "facet_links": result["facet_incidences_checked"], "walls": result["walls_checked"],
-               "euler_characteristic": 1, "volumes": result.get("regions_measured", 0)}
+               "facet_links": result["facet_incidences_checked"], "cell_signs": result["cells_checked"],
+               "intervals": result["intervals_checked"], "walls": result["walls_checked"],
+               "cofacets": result["lower_cells_checked"], "euler_characteristic": 1,
+               "volumes": result.get("regions_measured", 0)}
     checks = []
-    for name, ks, detail in SHARD_CHECKS:
+    for name, _, detail in SHARD_CHECKS:
         if name == "volumes" and not volumes:
             continue
         if name == "euler_characteristic":
@@ -1106,10 +1362,10 @@ def sharded_certificate(S: ShardedComplex, result: dict[str, Any], seconds: floa
             detail = (f"sum of exact top-cell volumes = vol(D) = {format_rational(dvol or 0)} (closures "
                       "fetched from the shards; summed exactly by ranges of the canonical order, then "
                       "as a tree)")
-        nf = sum(counts.get(k, 0) for k in ks)
+        nf = by_check.get(name, 0)
         checks.append(CheckResult(name, nf == 0, int(checked[name]), nf, float(secs.get(name, 0.0)), detail))
-    known = {k for _, ks, _ in SHARD_CHECKS for k in ks}
-    assert known.issuperset(counts), f"failure kinds of no check: {set(counts) - known}"
+    known = {name for name, _, _ in SHARD_CHECKS}
+    assert known.issuperset(by_check), f"failures of no check: {set(by_check) - known}"
     f = tuple(int(x) for x in result["f_vector"])
     return Certificate(
         certified=bool(result["certified"]) and not counts,

@@ -189,9 +189,10 @@ def test_cli_certifies_a_sharded_directory_without_gathering_it(
     text = capsys.readouterr().out
     assert text.startswith(f"CERTIFIED: f-vector {K.f_vector}, {K.num_cells} cells, Euler characteristic 1")
     assert "volumes: sum 4, domain 4" in text and "[FAIL]" not in text
-    for check in ("shard_keys", "vertex_signs", "facet_links", "walls", "euler_characteristic", "volumes"):
+    for check in ("shard_keys", "vertex_signs", "facet_links", "cell_signs", "intervals", "walls", "cofacets",
+                  "euler_characteristic", "volumes"):
         assert f"[ok] {check}:" in text
-    assert "not checked on shards: cell sign vectors as joins" in text
+    assert "not checked on shards: affine dimensions, completeness by cddlib" in text
     assert main(["certify", str(net_file), "--complex", str(d), "--json", "--quiet", "--jobs", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
     one = certify(K, jobs=1).to_dict()
@@ -201,6 +202,9 @@ def test_cli_certifies_a_sharded_directory_without_gathering_it(
                 "architecture", "domain", "failure_counts", "failures"):
         assert out[key] == one[key], key
     c = out["checks"]
+    for name in ("vertex_signs", "facet_links", "cell_signs", "intervals", "walls", "euler_characteristic",
+                 "volumes"):  # the same items as the one-process certificate
+        assert c[name]["checked"] == one["checks"][name]["checked"] and c[name]["passed"], name
     assert c["vertex_signs"]["checked"] == K.f_vector[0] and c["walls"]["checked"] == K.f_vector[-2]
     assert c["facet_links"]["checked"] == K.facet_csr[1].shape[0] and c["volumes"]["checked"] == K.num_regions
     assert c["shard_keys"]["checked"] == K.num_cells
@@ -416,3 +420,227 @@ def test_dual_graph_and_fiedler_vector_from_shards(seed: int, widths: tuple[int,
     va, vb = fa.vector, fb.vector[perm]
     s = 1.0 if float(va @ vb) >= 0 else -1.0
     assert np.allclose(va, s * vb, atol=1e-8)
+
+
+# -- the sharded certificate runs the one-process certificate's structural checks -------------------
+#
+# Corrupted complexes are assembled from cell lists (sign vectors, facet lists, coordinates) in
+# canonical order and written by the shard writer, so every shard file is well formed and only the
+# intended claim is wrong. Gathering is made to fail in these tests (``no_gathering``).
+
+ZERO_NEURON = network_from_dict({"layers": [  # an identically zero neuron, three concurrent lines
+    {"W": [[1, 0], [0, 1], [1, 1], [0, 0], [1, -1]], "b": [0, "1/3", "-1/2", 0, 0]},
+    {"W": [[1, -1, 1, 1, 2], [0, 1, 0, 3, 1]], "b": [0, "-1/4"]}, {"W": [[1, 1]], "b": [0]}]})
+CERT_NETS = {"generic-2d": (_net(0, (2, 6, 5, 1)), True), "generic-3d": (_net(1, (3, 4, 3, 1)), False),
+             "degenerate-2d": (ZERO_NEURON, True), "degenerate-3d": (network_from_dict({"layers": [
+                 {"W": [[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0], [1, 1, 1]], "b": [0, 0, 0, 0, 3]},
+                 {"W": [[1, -1, 1, 0, 1]], "b": [0]}]}), False)}
+#: the one-process checks each sharded check stands for (the others have the same name)
+ONE_PROCESS_NAMES = {"shard_keys": {"format", "unique_keys"}, "cofacets": {"facet_links"}}
+Cells = tuple[list[int], list[tuple[int, ...]], list[list[int]], dict[int, tuple[int, ...]]]
+
+
+@pytest.fixture
+def no_gathering(monkeypatch: pytest.MonkeyPatch) -> None:
+    import exactcells.shards as shards_module
+
+    def fail(*a: object, **k: object) -> None:
+        raise AssertionError("the sharded complex was gathered")
+
+    monkeypatch.setattr(shards_module, "gather_shards", fail)
+    monkeypatch.setattr(ShardedComplex, "to_complex", fail)
+
+
+def _cells_of(K: PolyhedralComplex) -> Cells:
+    ptr, ind = K.facet_csr
+    return ([int(x) for x in K.dims], [tuple(int(x) for x in r) for r in K.signs],
+            [[int(x) for x in ind[ptr[i]:ptr[i + 1]]] for i in range(K.num_cells)],
+            {v: K.vertex_homogeneous(v) for v in range(K.f_vector[0])})
+
+
+def _assemble(K: PolyhedralComplex, cells: Cells) -> PolyhedralComplex:
+    """A complex of ``K``'s network from cell lists, renumbered in canonical order."""
+    dims, signs, facets, coords = cells
+    N = len(dims)
+    order = sorted(range(N), key=lambda i: (dims[i], signs[i]))
+    new = {old: k for k, old in enumerate(order)}
+    lists = [sorted(new[f] for f in facets[old]) for old in order]
+    indptr = np.zeros(N + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(x) for x in lists])
+    return PolyhedralComplex(
+        network=K.network, domain=K.domain, with_output=K.with_output, output_refinement=K.output_refinement,
+        dims=np.array([dims[i] for i in order], dtype=np.int8),
+        signs=np.array([signs[i] for i in order], dtype=np.int8).reshape(N, -1), facet_indptr=indptr,
+        facet_indices=np.array([f for x in lists for f in x], dtype=np.int64),
+        vertex_coords=[coords[i] for i in order if dims[i] == 0])
+
+
+def _both(K: PolyhedralComplex, d: Path, partitions: int = 3, volumes: bool = True) -> tuple[object, object]:
+    """The one-process certificate of ``K`` and the sharded one of ``K`` written to ``d``."""
+    from exactcells.certify import certify
+    from exactcells.shards import certify_shards, load_sharded, sharded_certificate
+
+    one = certify(K, jobs=1, volumes=volumes)
+    write_shards(K, d, partitions=partitions)
+    return one, sharded_certificate(load_sharded(d), certify_shards(d, volumes=volumes), 0.0)
+
+
+def _failed(cert: object, one_process_names: bool = False) -> set[str]:
+    names = {c.name for c in cert.checks if not c.passed}  # type: ignore[attr-defined]
+    if one_process_names:
+        return set().union(*[ONE_PROCESS_NAMES.get(x, {x}) for x in names])
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(CERT_NETS))
+def test_sharded_certificate_runs_the_one_process_checks(name: str, tmp_path: Path, no_gathering: None) -> None:
+    net, with_output = CERT_NETS[name]
+    K = build_complex(net, with_output=with_output)  # type: ignore[arg-type]
+    one, sh = _both(K, tmp_path / "K", partitions=4)
+    assert one.certified and sh.certified, sh.failures  # type: ignore[attr-defined]
+    got = {c.name: c for c in sh.checks}  # type: ignore[attr-defined]
+    assert set().union(*[ONE_PROCESS_NAMES.get(x, {x}) for x in got]) == {c.name for c in one.checks}  # type: ignore[attr-defined]
+    for c in one.checks:  # type: ignore[attr-defined]
+        if c.name in got:  # the same items examined: vertices, links, cells, edges + intervals, walls, regions
+            assert got[c.name].checked == c.checked and got[c.name].passed, c.name
+    n = K.input_dim
+    assert got["cofacets"].checked == sum(K.f_vector[: n - 1])
+    # the intervals, independently: pairs (c, r) joined by a path c -> g -> r, dim c >= 2
+    ptr, ind = K.facet_csr
+    pairs = {(c, r) for c in range(K.num_cells) if K.dims[c] >= 2
+             for g in ind[ptr[c]:ptr[c + 1]] for r in ind[ptr[g]:ptr[g + 1]]}
+    assert got["intervals"].checked == K.f_vector[1] + len(pairs)
+
+
+def _named(cert: object, S: ShardedComplex, signs: tuple[int, ...], text: str) -> bool:
+    """A failure naming the cell with sign vector ``signs`` (by cell id) with ``text`` in its message."""
+    return any(f.cell is not None and S.sign_vector(f.cell) == signs and text in f.message  # type: ignore[attr-defined]
+               for f in cert.failures)  # type: ignore[attr-defined]
+
+
+def test_a_flipped_sign_entry_fails_exactly_the_join_check(tmp_path: Path, no_gathering: None) -> None:
+    K = build_complex(ZERO_NEURON)  # type: ignore[arg-type]
+    dims, signs, facets, coords = cells = _cells_of(K)
+    # a region's entry of the identically zero neuron (0 everywhere) set to +: still a face of
+    # nothing, above all its facets, hashed to its new shard by the writer; only the join is wrong
+    c = max(i for i in range(len(dims)) if dims[i] == 2)
+    s = list(signs[c])
+    assert s[3] == 0
+    s[3] = 1
+    signs[c] = tuple(s)
+    one, sh = _both(_assemble(K, cells), tmp_path / "K", volumes=False)
+    assert _failed(sh) == {"cell_signs"} and _failed(one) == {"cell_signs"}
+    assert sh.check("cell_signs").failures == 1 and sh.failure_counts == {"sign_vector_wrong": 1}  # type: ignore[attr-defined]
+    assert _named(sh, ShardedComplex(tmp_path / "K"), signs[c], "the join of its vertices' sign vectors is")
+    # with the volumes: the face recursion finds the wrong cell too, in both certificates
+    one, sh = _both(_assemble(K, cells), tmp_path / "V", volumes=True)
+    assert _failed(sh) == _failed(one) == {"cell_signs", "volumes"}
+
+
+def test_a_dropped_facet_fails_exactly_the_interval_check(tmp_path: Path, no_gathering: None) -> None:
+    K = build_complex(_net(1, (3, 4, 3, 1)))  # type: ignore[arg-type]
+    dims, signs, facets, coords = cells = _cells_of(K)
+    # a 2-cell of a 3-D complex loses one of its (five or more) edges: its join and every count
+    # stay right, two intervals through the edge's vertices and those above it lose a middle element
+    c = next(i for i in range(len(dims)) if dims[i] == 2 and len(facets[i]) >= 5)
+    facets[c].pop(0)
+    one, sh = _both(_assemble(K, cells), tmp_path / "K")
+    assert _failed(sh) == _failed(one) == {"intervals"}
+    assert _named(sh, ShardedComplex(tmp_path / "K"), signs[c], "has 1 middle element")
+    assert sh.check("intervals").failures == one.check("intervals").failures  # type: ignore[attr-defined]
+
+
+def test_a_spurious_cell_fails_exactly_the_cofacet_check(tmp_path: Path, no_gathering: None) -> None:
+    K = build_complex(_net(1, (3, 4, 3, 1)))  # type: ignore[arg-type]
+    dims, signs, facets, coords = cells = _cells_of(K)
+    # a new vertex m, the midpoint of an edge e of a 2-cell c, and a new edge from m to a vertex w
+    # of c off e: every link is a true face relation, the join of (m, w) is c's sign vector, the
+    # Euler characteristic is unchanged; but the new edge lies in no higher cell
+    c = next(i for i in range(len(dims)) if dims[i] == 2 and len(facets[i]) >= 4)
+    e = facets[c][0]
+    u, v = facets[e]
+    w = next(x for f in facets[c] for x in facets[f] if x not in (u, v))
+    hu, hv = coords[u], coords[v]
+    N = len(dims)
+    coords[N] = tuple(a * hv[-1] + b * hu[-1] for a, b in zip(hu[:-1], hv[:-1])) + (2 * hu[-1] * hv[-1],)
+    dims += [0, 1]
+    signs += [signs[e], signs[c]]
+    facets += [[], [N, w]]
+    one, sh = _both(_assemble(K, cells), tmp_path / "K")
+    assert _failed(sh) == {"cofacets"} and _failed(one) == {"facet_links"} == _failed(sh, True)
+    assert sh.failure_counts == one.failure_counts == {"extra_cell": 1}  # type: ignore[attr-defined]
+    S = ShardedComplex(tmp_path / "K")
+    assert _named(sh, S, signs[c], "of dimension 1 is in no higher cell")
+    [f] = sh.failures  # type: ignore[attr-defined]
+    assert S.dim(f.cell) == 1
+
+
+def test_a_deleted_cofacet_fails_the_checks_the_one_process_certificate_fails(
+        tmp_path: Path, no_gathering: None) -> None:
+    K = build_complex(_net(1, (3, 4, 3, 1)))  # type: ignore[arg-type]
+    dims, signs, facets, coords = cells = _cells_of(K)
+    # vertex u loses its cofacet e (e's link to u deleted): e has one vertex, its join is the
+    # other vertex's sign vector, and the intervals [u, c] above e have one middle element
+    e = next(i for i in range(len(dims)) if dims[i] == 1)
+    u = facets[e].pop(0)
+    one, sh = _both(_assemble(K, cells), tmp_path / "K")
+    assert _failed(sh, True) == _failed(one) == {"cell_signs", "intervals"}
+    S = ShardedComplex(tmp_path / "K")
+    assert _named(sh, S, signs[e], "has 1 vertex") and _named(sh, S, signs[e], "the join of its vertices'")
+    assert sh.check("intervals").failures == one.check("intervals").failures  # type: ignore[attr-defined]
+    assert signs[u] not in [S.sign_vector(f.cell) for f in sh.failures if f.cell is not None]  # type: ignore[attr-defined]
+
+
+def test_sharded_certificate_on_dask_equals_the_one_process_run(tmp_path: Path, no_gathering: None,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new checks as Dask tasks on a local cluster of 2 workers: the same result as in one
+    process, on good and corrupted complexes (every shard's failures, cells and counts)."""
+    pytest.importorskip("distributed")
+    import os
+
+    from exactcells.parallel import certify_on_cluster, cluster
+    from exactcells.shards import certify_shards
+
+    dirs = []
+    for name in ("generic-3d", "degenerate-2d"):
+        net, with_output = CERT_NETS[name]
+        K = build_complex(net, with_output=with_output)  # type: ignore[arg-type]
+        write_shards(K, tmp_path / name, partitions=3)
+        dirs.append(tmp_path / name)
+    K = build_complex(_net(1, (3, 4, 3, 1)))  # type: ignore[arg-type]
+    for k, pick in enumerate((lambda d: d == 2, lambda d: d == 1)):  # drop a facet; delete a cofacet
+        dims, signs, facets, coords = cells = _cells_of(K)
+        c = next(i for i in range(len(dims)) if pick(dims[i]) and len(facets[i]) >= 2)
+        facets[c].pop(0)
+        write_shards(_assemble(K, cells), tmp_path / f"bad{k}", partitions=3)
+        dirs.append(tmp_path / f"bad{k}")
+    root = str(Path(__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with cluster(2, announce=False) as client:
+        for d in dirs:
+            for volumes in (True, False):
+                a = certify_on_cluster(d, client, volumes=volumes)
+                b = certify_shards(d, volumes=volumes)
+                assert set(a["check_seconds"]) == set(b["check_seconds"]) >= {"cell_signs", "intervals", "cofacets"}
+                assert {k: v for k, v in a.items() if k != "check_seconds"} == \
+                    {k: v for k, v in b.items() if k != "check_seconds"}, d
+                assert a["certified"] == (not d.name.startswith("bad")), a["failures"]
+
+
+def test_a_facet_reference_past_a_shards_end_is_a_failure_not_a_crash(K: PolyhedralComplex, tmp_path: Path,
+                                                                       no_gathering: None) -> None:
+    from exactcells.shards import Shard, certify_shards, load_shard
+
+    d = tmp_path / "K"
+    write_shards(K, d, partitions=3)
+    s = load_shard(d / shard_filename(0), 0, 3, K.signs.shape[1], K.input_dim)
+    top = int(np.flatnonzero(s.dims == K.input_dim)[0])
+    j = int(s.facet_indptr[top])  # a region's first facet now points past the end of its shard
+    q = int(s.facet_shard[j])
+    floc = s.facet_local.copy()
+    floc[j] = load_shard(d / shard_filename(q), q, 3, K.signs.shape[1], K.input_dim).num_cells + 7
+    Shard(s.dims, s.signs, s.facet_indptr, s.facet_shard, floc, s.vertex_coords).save(
+        d / shard_filename(0), 0, 3, force=True)
+    c = certify_shards(d, volumes=False)
+    assert not c["certified"] and c["check_failure_counts"]["facet_links"] >= 1
+    assert any(f"a facet reference points outside shard {q}" in m for m in c["failures"])

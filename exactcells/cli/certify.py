@@ -134,8 +134,9 @@ def _certify_sharded(args: argparse.Namespace, path: Path, prob: Any) -> int:
                                          ("--interior-forward", args.interior_forward)) if on]
     if unsupported:
         raise InvalidArgumentError(f"{', '.join(unsupported)}: not available on a sharded directory ({path}); "
-                                   "the sharded certificate runs the checks listed in README, 'The sharded "
-                                   "complex'")
+                                   "the sharded certificate runs every default check of the one-process "
+                                   "certificate (README, 'The sharded complex'); for these opt-in checks "
+                                   "certify a gathered copy that fits in memory (--complex FILE.npz)")
     t0 = time.perf_counter()
     S = load_sharded(path)
     mismatch = _index_mismatch(S, prob)
