@@ -4,31 +4,37 @@
 processes (one thread each), or a running cluster (``dask scheduler`` plus ``dask worker``
 processes) at a given address. :func:`build_on_cluster` runs the build as Dask tasks:
 
-1. **Units** (in the client, a short one-process pass): the closures of the regions after the
-   first few neurons (enough for the tasks wanted, at most the first layer); while one is much
-   larger than the rest, it is refined by one more step and split into the closures of its
-   regions (:func:`plan_balanced_units`). Every later cut of a
-   cell depends only on that cell's closure, so each unit refines independently and every cell
-   of a refined unit is a cell of the whole complex (docs/mathematics.md, "Independent units").
-2. **Unit tasks**: a batch of units is refined on a worker, merged locally by sign vector, and
-   its cells are split into ``partitions`` pieces by :func:`exactcells.shards.partition_of`
-   (a fixed hash of the sign vector). Facets are named by their sign vectors.
-3. **Partition tasks**: partition ``p`` merges the ``p``-th pieces of every unit task (cells
-   shared by several units have equal sign vectors and equal faces: they are kept once) and
-   sorts them canonically. Facet references are resolved to ``(shard, local index)`` by a
-   request/answer exchange between partitions, so no task ever holds more than one partition
-   plus the keys it asks about: no process holds the whole complex.
-4. The shards are written by the workers (``out=DIR``, a directory every worker can reach) or
-   gathered into one :class:`~exactcells.complex.PolyhedralComplex` in the client.
+1. **Units** (in the client, milliseconds): the first few neurons cut the domain into enough
+   top cells (:func:`plan_groups`); these are ordered along one axis and cut into groups of
+   about equal estimated work, a few per worker. A unit is the closure of one group's top
+   cells, refined in one pass on a worker (every later cut of a cell depends only on that
+   cell's closure, so units refine independently and every cell of a refined unit is a cell
+   of the whole complex: docs/mathematics.md, "Independent units"). Every cell of the planning
+   complex is *owned* by one unit (the first whose closure has it), and a unit reports only
+   the cells lying in the relative interiors of the planning cells it owns: every cell of the
+   complex is reported exactly once, with no merge by key. Few large units are fastest: a unit
+   pays a fixed cost per remaining neuron.
+2. **Gathered** (no ``out``): splitters sampled from every unit's keys cut the canonical order
+   (dimension, sign vector) into ranges; range task ``p`` sorts its cells and tells every unit
+   the rank of each cell it sent and of each facet it asked about (its facets owned by other
+   units); each unit writes its facet lists in global indices; the client concatenates the
+   ranges and places the facet lists. Exact vertex coordinates stay lazy, as in the
+   one-process build: rebuilt from the units' vertex stores (creation records) when asked.
+3. **Sharded** (``out=DIR``, a directory every worker can reach): each unit splits its cells
+   into ``partitions`` pieces by :func:`exactcells.shards.partition_of` (a fixed hash of the
+   sign vector), facets named by sign vector; partition ``p`` sorts the ``p``-th pieces
+   canonically, facet references are resolved to ``(shard, local index)`` by a request/answer
+   exchange between partitions, and the workers write their shards (with the exact
+   coordinates of their vertices). No task holds more than one partition plus the keys it
+   asks about: no process holds the whole complex.
 
-The result does not depend on the number of workers, the units, the batches or the order in
-which tasks finish: the gathered complex is byte-identical to :func:`exactcells.build_complex`,
-and the shard files to :func:`exactcells.shards.write_shards` of it. A worker lost in the middle
-is handled by Dask (its tasks are recomputed elsewhere). ``max_cells`` is exact: every unit
-counts the cells in the relative interior of its top cell, which no other unit has; their sum
-only grows as units finish and is a lower bound of the total, so the build stops as soon as it
-passes ``max_cells`` (and otherwise the final count decides), exactly when the one-process
-build stops.
+The result does not depend on the number of workers, the units or the order in which tasks
+finish: the gathered complex is identical to :func:`exactcells.build_complex`'s (coordinates
+included), and the shard files byte-identical to :func:`exactcells.shards.write_shards` of it.
+A worker lost in the middle is handled by Dask (its tasks are recomputed elsewhere).
+``max_cells`` is exact: the units' owned counts add up to the number of cells, so their sum
+only grows as units finish, is a lower bound of the total, and the build stops as soon as it
+passes ``max_cells`` (the final sum decides otherwise), exactly when the one-process build stops.
 """
 
 from __future__ import annotations
@@ -49,11 +55,9 @@ import numpy as np
 
 from .build import (
     Lattice,
-    WorkUnit,
     _check_domain,
     _check_limit,
     _closure,
-    _closure_lattice,
     _num_columns,
     _refine,
     _schedule,
@@ -89,7 +93,7 @@ from .shards import (
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["cluster", "build_on_cluster", "certify_on_cluster", "plan_balanced_units", "DEFAULT_PARTITIONS",
+__all__ = ["cluster", "build_on_cluster", "certify_on_cluster", "plan_groups", "DEFAULT_PARTITIONS",
            "AUTO_DASK_BYTES", "estimate_cells", "estimate_memory", "auto_jobs"]
 
 DEFAULT_PARTITIONS = 8
@@ -215,10 +219,6 @@ def _workers(client: Client) -> int:
 
 # -- units --------------------------------------------------------------------------------
 
-def _copy(lat: Lattice) -> Lattice:
-    return lat.detach()
-
-
 def _live(L: Lattice) -> Lattice:
     """``L`` without cells the engine dropped but did not yet remove (an engine whose argmax
     refinement drops cells in place has ``Lattice.compact``; this one has none)."""
@@ -226,98 +226,83 @@ def _live(L: Lattice) -> Lattice:
     return compact() if compact is not None else L
 
 
-def _split_unit(unit: WorkUnit, net: Network, ro: str | None) -> list[WorkUnit]:
-    lat = _live(_refine(_copy(unit.lattice), net, ro, unit.start, unit.start + 1))
-    return [WorkUnit(unit.start + 1, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
-
-
-def plan_balanced_units(net: Network, domain: Domain, refine: str | None, min_units: int,
-                        max_splits: int = 256) -> list[WorkUnit]:
-    """Independent units for about ``min_units`` tasks: the closed regions after the fewest
-    first steps that give at least ``min_units`` of them (whole first layer at most); then, while
-    one unit is much larger (in cells) than the mean, the largest is refined by one more step and
-    replaced by the closures of its regions.
-
-    Few large units are much cheaper than many small ones: every unit pays a fixed cost per
-    remaining step (profiled: with one unit per first-layer region, the units' total work was
-    4.5 times the one-process build on 3-16-16-1)."""
-    sched = _schedule(net, refine)
-    total = len(sched)
-    first = sum(1 for item in sched if item.layer == 0) if len(net.layers) > 1 else 0
-    lat = domain_lattice(domain, _num_columns(net, refine), net)
-    start = 0
-    while start < first and len(lat.by_dim[lat.n]) < min_units:
-        _refine(lat, net, refine, start, start + 1)
-        start += 1
-    units = [WorkUnit(start, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
-    for _ in range(max_splits):
-        sizes = [u.lattice.num_cells() if u.start < total else -1 for u in units]
-        big = int(np.argmax(sizes))
-        if sizes[big] < 0:
-            break
-        mean = sum(max(x, 0) for x in sizes) / len(sizes)
-        if len(units) >= min_units and sizes[big] <= 4 * mean:
-            break
-        units[big : big + 1] = _split_unit(units[big], net, refine)
-    return units
-
-
-def _batches(units: Sequence[WorkUnit], count: int) -> list[list[WorkUnit]]:
-    """Contiguous batches of roughly equal size (in cells of the units)."""
-    count = max(1, min(count, len(units)))
-    cost = np.cumsum([u.lattice.num_cells() for u in units], dtype=np.float64)
-    cuts = np.searchsorted(cost, cost[-1] * np.arange(1, count) / count, side="left")
-    out: list[list[WorkUnit]] = []
-    a = 0
-    for c in list(cuts.tolist()) + [len(units)]:
-        b = max(int(c), a + 1) if c < len(units) else len(units)
-        if b > a:
-            out.append(list(units[a:b]))
-            a = b
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class UnitGroup:
     """One unit task of the distributed build: the closure of a group of top cells of the
     complex after the first ``start`` steps (one lattice, refined in one pass), and the sign
     rows, in the planning columns (:func:`_planning_columns`), of the cells of that complex
-    whose refinement this unit *owns* (reports; the other units' copies are dropped)."""
+    whose refinement this unit *owns* (reports; the other units' copies are dropped).
+
+    The worker rebuilds the planning complex itself (a few cuts of the domain: deterministic,
+    milliseconds) and takes the closure of the top cells at positions ``tops`` of its
+    ``by_dim[n]``: nothing but these small arrays is shipped, and the unit's vertex store has
+    the domain's vertices as its only roots (no exact coordinates are computed to plan)."""
 
     start: int
-    lattice: Lattice
+    tops: np.ndarray  # positions in by_dim[n] of the planning complex
     owned: np.ndarray  # uint8 (k, planning columns): sign codes of the owned planning cells
     cost: float  # the planning's estimate (scheduling only)
 
 
-def _float_vertices(lat: Lattice) -> np.ndarray:
-    """Float coordinates of ``lat``'s vertices (rows in the order of ``by_dim[0]``), from their
-    exact coordinates: for scheduling only."""
+def _planning_lattice(net: Network, domain: Domain, refine: str | None, start: int,
+                      max_cells: int | None = None) -> Lattice:
+    lat = domain_lattice(domain, _num_columns(net, refine), net)
+    _check_limit(lat.num_cells(), max_cells, "the domain's face lattice has")
+    return _refine(lat, net, refine, 0, start, max_cells=max_cells)
+
+
+def _estimates(lat: Lattice, net: Network, rest: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Float positions (centroids) and costs ``(1 + c)^n`` of the top cells, ``c`` the
+    first-layer hyperplanes of rows ``rest`` crossing the cell, from the float values the vertex
+    store carries (coordinates, or the first layer's pre-activations): scheduling only."""
     n = lat.n
-    coords = lat.vertex_coords(lat.by_dim[0])
-    return np.array([[h[i] / h[n] for i in range(n)] for h in coords], dtype=np.float64).reshape(len(coords), n)
+    tops = lat.ids(n)
+    verts = lat.ids(0)
+    store = lat.store
+    cent = np.zeros((tops.size, n))
+    cost = np.ones(tops.size)
+    if store.layer > 0 or not verts.size:
+        cent[:, 0] = np.arange(tops.size)
+        return cent, cost
+    Z = np.asarray(store.Z[lat.cvid[verts]], dtype=np.float64)
+    W0, b0 = net.float_layers()[0]
+    with np.errstate(all="ignore"):
+        if store.layer < 0:
+            X, V = Z, Z @ W0[list(rest)].T + b0[list(rest)]
+        else:
+            X = np.linalg.lstsq(W0, (Z - b0).T, rcond=None)[0].T if W0.shape[0] >= n else \
+                np.zeros((Z.shape[0], n))
+            V = Z[:, list(rest)]
+    X = np.nan_to_num(X)
+    vrow = np.full(lat.num_cells() + 1, -1, dtype=np.int64)
+    vrow[verts] = np.arange(verts.size, dtype=np.int64)
+    for i, t in enumerate(tops.tolist()):
+        vs = vrow[np.asarray(_closure(lat, [t]), dtype=np.int64)]
+        vs = vs[vs >= 0]
+        cent[i] = X[vs].mean(axis=0)
+        crossing = int(np.count_nonzero((V[vs] > 0).any(axis=0) & (V[vs] < 0).any(axis=0)))
+        cost[i] = float(1 + crossing) ** n
+    return cent, cost
 
 
 def plan_groups(net: Network, domain: Domain, refine: str | None, groups: int,
                 max_cells: int | None = None, tops_per_group: int = 8,
                 max_planning_cells: int = 50_000) -> list[UnitGroup]:
-    """About ``groups`` independent units of roughly equal work, one lattice each.
+    """About ``groups`` independent units of roughly equal work.
 
     The client cuts the first neurons (plain cuts only) until there are ``tops_per_group``
     top cells per group wanted (or the planning complex has ``max_planning_cells`` cells).
     The top cells are ordered along the axis of widest spread of their centroids and cut into
-    contiguous groups of equal estimated cost: ``(1 + c)^n``, ``c`` the remaining first-layer
-    hyperplanes that cross the cell (float test at its vertices; the estimate only schedules,
-    the result does not depend on it). A group's unit is the closure of its top cells; a cell
-    of the planning complex in several closures is *owned* by the first group that has it, so
-    every cell of the whole complex is reported by exactly one unit (the one owning the cell
-    of the planning complex whose relative interior contains it, named by its sign entries in
-    the planning columns: docs/mathematics.md, "Independent units").
+    contiguous groups of equal estimated cost (:func:`_estimates`; the estimate only
+    schedules, the result does not depend on it). A group's unit is the closure of its top
+    cells; a cell of the planning complex in several closures is *owned* by the first group
+    that has it, so every cell of the whole complex is reported by exactly one unit: the one
+    owning the cell of the planning complex whose relative interior contains it, named by its
+    sign entries in the planning columns (docs/mathematics.md, "Independent units").
     """
     sched = _schedule(net, refine)
     total = len(sched)
-    lat = domain_lattice(domain, _num_columns(net, refine), net)
-    _check_limit(lat.num_cells(), max_cells, "the domain's face lattice has")
+    lat = _planning_lattice(net, domain, refine, 0, max_cells)
     n = lat.n
     start = 0
     while (groups > 1 and start < total and sched[start].kind == "cut"
@@ -326,21 +311,8 @@ def plan_groups(net: Network, domain: Domain, refine: str | None, groups: int,
         start += 1
     tops = lat.ids(n)
     G = max(1, min(groups, tops.size))
-    X = _float_vertices(lat)
-    vrow = np.full(lat.num_cells() + 1, -1, dtype=np.int64)
-    vrow[lat.ids(0)] = np.arange(lat.ids(0).size, dtype=np.int64)
     rest = [item.rows[0] for item in sched[start:] if item.layer == 0 and item.kind == "cut"]
-    W0, b0 = net.float_layers()[0]
-    with np.errstate(all="ignore"):
-        V = X @ W0[rest].T + b0[rest] if rest else np.zeros((X.shape[0], 0))
-    cent = np.zeros((tops.size, n))
-    cost = np.ones(tops.size)
-    for i, t in enumerate(tops.tolist()):
-        vs = vrow[np.asarray(_closure(lat, [t]), dtype=np.int64)]
-        vs = vs[vs >= 0]
-        cent[i] = X[vs].mean(axis=0)
-        crossing = int(np.count_nonzero((V[vs] > 0).any(axis=0) & (V[vs] < 0).any(axis=0)))
-        cost[i] = float(1 + crossing) ** n
+    cent, cost = _estimates(lat, net, rest)
     axis = int(np.argmax(np.ptp(cent, axis=0))) if tops.size else 0
     order = np.argsort(cent[:, axis], kind="stable")
     cum = np.cumsum(cost[order])
@@ -349,12 +321,12 @@ def plan_groups(net: Network, domain: Domain, refine: str | None, groups: int,
     a = 0
     for g, c in enumerate(cuts):
         b = min(max(int(c), a + 1), tops.size - (G - 1 - g))  # every group non-empty
-        members.append(tops[order[a:b]])
+        members.append(np.sort(order[a:b]))
         a = b
     owner = np.full(lat.num_cells() + 1, G, dtype=np.int64)
     closures = []
     for g, mem in enumerate(members):
-        cl = np.asarray(_closure(lat, mem.tolist()), dtype=np.int64)
+        cl = np.asarray(_closure(lat, tops[mem].tolist()), dtype=np.int64)
         owner[cl] = np.minimum(owner[cl], g)
         closures.append(cl)
     cols = _planning_columns(net, refine, start, lat.ncut, domain.num_facets)
@@ -362,8 +334,15 @@ def plan_groups(net: Network, domain: Domain, refine: str | None, groups: int,
     for g, (mem, cl) in enumerate(zip(members, closures)):
         mine = cl[owner[cl] == g]
         owned = np.ascontiguousarray(lat.sig[mine][:, cols]).view(np.uint8)
-        out.append(UnitGroup(start, _sublattice(lat, cl)[0].detach(), owned, float(cost[np.isin(tops, mem)].sum())))
+        out.append(UnitGroup(start, mem.astype(np.int64), owned, float(cost[mem].sum())))
     return out
+
+
+def _unit_lattice(group: UnitGroup, net: Network, domain: Domain, refine: str | None) -> Lattice:
+    """The closure of the group's top cells in the planning complex (rebuilt here)."""
+    lat = _planning_lattice(net, domain, refine, group.start)
+    tops = lat.ids(lat.n)[group.tops]
+    return _sublattice(lat, _closure(lat, tops.tolist()))[0]
 
 
 # -- tasks (run on the workers) -----------------------------------------------------------
@@ -404,17 +383,19 @@ def _unpack(packed: np.ndarray, w: int) -> np.ndarray:
     return (codes.reshape(N, 4 * wb)[:, :w].astype(np.int8) - np.int8(1)).astype(np.int8)
 
 
-def _unit_task(group: UnitGroup, net: Network, refine: str | None, m: int, partitions: int,
+def _unit_task(group: UnitGroup, net: Network, domain: Domain, refine: str | None, partitions: int,
                max_cells: int | None) -> dict[str, Any]:
     """Refine one unit; return the cells it owns split into ``partitions`` pieces (by the hash
     of their sign vectors), facets named by sign vector."""
     t0 = time.perf_counter()
     try:
-        L = _live(_refine(_copy(group.lattice), net, refine, group.start, max_cells=max_cells))
+        L = _live(_refine(_unit_lattice(group, net, domain, refine), net, refine, group.start,
+                          max_cells=max_cells))
     except CellLimitExceeded:
         raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
                                 "cells (stopped while cutting it by the neurons)") from None
     N = L.num_cells()
+    m = domain.num_facets
     cols = _planning_columns(net, refine, group.start, L.ncut, m)
     own = _member(np.ascontiguousarray(L.sig[:N][:, cols]).view(np.uint8), group.owned)
     pieces: list[list[Piece]] = [[] for _ in range(partitions)]
@@ -596,17 +577,19 @@ def _member(rows: np.ndarray, table: np.ndarray) -> np.ndarray:
     return np.asarray(tv[at] == qv, dtype=bool)
 
 
-def _group_task(group: UnitGroup, net: Network, refine: str | None, m: int,
+def _group_task(group: UnitGroup, net: Network, domain: Domain, refine: str | None,
                 max_cells: int | None) -> dict[str, Any]:
     """Refine one unit; its cells' canonical keys, which it owns, its facet lists, and its
     vertex store (floats dropped: exact coordinates stay rebuildable from it)."""
     t0 = time.perf_counter()
     try:
-        L = _live(_refine(_copy(group.lattice), net, refine, group.start, max_cells=max_cells))
+        L = _live(_refine(_unit_lattice(group, net, domain, refine), net, refine, group.start,
+                          max_cells=max_cells))
     except CellLimitExceeded:
         raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
                                 "cells (stopped while cutting it by the neurons)") from None
     N = L.num_cells()
+    m = domain.num_facets
     cols = _planning_columns(net, refine, group.start, L.ncut, m)
     own = _member(np.ascontiguousarray(L.sig[:N][:, cols]).view(np.uint8), group.owned)
     dims = np.asarray(L.dim, dtype=np.int8)
@@ -852,10 +835,10 @@ def build_on_cluster(
     m = domain.num_facets
     tag = uuid.uuid4().hex[:12]
     width = net.num_hidden + m + (net.output_dim if ro is not None else 0)
-    [net_f] = client.scatter([net], broadcast=True, hash=False)
+    net_f, dom_f = client.scatter([net, domain], broadcast=True, hash=False)
     T = len(groups)
     if out is None:
-        unit_f = [client.submit(_group_task, g, net_f, ro, m, max_cells, key=f"ec-unit-{tag}-{i}")
+        unit_f = [client.submit(_group_task, g, net_f, dom_f, ro, max_cells, key=f"ec-unit-{tag}-{i}")
                   for i, g in enumerate(groups)]
         count_f = [client.submit(_group_stats, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
         sample_f = [client.submit(_sample, f, key=f"ec-sample-{tag}-{i}") for i, f in enumerate(unit_f)]
@@ -874,7 +857,7 @@ def build_on_cluster(
         result_f: list[Any] = block_f + final_f
         del unit_f, sample_f, split_f, route_f, msg_f, range_f, ans_f
     else:
-        unit_f = [client.submit(_unit_task, g, net_f, ro, m, P, max_cells, key=f"ec-unit-{tag}-{i}")
+        unit_f = [client.submit(_unit_task, g, net_f, dom_f, ro, P, max_cells, key=f"ec-unit-{tag}-{i}")
                   for i, g in enumerate(groups)]
         count_f = [client.submit(_group_stats, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
         piece_f = [[client.submit(_piece, f, p, key=f"ec-piece-{tag}-{i}-{p}") for p in range(P)]

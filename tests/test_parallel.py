@@ -27,7 +27,7 @@ from exactcells import Domain, PolyhedralComplex, build_complex, network_from_di
 from exactcells.certify import certify  # noqa: E402
 from exactcells.cli import main  # noqa: E402
 from exactcells.errors import CellLimitExceeded  # noqa: E402
-from exactcells.parallel import build_on_cluster, cluster, plan_balanced_units  # noqa: E402
+from exactcells.parallel import build_on_cluster, cluster  # noqa: E402
 from exactcells.shards import ShardedComplex, write_shards  # noqa: E402
 
 Same = Callable[[PolyhedralComplex, PolyhedralComplex], None]
@@ -83,19 +83,31 @@ def test_cluster_build_is_identical(client: Any, name: str, with_output: bool, a
         assert K2.summary() == K.summary()
 
 
-def test_units_are_balanced_and_cover_the_domain() -> None:
-    net = _random_net(5, (2, 2, 8, 1))  # two first-layer neurons: few regions, split further
-    dom = Domain.box(2)
-    units = plan_balanced_units(net, dom, None, min_units=8)
-    assert len(units) >= 8
-    assert len({u.start for u in units}) >= 2  # some units were refined further than others
-    # the units' top cells are regions of an intermediate complex: they never overlap, and their
-    # refinements' regions are exactly the complex's
-    from exactcells.build import refine_unit
+@pytest.mark.parametrize("name", ["generic-2d", "thin-first-layer", "degenerate"])
+@pytest.mark.parametrize("groups", [1, 3, 8])
+def test_unit_groups_own_every_cell_once(name: str, groups: int) -> None:
+    """Every cell of the complex is owned by exactly one unit: the owned cells of the refined
+    units, put together, are the complex's cells (each once), whatever the number of groups."""
+    from exactcells.build import _refine, output_refinement
+    from exactcells.parallel import _canonical_columns, _member, _planning_columns, _unit_lattice, plan_groups
 
-    K = build_complex(net, dom)
-    tops = sum(len(refine_unit(u, net).by_dim[2]) for u in units)
-    assert tops == K.num_regions
+    net = NETS[name]
+    dom = Domain.box(2)
+    ro = output_refinement(net, True, None)
+    K = build_complex(net, dom, with_output=True)
+    plan = plan_groups(net, dom, ro, groups)
+    assert 1 <= len(plan) <= groups and (len(plan) > 1) == (groups > 1)
+    assert sorted(t for g in plan for t in g.tops.tolist()) == list(range(sum(g.tops.size for g in plan)))
+    owned: list[tuple[int, ...]] = []
+    for g in plan:
+        L = _refine(_unit_lattice(g, net, dom, ro), net, ro, g.start).compact()
+        N = L.num_cells()
+        cols = _planning_columns(net, ro, g.start, L.ncut, dom.num_facets)
+        own = _member(np.ascontiguousarray(L.sig[:N][:, cols]).view(np.uint8), g.owned)
+        signs = L.sig[:N][:, _canonical_columns(net, L.ncut, dom.num_facets)] - 1
+        owned += [tuple(r) for r in signs[own].tolist()]
+    assert len(owned) == K.num_cells
+    assert sorted(owned) == sorted(tuple(r) for r in K.signs.tolist())
 
 
 def test_sharded_output_is_byte_identical(client: Any, tmp_path: Path) -> None:
