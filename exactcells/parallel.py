@@ -68,6 +68,7 @@ from .build import (
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import CellLimitExceeded, DependencyMissingError, InvalidArgumentError
+from .kernel import VertexStore
 from .network import Network
 from .processes import single_threaded_children
 from .shards import (
@@ -728,22 +729,43 @@ def _final_task(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
     elif F:  # pragma: no cover - beyond 2^62
         fg = fg[np.lexsort((fg, owner))]
     return {"gids": gid[oid], "counts": c, "facets": fg, "vgids": gid[r["vcells"]], "vids": r["vids"],
-            "store": r["store"]}
+            "store": _store_records(r["store"])}
+
+
+def _store_records(store: VertexStore) -> dict[str, Any]:
+    """What a vertex store needs to rebuild exact coordinates: its vertices' creation records
+    and its exact ones (a store pickles its network and float constants too: megabytes)."""
+    k = store.size
+    return {"n": store.n, "size": k, "pa": store.pa[:k].copy(), "pb": store.pb[:k].copy(),
+            "fn": store.fn[:k].copy(), "fns": list(store.fns), "exact": dict(store.exact)}
+
+
+def _store_from_records(rec: dict[str, Any], net: Network) -> VertexStore:
+    store = VertexStore(net, rec["n"], cap=1)
+    store.release_floats()
+    store.size = rec["size"]
+    store.pa, store.pb, store.fn = rec["pa"], rec["pb"], rec["fn"]
+    store.fns = rec["fns"]
+    store.exact = rec["exact"]
+    return store
 
 
 class _GroupCoords:
     """The exact coordinates of the gathered complex's vertices, rebuilt when first asked for
-    from the units' vertex stores (vertex ``i`` is ``vids[i]`` of store ``unit[i]``)."""
+    from the records of the units' vertex stores (vertex ``i`` is ``vids[i]`` of store
+    ``unit[i]``)."""
 
-    def __init__(self, stores: Sequence[Any], unit: np.ndarray, vids: np.ndarray) -> None:
-        self.stores = list(stores)
+    def __init__(self, net: Network, records: Sequence[dict[str, Any]], unit: np.ndarray, vids: np.ndarray) -> None:
+        self.net = net
+        self.records = list(records)
         self.unit = unit
         self.vids = vids
 
     def __call__(self) -> list[tuple[int, ...]]:
         out: list[tuple[int, ...]] = [()] * self.unit.shape[0]
-        for i, store in enumerate(self.stores):
+        for i, rec in enumerate(self.records):
             sel = np.flatnonzero(self.unit == i)
+            store = _store_from_records(rec, self.net)
             if sel.size:
                 for j, h in zip(sel.tolist(), store.exact_coords(self.vids[sel].tolist())):
                     out[j] = h
@@ -779,7 +801,7 @@ def _assemble_gathered(blocks: Sequence[tuple[np.ndarray, np.ndarray]], finals: 
     return PolyhedralComplex(
         network=net, domain=domain, with_output=refine is not None, output_refinement=refine,
         dims=dims, signs=signs, facet_indptr=indptr, facet_indices=indices,
-        vertex_coords=_GroupCoords([f["store"] for f in finals], unit, vids), build_seconds=seconds)
+        vertex_coords=_GroupCoords(net, [f["store"] for f in finals], unit, vids), build_seconds=seconds)
 
 
 # -- the build ------------------------------------------------------------------------------
