@@ -367,11 +367,16 @@ def _pack(signs: np.ndarray) -> np.ndarray:
     """Sign vectors packed 2 bits per entry, ``s + 1`` in {0, 1, 2}, four entries per byte, the
     first in the high bits (padding 0): byte order of the packed rows is the canonical order of
     the sign vectors, and equal rows are equal sign vectors. A quarter of the int8 rows."""
-    N, w = signs.shape
+    return _pack_codes(np.asarray(signs, dtype=np.int8) + np.int8(1))
+
+
+def _pack_codes(codes: np.ndarray) -> np.ndarray:
+    """:func:`_pack` of the sign codes ``s + 1`` (the build's ``Lattice.sig`` entries)."""
+    N, w = codes.shape
     wb = (w + 3) // 4
-    codes = np.zeros((N, 4 * wb), dtype=np.uint8)
-    codes[:, :w] = signs.astype(np.int16) + 1
-    c = codes.reshape(N, wb, 4)
+    c = np.zeros((N, 4 * wb), dtype=np.uint8)
+    c[:, :w] = codes
+    c = c.reshape(N, wb, 4)
     return (c[:, :, 0] << 6) | (c[:, :, 1] << 4) | (c[:, :, 2] << 2) | c[:, :, 3]
 
 
@@ -559,9 +564,9 @@ def _write_shard(shard: Shard, path: str, p: int, partitions: int, n: int) -> tu
 # client only concatenates the ranges (dimensions and sign vectors, already in canonical order)
 # and places the facet lists.
 
-def _keys(dims: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    """Rows ``(dim, packed sign vector)``: their byte order is the canonical order."""
-    packed = _pack(signs)
+def _keys(dims: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Rows ``(dim, packed sign codes)``: their byte order is the canonical order."""
+    packed = _pack_codes(codes)
     keys = np.empty((packed.shape[0], packed.shape[1] + 1), dtype=np.uint8)
     keys[:, 0] = dims.astype(np.uint8)
     keys[:, 1:] = packed
@@ -594,7 +599,7 @@ def _group_task(group: UnitGroup, net: Network, domain: Domain, refine: str | No
     cols = _planning_columns(net, refine, group.start, L.ncut, m)
     own = _member(np.ascontiguousarray(L.sig[:N][:, cols]).view(np.uint8), group.owned)
     dims = np.asarray(L.dim, dtype=np.int8)
-    keys = _keys(dims, L.sig[:N][:, _canonical_columns(net, L.ncut, m)] - np.int8(1))
+    keys = _keys(dims, L.sig[:N][:, _canonical_columns(net, L.ncut, m)])
     indptr, flat = L.facet_csr()
     vcells = np.flatnonzero(own & (dims == 0))
     vids = L.cvid[vcells]

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("distributed")
 
@@ -410,3 +412,24 @@ def test_cli_jobs_auto(tmp_path: Path, capsys: pytest.CaptureFixture[str], monke
     # an explicit --jobs 1 is always one process
     assert main(["cells", str(net_file), "--json", "--no-progress", "--jobs", "1"]) == 0
     assert "dask" not in capsys.readouterr().err.lower()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 30), st.integers(0, 2**32 - 1))
+def test_packed_keys_sort_in_canonical_order(width: int, rows: int, seed: int) -> None:
+    """The byte order of ``(dim, packed sign codes)`` rows is the canonical order (dimension,
+    then sign vector with -1 < 0 < 1), equal rows are equal cells, and unpacking inverts packing."""
+    from exactcells.parallel import _keys, _unpack, _void
+
+    rng = np.random.default_rng(seed)
+    signs = rng.integers(-1, 2, (rows, width)).astype(np.int8)
+    signs[rows // 2 :] = signs[: rows - rows // 2]  # repeated rows
+    dims = rng.integers(0, 4, rows).astype(np.int8)
+    keys = _keys(dims, (signs + 1).astype(np.int8))
+    assert np.array_equal(_unpack(keys[:, 1:], width), signs)
+    by_bytes = np.argsort(_void(keys), kind="stable")
+    by_tuples = sorted(range(rows), key=lambda i: (int(dims[i]), tuple(signs[i].tolist())))
+    assert [(int(dims[i]), tuple(signs[i].tolist())) for i in by_bytes] == \
+        [(int(dims[i]), tuple(signs[i].tolist())) for i in by_tuples]
+    same = (keys[:, None, :] == keys[None, :, :]).all(axis=2)
+    assert np.array_equal(same, (dims[:, None] == dims[None, :]) & (signs[:, None, :] == signs[None, :, :]).all(axis=2))
