@@ -855,7 +855,8 @@ def build_on_cluster(
     t0 = time.perf_counter()
     ro = output_refinement(net, with_output, refine)
     W = _workers(client)
-    groups = plan_groups(net, domain, ro, W * tasks_per_worker, max_cells=max_cells)
+    groups = plan_groups(net, domain, ro, _unit_count(net, domain.dim, ro, W, tasks_per_worker),
+                         max_cells=max_cells)
     # the largest units first: Dask starts tasks in submission order when it can
     groups.sort(key=lambda g: -g.cost)
     P = partitions if partitions is not None else (DEFAULT_PARTITIONS if out is not None else W)
@@ -921,6 +922,20 @@ def build_on_cluster(
         return load_sharded(out)
     seconds = time.perf_counter() - t0
     return _assemble_gathered(blocks, finals, net, domain, ro, seconds)
+
+
+#: the expected one-process memory of a unit (:func:`estimate_memory`) is kept below this
+UNIT_BYTES = 4 * 2**30
+
+
+def _unit_count(net: Network, dim: int, refine: str | None, workers: int, tasks_per_worker: int) -> int:
+    """``workers * tasks_per_worker`` units, more (a multiple of ``workers``) when the expected
+    memory of the whole build (:func:`estimate_memory`) divided among them would exceed
+    :data:`UNIT_BYTES` each."""
+    wo = refine is not None
+    need = -(-estimate_memory(estimate_cells(net, dim, wo, refine), net, dim, wo, refine) // UNIT_BYTES)
+    want = workers * tasks_per_worker
+    return want if need <= want else -(-need // workers) * workers
 
 
 def _final_task_flat(r: dict[str, Any], route: dict[str, Any], P: int, *rest: Any) -> dict[str, Any]:
