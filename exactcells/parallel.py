@@ -179,11 +179,25 @@ def _require_distributed() -> None:
         ) from e
 
 
+def _worker_environ() -> dict[str, Any]:
+    """The environment Dask's nannies give the local workers, without ``MALLOC_TRIM_THRESHOLD_``:
+    setting it (Dask's default, 64 KiB) turns off glibc's adaptive mmap threshold, so every
+    large numpy temporary is a fresh mmap and page faults: the build ran 2-3 times slower
+    (measured on a unit of 3-48-48-1, 2026-12-01). BLAS stays single-threaded (one thread per
+    worker process)."""
+    import dask
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return env
+
+
 @contextlib.contextmanager
 def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = True) -> Iterator[Client]:
     """A Dask client: on a running cluster at ``scheduler``, else on a local cluster of ``jobs``
     worker processes (127.0.0.1 only, one thread each). The dashboard's address goes to stderr."""
     _require_distributed()
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is None and jobs < 1:
@@ -197,7 +211,7 @@ def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = Tru
     else:
         # silence_logs: a failed task's exception (e.g. a FormatError naming a damaged shard)
         # reaches the client, which raises it; the workers' error log would repeat it with a traceback
-        with single_threaded_children():
+        with single_threaded_children(), dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}):
             local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                                  dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
         client = Client(local)
@@ -393,7 +407,7 @@ def _unit_task(group: UnitGroup, net: Network, domain: Domain, refine: str | Non
                max_cells: int | None) -> dict[str, Any]:
     """Refine one unit; return the cells it owns split into ``partitions`` pieces (by the hash
     of their sign vectors), facets named by sign vector."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     try:
         L = _live(_refine(_unit_lattice(group, net, domain, refine), net, refine, group.start,
                           max_cells=max_cells))
@@ -409,7 +423,7 @@ def _unit_task(group: UnitGroup, net: Network, domain: Domain, refine: str | Non
         if piece[0].shape[0]:
             pieces[p].append(piece)
     return {"pieces": pieces, "owned": int(np.count_nonzero(own)), "seconds": time.perf_counter() - t0,
-            "cells": N, "units": 1}
+            "cpu": time.thread_time() - c0, "cells": N, "units": 1}
 
 
 def _lattice_pieces(L: Lattice, own: np.ndarray, net: Network, m: int, partitions: int) -> list[Piece]:
@@ -587,7 +601,7 @@ def _group_task(group: UnitGroup, net: Network, domain: Domain, refine: str | No
                 max_cells: int | None) -> dict[str, Any]:
     """Refine one unit; its cells' canonical keys, which it owns, its facet lists, and its
     vertex store (floats dropped: exact coordinates stay rebuildable from it)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     try:
         L = _live(_refine(_unit_lattice(group, net, domain, refine), net, refine, group.start,
                           max_cells=max_cells))
@@ -607,11 +621,11 @@ def _group_task(group: UnitGroup, net: Network, domain: Domain, refine: str | No
     store.release_floats()
     return {"keys": keys, "own": own, "indptr": indptr, "flat": flat, "vcells": vcells, "vids": vids,
             "store": store, "owned": int(np.count_nonzero(own)), "cells": N, "units": 1,
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "cpu": time.thread_time() - c0}
 
 
 def _group_stats(r: dict[str, Any]) -> dict[str, Any]:
-    return {k: r[k] for k in ("owned", "seconds", "cells", "units")}
+    return {k: r[k] for k in ("owned", "seconds", "cpu", "cells", "units")}
 
 
 def _sample(r: dict[str, Any], size: int = 2048) -> tuple[np.ndarray, float]:
@@ -836,7 +850,7 @@ def build_on_cluster(
     :class:`~exactcells.shards.ShardedComplex`. ``tasks_per_worker``: unit tasks per worker
     (each unit pays a fixed cost per remaining neuron, so few large units are fastest; more
     give Dask room to balance). ``task_stats``, when given, receives one record per unit task
-    (its seconds, cells, and owned cells). ``partitions``: the shards of ``out`` (default
+    (its seconds, CPU seconds, cells, and owned cells). ``partitions``: the shards of ``out`` (default
     :data:`DEFAULT_PARTITIONS`); without ``out`` only an internal choice (default: one per
     worker; the result is the same for every value).
     """
