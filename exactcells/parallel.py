@@ -416,8 +416,7 @@ def _unit_task(group: UnitGroup, net: Network, domain: Domain, refine: str | Non
                                 "cells (stopped while cutting it by the neurons)") from None
     N = L.num_cells()
     m = domain.num_facets
-    cols = _planning_columns(net, refine, group.start, L.ncut, m)
-    own = _member(np.ascontiguousarray(L.sig[:N][:, cols]).view(np.uint8), group.owned)
+    own = _owned(L, _planning_columns(net, refine, group.start, L.ncut, m), group.owned)
     pieces: list[list[Piece]] = [[] for _ in range(partitions)]
     for p, piece in enumerate(_lattice_pieces(L, own, net, m, partitions)):
         if piece[0].shape[0]:
@@ -587,6 +586,43 @@ def _keys(dims: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return keys
 
 
+def _take_columns(A: np.ndarray, cols: Sequence[int], width: int | None = None) -> np.ndarray:
+    """``A[:, cols]`` as uint8, copied by runs of consecutive columns (numpy's fancy indexing
+    of int8 columns is many times slower), zero-padded on the right to ``width`` columns."""
+    out = np.zeros((A.shape[0], max(len(cols), width or 0)), dtype=np.uint8)
+    i = 0
+    while i < len(cols):
+        j = i + 1
+        while j < len(cols) and cols[j] == cols[j - 1] + 1:
+            j += 1
+        out[:, i:j] = A[:, cols[i] : cols[i] + (j - i)]
+        i = j
+    return out
+
+
+def _canonical_keys(L: Lattice, net: Network, m: int) -> np.ndarray:
+    """:func:`_keys` of the cells of ``L``: ``(dim, packed canonical sign codes)``."""
+    N = L.num_cells()
+    cols = _canonical_columns(net, L.ncut, m)
+    wb = (len(cols) + 3) // 4
+    c = _take_columns(L.sig[:N], cols, 4 * wb)
+    keys = np.empty((N, wb + 1), dtype=np.uint8)
+    keys[:, 0] = np.asarray(L.dim, dtype=np.uint8)
+    keys[:, 1:] = (c[:, 0::4] << 6) | (c[:, 1::4] << 4) | (c[:, 2::4] << 2) | c[:, 3::4]
+    return keys
+
+
+def _owned(L: Lattice, cols: Sequence[int], owned: np.ndarray) -> np.ndarray:
+    """Which cells of ``L`` the unit owns: their sign codes in the planning columns ``cols``
+    are a row of ``owned`` (compared as base-3 integers when they fit 63 bits)."""
+    N = L.num_cells()
+    rows = _take_columns(L.sig[:N], cols)
+    if len(cols) > 39:
+        return _member(rows, owned)
+    powers = 3 ** np.arange(len(cols), dtype=np.int64)
+    return np.isin(rows.astype(np.int64) @ powers, owned.astype(np.int64) @ powers)
+
+
 def _member(rows: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Whether each row of ``rows`` (uint8) is a row of ``table``."""
     if not table.shape[0] or not rows.shape[0]:
@@ -610,10 +646,9 @@ def _group_task(group: UnitGroup, net: Network, domain: Domain, refine: str | No
                                 "cells (stopped while cutting it by the neurons)") from None
     N = L.num_cells()
     m = domain.num_facets
-    cols = _planning_columns(net, refine, group.start, L.ncut, m)
-    own = _member(np.ascontiguousarray(L.sig[:N][:, cols]).view(np.uint8), group.owned)
+    own = _owned(L, _planning_columns(net, refine, group.start, L.ncut, m), group.owned)
     dims = np.asarray(L.dim, dtype=np.int8)
-    keys = _keys(dims, L.sig[:N][:, _canonical_columns(net, L.ncut, m)])
+    keys = _canonical_keys(L, net, m)
     indptr, flat = L.facet_csr()
     vcells = np.flatnonzero(own & (dims == 0))
     vids = L.cvid[vcells]
