@@ -301,7 +301,7 @@ def _estimates(lat: Lattice, net: Network, rest: Sequence[int]) -> tuple[np.ndar
 
 
 def plan_groups(net: Network, domain: Domain, refine: str | None, groups: int,
-                max_cells: int | None = None, tops_per_group: int = 8,
+                max_cells: int | None = None, tops_per_group: int = 64,
                 max_planning_cells: int = 50_000) -> list[UnitGroup]:
     """About ``groups`` independent units of roughly equal work.
 
@@ -388,10 +388,15 @@ def _pack_codes(codes: np.ndarray) -> np.ndarray:
     """:func:`_pack` of the sign codes ``s + 1`` (the build's ``Lattice.sig`` entries)."""
     N, w = codes.shape
     wb = (w + 3) // 4
-    c = np.zeros((N, 4 * wb), dtype=np.uint8)
-    c[:, :w] = codes
-    c = c.reshape(N, wb, 4)
-    return (c[:, :, 0] << 6) | (c[:, :, 1] << 4) | (c[:, :, 2] << 2) | c[:, :, 3]
+    if w == 4 * wb and codes.dtype == np.uint8 and codes.flags.c_contiguous:
+        c = codes
+    else:
+        c = np.zeros((N, 4 * wb), dtype=np.uint8)
+        c[:, :w] = codes
+    # four codes (bytes 0..3 of a little-endian word) into one byte, the first in the high bits
+    v = c.view("<u4").reshape(N, wb)
+    out = ((v << 6) & 0xC0) | ((v >> 4) & 0x30) | ((v >> 14) & 0x0C) | ((v >> 24) & 0x03)
+    return out.astype(np.uint8)
 
 
 def _unpack(packed: np.ndarray, w: int) -> np.ndarray:
@@ -608,7 +613,7 @@ def _canonical_keys(L: Lattice, net: Network, m: int) -> np.ndarray:
     c = _take_columns(L.sig[:N], cols, 4 * wb)
     keys = np.empty((N, wb + 1), dtype=np.uint8)
     keys[:, 0] = np.asarray(L.dim, dtype=np.uint8)
-    keys[:, 1:] = (c[:, 0::4] << 6) | (c[:, 1::4] << 4) | (c[:, 2::4] << 2) | c[:, 3::4]
+    keys[:, 1:] = _pack_codes(c)
     return keys
 
 
