@@ -101,9 +101,12 @@ def run(names: list[str], repeats: int = 3, simulate: bool = True) -> str:
                   f"Medians of {repeats} runs, one process and 2 workers interleaved. Outside the clock: "
                   f"starting the local cluster of 2 workers ({startup:.1f} s) and a first tiny build that "
                   f"makes the workers import exactcells ({warm:.1f} s).", "",
-                  "| network | cells | 1 process s | 2 workers s | speed-up | runs (1 / 2) s | identical | "
-                  "peak RSS MB (client / workers) | load avg before, after |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "CPU columns: the one-process build's CPU seconds against the client's plus the busiest "
+                  "worker's during the Dask build (what its wall time would be with every process on a "
+                  "core of its own and no waiting: a load-independent estimate).", "",
+                  "| network | cells | 1 process s | 2 workers s | speed-up | CPU s: 1 process / client + busiest "
+                  "worker | runs (1 / 2) s | identical | peak RSS MB (client / workers) | load avg before, after |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for name in names:
             net = _net(name)
             if net is None:
@@ -111,23 +114,34 @@ def run(names: list[str], repeats: int = 3, simulate: bool = True) -> str:
             load0 = os.getloadavg()[0]
             ones: list[float] = []
             twos: list[float] = []
+            one_cpu: list[float] = []
+            two_cpu: list[float] = []
             same = True
             cells = 0
             for _ in range(repeats):
+                c = time.process_time()
                 t = time.perf_counter()
                 K = build_complex(net)
                 ones.append(time.perf_counter() - t)
+                one_cpu.append(time.process_time() - c)
+                w0 = client.run(time.process_time)
+                c = time.process_time()
                 t = time.perf_counter()
                 K2 = build_on_cluster(net, client=client)
                 twos.append(time.perf_counter() - t)
+                c = time.process_time() - c
+                w1 = client.run(time.process_time)
+                two_cpu.append(c + max(w1[k] - w0[k] for k in w1))
                 same = same and (K.f_vector == K2.f_vector and np.array_equal(K.signs, K2.signs)  # type: ignore[union-attr]
                                  and np.array_equal(K.facet_csr[1], K2.facet_csr[1]))  # type: ignore[union-attr]
                 cells = K.num_cells
                 del K, K2
             load1 = os.getloadavg()[0]
             one, two = _median(ones), _median(twos)
+            oc, tc = _median(one_cpu), _median(two_cpu)
             rss = client.run(_maxrss_mb)
             lines.append(f"| {name} | {cells} | {one:.1f} | {two:.1f} | {one / two:.2f}x | "
+                         f"{oc:.1f} / {tc:.1f} = {oc / tc:.2f}x | "
                          f"{' '.join(f'{x:.1f}' for x in ones)} / {' '.join(f'{x:.1f}' for x in twos)} | {same} | "
                          f"{_maxrss_mb():.0f} / {' '.join(f'{v:.0f}' for v in rss.values())} | "
                          f"{load0:.1f}, {load1:.1f} |")

@@ -211,7 +211,9 @@ def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = Tru
     else:
         # silence_logs: a failed task's exception (e.g. a FormatError naming a damaged shard)
         # reaches the client, which raises it; the workers' error log would repeat it with a traceback
-        with single_threaded_children(), dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}):
+        # no statistical profiler in the workers (it samples the task's stack every 10 ms)
+        with single_threaded_children(), dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(),
+                                                          "distributed.worker.profile.enabled": False}):
             local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                                  dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
         client = Client(local)
