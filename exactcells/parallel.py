@@ -934,8 +934,8 @@ def build_on_cluster(
                    for p in range(P)]
         rcount_f = [client.submit(_range_count, f, key=f"ec-rcount-{tag}-{p}") for p, f in enumerate(range_f)]
         block_f = [client.submit(_range_block, f, key=f"ec-block-{tag}-{p}") for p, f in enumerate(range_f)]
-        ans_f: list[Any] = [[client.submit(_range_answer, range_f[p], i, key=f"ec-rans-{tag}-{p}-{i}") for p in range(P)]
-                 for i in range(T)]
+        ans_f: list[Any] = [[client.submit(_range_answer, range_f[p], i, key=f"ec-rans-{tag}-{p}-{i}")
+                             for p in range(P)] for i in range(T)]
         final_f = [client.submit(_final_task_flat, unit_f[i], route_f[i], P, *rcount_f, *ans_f[i],
                                  key=f"ec-final-{tag}-{i}") for i in range(T)]
         result_f: list[Any] = block_f + final_f
