@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -81,8 +82,22 @@ def test_cluster_build_is_identical(client: Any, name: str, with_output: bool, a
     for partitions in (1, 5):
         K2 = build_on_cluster(net, client=client, with_output=with_output, partitions=partitions)
         assert isinstance(K2, PolyhedralComplex)
+        # the exact coordinates are still lazy, and survive pickling (rebuilt from the units' records)
+        assert_same_complex(K, pickle.loads(pickle.dumps(K2)))
         assert_same_complex(K, K2)
         assert K2.summary() == K.summary()
+
+
+def _worker_settings() -> tuple[str | None, bool]:
+    import dask
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+def test_local_workers_keep_glibc_adaptive_malloc_and_no_profiler(client: Any) -> None:
+    """Dask's nannies set MALLOC_TRIM_THRESHOLD_ (which made the build 2-3x slower) and sample
+    every task's stack; the local cluster turns both off."""
+    assert set(client.run(_worker_settings).values()) == {(None, False)}
 
 
 @pytest.mark.parametrize("name", ["generic-2d", "thin-first-layer", "degenerate"])
