@@ -401,13 +401,23 @@ def _pack_codes(codes: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
+# the four signs of every packed byte, as the bytes of one little-endian 32-bit word
+_UNPACKED = np.array([[((b >> (6 - 2 * k)) & 3) - 1 for k in range(4)] for b in range(256)],
+                     dtype=np.int8).view("<u4").reshape(256)
+
+
 def _unpack(packed: np.ndarray, w: int) -> np.ndarray:
     """The int8 sign vectors of :func:`_pack`'s rows."""
+    out = np.empty((packed.shape[0], w), dtype=np.int8)
+    _unpack_into(out, packed)
+    return out
+
+
+def _unpack_into(out: np.ndarray, packed: np.ndarray) -> None:
+    """Write the sign vectors of the packed rows into the int8 rows ``out`` (one table lookup
+    of a 32-bit word per packed byte)."""
     N, wb = packed.shape
-    codes = np.empty((N, wb, 4), dtype=np.uint8)
-    for k in range(4):
-        codes[:, :, k] = (packed >> (6 - 2 * k)) & 3
-    return (codes.reshape(N, 4 * wb)[:, :w].astype(np.int8) - np.int8(1)).astype(np.int8)
+    out[:] = _UNPACKED[packed].view(np.int8).reshape(N, 4 * wb)[:, : out.shape[1]]
 
 
 def _unit_task(group: UnitGroup, net: Network, domain: Domain, refine: str | None, partitions: int,
@@ -749,16 +759,16 @@ def _range_task(width: int, *msgs: tuple[np.ndarray, np.ndarray]) -> dict[str, A
         else:
             at = np.zeros(0, dtype=np.int64)
         answers.append((mine, at.astype(np.int64)))
-    return {"count": M, "dims": srt[:, 0].astype(np.int8), "signs": _unpack(srt[:, 1:], width),
-            "answers": answers}
+    return {"count": M, "keys": srt, "answers": answers}
 
 
 def _range_count(rr: dict[str, Any]) -> int:
     return int(rr["count"])
 
 
-def _range_block(rr: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    return rr["dims"], rr["signs"]
+def _range_block(rr: dict[str, Any]) -> np.ndarray:
+    """A range's sorted keys (the client unpacks them: a quarter of the bytes of the signs)."""
+    return rr["keys"]
 
 
 def _range_answer(rr: dict[str, Any], i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -833,12 +843,19 @@ class _GroupCoords:
         return out
 
 
-def _assemble_gathered(blocks: Sequence[tuple[np.ndarray, np.ndarray]], finals: Sequence[dict[str, Any]],
+def _assemble_gathered(blocks: Sequence[np.ndarray], finals: Sequence[dict[str, Any]],
                        net: Network, domain: Domain, refine: str | None, seconds: float) -> PolyhedralComplex:
-    """The complex from the ranges (canonical order already) and the units' facet lists."""
-    dims = np.concatenate([b[0] for b in blocks])
-    signs = np.concatenate([b[1] for b in blocks])
-    N = dims.shape[0]
+    """The complex from the ranges' sorted keys (canonical order already) and the units' facet
+    lists."""
+    width = net.num_hidden + domain.num_facets + (net.output_dim if refine is not None else 0)
+    N = sum(b.shape[0] for b in blocks)
+    dims = np.empty(N, dtype=np.int8)
+    signs = np.empty((N, width), dtype=np.int8)
+    a = 0
+    for b in blocks:
+        dims[a : a + b.shape[0]] = b[:, 0]
+        _unpack_into(signs[a : a + b.shape[0]], b[:, 1:])
+        a += b.shape[0]
     counts = np.zeros(N, dtype=np.int64)
     for f in finals:
         counts[f["gids"]] = f["counts"]
