@@ -395,10 +395,11 @@ def _pack_codes(codes: np.ndarray) -> np.ndarray:
     else:
         c = np.zeros((N, 4 * wb), dtype=np.uint8)
         c[:, :w] = codes
-    # four codes (bytes 0..3 of a little-endian word) into one byte, the first in the high bits
+    # four codes b0..b3 (the bytes of a little-endian word v, each < 4) into one byte, b0 in
+    # the high bits: v * (2^30 + 2^20 + 2^10 + 1) mod 2^32 has b0 b1 b2 b3 in bits 30, 28, 26, 24
+    # and only terms below 2^22 under them (no carry reaches bit 24)
     v = c.view("<u4").reshape(N, wb)
-    out = ((v << 6) & 0xC0) | ((v >> 4) & 0x30) | ((v >> 14) & 0x0C) | ((v >> 24) & 0x03)
-    return out.astype(np.uint8)
+    return ((v * np.uint32(0x40100401)) >> np.uint32(24)).astype(np.uint8)
 
 
 # the four signs of every packed byte, as the bytes of one little-endian 32-bit word
