@@ -1,8 +1,10 @@
 """The build on Dask (exactcells.parallel) against one process, and a simulated scaling table.
 
-For each network: the one-process build (``build_complex``), then the same build as Dask tasks on
-a local cluster of two workers (started before the clock; its start-up is reported apart), the
-results compared cell by cell, the speed-up, every process's peak resident memory. The unit
+For each network: the one-process build (``build_complex``) and the same build as Dask tasks on
+a local cluster of two workers, interleaved, medians of ``--repeats=R`` runs (default 3); the
+cluster's start-up and a first tiny build (the workers import exactcells) are outside the clock
+and reported apart; the results compared cell by cell, the speed-up, every process's peak
+resident memory. The unit
 tasks' measured costs are then scheduled (longest first, on the least loaded worker) on 4 to 64
 simulated workers; see ``ASSUMPTIONS`` for how the table extrapolates to 10^8 cells.
 
@@ -10,7 +12,9 @@ Networks: ``3-48-48-1`` (the recipe of bench_large.py, ``default_rng(1)``) is ge
 ``S2_*`` are read from ``../shared/benchmarks/scaling/`` (not in a fresh clone: then they are
 skipped with a message).
 
-    python benchmarks/bench_parallel.py [S2_256 3-48-48-1 ...]     # default: S2_128 3-24-24-1
+    python benchmarks/bench_parallel.py [--repeats=R] [--no-simulation] [S2_256 3-48-48-1 ...]
+    # default: S2_128 3-24-24-1; writes results/parallel-latest.md (parallel.md collects the
+    # runs by hand, with the machine's load)
 """
 
 from __future__ import annotations
@@ -38,12 +42,15 @@ SCALING = next((d / "shared" / "benchmarks" / "scaling" for d in HERE.parents
 
 ASSUMPTIONS = """\
 Assumptions of the simulated table (written down, not measured on a cluster):
+- costs are CPU seconds (a unit task's thread time; the client's plus the busiest worker's for
+  the whole build), so the table does not depend on the machine's load;
 - unit tasks keep the measured cost per cell of this run (seconds of unit work / cells), and a
   10^8-cell complex has the same mix: its unit work is that cost times 10^8;
 - the 10^8-cell build has 32 unit tasks per worker whose sizes follow the measured task-size
   distribution (the measured costs taken cyclically, scaled to the total above), scheduled
   longest first on the least loaded of W workers (so imbalance is the measured one);
-- the merge phase (partition tasks, the key exchange, writing shards) is spread evenly over the
+- the merge phase (of the gathered build: range tasks, the key exchange, the client's gather;
+  writing shards instead is not measured here) is spread evenly over the
   workers: its measured time on 2 workers times 2 / W, scaled by cell count;
 - no network or disk contention, every worker as fast as one of these cores, the first-layer
   planning in the client (seconds here) does not grow with W.
@@ -77,46 +84,92 @@ def _lpt(costs: list[float], workers: int) -> float:
     return max(loads)
 
 
-def run(names: list[str]) -> str:
-    lines = [f"# Dask build vs one process ({datetime.date.today()}, {platform.machine()}, "
-             f"{os.cpu_count()} cores, Python {platform.python_version()})", ""]
-    lines.append("| network | cells | 1 process s | 2 workers s | speed-up | identical | peak RSS MB "
-                 "(client / workers) | load avg before, after |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+def _median(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
+
+
+def run(names: list[str], repeats: int = 3, simulate: bool = True) -> str:
+    t = time.perf_counter()
+    lines = []
     tables = []
     with cluster(2, announce=False) as client:
+        startup = time.perf_counter() - t
+        # the workers' first task imports exactcells: a tiny build, outside the clock too
+        t = time.perf_counter()
+        build_on_cluster(network_from_dict({"layers": [{"W": [[1, 0], [0, 1]], "b": [0, 0]},
+                                                       {"W": [[1, 1]], "b": [0]}]}), client=client)
+        warm = time.perf_counter() - t
+        lines += [f"# Dask build vs one process ({datetime.date.today()}, {platform.machine()}, "
+                  f"{os.cpu_count()} cores, Python {platform.python_version()})", "",
+                  f"Medians of {repeats} runs, one process and 2 workers interleaved. Outside the clock: "
+                  f"starting the local cluster of 2 workers ({startup:.1f} s) and a first tiny build that "
+                  f"makes the workers import exactcells ({warm:.1f} s).", "",
+                  "CPU columns: the one-process build's CPU seconds against the client's plus the busiest "
+                  "worker's during the Dask build (what its wall time would be with every process on a "
+                  "core of its own and no waiting: a load-independent estimate).", "",
+                  "| network | cells | 1 process s | 2 workers s | speed-up | CPU s: 1 process / client + busiest "
+                  "worker | runs (1 / 2) s | identical | peak RSS MB (client / workers) | load avg before, after |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for name in names:
             net = _net(name)
             if net is None:
                 continue
             load0 = os.getloadavg()[0]
-            t = time.perf_counter()
-            K = build_complex(net)
-            one = time.perf_counter() - t
-            t = time.perf_counter()
-            K2 = build_on_cluster(net, client=client)
-            two = time.perf_counter() - t
+            ones: list[float] = []
+            twos: list[float] = []
+            one_cpu: list[float] = []
+            two_cpu: list[float] = []
+            same = True
+            cells = 0
+            for _ in range(repeats):
+                c = time.process_time()
+                t = time.perf_counter()
+                K = build_complex(net)
+                ones.append(time.perf_counter() - t)
+                one_cpu.append(time.process_time() - c)
+                w0 = client.run(time.process_time)
+                c = time.process_time()
+                t = time.perf_counter()
+                K2 = build_on_cluster(net, client=client)
+                twos.append(time.perf_counter() - t)
+                c = time.process_time() - c
+                w1 = client.run(time.process_time)
+                two_cpu.append(c + max(w1[k] - w0[k] for k in w1))
+                same = same and (K.f_vector == K2.f_vector and np.array_equal(K.signs, K2.signs)  # type: ignore[union-attr]
+                                 and np.array_equal(K.facet_csr[1], K2.facet_csr[1]))  # type: ignore[union-attr]
+                cells = K.num_cells
+                del K, K2
             load1 = os.getloadavg()[0]
-            same = (K.f_vector == K2.f_vector and np.array_equal(K.signs, K2.signs)  # type: ignore[union-attr]
-                    and np.array_equal(K.facet_csr[1], K2.facet_csr[1]))  # type: ignore[union-attr]
+            one, two = _median(ones), _median(twos)
+            oc, tc = _median(one_cpu), _median(two_cpu)
             rss = client.run(_maxrss_mb)
-            lines.append(f"| {name} | {K.num_cells} | {one:.1f} | {two:.1f} | {one / two:.2f}x | {same} | "
+            lines.append(f"| {name} | {cells} | {one:.1f} | {two:.1f} | {one / two:.2f}x | "
+                         f"{oc:.1f} / {tc:.1f} = {oc / tc:.2f}x | "
+                         f"{' '.join(f'{x:.1f}' for x in ones)} / {' '.join(f'{x:.1f}' for x in twos)} | {same} | "
                          f"{_maxrss_mb():.0f} / {' '.join(f'{v:.0f}' for v in rss.values())} | "
                          f"{load0:.1f}, {load1:.1f} |")
+            print(lines[-1], flush=True)
+            if not simulate:
+                continue
             # finer tasks (32 per worker) for the simulated table: their measured costs
+            # (CPU seconds: the table must not depend on the machine's load)
             stats: list[dict[str, Any]] = []
-            t = time.perf_counter()
+            w0 = client.run(time.process_time)
+            c = time.process_time()
             build_on_cluster(net, client=client, tasks_per_worker=32, task_stats=stats)
-            fine = time.perf_counter() - t
-            unit_total = sum(s["seconds"] for s in stats)
-            unit_phase = _lpt([s["seconds"] for s in stats], 2)
+            c = time.process_time() - c
+            w1 = client.run(time.process_time)
+            fine = c + max(w1[k] - w0[k] for k in w1)
+            costs = [s["cpu"] for s in stats]
+            unit_total = sum(costs)
+            unit_phase = _lpt(costs, 2)
             merge = max(fine - unit_phase, 0.0)
-            scale = 1e8 / K.num_cells
-            rows = [f"Simulated, from {name} ({len(stats)} unit tasks, {unit_total:.1f} s of unit work, "
-                    f"{merge:.1f} s of the {fine:.1f} s build outside the unit phase on 2 workers):", "",
+            scale = 1e8 / cells
+            rows = [f"Simulated, from {name} ({len(stats)} unit tasks, {unit_total:.1f} CPU s of unit work, "
+                    f"{merge:.1f} of the {fine:.1f} CPU s (client + busiest worker) of the build outside the "
+                    f"unit phase on 2 workers):", "",
                     "| workers | unit phase (this complex) s | predicted 10^8 cells h | unit-phase efficiency |",
                     "|---|---|---|---|"]
-            costs = [s["seconds"] for s in stats]
             for W in (4, 8, 16, 32, 64):
                 ms = _lpt(costs, W)
                 # 10^8 cells: 32 tasks per worker drawn (cyclically) from the measured sizes,
@@ -128,15 +181,19 @@ def run(names: list[str]) -> str:
                 eff = unit_total * scale / (W * ms_big)
                 rows.append(f"| {W} | {ms:.2f} | {pred / 3600:.2f} | {eff:.2f} |")
             tables.append("\n".join(rows) + "\n")
-            print("\n".join(lines[-1:]), flush=True)
     return "\n".join(lines + [""] + tables + ["", ASSUMPTIONS])
 
 
 def main() -> None:
-    names = sys.argv[1:] or ["S2_128", "3-24-24-1"]
-    text = run(names)
+    args = sys.argv[1:]
+    repeats = 3
+    if args and args[0].startswith("--repeats="):
+        repeats = int(args.pop(0).split("=", 1)[1])
+    simulate = "--no-simulation" not in args
+    names = [a for a in args if a != "--no-simulation"] or ["S2_128", "3-24-24-1"]
+    text = run(names, repeats, simulate)
     print(text)
-    out = HERE / "results" / "parallel.md"
+    out = HERE / "results" / "parallel-latest.md"
     from exactcells.io import atomic_write_text
 
     atomic_write_text(out, text + "\n", force=True)

@@ -295,9 +295,18 @@ class Network:
 
     # -- float views ---------------------------------------------------------------------
     def float_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The weights rounded to float64 (a float view; never used by the exact path)."""
-        return [(_float_array(L.W, (L.fan_out, L.fan_in)), _float_array((L.b,), (L.fan_out,)))
-                for L in self.layers]
+        """The weights rounded to float64 (a float view; never used by the exact path).
+        Computed once per network (memoized, read-only arrays: every vertex store of a
+        distributed build's units asks for it)."""
+        memo = self._memo.get("float_layers")
+        if memo is None:
+            memo = [(_float_array(L.W, (L.fan_out, L.fan_in)), _float_array((L.b,), (L.fan_out,)))
+                    for L in self.layers]
+            for W, b in memo:
+                W.setflags(write=False)
+                b.setflags(write=False)
+            self._memo["float_layers"] = memo
+        return list(memo)
 
     def forward_float(self, X: np.ndarray) -> np.ndarray:
         """Float64 forward pass on points ``X`` of shape ``(N, n)``; returns ``(N, m)``."""

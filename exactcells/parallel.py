@@ -4,31 +4,37 @@
 processes (one thread each), or a running cluster (``dask scheduler`` plus ``dask worker``
 processes) at a given address. :func:`build_on_cluster` runs the build as Dask tasks:
 
-1. **Units** (in the client, a short one-process pass): the closures of the regions after the
-   first few neurons (enough for the tasks wanted, at most the first layer); while one is much
-   larger than the rest, it is refined by one more step and split into the closures of its
-   regions (:func:`plan_balanced_units`). Every later cut of a
-   cell depends only on that cell's closure, so each unit refines independently and every cell
-   of a refined unit is a cell of the whole complex (docs/mathematics.md, "Independent units").
-2. **Unit tasks**: a batch of units is refined on a worker, merged locally by sign vector, and
-   its cells are split into ``partitions`` pieces by :func:`exactcells.shards.partition_of`
-   (a fixed hash of the sign vector). Facets are named by their sign vectors.
-3. **Partition tasks**: partition ``p`` merges the ``p``-th pieces of every unit task (cells
-   shared by several units have equal sign vectors and equal faces: they are kept once) and
-   sorts them canonically. Facet references are resolved to ``(shard, local index)`` by a
-   request/answer exchange between partitions, so no task ever holds more than one partition
-   plus the keys it asks about: no process holds the whole complex.
-4. The shards are written by the workers (``out=DIR``, a directory every worker can reach) or
-   gathered into one :class:`~exactcells.complex.PolyhedralComplex` in the client.
+1. **Units** (in the client, milliseconds): the first few neurons cut the domain into enough
+   top cells (:func:`plan_groups`); these are ordered along one axis and cut into groups of
+   about equal estimated work, a few per worker. A unit is the closure of one group's top
+   cells, refined in one pass on a worker (every later cut of a cell depends only on that
+   cell's closure, so units refine independently and every cell of a refined unit is a cell
+   of the whole complex: docs/mathematics.md, "Independent units"). Every cell of the planning
+   complex is *owned* by one unit (the first whose closure has it), and a unit reports only
+   the cells lying in the relative interiors of the planning cells it owns: every cell of the
+   complex is reported exactly once, with no merge by key. Few large units are fastest: a unit
+   pays a fixed cost per remaining neuron.
+2. **Gathered** (no ``out``): splitters sampled from every unit's keys cut the canonical order
+   (dimension, sign vector) into ranges; range task ``p`` sorts its cells and tells every unit
+   the rank of each cell it sent and of each facet it asked about (its facets owned by other
+   units); each unit writes its facet lists in global indices; the client concatenates the
+   ranges and places the facet lists. Exact vertex coordinates stay lazy, as in the
+   one-process build: rebuilt from the units' vertex stores (creation records) when asked.
+3. **Sharded** (``out=DIR``, a directory every worker can reach): each unit splits its cells
+   into ``partitions`` pieces by :func:`exactcells.shards.partition_of` (a fixed hash of the
+   sign vector), facets named by sign vector; partition ``p`` sorts the ``p``-th pieces
+   canonically, facet references are resolved to ``(shard, local index)`` by a request/answer
+   exchange between partitions, and the workers write their shards (with the exact
+   coordinates of their vertices). No task holds more than one partition plus the keys it
+   asks about: no process holds the whole complex.
 
-The result does not depend on the number of workers, the units, the batches or the order in
-which tasks finish: the gathered complex is byte-identical to :func:`exactcells.build_complex`,
-and the shard files to :func:`exactcells.shards.write_shards` of it. A worker lost in the middle
-is handled by Dask (its tasks are recomputed elsewhere). ``max_cells`` is exact: every unit
-counts the cells in the relative interior of its top cell, which no other unit has; their sum
-only grows as units finish and is a lower bound of the total, so the build stops as soon as it
-passes ``max_cells`` (and otherwise the final count decides), exactly when the one-process
-build stops.
+The result does not depend on the number of workers, the units or the order in which tasks
+finish: the gathered complex is identical to :func:`exactcells.build_complex`'s (coordinates
+included), and the shard files byte-identical to :func:`exactcells.shards.write_shards` of it.
+A worker lost in the middle is handled by Dask (its tasks are recomputed elsewhere).
+``max_cells`` is exact: the units' owned counts add up to the number of cells, so their sum
+only grows as units finish, is a lower bound of the total, and the build stops as soon as it
+passes ``max_cells`` (the final sum decides otherwise), exactly when the one-process build stops.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,18 +55,20 @@ import numpy as np
 
 from .build import (
     Lattice,
-    WorkUnit,
     _check_domain,
-    _closure_lattice,
+    _check_limit,
+    _closure,
     _num_columns,
     _refine,
     _schedule,
+    _sublattice,
     domain_lattice,
     output_refinement,
 )
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import CellLimitExceeded, DependencyMissingError, InvalidArgumentError
+from .kernel import VertexStore
 from .network import Network
 from .processes import single_threaded_children
 from .shards import (
@@ -71,7 +80,6 @@ from .shards import (
     closure_volume,
     fetch_cells,
     fetch_requests,
-    gather_shards,
     load_shard,
     load_sharded,
     partition_of,
@@ -86,7 +94,7 @@ from .shards import (
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["cluster", "build_on_cluster", "certify_on_cluster", "plan_balanced_units", "DEFAULT_PARTITIONS",
+__all__ = ["cluster", "build_on_cluster", "certify_on_cluster", "plan_groups", "DEFAULT_PARTITIONS",
            "AUTO_DASK_BYTES", "estimate_cells", "estimate_memory", "auto_jobs"]
 
 DEFAULT_PARTITIONS = 8
@@ -171,11 +179,25 @@ def _require_distributed() -> None:
         ) from e
 
 
+def _worker_environ() -> dict[str, Any]:
+    """The environment Dask's nannies give the local workers, without ``MALLOC_TRIM_THRESHOLD_``:
+    setting it (Dask's default, 64 KiB) turns off glibc's adaptive mmap threshold, so every
+    large numpy temporary is a fresh mmap and page faults: the build ran 2-3 times slower
+    (measured on a unit of 3-48-48-1, 2026-12-01). BLAS stays single-threaded (one thread per
+    worker process)."""
+    import dask
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return env
+
+
 @contextlib.contextmanager
 def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = True) -> Iterator[Client]:
     """A Dask client: on a running cluster at ``scheduler``, else on a local cluster of ``jobs``
     worker processes (127.0.0.1 only, one thread each). The dashboard's address goes to stderr."""
     _require_distributed()
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is None and jobs < 1:
@@ -189,7 +211,9 @@ def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = Tru
     else:
         # silence_logs: a failed task's exception (e.g. a FormatError naming a damaged shard)
         # reaches the client, which raises it; the workers' error log would repeat it with a traceback
-        with single_threaded_children():
+        # no statistical profiler in the workers (it samples the task's stack every 10 ms)
+        with single_threaded_children(), dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(),
+                                                          "distributed.worker.profile.enabled": False}):
             local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                                  dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
         client = Client(local)
@@ -212,10 +236,6 @@ def _workers(client: Client) -> int:
 
 # -- units --------------------------------------------------------------------------------
 
-def _copy(lat: Lattice) -> Lattice:
-    return lat.detach()
-
-
 def _live(L: Lattice) -> Lattice:
     """``L`` without cells the engine dropped but did not yet remove (an engine whose argmax
     refinement drops cells in place has ``Lattice.compact``; this one has none)."""
@@ -223,55 +243,123 @@ def _live(L: Lattice) -> Lattice:
     return compact() if compact is not None else L
 
 
-def _split_unit(unit: WorkUnit, net: Network, ro: str | None) -> list[WorkUnit]:
-    lat = _live(_refine(_copy(unit.lattice), net, ro, unit.start, unit.start + 1))
-    return [WorkUnit(unit.start + 1, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
+@dataclass(frozen=True, slots=True)
+class UnitGroup:
+    """One unit task of the distributed build: the closure of a group of top cells of the
+    complex after the first ``start`` steps (one lattice, refined in one pass), and the sign
+    rows, in the planning columns (:func:`_planning_columns`), of the cells of that complex
+    whose refinement this unit *owns* (reports; the other units' copies are dropped).
+
+    The worker rebuilds the planning complex itself (a few cuts of the domain: deterministic,
+    milliseconds) and takes the closure of the top cells at positions ``tops`` of its
+    ``by_dim[n]``: nothing but these small arrays is shipped, and the unit's vertex store has
+    the domain's vertices as its only roots (no exact coordinates are computed to plan)."""
+
+    start: int
+    tops: np.ndarray  # positions in by_dim[n] of the planning complex
+    owned: np.ndarray  # uint8 (k, planning columns): sign codes of the owned planning cells
+    cost: float  # the planning's estimate (scheduling only)
 
 
-def plan_balanced_units(net: Network, domain: Domain, refine: str | None, min_units: int,
-                        max_splits: int = 256) -> list[WorkUnit]:
-    """Independent units for about ``min_units`` tasks: the closed regions after the fewest
-    first steps that give at least ``min_units`` of them (whole first layer at most); then, while
-    one unit is much larger (in cells) than the mean, the largest is refined by one more step and
-    replaced by the closures of its regions.
+def _planning_lattice(net: Network, domain: Domain, refine: str | None, start: int,
+                      max_cells: int | None = None) -> Lattice:
+    lat = domain_lattice(domain, _num_columns(net, refine), net)
+    _check_limit(lat.num_cells(), max_cells, "the domain's face lattice has")
+    return _refine(lat, net, refine, 0, start, max_cells=max_cells)
 
-    Few large units are much cheaper than many small ones: every unit pays a fixed cost per
-    remaining step (profiled: with one unit per first-layer region, the units' total work was
-    4.5 times the one-process build on 3-16-16-1)."""
+
+def _estimates(lat: Lattice, net: Network, rest: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Float positions (centroids) and costs ``(1 + c)^n`` of the top cells, ``c`` the
+    first-layer hyperplanes of rows ``rest`` crossing the cell, from the float values the vertex
+    store carries (coordinates, or the first layer's pre-activations): scheduling only."""
+    n = lat.n
+    tops = lat.ids(n)
+    verts = lat.ids(0)
+    store = lat.store
+    cent = np.zeros((tops.size, n))
+    cost = np.ones(tops.size)
+    if store.layer > 0 or not verts.size:
+        cent[:, 0] = np.arange(tops.size)
+        return cent, cost
+    Z = np.asarray(store.Z[lat.cvid[verts]], dtype=np.float64)
+    W0, b0 = net.float_layers()[0]
+    with np.errstate(all="ignore"):
+        if store.layer < 0:
+            X, V = Z, Z @ W0[list(rest)].T + b0[list(rest)]
+        else:
+            X = np.linalg.lstsq(W0, (Z - b0).T, rcond=None)[0].T if W0.shape[0] >= n else \
+                np.zeros((Z.shape[0], n))
+            V = Z[:, list(rest)]
+    X = np.nan_to_num(X)
+    vrow = np.full(lat.num_cells() + 1, -1, dtype=np.int64)
+    vrow[verts] = np.arange(verts.size, dtype=np.int64)
+    for i, t in enumerate(tops.tolist()):
+        vs = vrow[np.asarray(_closure(lat, [t]), dtype=np.int64)]
+        vs = vs[vs >= 0]
+        cent[i] = X[vs].mean(axis=0)
+        crossing = int(np.count_nonzero((V[vs] > 0).any(axis=0) & (V[vs] < 0).any(axis=0)))
+        cost[i] = float(1 + crossing) ** n
+    return cent, cost
+
+
+def plan_groups(net: Network, domain: Domain, refine: str | None, groups: int,
+                max_cells: int | None = None, tops_per_group: int = 64,
+                max_planning_cells: int = 50_000) -> list[UnitGroup]:
+    """About ``groups`` independent units of roughly equal work.
+
+    The client cuts the first neurons (plain cuts only) until there are ``tops_per_group``
+    top cells per group wanted (or the planning complex has ``max_planning_cells`` cells).
+    The top cells are ordered along the axis of widest spread of their centroids and cut into
+    contiguous groups of equal estimated cost (:func:`_estimates`; the estimate only
+    schedules, the result does not depend on it). A group's unit is the closure of its top
+    cells; a cell of the planning complex in several closures is *owned* by the first group
+    that has it, so every cell of the whole complex is reported by exactly one unit: the one
+    owning the cell of the planning complex whose relative interior contains it, named by its
+    sign entries in the planning columns (docs/mathematics.md, "Independent units").
+    """
     sched = _schedule(net, refine)
     total = len(sched)
-    first = sum(1 for item in sched if item.layer == 0) if len(net.layers) > 1 else 0
-    lat = domain_lattice(domain, _num_columns(net, refine), net)
+    lat = _planning_lattice(net, domain, refine, 0, max_cells)
+    n = lat.n
     start = 0
-    while start < first and len(lat.by_dim[lat.n]) < min_units:
-        _refine(lat, net, refine, start, start + 1)
+    while (groups > 1 and start < total and sched[start].kind == "cut"
+           and len(lat.by_dim[n]) < groups * tops_per_group and lat.num_cells() < max_planning_cells):
+        _refine(lat, net, refine, start, start + 1, max_cells=max_cells)
         start += 1
-    units = [WorkUnit(start, _closure_lattice(lat, top)) for top in lat.by_dim[lat.n]]
-    for _ in range(max_splits):
-        sizes = [u.lattice.num_cells() if u.start < total else -1 for u in units]
-        big = int(np.argmax(sizes))
-        if sizes[big] < 0:
-            break
-        mean = sum(max(x, 0) for x in sizes) / len(sizes)
-        if len(units) >= min_units and sizes[big] <= 4 * mean:
-            break
-        units[big : big + 1] = _split_unit(units[big], net, refine)
-    return units
-
-
-def _batches(units: Sequence[WorkUnit], count: int) -> list[list[WorkUnit]]:
-    """Contiguous batches of roughly equal size (in cells of the units)."""
-    count = max(1, min(count, len(units)))
-    cost = np.cumsum([u.lattice.num_cells() for u in units], dtype=np.float64)
-    cuts = np.searchsorted(cost, cost[-1] * np.arange(1, count) / count, side="left")
-    out: list[list[WorkUnit]] = []
+    tops = lat.ids(n)
+    G = max(1, min(groups, tops.size))
+    rest = [item.rows[0] for item in sched[start:] if item.layer == 0 and item.kind == "cut"]
+    cent, cost = _estimates(lat, net, rest)
+    axis = int(np.argmax(np.ptp(cent, axis=0))) if tops.size else 0
+    order = np.argsort(cent[:, axis], kind="stable")
+    cum = np.cumsum(cost[order])
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, G) / G, side="left").tolist() + [tops.size]
+    members: list[np.ndarray] = []
     a = 0
-    for c in list(cuts.tolist()) + [len(units)]:
-        b = max(int(c), a + 1) if c < len(units) else len(units)
-        if b > a:
-            out.append(list(units[a:b]))
-            a = b
+    for g, c in enumerate(cuts):
+        b = min(max(int(c), a + 1), tops.size - (G - 1 - g))  # every group non-empty
+        members.append(np.sort(order[a:b]))
+        a = b
+    owner = np.full(lat.num_cells() + 1, G, dtype=np.int64)
+    closures = []
+    for g, mem in enumerate(members):
+        cl = np.asarray(_closure(lat, tops[mem].tolist()), dtype=np.int64)
+        owner[cl] = np.minimum(owner[cl], g)
+        closures.append(cl)
+    cols = _planning_columns(net, refine, start, lat.ncut, domain.num_facets)
+    out = []
+    for g, (mem, cl) in enumerate(zip(members, closures)):
+        mine = cl[owner[cl] == g]
+        owned = np.ascontiguousarray(lat.sig[mine][:, cols]).view(np.uint8)
+        out.append(UnitGroup(start, mem.astype(np.int64), owned, float(cost[mem].sum())))
     return out
+
+
+def _unit_lattice(group: UnitGroup, net: Network, domain: Domain, refine: str | None) -> Lattice:
+    """The closure of the group's top cells in the planning complex (rebuilt here)."""
+    lat = _planning_lattice(net, domain, refine, group.start)
+    tops = lat.ids(lat.n)[group.tops]
+    return _sublattice(lat, _closure(lat, tops.tolist()))[0]
 
 
 # -- tasks (run on the workers) -----------------------------------------------------------
@@ -295,56 +383,70 @@ def _pack(signs: np.ndarray) -> np.ndarray:
     """Sign vectors packed 2 bits per entry, ``s + 1`` in {0, 1, 2}, four entries per byte, the
     first in the high bits (padding 0): byte order of the packed rows is the canonical order of
     the sign vectors, and equal rows are equal sign vectors. A quarter of the int8 rows."""
-    N, w = signs.shape
+    return _pack_codes(np.asarray(signs, dtype=np.int8) + np.int8(1))
+
+
+def _pack_codes(codes: np.ndarray) -> np.ndarray:
+    """:func:`_pack` of the sign codes ``s + 1`` (the build's ``Lattice.sig`` entries)."""
+    N, w = codes.shape
     wb = (w + 3) // 4
-    codes = np.zeros((N, 4 * wb), dtype=np.uint8)
-    codes[:, :w] = signs.astype(np.int16) + 1
-    c = codes.reshape(N, wb, 4)
-    return (c[:, :, 0] << 6) | (c[:, :, 1] << 4) | (c[:, :, 2] << 2) | c[:, :, 3]
+    if w == 4 * wb and codes.dtype == np.uint8 and codes.flags.c_contiguous:
+        c = codes
+    else:
+        c = np.zeros((N, 4 * wb), dtype=np.uint8)
+        c[:, :w] = codes
+    # four codes b0..b3 (the bytes of a little-endian word v, each < 4) into one byte, b0 in
+    # the high bits: v * (2^30 + 2^20 + 2^10 + 1) mod 2^32 has b0 b1 b2 b3 in bits 30, 28, 26, 24
+    # and only terms below 2^22 under them (no carry reaches bit 24)
+    v = c.view("<u4").reshape(N, wb)
+    return ((v * np.uint32(0x40100401)) >> np.uint32(24)).astype(np.uint8)
+
+
+# the four signs of every packed byte, as the bytes of one little-endian 32-bit word
+_UNPACKED = np.array([[((b >> (6 - 2 * k)) & 3) - 1 for k in range(4)] for b in range(256)],
+                     dtype=np.int8).view("<u4").reshape(256)
 
 
 def _unpack(packed: np.ndarray, w: int) -> np.ndarray:
     """The int8 sign vectors of :func:`_pack`'s rows."""
+    out = np.empty((packed.shape[0], w), dtype=np.int8)
+    _unpack_into(out, packed)
+    return out
+
+
+def _unpack_into(out: np.ndarray, packed: np.ndarray) -> None:
+    """Write the sign vectors of the packed rows into the int8 rows ``out`` (one table lookup
+    of a 32-bit word per packed byte)."""
     N, wb = packed.shape
-    codes = np.empty((N, wb, 4), dtype=np.uint8)
-    for k in range(4):
-        codes[:, :, k] = (packed >> (6 - 2 * k)) & 3
-    return (codes.reshape(N, 4 * wb)[:, :w].astype(np.int8) - np.int8(1)).astype(np.int8)
+    out[:] = _UNPACKED[packed].view(np.int8).reshape(N, 4 * wb)[:, : out.shape[1]]
 
 
-def _unit_task(units: Sequence[WorkUnit], net: Network, refine: str | None, m: int, partitions: int,
+def _unit_task(group: UnitGroup, net: Network, domain: Domain, refine: str | None, partitions: int,
                max_cells: int | None) -> dict[str, Any]:
-    """Refine a batch of units; return its cells split into ``partitions`` pieces and the number
-    of cells in the relative interiors of the units' top cells (no other unit has them)."""
-    t0 = time.perf_counter()
-    parts: list[Lattice] = []
-    interior = 0
-    for u in units:
-        try:
-            lat = _live(_refine(_copy(u.lattice), net, refine, u.start, max_cells=max_cells))
-        except CellLimitExceeded:
-            raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
-                                    "cells (stopped while cutting it by the neurons)") from None
-        cols = _planning_columns(net, refine, u.start, lat.ncut, m)
-        top = u.lattice.sig[u.lattice.by_dim[lat.n][0], cols]
-        interior += int(np.count_nonzero(np.all(lat.sig[: lat.num_cells(), cols] == top, axis=1)))
-        parts.append(lat)
-    cells = sum(L.num_cells() for L in parts)
-    # no local merge: the partition tasks drop the duplicates (cheaper than merge_units here)
+    """Refine one unit; return the cells it owns split into ``partitions`` pieces (by the hash
+    of their sign vectors), facets named by sign vector."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    try:
+        L = _live(_refine(_unit_lattice(group, net, domain, refine), net, refine, group.start,
+                          max_cells=max_cells))
+    except CellLimitExceeded:
+        raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
+                                "cells (stopped while cutting it by the neurons)") from None
+    N = L.num_cells()
+    m = domain.num_facets
+    own = _owned(L, _planning_columns(net, refine, group.start, L.ncut, m), group.owned)
     pieces: list[list[Piece]] = [[] for _ in range(partitions)]
-    while parts:
-        L = parts.pop(0)
-        for p, piece in enumerate(_lattice_pieces(L, net, m, partitions)):
-            if piece[0].shape[0]:
-                pieces[p].append(piece)
-        del L
-    return {"pieces": pieces, "interior": interior, "seconds": time.perf_counter() - t0,
-            "cells": cells, "units": len(units)}
+    for p, piece in enumerate(_lattice_pieces(L, own, net, m, partitions)):
+        if piece[0].shape[0]:
+            pieces[p].append(piece)
+    return {"pieces": pieces, "owned": int(np.count_nonzero(own)), "seconds": time.perf_counter() - t0,
+            "cpu": time.thread_time() - c0, "cells": N, "units": 1}
 
 
-def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[Piece]:
-    """The cells of a refined unit split by partition, facets named by their packed sign
-    vectors (:func:`_pack`) and their partitions."""
+def _lattice_pieces(L: Lattice, own: np.ndarray, net: Network, m: int, partitions: int) -> list[Piece]:
+    """The cells of a refined unit that it owns, split by partition, facets named by their packed
+    sign vectors (:func:`_pack`) and their partitions; the exact coordinates of the owned
+    vertices (the shard files hold them)."""
     N = L.num_cells()
     signs = L.sig[:N][:, _canonical_columns(net, L.ncut, m)] - np.int8(1)
     dims = np.asarray(L.dim, dtype=np.int8)
@@ -355,7 +457,7 @@ def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[P
     counts = np.diff(starts)
     pieces: list[Piece] = []
     for p in range(partitions):
-        ids = np.flatnonzero(part == p)
+        ids = np.flatnonzero((part == p) & own)
         c = counts[ids]
         ptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
         np.cumsum(c, out=ptr[1:])
@@ -366,10 +468,6 @@ def _lattice_pieces(L: Lattice, net: Network, m: int, partitions: int) -> list[P
         pieces.append((dims[ids], packed[ids], ptr, packed[fac], part[fac].astype(np.int32),
                        np.searchsorted(ids, vid), verts))
     return pieces
-
-
-def _stats(r: dict[str, Any]) -> dict[str, Any]:
-    return {k: r[k] for k in ("interior", "seconds", "cells", "units")}
 
 
 def _piece(r: dict[str, Any], p: int) -> list[Piece]:
@@ -487,6 +585,304 @@ def _write_shard(shard: Shard, path: str, p: int, partitions: int, n: int) -> tu
     return shard.f_vector(n)
 
 
+# -- the gathered build: tasks ---------------------------------------------------------------
+#
+# Every cell is reported once, by the unit that owns it. Its global index (canonical order: by
+# dimension, then sign vector) comes from *range* partitions: splitters sampled from every
+# unit's keys cut the canonical order into P ranges; range task p sorts the keys of its range
+# and gives every unit the rank of each key it sent (its own cells) or asked about (facets owned
+# by another unit). Each unit then writes its cells' facet lists in global indices, and the
+# client only concatenates the ranges (dimensions and sign vectors, already in canonical order)
+# and places the facet lists.
+
+def _keys(dims: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Rows ``(dim, packed sign codes)``: their byte order is the canonical order."""
+    packed = _pack_codes(codes)
+    keys = np.empty((packed.shape[0], packed.shape[1] + 1), dtype=np.uint8)
+    keys[:, 0] = dims.astype(np.uint8)
+    keys[:, 1:] = packed
+    return keys
+
+
+def _take_columns(A: np.ndarray, cols: Sequence[int], width: int | None = None) -> np.ndarray:
+    """``A[:, cols]`` as uint8, copied by runs of consecutive columns (numpy's fancy indexing
+    of int8 columns is many times slower), zero-padded on the right to ``width`` columns."""
+    out = np.zeros((A.shape[0], max(len(cols), width or 0)), dtype=np.uint8)
+    i = 0
+    while i < len(cols):
+        j = i + 1
+        while j < len(cols) and cols[j] == cols[j - 1] + 1:
+            j += 1
+        out[:, i:j] = A[:, cols[i] : cols[i] + (j - i)]
+        i = j
+    return out
+
+
+def _canonical_keys(L: Lattice, net: Network, m: int) -> np.ndarray:
+    """:func:`_keys` of the cells of ``L``: ``(dim, packed canonical sign codes)``."""
+    N = L.num_cells()
+    cols = _canonical_columns(net, L.ncut, m)
+    wb = (len(cols) + 3) // 4
+    c = _take_columns(L.sig[:N], cols, 4 * wb)
+    keys = np.empty((N, wb + 1), dtype=np.uint8)
+    keys[:, 0] = np.asarray(L.dim, dtype=np.uint8)
+    keys[:, 1:] = _pack_codes(c)
+    return keys
+
+
+def _owned(L: Lattice, cols: Sequence[int], owned: np.ndarray) -> np.ndarray:
+    """Which cells of ``L`` the unit owns: their sign codes in the planning columns ``cols``
+    are a row of ``owned`` (compared as base-3 integers when they fit 63 bits)."""
+    N = L.num_cells()
+    rows = _take_columns(L.sig[:N], cols)
+    if len(cols) > 39:
+        return _member(rows, owned)
+    powers = 3 ** np.arange(len(cols), dtype=np.int64)
+    return np.isin(rows.astype(np.int64) @ powers, owned.astype(np.int64) @ powers)
+
+
+def _member(rows: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Whether each row of ``rows`` (uint8) is a row of ``table``."""
+    if not table.shape[0] or not rows.shape[0]:
+        return np.zeros(rows.shape[0], dtype=bool)
+    tv = np.sort(_void(table))
+    qv = _void(rows)
+    at = np.minimum(np.searchsorted(tv, qv), tv.shape[0] - 1)
+    return np.asarray(tv[at] == qv, dtype=bool)
+
+
+def _group_task(group: UnitGroup, net: Network, domain: Domain, refine: str | None,
+                max_cells: int | None) -> dict[str, Any]:
+    """Refine one unit; its cells' canonical keys, which it owns, its facet lists, and its
+    vertex store (floats dropped: exact coordinates stay rebuildable from it)."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    try:
+        L = _live(_refine(_unit_lattice(group, net, domain, refine), net, refine, group.start,
+                          max_cells=max_cells))
+    except CellLimitExceeded:
+        raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
+                                "cells (stopped while cutting it by the neurons)") from None
+    N = L.num_cells()
+    m = domain.num_facets
+    own = _owned(L, _planning_columns(net, refine, group.start, L.ncut, m), group.owned)
+    dims = np.asarray(L.dim, dtype=np.int8)
+    keys = _canonical_keys(L, net, m)
+    indptr, flat = L.facet_csr()
+    vcells = np.flatnonzero(own & (dims == 0))
+    vids = L.cvid[vcells]
+    store = L.store
+    store.release_floats()
+    return {"keys": keys, "own": own, "indptr": indptr, "flat": flat, "vcells": vcells, "vids": vids,
+            "store": store, "owned": int(np.count_nonzero(own)), "cells": N, "units": 1,
+            "seconds": time.perf_counter() - t0, "cpu": time.thread_time() - c0}
+
+
+def _group_stats(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: r[k] for k in ("owned", "seconds", "cpu", "cells", "units")}
+
+
+def _sample(r: dict[str, Any], size: int = 2048) -> tuple[np.ndarray, float]:
+    """Evenly spaced keys of the owned cells, and the number of cells each stands for."""
+    ids = np.flatnonzero(r["own"])
+    if not ids.size:
+        return r["keys"][:0], 0.0
+    pick = ids[np.linspace(0, ids.size - 1, min(size, ids.size)).astype(np.int64)]
+    return r["keys"][pick], ids.size / pick.size
+
+
+def _splitters(P: int, *samples: tuple[np.ndarray, float]) -> np.ndarray:
+    """``P - 1`` keys cutting the canonical order into ranges of about equal cell counts."""
+    rows = [s for s, _ in samples if s.shape[0]]
+    if P <= 1 or not rows:
+        width = samples[0][0].shape[1] if samples else 1
+        return np.zeros((0, width), dtype=np.uint8)
+    keys = np.concatenate(rows)
+    weight = np.concatenate([np.full(s.shape[0], w) for s, w in samples if s.shape[0]])
+    order = np.argsort(_void(keys), kind="stable")
+    cum = np.cumsum(weight[order])
+    at = np.searchsorted(cum, cum[-1] * np.arange(1, P) / P, side="left")
+    return np.ascontiguousarray(keys[order][np.minimum(at, keys.shape[0] - 1)])
+
+
+def _range_of(keys: np.ndarray, splitters: np.ndarray) -> np.ndarray:
+    if not splitters.shape[0]:
+        return np.zeros(keys.shape[0], dtype=np.int64)
+    return np.searchsorted(_void(splitters), _void(keys), side="right").astype(np.int64)
+
+
+def _route(r: dict[str, Any], splitters: np.ndarray) -> dict[str, Any]:
+    """Which range each owned cell, and each facet of one owned by another unit, falls in; the
+    keys to send to every range task."""
+    own = r["own"]
+    keys = r["keys"]
+    oid = np.flatnonzero(own)
+    indptr, flat = r["indptr"], r["flat"]
+    c = np.diff(indptr)[oid]
+    pos = np.repeat(indptr[oid], c) + (np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))
+    fac = flat[pos]
+    need = np.unique(fac[~own[fac]])
+    opart = _range_of(keys[oid], splitters)
+    npart = _range_of(keys[need], splitters)
+    P = splitters.shape[0] + 1
+    msgs = [(keys[oid[opart == p]], keys[need[npart == p]]) for p in range(P)]
+    return {"oid": oid, "opart": opart, "need": need, "npart": npart, "msgs": msgs}
+
+
+def _msg(route: dict[str, Any], p: int) -> tuple[np.ndarray, np.ndarray]:
+    return route["msgs"][p]
+
+
+def _range_task(width: int, *msgs: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """Sort one range's keys (each cell comes from exactly one unit); answer every unit with the
+    ranks of the keys it sent and of those it asked about."""
+    wb = (width + 3) // 4
+    own = [mg[0] for mg in msgs]
+    keys = np.concatenate(own) if own else np.zeros((0, wb + 1), np.uint8)
+    M = keys.shape[0]
+    kv = _void(keys)
+    order = np.argsort(kv, kind="stable")
+    rank = np.empty(M, dtype=np.int64)
+    rank[order] = np.arange(M, dtype=np.int64)
+    srt = keys[order]
+    if M > 1 and not (srt[1:] != srt[:-1]).any(axis=1).all():
+        raise RuntimeError("a cell was reported by two units (internal error)")
+    sv = _void(srt)
+    answers = []
+    a = 0
+    for ok, nk in msgs:
+        mine = rank[a : a + ok.shape[0]]
+        a += ok.shape[0]
+        if nk.shape[0]:
+            qv = _void(nk)
+            at = np.minimum(np.searchsorted(sv, qv), max(M - 1, 0))
+            if not M or not (sv[at] == qv).all():
+                raise RuntimeError("a facet is missing from its range (internal error)")
+        else:
+            at = np.zeros(0, dtype=np.int64)
+        answers.append((mine, at.astype(np.int64)))
+    return {"count": M, "keys": srt, "answers": answers}
+
+
+def _range_count(rr: dict[str, Any]) -> int:
+    return int(rr["count"])
+
+
+def _range_block(rr: dict[str, Any]) -> np.ndarray:
+    """A range's sorted keys (the client unpacks them: a quarter of the bytes of the signs)."""
+    return rr["keys"]
+
+
+def _range_answer(rr: dict[str, Any], i: int) -> tuple[np.ndarray, np.ndarray]:
+    return rr["answers"][i]
+
+
+def _final_task(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
+                *answers: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """A unit's owned cells in global indices: their facet lists (each in canonical order) and
+    its vertices' records."""
+    offs = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(counts, dtype=np.int64), out=offs[1:])
+    total = int(offs[-1])
+    own, indptr, flat = r["own"], r["indptr"], r["flat"]
+    oid, opart, need, npart = route["oid"], route["opart"], route["need"], route["npart"]
+    gid = np.full(own.shape[0], -1, dtype=np.int64)
+    for p, (mine, asked) in enumerate(answers):
+        gid[oid[opart == p]] = offs[p] + mine
+        gid[need[npart == p]] = offs[p] + asked
+    c = np.diff(indptr)[oid]
+    F = int(c.sum())
+    pos = np.repeat(indptr[oid], c) + (np.arange(F, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))
+    fg = gid[flat[pos]]
+    if F and fg.min() < 0:
+        raise RuntimeError("a facet has no global index (internal error)")
+    owner = np.repeat(np.arange(oid.shape[0], dtype=np.int64), c)
+    if F and (oid.shape[0] + 1) * (total + 1) < 2**62:  # one int64 sort: facets ascending per cell
+        fg = np.sort(owner * (total + 1) + fg) % (total + 1)
+    elif F:  # pragma: no cover - beyond 2^62
+        fg = fg[np.lexsort((fg, owner))]
+    return {"gids": gid[oid], "counts": c, "facets": fg, "vgids": gid[r["vcells"]], "vids": r["vids"],
+            "store": _store_records(r["store"])}
+
+
+def _store_records(store: VertexStore) -> dict[str, Any]:
+    """What a vertex store needs to rebuild exact coordinates: its vertices' creation records
+    and its exact ones (a store pickles its network and float constants too: megabytes)."""
+    k = store.size
+    return {"n": store.n, "size": k, "pa": store.pa[:k].copy(), "pb": store.pb[:k].copy(),
+            "fn": store.fn[:k].copy(), "fns": list(store.fns), "exact": dict(store.exact)}
+
+
+def _store_from_records(rec: dict[str, Any], net: Network) -> VertexStore:
+    store = VertexStore(net, rec["n"], cap=1)
+    store.release_floats()
+    store.size = rec["size"]
+    store.pa, store.pb, store.fn = rec["pa"], rec["pb"], rec["fn"]
+    store.fns = rec["fns"]
+    store.exact = rec["exact"]
+    return store
+
+
+class _GroupCoords:
+    """The exact coordinates of the gathered complex's vertices, rebuilt when first asked for
+    from the records of the units' vertex stores (vertex ``i`` is ``vids[i]`` of store
+    ``unit[i]``)."""
+
+    def __init__(self, net: Network, records: Sequence[dict[str, Any]], unit: np.ndarray, vids: np.ndarray) -> None:
+        self.net = net
+        self.records = list(records)
+        self.unit = unit
+        self.vids = vids
+
+    def __call__(self) -> list[tuple[int, ...]]:
+        out: list[tuple[int, ...]] = [()] * self.unit.shape[0]
+        for i, rec in enumerate(self.records):
+            sel = np.flatnonzero(self.unit == i)
+            store = _store_from_records(rec, self.net)
+            if sel.size:
+                for j, h in zip(sel.tolist(), store.exact_coords(self.vids[sel].tolist())):
+                    out[j] = h
+        return out
+
+
+def _assemble_gathered(blocks: Sequence[np.ndarray], finals: Sequence[dict[str, Any]],
+                       net: Network, domain: Domain, refine: str | None, seconds: float) -> PolyhedralComplex:
+    """The complex from the ranges' sorted keys (canonical order already) and the units' facet
+    lists."""
+    width = net.num_hidden + domain.num_facets + (net.output_dim if refine is not None else 0)
+    N = sum(b.shape[0] for b in blocks)
+    dims = np.empty(N, dtype=np.int8)
+    signs = np.empty((N, width), dtype=np.int8)
+    a = 0
+    for b in blocks:
+        dims[a : a + b.shape[0]] = b[:, 0]
+        _unpack_into(signs[a : a + b.shape[0]], b[:, 1:])
+        a += b.shape[0]
+    counts = np.zeros(N, dtype=np.int64)
+    for f in finals:
+        counts[f["gids"]] = f["counts"]
+    indptr = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(int(indptr[-1]), dtype=np.int64)
+    for f in finals:
+        c = f["counts"]
+        F = int(c.sum())
+        if F:
+            pos = np.repeat(indptr[f["gids"]], c) + (np.arange(F, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))
+            indices[pos] = f["facets"]
+    f0 = int(np.count_nonzero(dims == 0))
+    unit = np.full(f0, -1, dtype=np.int64)
+    vids = np.zeros(f0, dtype=np.int64)
+    for i, f in enumerate(finals):
+        unit[f["vgids"]] = i
+        vids[f["vgids"]] = f["vids"]
+    if f0 and unit.min() < 0:
+        raise RuntimeError("a vertex has no unit (internal error)")
+    return PolyhedralComplex(
+        network=net, domain=domain, with_output=refine is not None, output_refinement=refine,
+        dims=dims, signs=signs, facet_indptr=indptr, facet_indices=indices,
+        vertex_coords=_GroupCoords(net, [f["store"] for f in finals], unit, vids), build_seconds=seconds)
+
+
 # -- the build ------------------------------------------------------------------------------
 
 def build_on_cluster(
@@ -501,18 +897,22 @@ def build_on_cluster(
     out: str | Path | None = None,
     force: bool = False,
     progress: bool = False,
-    tasks_per_worker: int = 4,
+    tasks_per_worker: int = 1,
     task_stats: list[dict[str, Any]] | None = None,
 ) -> PolyhedralComplex | ShardedComplex:
     """The complex of ``net`` on ``domain``, computed as Dask tasks on ``client``'s cluster.
 
-    Without ``out`` the shards are gathered into one :class:`PolyhedralComplex`, identical to
-    :func:`exactcells.build_complex`'s. With ``out`` the workers write the shards into that
-    directory (which they must all reach), the client writes the index last, and the result is
-    the lazily opened :class:`~exactcells.shards.ShardedComplex`. ``task_stats``, when given,
-    receives one record per unit task (its seconds, cells, units and interior cells).
-    ``partitions``: the shards of ``out`` (default :data:`DEFAULT_PARTITIONS`); without ``out``
-    only an internal choice (default: one per worker; the result is the same for every value).
+    Without ``out`` the result is gathered into one :class:`PolyhedralComplex`, identical to
+    :func:`exactcells.build_complex`'s (its exact vertex coordinates are rebuilt when first
+    asked for, from the units' vertex stores, as the one-process build's are). With ``out`` the
+    workers write the shards into that directory (which they must all reach), the client writes
+    the index last, and the result is the lazily opened
+    :class:`~exactcells.shards.ShardedComplex`. ``tasks_per_worker``: unit tasks per worker
+    (each unit pays a fixed cost per remaining neuron, so few large units are fastest; more
+    give Dask room to balance). ``task_stats``, when given, receives one record per unit task
+    (its seconds, CPU seconds, cells, and owned cells). ``partitions``: the shards of ``out`` (default
+    :data:`DEFAULT_PARTITIONS`); without ``out`` only an internal choice (default: one per
+    worker; the result is the same for every value).
     """
     if domain is None:
         domain = Domain.box(net.input_dim)
@@ -521,73 +921,122 @@ def build_on_cluster(
         raise InvalidArgumentError(f"partitions must be at least 1, got {partitions}")
     if max_cells is not None and max_cells < 0:
         raise InvalidArgumentError(f"max_cells must be non-negative, got {max_cells}")
+    if tasks_per_worker < 1:
+        raise InvalidArgumentError(f"tasks_per_worker must be at least 1, got {tasks_per_worker}")
     if out is not None:
         check_out_dir(Path(out), force)
-    from distributed import as_completed
 
     t0 = time.perf_counter()
     ro = output_refinement(net, with_output, refine)
     W = _workers(client)
-    units = plan_balanced_units(net, domain, ro, min_units=W * tasks_per_worker)
-    batches = _batches(units, W * tasks_per_worker)
+    groups = plan_groups(net, domain, ro, _unit_count(net, domain.dim, ro, W, tasks_per_worker),
+                         max_cells=max_cells)
+    # the largest units first: Dask starts tasks in submission order when it can
+    groups.sort(key=lambda g: -g.cost)
     P = partitions if partitions is not None else (DEFAULT_PARTITIONS if out is not None else W)
     m = domain.num_facets
     tag = uuid.uuid4().hex[:12]
-    [net_f] = client.scatter([net], broadcast=True, hash=False)
-    unit_f = [client.submit(_unit_task, b, net_f, ro, m, P, max_cells, key=f"ec-unit-{tag}-{i}")
-              for i, b in enumerate(batches)]
-    count_f = [client.submit(_stats, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
-    piece_f = [[client.submit(_piece, f, p, key=f"ec-piece-{tag}-{i}-{p}") for p in range(P)]
-               for i, f in enumerate(unit_f)]
     width = net.num_hidden + m + (net.output_dim if ro is not None else 0)
-    merged_f = [client.submit(_merge_partition, P, width, *[pf[p] for pf in piece_f], key=f"ec-merge-{tag}-{p}")
-                for p in range(P)]
-    req_f = [[client.submit(_request, merged_f[p], q, key=f"ec-req-{tag}-{p}-{q}") for q in range(P)]
-             for p in range(P)]
-    ans_f = [client.submit(_answer, merged_f[q], *[req_f[p][q] for p in range(P)], key=f"ec-ans-{tag}-{q}")
-             for q in range(P)]
-    ans_pq = [[client.submit(operator.getitem, ans_f[q], p, key=f"ec-ansp-{tag}-{q}-{p}") for q in range(P)]
-              for p in range(P)]
-    shard_f = [client.submit(_finalize, merged_f[p], *ans_pq[p], key=f"ec-shard-{tag}-{p}") for p in range(P)]
-    size_f = [client.submit(_shard_cells, f, key=f"ec-size-{tag}-{p}") for p, f in enumerate(shard_f)]
-    del piece_f, merged_f, req_f, ans_f, ans_pq, unit_f
-    everything: list[Any] = shard_f + size_f + count_f
+    net_f, dom_f = client.scatter([net, domain], broadcast=True, hash=False)
+    T = len(groups)
+    if out is None:
+        unit_f = [client.submit(_group_task, g, net_f, dom_f, ro, max_cells, key=f"ec-unit-{tag}-{i}")
+                  for i, g in enumerate(groups)]
+        count_f = [client.submit(_group_stats, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
+        sample_f = [client.submit(_sample, f, key=f"ec-sample-{tag}-{i}") for i, f in enumerate(unit_f)]
+        split_f = client.submit(_splitters, P, *sample_f, key=f"ec-splitters-{tag}")
+        route_f = [client.submit(_route, f, split_f, key=f"ec-route-{tag}-{i}") for i, f in enumerate(unit_f)]
+        msg_f = [[client.submit(_msg, rf, p, key=f"ec-msg-{tag}-{i}-{p}") for p in range(P)]
+                 for i, rf in enumerate(route_f)]
+        range_f = [client.submit(_range_task, width, *[msg_f[i][p] for i in range(T)], key=f"ec-range-{tag}-{p}")
+                   for p in range(P)]
+        rcount_f = [client.submit(_range_count, f, key=f"ec-rcount-{tag}-{p}") for p, f in enumerate(range_f)]
+        block_f = [client.submit(_range_block, f, key=f"ec-block-{tag}-{p}") for p, f in enumerate(range_f)]
+        ans_f: list[Any] = [[client.submit(_range_answer, range_f[p], i, key=f"ec-rans-{tag}-{p}-{i}")
+                             for p in range(P)] for i in range(T)]
+        final_f = [client.submit(_final_task_flat, unit_f[i], route_f[i], P, *rcount_f, *ans_f[i],
+                                 key=f"ec-final-{tag}-{i}") for i in range(T)]
+        result_f: list[Any] = block_f + final_f
+        del unit_f, sample_f, split_f, route_f, msg_f, range_f, ans_f
+    else:
+        unit_f = [client.submit(_unit_task, g, net_f, dom_f, ro, P, max_cells, key=f"ec-unit-{tag}-{i}")
+                  for i, g in enumerate(groups)]
+        count_f = [client.submit(_group_stats, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
+        piece_f = [[client.submit(_piece, f, p, key=f"ec-piece-{tag}-{i}-{p}") for p in range(P)]
+                   for i, f in enumerate(unit_f)]
+        merged_f = [client.submit(_merge_partition, P, width, *[pf[p] for pf in piece_f],
+                                  key=f"ec-merge-{tag}-{p}") for p in range(P)]
+        req_f = [[client.submit(_request, merged_f[p], q, key=f"ec-req-{tag}-{p}-{q}") for q in range(P)]
+                 for p in range(P)]
+        ans_f = [client.submit(_answer, merged_f[q], *[req_f[p][q] for p in range(P)], key=f"ec-ans-{tag}-{q}")
+                 for q in range(P)]
+        ans_pq = [[client.submit(operator.getitem, ans_f[q], p, key=f"ec-ansp-{tag}-{q}-{p}") for q in range(P)]
+                  for p in range(P)]
+        result_f = [client.submit(_finalize, merged_f[p], *ans_pq[p], key=f"ec-shard-{tag}-{p}") for p in range(P)]
+        del piece_f, merged_f, req_f, ans_f, ans_pq, unit_f
+    everything: list[Any] = result_f + count_f
     try:
-        interior = 0
-        done = 0
-        for f in as_completed(count_f):
-            st = f.result()
-            if task_stats is not None:
-                task_stats.append(st)
-            interior += st["interior"]
-            done += 1
-            if max_cells is not None and interior > max_cells:
-                raise CellLimitExceeded(
-                    f"stopped after {done} of {len(count_f)} units (batches of regions, one task each): "
-                    f"the complex has at least "
-                    f"{interior} cells, more than max_cells = {max_cells}")
-            if progress:
-                sys.stderr.write(f"exactcells: {done}/{len(count_f)} unit tasks, "
-                                 f"{time.perf_counter() - t0:.1f} s\n")
-        total = sum(client.gather(size_f))
-        if max_cells is not None and total > max_cells:  # decided before anything is written
-            raise CellLimitExceeded(f"the complex has {total} cells, more than max_cells = {max_cells}")
-        if out is not None:
+        owned = _watch_units(count_f, max_cells, task_stats, progress, t0)
+        if max_cells is not None and owned > max_cells:  # decided before anything is written
+            raise CellLimitExceeded(f"the complex has {owned} cells, more than max_cells = {max_cells}")
+        if out is None:
+            blocks = client.gather(result_f[:P])
+            finals = client.gather(result_f[P:])
+        else:
             Path(out).mkdir(parents=True, exist_ok=True)
             write_f = [client.submit(_write_shard, sf, str(out), p, P, domain.dim, key=f"ec-write-{tag}-{p}")
-                       for p, sf in enumerate(shard_f)]
+                       for p, sf in enumerate(result_f)]
             everything += write_f
             results = client.gather(write_f)
-        else:
-            results = client.gather(shard_f)
     except BaseException:
         client.cancel(everything)
         raise
-    seconds = time.perf_counter() - t0
     if out is not None:
         write_index(out, net, domain, ro, [tuple(int(x) for x in r) for r in results], force=force)
         return load_sharded(out)
-    return gather_shards(results, net, domain, ro, seconds)
+    seconds = time.perf_counter() - t0
+    return _assemble_gathered(blocks, finals, net, domain, ro, seconds)
+
+
+#: the expected one-process memory of a unit (:func:`estimate_memory`) is kept below this
+UNIT_BYTES = 4 * 2**30
+
+
+def _unit_count(net: Network, dim: int, refine: str | None, workers: int, tasks_per_worker: int) -> int:
+    """``workers * tasks_per_worker`` units, more (a multiple of ``workers``) when the expected
+    memory of the whole build (:func:`estimate_memory`) divided among them would exceed
+    :data:`UNIT_BYTES` each."""
+    wo = refine is not None
+    need = -(-estimate_memory(estimate_cells(net, dim, wo, refine), net, dim, wo, refine) // UNIT_BYTES)
+    want = workers * tasks_per_worker
+    return want if need <= want else -(-need // workers) * workers
+
+
+def _final_task_flat(r: dict[str, Any], route: dict[str, Any], P: int, *rest: Any) -> dict[str, Any]:
+    return _final_task(r, route, list(rest[:P]), *rest[P:])
+
+
+def _watch_units(count_f: Sequence[Any], max_cells: int | None, task_stats: list[dict[str, Any]] | None,
+                 progress: bool, t0: float) -> int:
+    """Wait for the unit tasks' counts; stop as soon as the owned cells pass ``max_cells``
+    (every cell is owned by one unit: the running sum is a lower bound, the final one exact)."""
+    from distributed import as_completed
+
+    owned = 0
+    done = 0
+    for f in as_completed(count_f):
+        st = f.result()
+        if task_stats is not None:
+            task_stats.append(st)
+        owned += st["owned"]
+        done += 1
+        if max_cells is not None and owned > max_cells:
+            raise CellLimitExceeded(
+                f"stopped after {done} of {len(count_f)} units (one task each): the complex has at least "
+                f"{owned} cells, more than max_cells = {max_cells}")
+        if progress:
+            sys.stderr.write(f"exactcells: {done}/{len(count_f)} unit tasks, {time.perf_counter() - t0:.1f} s\n")
+    return owned
 
 
 def _walls_to(r: dict[str, Any], q: int) -> tuple[np.ndarray, np.ndarray]:

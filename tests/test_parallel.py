@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("distributed")
 
@@ -27,7 +30,7 @@ from exactcells import Domain, PolyhedralComplex, build_complex, network_from_di
 from exactcells.certify import certify  # noqa: E402
 from exactcells.cli import main  # noqa: E402
 from exactcells.errors import CellLimitExceeded  # noqa: E402
-from exactcells.parallel import build_on_cluster, cluster, plan_balanced_units  # noqa: E402
+from exactcells.parallel import build_on_cluster, cluster  # noqa: E402
 from exactcells.shards import ShardedComplex, write_shards  # noqa: E402
 
 Same = Callable[[PolyhedralComplex, PolyhedralComplex], None]
@@ -79,23 +82,49 @@ def test_cluster_build_is_identical(client: Any, name: str, with_output: bool, a
     for partitions in (1, 5):
         K2 = build_on_cluster(net, client=client, with_output=with_output, partitions=partitions)
         assert isinstance(K2, PolyhedralComplex)
+        # the exact coordinates are still lazy, and survive pickling (rebuilt from the units' records)
+        assert_same_complex(K, pickle.loads(pickle.dumps(K2)))
         assert_same_complex(K, K2)
         assert K2.summary() == K.summary()
 
 
-def test_units_are_balanced_and_cover_the_domain() -> None:
-    net = _random_net(5, (2, 2, 8, 1))  # two first-layer neurons: few regions, split further
-    dom = Domain.box(2)
-    units = plan_balanced_units(net, dom, None, min_units=8)
-    assert len(units) >= 8
-    assert len({u.start for u in units}) >= 2  # some units were refined further than others
-    # the units' top cells are regions of an intermediate complex: they never overlap, and their
-    # refinements' regions are exactly the complex's
-    from exactcells.build import refine_unit
+def _worker_settings() -> tuple[str | None, bool]:
+    import dask
 
-    K = build_complex(net, dom)
-    tops = sum(len(refine_unit(u, net).by_dim[2]) for u in units)
-    assert tops == K.num_regions
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+def test_local_workers_keep_glibc_adaptive_malloc_and_no_profiler(client: Any) -> None:
+    """Dask's nannies set MALLOC_TRIM_THRESHOLD_ (which made the build 2-3x slower) and sample
+    every task's stack; the local cluster turns both off."""
+    assert set(client.run(_worker_settings).values()) == {(None, False)}
+
+
+@pytest.mark.parametrize("name", ["generic-2d", "thin-first-layer", "degenerate"])
+@pytest.mark.parametrize("groups", [1, 3, 8])
+def test_unit_groups_own_every_cell_once(name: str, groups: int) -> None:
+    """Every cell of the complex is owned by exactly one unit: the owned cells of the refined
+    units, put together, are the complex's cells (each once), whatever the number of groups."""
+    from exactcells.build import _refine, output_refinement
+    from exactcells.parallel import _canonical_columns, _member, _planning_columns, _unit_lattice, plan_groups
+
+    net = NETS[name]
+    dom = Domain.box(2)
+    ro = output_refinement(net, True, None)
+    K = build_complex(net, dom, with_output=True)
+    plan = plan_groups(net, dom, ro, groups)
+    assert 1 <= len(plan) <= groups and (len(plan) > 1) == (groups > 1)
+    assert sorted(t for g in plan for t in g.tops.tolist()) == list(range(sum(g.tops.size for g in plan)))
+    owned: list[tuple[int, ...]] = []
+    for g in plan:
+        L = _refine(_unit_lattice(g, net, dom, ro), net, ro, g.start).compact()
+        N = L.num_cells()
+        cols = _planning_columns(net, ro, g.start, L.ncut, dom.num_facets)
+        own = _member(np.ascontiguousarray(L.sig[:N][:, cols]).view(np.uint8), g.owned)
+        signs = L.sig[:N][:, _canonical_columns(net, L.ncut, dom.num_facets)] - 1
+        owned += [tuple(r) for r in signs[own].tolist()]
+    assert len(owned) == K.num_cells
+    assert sorted(owned) == sorted(tuple(r) for r in K.signs.tolist())
 
 
 def test_sharded_output_is_byte_identical(client: Any, tmp_path: Path) -> None:
@@ -398,3 +427,24 @@ def test_cli_jobs_auto(tmp_path: Path, capsys: pytest.CaptureFixture[str], monke
     # an explicit --jobs 1 is always one process
     assert main(["cells", str(net_file), "--json", "--no-progress", "--jobs", "1"]) == 0
     assert "dask" not in capsys.readouterr().err.lower()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 30), st.integers(0, 2**32 - 1))
+def test_packed_keys_sort_in_canonical_order(width: int, rows: int, seed: int) -> None:
+    """The byte order of ``(dim, packed sign codes)`` rows is the canonical order (dimension,
+    then sign vector with -1 < 0 < 1), equal rows are equal cells, and unpacking inverts packing."""
+    from exactcells.parallel import _keys, _unpack, _void
+
+    rng = np.random.default_rng(seed)
+    signs = rng.integers(-1, 2, (rows, width)).astype(np.int8)
+    signs[rows // 2 :] = signs[: rows - rows // 2]  # repeated rows
+    dims = rng.integers(0, 4, rows).astype(np.int8)
+    keys = _keys(dims, (signs + 1).astype(np.int8))
+    assert np.array_equal(_unpack(keys[:, 1:], width), signs)
+    by_bytes = np.argsort(_void(keys), kind="stable")
+    by_tuples = sorted(range(rows), key=lambda i: (int(dims[i]), tuple(signs[i].tolist())))
+    assert [(int(dims[i]), tuple(signs[i].tolist())) for i in by_bytes] == \
+        [(int(dims[i]), tuple(signs[i].tolist())) for i in by_tuples]
+    same = (keys[:, None, :] == keys[None, :, :]).all(axis=2)
+    assert np.array_equal(same, (dims[:, None] == dims[None, :]) & (signs[:, None, :] == signs[None, :, :]).all(axis=2))
