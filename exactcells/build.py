@@ -40,7 +40,7 @@ import numpy as np
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import CellLimitExceeded, InvalidArgumentError, InvalidDomainError
-from .kernel import LazyCoords, VertexStore
+from .kernel import LazyCoords, VertexStore, compiled_passes
 from .measure import homogeneous
 from .network import Network
 from .progress import Progress
@@ -301,7 +301,14 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
     store = lat.store
     mi = -1 if minus is None else minus
     N = lat.num_cells()
-    mask, split_ids = _sign_masks(lat, store.signs(lat.cvid[lat.ids(0)], row, mi))
+    n = lat.n
+    ext = compiled_passes()  # or None: the numpy passes (identical results)
+    if ext is not None:
+        verts = lat.ids(0)
+        mask, split_ids = ext.sign_masks(N, verts, store.signs(lat.cvid[verts], row, mi),
+                                         [lat.ids(k) for k in range(n + 1)], lat.pad)
+    else:
+        mask, split_ids = _sign_masks(lat, store.signs(lat.cvid[lat.ids(0)], row, mi))
     if columns is None:
         lat.sig[:N, j] = _CODES[mask[:N]]
     else:
@@ -311,7 +318,6 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
     # the split cells, dimension by dimension (a split cell's facets are split before it); a
     # split cell c keeps its id for its '+' part and gets a '-' part and a zero part (one
     # dimension lower). All of it in array operations over the cells of one dimension.
-    n = lat.n
     part_neg = np.full(N + 1, -1, dtype=np.int64)  # index N serves the padding -1
     part_zero = np.full(N + 1, -1, dtype=np.int64)
     nxt = N
@@ -329,11 +335,16 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
         if not cnt:
             continue
         split_total += cnt
-        F = lat.pad[k][lat.pos[S]]
         z_ids = np.arange(nxt, nxt + cnt, dtype=np.int64)
         neg_ids = np.arange(nxt + cnt, nxt + 2 * cnt, dtype=np.int64)
         nxt += 2 * cnt
-        if k == 1:
+        if ext is not None:  # the same rows as below, in one compiled pass
+            pos_F, neg_F, zero_pad = ext.split_dim(k, S, lat.pad[k], lat.pad[k - 1], lat.pos, mask,
+                                                   part_neg, part_zero, int(z_ids[0]))
+            if k == 1:
+                cross_p, cross_q, cross_z = pos_F[:, 0], neg_F[:, 0], z_ids
+        elif k == 1:
+            F = lat.pad[k][lat.pos[S]]
             a, b = F[:, 0], F[:, 1]
             swap = mask[a] != _POS
             a, b = np.where(swap, b, a), np.where(swap, a, b)
@@ -342,6 +353,7 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
             neg_F = np.stack([b, z_ids], axis=1)
             zero_pad = np.zeros((cnt, 0), dtype=np.int64)
         else:
+            F = lat.pad[k][lat.pos[S]]
             pos_F, neg_F, zero_pad = _split_facets(lat, mask, F, z_ids, part_neg, part_zero, k)
         # record: '+' part keeps id and gets new facets; new zero and '-' cells
         pos_rows[k] = pos_F

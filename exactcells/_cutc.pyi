@@ -1,0 +1,16 @@
+"""Type stub of the compiled passes (exactcells/_cutc.pyx; optional, see README "Compiled cut")."""
+
+import numpy as np
+
+def filter_signs(Z: np.ndarray, R: np.ndarray, vids: np.ndarray, row: int, minus: int, U: float,
+                 INFL: float, ETA: float, out: np.ndarray, bad: np.ndarray) -> int: ...
+def sign_masks(N: int, verts: np.ndarray, vsg: np.ndarray, ids: list[np.ndarray],
+               pads: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]: ...
+def split_dim(k: int, S: np.ndarray, Pk: np.ndarray, Pk1: np.ndarray, pos: np.ndarray, mask: np.ndarray,
+              part_neg: np.ndarray, part_zero: np.ndarray, z0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def cross_floats(Z: np.ndarray, R: np.ndarray, P: np.ndarray, Q: np.ndarray, vids: np.ndarray, row: int,
+                 minus: int, U: float, INFL: float, ETA: float, den_f: float, dt_c: float, g3: float,
+                 bad: np.ndarray) -> int: ...
+def layer_step(post: np.ndarray, Rp: np.ndarray, W: np.ndarray, absW: np.ndarray, bias: np.ndarray,
+               cb: np.ndarray, nzW: np.ndarray, gam: float, INFL: float, ETA: float
+               ) -> tuple[np.ndarray, np.ndarray]: ...
