@@ -31,11 +31,11 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--sort", default="tottime")
     args = ap.parse_args()
-    from exactcells import build
+    from exactcells import kernel
 
-    print(f"compiled cut: {getattr(build, 'COMPILED', False)}")
+    print(f"compiled passes: {kernel.EXT is not None}")
     for name in args.nets:
-        net = load_network(find_network(name))
+        net = load_network(find_network(name) if "/" not in name else name)
         build_complex(net)  # warm-up
         u = time.process_time()
         K = build_complex(net)

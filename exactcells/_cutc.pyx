@@ -346,3 +346,75 @@ def layer_step(const double[:, ::1] post, const double[:, ::1] Rp, const double[
             if live[c]:
                 R[i, c] = R[i, c] + ETA
     return Zo, Ro
+
+
+def pack_keys(const int8_t[::1] dims, const int8_t[:, ::1] sig, const i64[::1] cols):
+    """The canonical sort keys of ``build._assemble`` packed into words: per cell, its
+    dimension (8 bits), then the sign codes ``sig[c, cols[0]], sig[c, cols[1]], ...`` (2 bits
+    each, 0 < 1 < 2), most significant first, in ``W`` uint64 words (the last one padded with
+    zero bits). Comparing the rows of words lexicographically compares the keys."""
+    cdef Py_ssize_t N = dims.shape[0], K = cols.shape[0], i, j, b, wi
+    cdef Py_ssize_t W = (8 + 2 * K + 63) // 64
+    out = np.zeros((N, W), dtype=np.uint64)
+    cdef unsigned long long[:, ::1] O = out
+    cdef unsigned long long acc
+    for i in range(N):
+        acc = <unsigned long long> (<uint8_t> dims[i])
+        b = 8
+        wi = 0
+        for j in range(K):
+            if b == 64:
+                O[i, wi] = acc
+                wi += 1
+                acc = 0
+                b = 0
+            acc = (acc << 2) | <unsigned long long> (sig[i, cols[j]] & 3)
+            b += 2
+        O[i, wi] = acc << (64 - b)
+    return out
+
+
+def facet_csr(Py_ssize_t N, const i64[::1] new_id, list ids, list pads):
+    """``(indptr, indices)``: the facets of every cell, renumbered by ``new_id`` and listed in
+    the new order, each cell's sorted (what ``build._assemble`` computes with numpy)."""
+    cdef const i64[::1] cid
+    cdef const i64[:, ::1] P
+    cdef Py_ssize_t k, i, c, nk, w, p, q, start
+    cdef i64 f, t, total = 0
+    counts_a = np.zeros(N + 1, dtype=np.int64)
+    cdef i64[::1] ptr = counts_a
+    for k in range(1, len(ids)):
+        cid = ids[k]
+        P = pads[k]
+        nk = cid.shape[0]
+        w = P.shape[1]
+        for i in range(nk):
+            t = 0
+            for c in range(w):
+                if P[i, c] >= 0:
+                    t += 1
+            ptr[new_id[cid[i]] + 1] = t
+    for i in range(N):
+        total += ptr[i + 1]
+        ptr[i + 1] = total
+    ind_a = np.empty(total, dtype=np.int64)
+    cdef i64[::1] ind = ind_a
+    for k in range(1, len(ids)):
+        cid = ids[k]
+        P = pads[k]
+        nk = cid.shape[0]
+        w = P.shape[1]
+        for i in range(nk):
+            start = ptr[new_id[cid[i]]]
+            p = start
+            for c in range(w):
+                f = P[i, c]
+                if f >= 0:
+                    t = new_id[f]
+                    q = p - 1  # insertion into the sorted prefix
+                    while q >= start and ind[q] > t:
+                        ind[q + 1] = ind[q]
+                        q -= 1
+                    ind[q + 1] = t
+                    p += 1
+    return counts_a, ind_a

@@ -967,6 +967,18 @@ def _assemble(
     nc = lat.ncut
     K = nc + m
     dims = np.asarray(lat.dim, dtype=np.int8)
+    ext = compiled_passes()
+    if ext is not None:  # the same order and arrays, from keys packed into words and C loops
+        cols = np.r_[0:nh, nc : nc + m, nh:nc].astype(np.int64)
+        words = ext.pack_keys(dims, np.ascontiguousarray(lat.sig[:N]), cols)
+        order = (np.argsort(words[:, 0], kind="stable") if words.shape[1] == 1
+                 else np.lexsort(words.T[::-1]))
+        signs = lat.sig[order][:, cols]
+        signs -= 1
+        new_id = np.empty(N, dtype=np.int64)
+        new_id[order] = np.arange(N, dtype=np.int64)
+        indptr, indices = ext.facet_csr(N, new_id, [lat.ids(k) for k in range(lat.n + 1)], lat.pad)
+        return _complex(lat, net, domain, refine, seconds, dims, order, signs, indptr, indices)
     # canonical order: by dimension, then the sign vector (hidden, domain facets, outputs)
     # lexicographically (-1 < 0 < 1); the rows are unique, so sorting them as byte strings of
     # (dimension, codes) gives that order in one pass
@@ -990,6 +1002,13 @@ def _assemble(
         indices = indices[np.lexsort((indices, owners))]
     indptr = np.zeros(N + 1, dtype=np.int64)
     np.cumsum(np.bincount(owners, minlength=N), out=indptr[1:])
+    return _complex(lat, net, domain, refine, seconds, dims, order, signs, indptr, indices)
+
+
+def _complex(lat: Lattice, net: Network, domain: Domain, refine: str | None, seconds: float,
+             dims: np.ndarray, order: np.ndarray, signs: np.ndarray, indptr: np.ndarray,
+             indices: np.ndarray) -> PolyhedralComplex:
+    """The complex of :func:`_assemble` from the canonical ``order`` and arrays."""
     f0 = int(np.count_nonzero(dims == 0))
     vids = lat.vids(order[:f0])
     lat.store.release_floats()

@@ -123,6 +123,16 @@ crossing:
 All three give the same integers ``f(h_p)``, ``f(h_q)`` (the exact values of one function at one
 point), hence the same primitive vectors.
 
+Compiled passes
+---------------
+When the optional extension :mod:`exactcells._cutc` is built (and ``EXACTCELLS_NO_EXT`` is not
+set), :meth:`VertexStore.signs` and :meth:`VertexStore.cross` run their float parts (steps 3 and
+4) as C loops doing the same IEEE double operations in the same order (compiled without
+contraction into fused multiply-adds, so each operation rounds as numpy's does: the float data
+are bit-identical), and the products of step 2 are sequential sums (the bound of step 2 holds
+for any summation order; a term whose input is exactly 0 with bound 0 is skipped: it adds an
+exact 0). Undecided signs and crossings go to the same exact path.
+
 The tests in ``tests/test_kernel.py`` check the invariant (I) against exact values on random and
 adversarial near-degenerate networks (weights that differ in the last bit, vertices within a few
 ulps of a hyperplane, coincident and exactly-zero neurons), and that the build gives the same
