@@ -418,3 +418,68 @@ def facet_csr(Py_ssize_t N, const i64[::1] new_id, list ids, list pads):
                     ind[q + 1] = t
                     p += 1
     return counts_a, ind_a
+
+
+def sort_keys(const unsigned long long[:, ::1] words):
+    """The order that sorts the rows of ``words`` lexicographically (first word most
+    significant), stably: an LSD radix sort by 16-bit digits that skips the digits all rows
+    share (the same order as ``numpy.lexsort(words.T[::-1])``)."""
+    cdef Py_ssize_t N = words.shape[0], W = words.shape[1], i, j, p, wd, sh, d
+    cdef Py_ssize_t *cnt = <Py_ssize_t *> malloc(65536 * sizeof(Py_ssize_t))
+    if cnt == NULL:
+        raise MemoryError()
+    ka = np.array(words, dtype=np.uint64, copy=True)
+    kb = np.empty_like(ka)
+    ia = np.arange(N, dtype=np.int64)
+    ib = np.empty_like(ia)
+    cdef unsigned long long[:, ::1] K1 = ka
+    cdef unsigned long long[:, ::1] K2 = kb
+    cdef unsigned long long[:, ::1] Kt
+    cdef i64[::1] I1 = ia
+    cdef i64[::1] I2 = ib
+    cdef i64[::1] It
+    cdef Py_ssize_t s, t
+    try:
+        for p in range(4 * W):
+            wd = W - 1 - p // 4
+            sh = 16 * (p % 4)
+            for d in range(65536):
+                cnt[d] = 0
+            for i in range(N):
+                cnt[(K1[i, wd] >> sh) & 0xFFFF] += 1
+            if N == 0 or cnt[(K1[0, wd] >> sh) & 0xFFFF] == N:
+                continue  # a digit every row shares
+            s = 0
+            for d in range(65536):
+                t = cnt[d]
+                cnt[d] = s
+                s += t
+            for i in range(N):
+                d = (K1[i, wd] >> sh) & 0xFFFF
+                j = cnt[d]
+                cnt[d] = j + 1
+                I2[j] = I1[i]
+                for t in range(W):
+                    K2[j, t] = K1[i, t]
+            Kt = K1
+            K1 = K2
+            K2 = Kt
+            It = I1
+            I1 = I2
+            I2 = It
+    finally:
+        free(cnt)
+    return np.asarray(I1)
+
+
+def gather_signs(const int8_t[:, ::1] sig, const i64[::1] order, const i64[::1] cols):
+    """``sig[order][:, cols] - 1`` as int8 (sign codes 0, 1, 2 to the signs -1, 0, 1)."""
+    cdef Py_ssize_t N = order.shape[0], K = cols.shape[0], i, j
+    out = np.empty((N, K), dtype=np.int8)
+    cdef int8_t[:, ::1] O = out
+    cdef i64 r
+    for i in range(N):
+        r = order[i]
+        for j in range(K):
+            O[i, j] = sig[r, cols[j]] - 1
+    return out

@@ -250,6 +250,15 @@ class _Columns:
         self.lat = lat
         self.buf = np.zeros((width, lat.sig.shape[0]), dtype=np.int8)
         self.cols: list[int] = []
+        self._parts: tuple[np.ndarray, np.ndarray] | None = None
+
+    def parts(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two int64 arrays of at least ``size`` entries, all -1: the cuts' maps from split cells
+        to their '-' and zero parts, kept between cuts (a cut resets the entries it set)."""
+        if self._parts is None or self._parts[0].size < size:
+            cap = max(size, 2 * self._parts[0].size if self._parts is not None else 0)
+            self._parts = (np.full(cap, -1, dtype=np.int64), np.full(cap, -1, dtype=np.int64))
+        return self._parts
 
     def put(self, j: int, codes: np.ndarray) -> None:
         """Column ``j`` of the cells ``0 .. len(codes) - 1``."""
@@ -318,8 +327,11 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
     # the split cells, dimension by dimension (a split cell's facets are split before it); a
     # split cell c keeps its id for its '+' part and gets a '-' part and a zero part (one
     # dimension lower). All of it in array operations over the cells of one dimension.
-    part_neg = np.full(N + 1, -1, dtype=np.int64)  # index N serves the padding -1
-    part_zero = np.full(N + 1, -1, dtype=np.int64)
+    if ext is not None and columns is not None:  # reused between cuts (the compiled passes never
+        part_neg, part_zero = columns.parts(N + 1)  # read the padding's index N)
+    else:
+        part_neg = np.full(N + 1, -1, dtype=np.int64)  # index N serves the padding -1
+        part_zero = np.full(N + 1, -1, dtype=np.int64)
     nxt = N
     new_dim: list[int] = []
     new_ids: list[list[np.ndarray]] = [[] for _ in range(n + 1)]  # new cells by dimension
@@ -367,6 +379,10 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
         part_zero[S] = z_ids
         parents += [S, S]
         child_codes += [np.ones(cnt, dtype=np.int8), np.zeros(cnt, dtype=np.int8)]
+    if ext is not None and columns is not None:
+        for S in split_ids:
+            part_neg[S] = -1
+            part_zero[S] = -1
     # the new cells
     lat.dim += new_dim
     M = lat.num_cells()
@@ -970,11 +986,9 @@ def _assemble(
     ext = compiled_passes()
     if ext is not None:  # the same order and arrays, from keys packed into words and C loops
         cols = np.r_[0:nh, nc : nc + m, nh:nc].astype(np.int64)
-        words = ext.pack_keys(dims, np.ascontiguousarray(lat.sig[:N]), cols)
-        order = (np.argsort(words[:, 0], kind="stable") if words.shape[1] == 1
-                 else np.lexsort(words.T[::-1]))
-        signs = lat.sig[order][:, cols]
-        signs -= 1
+        sig = np.ascontiguousarray(lat.sig[:N])
+        order = ext.sort_keys(ext.pack_keys(dims, sig, cols))
+        signs = ext.gather_signs(sig, order, cols)
         new_id = np.empty(N, dtype=np.int64)
         new_id[order] = np.arange(N, dtype=np.int64)
         indptr, indices = ext.facet_csr(N, new_id, [lat.ids(k) for k in range(lat.n + 1)], lat.pad)

@@ -286,3 +286,25 @@ def test_the_environment_variable_switches_the_extension_off() -> None:
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                              check=True, cwd=REPO)
         assert out.stdout.strip() == expect
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_packed_keys_sort_like_the_byte_rows(seed: int) -> None:
+    """The canonical order from packed keys and the radix sort equals numpy's sort of the rows
+    ``(dimension, codes...)`` as byte strings; ties (repeated rows) keep their order."""
+    assert EXT is not None
+    rng = np.random.default_rng(seed)
+    N = int(rng.integers(1, 3000))
+    K = [1, 28, 29, 150][seed]  # 28 codes and the dimension fill one word exactly
+    base = rng.integers(0, 3, (max(1, N // 7), K)).astype(np.int8)  # many shared prefixes, repeats
+    sig = np.ascontiguousarray(base[rng.integers(0, base.shape[0], N)])
+    sig[:, -1:] = rng.integers(0, 3, (N, 1))
+    dims = rng.integers(0, 5, N).astype(np.int8)
+    cols = rng.permutation(K).astype(np.int64)
+    keys = np.ascontiguousarray(np.concatenate([dims[:, None], sig[:, cols]], axis=1))
+    want = np.argsort(keys.view(np.dtype((np.void, K + 1))).ravel(), kind="stable")
+    words = EXT.pack_keys(dims, sig, cols)
+    assert words.shape == (N, (8 + 2 * K + 63) // 64)
+    got = EXT.sort_keys(words)
+    assert np.array_equal(got, want)
+    assert np.array_equal(EXT.gather_signs(sig, got, cols), sig[got][:, cols] - 1)
