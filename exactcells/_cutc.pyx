@@ -483,3 +483,28 @@ def gather_signs(const int8_t[:, ::1] sig, const i64[::1] order, const i64[::1] 
         for j in range(K):
             O[i, j] = sig[r, cols[j]] - 1
     return out
+
+
+def write_rows(i64[:, ::1] P, const i64[::1] rows, const i64[:, ::1] R):
+    """``P[rows[i]] = R[i]`` padded with -1 (``R`` no wider than ``P``): the split cells' new
+    facet rows (``build._write_pads``)."""
+    cdef Py_ssize_t n = rows.shape[0], w = P.shape[1], wr = R.shape[1], i, c
+    cdef i64 r
+    if wr > w:
+        raise ValueError("rows wider than the padded array")
+    for i in range(n):
+        r = rows[i]
+        for c in range(wr):
+            P[r, c] = R[i, c]
+        for c in range(wr, w):
+            P[r, c] = -1
+
+
+def put_block(i64[:, ::1] P, Py_ssize_t start, const i64[:, ::1] X):
+    """``P[start + i, :X.shape[1]] = X[i]`` (rows past the live ones are all -1 already)."""
+    cdef Py_ssize_t n = X.shape[0], wx = X.shape[1], i, c
+    if wx > P.shape[1] or start + n > P.shape[0]:
+        raise ValueError("block does not fit the padded array")
+    for i in range(n):
+        for c in range(wx):
+            P[start + i, c] = X[i, c]

@@ -495,10 +495,14 @@ def _write_pads(lat: Lattice, split_ids: list[np.ndarray], pos_rows: list[np.nda
         width = max([P.shape[1], pos_rows[k].shape[1]] + [x.shape[1] for x in blocks])
         if width > P.shape[1]:
             P = np.concatenate([P, np.full((P.shape[0], width - P.shape[1]), -1, dtype=np.int64)], axis=1)
+        ext = compiled_passes()
         if pos_rows[k].size:
             rows_ = lat.pos[split_ids[k]]
-            P[rows_] = -1
-            P[rows_, : pos_rows[k].shape[1]] = pos_rows[k]
+            if ext is not None:
+                ext.write_rows(P, rows_, np.ascontiguousarray(pos_rows[k]))
+            else:
+                P[rows_] = -1
+                P[rows_, : pos_rows[k].shape[1]] = pos_rows[k]
         live = len(lat.by_dim[k])
         need = live + sum(x.shape[0] for x in blocks)
         if need > P.shape[0]:  # grow by doubling: rows past the live ones are all -1
@@ -506,7 +510,10 @@ def _write_pads(lat: Lattice, split_ids: list[np.ndarray], pos_rows: list[np.nda
             grown[:live] = P[:live]
             P = grown
         for x in blocks:
-            P[live : live + x.shape[0], : x.shape[1]] = x
+            if ext is not None:
+                ext.put_block(P, live, np.ascontiguousarray(x))
+            else:
+                P[live : live + x.shape[0], : x.shape[1]] = x
             live += x.shape[0]
         lat.pad[k] = P
 
