@@ -420,11 +420,23 @@ def facet_csr(Py_ssize_t N, const i64[::1] new_id, list ids, list pads):
     return counts_a, ind_a
 
 
+cdef inline int row_less(const unsigned long long[:, ::1] K, i64 a, i64 b, Py_ssize_t W) nogil:
+    """Row ``a`` of ``K`` before row ``b`` (lexicographic; ties keep the smaller index first)."""
+    cdef Py_ssize_t t
+    for t in range(W):
+        if K[a, t] != K[b, t]:
+            return K[a, t] < K[b, t]
+    return a < b
+
+
 def sort_keys(const unsigned long long[:, ::1] words):
     """The order that sorts the rows of ``words`` lexicographically (first word most
-    significant), stably: an LSD radix sort by 16-bit digits that skips the digits all rows
-    share (the same order as ``numpy.lexsort(words.T[::-1])``)."""
+    significant), stably (the same order as ``numpy.lexsort(words.T[::-1])``): for one or two
+    words an LSD radix sort by 16-bit digits that skips the digits all rows share; for wider
+    keys (which the first words mostly decide) a merge sort of the indices."""
     cdef Py_ssize_t N = words.shape[0], W = words.shape[1], i, j, p, wd, sh, d
+    if W > 2:
+        return _merge_order(words)
     cdef Py_ssize_t *cnt = <Py_ssize_t *> malloc(65536 * sizeof(Py_ssize_t))
     if cnt == NULL:
         raise MemoryError()
@@ -508,3 +520,44 @@ def put_block(i64[:, ::1] P, Py_ssize_t start, const i64[:, ::1] X):
     for i in range(n):
         for c in range(wx):
             P[start + i, c] = X[i, c]
+
+
+def _merge_order(const unsigned long long[:, ::1] K):
+    """Bottom-up merge sort of the row indices of ``K`` by :func:`row_less` (stable)."""
+    cdef Py_ssize_t N = K.shape[0], W = K.shape[1], width, lo, mid, hi, a, b, o
+    ia = np.arange(N, dtype=np.int64)
+    ib = np.empty_like(ia)
+    cdef i64[::1] A = ia
+    cdef i64[::1] B = ib
+    cdef i64[::1] T
+    width = 1
+    while width < N:
+        lo = 0
+        while lo < N:
+            mid = min(lo + width, N)
+            hi = min(lo + 2 * width, N)
+            a = lo
+            b = mid
+            o = lo
+            while a < mid and b < hi:
+                if row_less(K, A[b], A[a], W):  # strictly before: ties take the left run
+                    B[o] = A[b]
+                    b += 1
+                else:
+                    B[o] = A[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                B[o] = A[a]
+                a += 1
+                o += 1
+            while b < hi:
+                B[o] = A[b]
+                b += 1
+                o += 1
+            lo = hi
+        T = A
+        A = B
+        B = T
+        width *= 2
+    return np.asarray(A)
