@@ -320,31 +320,44 @@ def layer_step(const double[:, ::1] post, const double[:, ::1] Rp, const double[
     cdef double y, s
     Zo = np.empty((B, w), dtype=np.float64)
     Ro = np.empty((B, w), dtype=np.float64)
-    live_a = np.empty(w, dtype=np.uint8)
     cdef double[:, ::1] Z = Zo
     cdef double[:, ::1] R = Ro
-    cdef uint8_t[::1] live = live_a
-    for i in range(B):
-        for c in range(w):
-            Z[i, c] = 0.0
-            R[i, c] = 0.0
-            live[c] = 0
-        for j in range(m):
-            y = post[i, j]
-            s = Rp[i, j]
-            if y == 0 and s == 0:
-                continue
-            s = s + gam * fabs(y)
+    cdef double *za = <double *> malloc(3 * (w + 1) * sizeof(double))
+    if za == NULL:
+        raise MemoryError()
+    cdef double *ra = za + (w + 1)
+    cdef double *la = ra + (w + 1)
+    cdef const double *wr
+    cdef const double *ar
+    cdef const double *nr
+    try:
+        for i in range(B):
             for c in range(w):
-                Z[i, c] += y * W[j, c]
-                R[i, c] += s * absW[j, c]
-                if nzW[j, c] != 0:
-                    live[c] = 1
-        for c in range(w):
-            Z[i, c] = Z[i, c] + bias[c]
-            R[i, c] = (R[i, c] + cb[c]) * INFL
-            if live[c]:
-                R[i, c] = R[i, c] + ETA
+                za[c] = 0.0
+                ra[c] = 0.0
+                la[c] = 0.0
+            for j in range(m):
+                y = post[i, j]
+                s = Rp[i, j]
+                if y == 0 and s == 0:
+                    continue
+                s = s + gam * fabs(y)
+                wr = &W[j, 0]
+                ar = &absW[j, 0]
+                nr = &nzW[j, 0]
+                for c in range(w):  # separate loops: each one vectorizes
+                    za[c] += y * wr[c]
+                for c in range(w):
+                    ra[c] += s * ar[c]
+                for c in range(w):
+                    la[c] += nr[c]  # > 0: some term with a non-zero weight (numpy's live)
+            for c in range(w):
+                Z[i, c] = za[c] + bias[c]
+                R[i, c] = (ra[c] + cb[c]) * INFL
+                if la[c] > 0:
+                    R[i, c] = R[i, c] + ETA
+    finally:
+        free(za)
     return Zo, Ro
 
 
