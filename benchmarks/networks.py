@@ -56,7 +56,7 @@ def find_network(name: str) -> Path:
     ../shared/benchmarks and its ``scaling`` folder (the large networks, not in the repository)."""
     here = Path(__file__).resolve().parent
     fname = benchmark_file_name(name) if name in BENCHMARKS else f"{name}.json"
-    search = [here / "networks"] + [up / "shared" / "benchmarks" / sub for up in here.parents[:2]
+    search = [here / "networks"] + [up / "shared" / "benchmarks" / sub for up in here.parents[:3]
                                     for sub in ("", "scaling")]
     for d in search:
         if (d / fname).is_file():

@@ -40,7 +40,7 @@ import numpy as np
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import CellLimitExceeded, InvalidArgumentError, InvalidDomainError
-from .kernel import LazyCoords, VertexStore
+from .kernel import LazyCoords, VertexStore, compiled_passes
 from .measure import homogeneous
 from .network import Network
 from .progress import Progress
@@ -250,6 +250,15 @@ class _Columns:
         self.lat = lat
         self.buf = np.zeros((width, lat.sig.shape[0]), dtype=np.int8)
         self.cols: list[int] = []
+        self._parts: tuple[np.ndarray, np.ndarray] | None = None
+
+    def parts(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two int64 arrays of at least ``size`` entries, all -1: the cuts' maps from split cells
+        to their '-' and zero parts, kept between cuts (a cut resets the entries it set)."""
+        if self._parts is None or self._parts[0].size < size:
+            cap = max(size, 2 * self._parts[0].size if self._parts is not None else 0)
+            self._parts = (np.full(cap, -1, dtype=np.int64), np.full(cap, -1, dtype=np.int64))
+        return self._parts
 
     def put(self, j: int, codes: np.ndarray) -> None:
         """Column ``j`` of the cells ``0 .. len(codes) - 1``."""
@@ -301,7 +310,14 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
     store = lat.store
     mi = -1 if minus is None else minus
     N = lat.num_cells()
-    mask, split_ids = _sign_masks(lat, store.signs(lat.cvid[lat.ids(0)], row, mi))
+    n = lat.n
+    ext = compiled_passes()  # or None: the numpy passes (identical results)
+    if ext is not None:
+        verts = lat.ids(0)
+        mask, split_ids = ext.sign_masks(N, verts, store.signs(lat.cvid[verts], row, mi),
+                                         [lat.ids(k) for k in range(n + 1)], lat.pad)
+    else:
+        mask, split_ids = _sign_masks(lat, store.signs(lat.cvid[lat.ids(0)], row, mi))
     if columns is None:
         lat.sig[:N, j] = _CODES[mask[:N]]
     else:
@@ -311,9 +327,11 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
     # the split cells, dimension by dimension (a split cell's facets are split before it); a
     # split cell c keeps its id for its '+' part and gets a '-' part and a zero part (one
     # dimension lower). All of it in array operations over the cells of one dimension.
-    n = lat.n
-    part_neg = np.full(N + 1, -1, dtype=np.int64)  # index N serves the padding -1
-    part_zero = np.full(N + 1, -1, dtype=np.int64)
+    if ext is not None and columns is not None:  # reused between cuts (the compiled passes never
+        part_neg, part_zero = columns.parts(N + 1)  # read the padding's index N)
+    else:
+        part_neg = np.full(N + 1, -1, dtype=np.int64)  # index N serves the padding -1
+        part_zero = np.full(N + 1, -1, dtype=np.int64)
     nxt = N
     new_dim: list[int] = []
     new_ids: list[list[np.ndarray]] = [[] for _ in range(n + 1)]  # new cells by dimension
@@ -329,11 +347,16 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
         if not cnt:
             continue
         split_total += cnt
-        F = lat.pad[k][lat.pos[S]]
         z_ids = np.arange(nxt, nxt + cnt, dtype=np.int64)
         neg_ids = np.arange(nxt + cnt, nxt + 2 * cnt, dtype=np.int64)
         nxt += 2 * cnt
-        if k == 1:
+        if ext is not None:  # the same rows as below, in one compiled pass
+            pos_F, neg_F, zero_pad = ext.split_dim(k, S, lat.pad[k], lat.pad[k - 1], lat.pos, mask,
+                                                   part_neg, part_zero, int(z_ids[0]))
+            if k == 1:
+                cross_p, cross_q, cross_z = pos_F[:, 0], neg_F[:, 0], z_ids
+        elif k == 1:
+            F = lat.pad[k][lat.pos[S]]
             a, b = F[:, 0], F[:, 1]
             swap = mask[a] != _POS
             a, b = np.where(swap, b, a), np.where(swap, a, b)
@@ -342,6 +365,7 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
             neg_F = np.stack([b, z_ids], axis=1)
             zero_pad = np.zeros((cnt, 0), dtype=np.int64)
         else:
+            F = lat.pad[k][lat.pos[S]]
             pos_F, neg_F, zero_pad = _split_facets(lat, mask, F, z_ids, part_neg, part_zero, k)
         # record: '+' part keeps id and gets new facets; new zero and '-' cells
         pos_rows[k] = pos_F
@@ -355,6 +379,10 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
         part_zero[S] = z_ids
         parents += [S, S]
         child_codes += [np.ones(cnt, dtype=np.int8), np.zeros(cnt, dtype=np.int8)]
+    if ext is not None and columns is not None:
+        for S in split_ids:
+            part_neg[S] = -1
+            part_zero[S] = -1
     # the new cells
     lat.dim += new_dim
     M = lat.num_cells()
@@ -467,10 +495,14 @@ def _write_pads(lat: Lattice, split_ids: list[np.ndarray], pos_rows: list[np.nda
         width = max([P.shape[1], pos_rows[k].shape[1]] + [x.shape[1] for x in blocks])
         if width > P.shape[1]:
             P = np.concatenate([P, np.full((P.shape[0], width - P.shape[1]), -1, dtype=np.int64)], axis=1)
+        ext = compiled_passes()
         if pos_rows[k].size:
             rows_ = lat.pos[split_ids[k]]
-            P[rows_] = -1
-            P[rows_, : pos_rows[k].shape[1]] = pos_rows[k]
+            if ext is not None:
+                ext.write_rows(P, rows_, np.ascontiguousarray(pos_rows[k]))
+            else:
+                P[rows_] = -1
+                P[rows_, : pos_rows[k].shape[1]] = pos_rows[k]
         live = len(lat.by_dim[k])
         need = live + sum(x.shape[0] for x in blocks)
         if need > P.shape[0]:  # grow by doubling: rows past the live ones are all -1
@@ -478,7 +510,10 @@ def _write_pads(lat: Lattice, split_ids: list[np.ndarray], pos_rows: list[np.nda
             grown[:live] = P[:live]
             P = grown
         for x in blocks:
-            P[live : live + x.shape[0], : x.shape[1]] = x
+            if ext is not None:
+                ext.put_block(P, live, np.ascontiguousarray(x))
+            else:
+                P[live : live + x.shape[0], : x.shape[1]] = x
             live += x.shape[0]
         lat.pad[k] = P
 
@@ -955,6 +990,16 @@ def _assemble(
     nc = lat.ncut
     K = nc + m
     dims = np.asarray(lat.dim, dtype=np.int8)
+    ext = compiled_passes()
+    if ext is not None:  # the same order and arrays, from keys packed into words and C loops
+        cols = np.r_[0:nh, nc : nc + m, nh:nc].astype(np.int64)
+        sig = np.ascontiguousarray(lat.sig[:N])
+        order = ext.sort_keys(ext.pack_keys(dims, sig, cols))
+        signs = ext.gather_signs(sig, order, cols)
+        new_id = np.empty(N, dtype=np.int64)
+        new_id[order] = np.arange(N, dtype=np.int64)
+        indptr, indices = ext.facet_csr(N, new_id, [lat.ids(k) for k in range(lat.n + 1)], lat.pad)
+        return _complex(lat, net, domain, refine, seconds, dims, order, signs, indptr, indices)
     # canonical order: by dimension, then the sign vector (hidden, domain facets, outputs)
     # lexicographically (-1 < 0 < 1); the rows are unique, so sorting them as byte strings of
     # (dimension, codes) gives that order in one pass
@@ -978,6 +1023,13 @@ def _assemble(
         indices = indices[np.lexsort((indices, owners))]
     indptr = np.zeros(N + 1, dtype=np.int64)
     np.cumsum(np.bincount(owners, minlength=N), out=indptr[1:])
+    return _complex(lat, net, domain, refine, seconds, dims, order, signs, indptr, indices)
+
+
+def _complex(lat: Lattice, net: Network, domain: Domain, refine: str | None, seconds: float,
+             dims: np.ndarray, order: np.ndarray, signs: np.ndarray, indptr: np.ndarray,
+             indices: np.ndarray) -> PolyhedralComplex:
+    """The complex of :func:`_assemble` from the canonical ``order`` and arrays."""
     f0 = int(np.count_nonzero(dims == 0))
     vids = lat.vids(order[:f0])
     lat.store.release_floats()

@@ -40,7 +40,9 @@ of them, has relative error at most ``gamma_k``; the matrix products below have 
 terms and are multiplied by ``1 + (m + 3) 2^-52``, every other bound has at most a few dozen
 operations and is multiplied by ``INFL`` (``gamma_32 < 2^-47``), so the computed bounds are upper
 bounds of the true ones. Widths above ``2^30`` are refused. A non-finite value anywhere
-(overflow) makes the comparison ``|value| > bound`` false, so the sign goes to the exact path.
+(overflow) makes the comparison ``|value| > bound`` false, so the sign goes to the exact path;
+a bound that is not a number (``inf * 0`` in a product after an overflow) counts as infinite,
+never as the bound ``0`` of step 5.
 
 1. *Exact inputs.* A root (a domain vertex, or a vertex whose exact coordinates the exact path
    computed) has ``x_hat = fl(x)`` (CPython's ``int / int`` is correctly rounded), so
@@ -121,6 +123,16 @@ crossing:
 All three give the same integers ``f(h_p)``, ``f(h_q)`` (the exact values of one function at one
 point), hence the same primitive vectors.
 
+Compiled passes
+---------------
+When the optional extension :mod:`exactcells._cutc` is built (and ``EXACTCELLS_NO_EXT`` is not
+set), :meth:`VertexStore.signs` and :meth:`VertexStore.cross` run their float parts (steps 3 and
+4) as C loops doing the same IEEE double operations in the same order (compiled without
+contraction into fused multiply-adds, so each operation rounds as numpy's does: the float data
+are bit-identical), and the products of step 2 are sequential sums (the bound of step 2 holds
+for any summation order; a term whose input is exactly 0 with bound 0 is skipped: it adds an
+exact 0). Undecided signs and crossings go to the same exact path.
+
 The tests in ``tests/test_kernel.py`` check the invariant (I) against exact values on random and
 adversarial near-degenerate networks (weights that differ in the last bit, vertices within a few
 ulps of a hyperplane, coincident and exactly-zero neurons), and that the build gives the same
@@ -129,15 +141,39 @@ complex with the filter as with exact signs only.
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from .network import Network, _stage_float, integer_stage_apply
 
-__all__ = ["VertexStore", "LazyCoords", "TOTALS"]
+__all__ = ["VertexStore", "LazyCoords", "TOTALS", "EXT"]
+
+
+def _load_ext() -> ModuleType | None:
+    """The compiled passes (:mod:`exactcells._cutc`), unless ``EXACTCELLS_NO_EXT`` is set to
+    something other than ``0`` or the extension was not built: then ``None`` (numpy passes)."""
+    if os.environ.get("EXACTCELLS_NO_EXT", "") not in ("", "0"):
+        return None
+    try:
+        return importlib.import_module("exactcells._cutc")
+    except ImportError:
+        return None
+
+
+#: The compiled passes of the kernel and of the build's cut, or ``None``: the numpy passes
+#: (identical results; tests switch it by assigning this attribute).
+EXT: ModuleType | None = _load_ext()
+
+
+def compiled_passes() -> ModuleType | None:
+    """:data:`EXT`, read at each call (so that assigning ``kernel.EXT`` switches the build too)."""
+    return EXT
 
 #: Sign tests of every store of this process: decided by the float filter, and by the exact path.
 TOTALS = {"decided": 0, "exact": 0}
@@ -161,6 +197,7 @@ class _Consts:
         self.c: list[np.ndarray] = []  # gamma_{m+2} |b_hat| (inflated) + eta; 0 where b = 0
         self.nzW: list[np.ndarray] = []  # 1.0 where W is not zero (transposed)
         self.gam: list[float] = []
+        self.finite: list[bool] = []  # all weights finite: the compiled step may skip exact zeros
         for W, b in net.float_layers():
             m = W.shape[1]
             if m + 3 >= 2**30:  # pragma: no cover - absurd widths
@@ -172,6 +209,7 @@ class _Consts:
             self.c.append(np.where(b != 0, g * np.abs(b) * INFL + ETA, 0.0))
             self.nzW.append(np.ascontiguousarray((W != 0).T.astype(np.float64)))
             self.gam.append(g)
+            self.finite.append(bool(np.isfinite(W).all() and np.isfinite(b).all()))
 
 
 def _stage_bounds(layer: Any, Z: np.ndarray, R: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -300,6 +338,11 @@ class VertexStore:
                     if dead is not None:
                         post = np.where(dead, 0.0, post)
                         Rp = np.where(dead, 0.0, Rp)
+            if EXT is not None and k.finite[layer]:  # sequential sums: no BLAS threads
+                return EXT.layer_step(np.ascontiguousarray(post, dtype=np.float64),
+                                      np.ascontiguousarray(Rp, dtype=np.float64), k.W[layer],
+                                      k.absW[layer], k.b[layer], k.c[layer], k.nzW[layer],
+                                      k.gam[layer], INFL, ETA)
             Znew = post @ k.W[layer] + k.b[layer]
             Rnew = ((Rp + k.gam[layer] * np.abs(post)) @ k.absW[layer] + k.c[layer]) * INFL
             # eta wherever some term is not zero (a product of non-zero numbers may underflow)
@@ -344,19 +387,26 @@ class VertexStore:
             if minus >= 0:
                 f = f - self.Z[vids, minus]
                 e = e + self.R[vids, minus] + U * np.abs(f)
-            e = np.where(e > 0, e * INFL + ETA, 0.0)
+            # a NaN bound (an overflow) is infinite: never the exact 0 of step 5
+            e = np.where(e > 0, e * INFL + ETA, np.where(e == 0, 0.0, np.inf))
         return f, e
 
     # -- signs -----------------------------------------------------------------------------
     def signs(self, vids: np.ndarray, row: int, minus: int = -1) -> np.ndarray:
         """Exact signs (-1, 0, 1) of ``z_row`` (minus ``z_minus``) at ``vids``, as int8."""
-        f, e = self._bound(vids, row, minus)
-        with np.errstate(invalid="ignore"):
-            # a bound 0 means the value is exact (step 5); a value that overflowed decides
-            # nothing, even under a finite bound (the error model assumes no overflow)
-            ok = ((np.abs(f) > e) & np.isfinite(f)) | (e == 0)
-        out = np.sign(f).astype(np.int8)
-        bad = np.flatnonzero(~ok)
+        if EXT is not None:
+            vids = np.ascontiguousarray(vids, dtype=np.int64)
+            out = np.empty(vids.size, dtype=np.int8)
+            bad = np.empty(vids.size, dtype=np.int64)
+            bad = bad[: EXT.filter_signs(self.Z, self.R, vids, row, minus, U, INFL, ETA, out, bad)]
+        else:
+            f, e = self._bound(vids, row, minus)
+            with np.errstate(invalid="ignore"):
+                # a bound 0 means the value is exact (step 5); a value that overflowed decides
+                # nothing, even under a finite bound (the error model assumes no overflow)
+                ok = ((np.abs(f) > e) & np.isfinite(f)) | (e == 0)
+                out = np.sign(f).astype(np.int8)
+            bad = np.flatnonzero(~ok)
         self.decided += int(vids.size - bad.size)
         TOTALS["decided"] += int(vids.size - bad.size)
         if bad.size:
@@ -397,6 +447,16 @@ class VertexStore:
         self.pb[vids] = Q
         self.fn[vids] = fi
         if not P.size:
+            return vids
+        if EXT is not None:
+            P = np.ascontiguousarray(P, dtype=np.int64)
+            Q = np.ascontiguousarray(Q, dtype=np.int64)
+            bad = np.empty(P.size, dtype=np.int64)
+            bad = bad[: EXT.cross_floats(self.Z, self.R, P, Q, vids, row, minus, U, INFL, ETA,
+                                         1 - 4 * U, 2.01 * U, _gamma(3), bad)]
+            if bad.size:
+                self.exact_coords(vids[bad].tolist())
+                self._fresh(vids[bad])
             return vids
         a, ea = self._bound(P, row, minus)
         b, eb = self._bound(Q, row, minus)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from net_strategies import examples, integer_networks, unit_networks
 
 from exactcells import build as B
+from exactcells import kernel
 from exactcells.complex import PolyhedralComplex
 from exactcells.domain import Domain
 from exactcells.kernel import VertexStore
@@ -24,8 +25,10 @@ from exactcells.network import Network, network_from_dict
 
 @contextmanager
 def exact_only() -> Iterator[None]:
-    """Every sign and crossing through the exact path (the filter decides nothing)."""
+    """Every sign and crossing through the exact path (the filter decides nothing; the
+    compiled filter, which does not call ``_bound``, is switched off meanwhile)."""
     orig = VertexStore._bound
+    ext, kernel.EXT = kernel.EXT, None
 
     def never(self: VertexStore, vids: np.ndarray, row: int, minus: int) -> tuple[np.ndarray, np.ndarray]:
         f, _ = orig(self, vids, row, minus)
@@ -36,6 +39,7 @@ def exact_only() -> Iterator[None]:
         yield
     finally:
         VertexStore._bound = orig  # type: ignore[method-assign]
+        kernel.EXT = ext
 
 
 def check_invariant(lat: B.Lattice, net: Network) -> int:

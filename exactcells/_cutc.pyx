@@ -1,0 +1,576 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled passes of the build's cut and of the kernel's float filter (optional extension).
+
+Each function here is a loop-for-loop translation of a numpy pass of :mod:`exactcells.build` or
+:mod:`exactcells.kernel` and returns the same arrays (same values, same shapes, same order), so
+that the build gives the identical lattice with or without this module; the numpy passes stay
+the fallback (``EXACTCELLS_NO_EXT=1`` forces them).
+
+The float operations of :func:`filter_signs` and :func:`cross_floats` are the numpy passes'
+operations, in the same order, on IEEE double (the module is compiled with
+``-ffp-contract=off``: no fused multiply-add is formed, so every operation rounds exactly as
+numpy's elementwise ufuncs do and the results are bit-identical). :func:`layer_step` computes
+the matrix products of step 2 of the proof in :mod:`exactcells.kernel` by sequential sums; that
+proof holds for a dot product in any summation order, so its bounds hold here too (the values
+may differ from BLAS's in the last bits; both are covered by the same bound). Exact signs never
+come from here: a sign the filter cannot decide is returned as undecided and goes to the exact
+path in Python.
+"""
+
+from libc.math cimport INFINITY, fabs, isfinite, isnan
+from libc.stdint cimport int8_t, int64_t, uint8_t
+from libc.stdlib cimport free, malloc, realloc
+
+import numpy as np
+
+ctypedef int64_t i64
+
+cdef enum:
+    NEG = 1
+    ZERO = 2
+    POS = 4
+
+
+def filter_signs(const double[:, ::1] Z, const double[:, ::1] R, const i64[::1] vids,
+                 Py_ssize_t row, Py_ssize_t minus, double U, double INFL, double ETA,
+                 int8_t[::1] out, i64[::1] bad):
+    """The float filter of ``VertexStore.signs`` (steps 3 and 5 of the kernel's proof): writes
+    the sign of every decided value into ``out`` and the positions of the undecided ones into
+    ``bad``; returns their number. A bound that is not a number decides nothing."""
+    cdef Py_ssize_t i, nb = 0, m = vids.shape[0]
+    cdef double f, e
+    cdef i64 v
+    cdef bint ok
+    for i in range(m):
+        v = vids[i]
+        f = Z[v, row]
+        e = R[v, row]
+        if minus >= 0:
+            f = f - Z[v, minus]
+            e = e + R[v, minus] + U * fabs(f)
+        if e > 0:
+            e = e * INFL + ETA
+            ok = fabs(f) > e and isfinite(f)
+        elif e == 0:
+            ok = True  # the value is exact (step 5)
+        else:
+            ok = False  # NaN: the bound overflowed
+        if f > 0:
+            out[i] = 1
+        elif f < 0:
+            out[i] = -1
+        else:
+            out[i] = 0
+        if not ok:
+            bad[nb] = i
+            nb += 1
+    return nb
+
+
+def sign_masks(Py_ssize_t N, const i64[::1] verts, const int8_t[::1] vsg, list ids, list pads):
+    """``build._sign_masks``: the OR of the sign bits of every cell's vertices (index ``N``
+    serves the padding) and the split cells of each dimension, in the order of ``ids[k]``."""
+    cdef uint8_t[::1] mask
+    cdef const i64[::1] cid
+    cdef const i64[:, ::1] P
+    cdef Py_ssize_t i, c, nk, w, ns
+    cdef i64 f
+    cdef uint8_t acc
+    cdef i64[::1] sbuf
+    cdef uint8_t bits[3]
+    bits[0] = NEG
+    bits[1] = ZERO
+    bits[2] = POS
+    arr = np.zeros(N + 1, dtype=np.uint8)
+    mask = arr
+    for i in range(verts.shape[0]):
+        mask[verts[i]] = bits[vsg[i] + 1]
+    split = [np.zeros(0, dtype=np.int64)]
+    for k in range(1, len(ids)):
+        cid = ids[k]
+        nk = cid.shape[0]
+        if nk == 0:
+            split.append(np.zeros(0, dtype=np.int64))
+            continue
+        P = pads[k]
+        w = P.shape[1]
+        s = np.empty(nk, dtype=np.int64)
+        sbuf = s
+        ns = 0
+        for i in range(nk):
+            acc = 0
+            for c in range(w):
+                f = P[i, c]
+                if f >= 0:
+                    acc |= mask[f]
+            mask[cid[i]] = acc
+            if (acc & 5) == 5:
+                sbuf[ns] = cid[i]
+                ns += 1
+        split.append(s[:ns].copy())
+    return arr, split
+
+
+cdef struct IntBuf:
+    i64 *data
+    Py_ssize_t size
+    Py_ssize_t cap
+
+
+cdef int buf_push(IntBuf *b, i64 x) except -1:
+    cdef i64 *p
+    cdef Py_ssize_t cap
+    if b.size == b.cap:
+        cap = 2 * b.cap if b.cap else 256
+        p = <i64 *> realloc(b.data, cap * sizeof(i64))
+        if p == NULL:
+            raise MemoryError()
+        b.data = p
+        b.cap = cap
+    b.data[b.size] = x
+    b.size += 1
+    return 0
+
+
+def split_dim(Py_ssize_t k, const i64[::1] S, const i64[:, ::1] Pk, const i64[:, ::1] Pk1,
+              const i64[::1] pos, const uint8_t[::1] mask, const i64[::1] part_neg,
+              const i64[::1] part_zero, i64 z0):
+    """The padded facet rows ``(pos_F, neg_F, zero_pad)`` of the three parts of the split
+    ``k``-cells ``S`` (their zero parts are ``z0, z0 + 1, ...``): ``build._split_facets`` for
+    ``k >= 2``, and the edges' rows for ``k = 1`` (the '+' end first)."""
+    cdef Py_ssize_t cnt = S.shape[0], w = Pk.shape[1], r, c, c2, w1, a0, nz, i, j
+    cdef Py_ssize_t npos, nneg, wpos = 0, wneg = 0, wzero = 0
+    cdef i64 f, g, a, b, z, prow, t
+    cdef i64[:, ::1] PF
+    cdef i64[:, ::1] NF
+    cdef i64[:, ::1] ZF
+    if k == 1:
+        pos_F = np.empty((cnt, 2), dtype=np.int64)
+        neg_F = np.empty((cnt, 2), dtype=np.int64)
+        PF = pos_F
+        NF = neg_F
+        for r in range(cnt):
+            prow = pos[S[r]]
+            a = Pk[prow, 0]
+            b = Pk[prow, 1]
+            if mask[a] != POS:
+                a, b = b, a
+            z = z0 + r
+            PF[r, 0] = a
+            PF[r, 1] = z
+            NF[r, 0] = b
+            NF[r, 1] = z
+        return pos_F, neg_F, np.zeros((cnt, 0), dtype=np.int64)
+    w1 = Pk1.shape[1]
+    pos_T = np.full((cnt, w + 1), -1, dtype=np.int64)
+    neg_T = np.full((cnt, w + 1), -1, dtype=np.int64)
+    PF = pos_T
+    NF = neg_T
+    cdef IntBuf zb  # the zero parts' rows, one after the other
+    zb.data = NULL
+    zb.size = 0
+    zb.cap = 0
+    zlen = np.zeros(cnt, dtype=np.int64)
+    cdef i64[::1] ZL = zlen
+    try:
+        for r in range(cnt):
+            prow = pos[S[r]]
+            z = z0 + r
+            npos = 0
+            nneg = 0
+            a0 = zb.size
+            # the split facets' zero parts, in column order
+            for c in range(w):
+                f = Pk[prow, c]
+                if f < 0:
+                    continue
+                if part_zero[f] >= 0:
+                    PF[r, npos] = f
+                    npos += 1
+                    NF[r, nneg] = part_neg[f]
+                    nneg += 1
+                    buf_push(&zb, part_zero[f])
+                elif mask[f] & POS:
+                    PF[r, npos] = f
+                    npos += 1
+                else:
+                    NF[r, nneg] = f
+                    nneg += 1
+            PF[r, npos] = z
+            NF[r, nneg] = z
+            npos += 1
+            nneg += 1
+            if npos > wpos:
+                wpos = npos
+            if nneg > wneg:
+                wneg = nneg
+            # then the faces of the other facets in the zero set: sorted, each once
+            nz = zb.size
+            for c in range(w):
+                f = Pk[prow, c]
+                if f < 0 or part_zero[f] >= 0:
+                    continue
+                for c2 in range(w1):
+                    g = Pk1[pos[f], c2]
+                    if g >= 0 and mask[g] == ZERO:
+                        buf_push(&zb, g)
+            # insertion sort of the new entries (a handful), then drop repeats
+            for i in range(nz + 1, zb.size):
+                t = zb.data[i]
+                j = i - 1
+                while j >= nz and zb.data[j] > t:
+                    zb.data[j + 1] = zb.data[j]
+                    j -= 1
+                zb.data[j + 1] = t
+            if zb.size > nz:
+                j = nz + 1
+                for i in range(nz + 1, zb.size):
+                    if zb.data[i] != zb.data[j - 1]:
+                        zb.data[j] = zb.data[i]
+                        j += 1
+                zb.size = j
+            ZL[r] = zb.size - a0
+            if zb.size - a0 > wzero:
+                wzero = zb.size - a0
+        zero_pad = np.full((cnt, wzero), -1, dtype=np.int64)
+        ZF = zero_pad
+        a0 = 0
+        for r in range(cnt):
+            for i in range(ZL[r]):
+                ZF[r, i] = zb.data[a0 + i]
+            a0 += ZL[r]
+    finally:
+        free(zb.data)
+    return (np.ascontiguousarray(pos_T[:, :wpos]), np.ascontiguousarray(neg_T[:, :wneg]), zero_pad)
+
+
+def cross_floats(double[:, ::1] Z, double[:, ::1] R, const i64[::1] P, const i64[::1] Q,
+                 const i64[::1] vids, Py_ssize_t row, Py_ssize_t minus, double U, double INFL,
+                 double ETA, double den_f, double dt_c, double g3, i64[::1] bad):
+    """The float part of ``VertexStore.cross`` (step 4 of the kernel's proof): the float values
+    and bounds of the new vertices ``vids[i]`` on the edges ``(P[i], Q[i])``, written into
+    ``Z`` and ``R``; the positions whose crossing the bound cannot place are written into
+    ``bad`` (their number is returned) and left for the exact path.
+    ``den_f = 1 - 4 u``, ``dt_c = 2.01 u`` and ``g3 = gamma_3`` as computed by the kernel."""
+    cdef Py_ssize_t i, c, nb = 0, m = P.shape[0], width = Z.shape[1]
+    cdef double a, ea, b, eb, den, num, dt, t, zp, zq, d, ad, rp, rq, rm, rn
+    cdef i64 p, q, v
+    cdef bint ok
+    for i in range(m):
+        p = P[i]
+        q = Q[i]
+        a = Z[p, row]
+        ea = R[p, row]
+        b = Z[q, row]
+        eb = R[q, row]
+        if minus >= 0:
+            a = a - Z[p, minus]
+            ea = ea + R[p, minus] + U * fabs(a)
+            b = b - Z[q, minus]
+            eb = eb + R[q, minus] + U * fabs(b)
+        # as _bound: a bound > 0 inflated, 0 kept, a NaN (an overflow) infinite: undecided
+        if ea > 0:
+            ea = ea * INFL + ETA
+        elif not ea == 0:
+            ea = INFINITY
+        if eb > 0:
+            eb = eb * INFL + ETA
+        elif not eb == 0:
+            eb = INFINITY
+        ok = (a - ea > 0) and (-b - eb > 0)
+        den = ((a - ea) + (-b - eb)) * den_f
+        ok = ok and den > 0
+        num = (ea * (fabs(b) + eb) + eb * (a + ea)) * INFL
+        dt = num / (den * den) * INFL + dt_c
+        t = a / (a - b)
+        if t < 0.0:  # numpy's maximum and minimum: NaN and -0.0 pass through
+            t = 0.0
+        if t > 1.0:
+            t = 1.0
+        ok = ok and isfinite(dt) and isfinite(t)
+        if not ok:
+            bad[nb] = i
+            nb += 1
+            continue
+        v = vids[i]
+        for c in range(width):
+            zp = Z[p, c]
+            zq = Z[q, c]
+            d = zq - zp
+            Z[v, c] = zp + t * d
+            ad = fabs(d)
+            rp = R[p, c]
+            rq = R[q, c]
+            rm = rp if (rp >= rq or isnan(rp)) else rq
+            rn = rm + dt * ad + g3 * (fabs(zp) + ad)
+            if rm != 0 or d != 0 or zp != 0:
+                R[v, c] = rn * INFL + ETA
+            else:
+                R[v, c] = 0.0
+    return nb
+
+
+def layer_step(const double[:, ::1] post, const double[:, ::1] Rp, const double[:, ::1] W,
+               const double[:, ::1] absW, const double[::1] bias, const double[::1] cb,
+               const double[:, ::1] nzW, double gam, double INFL, double ETA):
+    """``Z = post W + b`` and its bound ``R`` (step 2 of the kernel's proof) with sequential
+    sums; a term whose input is exactly 0 with bound 0 adds exactly 0 to every sum and is
+    skipped (the weights must be finite: the kernel checks)."""
+    cdef Py_ssize_t B = post.shape[0], m = post.shape[1], w = W.shape[1], i, j, c
+    cdef double y, s
+    Zo = np.empty((B, w), dtype=np.float64)
+    Ro = np.empty((B, w), dtype=np.float64)
+    cdef double[:, ::1] Z = Zo
+    cdef double[:, ::1] R = Ro
+    cdef double *za = <double *> malloc(3 * (w + 1) * sizeof(double))
+    if za == NULL:
+        raise MemoryError()
+    cdef double *ra = za + (w + 1)
+    cdef double *la = ra + (w + 1)
+    cdef const double *wr
+    cdef const double *ar
+    cdef const double *nr
+    try:
+        for i in range(B):
+            for c in range(w):
+                za[c] = 0.0
+                ra[c] = 0.0
+                la[c] = 0.0
+            for j in range(m):
+                y = post[i, j]
+                s = Rp[i, j]
+                if y == 0 and s == 0:
+                    continue
+                s = s + gam * fabs(y)
+                wr = &W[j, 0]
+                ar = &absW[j, 0]
+                nr = &nzW[j, 0]
+                for c in range(w):  # separate loops: each one vectorizes
+                    za[c] += y * wr[c]
+                for c in range(w):
+                    ra[c] += s * ar[c]
+                for c in range(w):
+                    la[c] += nr[c]  # > 0: some term with a non-zero weight (numpy's live)
+            for c in range(w):
+                Z[i, c] = za[c] + bias[c]
+                R[i, c] = (ra[c] + cb[c]) * INFL
+                if la[c] > 0:
+                    R[i, c] = R[i, c] + ETA
+    finally:
+        free(za)
+    return Zo, Ro
+
+
+def pack_keys(const int8_t[::1] dims, const int8_t[:, ::1] sig, const i64[::1] cols):
+    """The canonical sort keys of ``build._assemble`` packed into words: per cell, its
+    dimension (8 bits), then the sign codes ``sig[c, cols[0]], sig[c, cols[1]], ...`` (2 bits
+    each, 0 < 1 < 2), most significant first, in ``W`` uint64 words (the last one padded with
+    zero bits). Comparing the rows of words lexicographically compares the keys."""
+    cdef Py_ssize_t N = dims.shape[0], K = cols.shape[0], i, j, b, wi
+    cdef Py_ssize_t W = (8 + 2 * K + 63) // 64
+    out = np.zeros((N, W), dtype=np.uint64)
+    cdef unsigned long long[:, ::1] O = out
+    cdef unsigned long long acc
+    for i in range(N):
+        acc = <unsigned long long> (<uint8_t> dims[i])
+        b = 8
+        wi = 0
+        for j in range(K):
+            if b == 64:
+                O[i, wi] = acc
+                wi += 1
+                acc = 0
+                b = 0
+            acc = (acc << 2) | <unsigned long long> (sig[i, cols[j]] & 3)
+            b += 2
+        O[i, wi] = acc << (64 - b)
+    return out
+
+
+def facet_csr(Py_ssize_t N, const i64[::1] new_id, list ids, list pads):
+    """``(indptr, indices)``: the facets of every cell, renumbered by ``new_id`` and listed in
+    the new order, each cell's sorted (what ``build._assemble`` computes with numpy)."""
+    cdef const i64[::1] cid
+    cdef const i64[:, ::1] P
+    cdef Py_ssize_t k, i, c, nk, w, p, q, start
+    cdef i64 f, t, total = 0
+    counts_a = np.zeros(N + 1, dtype=np.int64)
+    cdef i64[::1] ptr = counts_a
+    for k in range(1, len(ids)):
+        cid = ids[k]
+        P = pads[k]
+        nk = cid.shape[0]
+        w = P.shape[1]
+        for i in range(nk):
+            t = 0
+            for c in range(w):
+                if P[i, c] >= 0:
+                    t += 1
+            ptr[new_id[cid[i]] + 1] = t
+    for i in range(N):
+        total += ptr[i + 1]
+        ptr[i + 1] = total
+    ind_a = np.empty(total, dtype=np.int64)
+    cdef i64[::1] ind = ind_a
+    for k in range(1, len(ids)):
+        cid = ids[k]
+        P = pads[k]
+        nk = cid.shape[0]
+        w = P.shape[1]
+        for i in range(nk):
+            start = ptr[new_id[cid[i]]]
+            p = start
+            for c in range(w):
+                f = P[i, c]
+                if f >= 0:
+                    t = new_id[f]
+                    q = p - 1  # insertion into the sorted prefix
+                    while q >= start and ind[q] > t:
+                        ind[q + 1] = ind[q]
+                        q -= 1
+                    ind[q + 1] = t
+                    p += 1
+    return counts_a, ind_a
+
+
+cdef inline int row_less(const unsigned long long[:, ::1] K, i64 a, i64 b, Py_ssize_t W) nogil:
+    """Row ``a`` of ``K`` before row ``b`` (lexicographic; ties keep the smaller index first)."""
+    cdef Py_ssize_t t
+    for t in range(W):
+        if K[a, t] != K[b, t]:
+            return K[a, t] < K[b, t]
+    return a < b
+
+
+def sort_keys(const unsigned long long[:, ::1] words):
+    """The order that sorts the rows of ``words`` lexicographically (first word most
+    significant), stably (the same order as ``numpy.lexsort(words.T[::-1])``): for one or two
+    words an LSD radix sort by 16-bit digits that skips the digits all rows share; for wider
+    keys (which the first words mostly decide) a merge sort of the indices."""
+    cdef Py_ssize_t N = words.shape[0], W = words.shape[1], i, j, p, wd, sh, d
+    if W > 2:
+        return _merge_order(words)
+    cdef Py_ssize_t *cnt = <Py_ssize_t *> malloc(65536 * sizeof(Py_ssize_t))
+    if cnt == NULL:
+        raise MemoryError()
+    ka = np.array(words, dtype=np.uint64, copy=True)
+    kb = np.empty_like(ka)
+    ia = np.arange(N, dtype=np.int64)
+    ib = np.empty_like(ia)
+    cdef unsigned long long[:, ::1] K1 = ka
+    cdef unsigned long long[:, ::1] K2 = kb
+    cdef unsigned long long[:, ::1] Kt
+    cdef i64[::1] I1 = ia
+    cdef i64[::1] I2 = ib
+    cdef i64[::1] It
+    cdef Py_ssize_t s, t
+    try:
+        for p in range(4 * W):
+            wd = W - 1 - p // 4
+            sh = 16 * (p % 4)
+            for d in range(65536):
+                cnt[d] = 0
+            for i in range(N):
+                cnt[(K1[i, wd] >> sh) & 0xFFFF] += 1
+            if N == 0 or cnt[(K1[0, wd] >> sh) & 0xFFFF] == N:
+                continue  # a digit every row shares
+            s = 0
+            for d in range(65536):
+                t = cnt[d]
+                cnt[d] = s
+                s += t
+            for i in range(N):
+                d = (K1[i, wd] >> sh) & 0xFFFF
+                j = cnt[d]
+                cnt[d] = j + 1
+                I2[j] = I1[i]
+                for t in range(W):
+                    K2[j, t] = K1[i, t]
+            Kt = K1
+            K1 = K2
+            K2 = Kt
+            It = I1
+            I1 = I2
+            I2 = It
+    finally:
+        free(cnt)
+    return np.asarray(I1)
+
+
+def gather_signs(const int8_t[:, ::1] sig, const i64[::1] order, const i64[::1] cols):
+    """``sig[order][:, cols] - 1`` as int8 (sign codes 0, 1, 2 to the signs -1, 0, 1)."""
+    cdef Py_ssize_t N = order.shape[0], K = cols.shape[0], i, j
+    out = np.empty((N, K), dtype=np.int8)
+    cdef int8_t[:, ::1] O = out
+    cdef i64 r
+    for i in range(N):
+        r = order[i]
+        for j in range(K):
+            O[i, j] = sig[r, cols[j]] - 1
+    return out
+
+
+def write_rows(i64[:, ::1] P, const i64[::1] rows, const i64[:, ::1] R):
+    """``P[rows[i]] = R[i]`` padded with -1 (``R`` no wider than ``P``): the split cells' new
+    facet rows (``build._write_pads``)."""
+    cdef Py_ssize_t n = rows.shape[0], w = P.shape[1], wr = R.shape[1], i, c
+    cdef i64 r
+    if wr > w:
+        raise ValueError("rows wider than the padded array")
+    for i in range(n):
+        r = rows[i]
+        for c in range(wr):
+            P[r, c] = R[i, c]
+        for c in range(wr, w):
+            P[r, c] = -1
+
+
+def put_block(i64[:, ::1] P, Py_ssize_t start, const i64[:, ::1] X):
+    """``P[start + i, :X.shape[1]] = X[i]`` (rows past the live ones are all -1 already)."""
+    cdef Py_ssize_t n = X.shape[0], wx = X.shape[1], i, c
+    if wx > P.shape[1] or start + n > P.shape[0]:
+        raise ValueError("block does not fit the padded array")
+    for i in range(n):
+        for c in range(wx):
+            P[start + i, c] = X[i, c]
+
+
+def _merge_order(const unsigned long long[:, ::1] K):
+    """Bottom-up merge sort of the row indices of ``K`` by :func:`row_less` (stable)."""
+    cdef Py_ssize_t N = K.shape[0], W = K.shape[1], width, lo, mid, hi, a, b, o
+    ia = np.arange(N, dtype=np.int64)
+    ib = np.empty_like(ia)
+    cdef i64[::1] A = ia
+    cdef i64[::1] B = ib
+    cdef i64[::1] T
+    width = 1
+    while width < N:
+        lo = 0
+        while lo < N:
+            mid = min(lo + width, N)
+            hi = min(lo + 2 * width, N)
+            a = lo
+            b = mid
+            o = lo
+            while a < mid and b < hi:
+                if row_less(K, A[b], A[a], W):  # strictly before: ties take the left run
+                    B[o] = A[b]
+                    b += 1
+                else:
+                    B[o] = A[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                B[o] = A[a]
+                a += 1
+                o += 1
+            while b < hi:
+                B[o] = A[b]
+                b += 1
+                o += 1
+            lo = hi
+        T = A
+        A = B
+        B = T
+        width *= 2
+    return np.asarray(A)
