@@ -145,3 +145,63 @@ def test_recursion_on_a_closed_subset_of_cells_equals_the_whole() -> None:
     part = face_volumes(n, dims, np.asarray(K.signs), B, V, H, LocalForms(K.network, K.domain), cells=mask)
     assert [part.volume(int(c)) for c in half] == [whole.volume(int(c)) for c in half]
     assert part.inconsistent.size == 0
+
+
+def sum_inputs(K: PolyhedralComplex) -> tuple[FaceVolumes, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The recursion's result, the regions, the vertex CSR and the interior vertices of ``K``."""
+    n, N = K.input_dim, K.num_cells
+    dims = np.asarray(K.dims, dtype=np.int64)
+    ptr, ind = (np.asarray(a, dtype=np.int64) for a in K.facet_csr)
+    B = sp.csr_matrix((np.ones(ind.size, dtype=np.int64), ind, ptr), shape=(N, N))
+    V = _vertex_csr(N, K.f_vector[0], dims, B, n)
+    fv = recursion(K)
+    nh, m = K.network.num_hidden, K.domain.num_facets
+    inside = np.all(np.asarray(K.signs)[:K.f_vector[0], nh:nh + m] != 0, axis=1)
+    return fv, np.asarray(K.regions(), dtype=np.int64), V.indptr.astype(np.int64), V.indices.astype(np.int64), inside
+
+
+def check_volume_sum(K: PolyhedralComplex, seed: int) -> None:
+    """volume_sum equals the Fraction sum of the regions' volumes, in any order, for any choice of
+    closable vertices (the wrong ones stay open); with the interior vertices, exactly the
+    vertices on the domain's boundary stay open (every interior one cancels)."""
+    from math import factorial
+
+    from exactcells.volumes import volume_sum
+
+    fv, tops, vptr, vind, inside = sum_inputs(K)
+    n = K.input_dim
+    want = sum((fv.volume(int(c)) for c in tops), Fraction(0))
+    assert want == K.domain.volume()
+    rng = np.random.default_rng(seed)
+    on_boundary = set(np.flatnonzero(~inside).tolist())
+    for order, closable in [(tops, inside), (rng.permutation(tops), inside),
+                            (tops, np.ones_like(inside)), (rng.permutation(tops), rng.random(inside.size) < 0.5),
+                            (tops[: max(1, tops.size // 3)], inside)]:
+        vs = volume_sum(fv.nu, fv.L, fv.D, order, vptr, vind, closable)
+        part = sum((fv.volume(int(c)) for c in order), Fraction(0))
+        assert vs.fraction(factorial(n)) == part
+        assert vs.equals(part, factorial(n)) and not vs.equals(part + Fraction(1, 10**9), factorial(n))
+        if order is tops and closable is inside:
+            used = set(vind.tolist())
+            assert vs.open_vertices == len(on_boundary & used)  # every interior vertex cancelled
+
+
+@examples(25)
+@given(st.integers(1, 4).flatmap(lambda n: st.tuples(st.just(n), integer_networks(n, max_depth=2, max_width=3))),
+       st.integers(0, 2**16))
+def test_volume_sum_on_integer_networks(nn: tuple[int, dict[str, Any]], seed: int) -> None:
+    n, d = nn
+    check_volume_sum(build_complex(network_from_dict(d), Domain.box(n, -1, 1)), seed)
+
+
+@pytest.mark.parametrize("name,net,n", DEGENERATE, ids=[d[0] for d in DEGENERATE])
+def test_volume_sum_on_degenerate_networks(name: str, net: Any, n: int) -> None:
+    check_volume_sum(build_complex(net, Domain.box(n, -1, 1)), 1)
+
+
+def test_volume_sum_on_float_weights_in_three_dimensions() -> None:
+    rng = np.random.default_rng(11)
+    d = {"layers": [{"W": rng.normal(size=(6, 3)).tolist(), "b": rng.normal(size=6).tolist()},
+                    {"W": rng.normal(size=(5, 6)).tolist(), "b": rng.normal(size=5).tolist()},
+                    {"W": rng.normal(size=(1, 5)).tolist(), "b": [0.0]}]}
+    check_volume_sum(build_complex(network_from_dict(d), Domain.box(3, Fraction(-1, 2), 1)), 2)
