@@ -74,7 +74,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from flint import fmpz, fmpz_mat
+from flint import fmpq, fmpz, fmpz_mat
 
 if TYPE_CHECKING:  # scipy is imported where it is used: `import exactcells` stays light
     import scipy.sparse as sp
@@ -87,8 +87,8 @@ from .network import Layer, Network, local_affine_forms
 from .numbers import common_denominator, float_or_none, float_view, format_rational
 from .numbers import format_signs as sign_key
 from .progress import Progress
-from .volumes import VolumeSum, face_volumes, volume_sum
 from .volumes import cell_vertex_matrix as _vertex_csr
+from .volumes import face_volumes
 from .volumes import region_volumes as region_volumes  # importable from here as before
 
 __all__ = [
@@ -978,10 +978,7 @@ def _check_volumes(ctx: _Context) -> tuple[int, str]:
     assert ctx.volumes is not None
     S, dims = ctx.S, ctx.dims
     dvol = ctx.dom.volume()
-    vsum, inconsistent = ctx.volumes.collect()
-    nfact = math.factorial(ctx.n)
-    # the exact comparison needs no reduction of the (huge) unreduced sum: two products
-    total = dvol if vsum.equals(dvol, nfact) else vsum.fraction(nfact)
+    total, inconsistent = ctx.volumes.collect()
     ctx.total, ctx.dvol = total, dvol
     for c in inconsistent:
         ctx.fail(Failure("affine_dimension", c, sign_key(S[c]), None,
@@ -1203,17 +1200,15 @@ class _VolumeRun:
     pending: Callable[[], list[tuple[int, int, list[int]]]] | None
     stop: Callable[[], None] | None = None
 
-    def collect(self) -> tuple[VolumeSum, list[int]]:
-        """The exact total volume of the top cells times ``n!`` (an unreduced fraction) and the
-        cells found inconsistent (sorted): this process's part first, then the workers'."""
+    def collect(self) -> tuple[Fraction, list[int]]:
+        """The exact total volume of the top cells and the cells found inconsistent (sorted):
+        this process's part first, then the workers'."""
         try:
             parts = [_volume_part_of(self.job, 0)] + (self.pending() if self.pending is not None else [])
         finally:
             self.close()
-        num, den = fmpz(0), fmpz(1)
-        for p, q, _ in parts:  # num/den + p/q over den*q: exact, a few products of the parts
-            num, den = num * q + den * p, den * q
-        return VolumeSum(num, den, 0), sorted({c for _, _, inc in parts for c in inc})
+        total = sum((Fraction(p, q) for p, q, _ in parts), Fraction(0))
+        return total, sorted({c for _, _, inc in parts for c in inc})
 
     def close(self) -> None:
         """Stop the Dask cluster (or disconnect from a running one), once."""
@@ -1229,9 +1224,7 @@ def _start_volumes(ctx: _Context, jobs: int | None, scheduler: str | None = None
     tops, n = ctx.tops, ctx.n
     nproc = _volume_processes(jobs, tops.size, n, scheduler)
     job = {"n": n, "dims": ctx.dims, "S": ctx.S, "B": ctx.B, "V": ctx.V, "H": ctx.H, "net": ctx.net,
-           "dom": ctx.dom, "refinement": ctx.K.output_refinement, "chunks": [tops],
-           "vregions": np.bincount(ctx.V[tops].indices, minlength=ctx.f0) if tops.size else
-           np.zeros(ctx.f0, dtype=np.int64)}
+           "dom": ctx.dom, "refinement": ctx.K.output_refinement, "chunks": [tops]}
     started = time.perf_counter()
     if nproc == 1:
         return _VolumeRun(job, 1, started, None)
@@ -1289,30 +1282,26 @@ def _closure_job(job: dict[str, Any], i: int) -> dict[str, Any]:
     V.sort_indices()
     return {"n": job["n"], "dims": job["dims"][ids], "S": job["S"][ids], "B": B, "V": V,
             "H": [job["H"][v] for v in vids.tolist()], "net": job["net"], "dom": job["dom"],
-            "refinement": job["refinement"], "chunks": [np.searchsorted(ids, chunk)], "ids": ids,
-            "vregions": job["vregions"][vids]}
+            "refinement": job["refinement"], "chunks": [np.searchsorted(ids, chunk)], "ids": ids}
 
 
 def _volume_part_of(job: dict[str, Any], i: int) -> tuple[int, int, list[int]]:
-    """Exact sum of the volumes of the top cells ``job["chunks"][i]`` times ``n!``, as an
-    unreduced fraction ``(p, q)`` (:func:`exactcells.volumes.volume_sum`), and the inconsistent
-    cells, by their number in the whole complex."""
+    """Exact sum of the volumes of the top cells ``job["chunks"][i]`` (and inconsistent cells,
+    by their number in the whole complex)."""
     from .volumes import closure
 
     chunk = job["chunks"][i]
     mask = closure(job["B"], job["dims"], chunk) if len(job["chunks"]) > 1 else None
     fv = face_volumes(job["n"], job["dims"], job["S"], job["B"], job["V"], job["H"],
                       LocalForms(job["net"], job["dom"], job["refinement"]), cells=mask)
-    # vertices that cancel from the sum's denominator: inside the domain, all their regions here
-    f0 = len(job["H"])
-    nh = job["net"].num_hidden
-    inside = np.all(job["S"][:f0, nh:nh + job["dom"].num_facets] != 0, axis=1)
-    vptr, vind = job["V"].indptr.astype(np.int64), job["V"].indices.astype(np.int64)
-    here = np.bincount(job["V"][chunk].indices, minlength=f0) if chunk.size else np.zeros(f0, np.int64)
-    closable = inside & (here == job["vregions"]) if "vregions" in job else inside
-    vs = volume_sum(fv.nu, fv.L, fv.D, chunk, vptr, vind, closable)
+    pairs = [(fv.nu[c], fv.L[c]) for c in chunk.tolist()]
+    # first level of the summation tree unreduced: one gcd per pair of regions
+    terms = [fmpq(a * d + c * b, b * d) for (a, b), (c, d) in zip(pairs[0::2], pairs[1::2])]
+    if len(pairs) % 2:
+        terms.append(fmpq(*pairs[-1]))
+    s = _exact_sum(terms) / math.factorial(job["n"])
     inconsistent = fv.inconsistent if "ids" not in job else job["ids"][fv.inconsistent]
-    return int(vs.num), int(vs.den), [int(c) for c in inconsistent]
+    return s.numerator, s.denominator, [int(c) for c in inconsistent]
 
 
 def _volume_processes(jobs: int | None, ntops: int, n: int, scheduler: str | None = None) -> int:
@@ -1451,6 +1440,20 @@ def _diagnose_wall(rec: _Recorder, w: int, want: int, K: PolyhedralComplex, S: n
 def _mean(hs: Sequence[Sequence[int]]) -> list[Fraction]:
     n = len(hs[0]) - 1
     return [sum((Fraction(h[i], h[-1]) for h in hs), Fraction(0)) / len(hs) for i in range(n)]
+
+
+def _exact_sum(values: Sequence[Any]) -> Fraction:
+    """Exact sum of many ``fmpq`` with large denominators (flint's fast gcd, balanced tree).
+
+    The order matters for speed: neighbours in canonical order (sign vectors sorted) tend to
+    share vertices, hence denominators, so partial sums stay small.
+    """
+    terms = list(values)
+    if not terms:
+        return Fraction(0)
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return Fraction(int(terms[0].p), int(terms[0].q))
 
 
 def _cdd_region(rec: _Recorder, c: int, K: PolyhedralComplex, S: np.ndarray, V: sp.csr_matrix,

@@ -62,10 +62,8 @@ from .localforms import LocalForms
 
 __all__ = [
     "FaceVolumes",
-    "VolumeSum",
     "face_volumes",
     "region_volumes",
-    "volume_sum",
 ]
 
 
@@ -83,17 +81,12 @@ class FaceVolumes:
     inconsistent
         Cells for which the exact division failed: their facets' cones do not lie in one span
         (the claimed geometry is not that of a polytope). Empty for a valid complex.
-    D
-        The denominator ``D_v`` of every vertex (``fmpz``): ``L_G`` is their product over
-        ``G``'s vertices.
     """
 
     def __init__(self, n: int, nu: np.ndarray, L: np.ndarray, inconsistent: np.ndarray,
                  computed: np.ndarray, plucker: dict[int, np.ndarray] | None = None,
-                 dims: np.ndarray | None = None, row_of: np.ndarray | None = None,
-                 D: np.ndarray | None = None) -> None:
+                 dims: np.ndarray | None = None, row_of: np.ndarray | None = None) -> None:
         self.n = n
-        self.D = np.zeros(0, dtype=object) if D is None else D
         self.computed = computed
         self.nu = nu
         self.L = L
@@ -282,8 +275,8 @@ def face_volumes(
     del P  # the dual vectors are not needed any more (memory on large complexes)
     nu, inc = _nu_bottom_up(n, dims, f0, fptr, find, has_v, apex, vkeys, H, D, L, E, flat)
     if keep_plucker:
-        return FaceVolumes(n, nu, L, inc, has_v, E, dims, flat, D=D)
-    return FaceVolumes(n, nu, L, inc, has_v, D=D)
+        return FaceVolumes(n, nu, L, inc, has_v, E, dims, flat)
+    return FaceVolumes(n, nu, L, inc, has_v)
 
 
 def _reached_faces(n: int, dims: np.ndarray, f0: int, fptr: np.ndarray, find: np.ndarray,
@@ -439,136 +432,6 @@ def _nu_bottom_up(n: int, dims: np.ndarray, f0: int, fptr: np.ndarray, find: np.
     inc = np.sort(np.concatenate(inconsistent)).astype(np.int64) if inconsistent else \
         np.zeros(0, dtype=np.int64)
     return nu, inc
-
-
-class VolumeSum:
-    """An exact sum ``sum_c nu_c / L_c`` as an unreduced fraction ``num / den`` (:func:`volume_sum`).
-
-    ``den`` is the product of the denominators ``D_v`` of the vertices left ``open`` (those the
-    summation could not cancel: in a valid complex, the vertices on the domain's boundary).
-    """
-
-    def __init__(self, num: Any, den: Any, open_vertices: int) -> None:
-        self.num = num
-        self.den = den
-        self.open_vertices = open_vertices
-
-    def equals(self, q: Fraction, scale: int = 1) -> bool:
-        """Whether ``num / den == scale * q``, exactly (two products, no gcd)."""
-        return bool(self.num * q.denominator == fmpz(q.numerator) * scale * self.den)
-
-    def fraction(self, scale: int = 1) -> Fraction:
-        """``num / (den * scale)`` reduced (a gcd of the full sizes: for reports only)."""
-        r = fmpq(self.num, self.den * scale)
-        return Fraction(int(r.p), int(r.q))
-
-
-def _product(xs: Sequence[Any]) -> Any:
-    """Exact product of ``fmpz`` values by a balanced tree (quasi-linear in the result's size)."""
-    xs = list(xs)
-    if not xs:
-        return fmpz(1)
-    while len(xs) > 1:
-        xs = [xs[i] * xs[i + 1] if i + 1 < len(xs) else xs[i] for i in range(0, len(xs), 2)]
-    return xs[0]
-
-
-def volume_sum(nu: np.ndarray, L: np.ndarray, D: np.ndarray, cells: np.ndarray, vptr: np.ndarray,
-               vind: np.ndarray, closable: np.ndarray) -> VolumeSum:
-    """Exact ``sum_{c in cells} nu[c] / L[c]`` where ``L[c]`` is the product of ``D[v]`` over the
-    vertices ``v`` of ``c`` (CSR rows ``vptr, vind``), by cancelling vertices instead of gcds.
-
-    **Why vertices cancel.** Let ``U`` be a union of closed regions of the complex and ``p`` a
-    point with integer coordinates. ``vol(U)`` is the signed sum, over the ``(n-1)``-cells ``W``
-    on the boundary of ``U``, of the volumes of the cones ``conv(p, W)``; triangulating each ``W``
-    with its own vertices, every simplex ``(p, w_1, .., w_n)`` has volume ``|det| / (n! prod
-    D_{w_i})``. So ``n! vol(U) prod_{v in dU} D_v`` is an integer, where ``dU`` is the set of
-    vertices of boundary cells of ``U``. A vertex ``v`` inside the domain all of whose regions
-    are in ``U`` is in no boundary cell of ``U`` (a boundary cell through ``v`` would lie in a
-    region outside ``U`` or on the domain's boundary). Hence, once every region around such a
-    vertex has been summed, ``D_v`` divides the numerator of the partial sum written over the
-    product of its open vertices' ``D``.
-
-    **The summation.** A balanced tree over ``cells`` in the given order (pairs of neighbours,
-    then pairs of pairs, ...). A partial sum is ``num / prod_{v in S} D_v`` with ``S`` its open
-    vertices; two are added over ``prod_{S_A | S_B} D`` (the shared part ``G`` of the two
-    denominators divided out exactly: ``S_A & S_B`` is a subset of both), then the vertices of
-    ``closable`` whose regions in ``cells`` all lie below this node (the node is the lowest
-    common ancestor of their first and last region) are divided out, **only if** the division is
-    exact (a remainder, possible in a damaged complex, keeps them open). Every step is an exact
-    identity of rationals whatever the complex: the proof above only says why the divisions
-    succeed, and nothing relies on it. No gcd is computed: a sum of many rationals with
-    thousands of digits costs products and exact divisions only.
-
-    Parameters
-    ----------
-    nu, L
-        Object arrays (``fmpz``) per cell, ``L[c] = prod_{v in c} D[v]``.
-    D
-        ``fmpz`` denominator per vertex.
-    cells
-        The cells to sum (each with at least one vertex).
-    closable
-        Boolean per vertex: the vertices that may be cancelled once all their regions are summed
-        (inside the domain, every region containing them among ``cells``).
-    """
-    R = int(cells.size)
-    if R == 0:
-        return VolumeSum(fmpz(0), fmpz(1), 0)
-    cnt = vptr[cells + 1] - vptr[cells]
-    owner, verts = _csr_rows(vptr, vind, cells)
-    f0 = int(D.size)
-    lo = np.full(f0, R, dtype=np.int64)
-    hi = np.full(f0, -1, dtype=np.int64)
-    np.minimum.at(lo, verts, owner)
-    np.maximum.at(hi, verts, owner)
-    close = np.flatnonzero(np.asarray(closable, dtype=bool) & (hi > lo))
-    # the node of the tree where a vertex closes: level = bit length of lo ^ hi, index lo >> level
-    x = lo[close] ^ hi[close]
-    level = np.zeros(close.size, dtype=np.int64)
-    while np.any(x >> level):
-        level += (x >> level) > 0
-    node = lo[close] >> level
-    closing: dict[tuple[int, int], list[int]] = {}
-    for v, lv, nd in zip(close.tolist(), level.tolist(), node.tolist()):
-        closing.setdefault((lv, nd), []).append(v)
-    starts = np.concatenate(([0], np.cumsum(cnt)[:-1]))
-    vl = verts.tolist()
-    nums = [nu[c] for c in cells.tolist()]
-    dens = [L[c] for c in cells.tolist()]
-    opens = [set(vl[s:s + k]) for s, k in zip(starts.tolist(), cnt.tolist())]
-    lev = 0
-    while len(nums) > 1:
-        lev += 1
-        nn: list[Any] = []
-        nd: list[Any] = []
-        no: list[set[int]] = []
-        for i in range(0, len(nums) - 1, 2):
-            SA, SB = opens[i], opens[i + 1]
-            if len(SA) > len(SB):
-                inter = {v for v in SB if v in SA}
-            else:
-                inter = {v for v in SA if v in SB}
-            G = _product([D[v] for v in inter])
-            dA, dB = dens[i] // G, dens[i + 1] // G
-            num = nums[i] * dB + nums[i + 1] * dA
-            S = SA | SB
-            shut = [v for v in closing.get((lev, i // 2), ()) if v in inter]
-            if shut:
-                P = _product([D[v] for v in shut])
-                q, r = divmod(num, P)
-                if r == 0:
-                    num, G = q, G // P
-                    S.difference_update(shut)
-            nn.append(num)
-            nd.append(dA * dB * G)
-            no.append(S)
-        if len(nums) % 2:
-            nn.append(nums[-1])
-            nd.append(dens[-1])
-            no.append(opens[-1])
-        nums, dens, opens = nn, nd, no
-    return VolumeSum(nums[0], dens[0], len(opens[0]))
 
 
 def region_volumes(K: Any) -> list[Fraction]:
