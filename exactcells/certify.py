@@ -82,7 +82,7 @@ if TYPE_CHECKING:  # scipy is imported where it is used: `import exactcells` sta
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import InvalidArgumentError
-from .localforms import LocalForms, domain_rows
+from .localforms import LocalForms, domain_rows, select_sums
 from .network import Layer, Network, local_affine_forms
 from .numbers import common_denominator, float_or_none, float_view, format_rational
 from .numbers import format_signs as sign_key
@@ -405,7 +405,7 @@ def _integer_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequenc
 # layer 0: ``M_0[j] . h``; layer 1: ``sum_{i : s_i} M_1[k, i] M_0[i] . h + M_1[k, w] L_0 D`` with
 # ``s_i = [M_0[i] . h > 0]`` the exact signs of layer 0 (all decided by then), that is ``A . h``
 # with ``A = sum_{i : s_i} (M_1[k, i] M_0[i])``, a 0/1 combination of fixed integer rows, summed
-# exactly in int64 pieces (:func:`_select_sums`); deeper layers and outputs: the whole point goes
+# exactly in int64 pieces (:func:`exactcells.localforms.select_sums`); deeper layers and outputs: the whole point goes
 # through the integer pass (:func:`_integer_sign_vectors`).
 
 _U = 2.0**-53
@@ -495,48 +495,12 @@ def _exact_second_layer(mats: list[list[list[int]]], net: Network, points: Seque
     Sint = S.astype(np.int64)
     for k in np.unique(todo[:, 1]).tolist():
         rs = todo[todo[:, 1] == k, 0]
-        forms = _select_sums(Sint[rs], [[M1[k][i] * a for a in M0[i]] for i in range(w)])
+        forms = select_sums(Sint[rs], [[M1[k][i] * a for a in M0[i]] for i in range(w)])
         tail = M1[k][w] * L0
         for r, A in zip(rs.tolist(), forms):
             h = points[r]
             v = sum(a * int(x) for a, x in zip(A, h)) + tail * int(h[n])
             sg[r, k] = (v > 0) - (v < 0)
-
-
-_PIECE = 32  # bits per piece in _select_sums
-
-
-def _select_sums(S: np.ndarray, rows: Sequence[Sequence[int]]) -> list[list[int]]:
-    """Exact ``S @ rows`` for a 0/1 int64 matrix ``S`` and integer ``rows``.
-
-    Each integer is written as ``sign * sum_p d_p 2^(32 p)`` with digits ``0 <= d_p < 2^32``; the
-    signed digit matrices are multiplied by ``S`` in int64 (numpy's integer matmul, exact): with
-    fewer than ``2^30`` rows a sum stays below ``2^62``. The sums are then brought back to digits
-    ``0 <= d < 2^32`` by carrying upwards in int64 (``s = 2^32 floor(s / 2^32) + (s mod 2^32)``,
-    the carries below ``2^31``) and read as one little-endian two's complement integer each: the
-    digits, then the last carry as a signed 64-bit word."""
-    k = S.shape[1]
-    if k >= 2**30:  # pragma: no cover - absurd widths
-        raise ValueError("too many rows for int64 sums")
-    d = len(rows[0])
-    flat = [int(x) for r in rows for x in r]
-    pieces = max(1, -(-max(abs(x).bit_length() for x in flat) // _PIECE))
-    digits = np.frombuffer(b"".join(abs(x).to_bytes(4 * pieces, "little") for x in flat),
-                           dtype="<u4").reshape(len(flat), pieces).astype(np.int64)
-    digits *= np.array([-1 if x < 0 else 1 for x in flat], dtype=np.int64)[:, None]
-    cnt = S.shape[0] * d
-    sums = (S @ digits.reshape(k, d * pieces)).reshape(cnt, pieces)
-    low = np.empty((cnt, pieces), dtype="<u4")
-    carry = np.zeros(cnt, dtype=np.int64)
-    for p in range(pieces):
-        v = sums[:, p] + carry
-        low[:, p] = v & 0xFFFFFFFF
-        carry = v >> _PIECE
-    raw = np.concatenate([low.view(np.uint8).reshape(cnt, 4 * pieces),
-                          carry.astype("<i8").view(np.uint8).reshape(cnt, 8)], axis=1).tobytes()
-    size = 4 * pieces + 8
-    vals = [int.from_bytes(raw[i:i + size], "little", signed=True) for i in range(0, cnt * size, size)]
-    return [vals[i:i + d] for i in range(0, cnt, d)]
 
 
 def _refinement_name(with_output: bool | str | None) -> str | None:
@@ -825,8 +789,11 @@ def _check_facet_links(ctx: _Context) -> tuple[int, str]:
     cof_ptr, _ = ctx.cofacets
     if indices.size:
         owners = ctx.owners
-        Sf, Sc = S[indices], S[owners]
-        face = np.all((Sf == Sc) | (Sf == 0), axis=1) & np.any(Sf != Sc, axis=1)
+        # s_f <= s_c entrywise (equal or 0) iff f's + entries are + in c and its - entries are -
+        # in c: inclusions of bit masks, 64 entries per word
+        pos, neg = _sign_words(S)
+        pf, pc, nf, nc = pos[indices], pos[owners], neg[indices], neg[owners]
+        face = ~np.any((pf & ~pc) | (nf & ~nc), axis=1) & np.any((pf != pc) | (nf != nc), axis=1)
         codim = dims[indices] == dims[owners] - 1
         badl = np.flatnonzero(~(face & codim))
         for e in badl.tolist():
@@ -854,6 +821,19 @@ def _check_facet_links(ctx: _Context) -> tuple[int, str]:
             ctx.fail(Failure("extra_cell", c, sign_key(S[c]), None, "a face of a top cell",
                              "no cofacet", f"cell {c} of dimension {int(dims[c])} is in no higher cell"))
     return int(indices.size), "each link f -> c has s_f < s_c and dim f = dim c - 1; every cell is linked"
+
+
+def _sign_words(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The entries ``> 0`` and ``< 0`` of every sign vector as bit masks, ``uint64`` words per row
+    (padded with zero bits)."""
+    N, width = S.shape
+    words = max(1, -(-width // 64))
+    out = []
+    for mask in (S > 0, S < 0):
+        b = np.zeros((N, words * 8), dtype=np.uint8)
+        b[:, :(width + 7) // 8] = np.packbits(mask, axis=1)
+        out.append(b.view(np.uint64))
+    return out[0], out[1]
 
 
 def _check_cell_signs(ctx: _Context) -> tuple[int, str]:
