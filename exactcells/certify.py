@@ -71,6 +71,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from operator import mul
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -327,7 +328,7 @@ def exact_sign_vectors(
     # at most points anyway: every vertex lies on some hyperplane of the deepest layer)
     if (len(points) and refinement != "argmax" and len(net.layers) <= 3
             and all(L.units is None for L in net.layers[:-1])):
-        pts = [tuple(int(x) for x in p) for p in points]
+        pts = [tuple(map(int, p)) for p in points]
         floats = _float_points(pts)
         if floats is not None:
             return _filtered_sign_vectors(net, domain, pts, refinement, *floats)
@@ -406,7 +407,10 @@ def _integer_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequenc
 # ``s_i = [M_0[i] . h > 0]`` the exact signs of layer 0 (all decided by then), that is ``A . h``
 # with ``A = sum_{i : s_i} (M_1[k, i] M_0[i])``, a 0/1 combination of fixed integer rows, summed
 # exactly in int64 pieces (:func:`exactcells.localforms.select_sums`); deeper layers and outputs: the whole point goes
-# through the integer pass (:func:`_integer_sign_vectors`).
+# through the integer pass (:func:`_integer_sign_vectors`). The domain's facet entries
+# ``sign(c_i - A_i x)`` are a "layer" like the others (weights ``-A``, biases ``c``, rounded to
+# nearest: P2 and P3 hold verbatim on the points of P1); the entries P3 cannot decide (every point
+# on a facet) are computed exactly on the integer rows ``L_i [-A_i | c_i]``.
 
 _U = 2.0**-53
 _ETA = 2.0**-1000
@@ -448,8 +452,17 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
     m = domain.num_facets
     width = nh + m + (net.output_dim if refinement else 0)
     out = np.zeros((N, width), dtype=np.int8)
-    H = fmpz_mat([[int(x) for x in p] for p in points])
-    out[:, nh:nh + m] = _signs_of(H * _domain_matrix(domain).transpose())
+    # the domain's facets: a "layer" with weights -A and biases c (P2 and P3 as for the network's
+    # layers, the rational entries rounded to nearest), exact integer rows where undecided
+    Wd = np.array([[float(-a) for a in row] for row in domain.A], dtype=float).reshape(m, len(points[0]) - 1)
+    bd = np.array([float(c) for c in domain.c], dtype=float)
+    Zd, _, sure_d = _float_layer(Wd, bd, X, R)
+    sd = np.where(sure_d, np.sign(Zd), 0).astype(np.int8)
+    drows = domain_rows(domain)
+    for r, i in np.argwhere(~sure_d).tolist():
+        v = sum(map(mul, drows[i], points[r]))
+        sd[r, i] = (v > 0) - (v < 0)
+    out[:, nh:nh + m] = sd
     mats = [[[int(x) for x in row] for row in M.tolist()] for M in _integer_layer_matrices(net)]
     last = len(net.layers) - 1
     deep = np.zeros(N, dtype=bool)  # points with an undecided entry below layer 1
@@ -465,7 +478,7 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
         if todo.size and li == 0:
             M0 = mats[0]
             for r, j in todo.tolist():
-                v = sum(a * x for a, x in zip(M0[j], points[r]))
+                v = sum(map(mul, M0[j], points[r]))
                 sg[r, j] = (v > 0) - (v < 0)
         elif todo.size and li == 1:
             _exact_second_layer(mats, net, points, out[:, :pos] > 0, todo, sg)
@@ -492,14 +505,19 @@ def _exact_second_layer(mats: list[list[list[int]]], net: Network, points: Seque
     w = len(M0)
     L0 = _layer_factor(net, 0)
     n = len(points[0]) - 1
-    Sint = S.astype(np.int64)
+    # one form per distinct activation pattern and row (many points share them)
+    bits = np.packbits(S, axis=1)
+    pat = np.unique(bits.view(np.dtype((np.void, bits.shape[1]))).ravel(), return_inverse=True)[1].ravel() \
+        if S.shape[1] else np.zeros(S.shape[0], dtype=np.int64)
     for k in np.unique(todo[:, 1]).tolist():
         rs = todo[todo[:, 1] == k, 0]
-        forms = select_sums(Sint[rs], [[M1[k][i] * a for a in M0[i]] for i in range(w)])
+        upat, first, inv = np.unique(pat[rs], return_index=True, return_inverse=True)
+        forms = select_sums(S[rs[first]].astype(np.int64), [[M1[k][i] * a for a in M0[i]] for i in range(w)])
         tail = M1[k][w] * L0
-        for r, A in zip(rs.tolist(), forms):
-            h = points[r]
-            v = sum(a * int(x) for a, x in zip(A, h)) + tail * int(h[n])
+        for form in forms:
+            form[n] += tail  # the bias on the homogeneous coordinate
+        for r, f in zip(rs.tolist(), np.asarray(inv).ravel().tolist()):
+            v = sum(map(mul, forms[f], points[r]))
             sg[r, k] = (v > 0) - (v < 0)
 
 
@@ -725,7 +743,7 @@ def _check_format(ctx: _Context) -> tuple[int, str]:
         bad("dims are not sorted in 0..n")
     if K.num_vertex_coords != ctx.f0:
         bad(f"{K.num_vertex_coords} vertex coordinate vectors for {ctx.f0} cells of dimension 0")
-    ctx.H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(ctx.f0)] if ctx.ok_format else []
+    ctx.H = [tuple(map(int, K.vertex_homogeneous(v))) for v in range(ctx.f0)] if ctx.ok_format else []
     if any(len(h) != n + 1 or h[-1] <= 0 for h in ctx.H):
         bad("a vertex is not a homogeneous vector (D x, D) with D > 0")
     return N, "shapes, ranges, dimension order"
