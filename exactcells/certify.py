@@ -867,7 +867,7 @@ def _check_cell_signs(ctx: _Context) -> tuple[int, str]:
     nonempty = np.flatnonzero(nv > 0)
     # joins of the claimed vertex sign vectors (checked against coordinates by vertex_signs), as
     # bit masks: the join is + where some vertex is + (and none -), - likewise, 0 elsewhere
-    pos, neg = np.packbits(S > 0, axis=1), np.packbits(S < 0, axis=1)
+    pos, neg = _sign_words(S)
     starts = vptr[nonempty]
     jp = np.zeros_like(pos)
     jn = np.zeros_like(neg)
@@ -879,8 +879,8 @@ def _check_cell_signs(ctx: _Context) -> tuple[int, str]:
     ctx.mism = mism
 
     def join_of(c: int) -> np.ndarray:
-        return (np.unpackbits(jp[c])[:width].astype(np.int8)
-                - np.unpackbits(jn[c])[:width].astype(np.int8))
+        return (np.unpackbits(jp[c].view(np.uint8))[:width].astype(np.int8)
+                - np.unpackbits(jn[c].view(np.uint8))[:width].astype(np.int8))
 
     for c in mism.tolist():
         if undefined[c]:
