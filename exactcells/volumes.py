@@ -166,7 +166,6 @@ def _primitive(W: np.ndarray) -> np.ndarray:
 
 
 _fmpz = np.frompyfunc(fmpz, 1, 1)
-_divmod = np.frompyfunc(divmod, 2, 2)
 
 
 def _to_fmpz(A: np.ndarray) -> np.ndarray:
@@ -255,13 +254,10 @@ def face_volumes(
     """
     N = int(dims.size)
     f0 = len(hom)
-    # every number of the recursion is an fmpz: products of an fmpz and a Python int convert the
-    # int each time, which costs more than the product (each vertex is converted once here)
-    H = np.empty((f0, n + 1), dtype=object)
+    H = np.empty((f0, n + 1), dtype=object)  # Python ints: fast for the mixed small-big products
     for v, h in enumerate(hom):
         H[v, :] = [int(x) for x in h]
-    H = _to_fmpz(H)
-    D = H[:, n].copy() if f0 else np.zeros(0, dtype=object)
+    D = np.array([fmpz(x) for x in H[:, n]], dtype=object) if f0 else np.zeros(0, dtype=object)
     vptr = cell_vertices.indptr.astype(np.int64)
     vind = cell_vertices.indices.astype(np.int64)
     fptr = facets.indptr.astype(np.int64)
@@ -369,7 +365,7 @@ def _dual_plucker(n: int, dims: np.ndarray, signs: np.ndarray, facets: sp.csr_ma
 
 def _primal_plucker(P: dict[int, np.ndarray], H: np.ndarray, n: int, f0: int,
                     flat: np.ndarray) -> dict[int, np.ndarray]:
-    """Primal Plücker vectors ``E = *P`` (Hodge duals, ``fmpz``; signs are irrelevant under
+    """Primal Plücker vectors ``E = *P`` (Hodge duals, Python ints; signs are irrelevant under
     ``|.|``); the vertices' are their homogeneous vectors, so ``flat`` of a vertex becomes its
     index (in place)."""
     m = n + 1
@@ -377,8 +373,8 @@ def _primal_plucker(P: dict[int, np.ndarray], H: np.ndarray, n: int, f0: int,
     flat[:f0] = np.arange(f0)
     for k in range(1, n):
         pos, sgn = _hodge(m, k + 1)
-        E[k] = _to_fmpz(P[k][:, pos] * sgn[None, :].astype(object))
-    E[n] = np.full((1, 1), fmpz(1), dtype=object)
+        E[k] = P[k][:, pos] * sgn[None, :].astype(object)
+    E[n] = np.ones((1, 1), dtype=object)
     return E
 
 
@@ -415,7 +411,7 @@ def _nu_bottom_up(n: int, dims: np.ndarray, f0: int, fptr: np.ndarray, find: np.
             wI = wI + term if t % 2 == 0 else wI - term
         acc = np.full(sel.size, fmpz(0), dtype=object)
         if k == 1:  # an edge ab: nu_b = 1 and L_ab / (D_a L_b) = 1, one link per edge
-            acc[owner] = np.abs(wI)
+            acc[owner] = _to_fmpz(np.abs(wI))
         elif owner.size:
             # L_G / (D_a L_F), via L_G / D_a once per face
             LGa = L[sel] // D[apex[sel]]
@@ -428,10 +424,9 @@ def _nu_bottom_up(n: int, dims: np.ndarray, f0: int, fptr: np.ndarray, find: np.
             inconsistent.append(sel[~good])
             continue
         q = np.full(sel.size, fmpz(0), dtype=object)
-        r = np.full(sel.size, fmpz(0), dtype=object)
-        q[good], r[good] = _divmod(acc[good], eI[good])  # one division per face
+        q[good] = acc[good] // eI[good]
         bad = ~good
-        bad[good] = r[good] != 0
+        bad[good] = (acc[good] % eI[good]) != 0
         nu[sel] = q
         inconsistent.append(sel[bad])
     inc = np.sort(np.concatenate(inconsistent)).astype(np.int64) if inconsistent else \
