@@ -71,6 +71,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from operator import mul
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -82,7 +83,7 @@ if TYPE_CHECKING:  # scipy is imported where it is used: `import exactcells` sta
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import InvalidArgumentError
-from .localforms import LocalForms, domain_rows
+from .localforms import LocalForms, domain_rows, select_sums
 from .network import Layer, Network, local_affine_forms
 from .numbers import common_denominator, float_or_none, float_view, format_rational
 from .numbers import format_signs as sign_key
@@ -327,7 +328,7 @@ def exact_sign_vectors(
     # at most points anyway: every vertex lies on some hyperplane of the deepest layer)
     if (len(points) and refinement != "argmax" and len(net.layers) <= 3
             and all(L.units is None for L in net.layers[:-1])):
-        pts = [tuple(int(x) for x in p) for p in points]
+        pts = [tuple(map(int, p)) for p in points]
         floats = _float_points(pts)
         if floats is not None:
             return _filtered_sign_vectors(net, domain, pts, refinement, *floats)
@@ -405,8 +406,11 @@ def _integer_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequenc
 # layer 0: ``M_0[j] . h``; layer 1: ``sum_{i : s_i} M_1[k, i] M_0[i] . h + M_1[k, w] L_0 D`` with
 # ``s_i = [M_0[i] . h > 0]`` the exact signs of layer 0 (all decided by then), that is ``A . h``
 # with ``A = sum_{i : s_i} (M_1[k, i] M_0[i])``, a 0/1 combination of fixed integer rows, summed
-# exactly in int64 pieces (:func:`_select_sums`); deeper layers and outputs: the whole point goes
-# through the integer pass (:func:`_integer_sign_vectors`).
+# exactly in int64 pieces (:func:`exactcells.localforms.select_sums`); deeper layers and outputs: the whole point goes
+# through the integer pass (:func:`_integer_sign_vectors`). The domain's facet entries
+# ``sign(c_i - A_i x)`` are a "layer" like the others (weights ``-A``, biases ``c``, rounded to
+# nearest: P2 and P3 hold verbatim on the points of P1); the entries P3 cannot decide (every point
+# on a facet) are computed exactly on the integer rows ``L_i [-A_i | c_i]``.
 
 _U = 2.0**-53
 _ETA = 2.0**-1000
@@ -448,8 +452,17 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
     m = domain.num_facets
     width = nh + m + (net.output_dim if refinement else 0)
     out = np.zeros((N, width), dtype=np.int8)
-    H = fmpz_mat([[int(x) for x in p] for p in points])
-    out[:, nh:nh + m] = _signs_of(H * _domain_matrix(domain).transpose())
+    # the domain's facets: a "layer" with weights -A and biases c (P2 and P3 as for the network's
+    # layers, the rational entries rounded to nearest), exact integer rows where undecided
+    Wd = np.array([[float(-a) for a in row] for row in domain.A], dtype=float).reshape(m, len(points[0]) - 1)
+    bd = np.array([float(c) for c in domain.c], dtype=float)
+    Zd, _, sure_d = _float_layer(Wd, bd, X, R)
+    sd = np.where(sure_d, np.sign(Zd), 0).astype(np.int8)
+    drows = domain_rows(domain)
+    for r, i in np.argwhere(~sure_d).tolist():
+        v = sum(map(mul, drows[i], points[r]))
+        sd[r, i] = (v > 0) - (v < 0)
+    out[:, nh:nh + m] = sd
     mats = [[[int(x) for x in row] for row in M.tolist()] for M in _integer_layer_matrices(net)]
     last = len(net.layers) - 1
     deep = np.zeros(N, dtype=bool)  # points with an undecided entry below layer 1
@@ -465,7 +478,7 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
         if todo.size and li == 0:
             M0 = mats[0]
             for r, j in todo.tolist():
-                v = sum(a * x for a, x in zip(M0[j], points[r]))
+                v = sum(map(mul, M0[j], points[r]))
                 sg[r, j] = (v > 0) - (v < 0)
         elif todo.size and li == 1:
             _exact_second_layer(mats, net, points, out[:, :pos] > 0, todo, sg)
@@ -492,51 +505,20 @@ def _exact_second_layer(mats: list[list[list[int]]], net: Network, points: Seque
     w = len(M0)
     L0 = _layer_factor(net, 0)
     n = len(points[0]) - 1
-    Sint = S.astype(np.int64)
+    # one form per distinct activation pattern and row (many points share them)
+    bits = np.packbits(S, axis=1)
+    pat = np.unique(bits.view(np.dtype((np.void, bits.shape[1]))).ravel(), return_inverse=True)[1].ravel() \
+        if S.shape[1] else np.zeros(S.shape[0], dtype=np.int64)
     for k in np.unique(todo[:, 1]).tolist():
         rs = todo[todo[:, 1] == k, 0]
-        forms = _select_sums(Sint[rs], [[M1[k][i] * a for a in M0[i]] for i in range(w)])
+        upat, first, inv = np.unique(pat[rs], return_index=True, return_inverse=True)
+        forms = select_sums(S[rs[first]].astype(np.int64), [[M1[k][i] * a for a in M0[i]] for i in range(w)])
         tail = M1[k][w] * L0
-        for r, A in zip(rs.tolist(), forms):
-            h = points[r]
-            v = sum(a * int(x) for a, x in zip(A, h)) + tail * int(h[n])
+        for form in forms:
+            form[n] += tail  # the bias on the homogeneous coordinate
+        for r, f in zip(rs.tolist(), np.asarray(inv).ravel().tolist()):
+            v = sum(map(mul, forms[f], points[r]))
             sg[r, k] = (v > 0) - (v < 0)
-
-
-_PIECE = 32  # bits per piece in _select_sums
-
-
-def _select_sums(S: np.ndarray, rows: Sequence[Sequence[int]]) -> list[list[int]]:
-    """Exact ``S @ rows`` for a 0/1 int64 matrix ``S`` and integer ``rows``.
-
-    Each integer is written as ``sign * sum_p d_p 2^(32 p)`` with digits ``0 <= d_p < 2^32``; the
-    signed digit matrices are multiplied by ``S`` in int64 (numpy's integer matmul, exact): with
-    fewer than ``2^30`` rows a sum stays below ``2^62``. The sums are then brought back to digits
-    ``0 <= d < 2^32`` by carrying upwards in int64 (``s = 2^32 floor(s / 2^32) + (s mod 2^32)``,
-    the carries below ``2^31``) and read as one little-endian two's complement integer each: the
-    digits, then the last carry as a signed 64-bit word."""
-    k = S.shape[1]
-    if k >= 2**30:  # pragma: no cover - absurd widths
-        raise ValueError("too many rows for int64 sums")
-    d = len(rows[0])
-    flat = [int(x) for r in rows for x in r]
-    pieces = max(1, -(-max(abs(x).bit_length() for x in flat) // _PIECE))
-    digits = np.frombuffer(b"".join(abs(x).to_bytes(4 * pieces, "little") for x in flat),
-                           dtype="<u4").reshape(len(flat), pieces).astype(np.int64)
-    digits *= np.array([-1 if x < 0 else 1 for x in flat], dtype=np.int64)[:, None]
-    cnt = S.shape[0] * d
-    sums = (S @ digits.reshape(k, d * pieces)).reshape(cnt, pieces)
-    low = np.empty((cnt, pieces), dtype="<u4")
-    carry = np.zeros(cnt, dtype=np.int64)
-    for p in range(pieces):
-        v = sums[:, p] + carry
-        low[:, p] = v & 0xFFFFFFFF
-        carry = v >> _PIECE
-    raw = np.concatenate([low.view(np.uint8).reshape(cnt, 4 * pieces),
-                          carry.astype("<i8").view(np.uint8).reshape(cnt, 8)], axis=1).tobytes()
-    size = 4 * pieces + 8
-    vals = [int.from_bytes(raw[i:i + size], "little", signed=True) for i in range(0, cnt * size, size)]
-    return [vals[i:i + d] for i in range(0, cnt, d)]
 
 
 def _refinement_name(with_output: bool | str | None) -> str | None:
@@ -761,7 +743,7 @@ def _check_format(ctx: _Context) -> tuple[int, str]:
         bad("dims are not sorted in 0..n")
     if K.num_vertex_coords != ctx.f0:
         bad(f"{K.num_vertex_coords} vertex coordinate vectors for {ctx.f0} cells of dimension 0")
-    ctx.H = [tuple(int(x) for x in K.vertex_homogeneous(v)) for v in range(ctx.f0)] if ctx.ok_format else []
+    ctx.H = [tuple(map(int, K.vertex_homogeneous(v))) for v in range(ctx.f0)] if ctx.ok_format else []
     if any(len(h) != n + 1 or h[-1] <= 0 for h in ctx.H):
         bad("a vertex is not a homogeneous vector (D x, D) with D > 0")
     return N, "shapes, ranges, dimension order"
@@ -825,8 +807,11 @@ def _check_facet_links(ctx: _Context) -> tuple[int, str]:
     cof_ptr, _ = ctx.cofacets
     if indices.size:
         owners = ctx.owners
-        Sf, Sc = S[indices], S[owners]
-        face = np.all((Sf == Sc) | (Sf == 0), axis=1) & np.any(Sf != Sc, axis=1)
+        # s_f <= s_c entrywise (equal or 0) iff f's + entries are + in c and its - entries are -
+        # in c: inclusions of bit masks, 64 entries per word
+        pos, neg = _sign_words(S)
+        pf, pc, nf, nc = pos[indices], pos[owners], neg[indices], neg[owners]
+        face = ~np.any((pf & ~pc) | (nf & ~nc), axis=1) & np.any((pf != pc) | (nf != nc), axis=1)
         codim = dims[indices] == dims[owners] - 1
         badl = np.flatnonzero(~(face & codim))
         for e in badl.tolist():
@@ -856,6 +841,19 @@ def _check_facet_links(ctx: _Context) -> tuple[int, str]:
     return int(indices.size), "each link f -> c has s_f < s_c and dim f = dim c - 1; every cell is linked"
 
 
+def _sign_words(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The entries ``> 0`` and ``< 0`` of every sign vector as bit masks, ``uint64`` words per row
+    (padded with zero bits)."""
+    N, width = S.shape
+    words = max(1, -(-width // 64))
+    out = []
+    for mask in (S > 0, S < 0):
+        b = np.zeros((N, words * 8), dtype=np.uint8)
+        b[:, :(width + 7) // 8] = np.packbits(mask, axis=1)
+        out.append(b.view(np.uint64))
+    return out[0], out[1]
+
+
 def _check_cell_signs(ctx: _Context) -> tuple[int, str]:
     """Every cell's sign vector is the join of its vertices' (Lemma B); optionally an exact
     forward pass at every top cell's interior point."""
@@ -869,7 +867,7 @@ def _check_cell_signs(ctx: _Context) -> tuple[int, str]:
     nonempty = np.flatnonzero(nv > 0)
     # joins of the claimed vertex sign vectors (checked against coordinates by vertex_signs), as
     # bit masks: the join is + where some vertex is + (and none -), - likewise, 0 elsewhere
-    pos, neg = np.packbits(S > 0, axis=1), np.packbits(S < 0, axis=1)
+    pos, neg = _sign_words(S)
     starts = vptr[nonempty]
     jp = np.zeros_like(pos)
     jn = np.zeros_like(neg)
@@ -881,8 +879,8 @@ def _check_cell_signs(ctx: _Context) -> tuple[int, str]:
     ctx.mism = mism
 
     def join_of(c: int) -> np.ndarray:
-        return (np.unpackbits(jp[c])[:width].astype(np.int8)
-                - np.unpackbits(jn[c])[:width].astype(np.int8))
+        return (np.unpackbits(jp[c].view(np.uint8))[:width].astype(np.int8)
+                - np.unpackbits(jn[c].view(np.uint8))[:width].astype(np.int8))
 
     for c in mism.tolist():
         if undefined[c]:

@@ -11,6 +11,8 @@ points are exact.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from flint import fmpz_mat
 
@@ -18,7 +20,7 @@ from .domain import Domain
 from .network import Network
 from .numbers import clear_denominators
 
-__all__ = ["LocalForms", "domain_rows"]
+__all__ = ["LocalForms", "domain_rows", "select_sums"]
 
 
 def domain_rows(domain: Domain) -> list[list[int]]:
@@ -29,6 +31,42 @@ def domain_rows(domain: Domain) -> list[list[int]]:
         ints, _ = clear_denominators([*a, ci])
         rows.append([-x for x in ints[:-1]] + [ints[-1]])
     return rows
+
+
+_PIECE = 32  # bits per piece in select_sums
+
+
+def select_sums(S: np.ndarray, rows: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Exact ``S @ rows`` for a 0/1 int64 matrix ``S`` and integer ``rows``.
+
+    Each integer is written as ``sign * sum_p d_p 2^(32 p)`` with digits ``0 <= d_p < 2^32``; the
+    signed digit matrices are multiplied by ``S`` in int64 (numpy's integer matmul, exact): with
+    fewer than ``2^30`` rows a sum stays below ``2^62``. The sums are then brought back to digits
+    ``0 <= d < 2^32`` by carrying upwards in int64 (``s = 2^32 floor(s / 2^32) + (s mod 2^32)``,
+    the carries below ``2^31``) and read as one little-endian two's complement integer each: the
+    digits, then the last carry as a signed 64-bit word."""
+    k = S.shape[1]
+    if k >= 2**30:  # pragma: no cover - absurd widths
+        raise ValueError("too many rows for int64 sums")
+    d = len(rows[0])
+    flat = [int(x) for r in rows for x in r]
+    pieces = max(1, -(-max(abs(x).bit_length() for x in flat) // _PIECE))
+    digits = np.frombuffer(b"".join(abs(x).to_bytes(4 * pieces, "little") for x in flat),
+                           dtype="<u4").reshape(len(flat), pieces).astype(np.int64)
+    digits *= np.array([-1 if x < 0 else 1 for x in flat], dtype=np.int64)[:, None]
+    cnt = S.shape[0] * d
+    sums = (S @ digits.reshape(k, d * pieces)).reshape(cnt, pieces)
+    low = np.empty((cnt, pieces), dtype="<u4")
+    carry = np.zeros(cnt, dtype=np.int64)
+    for p in range(pieces):
+        v = sums[:, p] + carry
+        low[:, p] = v & 0xFFFFFFFF
+        carry = v >> _PIECE
+    raw = np.concatenate([low.view(np.uint8).reshape(cnt, 4 * pieces),
+                          carry.astype("<i8").view(np.uint8).reshape(cnt, 8)], axis=1).tobytes()
+    size = 4 * pieces + 8
+    vals = [int.from_bytes(raw[i:i + size], "little", signed=True) for i in range(0, cnt * size, size)]
+    return [vals[i:i + d] for i in range(0, cnt, d)]
 
 
 class LocalForms:
@@ -111,16 +149,27 @@ class LocalForms:
     def _tables(self, li: int, signs: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
         """Forms of every row of layer ``li`` for each sign row, and an id per distinct prefix.
 
-        Returns an object array ``(rows, width_li, n + 1)`` of Python ints. Distinct prefixes
-        of choices are computed once (and cached across calls); each layer is one python-flint
-        matrix product over all new prefixes (in chunks).
+        Returns an object array ``(rows, width_li, n + 1)`` of Python ints (see
+        :meth:`_unique_tables`).
+        """
+        T, inv, ids = self._unique_tables(li, signs, chunk)
+        return T[inv], ids[inv]
+
+    def _unique_tables(self, li: int, signs: np.ndarray, chunk: int = 4096
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The forms of layer ``li`` once per distinct prefix of choices among the sign rows.
+
+        Returns ``(T, inv, ids)``: an object array ``T`` of shape ``(U, width_li, n + 1)``
+        (Python ints), one table per distinct prefix, the index ``inv`` of each sign row's
+        prefix in ``T`` and an id per table (stable across calls). Distinct prefixes are computed
+        once (and cached across calls); each layer is one python-flint matrix product over all
+        new prefixes (in chunks).
         """
         n = self.n
         S = np.asarray(signs)
         R = S.shape[0]
         if li == 0:
-            return (np.broadcast_to(self.mats_int[0], (R,) + self.mats_int[0].shape),
-                    np.zeros(R, dtype=np.int64))
+            return self.mats_int[0][None], np.zeros(R, dtype=np.int64), np.zeros(1, dtype=np.int64)
         pre = self._prefix(li, S)
         keys = np.ascontiguousarray(pre).view(np.dtype((np.void, pre.shape[1] * 8))).ravel()
         ukeys, first, inv = np.unique(keys, return_index=True, return_inverse=True)
@@ -145,10 +194,40 @@ class LocalForms:
                 block = vals.reshape(self.widths[li], b - a, n + 1).transpose(1, 0, 2)
                 for t in range(b - a):
                     cache[kb[new[a + t]]] = block[t]
-                    ids[kb[new[a + t]]] = len(ids)
+                    ids.setdefault(kb[new[a + t]], len(ids))
         T = np.stack([cache[k] for k in kb]) if kb else np.zeros((0, self.widths[li], n + 1), dtype=object)
+        return T, np.asarray(inv).ravel(), np.array([ids[k] for k in kb], dtype=np.int64)
+
+    def _plain_layer1_rows(self, signs: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Forms of rows ``row[i]`` of hidden layer 1 of a plain network on the cells of
+        ``signs``, and the id of each cell's prefix (as :meth:`_unique_tables` numbers them).
+
+        With the layer-0 activity ``a`` of a cell (``a_i = 1`` where neuron ``i`` passes), the
+        form of row ``j`` is ``sum_i a_i M1[j, i] M0[i] + M1[j, w0] e_n`` (the bias column of
+        layer 1 times the homogeneous coordinate): what the tables' matrix product gives for that
+        row, computed for each distinct ``(a, j)`` alone as a 0/1 sum of fixed integer rows
+        (:func:`select_sums`), instead of every row of every distinct prefix.
+        """
+        n = self.n
+        pre = self._prefix(1, signs)
+        keys = np.ascontiguousarray(pre).view(np.dtype((np.void, pre.shape[1] * 8))).ravel()
+        ukeys, first, inv = np.unique(keys, return_index=True, return_inverse=True)
         inv = np.asarray(inv).ravel()
-        return T[inv], np.array([ids[k] for k in kb], dtype=np.int64)[inv]
+        ids = self._ids.setdefault(1, {})
+        pid = np.array([ids.setdefault(k.tobytes(), len(ids)) for k in ukeys], dtype=np.int64)[inv]
+        _, pfirst, pinv = np.unique(inv * (self.widths[1] + 1) + row, return_index=True, return_inverse=True)
+        uact, urow = pre[first][inv[pfirst]], row[pfirst]
+        M0, M1 = self.mats_int[0], self.mats_int[1]
+        w0 = M0.shape[0]
+        F = np.empty((pfirst.size, n + 1), dtype=object)
+        for j in np.unique(urow).tolist():
+            at = np.flatnonzero(urow == j)
+            vals = select_sums(uact[at], [[int(M1[j, i]) * int(x) for x in M0[i]] for i in range(w0)])
+            bias = int(M1[j, w0])
+            for t, v in zip(at.tolist(), vals):
+                v[n] += bias
+                F[t, :] = v
+        return F[np.asarray(pinv).ravel()], pid
 
     def _post(self, li: int, T: np.ndarray, ch: np.ndarray) -> np.ndarray:
         """Integer forms of the outputs of hidden stage ``li`` from the forms ``T`` of its rows."""
@@ -194,13 +273,18 @@ class LocalForms:
             sel = np.flatnonzero((positions >= lo) & (positions < hi))
             if sel.size == 0:
                 continue
-            T, pid = self._tables(li, S[sel])
-            ar = np.arange(sel.size)
             pos = positions[sel]
+            if li == 1 and li < last and self.plain and self.widths[0]:
+                F, pid = self._plain_layer1_rows(S[sel], entry_row[pos])
+                out[sel, :] = F
+                fid[sel] = nh + m + (((pid * W + entry_row[pos]) * (W + 1)) * (last + 1) + li)
+                continue
+            T, tix, tid = self._unique_tables(li, S[sel])  # one table per distinct prefix
+            pid = tid[tix]
             if li < last:
                 row = entry_row[pos]
                 other = np.full(sel.size, -1, dtype=np.int64)
-                for t, p in enumerate(pos.tolist()):
+                for t, p in enumerate([] if self.plain else pos.tolist()):  # max units only
                     mr = self.entry_max_rows[p]
                     if mr:
                         u0 = self.entry_unit_start[p]
@@ -211,11 +295,10 @@ class LocalForms:
                 other = np.full(sel.size, -1, dtype=np.int64)
                 if self.refinement == "argmax":
                     other = np.argmax(S[sel][:, lo:hi] == 0, axis=1).astype(np.int64)
-            F = T[ar, row]
+            F = T[tix, row]  # only the rows asked for
             diff = other >= 0
             if diff.any():
-                F = F.copy()
-                F[diff] = F[diff] - T[ar[diff], other[diff]]
+                F[diff] = F[diff] - T[tix[diff], other[diff]]
             out[sel, :] = F
             fid[sel] = nh + m + (((pid * W + row) * (W + 1) + other + 1) * (last + 1) + li)
         return out, fid

@@ -206,3 +206,24 @@ def test_canonical_order_is_the_lexsort(S: list[list[int]], data: st.DataObject)
     dims = np.array(data.draw(st.lists(st.integers(0, 3), min_size=len(S), max_size=len(S))), dtype=np.int64)
     want = np.lexsort(tuple(arr[:, k] for k in range(2, -1, -1)) + (dims,))
     assert np.array_equal(C._canonical_order(arr, dims), want)
+
+
+def test_domain_facets_decided_by_the_filter_or_exactly() -> None:
+    # a triangle with the facet x/10 + 2y/10 <= 3/10: at (1, 1) it is tight, but 5.6e-17 off in
+    # floats; points 2^-70 inside and outside, on the other facets and at the corners
+    dom = Domain([[Fraction(1, 10), Fraction(2, 10)], [-1, 0], [0, -1]], [Fraction(3, 10), 0, 0])
+    net = near_net()
+    e = Fraction(1, 2**70)
+    xs = [(Fraction(1), Fraction(1)), (Fraction(1), 1 - e), (Fraction(1), 1 + e), (Fraction(0), Fraction(0)),
+          (Fraction(3), Fraction(0)), (Fraction(1, 3), Fraction(0)), (-e, Fraction(1, 2)), (Fraction(1, 2), e)]
+    H = [homogeneous(x) for x in xs]
+    Y, R = C._float_points(H)
+    Wd = np.array([[float(-a) for a in row] for row in dom.A])
+    Z, B, sure = C._float_layer(Wd, np.array([float(c) for c in dom.c]), Y, R)
+    assert Z[0, 0] != 0 and not sure[0, 0]  # floats alone would get the tight facet wrong
+    for r in range(len(xs)):  # the bound (P2) holds for the domain's rows as for a layer's
+        for i, (a, c) in enumerate(zip(dom.A, dom.c)):
+            exact = c - sum(ai * xi for ai, xi in zip(a, xs[r]))
+            assert abs(Fraction(float(Z[r, i])) - exact) <= Fraction(float(B[r, i]))
+    got = check(net, dom, H, out=True)
+    assert got[0, net.num_hidden] == 0 and got[1, net.num_hidden] == 1 and got[2, net.num_hidden] == -1

@@ -54,3 +54,29 @@ def test_forms_on_a_hand_example() -> None:
     (on,), _ = forms.rows(active, np.array([1]))
     (off,), _ = forms.rows(inactive, np.array([1]))
     assert [int(v) for v in on] == [2, -2, 1] and [int(v) for v in off] == [0, 0, 1]
+
+
+@examples(30)
+@given(st.integers(1, 4).flatmap(lambda n: st.tuples(st.just(n), integer_networks(n, max_depth=3, max_width=4))),
+       st.lists(st.lists(st.integers(-6, 6), min_size=4, max_size=4), min_size=1, max_size=12))
+def test_layer_one_rows_equal_the_tables(nn: tuple[int, dict[str, Any]], raw: list[list[int]]) -> None:
+    """The forms of hidden layer 1 asked for one by one (plain networks: 0/1 sums of fixed rows)
+    equal the rows of the full tables (a python-flint product per distinct prefix), with the
+    same ids for the same prefix and row."""
+    n, d = nn
+    net = network_from_dict(d)
+    dom = Domain.box(n, -1, 1)
+    forms = LocalForms(net, dom)
+    if not net.is_plain or len(net.layers) < 3:
+        return
+    pts = [tuple(r[:n]) + (2,) for r in raw]
+    S = exact_sign_vectors(net, dom, pts)
+    w0 = len(net.layers[0].b)
+    for j in range(w0, w0 + len(net.layers[1].b)):
+        rows, ids = forms.rows(S, np.full(len(pts), j))
+        table = LocalForms(net, dom).tables(1, S)
+        assert [list(map(int, r)) for r in rows] == [list(map(int, t[j - w0])) for t in table]
+        for a in range(len(pts)):
+            for b in range(len(pts)):
+                same_prefix = np.array_equal(S[a, :w0] > 0, S[b, :w0] > 0)
+                assert (ids[a] == ids[b]) == same_prefix
