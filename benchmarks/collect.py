@@ -13,7 +13,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MARKER = "\n<!-- other benchmarks below -->\n"
-ORDER = ("large", "large_sharded", "certify", "coords", "topology", "fiedler", "track", "peers", "plane")
+ORDER = ("large", "large_sharded", "parallel", "certify", "coords", "topology", "fiedler", "track", "peers",
+         "edge_subdivision", "compiled", "profile", "plane", "study_jobs")
 
 
 def main() -> None:
