@@ -43,6 +43,7 @@ import contextlib
 import logging
 import math
 import operator
+import os
 import sys
 import time
 import uuid
@@ -193,6 +194,17 @@ def _worker_environ() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
+def _without_env(name: str) -> Iterator[None]:
+    """The environment variable ``name`` removed from this process for the block, then restored."""
+    saved = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[name] = saved
+
+
+@contextlib.contextmanager
 def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = True) -> Iterator[Client]:
     """A Dask client: on a running cluster at ``scheduler``, else on a local cluster of ``jobs``
     worker processes (127.0.0.1 only, one thread each). The dashboard's address goes to stderr."""
@@ -212,8 +224,13 @@ def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = Tru
         # silence_logs: a failed task's exception (e.g. a FormatError naming a damaged shard)
         # reaches the client, which raises it; the workers' error log would repeat it with a traceback
         # no statistical profiler in the workers (it samples the task's stack every 10 ms)
-        with single_threaded_children(), dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(),
-                                                          "distributed.worker.profile.enabled": False}):
+        # a nanny writes its pre-spawn environment into *this* process's os.environ (distributed's
+        # Nanny does ``os.environ.update``), so a cluster started earlier without this config
+        # leaves MALLOC_TRIM_THRESHOLD_ here for every later worker to inherit: hidden while the
+        # workers start, and put back afterwards
+        with single_threaded_children(), _without_env("MALLOC_TRIM_THRESHOLD_"), \
+                dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(),
+                                 "distributed.worker.profile.enabled": False}):
             local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                                  dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
         client = Client(local)

@@ -100,6 +100,17 @@ def test_local_workers_keep_glibc_adaptive_malloc_and_no_profiler(client: Any) -
     assert set(client.run(_worker_settings).values()) == {(None, False)}
 
 
+def test_an_inherited_malloc_variable_does_not_reach_the_workers(client: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster started without exactcells' settings leaves Dask's MALLOC_TRIM_THRESHOLD_ in this
+    process's environment (the nanny writes it there); the next local cluster's workers still run
+    without it, and the variable is put back afterwards."""
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    with cluster(1, announce=False) as c:
+        assert set(c.run(_worker_settings).values()) == {(None, False)}
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"
+
+
 @pytest.mark.parametrize("name", ["generic-2d", "thin-first-layer", "degenerate"])
 @pytest.mark.parametrize("groups", [1, 3, 8])
 def test_unit_groups_own_every_cell_once(name: str, groups: int) -> None:
