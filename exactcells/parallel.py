@@ -438,20 +438,27 @@ def _unpack_into(out: np.ndarray, packed: np.ndarray) -> None:
     out[:] = _UNPACKED[packed].view(np.int8).reshape(N, 4 * wb)[:, : out.shape[1]]
 
 
-def _unit_task(group: UnitGroup, net: Network, domain: Domain, refine: str | None, partitions: int,
-               max_cells: int | None) -> dict[str, Any]:
-    """Refine one unit; return the cells it owns split into ``partitions`` pieces (by the hash
-    of their sign vectors), facets named by sign vector."""
-    t0, c0 = time.perf_counter(), time.thread_time()
+def _refined_unit(group: UnitGroup, net: Network, domain: Domain, refine: str | None,
+                  max_cells: int | None) -> tuple[Lattice, np.ndarray]:
+    """One unit refined by the remaining neurons, and which of its cells it owns."""
     try:
         L = _live(_refine(_unit_lattice(group, net, domain, refine), net, refine, group.start,
                           max_cells=max_cells))
     except CellLimitExceeded:
         raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
                                 "cells (stopped while cutting it by the neurons)") from None
+    cols = _planning_columns(net, refine, group.start, L.ncut, domain.num_facets)
+    return L, _owned(L, cols, group.owned)
+
+
+def _unit_task(group: UnitGroup, net: Network, domain: Domain, refine: str | None, partitions: int,
+               max_cells: int | None) -> dict[str, Any]:
+    """Refine one unit; return the cells it owns split into ``partitions`` pieces (by the hash
+    of their sign vectors), facets named by sign vector."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    L, own = _refined_unit(group, net, domain, refine, max_cells)
     N = L.num_cells()
     m = domain.num_facets
-    own = _owned(L, _planning_columns(net, refine, group.start, L.ncut, m), group.owned)
     pieces: list[list[Piece]] = [[] for _ in range(partitions)]
     for p, piece in enumerate(_lattice_pieces(L, own, net, m, partitions)):
         if piece[0].shape[0]:
@@ -673,15 +680,9 @@ def _group_task(group: UnitGroup, net: Network, domain: Domain, refine: str | No
     """Refine one unit; its cells' canonical keys, which it owns, its facet lists, and its
     vertex store (floats dropped: exact coordinates stay rebuildable from it)."""
     t0, c0 = time.perf_counter(), time.thread_time()
-    try:
-        L = _live(_refine(_unit_lattice(group, net, domain, refine), net, refine, group.start,
-                          max_cells=max_cells))
-    except CellLimitExceeded:
-        raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
-                                "cells (stopped while cutting it by the neurons)") from None
+    L, own = _refined_unit(group, net, domain, refine, max_cells)
     N = L.num_cells()
     m = domain.num_facets
-    own = _owned(L, _planning_columns(net, refine, group.start, L.ncut, m), group.owned)
     dims = np.asarray(L.dim, dtype=np.int8)
     keys = _canonical_keys(L, net, m)
     indptr, flat = L.facet_csr()
