@@ -6,8 +6,9 @@ Network 3-84-84-1 drawn with the benchmark recipe (``W ~ N(0, sqrt(2 / fan_in))`
 by the hidden neurons. Two phases, each on its own local cluster of ``--jobs`` workers:
 
 1. ``build``: ``build_on_cluster(..., out=DIR)``: the workers write the shards, nothing is gathered;
-2. ``certify``: ``certify_on_cluster(DIR)``: per-shard checks, cross-shard walls, and the exact
-   volumes of every shard's top cells reduced as a tree of Dask tasks; nothing is gathered.
+2. ``certify``: ``certify_on_cluster(DIR, volumes=True)``: per-shard checks, cross-shard walls, and
+   (the opt-in cross-check) the exact volumes of every shard's top cells reduced as a tree of Dask
+   tasks; nothing is gathered.
 
 Peak resident memory: every 0.25 s a thread reads ``VmHWM`` (the kernel's high-water mark of the
 resident set, so peaks between two reads are not missed) from ``/proc/PID/status`` of this process
@@ -181,7 +182,7 @@ def phase_certify(d: Path, jobs: int, rec_path: Path) -> None:
     with PeakMonitor() as mon:
         t0 = time.perf_counter()
         with cluster(jobs) as client:
-            cert = certify_on_cluster(d / "K", client)
+            cert = certify_on_cluster(d / "K", client, volumes=True)
         wall = time.perf_counter() - t0
     rec = _records(rec_path)
     rec["certify"] = {**ctx, "seconds": round(wall, 1), "certified": cert["certified"],

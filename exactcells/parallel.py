@@ -1109,7 +1109,7 @@ def _without_pieces(r: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in r.items() if k != "pieces"}
 
 
-def certify_on_cluster(path: str | Path, client: Client, volumes: bool = True) -> dict[str, Any]:
+def certify_on_cluster(path: str | Path, client: Client, volumes: bool = False) -> dict[str, Any]:
     """The per-shard certificate of a sharded complex (:func:`exactcells.shards.certify_shards`)
     as Dask tasks: one check per shard (its keys, vertices, facet links and joins), one wall and
     cofacet count per shard fed by every shard's facet references into it, one interval check per

@@ -1267,7 +1267,7 @@ def summarize_checks(S: ShardedComplex, shard_results: Sequence[dict[str, Any]],
     return out
 
 
-def certify_shards(path: str | Path, volumes: bool = True) -> dict[str, Any]:
+def certify_shards(path: str | Path, volumes: bool = False) -> dict[str, Any]:
     """Every check of the sharded certificate in this process, one or two shards in memory at a
     time: :func:`check_shard` on every shard, :func:`check_walls` on every shard with every
     shard's facet references into it, :func:`check_intervals` on every shard with the facet lists

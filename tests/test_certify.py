@@ -58,12 +58,25 @@ DEGENERATE = [
 @pytest.mark.parametrize("name,net,n", DEGENERATE, ids=[d[0] for d in DEGENERATE])
 def test_certificate_passes_on_degenerate_networks(name: str, net: Any, n: int) -> None:
     K = build_complex(net, Domain.box(n, -1, 1))
-    cert = certify(K, cdd_regions=None)
+    cert = certify(K, cdd_regions=None, volumes=True)
     assert cert.certified, cert.summary()
     assert cert.total_volume == cert.domain_volume == 2 ** n
     assert cert.euler_characteristic == 1
     assert cert.cdd_regions_checked == K.num_regions
     assert not cert.failures and not cert.failure_kinds
+
+
+def test_default_certificate_is_the_structural_proof(K3: PolyhedralComplex) -> None:
+    """Volumes are an opt-in cross-check: the default runs the structural checks and the Euler
+    characteristic, computes no volume, and still catches a removed region (structurally)."""
+    cert = certify(K3)
+    assert cert.certified and cert.total_volume is None and cert.domain_volume is None
+    names = [c.name for c in cert.checks]
+    assert "volumes" not in names and {"vertex_signs", "cell_signs", "intervals", "walls"} <= set(names)
+    r = next(r for r in K3.regions() if interior(K3, r))
+    broken = certify(rebuild(K3, [c for c in cells_of(K3) if c["id"] != r]))
+    assert not broken.certified and "missing_region" in broken.failure_kinds
+    assert "volume" not in broken.failure_kinds
 
 
 @pytest.mark.parametrize("name,net,n", DEGENERATE[:6], ids=[d[0] for d in DEGENERATE[:6]])
@@ -139,7 +152,7 @@ def test_removed_top_cell(which: str, request: pytest.FixtureRequest) -> None:
     K = request.getfixturevalue(which)
     r = next(r for r in K.regions() if interior(K, r))
     cells = [c for c in cells_of(K) if c["id"] != r]
-    cert = certify(rebuild(K, cells))
+    cert = certify(rebuild(K, cells), volumes=True)
     assert not cert.certified
     assert "missing_region" in cert.failure_kinds
     # the witness names the removed region's sign vector, found just across one of its walls
@@ -224,7 +237,7 @@ def test_extra_top_cell(K2: PolyhedralComplex) -> None:
         if tuple(t) not in present:
             break
     cells.append({"id": -1, "dim": 2, "sign": tuple(t), "facets": list(K2.facets(r)), "vertex": None})
-    cert = certify(rebuild(K2, cells))
+    cert = certify(rebuild(K2, cells), volumes=True)
     assert not cert.certified
     assert "extra_cell" in cert.failure_kinds
     assert any(f.kind == "extra_cell" and f.key == sign_key(t) for f in cert.failures)
@@ -255,7 +268,7 @@ def test_cdd_recomputation_catches_corruptions_too(K2: PolyhedralComplex) -> Non
 
 
 def test_certificate_json_and_records(K3: PolyhedralComplex) -> None:
-    cert = certify(K3)
+    cert = certify(K3, volumes=True)
     d = json.loads(cert.to_json())
     assert d["certified"] is True
     assert d["total_volume"] == d["domain_volume"] == "8"
@@ -306,7 +319,7 @@ def small_networks(draw: st.DrawFn) -> tuple[Any, int]:
 def test_random_integer_networks_are_certified(nn: tuple[Any, int], with_output: bool) -> None:
     net, n = nn
     K = build_complex(net, Domain.box(n, -1, 1), with_output=with_output)
-    cert = certify(K, cdd_regions=3)
+    cert = certify(K, cdd_regions=3, volumes=True)
     assert cert.certified, cert.summary()
     assert cert.total_volume == 2 ** n
 
@@ -315,7 +328,7 @@ def test_four_dimensional_network_with_cdd() -> None:
     net = net_of(([[1, 0, 0, 1], [0, 1, -1, 0], [1, 1, 1, 1], [0, 0, 1, -2]], [0, "1/3", "-1/2", "1/5"]),
                  ([[1, -1, 1, 1], [0, 1, 1, -1]], ["1/7", 0]))
     K = build_complex(net, Domain.box(4, -1, 1))
-    cert = certify(K, cdd_regions=None)
+    cert = certify(K, cdd_regions=None, volumes=True)
     assert cert.certified, cert.summary()
     assert cert.total_volume == 16 and cert.cdd_regions_checked == K.num_regions
 
@@ -352,15 +365,15 @@ def test_integer_signs_property(nn: tuple[Any, int], pts: list[tuple[int, ...]])
 
 @pytest.mark.parametrize("jobs", [2, 3])
 def test_volumes_in_worker_processes_equal_one_process(jobs: int, K3: PolyhedralComplex) -> None:
-    one = certify(K3, jobs=1)
-    many = certify(K3, jobs=jobs)
+    one = certify(K3, jobs=1, volumes=True)
+    many = certify(K3, jobs=jobs, volumes=True)
     assert one.certified and many.certified
     assert many.total_volume == one.total_volume == 8
     assert ("processes" in many.check("volumes").detail) == (K3.num_regions >= jobs)
     # a removed region is caught the same way when its volume is summed in a worker
     r = [r for r in K3.regions() if interior(K3, r)][-1]
     broken = rebuild(K3, [c for c in cells_of(K3) if c["id"] != r])
-    cert = certify(broken, jobs=jobs)
+    cert = certify(broken, jobs=jobs, volumes=True)
     assert cert.total_volume == 8 - K3.volume(r) and "volume" in cert.failure_kinds
 
 

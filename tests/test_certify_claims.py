@@ -152,7 +152,8 @@ def test_cli_certify_and_certify_claim(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["certify", str(netp), "--json", "--no-progress", "--cdd", "3"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["certified"] is True and "walls" in d["checks"] and d["cdd_regions_checked"] == 3
-    assert main(["certify", str(netp), "--box", "-2", "2", "--json", "--no-progress"]) == 0
+    assert "volumes" not in d["checks"] and d["total_volume"] is None  # opt-in: --volumes
+    assert main(["certify", str(netp), "--box", "-2", "2", "--json", "--no-progress", "--volumes"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["domain_volume"] == "16" and "affine_dims" not in d["checks"]
     assert main(["certify", str(netp), "--json", "--no-progress", "--affine-dims", "--interior-forward"]) == 0

@@ -339,7 +339,7 @@ def test_certify_workers_are_spawned_from_a_threaded_process(monkeypatch: pytest
     t = threading.Thread(target=stop.wait)
     t.start()
     try:
-        cert = certify(K, jobs=2)
+        cert = certify(K, jobs=2, volumes=True)
     finally:
         stop.set()
         t.join()

@@ -269,7 +269,7 @@ def test_trusted_pickle_is_loaded_only_with_the_flag(tmp_path: Path) -> None:
 
 def test_certify_huge_box_has_null_float_companion(tmp_path: Path) -> None:
     (tmp_path / "net.json").write_text(json.dumps(GRID))
-    r = cli(tmp_path, "certify", "net.json", "--box", "-1e200", "1e200", "--json", "--no-progress")
+    r = cli(tmp_path, "certify", "net.json", "--box", "-1e200", "1e200", "--json", "--no-progress", "--volumes")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["certified"] is True

@@ -268,7 +268,7 @@ def test_separately_started_scheduler_and_workers(tmp_path: Path) -> None:
             assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "dask" / f).read_bytes()
         # the sharded complex certified on the same cluster, not gathered
         r = subprocess.run([sys.executable, "-m", "exactcells", "certify", str(tmp_path / "dask"), "--scheduler",
-                            address, "--json", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+                            address, "--json", "--quiet", "--volumes"], env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         cert = json.loads(r.stdout)
         assert cert["certified"] and cert["f_vector"] == list(K.f_vector) and cert["total_volume"] == "8"
@@ -297,9 +297,9 @@ def test_certify_on_cluster_equals_certify_shards(name: str, client: Any, tmp_pa
     net = NETS[name]
     S = build_on_cluster(net, client=client, with_output=True, partitions=3, out=tmp_path / "K")
     assert isinstance(S, ShardedComplex)
-    a = certify_on_cluster(tmp_path / "K", client)
+    a = certify_on_cluster(tmp_path / "K", client, volumes=True)
     assert a["certified"], a["failures"]
-    b = certify_shards(tmp_path / "K")
+    b = certify_shards(tmp_path / "K", volumes=True)
     assert set(a["check_seconds"]) == set(b["check_seconds"])  # the times differ, nothing else
     assert {k: v for k, v in a.items() if k != "check_seconds"} == {k: v for k, v in b.items() if k != "check_seconds"}
     # the volumes reduced as a tree of tasks: the one-process certificate's exact total
@@ -307,10 +307,10 @@ def test_certify_on_cluster_equals_certify_shards(name: str, client: Any, tmp_pa
 
     from exactcells.certify import certify
 
-    one = certify(S.to_complex())
+    one = certify(S.to_complex(), volumes=True)
     assert one.total_volume is not None and one.total_volume == one.domain_volume
     assert Fraction(a["total_volume"]) == one.total_volume and a["regions_measured"] == S.num_regions
-    assert "total_volume" not in certify_on_cluster(tmp_path / "K", client, volumes=False)
+    assert "total_volume" not in certify_on_cluster(tmp_path / "K", client)  # the default: structural
 
 
 def test_certificate_volumes_on_dask_only_when_asked_or_large(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -327,9 +327,9 @@ def test_certificate_volumes_on_dask_only_when_asked_or_large(monkeypatch: pytes
         return real(jobs, *a, **k)
 
     monkeypatch.setattr(parallel_module, "cluster", counting)
-    one = certify(K)
+    one = certify(K, volumes=True)
     assert started == [] and "processes" not in one.check("volumes").detail
-    three = certify(K, jobs=3)
+    three = certify(K, jobs=3, volumes=True)
     assert started == [2] and "3 processes: this one and 2 Dask worker task(s)" in three.check("volumes").detail
     assert three.total_volume == one.total_volume == 8 and three.certified
     monkeypatch.setattr(os, "cpu_count", lambda: 2)

@@ -185,7 +185,7 @@ def test_cli_certifies_a_sharded_directory_without_gathering_it(
 
     net_file, d, K = sharded_cli
     capsys.readouterr()
-    assert main(["certify", str(d), "--quiet"]) == 0  # the index's network and domain
+    assert main(["certify", str(d), "--quiet", "--volumes"]) == 0  # the index's network and domain
     text = capsys.readouterr().out
     assert text.startswith(f"CERTIFIED: f-vector {K.f_vector}, {K.num_cells} cells, Euler characteristic 1")
     assert "volumes: sum 4, domain 4" in text and "[FAIL]" not in text
@@ -193,9 +193,10 @@ def test_cli_certifies_a_sharded_directory_without_gathering_it(
                   "euler_characteristic", "volumes"):
         assert f"[ok] {check}:" in text
     assert "not checked on shards: affine dimensions, completeness by cddlib" in text
-    assert main(["certify", str(net_file), "--complex", str(d), "--json", "--quiet", "--jobs", "1"]) == 0
+    assert main(["certify", str(net_file), "--complex", str(d), "--json", "--quiet", "--jobs", "1",
+                 "--volumes"]) == 0
     out = json.loads(capsys.readouterr().out)
-    one = certify(K, jobs=1).to_dict()
+    one = certify(K, jobs=1, volumes=True).to_dict()
     # the one-process certificate's report: same keys and totals; checks as the shards run them
     assert set(one) <= set(out) and out["sharded"] == str(d) and out["shards"] == 3
     for key in ("certified", "f_vector", "num_cells", "euler_characteristic", "total_volume", "domain_volume",
@@ -208,10 +209,11 @@ def test_cli_certifies_a_sharded_directory_without_gathering_it(
     assert c["vertex_signs"]["checked"] == K.f_vector[0] and c["walls"]["checked"] == K.f_vector[-2]
     assert c["facet_links"]["checked"] == K.facet_csr[1].shape[0] and c["volumes"]["checked"] == K.num_regions
     assert c["shard_keys"]["checked"] == K.num_cells
-    assert main(["certify", str(d), "--no-volumes", "--json", "--quiet"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert "volumes" not in out["checks"] and out["total_volume"] is None
-    assert "region volumes" in out["not_checked"]
+    for flags in (["--no-volumes"], []):  # the default is the structural proof
+        assert main(["certify", str(d), *flags, "--json", "--quiet"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert "volumes" not in out["checks"] and out["total_volume"] is None
+        assert "region volumes" in out["not_checked"]
 
 
 def test_cli_sharded_certificate_fails_cleanly_on_damage(
@@ -374,13 +376,13 @@ def test_shard_volumes_are_the_exact_volumes_of_each_shards_regions(
     for j in range(R):
         assert Fraction(*sums[j]) == sum((vol_of[k] for k in ranges[j]), Fraction(0))
     total = Fraction(*add_volumes(*sums))
-    assert total == K.domain.volume() == certify(K).total_volume == 2 ** K.input_dim
-    c = certify_shards(tmp_path / "K")
+    assert total == K.domain.volume() == certify(K, volumes=True).total_volume == 2 ** K.input_dim
+    c = certify_shards(tmp_path / "K", volumes=True)
     assert c["certified"], c["failures"]
     assert Fraction(c["total_volume"]) == Fraction(c["domain_volume"]) == total
     assert c["regions_measured"] == K.num_regions
     assert "region volumes" not in c["not_checked"]
-    assert "region volumes" in certify_shards(tmp_path / "K", volumes=False)["not_checked"]
+    assert "region volumes" in certify_shards(tmp_path / "K")["not_checked"]  # the default
 
 
 def test_shard_volume_sum_disagrees_with_a_wrong_domain(K: PolyhedralComplex, tmp_path: Path) -> None:
@@ -392,7 +394,7 @@ def test_shard_volume_sum_disagrees_with_a_wrong_domain(K: PolyhedralComplex, tm
     assert rec["domain"] == {"box": [["-1", "1"], ["-1", "1"]]}
     rec["domain"] = {"box": [["-1", "1"], ["-1", "2"]]}  # the cells cover only 4 of its 6
     (d / INDEX_FILE).write_text(json.dumps(rec))
-    c = certify_shards(d)
+    c = certify_shards(d, volumes=True)
     assert not c["certified"]
     assert Fraction(c["domain_volume"]) == 6
     assert any(f.startswith("the top cells' exact volumes add up to") and f.endswith("the domain's volume is 6")

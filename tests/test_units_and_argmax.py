@@ -53,7 +53,7 @@ def test_argmax_complex_2d(d: dict[str, Any], data: st.DataObject, assert_comple
     net = network_from_dict(d)
     K = build_complex(net, with_output=True, refine="argmax")
     assert_complex_ok(K, grid=4)
-    C = certify(K)
+    C = certify(K, volumes=True)
     assert C.certified and C.total_volume == K.domain.volume()
     # every region has an argmax set; its classes attain the maximum at an interior point
     for r in K.regions():
@@ -155,7 +155,7 @@ def test_argmax_of_relus_that_tie_on_whole_cells(d: dict[str, Any], data: st.Dat
     net = network_from_dict({"layers": [hidden, {"W": rows, "b": [0] * len(rows)}]})
     K = build_complex(net, with_output=True, refine="argmax")
     assert_complex_ok(K, grid=4)
-    C = certify(K)
+    C = certify(K, volumes=True)
     assert C.certified and C.total_volume == K.domain.volume()
     sets = K.argmax_sets()
     for c in range(K.num_cells):  # every cell, of every dimension, at an interior point

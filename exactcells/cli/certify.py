@@ -35,7 +35,13 @@ def register(sub: Any) -> None:
                    help="also cut by the output (zero sets for one output, argmax boundaries for several)")
     p.add_argument("--refine", choices=("zero", "argmax"), default=None,
                    help="the output refinement (implies --with-output): zero (F_j = 0) or argmax")
-    p.add_argument("--no-volumes", action="store_true", help="skip the exact volume check")
+    vol = p.add_mutually_exclusive_group()
+    vol.add_argument("--volumes", action="store_true",
+                     help="also check that the exact volumes of the regions add up to the domain's "
+                          "(an independent cross-check: the structural proof implies it; several "
+                          "times slower)")
+    vol.add_argument("--no-volumes", action="store_true",
+                     help="no volume check (the default; kept for scripts written when it was on)")
     p.add_argument("--affine-dims", action="store_true",
                    help="also compare every cell's dimension with the exact rank of its vertices "
                         "(the structural checks already prove the dimensions)")
@@ -43,13 +49,13 @@ def register(sub: Any) -> None:
                    help="also recompute every top cell's interior sign vector by an exact forward "
                         "pass (Lemma B already proves it from the vertices)")
     p.add_argument("--jobs", type=jobs_arg, default=None, metavar="J|auto",
-                   help="processes: J > 1 computes the exact volumes of all but one group of "
-                        "regions as Dask tasks on a local cluster of J - 1 workers (a sharded "
+                   help="processes: with --volumes, J > 1 computes the exact volumes of all but "
+                        "one group of regions as Dask tasks on a local cluster of J - 1 workers (a sharded "
                         "directory: every check as Dask tasks on J workers); 1 keeps everything "
                         "in this process; auto (default): one process unless the volumes are "
                         "expected to take 10 s or more (a sharded directory: a million cells)")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run the volume tasks (a sharded directory: every check) on a running "
+                   help="run the volume tasks of --volumes (a sharded directory: every check) on a running "
                         "Dask cluster (e.g. tcp://host:8786); its workers must see the directory")
     p.add_argument("--cdd", type=cdd_count, default=0, metavar="K",
                    help="also recompute K top cells from scratch with cddlib (-1: all)")
@@ -106,7 +112,7 @@ def run_certify(args: argparse.Namespace) -> int:
         K = build_complex(net, dom, with_output=args.with_output or args.refine is not None,
                           refine=args.refine, progress=not args.no_progress)
     cdd = None if args.cdd < 0 else args.cdd
-    cert = certify(K, volumes=not args.no_volumes, affine_dims=args.affine_dims,
+    cert = certify(K, volumes=args.volumes, affine_dims=args.affine_dims,
                    interior_forward=args.interior_forward, cdd_regions=cdd, jobs=args.jobs,
                    progress=not args.no_progress, scheduler=args.scheduler)
     if args.json:
@@ -150,7 +156,7 @@ def _certify_sharded(args: argparse.Namespace, path: Path, prob: Any) -> int:
         if jobs > 1:
             sys.stderr.write(f"exactcells: {S.num_cells:,} cells in {S.partitions} shards: certifying on a local "
                              f"Dask cluster of {jobs} workers (--jobs 1 for one process)\n")
-    volumes = not args.no_volumes
+    volumes = args.volumes
     if args.scheduler is not None or (jobs is not None and jobs > 1):
         from ..parallel import certify_on_cluster, cluster
 
