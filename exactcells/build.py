@@ -983,6 +983,7 @@ def _assemble(
     lat: Lattice, net: Network, domain: Domain, refine: str | None, seconds: float
 ) -> PolyhedralComplex:
     """Freeze a finished lattice into a canonical :class:`PolyhedralComplex`."""
+    lat.store.release_floats()  # not needed any more: their memory is free for the arrays below
     lat = lat.compact()
     N = lat.num_cells()
     nh = net.num_hidden
