@@ -111,6 +111,67 @@ def sign_masks(Py_ssize_t N, const i64[::1] verts, const int8_t[::1] vsg, list i
     return arr, split
 
 
+def cut_core(Py_ssize_t N, const i64[::1] verts, const int8_t[::1] vsg, list ids, list pads,
+             const i64[::1] pos, i64[::1] part_neg, i64[::1] part_zero, int8_t[::1] codes):
+    """The passes of ``build._cut`` before its new cells, in one call: the masks and split cells
+    (:func:`sign_masks`), the cut's sign code of every cell ``0 .. N - 1`` written into ``codes``
+    (``build._CODES`` of its mask), and for each dimension ``k`` with split cells ``S`` the rows
+    of their parts (:func:`split_dim`; their zero parts get the ids ``z0 ..``, their '-' parts
+    ``z0 + len(S) ..``, dimension after dimension from ``N``). ``part_neg`` and ``part_zero``
+    (all -1, at least ``N + 1`` entries) map the split cells to their parts while the next
+    dimension is split, and are all -1 again on return.
+
+    Returns ``(split, blocks, parents, child_codes)``: the split cells of each dimension, for
+    each ``k = 1 .. n`` ``None`` or ``(z0, pos_F, neg_F, zero_pad)``, and for the new cells in
+    id order their parents and their codes in the cut's column (1 for a zero part, 0 for a
+    '-' part)."""
+    cdef Py_ssize_t i, r, o, cnt, total = 0, nk = len(ids) - 1
+    cdef i64 z0, nxt = N
+    cdef const i64[::1] S
+    cdef uint8_t[::1] mask
+    cdef i64[::1] pv
+    cdef int8_t[::1] cv
+    cdef int8_t table[8]
+    table[:] = [1, 0, 1, 0, 2, 2, 2, 2]
+    arr, split = sign_masks(N, verts, vsg, ids, pads)
+    mask = arr
+    for i in range(N):
+        codes[i] = table[mask[i]]
+    blocks = []
+    for k in range(1, nk + 1):
+        S = split[k]
+        cnt = S.shape[0]
+        if cnt == 0:
+            blocks.append(None)
+            continue
+        z0 = nxt
+        pos_F, neg_F, zero_pad = split_dim(k, split[k], pads[k], pads[k - 1], pos, arr, part_neg,
+                                           part_zero, z0)
+        for r in range(cnt):
+            part_neg[S[r]] = z0 + cnt + r
+            part_zero[S[r]] = z0 + r
+        nxt += 2 * cnt
+        total += cnt
+        blocks.append((z0, pos_F, neg_F, zero_pad))
+    parents = np.empty(2 * total, dtype=np.int64)
+    child = np.empty(2 * total, dtype=np.int8)
+    pv = parents
+    cv = child
+    o = 0
+    for k in range(1, nk + 1):
+        S = split[k]
+        cnt = S.shape[0]
+        for r in range(cnt):
+            pv[o + r] = S[r]
+            cv[o + r] = 1
+            pv[o + cnt + r] = S[r]
+            cv[o + cnt + r] = 0
+            part_neg[S[r]] = -1
+            part_zero[S[r]] = -1
+        o += 2 * cnt
+    return split, blocks, parents, child
+
+
 cdef struct IntBuf:
     i64 *data
     Py_ssize_t size
