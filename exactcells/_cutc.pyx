@@ -20,6 +20,7 @@ path in Python.
 from libc.math cimport INFINITY, fabs, isfinite, isnan
 from libc.stdint cimport int8_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy
 
 import numpy as np
 
@@ -427,24 +428,35 @@ def pack_keys(const int8_t[::1] dims, const int8_t[:, ::1] sig, const i64[::1] c
     dimension (8 bits), then the sign codes ``sig[c, cols[0]], sig[c, cols[1]], ...`` (2 bits
     each, 0 < 1 < 2), most significant first, in ``W`` uint64 words (the last one padded with
     zero bits). Comparing the rows of words lexicographically compares the keys."""
-    cdef Py_ssize_t N = dims.shape[0], K = cols.shape[0], i, j, b, wi
+    cdef Py_ssize_t N = dims.shape[0], K = cols.shape[0], i, j, wi, j0, j1
     cdef Py_ssize_t W = (8 + 2 * K + 63) // 64
     out = np.zeros((N, W), dtype=np.uint64)
+    if N == 0:
+        return out
     cdef unsigned long long[:, ::1] O = out
     cdef unsigned long long acc
-    for i in range(N):
+    cdef const int8_t *srow
+    cdef const i64 *cp = &cols[0] if K else NULL
+    cdef unsigned long long *orow
+    cdef Py_ssize_t rs = sig.strides[0] if sig.shape[0] else 0
+    cdef const int8_t *base = &sig[0, 0] if (sig.shape[0] and sig.shape[1]) else NULL
+    for i in range(N):  # (local pointers: int8 loads, no stores the compiler must reload around)
+        srow = base + i * rs
+        orow = &O[i, 0]
         acc = <unsigned long long> (<uint8_t> dims[i])
-        b = 8
-        wi = 0
-        for j in range(K):
-            if b == 64:
-                O[i, wi] = acc
-                wi += 1
-                acc = 0
-                b = 0
-            acc = (acc << 2) | <unsigned long long> (sig[i, cols[j]] & 3)
-            b += 2
-        O[i, wi] = acc << (64 - b)
+        j0 = 0
+        j1 = 28 if K > 28 else K  # the first word: 8 bits of dimension, then 28 codes
+        for wi in range(W):
+            for j in range(j0, j1):
+                acc = (acc << 2) | <unsigned long long> (srow[cp[j]] & 3)
+            if wi == 0:
+                acc = acc << (2 * (28 - (j1 - j0)))
+            else:
+                acc = acc << (2 * (32 - (j1 - j0)))
+            orow[wi] = acc
+            acc = 0
+            j0 = j1
+            j1 = j0 + 32 if j0 + 32 < K else K
     return out
 
 
@@ -562,13 +574,49 @@ def gather_signs(const int8_t[:, ::1] sig, const i64[::1] order, const i64[::1] 
     """``sig[order][:, cols] - 1`` as int8 (sign codes 0, 1, 2 to the signs -1, 0, 1)."""
     cdef Py_ssize_t N = order.shape[0], K = cols.shape[0], i, j
     out = np.empty((N, K), dtype=np.int8)
+    if N == 0 or K == 0:
+        return out
     cdef int8_t[:, ::1] O = out
-    cdef i64 r
-    for i in range(N):
-        r = order[i]
+    cdef int8_t *obase = &O[0, 0]
+    cdef const int8_t *base = &sig[0, 0]
+    cdef Py_ssize_t rs = sig.strides[0]
+    cdef const i64 *cp = &cols[0]
+    cdef const i64 *op = &order[0]
+    cdef const int8_t *srow
+    cdef int8_t *orow
+    for i in range(N):  # local pointers: the int8 stores cannot alias them
+        srow = base + op[i] * rs
+        orow = obase + i * K
         for j in range(K):
-            O[i, j] = sig[r, cols[j]] - 1
+            orow[j] = srow[cp[j]] - 1
     return out
+
+
+def copy_parents(int8_t[:, ::1] sig, Py_ssize_t N, const i64[::1] par, int8_t[:, ::1] buf,
+                 Py_ssize_t k, const int8_t[::1] child):
+    """New cells ``N + i`` copy their parents' rows: ``sig[N + i] = sig[par[i]]``, and the first
+    ``k`` rows of the column buffer likewise (``buf[:k, N + i] = buf[:k, par[i]]``), then take
+    ``child[i]`` in buffer row ``k - 1`` (``build._Columns.new_cells``; ``k = 0``: no buffer)."""
+    cdef Py_ssize_t m = par.shape[0], w = sig.shape[1], i, r
+    if m == 0:
+        return
+    if N + m > sig.shape[0] or (k > 0 and (N + m > buf.shape[1] or k > buf.shape[0])):
+        raise ValueError("the new rows do not fit")
+    cdef char *sb = <char *> &sig[0, 0]
+    cdef Py_ssize_t rs = sig.strides[0]
+    cdef const i64 *pp = &par[0]
+    cdef int8_t *brow
+    if w:
+        for i in range(m):
+            memcpy(sb + (N + i) * rs, sb + pp[i] * rs, w)
+    for r in range(k):
+        brow = &buf[r, 0]
+        for i in range(m):
+            brow[N + i] = brow[pp[i]]
+    if k:
+        brow = &buf[k - 1, 0]
+        for i in range(m):
+            brow[N + i] = child[i]
 
 
 def write_rows(i64[:, ::1] P, const i64[::1] rows, const i64[:, ::1] R):

@@ -446,12 +446,12 @@ def _cut_compiled(ext: ModuleType, lat: Lattice, row: int, j: int, mi: int, colu
     if cross is not None:
         P, Q, z0, cnt = cross
         lat.cvid[z0 : z0 + cnt] = store.cross(lat.cvid[P], lat.cvid[Q], row, mi)
-    sig = lat.sig
-    sig[N:M] = sig[par]
     if columns is None:
-        sig[N:M, j] = child
-    else:
-        columns.new_cells(par, N, child)
+        ext.copy_parents(lat.sig, N, par, lat.sig[:0], 0, child)
+        lat.sig[N:M, j] = child
+    else:  # the rows of lat.sig and of the buffer in one pass
+        columns._fit(M)
+        ext.copy_parents(lat.sig, N, par, columns.buf, len(columns.cols), child)
     _write_pads(lat, split_ids, pos_rows, pad_new)
     for d in range(n + 1):
         lst = lat.by_dim[d]
