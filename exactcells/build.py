@@ -58,6 +58,9 @@ _NEG, _ZERO, _POS = 1, 2, 4
 _CODES = np.array([1 if not m & (_POS | _NEG) else (2 if m & _POS else 0) for m in range(8)], dtype=np.int8)
 
 
+_NO_ROWS = np.zeros((0, 0), dtype=np.int8)  # a placeholder while Lattice.sig grows in place
+
+
 @dataclass(slots=True)
 class Lattice:
     """A mutable face lattice during the build (internal to this module and its workers).
@@ -142,9 +145,15 @@ class Lattice:
         """Make room for ``size`` rows of sign codes."""
         cap = self.sig.shape[0]
         if size > cap:
-            grown = np.zeros((max(size, 2 * cap), self.sig.shape[1]), dtype=np.int8)
-            grown[:cap] = self.sig
-            self.sig = grown
+            old, self.sig = self.sig, _NO_ROWS
+            try:  # in place (realloc: a large block is remapped, not copied; the new rows are
+                # zeros); numpy refuses when anything else refers to the array (a view of it)
+                old.resize((max(size, 2 * cap), old.shape[1]))
+                self.sig = old
+            except ValueError:
+                grown = np.zeros((max(size, 2 * cap), old.shape[1]), dtype=np.int8)
+                grown[:cap] = old
+                self.sig = grown
         cap = self.cvid.shape[0]
         if size > cap:
             vids = np.full(max(size, 2 * cap), -1, dtype=np.int64)

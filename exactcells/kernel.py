@@ -292,9 +292,14 @@ class VertexStore:
             return
         new = max(size, cap + cap // 2)  # 1.5x: the float rows are the bulk of the build's memory
         for name in ("Z", "R"):
-            old = getattr(self, name)
-            arr = np.zeros((new, old.shape[1]))
-            arr[:cap] = old
+            old = self.__dict__.pop(name)
+            try:  # in place (realloc: a large block is remapped, not copied; the new rows are
+                # zeros); numpy refuses when anything else refers to the array (a view of it)
+                old.resize((new, old.shape[1]))
+                arr = old
+            except ValueError:
+                arr = np.zeros((new, old.shape[1]))
+                arr[:cap] = old
             setattr(self, name, arr)
         for name, fill in (("pa", -1), ("pb", -1), ("fn", -1)):
             old = getattr(self, name)
