@@ -38,17 +38,28 @@ def filter_signs(const double[:, ::1] Z, const double[:, ::1] R, const i64[::1] 
     """The float filter of ``VertexStore.signs`` (steps 3 and 5 of the kernel's proof): writes
     the sign of every decided value into ``out`` and the positions of the undecided ones into
     ``bad``; returns their number. A bound that is not a number decides nothing."""
-    cdef Py_ssize_t i, nb = 0, m = vids.shape[0]
+    cdef Py_ssize_t i, nb = 0, m = vids.shape[0], ws = Z.shape[1]
     cdef double f, e
     cdef i64 v
     cdef bint ok
+    if m == 0:
+        return 0
+    # local pointers (Z and R are C-contiguous with the same shape): the int8 stores into out
+    # would otherwise make the compiler reload the arrays' descriptors at every step
+    cdef const double *zp = &Z[0, 0]
+    cdef const double *rp = &R[0, 0]
+    cdef const i64 *vp = &vids[0]
+    cdef int8_t *op = &out[0]
+    cdef i64 *bp = &bad[0]
+    if R.shape[0] != Z.shape[0] or R.shape[1] != ws:
+        raise ValueError("Z and R differ in shape")
     for i in range(m):
-        v = vids[i]
-        f = Z[v, row]
-        e = R[v, row]
+        v = vp[i]
+        f = zp[v * ws + row]
+        e = rp[v * ws + row]
         if minus >= 0:
-            f = f - Z[v, minus]
-            e = e + R[v, minus] + U * fabs(f)
+            f = f - zp[v * ws + minus]
+            e = e + rp[v * ws + minus] + U * fabs(f)
         if e > 0:
             e = e * INFL + ETA
             ok = fabs(f) > e and isfinite(f)
@@ -57,13 +68,13 @@ def filter_signs(const double[:, ::1] Z, const double[:, ::1] R, const i64[::1] 
         else:
             ok = False  # NaN: the bound overflowed
         if f > 0:
-            out[i] = 1
+            op[i] = 1
         elif f < 0:
-            out[i] = -1
+            op[i] = -1
         else:
-            out[i] = 0
+            op[i] = 0
         if not ok:
-            bad[nb] = i
+            bp[nb] = i
             nb += 1
     return nb
 
@@ -74,18 +85,27 @@ def sign_masks(Py_ssize_t N, const i64[::1] verts, const int8_t[::1] vsg, list i
     cdef uint8_t[::1] mask
     cdef const i64[::1] cid
     cdef const i64[:, ::1] P
-    cdef Py_ssize_t i, c, nk, w, ns
+    cdef Py_ssize_t i, c, nk, w, ns, nv = verts.shape[0]
     cdef i64 f
     cdef uint8_t acc
     cdef i64[::1] sbuf
     cdef uint8_t bits[3]
+    cdef uint8_t *mk
+    cdef const i64 *cp
+    cdef const i64 *row
+    cdef i64 *sp
     bits[0] = NEG
     bits[1] = ZERO
     bits[2] = POS
     arr = np.zeros(N + 1, dtype=np.uint8)
     mask = arr
-    for i in range(verts.shape[0]):
-        mask[verts[i]] = bits[vsg[i] + 1]
+    # local pointers: the uint8 stores into the mask would otherwise make the compiler reload
+    # the arrays' descriptors at every step
+    mk = &mask[0]
+    if nv > vsg.shape[0]:
+        raise ValueError("fewer signs than vertices")
+    for i in range(nv):
+        mk[verts[i]] = bits[vsg[i] + 1]
     split = [np.zeros(0, dtype=np.int64)]
     for k in range(1, len(ids)):
         cid = ids[k]
@@ -95,18 +115,24 @@ def sign_masks(Py_ssize_t N, const i64[::1] verts, const int8_t[::1] vsg, list i
             continue
         P = pads[k]
         w = P.shape[1]
+        if P.shape[0] < nk:
+            raise ValueError("fewer facet rows than cells")
         s = np.empty(nk, dtype=np.int64)
         sbuf = s
+        sp = &sbuf[0]
+        cp = &cid[0]
         ns = 0
         for i in range(nk):
             acc = 0
-            for c in range(w):
-                f = P[i, c]
-                if f >= 0:
-                    acc |= mask[f]
-            mask[cid[i]] = acc
+            if w:
+                row = &P[i, 0]
+                for c in range(w):
+                    f = row[c]
+                    if f >= 0:
+                        acc |= mk[f]
+            mk[cp[i]] = acc
             if (acc & 5) == 5:
-                sbuf[ns] = cid[i]
+                sp[ns] = cp[i]
                 ns += 1
         split.append(s[:ns].copy())
     return arr, split
@@ -136,8 +162,15 @@ def cut_core(Py_ssize_t N, const i64[::1] verts, const int8_t[::1] vsg, list ids
     table[:] = [1, 0, 1, 0, 2, 2, 2, 2]
     arr, split = sign_masks(N, verts, vsg, ids, pads)
     mask = arr
-    for i in range(N):
-        codes[i] = table[mask[i]]
+    if codes.shape[0] < N:
+        raise ValueError("the codes do not fit")
+    cdef int8_t *cdp
+    cdef const uint8_t *mkp
+    if N:
+        cdp = &codes[0]  # local pointers: int8 stores
+        mkp = &mask[0]
+        for i in range(N):
+            cdp[i] = table[mkp[i]]
     blocks = []
     for k in range(1, nk + 1):
         S = split[k]
