@@ -407,12 +407,14 @@ def cross_floats(double[:, ::1] Z, double[:, ::1] R, const i64[::1] P, const i64
 
 def layer_step(const double[:, ::1] post, const double[:, ::1] Rp, const double[:, ::1] W,
                const double[:, ::1] absW, const double[::1] bias, const double[::1] cb,
-               const double[:, ::1] nzW, double gam, double INFL, double ETA):
+               const double[:, ::1] nzW, double gam, double INFL, double ETA, bint dense=False):
     """``Z = post W + b`` and its bound ``R`` (step 2 of the kernel's proof) with sequential
     sums; a term whose input is exactly 0 with bound 0 adds exactly 0 to every sum and is
-    skipped (the weights must be finite: the kernel checks)."""
+    skipped (the weights must be finite: the kernel checks). ``dense``: no weight is 0 (``nzW``
+    all 1), so an output has a term with a non-zero weight exactly when some term is kept."""
     cdef Py_ssize_t B = post.shape[0], m = post.shape[1], w = W.shape[1], i, j, c
     cdef double y, s
+    cdef bint kept
     Zo = np.empty((B, w), dtype=np.float64)
     Ro = np.empty((B, w), dtype=np.float64)
     cdef double[:, ::1] Z = Zo
@@ -431,21 +433,27 @@ def layer_step(const double[:, ::1] post, const double[:, ::1] Rp, const double[
                 za[c] = 0.0
                 ra[c] = 0.0
                 la[c] = 0.0
+            kept = False
             for j in range(m):
                 y = post[i, j]
                 s = Rp[i, j]
                 if y == 0 and s == 0:
                     continue
+                kept = True
                 s = s + gam * fabs(y)
                 wr = &W[j, 0]
                 ar = &absW[j, 0]
-                nr = &nzW[j, 0]
                 for c in range(w):  # separate loops: each one vectorizes
                     za[c] += y * wr[c]
                 for c in range(w):
                     ra[c] += s * ar[c]
+                if not dense:
+                    nr = &nzW[j, 0]
+                    for c in range(w):
+                        la[c] += nr[c]  # > 0: some term with a non-zero weight (numpy's live)
+            if dense and kept:
                 for c in range(w):
-                    la[c] += nr[c]  # > 0: some term with a non-zero weight (numpy's live)
+                    la[c] = 1.0
             for c in range(w):
                 Z[i, c] = za[c] + bias[c]
                 R[i, c] = (ra[c] + cb[c]) * INFL

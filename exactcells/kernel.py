@@ -198,6 +198,7 @@ class _Consts:
         self.nzW: list[np.ndarray] = []  # 1.0 where W is not zero (transposed)
         self.gam: list[float] = []
         self.finite: list[bool] = []  # all weights finite: the compiled step may skip exact zeros
+        self.dense: list[bool] = []  # no weight is 0 (nzW all 1)
         for W, b in net.float_layers():
             m = W.shape[1]
             if m + 3 >= 2**30:  # pragma: no cover - absurd widths
@@ -210,6 +211,7 @@ class _Consts:
             self.nzW.append(np.ascontiguousarray((W != 0).T.astype(np.float64)))
             self.gam.append(g)
             self.finite.append(bool(np.isfinite(W).all() and np.isfinite(b).all()))
+            self.dense.append(bool((W != 0).all()))
 
 
 def _stage_bounds(layer: Any, Z: np.ndarray, R: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -347,7 +349,7 @@ class VertexStore:
                 return EXT.layer_step(np.ascontiguousarray(post, dtype=np.float64),
                                       np.ascontiguousarray(Rp, dtype=np.float64), k.W[layer],
                                       k.absW[layer], k.b[layer], k.c[layer], k.nzW[layer],
-                                      k.gam[layer], INFL, ETA)
+                                      k.gam[layer], INFL, ETA, k.dense[layer])
             Znew = post @ k.W[layer] + k.b[layer]
             Rnew = ((Rp + k.gam[layer] * np.abs(post)) @ k.absW[layer] + k.c[layer]) * INFL
             # eta wherever some term is not zero (a product of non-zero numbers may underflow)
