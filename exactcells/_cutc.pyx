@@ -560,10 +560,11 @@ def sort_keys(const unsigned long long[:, ::1] words):
     """The order that sorts the rows of ``words`` lexicographically (first word most
     significant), stably (the same order as ``numpy.lexsort(words.T[::-1])``): for one or two
     words an LSD radix sort by 16-bit digits that skips the digits all rows share; for wider
-    keys (which the first words mostly decide) a merge sort of the indices."""
+    keys (which the first words mostly decide) the same radix sort of the indices by the first
+    word, then a merge sort of each run of equal first words by the whole rows."""
     cdef Py_ssize_t N = words.shape[0], W = words.shape[1], i, j, p, wd, sh, d
     if W > 2:
-        return _merge_order(words)
+        return _first_word_order(words)
     cdef Py_ssize_t *cnt = <Py_ssize_t *> malloc(65536 * sizeof(Py_ssize_t))
     if cnt == NULL:
         raise MemoryError()
@@ -683,6 +684,113 @@ def put_block(i64[:, ::1] P, Py_ssize_t start, const i64[:, ::1] X):
     for i in range(n):
         for c in range(wx):
             P[start + i, c] = X[i, c]
+
+
+def _first_word_order(const unsigned long long[:, ::1] K):
+    """:func:`sort_keys` for three words or more: a stable LSD radix sort of the row indices by
+    the first word (16-bit digits; digits all rows share are skipped), then every run of rows
+    with equal first words sorted by :func:`row_less` (the whole row, then the index: with the
+    runs' indices increasing for equal rows, the whole order is stable)."""
+    cdef Py_ssize_t N = K.shape[0], W = K.shape[1], i, j, p, sh, d, s, t, lo, hi
+    ia = np.arange(N, dtype=np.int64)
+    ib = np.empty_like(ia)
+    cdef i64[::1] A = ia
+    cdef i64[::1] B = ib
+    cdef i64[::1] T
+    cdef unsigned long long k0
+    cdef Py_ssize_t *cnt = <Py_ssize_t *> malloc(65536 * sizeof(Py_ssize_t))
+    if cnt == NULL:
+        raise MemoryError()
+    try:
+        for p in range(4):
+            sh = 16 * p
+            for d in range(65536):
+                cnt[d] = 0
+            for i in range(N):
+                cnt[(K[A[i], 0] >> sh) & 0xFFFF] += 1
+            if N == 0 or cnt[(K[A[0], 0] >> sh) & 0xFFFF] == N:
+                continue  # a digit every row shares
+            s = 0
+            for d in range(65536):
+                t = cnt[d]
+                cnt[d] = s
+                s += t
+            for i in range(N):
+                d = (K[A[i], 0] >> sh) & 0xFFFF
+                j = cnt[d]
+                cnt[d] = j + 1
+                B[j] = A[i]
+            T = A
+            A = B
+            B = T
+    finally:
+        free(cnt)
+    lo = 0
+    while lo < N:
+        k0 = K[A[lo], 0]
+        hi = lo + 1
+        while hi < N and K[A[hi], 0] == k0:
+            hi += 1
+        if hi - lo > 1:
+            _merge_run(K, W, A, B, lo, hi)
+        lo = hi
+    return np.asarray(A).copy() if A.shape[0] else np.zeros(0, dtype=np.int64)
+
+
+cdef void _merge_run(const unsigned long long[:, ::1] K, Py_ssize_t W, i64[::1] A, i64[::1] B,
+                     Py_ssize_t lo, Py_ssize_t hi) noexcept:
+    """Sort ``A[lo:hi]`` by :func:`row_less` in place (``B[lo:hi]`` is scratch): insertion sort
+    for short runs, else a bottom-up merge sort (stable either way; row_less breaks ties by
+    index, so both give the one order)."""
+    cdef Py_ssize_t width, a0, mid, end, a, b, o, i, q
+    cdef i64 x
+    cdef bint in_b = False
+    if hi - lo <= 16:
+        for i in range(lo + 1, hi):
+            x = A[i]
+            q = i - 1
+            while q >= lo and row_less(K, x, A[q], W):
+                A[q + 1] = A[q]
+                q -= 1
+            A[q + 1] = x
+        return
+    cdef i64[::1] S = A
+    cdef i64[::1] D = B
+    cdef i64[::1] T
+    width = 1
+    while width < hi - lo:
+        a0 = lo
+        while a0 < hi:
+            mid = a0 + width if a0 + width < hi else hi
+            end = a0 + 2 * width if a0 + 2 * width < hi else hi
+            a = a0
+            b = mid
+            o = a0
+            while a < mid and b < end:
+                if row_less(K, S[b], S[a], W):
+                    D[o] = S[b]
+                    b += 1
+                else:
+                    D[o] = S[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                D[o] = S[a]
+                a += 1
+                o += 1
+            while b < end:
+                D[o] = S[b]
+                b += 1
+                o += 1
+            a0 = end
+        T = S
+        S = D
+        D = T
+        in_b = not in_b
+        width *= 2
+    if in_b:
+        for i in range(lo, hi):
+            A[i] = B[i]
 
 
 def _merge_order(const unsigned long long[:, ::1] K):
