@@ -334,3 +334,19 @@ def test_dense_layer_step_is_the_general_one(seed: int) -> None:
     assert np.array_equal(R1.view(np.int64), R2.view(np.int64))
     if seed == 3:  # every term dead: exact zeros where the bias is 0
         assert (R2[:, bias == 0] == 0).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_wide_keys_sort_like_lexsort(seed: int) -> None:
+    """Keys of three words or more (radix by the first word, then runs merged): numpy's stable
+    lexsort order, with long runs of equal first words, repeated rows and empty input."""
+    assert EXT is not None
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        N = int(rng.integers(0, 2000))
+        W = int(rng.integers(3, 7))
+        base = rng.integers(0, 4, (max(1, N // 5), W)).astype(np.uint64) << rng.integers(0, 62, (1, W)).astype(np.uint64)
+        base[:, 0] &= np.uint64(3)  # few distinct first words: long runs
+        words = np.ascontiguousarray(base[rng.integers(0, base.shape[0], N)]).reshape(N, W)
+        got = EXT.sort_keys(words)
+        assert np.array_equal(got, np.lexsort(words.T[::-1]) if N else np.zeros(0, dtype=np.int64))
