@@ -58,9 +58,6 @@ _NEG, _ZERO, _POS = 1, 2, 4
 _CODES = np.array([1 if not m & (_POS | _NEG) else (2 if m & _POS else 0) for m in range(8)], dtype=np.int8)
 
 
-_NO_ROWS = np.zeros((0, 0), dtype=np.int8)  # a placeholder while Lattice.sig grows in place
-
-
 @dataclass(slots=True)
 class Lattice:
     """A mutable face lattice during the build (internal to this module and its workers).
@@ -145,15 +142,9 @@ class Lattice:
         """Make room for ``size`` rows of sign codes."""
         cap = self.sig.shape[0]
         if size > cap:
-            old, self.sig = self.sig, _NO_ROWS
-            try:  # in place (realloc: a large block is remapped, not copied; the new rows are
-                # zeros); numpy refuses when anything else refers to the array (a view of it)
-                old.resize((max(size, 2 * cap), old.shape[1]))
-                self.sig = old
-            except ValueError:
-                grown = np.zeros((max(size, 2 * cap), old.shape[1]), dtype=np.int8)
-                grown[:cap] = old
-                self.sig = grown
+            grown = np.zeros((max(size, 2 * cap), self.sig.shape[1]), dtype=np.int8)
+            grown[:cap] = self.sig
+            self.sig = grown
         cap = self.cvid.shape[0]
         if size > cap:
             vids = np.full(max(size, 2 * cap), -1, dtype=np.int64)
@@ -424,6 +415,7 @@ def _cut_compiled(ext: ModuleType, lat: Lattice, row: int, j: int, mi: int, colu
                                                  lat.pos, part_neg, part_zero, codes)
     if columns is None:
         lat.sig[:N, j] = codes
+    del codes  # (a view of the column buffer, which may grow below: its old block is freed then)
     if not par.size:
         return 0
     # a split k-cell keeps its id for its '+' part; its zero part (dimension k - 1) and '-' part

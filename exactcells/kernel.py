@@ -178,6 +178,10 @@ def compiled_passes() -> ModuleType | None:
 #: Sign tests of every store of this process: decided by the float filter, and by the exact path.
 TOTALS = {"decided": 0, "exact": 0}
 
+#: Float arrays below this size grow in place (:meth:`VertexStore._grow`); larger ones are
+#: copied into a fresh block, so that their spare rows stay untouched (not resident) memory.
+_IN_PLACE_BYTES = 16 * 2**20
+
 U = 2.0**-53
 ETA = 2.0**-1000
 INFL = 1.0 + 2.0**-40
@@ -295,11 +299,15 @@ class VertexStore:
         new = max(size, cap + cap // 2)  # 1.5x: the float rows are the bulk of the build's memory
         for name in ("Z", "R"):
             old = self.__dict__.pop(name)
-            try:  # in place (realloc: a large block is remapped, not copied; the new rows are
-                # zeros); numpy refuses when anything else refers to the array (a view of it)
-                old.resize((new, old.shape[1]))
-                arr = old
-            except ValueError:
+            arr = None
+            if old.nbytes < _IN_PLACE_BYTES:
+                try:  # in place (realloc remaps the block: no copy, fewer fresh pages; numpy
+                    # zeroes the new rows); numpy refuses when a view of the array exists
+                    old.resize((new, old.shape[1]))
+                    arr = old
+                except ValueError:
+                    pass
+            if arr is None:  # a fresh zeroed block: the rows not used yet are never touched
                 arr = np.zeros((new, old.shape[1]))
                 arr[:cap] = old
             setattr(self, name, arr)
