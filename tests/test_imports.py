@@ -26,10 +26,12 @@ HEAVY = ("flint", "cdd", "scipy", "networkx", "matplotlib", "phat", "torch", "on
 
 PROBE = r"""
 import json, sys
+import exactcells
 from exactcells import Domain, build_complex, load_network
 net = load_network(sys.argv[1])
 K = build_complex(net, Domain.box(net.input_dim, -1, "1/2"), with_output=True)
-print(json.dumps({"f": list(K.f_vector), "modules": sorted(m.split(".")[0] for m in sys.modules)}))
+print(json.dumps({"f": list(K.f_vector), "modules": sorted(m.split(".")[0] for m in sys.modules),
+                  "file": exactcells.__file__}))
 """
 
 
@@ -43,6 +45,7 @@ def _probe(net_file: Path) -> dict[str, object]:
 @pytest.mark.parametrize("name", ["A_2-16-16-1.json", "C_3-16-16-1.json"])
 def test_a_build_imports_no_heavy_module(name: str) -> None:
     got = _probe(ROOT / "benchmarks" / "networks" / name)
+    assert Path(str(got["file"])).resolve().is_relative_to(ROOT)  # this checkout, not an install
     loaded = set(got["modules"])  # type: ignore[arg-type]
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
     # and the build ran: the same complex as in this process (where flint is loaded)
