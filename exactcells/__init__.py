@@ -17,11 +17,12 @@ Quick start
 ((13, 19, 7), 1)
 """
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .build import build_complex
-from .certify import Certificate, certify
 from .complex import Cell, PolyhedralComplex, load_complex
 from .domain import Domain, load_domain
 from .errors import (
@@ -46,6 +47,7 @@ from .network import (
 )
 
 if TYPE_CHECKING:
+    from .certify import Certificate, certify
     from .dual import DualGraph, dual_graph
     from .spectral import FiedlerResult, dual_fiedler
     from .topology import betti_curves, homology, make_filtration, persistence
@@ -93,9 +95,12 @@ _COMPATIBLE = (network_from_arrays, network_from_torch, round_network, CellLimit
                FlatDomainError, IncompleteComplexError, InvalidDomainError, InvalidNetworkError,
                NonRationalInputError, UnboundedDomainError)
 
-# loaded on first use: topology, spectra and tracking import scipy's solvers, PHAT and matplotlib
-# (the certificate imports scipy's sparse matrices only when it runs)
+# loaded on first use: the certificate imports python-flint (and scipy's sparse matrices when it
+# runs), topology, spectra and tracking import scipy's solvers, PHAT and matplotlib; a build needs
+# none of them (tests/test_imports.py)
 _LAZY = {
+    "certify": ".certify",
+    "Certificate": ".certify",
     "homology": ".topology",
     "make_filtration": ".topology",
     "persistence": ".topology",
@@ -107,6 +112,23 @@ _LAZY = {
     "track": ".tracking",
     "load_snapshots": ".tracking",
 }
+
+
+class _Package(ModuleType):
+    """This package's module type: ``exactcells.certify`` stays the function :func:`certify`.
+
+    A submodule's first import sets the package's attribute of its name to the submodule; the
+    certificate is loaded lazily, so its module ``exactcells.certify`` may be first imported after
+    this file ran (by ``exactcells.certify.X`` or a lazy name), and the function it defines keeps
+    the name, as when this file imported it eagerly."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "certify" and isinstance(value, ModuleType) and value.__name__ == f"{__name__}.certify":
+            value = value.certify
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

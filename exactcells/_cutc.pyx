@@ -20,6 +20,7 @@ path in Python.
 from libc.math cimport INFINITY, fabs, isfinite, isnan
 from libc.stdint cimport int8_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy
 
 import numpy as np
 
@@ -37,17 +38,28 @@ def filter_signs(const double[:, ::1] Z, const double[:, ::1] R, const i64[::1] 
     """The float filter of ``VertexStore.signs`` (steps 3 and 5 of the kernel's proof): writes
     the sign of every decided value into ``out`` and the positions of the undecided ones into
     ``bad``; returns their number. A bound that is not a number decides nothing."""
-    cdef Py_ssize_t i, nb = 0, m = vids.shape[0]
+    cdef Py_ssize_t i, nb = 0, m = vids.shape[0], ws = Z.shape[1]
     cdef double f, e
     cdef i64 v
     cdef bint ok
+    if m == 0:
+        return 0
+    # local pointers (Z and R are C-contiguous with the same shape): the int8 stores into out
+    # would otherwise make the compiler reload the arrays' descriptors at every step
+    cdef const double *zp = &Z[0, 0]
+    cdef const double *rp = &R[0, 0]
+    cdef const i64 *vp = &vids[0]
+    cdef int8_t *op = &out[0]
+    cdef i64 *bp = &bad[0]
+    if R.shape[0] != Z.shape[0] or R.shape[1] != ws:
+        raise ValueError("Z and R differ in shape")
     for i in range(m):
-        v = vids[i]
-        f = Z[v, row]
-        e = R[v, row]
+        v = vp[i]
+        f = zp[v * ws + row]
+        e = rp[v * ws + row]
         if minus >= 0:
-            f = f - Z[v, minus]
-            e = e + R[v, minus] + U * fabs(f)
+            f = f - zp[v * ws + minus]
+            e = e + rp[v * ws + minus] + U * fabs(f)
         if e > 0:
             e = e * INFL + ETA
             ok = fabs(f) > e and isfinite(f)
@@ -56,13 +68,13 @@ def filter_signs(const double[:, ::1] Z, const double[:, ::1] R, const i64[::1] 
         else:
             ok = False  # NaN: the bound overflowed
         if f > 0:
-            out[i] = 1
+            op[i] = 1
         elif f < 0:
-            out[i] = -1
+            op[i] = -1
         else:
-            out[i] = 0
+            op[i] = 0
         if not ok:
-            bad[nb] = i
+            bp[nb] = i
             nb += 1
     return nb
 
@@ -73,18 +85,27 @@ def sign_masks(Py_ssize_t N, const i64[::1] verts, const int8_t[::1] vsg, list i
     cdef uint8_t[::1] mask
     cdef const i64[::1] cid
     cdef const i64[:, ::1] P
-    cdef Py_ssize_t i, c, nk, w, ns
+    cdef Py_ssize_t i, c, nk, w, ns, nv = verts.shape[0]
     cdef i64 f
     cdef uint8_t acc
     cdef i64[::1] sbuf
     cdef uint8_t bits[3]
+    cdef uint8_t *mk
+    cdef const i64 *cp
+    cdef const i64 *row
+    cdef i64 *sp
     bits[0] = NEG
     bits[1] = ZERO
     bits[2] = POS
     arr = np.zeros(N + 1, dtype=np.uint8)
     mask = arr
-    for i in range(verts.shape[0]):
-        mask[verts[i]] = bits[vsg[i] + 1]
+    # local pointers: the uint8 stores into the mask would otherwise make the compiler reload
+    # the arrays' descriptors at every step
+    mk = &mask[0]
+    if nv > vsg.shape[0]:
+        raise ValueError("fewer signs than vertices")
+    for i in range(nv):
+        mk[verts[i]] = bits[vsg[i] + 1]
     split = [np.zeros(0, dtype=np.int64)]
     for k in range(1, len(ids)):
         cid = ids[k]
@@ -94,21 +115,95 @@ def sign_masks(Py_ssize_t N, const i64[::1] verts, const int8_t[::1] vsg, list i
             continue
         P = pads[k]
         w = P.shape[1]
+        if P.shape[0] < nk:
+            raise ValueError("fewer facet rows than cells")
         s = np.empty(nk, dtype=np.int64)
         sbuf = s
+        sp = &sbuf[0]
+        cp = &cid[0]
         ns = 0
         for i in range(nk):
             acc = 0
-            for c in range(w):
-                f = P[i, c]
-                if f >= 0:
-                    acc |= mask[f]
-            mask[cid[i]] = acc
+            if w:
+                row = &P[i, 0]
+                for c in range(w):
+                    f = row[c]
+                    if f >= 0:
+                        acc |= mk[f]
+            mk[cp[i]] = acc
             if (acc & 5) == 5:
-                sbuf[ns] = cid[i]
+                sp[ns] = cp[i]
                 ns += 1
         split.append(s[:ns].copy())
     return arr, split
+
+
+def cut_core(Py_ssize_t N, const i64[::1] verts, const int8_t[::1] vsg, list ids, list pads,
+             const i64[::1] pos, i64[::1] part_neg, i64[::1] part_zero, int8_t[::1] codes):
+    """The passes of ``build._cut`` before its new cells, in one call: the masks and split cells
+    (:func:`sign_masks`), the cut's sign code of every cell ``0 .. N - 1`` written into ``codes``
+    (``build._CODES`` of its mask), and for each dimension ``k`` with split cells ``S`` the rows
+    of their parts (:func:`split_dim`; their zero parts get the ids ``z0 ..``, their '-' parts
+    ``z0 + len(S) ..``, dimension after dimension from ``N``). ``part_neg`` and ``part_zero``
+    (all -1, at least ``N + 1`` entries) map the split cells to their parts while the next
+    dimension is split, and are all -1 again on return.
+
+    Returns ``(split, blocks, parents, child_codes)``: the split cells of each dimension, for
+    each ``k = 1 .. n`` ``None`` or ``(z0, pos_F, neg_F, zero_pad)``, and for the new cells in
+    id order their parents and their codes in the cut's column (1 for a zero part, 0 for a
+    '-' part)."""
+    cdef Py_ssize_t i, r, o, cnt, total = 0, nk = len(ids) - 1
+    cdef i64 z0, nxt = N
+    cdef const i64[::1] S
+    cdef uint8_t[::1] mask
+    cdef i64[::1] pv
+    cdef int8_t[::1] cv
+    cdef int8_t table[8]
+    table[:] = [1, 0, 1, 0, 2, 2, 2, 2]
+    arr, split = sign_masks(N, verts, vsg, ids, pads)
+    mask = arr
+    if codes.shape[0] < N:
+        raise ValueError("the codes do not fit")
+    cdef int8_t *cdp
+    cdef const uint8_t *mkp
+    if N:
+        cdp = &codes[0]  # local pointers: int8 stores
+        mkp = &mask[0]
+        for i in range(N):
+            cdp[i] = table[mkp[i]]
+    blocks = []
+    for k in range(1, nk + 1):
+        S = split[k]
+        cnt = S.shape[0]
+        if cnt == 0:
+            blocks.append(None)
+            continue
+        z0 = nxt
+        pos_F, neg_F, zero_pad = split_dim(k, split[k], pads[k], pads[k - 1], pos, arr, part_neg,
+                                           part_zero, z0)
+        for r in range(cnt):
+            part_neg[S[r]] = z0 + cnt + r
+            part_zero[S[r]] = z0 + r
+        nxt += 2 * cnt
+        total += cnt
+        blocks.append((z0, pos_F, neg_F, zero_pad))
+    parents = np.empty(2 * total, dtype=np.int64)
+    child = np.empty(2 * total, dtype=np.int8)
+    pv = parents
+    cv = child
+    o = 0
+    for k in range(1, nk + 1):
+        S = split[k]
+        cnt = S.shape[0]
+        for r in range(cnt):
+            pv[o + r] = S[r]
+            cv[o + r] = 1
+            pv[o + cnt + r] = S[r]
+            cv[o + cnt + r] = 0
+            part_neg[S[r]] = -1
+            part_zero[S[r]] = -1
+        o += 2 * cnt
+    return split, blocks, parents, child
 
 
 cdef struct IntBuf:
@@ -312,12 +407,14 @@ def cross_floats(double[:, ::1] Z, double[:, ::1] R, const i64[::1] P, const i64
 
 def layer_step(const double[:, ::1] post, const double[:, ::1] Rp, const double[:, ::1] W,
                const double[:, ::1] absW, const double[::1] bias, const double[::1] cb,
-               const double[:, ::1] nzW, double gam, double INFL, double ETA):
+               const double[:, ::1] nzW, double gam, double INFL, double ETA, bint dense=False):
     """``Z = post W + b`` and its bound ``R`` (step 2 of the kernel's proof) with sequential
     sums; a term whose input is exactly 0 with bound 0 adds exactly 0 to every sum and is
-    skipped (the weights must be finite: the kernel checks)."""
+    skipped (the weights must be finite: the kernel checks). ``dense``: no weight is 0 (``nzW``
+    all 1), so an output has a term with a non-zero weight exactly when some term is kept."""
     cdef Py_ssize_t B = post.shape[0], m = post.shape[1], w = W.shape[1], i, j, c
     cdef double y, s
+    cdef bint kept
     Zo = np.empty((B, w), dtype=np.float64)
     Ro = np.empty((B, w), dtype=np.float64)
     cdef double[:, ::1] Z = Zo
@@ -336,21 +433,27 @@ def layer_step(const double[:, ::1] post, const double[:, ::1] Rp, const double[
                 za[c] = 0.0
                 ra[c] = 0.0
                 la[c] = 0.0
+            kept = False
             for j in range(m):
                 y = post[i, j]
                 s = Rp[i, j]
                 if y == 0 and s == 0:
                     continue
+                kept = True
                 s = s + gam * fabs(y)
                 wr = &W[j, 0]
                 ar = &absW[j, 0]
-                nr = &nzW[j, 0]
                 for c in range(w):  # separate loops: each one vectorizes
                     za[c] += y * wr[c]
                 for c in range(w):
                     ra[c] += s * ar[c]
+                if not dense:
+                    nr = &nzW[j, 0]
+                    for c in range(w):
+                        la[c] += nr[c]  # > 0: some term with a non-zero weight (numpy's live)
+            if dense and kept:
                 for c in range(w):
-                    la[c] += nr[c]  # > 0: some term with a non-zero weight (numpy's live)
+                    la[c] = 1.0
             for c in range(w):
                 Z[i, c] = za[c] + bias[c]
                 R[i, c] = (ra[c] + cb[c]) * INFL
@@ -366,24 +469,35 @@ def pack_keys(const int8_t[::1] dims, const int8_t[:, ::1] sig, const i64[::1] c
     dimension (8 bits), then the sign codes ``sig[c, cols[0]], sig[c, cols[1]], ...`` (2 bits
     each, 0 < 1 < 2), most significant first, in ``W`` uint64 words (the last one padded with
     zero bits). Comparing the rows of words lexicographically compares the keys."""
-    cdef Py_ssize_t N = dims.shape[0], K = cols.shape[0], i, j, b, wi
+    cdef Py_ssize_t N = dims.shape[0], K = cols.shape[0], i, j, wi, j0, j1
     cdef Py_ssize_t W = (8 + 2 * K + 63) // 64
     out = np.zeros((N, W), dtype=np.uint64)
+    if N == 0:
+        return out
     cdef unsigned long long[:, ::1] O = out
     cdef unsigned long long acc
-    for i in range(N):
+    cdef const int8_t *srow
+    cdef const i64 *cp = &cols[0] if K else NULL
+    cdef unsigned long long *orow
+    cdef Py_ssize_t rs = sig.strides[0] if sig.shape[0] else 0
+    cdef const int8_t *base = &sig[0, 0] if (sig.shape[0] and sig.shape[1]) else NULL
+    for i in range(N):  # (local pointers: int8 loads, no stores the compiler must reload around)
+        srow = base + i * rs
+        orow = &O[i, 0]
         acc = <unsigned long long> (<uint8_t> dims[i])
-        b = 8
-        wi = 0
-        for j in range(K):
-            if b == 64:
-                O[i, wi] = acc
-                wi += 1
-                acc = 0
-                b = 0
-            acc = (acc << 2) | <unsigned long long> (sig[i, cols[j]] & 3)
-            b += 2
-        O[i, wi] = acc << (64 - b)
+        j0 = 0
+        j1 = 28 if K > 28 else K  # the first word: 8 bits of dimension, then 28 codes
+        for wi in range(W):
+            for j in range(j0, j1):
+                acc = (acc << 2) | <unsigned long long> (srow[cp[j]] & 3)
+            if wi == 0:
+                acc = acc << (2 * (28 - (j1 - j0)))
+            else:
+                acc = acc << (2 * (32 - (j1 - j0)))
+            orow[wi] = acc
+            acc = 0
+            j0 = j1
+            j1 = j0 + 32 if j0 + 32 < K else K
     return out
 
 
@@ -446,10 +560,11 @@ def sort_keys(const unsigned long long[:, ::1] words):
     """The order that sorts the rows of ``words`` lexicographically (first word most
     significant), stably (the same order as ``numpy.lexsort(words.T[::-1])``): for one or two
     words an LSD radix sort by 16-bit digits that skips the digits all rows share; for wider
-    keys (which the first words mostly decide) a merge sort of the indices."""
+    keys (which the first words mostly decide) the same radix sort of the indices by the first
+    word, then a merge sort of each run of equal first words by the whole rows."""
     cdef Py_ssize_t N = words.shape[0], W = words.shape[1], i, j, p, wd, sh, d
     if W > 2:
-        return _merge_order(words)
+        return _first_word_order(words)
     cdef Py_ssize_t *cnt = <Py_ssize_t *> malloc(65536 * sizeof(Py_ssize_t))
     if cnt == NULL:
         raise MemoryError()
@@ -501,13 +616,49 @@ def gather_signs(const int8_t[:, ::1] sig, const i64[::1] order, const i64[::1] 
     """``sig[order][:, cols] - 1`` as int8 (sign codes 0, 1, 2 to the signs -1, 0, 1)."""
     cdef Py_ssize_t N = order.shape[0], K = cols.shape[0], i, j
     out = np.empty((N, K), dtype=np.int8)
+    if N == 0 or K == 0:
+        return out
     cdef int8_t[:, ::1] O = out
-    cdef i64 r
-    for i in range(N):
-        r = order[i]
+    cdef int8_t *obase = &O[0, 0]
+    cdef const int8_t *base = &sig[0, 0]
+    cdef Py_ssize_t rs = sig.strides[0]
+    cdef const i64 *cp = &cols[0]
+    cdef const i64 *op = &order[0]
+    cdef const int8_t *srow
+    cdef int8_t *orow
+    for i in range(N):  # local pointers: the int8 stores cannot alias them
+        srow = base + op[i] * rs
+        orow = obase + i * K
         for j in range(K):
-            O[i, j] = sig[r, cols[j]] - 1
+            orow[j] = srow[cp[j]] - 1
     return out
+
+
+def copy_parents(int8_t[:, ::1] sig, Py_ssize_t N, const i64[::1] par, int8_t[:, ::1] buf,
+                 Py_ssize_t k, const int8_t[::1] child):
+    """New cells ``N + i`` copy their parents' rows: ``sig[N + i] = sig[par[i]]``, and the first
+    ``k`` rows of the column buffer likewise (``buf[:k, N + i] = buf[:k, par[i]]``), then take
+    ``child[i]`` in buffer row ``k - 1`` (``build._Columns.new_cells``; ``k = 0``: no buffer)."""
+    cdef Py_ssize_t m = par.shape[0], w = sig.shape[1], i, r
+    if m == 0:
+        return
+    if N + m > sig.shape[0] or (k > 0 and (N + m > buf.shape[1] or k > buf.shape[0])):
+        raise ValueError("the new rows do not fit")
+    cdef char *sb = <char *> &sig[0, 0]
+    cdef Py_ssize_t rs = sig.strides[0]
+    cdef const i64 *pp = &par[0]
+    cdef int8_t *brow
+    if w:
+        for i in range(m):
+            memcpy(sb + (N + i) * rs, sb + pp[i] * rs, w)
+    for r in range(k):
+        brow = &buf[r, 0]
+        for i in range(m):
+            brow[N + i] = brow[pp[i]]
+    if k:
+        brow = &buf[k - 1, 0]
+        for i in range(m):
+            brow[N + i] = child[i]
 
 
 def write_rows(i64[:, ::1] P, const i64[::1] rows, const i64[:, ::1] R):
@@ -533,6 +684,113 @@ def put_block(i64[:, ::1] P, Py_ssize_t start, const i64[:, ::1] X):
     for i in range(n):
         for c in range(wx):
             P[start + i, c] = X[i, c]
+
+
+def _first_word_order(const unsigned long long[:, ::1] K):
+    """:func:`sort_keys` for three words or more: a stable LSD radix sort of the row indices by
+    the first word (16-bit digits; digits all rows share are skipped), then every run of rows
+    with equal first words sorted by :func:`row_less` (the whole row, then the index: with the
+    runs' indices increasing for equal rows, the whole order is stable)."""
+    cdef Py_ssize_t N = K.shape[0], W = K.shape[1], i, j, p, sh, d, s, t, lo, hi
+    ia = np.arange(N, dtype=np.int64)
+    ib = np.empty_like(ia)
+    cdef i64[::1] A = ia
+    cdef i64[::1] B = ib
+    cdef i64[::1] T
+    cdef unsigned long long k0
+    cdef Py_ssize_t *cnt = <Py_ssize_t *> malloc(65536 * sizeof(Py_ssize_t))
+    if cnt == NULL:
+        raise MemoryError()
+    try:
+        for p in range(4):
+            sh = 16 * p
+            for d in range(65536):
+                cnt[d] = 0
+            for i in range(N):
+                cnt[(K[A[i], 0] >> sh) & 0xFFFF] += 1
+            if N == 0 or cnt[(K[A[0], 0] >> sh) & 0xFFFF] == N:
+                continue  # a digit every row shares
+            s = 0
+            for d in range(65536):
+                t = cnt[d]
+                cnt[d] = s
+                s += t
+            for i in range(N):
+                d = (K[A[i], 0] >> sh) & 0xFFFF
+                j = cnt[d]
+                cnt[d] = j + 1
+                B[j] = A[i]
+            T = A
+            A = B
+            B = T
+    finally:
+        free(cnt)
+    lo = 0
+    while lo < N:
+        k0 = K[A[lo], 0]
+        hi = lo + 1
+        while hi < N and K[A[hi], 0] == k0:
+            hi += 1
+        if hi - lo > 1:
+            _merge_run(K, W, A, B, lo, hi)
+        lo = hi
+    return np.asarray(A).copy() if A.shape[0] else np.zeros(0, dtype=np.int64)
+
+
+cdef void _merge_run(const unsigned long long[:, ::1] K, Py_ssize_t W, i64[::1] A, i64[::1] B,
+                     Py_ssize_t lo, Py_ssize_t hi) noexcept:
+    """Sort ``A[lo:hi]`` by :func:`row_less` in place (``B[lo:hi]`` is scratch): insertion sort
+    for short runs, else a bottom-up merge sort (stable either way; row_less breaks ties by
+    index, so both give the one order)."""
+    cdef Py_ssize_t width, a0, mid, end, a, b, o, i, q
+    cdef i64 x
+    cdef bint in_b = False
+    if hi - lo <= 16:
+        for i in range(lo + 1, hi):
+            x = A[i]
+            q = i - 1
+            while q >= lo and row_less(K, x, A[q], W):
+                A[q + 1] = A[q]
+                q -= 1
+            A[q + 1] = x
+        return
+    cdef i64[::1] S = A
+    cdef i64[::1] D = B
+    cdef i64[::1] T
+    width = 1
+    while width < hi - lo:
+        a0 = lo
+        while a0 < hi:
+            mid = a0 + width if a0 + width < hi else hi
+            end = a0 + 2 * width if a0 + 2 * width < hi else hi
+            a = a0
+            b = mid
+            o = a0
+            while a < mid and b < end:
+                if row_less(K, S[b], S[a], W):
+                    D[o] = S[b]
+                    b += 1
+                else:
+                    D[o] = S[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                D[o] = S[a]
+                a += 1
+                o += 1
+            while b < end:
+                D[o] = S[b]
+                b += 1
+                o += 1
+            a0 = end
+        T = S
+        S = D
+        D = T
+        in_b = not in_b
+        width *= 2
+    if in_b:
+        for i in range(lo, hi):
+            A[i] = B[i]
 
 
 def _merge_order(const unsigned long long[:, ::1] K):

@@ -34,6 +34,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 
@@ -262,11 +263,15 @@ class _Columns:
 
     def put(self, j: int, codes: np.ndarray) -> None:
         """Column ``j`` of the cells ``0 .. len(codes) - 1``."""
+        self.column(j, codes.size)[:] = codes
+
+    def column(self, j: int, size: int) -> np.ndarray:
+        """A new column ``j``: the (contiguous) entries of the cells ``0 .. size - 1``, to fill."""
         if len(self.cols) == self.buf.shape[0]:
             self.flush()
-        self._fit(codes.size)
+        self._fit(size)
         self.cols.append(j)
-        self.buf[len(self.cols) - 1, : codes.size] = codes
+        return self.buf[len(self.cols) - 1, :size]
 
     def _fit(self, size: int) -> None:
         if size > self.buf.shape[1]:
@@ -307,17 +312,14 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
     padded facet rows are updated (:func:`_write_pads`). With ``columns`` the codes go to that
     buffer instead of ``lat.sig``.
     """
-    store = lat.store
     mi = -1 if minus is None else minus
-    N = lat.num_cells()
-    n = lat.n
     ext = compiled_passes()  # or None: the numpy passes (identical results)
     if ext is not None:
-        verts = lat.ids(0)
-        mask, split_ids = ext.sign_masks(N, verts, store.signs(lat.cvid[verts], row, mi),
-                                         [lat.ids(k) for k in range(n + 1)], lat.pad)
-    else:
-        mask, split_ids = _sign_masks(lat, store.signs(lat.cvid[lat.ids(0)], row, mi))
+        return _cut_compiled(ext, lat, row, j, mi, columns)
+    store = lat.store
+    N = lat.num_cells()
+    n = lat.n
+    mask, split_ids = _sign_masks(lat, store.signs(lat.cvid[lat.ids(0)], row, mi))
     if columns is None:
         lat.sig[:N, j] = _CODES[mask[:N]]
     else:
@@ -327,11 +329,8 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
     # the split cells, dimension by dimension (a split cell's facets are split before it); a
     # split cell c keeps its id for its '+' part and gets a '-' part and a zero part (one
     # dimension lower). All of it in array operations over the cells of one dimension.
-    if ext is not None and columns is not None:  # reused between cuts (the compiled passes never
-        part_neg, part_zero = columns.parts(N + 1)  # read the padding's index N)
-    else:
-        part_neg = np.full(N + 1, -1, dtype=np.int64)  # index N serves the padding -1
-        part_zero = np.full(N + 1, -1, dtype=np.int64)
+    part_neg = np.full(N + 1, -1, dtype=np.int64)  # index N serves the padding -1
+    part_zero = np.full(N + 1, -1, dtype=np.int64)
     nxt = N
     new_dim: list[int] = []
     new_ids: list[list[np.ndarray]] = [[] for _ in range(n + 1)]  # new cells by dimension
@@ -350,12 +349,7 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
         z_ids = np.arange(nxt, nxt + cnt, dtype=np.int64)
         neg_ids = np.arange(nxt + cnt, nxt + 2 * cnt, dtype=np.int64)
         nxt += 2 * cnt
-        if ext is not None:  # the same rows as below, in one compiled pass
-            pos_F, neg_F, zero_pad = ext.split_dim(k, S, lat.pad[k], lat.pad[k - 1], lat.pos, mask,
-                                                   part_neg, part_zero, int(z_ids[0]))
-            if k == 1:
-                cross_p, cross_q, cross_z = pos_F[:, 0], neg_F[:, 0], z_ids
-        elif k == 1:
+        if k == 1:
             F = lat.pad[k][lat.pos[S]]
             a, b = F[:, 0], F[:, 1]
             swap = mask[a] != _POS
@@ -379,10 +373,6 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
         part_zero[S] = z_ids
         parents += [S, S]
         child_codes += [np.ones(cnt, dtype=np.int8), np.zeros(cnt, dtype=np.int8)]
-    if ext is not None and columns is not None:
-        for S in split_ids:
-            part_neg[S] = -1
-            part_zero[S] = -1
     # the new cells
     lat.dim += new_dim
     M = lat.num_cells()
@@ -404,6 +394,73 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
             lat.pos[ids] = np.arange(start, start + ids.size, dtype=np.int64)
             lat.by_dim[k].extend(ids.tolist())
     return split_total
+
+
+def _cut_compiled(ext: ModuleType, lat: Lattice, row: int, j: int, mi: int, columns: _Columns | None) -> int:
+    """:func:`_cut` with the compiled passes: the same lattice, from one compiled call
+    (``cut_core``: masks, codes, the parts' facet rows) and the new cells' bookkeeping."""
+    store = lat.store
+    N = lat.num_cells()
+    n = lat.n
+    verts = lat.ids(0)
+    vsg = store.signs(lat.cvid[verts], row, mi)
+    if columns is not None:
+        codes = columns.column(j, N)
+        part_neg, part_zero = columns.parts(N + 1)  # all -1 between cuts
+    else:
+        codes = np.empty(N, dtype=np.int8)
+        part_neg = np.full(N + 1, -1, dtype=np.int64)
+        part_zero = np.full(N + 1, -1, dtype=np.int64)
+    split_ids, blocks, par, child = ext.cut_core(N, verts, vsg, [lat.ids(k) for k in range(n + 1)], lat.pad,
+                                                 lat.pos, part_neg, part_zero, codes)
+    if columns is None:
+        lat.sig[:N, j] = codes
+    del codes  # (a view of the column buffer, which may grow below: its old block is freed then)
+    if not par.size:
+        return 0
+    # a split k-cell keeps its id for its '+' part; its zero part (dimension k - 1) and '-' part
+    # are new, in the ranges z0 .. and z0 + cnt .. ; the new cells of one dimension are listed
+    # in the order of _cut: the '-' parts of its split cells, then the zero parts from above
+    new_dim: list[int] = []
+    ranges: list[list[tuple[int, int]]] = [[] for _ in range(n + 1)]
+    pad_new: list[list[np.ndarray]] = [[] for _ in range(n + 1)]
+    pos_rows: list[np.ndarray] = [np.zeros((0, 0), dtype=np.int64)] * (n + 1)
+    cross: tuple[np.ndarray, np.ndarray, int, int] | None = None
+    for k in range(1, n + 1):
+        blk = blocks[k - 1]
+        if blk is None:
+            continue
+        z0, pos_F, neg_F, zero_pad = blk
+        cnt = pos_F.shape[0]
+        if k == 1:
+            cross = (pos_F[:, 0], neg_F[:, 0], z0, cnt)
+        pos_rows[k] = pos_F
+        new_dim += [k - 1] * cnt + [k] * cnt
+        ranges[k - 1].append((z0, cnt))
+        ranges[k].append((z0 + cnt, cnt))
+        if k - 1 >= 1:
+            pad_new[k - 1].append(zero_pad)
+        pad_new[k].append(neg_F)
+    lat.dim += new_dim
+    M = lat.num_cells()
+    lat.reserve(M)
+    if cross is not None:
+        P, Q, z0, cnt = cross
+        lat.cvid[z0 : z0 + cnt] = store.cross(lat.cvid[P], lat.cvid[Q], row, mi)
+    if columns is None:
+        ext.copy_parents(lat.sig, N, par, lat.sig[:0], 0, child)
+        lat.sig[N:M, j] = child
+    else:  # the rows of lat.sig and of the buffer in one pass
+        columns._fit(M)
+        ext.copy_parents(lat.sig, N, par, columns.buf, len(columns.cols), child)
+    _write_pads(lat, split_ids, pos_rows, pad_new)
+    for d in range(n + 1):
+        lst = lat.by_dim[d]
+        for z0, cnt in ranges[d]:
+            start = len(lst)
+            lat.pos[z0 : z0 + cnt] = np.arange(start, start + cnt, dtype=np.int64)
+            lst.extend(range(z0, z0 + cnt))
+    return int(par.size) // 2
 
 
 def _sign_masks(lat: Lattice, vsg: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -983,6 +1040,7 @@ def _assemble(
     lat: Lattice, net: Network, domain: Domain, refine: str | None, seconds: float
 ) -> PolyhedralComplex:
     """Freeze a finished lattice into a canonical :class:`PolyhedralComplex`."""
+    lat.store.release_floats()  # not needed any more: their memory is free for the arrays below
     lat = lat.compact()
     N = lat.num_cells()
     nh = net.num_hidden

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -107,28 +108,32 @@ class Domain:
             if all(v == 0 for v in row):
                 if cq[i] < 0:
                     raise EmptyDomainError(f"domain row {i} reads 0 <= {cq[i]}: no point")
-        verts, inc, rays = vertices_of(Aq, cq)
-        if not verts:
-            raise EmptyDomainError("the domain {x : A x <= c} is empty")
-        if rays:
-            raise UnboundedDomainError("the domain {x : A x <= c} is unbounded")
-        eq = implicit_equalities(Aq, cq)
-        if eq or affine_rank(verts) < n:
-            raise FlatDomainError(
-                f"the domain is not full-dimensional (rows {sorted(eq)} hold with equality)"
-                if eq
-                else "the domain is not full-dimensional"
-            )
-        # facets: rows whose vertex set spans an (n-1)-flat, deduplicated by vertex set
-        facet_rows: list[int] = []
-        seen: set[frozenset[int]] = set()
-        for i in range(len(Aq)):
-            s = inc[i]
-            if s in seen or len(s) < n:
-                continue
-            if affine_rank([verts[j] for j in s]) == n - 1:
-                seen.add(s)
-                facet_rows.append(i)
+        if _box is not None:  # the rows of Domain.box: its corners and facets in closed form
+            verts, inc = _box_corners(_box)
+            facet_rows = list(range(len(Aq)))
+        else:
+            verts, inc, rays = vertices_of(Aq, cq)
+            if not verts:
+                raise EmptyDomainError("the domain {x : A x <= c} is empty")
+            if rays:
+                raise UnboundedDomainError("the domain {x : A x <= c} is unbounded")
+            eq = implicit_equalities(Aq, cq)
+            if eq or affine_rank(verts) < n:
+                raise FlatDomainError(
+                    f"the domain is not full-dimensional (rows {sorted(eq)} hold with equality)"
+                    if eq
+                    else "the domain is not full-dimensional"
+                )
+            # facets: rows whose vertex set spans an (n-1)-flat, deduplicated by vertex set
+            facet_rows = []
+            seen: set[frozenset[int]] = set()
+            for i in range(len(Aq)):
+                s = inc[i]
+                if s in seen or len(s) < n:
+                    continue
+                if affine_rank([verts[j] for j in s]) == n - 1:
+                    seen.add(s)
+                    facet_rows.append(i)
         object.__setattr__(self, "A", tuple(Aq[i] for i in facet_rows))
         object.__setattr__(self, "c", tuple(cq[i] for i in facet_rows))
         object.__setattr__(self, "vertices", tuple(verts))
@@ -215,9 +220,7 @@ class Domain:
         a facet of ``f`` exactly when ``g = f ∩ F_i`` for some facet ``F_i`` and
         ``dim g = dim f - 1``.
         """
-        from flint import fmpz_mat
-
-        from .geometry import faces_from_incidences, integer_rows
+        from .geometry import exact_rank, faces_from_incidences, integer_rows
 
         n = self.dim
         nv = len(self.vertices)
@@ -233,7 +236,7 @@ class Domain:
             elif vs & (vs - 1) == 0:
                 dim = 0  # a single vertex
             else:
-                dim = n - int(fmpz_mat([normals[i] for i in sorted(on)]).rank())
+                dim = n - exact_rank([normals[i] for i in sorted(on)])
             info[vs] = (dim, on)
 
         def bits(m: int) -> list[int]:
@@ -287,6 +290,19 @@ class Domain:
                 return f"[{format_rational(a)}, {format_rational(b)}]^{self.dim}"
             return " x ".join(f"[{format_rational(a)}, {format_rational(b)}]" for a, b in self.box_bounds)
         return f"polytope with {self.num_facets} facets in R^{self.dim}"
+
+
+def _box_corners(bounds: Sequence[tuple[Fraction, Fraction]]) -> tuple[list[tuple[Fraction, ...]],
+                                                                       list[frozenset[int]]]:
+    """The vertices of the box ``prod [lo_i, hi_i]`` (``lo_i < hi_i``) and, for each row of
+    :meth:`Domain.box` (``-x_i <= -lo_i``, then ``x_i <= hi_i``, for each ``i``), the vertices
+    on it: what cddlib finds, without it."""
+    verts = list(product(*bounds))
+    inc: list[frozenset[int]] = []
+    for i, (lo, hi) in enumerate(bounds):
+        inc.append(frozenset(j for j, v in enumerate(verts) if v[i] == lo))
+        inc.append(frozenset(j for j, v in enumerate(verts) if v[i] == hi))
+    return verts, inc
 
 
 def _check_domain_dict(d: Any) -> None:

@@ -1,4 +1,4 @@
-"""The only module that talks to cddlib (``cdd.gmp``, exact GMP rationals).
+"""The only module that talks to cddlib (``cdd.gmp``, exact GMP rationals; imported when first used).
 
 Functions take and return exact rationals (:class:`~fractions.Fraction` or int); passing a float
 raises :class:`~exactcells.errors.NonRationalInputError` instead of cdd's accidental error.
@@ -6,12 +6,10 @@ raises :class:`~exactcells.errors.NonRationalInputError` instead of cdd's accide
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import TypeVar
-
-import cdd
-import cdd.gmp
 
 from .errors import ExactCellsError, NonRationalInputError
 from .numbers import clear_denominators
@@ -57,6 +55,9 @@ def vertices_of(
         ``num_rays`` counts rays and lines of the recession cone (0 for a polytope); the
         vertex list is empty for an empty set.
     """
+    import cdd
+    import cdd.gmp
+
     try:
         m = cdd.gmp.matrix_from_array(_cdd_rows(A, c), rep_type=cdd.RepType.INEQUALITY)
         P = cdd.gmp.polyhedron_from_matrix(m)
@@ -79,17 +80,52 @@ def vertices_of(
 
 def implicit_equalities(A: Sequence[Sequence[Fraction]], c: Sequence[Fraction]) -> set[int]:
     """Rows of ``A x <= c`` that hold with equality on the whole (non-empty) set."""
+    import cdd
+    import cdd.gmp
+
     m = cdd.gmp.matrix_from_array(_cdd_rows(A, c), rep_type=cdd.RepType.INEQUALITY)
     return set(cdd.gmp.implicit_linearity_rows(m))
 
 
 def exact_rank(rows: Sequence[Sequence[Fraction | int]]) -> int:
-    """Rank of a rational matrix by exact fraction-free elimination."""
-    from flint import fmpz_mat
-
+    """Rank of a rational matrix by exact fraction-free elimination (small matrices in Python
+    integers, larger ones in python-flint)."""
     if not rows or not rows[0]:
         return 0
-    return int(fmpz_mat(integer_rows(rows)).rank())
+    ints = integer_rows(rows)
+    if len(ints) * len(ints[0]) <= _SMALL_RANK:
+        return _int_rank(ints)
+    from flint import fmpz_mat
+
+    return int(fmpz_mat(ints).rank())
+
+
+#: Matrices up to this many entries get their rank from :func:`_int_rank` (a domain's faces:
+#: no python-flint import for a build).
+_SMALL_RANK = 1024
+
+
+def _int_rank(rows: Sequence[Sequence[int]]) -> int:
+    """Rank of an integer matrix by fraction-free elimination in Python integers: each row below
+    the pivot row ``p`` (pivot column ``c``) becomes ``p[c] r - r[c] p`` (an invertible
+    combination with the pivot row: the row space is unchanged and ``r[c]`` becomes 0), divided
+    by the gcd of its entries; the rank is the number of pivots."""
+    M = [list(r) for r in rows]
+    rank = 0
+    for c in range(len(M[0]) if M else 0):
+        piv = next((i for i in range(rank, len(M)) if M[i][c] != 0), None)
+        if piv is None:
+            continue
+        M[rank], M[piv] = M[piv], M[rank]
+        p = M[rank]
+        for i in range(rank + 1, len(M)):
+            a = M[i][c]
+            if a:
+                r = [p[c] * x - a * y for x, y in zip(M[i], p)]
+                g = math.gcd(*r)
+                M[i] = [x // g for x in r] if g > 1 else r
+        rank += 1
+    return rank
 
 
 def integer_rows(rows: Sequence[Sequence[Fraction | int]]) -> list[list[int]]:

@@ -178,6 +178,10 @@ def compiled_passes() -> ModuleType | None:
 #: Sign tests of every store of this process: decided by the float filter, and by the exact path.
 TOTALS = {"decided": 0, "exact": 0}
 
+#: Float arrays below this size grow in place (:meth:`VertexStore._grow`); larger ones are
+#: copied into a fresh block, so that their spare rows stay untouched (not resident) memory.
+_IN_PLACE_BYTES = 16 * 2**20
+
 U = 2.0**-53
 ETA = 2.0**-1000
 INFL = 1.0 + 2.0**-40
@@ -198,6 +202,7 @@ class _Consts:
         self.nzW: list[np.ndarray] = []  # 1.0 where W is not zero (transposed)
         self.gam: list[float] = []
         self.finite: list[bool] = []  # all weights finite: the compiled step may skip exact zeros
+        self.dense: list[bool] = []  # no weight is 0 (nzW all 1)
         for W, b in net.float_layers():
             m = W.shape[1]
             if m + 3 >= 2**30:  # pragma: no cover - absurd widths
@@ -210,6 +215,7 @@ class _Consts:
             self.nzW.append(np.ascontiguousarray((W != 0).T.astype(np.float64)))
             self.gam.append(g)
             self.finite.append(bool(np.isfinite(W).all() and np.isfinite(b).all()))
+            self.dense.append(bool((W != 0).all()))
 
 
 def _stage_bounds(layer: Any, Z: np.ndarray, R: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -292,9 +298,18 @@ class VertexStore:
             return
         new = max(size, cap + cap // 2)  # 1.5x: the float rows are the bulk of the build's memory
         for name in ("Z", "R"):
-            old = getattr(self, name)
-            arr = np.zeros((new, old.shape[1]))
-            arr[:cap] = old
+            old = self.__dict__.pop(name)
+            arr = None
+            if old.nbytes < _IN_PLACE_BYTES:
+                try:  # in place (realloc remaps the block: no copy, fewer fresh pages; numpy
+                    # zeroes the new rows); numpy refuses when a view of the array exists
+                    old.resize((new, old.shape[1]))
+                    arr = old
+                except ValueError:
+                    pass
+            if arr is None:  # a fresh zeroed block: the rows not used yet are never touched
+                arr = np.zeros((new, old.shape[1]))
+                arr[:cap] = old
             setattr(self, name, arr)
         for name, fill in (("pa", -1), ("pb", -1), ("fn", -1)):
             old = getattr(self, name)
@@ -342,7 +357,7 @@ class VertexStore:
                 return EXT.layer_step(np.ascontiguousarray(post, dtype=np.float64),
                                       np.ascontiguousarray(Rp, dtype=np.float64), k.W[layer],
                                       k.absW[layer], k.b[layer], k.c[layer], k.nzW[layer],
-                                      k.gam[layer], INFL, ETA)
+                                      k.gam[layer], INFL, ETA, k.dense[layer])
             Znew = post @ k.W[layer] + k.b[layer]
             Rnew = ((Rp + k.gam[layer] * np.abs(post)) @ k.absW[layer] + k.c[layer]) * INFL
             # eta wherever some term is not zero (a product of non-zero numbers may underflow)

@@ -11,8 +11,6 @@ import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
-from flint import fmpz_mat
-
 from .numbers import clear_denominators
 
 __all__ = [
@@ -64,6 +62,8 @@ def pulling_triangulation(
 
 def simplex_volume(rows: Sequence[Sequence[int]]) -> Fraction:
     """Volume of the full-dimensional simplex with homogeneous integer vertices ``(D x, D)``."""
+    from flint import fmpz_mat
+
     n = len(rows) - 1
     det = int(fmpz_mat([list(r) for r in rows]).det())
     den = math.factorial(n)

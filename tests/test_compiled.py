@@ -308,3 +308,45 @@ def test_packed_keys_sort_like_the_byte_rows(seed: int) -> None:
     got = EXT.sort_keys(words)
     assert np.array_equal(got, want)
     assert np.array_equal(EXT.gather_signs(sig, got, cols), sig[got][:, cols] - 1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dense_layer_step_is_the_general_one(seed: int) -> None:
+    """With no weight 0, the step's shortcut for the eta term (some term kept) gives the same
+    bits as counting the non-zero weights of the kept terms; rows whose terms are all exactly 0
+    with bound 0 (dead ReLUs) get no eta either way, and a zero bias then leaves them 0."""
+    assert EXT is not None
+    rng = np.random.default_rng(seed)
+    B_, m, w = 50, 7, 5
+    post = rng.normal(size=(B_, m))
+    Rp = np.abs(rng.normal(size=(B_, m))) * 1e-14
+    dead = rng.random((B_, m)) < [0.2, 0.5, 0.9, 1.0][seed]
+    post[dead] = 0.0
+    Rp[dead] = 0.0
+    W = rng.normal(size=(m, w))
+    absW = np.abs(W) * 1.0000001
+    bias = np.where(rng.random(w) < 0.5, 0.0, rng.normal(size=w))
+    cb = np.where(bias != 0, 1e-16 * np.abs(bias) + 2.0**-1000, 0.0)
+    nzW = (W != 0).astype(np.float64)
+    Z1, R1 = EXT.layer_step(post, Rp, W, absW, bias, cb, nzW, 1e-15, 1.0 + 2.0**-40, 2.0**-1000)
+    Z2, R2 = EXT.layer_step(post, Rp, W, absW, bias, cb, nzW, 1e-15, 1.0 + 2.0**-40, 2.0**-1000, True)
+    assert np.array_equal(Z1.view(np.int64), Z2.view(np.int64))
+    assert np.array_equal(R1.view(np.int64), R2.view(np.int64))
+    if seed == 3:  # every term dead: exact zeros where the bias is 0
+        assert (R2[:, bias == 0] == 0).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_wide_keys_sort_like_lexsort(seed: int) -> None:
+    """Keys of three words or more (radix by the first word, then runs merged): numpy's stable
+    lexsort order, with long runs of equal first words, repeated rows and empty input."""
+    assert EXT is not None
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        N = int(rng.integers(0, 2000))
+        W = int(rng.integers(3, 7))
+        base = rng.integers(0, 4, (max(1, N // 5), W)).astype(np.uint64) << rng.integers(0, 62, (1, W)).astype(np.uint64)
+        base[:, 0] &= np.uint64(3)  # few distinct first words: long runs
+        words = np.ascontiguousarray(base[rng.integers(0, base.shape[0], N)]).reshape(N, W)
+        got = EXT.sort_keys(words)
+        assert np.array_equal(got, np.lexsort(words.T[::-1]) if N else np.zeros(0, dtype=np.int64))
