@@ -1242,8 +1242,12 @@ def build_on_cluster(
         route_f = [client.submit(_route, f, split_f, key=f"ec-route-{tag}-{i}") for i, f in enumerate(unit_f)]
         msg_f = [[client.submit(_msg, rf, p, key=f"ec-msg-{tag}-{i}-{p}") for p in range(P)]
                  for i, rf in enumerate(route_f)]
-        range_f = [client.submit(_range_task, width, *[msg_f[i][p] for i in range(T)], key=f"ec-range-{tag}-{p}")
-                   for p in range(P)]
+        # one range per worker (a loose restriction: Dask otherwise may put two on one worker
+        # when their inputs are equally spread, and the other waits; a lost worker's go elsewhere)
+        ws = sorted(client.scheduler_info().get("workers", {})) or [None]
+        range_f = [client.submit(_range_task, width, *[msg_f[i][p] for i in range(T)], key=f"ec-range-{tag}-{p}",
+                                 workers=None if ws[p % len(ws)] is None else [ws[p % len(ws)]],
+                                 allow_other_workers=True) for p in range(P)]
         ans_f: list[Any] = [[client.submit(_range_answer, range_f[p], i, key=f"ec-rans-{tag}-{p}-{i}")
                              for p in range(P)] for i in range(T)]
         # the last tasks (gather, or write into shared memory) are chosen when the units are done
