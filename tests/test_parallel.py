@@ -535,6 +535,11 @@ def test_shipped_network_is_the_same_network() -> None:
         assert hash(back.layers[0].b[0]) == hash(net.layers[0].b[0])
         assert _receive_network(shipped) is back
         assert build_complex(back, with_output=True).f_vector == build_complex(net, with_output=True).f_vector
+    # what the client's network already derived travels along (the integer network: 0.6 s on S2_256)
+    _RECEIVED.clear()
+    big.integer_network()
+    back = _receive_network(_ship_network(big))
+    assert "integer_network" in back._memo and back.integer_network() == big.integer_network()
 
 
 @pytest.mark.parametrize("name", ["degenerate", "generic-2d", "thin-first-layer"])
