@@ -747,6 +747,14 @@ def _canonical_keys(L: Lattice, net: Network, m: int, dims: np.ndarray) -> np.nd
     return keys
 
 
+def _segments(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] .. starts[i] + counts[i] - 1`` of every segment, in order (one
+    repeat: each segment's start less the positions before it, plus a running index)."""
+    F = int(counts.sum())
+    before = np.cumsum(counts) - counts
+    return np.repeat(starts - before, counts) + np.arange(F, dtype=np.int64)
+
+
 def _owned(L: Lattice, cols: Sequence[int], owned: np.ndarray) -> np.ndarray:
     """Which cells of ``L`` the unit owns: their sign codes in the planning columns ``cols``
     are a row of ``owned`` (compared packed, :func:`_pack_codes`: as one integer per row when
@@ -845,17 +853,26 @@ def _route(r: dict[str, Any], splitters: np.ndarray) -> dict[str, Any]:
     keys to send to every range task."""
     own = r["own"]
     keys = r["keys"]
-    oid = np.flatnonzero(own)
     indptr, flat = r["indptr"], r["flat"]
-    c = np.diff(indptr)[oid]
-    pos = np.repeat(indptr[oid], c) + (np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))
-    fac = flat[pos]
-    need = np.unique(fac[~own[fac]])
-    opart = _range_of(keys[oid], splitters)
+    counts = np.diff(indptr)
+    if own.all():  # a unit owning its whole closure asks about no facet
+        oid = np.arange(own.shape[0], dtype=np.int64)
+        need = np.zeros(0, dtype=np.int64)
+        okeys, oc = keys, counts
+    else:
+        oid = np.flatnonzero(own)
+        oc = counts[oid]
+        fac = flat[_segments(indptr[oid], oc)]
+        need = np.unique(fac[~own[fac]])
+        okeys = keys[oid]
+    opart = _range_of(okeys, splitters)
     npart = _range_of(keys[need], splitters)
     P = splitters.shape[0] + 1
-    oc = np.diff(indptr)[oid].astype(np.int32)
-    msgs = [(keys[oid[opart == p]], keys[need[npart == p]], oc[opart == p]) for p in range(P)]
+    oc = oc.astype(np.int32)
+    msgs = []
+    for p in range(P):
+        sel = opart == p
+        msgs.append((okeys[sel], keys[need[npart == p]], oc[sel]))
     return {"oid": oid, "opart": opart, "need": need, "npart": npart, "msgs": msgs}
 
 
@@ -961,7 +978,7 @@ def _global_facets(r: dict[str, Any], route: dict[str, Any], counts: Sequence[in
         fst[sel] = foffs[p] + fstart
     c = np.diff(indptr)[oid]
     F = int(c.sum())
-    pos = np.repeat(indptr[oid], c) + (np.arange(F, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))
+    pos = _segments(indptr[oid], c)
     fg = gid[flat[pos]]
     if F and fg.min() < 0:
         raise RuntimeError("a facet has no global index (internal error)")
@@ -1148,7 +1165,7 @@ def _write_facets(r: dict[str, Any], route: dict[str, Any], where: str, P: int, 
         lo = int(fst.min())
         hi = int((fst + c).max())
         out = _open_shared(where, "indices", np.int64, lo, hi - lo)
-        out[np.repeat(fst - lo, c) + (np.arange(F, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))] = fg
+        out[_segments(fst - lo, c)] = fg
         if isinstance(out, np.memmap):
             out.flush()
     return {"vgids": gid[r["vcells"]], "vids": r["vids"], "store": _store_records(r["store"])}
