@@ -15,11 +15,17 @@ processes) at a given address. :func:`build_on_cluster` runs the build as Dask t
    complex is reported exactly once, with no merge by key. Few large units are fastest: a unit
    pays a fixed cost per remaining neuron.
 2. **Gathered** (no ``out``): splitters sampled from every unit's keys cut the canonical order
-   (dimension, sign vector) into ranges; range task ``p`` sorts its cells and tells every unit
-   the rank of each cell it sent and of each facet it asked about (its facets owned by other
-   units); each unit writes its facet lists in global indices; the client concatenates the
-   ranges and places the facet lists. Exact vertex coordinates stay lazy, as in the
-   one-process build: rebuilt from the units' vertex stores (creation records) when asked.
+   (dimension, sign vector) into ranges, one range task per worker; range task ``p`` sorts its
+   cells and tells every unit the rank of each cell it sent and of each facet it asked about
+   (its facets owned by other units), and where each cell's facet list starts. When every
+   worker sees the client's shared memory (``/dev/shm``: a local cluster, or workers started by
+   hand on the same machine), the range tasks write their cells' sign vectors, dimensions and
+   facet pointers, and the units their facet lists in global indices, straight into shared
+   files at their places, which the client maps (nothing to receive, unpack or place);
+   otherwise the client receives the ranges' packed keys and the units' facet lists and
+   assembles them. Exact vertex coordinates stay lazy, as in the one-process build: rebuilt
+   from the units' vertex stores (creation records) when asked. The network travels as integer
+   arrays, rebuilt once per worker process.
 3. **Sharded** (``out=DIR``, a directory every worker can reach): each unit splits its cells
    into ``partitions`` pieces by :func:`exactcells.shards.partition_of` (a fixed hash of the
    sign vector), facets named by sign vector; partition ``p`` sorts the ``p``-th pieces
