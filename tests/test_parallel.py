@@ -469,14 +469,25 @@ def _shared_dirs() -> set[str]:
     return {p.name for p in base.glob("exactcells-*")} if base.is_dir() else set()
 
 
+MORE_NETS = {
+    "1-d": _random_net(5, (1, 5, 4, 1)),
+    "4-d": _random_net(6, (4, 3, 3, 1)),
+    # a first-layer neuron through a vertex of the others' arrangement, one coincident, one dead
+    "through-vertex": network_from_dict({"layers": [
+        {"W": [[1, 0], [0, 1], [1, 1], [1, 1], [0, 0]], "b": [0, 0, 0, 0, -1]},
+        {"W": [[1, -1, 1, 0, 1], [0, 1, 1, -1, 0]], "b": [0, "1/2"]}, {"W": [[1, -1]], "b": [0]}]}),
+}
+
+
 @pytest.mark.parametrize("shared", [True, False])
-@pytest.mark.parametrize("name", ["degenerate", "deep-argmax", "thin-first-layer"])
+@pytest.mark.parametrize("name", ["degenerate", "deep-argmax", "thin-first-layer", *MORE_NETS])
 def test_gathered_complex_through_shared_memory_or_the_client(client: Any, name: str, shared: bool,
                                                               monkeypatch: pytest.MonkeyPatch,
                                                               assert_same_complex: Same) -> None:
     """The gathered build on local workers writes the complex's arrays into shared memory that
     the client maps (and removes); switched off, the client gathers them: the same complex both
-    ways, and nothing is left in the shared directory."""
+    ways (1-D to 4-D, argmax, degenerate first layers), and nothing is left in the shared
+    directory."""
     from exactcells import parallel
 
     monkeypatch.setattr(parallel, "SHARED_MEMORY", shared)
@@ -484,7 +495,7 @@ def test_gathered_complex_through_shared_memory_or_the_client(client: Any, name:
     real = parallel._assemble_shared
     monkeypatch.setattr(parallel, "_assemble_shared", lambda *a, **k: calls.append(1) or real(*a, **k))
     before = _shared_dirs()
-    net = NETS[name]
+    net = NETS.get(name) or MORE_NETS[name]
     K = build_complex(net, with_output=True)
     for tasks in (1, 3):
         K2 = build_on_cluster(net, client=client, with_output=True, tasks_per_worker=tasks)
