@@ -258,9 +258,11 @@ def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = Tru
 
 
 #: a local cluster's periodic housekeeping, less often (measured: the client process, which runs
-#: the scheduler, spent more CPU on it than on the build's own work there)
+#: the scheduler, spent more CPU on it than on the build's own work there); and one queued unit
+#: per one-thread worker (Dask's default, 1.1, rounds up to two: both units of a 2-worker build
+#: were once given to one worker, the other idle)
 _QUIET = {"distributed.admin.tick.interval": "200ms", "distributed.admin.system-monitor.interval": "2s",
-          "distributed.worker.memory.monitor-interval": "500ms", "distributed.scheduler.work-stealing": False}
+          "distributed.worker.memory.monitor-interval": "500ms", "distributed.scheduler.worker-saturation": 1.0}
 
 
 def _workers(client: Client) -> int:

@@ -582,3 +582,18 @@ def test_key_order_is_the_byte_order(width: int, rows: int, seed: int) -> None:
     keys = rng.integers(0, 3, (rows, width)).astype(np.uint8)
     keys[rows // 2 :] = keys[: rows - rows // 2]  # ties keep their order
     assert np.array_equal(_key_order(keys), np.argsort(_void(keys), kind="stable"))
+
+
+def test_two_units_run_on_two_workers(client: Any) -> None:
+    """One queued unit per one-thread worker: the two units of a 2-worker build run on different
+    workers (Dask's default saturation once gave both to one), and so do the two range tasks."""
+    from distributed import get_task_stream
+
+    client.wait_for_workers(2, timeout=60)
+    with get_task_stream(client) as ts:
+        build_on_cluster(_random_net(12, (2, 12, 10, 1)), client=client)
+    where: dict[str, set[str]] = {}
+    for t in ts.data:
+        kind = str(t["key"]).split("-")[1]
+        where.setdefault(kind, set()).add(t["worker"])
+    assert len(where["unit"]) == 2 and len(where["range"]) == 2, where
