@@ -1094,15 +1094,19 @@ _SHARED_FILES = ("dims", "signs", "indptr", "indices")
 
 
 def _sees(path: str, token: str) -> bool:
+    """Whether this process reads ``token`` in ``path`` and may write there (the same files)."""
     try:
-        return (Path(path) / "token").read_text() == token
+        with open(Path(path) / "token", "r+") as f:
+            return f.read() == token
     except OSError:
         return False
 
 
-def _shared_dir(client: Client, nbytes: int) -> Path | None:
-    """A new directory in :data:`SHARED_DIR` that every worker sees, with room for ``nbytes``
-    (and as much again to spare), or ``None``."""
+def _shared_dir(client: Client, N: int, F: int, width: int) -> Path | None:
+    """A new directory in :data:`SHARED_DIR` that every worker sees, holding the shared files
+    of a complex of ``N`` cells (``width`` sign entries) and ``F`` facet links, their room
+    reserved (a full tmpfs would otherwise kill a worker writing into a mapping), or ``None``."""
+    nbytes = N * (1 + width) + 8 * (N + 1 + F)
     import tempfile
 
     base = Path(SHARED_DIR)
@@ -1119,17 +1123,21 @@ def _shared_dir(client: Client, nbytes: int) -> Path | None:
     (where / "token").write_text(token)
     try:
         if all(client.run(_sees, str(where), token).values()):
+            _create_shared(where, N, F, width)
             return where
-    except Exception:  # noqa: BLE001 - any failure: gather instead
+    except Exception:  # noqa: BLE001 - any failure (no room, a worker elsewhere): gather instead
         pass
     shutil.rmtree(where, ignore_errors=True)
     return None
 
 
 def _create_shared(where: Path, N: int, F: int, width: int) -> None:
+    """The shared files, zero-filled, their room reserved."""
     for name, size in zip(_SHARED_FILES, (N, N * width, 8 * (N + 1), 8 * F)):
         with open(where / name, "wb") as f:
-            f.truncate(size)  # zeros: no page is used until written
+            f.truncate(size)
+            if size and hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(f.fileno(), 0, size)
 
 
 def _open_shared(where: str | Path, name: str, dtype: Any, start: int, count: int, width: int = 1) -> np.ndarray:
@@ -1277,10 +1285,9 @@ def build_on_cluster(
                  for i, rf in enumerate(route_f)]
         # one range per worker (a loose restriction: Dask otherwise may put two on one worker
         # when their inputs are equally spread, and the other waits; a lost worker's go elsewhere)
-        ws = sorted(client.scheduler_info().get("workers", {})) or [None]
+        ws = sorted(client.scheduler_info().get("workers", {}))
         range_f = [client.submit(_range_task, width, *[msg_f[i][p] for i in range(T)], key=f"ec-range-{tag}-{p}",
-                                 workers=None if ws[p % len(ws)] is None else [ws[p % len(ws)]],
-                                 allow_other_workers=True) for p in range(P)]
+                                 **_near(ws[p % len(ws)] if ws else None)) for p in range(P)]
         ans_f: list[Any] = [[client.submit(_range_answer, range_f[p], i, key=f"ec-rans-{tag}-{p}-{i}")
                              for p in range(P)] for i in range(T)]
         # the last tasks (gather, or write into shared memory) are chosen when the units are done
@@ -1309,7 +1316,7 @@ def build_on_cluster(
         if max_cells is not None and owned > max_cells:  # decided before anything is written
             raise CellLimitExceeded(f"the complex has {owned} cells, more than max_cells = {max_cells}")
         if out is None:
-            where = _shared_dir(client, owned * (1 + width) + 8 * (owned + 1 + facets))
+            where = _shared_dir(client, owned, facets, width)
             if where is None:
                 rcount_f = [client.submit(_range_count, f, key=f"ec-rcount-{tag}-{p}") for p, f in enumerate(range_f)]
                 block_f = [client.submit(_range_block, f, key=f"ec-block-{tag}-{p}") for p, f in enumerate(range_f)]
@@ -1320,12 +1327,16 @@ def build_on_cluster(
                 blocks = client.gather(block_f)
                 finals = client.gather(final_f)
             else:
-                _create_shared(where, owned, facets, width)
                 sizes_f = [client.submit(_range_sizes, f, key=f"ec-sizes-{tag}-{p}") for p, f in enumerate(range_f)]
+                # each write next to its big input (Dask once sent a unit's 40 MB to the other
+                # worker, which then did both units' writes)
+                held = client.who_has(unit_f)
                 wb_f = [client.submit(_write_block, range_f[p], str(where), p, width, *sizes_f,
-                                      key=f"ec-wblock-{tag}-{p}") for p in range(P)]
+                                      key=f"ec-wblock-{tag}-{p}", **_near(ws[p % len(ws)] if ws else None))
+                        for p in range(P)]
                 wf_f = [client.submit(_write_facets, unit_f[i], route_f[i], str(where), P, *sizes_f, *ans_f[i],
-                                      key=f"ec-wfacets-{tag}-{i}") for i in range(T)]
+                                      key=f"ec-wfacets-{tag}-{i}", **_near(next(iter(held.get(unit_f[i].key, ())), None)))
+                        for i in range(T)]
                 everything += wb_f + wf_f
                 del unit_f, route_f, range_f, ans_f, sizes_f
                 written = sum(client.gather(wb_f))
@@ -1350,6 +1361,11 @@ def build_on_cluster(
         if where is not None:
             shutil.rmtree(where, ignore_errors=True)
     return _assemble_gathered(blocks, finals, net, domain, ro, time.perf_counter() - t0)
+
+
+def _near(worker: str | None) -> dict[str, Any]:
+    """Submit options preferring ``worker`` (a loose restriction: any other worker when it is gone)."""
+    return {} if worker is None else {"workers": [worker], "allow_other_workers": True}
 
 
 #: the expected one-process memory of a unit (:func:`estimate_memory`) is kept below this
