@@ -200,8 +200,8 @@ def breakdown(names: list[str]) -> str:
     from exactcells.domain import Domain
 
     cpu = time.process_time
-    rows = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     cols: list[dict[str, str]] = []
+    done: list[str] = []
     for name in names:
         net = _net(name)
         if net is None:
@@ -266,6 +266,8 @@ def breakdown(names: list[str]) -> str:
         col["client: plan, ship the network, map the arrays"] = f"{client:.2f}"
         col["critical path (busier worker + client)"] = f"{crit:.2f} ({(r1 + a1) / crit:.2f}x){'' if same else ' NOT IDENTICAL'}"
         cols.append(col)
+        done.append(name)
+    rows = ["| | " + " | ".join(done) + " |", "|---" * (len(done) + 1) + "|"]
     for key in cols[0] if cols else []:
         rows.append(f"| {key} | " + " | ".join(c[key] for c in cols) + " |")
     return "\n".join(rows)
