@@ -15,6 +15,9 @@ skipped with a message).
     python benchmarks/bench_parallel.py [--repeats=R] [--no-simulation] [S2_256 3-48-48-1 ...]
     # default: S2_128 3-24-24-1; writes results/parallel-latest.md (parallel.md collects the
     # runs by hand, with the machine's load)
+    python benchmarks/bench_parallel.py --breakdown [S2_256 3-48-48-1 ...]
+    # where the time goes: every task of the gathered build (2 units, 2 ranges, shared-memory
+    # output) run in turn in this process, CPU seconds, against the one-process build
 """
 
 from __future__ import annotations
@@ -184,8 +187,99 @@ def run(names: list[str], repeats: int = 3, simulate: bool = True) -> str:
     return "\n".join(lines + [""] + tables + ["", ASSUMPTIONS])
 
 
+def breakdown(names: list[str]) -> str:
+    """CPU seconds of each task of the gathered build (two units, two ranges, written into
+    shared memory as on a local cluster) run in turn in this process, and the critical path
+    (the busier worker's tasks plus the client's planning and mapping) against the
+    one-process build (refinement + assembly). Dask's own costs are not included."""
+    import shutil
+    import tempfile
+
+    from exactcells import parallel as par
+    from exactcells.build import _assemble, _num_columns, _refine, domain_lattice
+    from exactcells.domain import Domain
+
+    cpu = time.process_time
+    cols: list[dict[str, str]] = []
+    done: list[str] = []
+    for name in names:
+        net = _net(name)
+        if net is None:
+            continue
+        dom = Domain.box(net.input_dim)
+        c = cpu()
+        lat = domain_lattice(dom, _num_columns(net, None), net)
+        _refine(lat, net, None)
+        r1 = cpu() - c
+        c = cpu()
+        K = _assemble(lat, net, dom, None, 0.0)
+        a1 = cpu() - c
+        del lat
+        t: dict[str, list[float]] = {}
+        c = cpu()
+        groups = par.plan_groups(net, dom, None, 2)
+        shipped = par._ship_network(net)
+        plan = cpu() - c
+        units = []
+        for g in groups:
+            par._RECEIVED.clear()  # each worker rebuilds the network once
+            c = cpu()
+            units.append(par._group_task(g, shipped, dom, None, None))
+            t.setdefault("unit tasks (receive the network, refine, ownership, keys, facet lists)", []).append(cpu() - c)
+        split = par._splitters(2, *[par._sample(u) for u in units])
+        routes = []
+        for u in units:
+            c = cpu()
+            routes.append(par._route(u, split))
+            t.setdefault("route (ranges of the owned cells and asked facets)", []).append(cpu() - c)
+        width = net.num_hidden + dom.num_facets
+        ranges = []
+        for p in range(2):
+            c = cpu()
+            ranges.append(par._range_task(width, *[r["msgs"][p] for r in routes]))
+            t.setdefault("range tasks (sort a range, ranks, facet starts)", []).append(cpu() - c)
+        sizes = [par._range_sizes(rr) for rr in ranges]
+        N, F = sum(m for m, _ in sizes), sum(f for _, f in sizes)
+        where = Path(tempfile.mkdtemp(prefix="exactcells-bench-", dir=par.SHARED_DIR))
+        try:
+            par._create_shared(where, N, F, width)
+            for p in range(2):
+                c = cpu()
+                par._write_block(ranges[p], str(where), p, width, *sizes)
+                t.setdefault("write a range (dims, unpacked signs, facet pointers)", []).append(cpu() - c)
+            small = []
+            for i in range(2):
+                c = cpu()
+                small.append(par._write_facets(units[i], routes[i], str(where), 2, *sizes,
+                                               *[rr["answers"][i] for rr in ranges]))
+                t.setdefault("write a unit's facet lists (global indices)", []).append(cpu() - c)
+            c = cpu()
+            K2 = par._assemble_shared(where, N, F, small, net, dom, None, 0.0)
+            client = cpu() - c + plan
+        finally:
+            shutil.rmtree(where, ignore_errors=True)
+        same = np.array_equal(K.signs, K2.signs) and np.array_equal(K.facet_csr[1], K2.facet_csr[1])
+        per_worker = [sum(v[i] for v in t.values()) for i in range(2)]
+        crit = max(per_worker) + client
+        col = {"one process: refine + assemble": f"{r1:.2f} + {a1:.2f} = {r1 + a1:.2f}"}
+        col.update({k: ", ".join(f"{x:.2f}" for x in v) for k, v in t.items()})
+        col["client: plan, ship the network, map the arrays"] = f"{client:.2f}"
+        col["critical path (busier worker + client)"] = f"{crit:.2f} ({(r1 + a1) / crit:.2f}x){'' if same else ' NOT IDENTICAL'}"
+        cols.append(col)
+        done.append(name)
+    rows = ["| | " + " | ".join(done) + " |", "|---" * (len(done) + 1) + "|"]
+    for key in cols[0] if cols else []:
+        rows.append(f"| {key} | " + " | ".join(c[key] for c in cols) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args and args[0] == "--breakdown":
+        print(f"Where the time goes ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+              f"load {os.getloadavg()[0]:.1f}), CPU seconds:\n")
+        print(breakdown(args[1:] or ["3-48-48-1", "S2_256"]))
+        return
     repeats = 3
     if args and args[0].startswith("--repeats="):
         repeats = int(args.pop(0).split("=", 1)[1])

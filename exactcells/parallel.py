@@ -15,11 +15,17 @@ processes) at a given address. :func:`build_on_cluster` runs the build as Dask t
    complex is reported exactly once, with no merge by key. Few large units are fastest: a unit
    pays a fixed cost per remaining neuron.
 2. **Gathered** (no ``out``): splitters sampled from every unit's keys cut the canonical order
-   (dimension, sign vector) into ranges; range task ``p`` sorts its cells and tells every unit
-   the rank of each cell it sent and of each facet it asked about (its facets owned by other
-   units); each unit writes its facet lists in global indices; the client concatenates the
-   ranges and places the facet lists. Exact vertex coordinates stay lazy, as in the
-   one-process build: rebuilt from the units' vertex stores (creation records) when asked.
+   (dimension, sign vector) into ranges, one range task per worker; range task ``p`` sorts its
+   cells and tells every unit the rank of each cell it sent and of each facet it asked about
+   (its facets owned by other units), and where each cell's facet list starts. When every
+   worker sees the client's shared memory (``/dev/shm``: a local cluster, or workers started by
+   hand on the same machine), the range tasks write their cells' sign vectors, dimensions and
+   facet pointers, and the units their facet lists in global indices, straight into shared
+   files at their places, which the client maps (nothing to receive, unpack or place);
+   otherwise the client receives the ranges' packed keys and the units' facet lists and
+   assembles them. Exact vertex coordinates stay lazy, as in the one-process build: rebuilt
+   from the units' vertex stores (creation records) when asked. The network travels as integer
+   arrays, rebuilt once per worker process.
 3. **Sharded** (``out=DIR``, a directory every worker can reach): each unit splits its cells
    into ``partitions`` pieces by :func:`exactcells.shards.partition_of` (a fixed hash of the
    sign vector), facets named by sign vector; partition ``p`` sorts the ``p``-th pieces
@@ -40,15 +46,19 @@ passes ``max_cells`` (the final sum decides otherwise), exactly when the one-pro
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import operator
 import os
+import pickle
+import shutil
 import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,8 +79,8 @@ from .build import (
 from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import CellLimitExceeded, DependencyMissingError, InvalidArgumentError
-from .kernel import VertexStore
-from .network import Network
+from .kernel import VertexStore, compiled_passes
+from .network import Layer, Network
 from .processes import single_threaded_children
 from .shards import (
     Fetched,
@@ -230,7 +240,7 @@ def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = Tru
         # workers start, and put back afterwards
         with single_threaded_children(), _without_env("MALLOC_TRIM_THRESHOLD_"), \
                 dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(),
-                                 "distributed.worker.profile.enabled": False}):
+                                 "distributed.worker.profile.enabled": False, **_QUIET}):
             local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                                  dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
         client = Client(local)
@@ -245,6 +255,14 @@ def cluster(jobs: int = 2, scheduler: str | None = None, *, announce: bool = Tru
         client.close()
         if local is not None:
             local.close()
+
+
+#: a local cluster's periodic housekeeping, less often (measured: the client process, which runs
+#: the scheduler, spent more CPU on it than on the build's own work there); and one queued unit
+#: per one-thread worker (Dask's default, 1.1, rounds up to two: both units of a 2-worker build
+#: were once given to one worker, the other idle)
+_QUIET = {"distributed.admin.tick.interval": "200ms", "distributed.admin.system-monitor.interval": "2s",
+          "distributed.worker.memory.monitor-interval": "500ms", "distributed.scheduler.worker-saturation": 1.0}
 
 
 def _workers(client: Client) -> int:
@@ -379,6 +397,67 @@ def _unit_lattice(group: UnitGroup, net: Network, domain: Domain, refine: str | 
     return _sublattice(lat, _closure(lat, tops.tolist()))[0]
 
 
+# -- shipping the network -------------------------------------------------------------------
+#
+# A pickled Network rebuilds every weight with ``Fraction(n, d)`` (type checks and a gcd each):
+# 0.25 s per worker and per build for the 66,000 weights of S2_256, before its unit can start,
+# and 0.2 s in the client. Shipped instead as integer arrays of numerators and denominators
+# (already in lowest terms), rebuilt once per worker process and network (cached by digest),
+# with what the client's network object already derived (:data:`_SHIPPED_MEMO`).
+
+Shipped = tuple[bytes, bytes]  # (digest, payload)
+#: derived data a network memoizes that the client may already have (cheap to pickle, costly
+#: to derive: the integer network of S2_256 takes 0.6 s, on the first exact sign test)
+_SHIPPED_MEMO = ("float_layers", "integer_network")
+_RECEIVED: dict[bytes, Network] = {}
+_RECEIVED_MAX = 4
+
+
+def _ship_network(net: Network) -> Shipped:
+    """``net`` as a digest and a payload of integer arrays (object lists past 64 bits)."""
+    layers = []
+    for L in net.layers:
+        vals = [f for row in L.W for f in row] + list(L.b)
+        nums: Any = [f.numerator for f in vals]
+        dens: Any = [f.denominator for f in vals]
+        try:
+            nums, dens = np.array(nums, dtype=np.int64), np.array(dens, dtype=np.int64)
+        except OverflowError:
+            pass
+        layers.append((L.fan_out, L.fan_in, nums, dens, L.units))
+    memo = {k: net._memo[k] for k in _SHIPPED_MEMO if k in net._memo}
+    payload = pickle.dumps((layers, net.rounding), protocol=5)
+    # the digest names the network; what the client already derived from it travels along
+    return hashlib.blake2b(payload, digest_size=16).digest(), pickle.dumps((payload, memo), protocol=5)
+
+
+def _receive_network(shipped: Shipped) -> Network:
+    """The network of :func:`_ship_network`'s payload (built once per process and digest)."""
+    digest, payload = shipped
+    net = _RECEIVED.get(digest)
+    if net is not None:
+        return net
+    weights, memo = pickle.loads(payload)
+    layers, rounding = pickle.loads(weights)
+    built = []
+    new = object.__new__
+    for fo, fi, nums, dens, units in layers:
+        vals = []
+        for a, b in zip(nums.tolist() if isinstance(nums, np.ndarray) else nums,
+                        dens.tolist() if isinstance(dens, np.ndarray) else dens):
+            f = new(Fraction)  # in lowest terms already: no gcd, no type checks
+            f._numerator, f._denominator = a, b  # type: ignore[attr-defined]
+            vals.append(f)
+        built.append(Layer(tuple(tuple(vals[i * fi : (i + 1) * fi]) for i in range(fo)), tuple(vals[fo * fi :]),
+                           units))
+    net = Network(tuple(built), rounding)
+    net._memo.update(memo)
+    while len(_RECEIVED) >= _RECEIVED_MAX:
+        _RECEIVED.pop(next(iter(_RECEIVED)))
+    _RECEIVED[digest] = net
+    return net
+
+
 # -- tasks (run on the workers) -----------------------------------------------------------
 
 def _planning_columns(net: Network, refine: str | None, start: int, ncut: int, m: int) -> list[int]:
@@ -441,21 +520,42 @@ def _unpack_into(out: np.ndarray, packed: np.ndarray) -> None:
 def _refined_unit(group: UnitGroup, net: Network, domain: Domain, refine: str | None,
                   max_cells: int | None) -> tuple[Lattice, np.ndarray]:
     """One unit refined by the remaining neurons, and which of its cells it owns."""
+    U = _unit_lattice(group, net, domain, refine)
+    owns_all = U.num_cells() == group.owned.shape[0]  # owns every cell of its closure
     try:
-        L = _live(_refine(_unit_lattice(group, net, domain, refine), net, refine, group.start,
-                          max_cells=max_cells))
+        L = _live(_refine(U, net, refine, group.start, max_cells=max_cells))
     except CellLimitExceeded:
         raise CellLimitExceeded(f"one unit of the complex alone has more than max_cells = {max_cells} "
                                 "cells (stopped while cutting it by the neurons)") from None
+    if owns_all:
+        return L, np.ones(L.num_cells(), dtype=bool)
     cols = _planning_columns(net, refine, group.start, L.ncut, domain.num_facets)
     return L, _owned(L, cols, group.owned)
 
 
-def _unit_task(group: UnitGroup, net: Network, domain: Domain, refine: str | None, partitions: int,
+def _facet_csr(L: Lattice) -> tuple[np.ndarray, np.ndarray]:
+    """``L.facet_csr()`` (each cell's facets sorted, when the compiled passes do it: 5x faster)."""
+    ext = compiled_passes()
+    if ext is None:
+        return L.facet_csr()
+    N = L.num_cells()
+    return ext.facet_csr(N, np.arange(N, dtype=np.int64), [L.ids(k) for k in range(L.n + 1)], L.pad)
+
+
+def _dims(L: Lattice) -> np.ndarray:
+    """The dimension of every cell of ``L`` (int8), from its cached ``by_dim`` arrays."""
+    dims = np.zeros(L.num_cells(), dtype=np.int8)
+    for k in range(1, L.n + 1):
+        dims[L.ids(k)] = k
+    return dims
+
+
+def _unit_task(group: UnitGroup, shipped: Shipped, domain: Domain, refine: str | None, partitions: int,
                max_cells: int | None) -> dict[str, Any]:
     """Refine one unit; return the cells it owns split into ``partitions`` pieces (by the hash
     of their sign vectors), facets named by sign vector."""
     t0, c0 = time.perf_counter(), time.thread_time()
+    net = _receive_network(shipped)
     L, own = _refined_unit(group, net, domain, refine, max_cells)
     N = L.num_cells()
     m = domain.num_facets
@@ -473,11 +573,11 @@ def _lattice_pieces(L: Lattice, own: np.ndarray, net: Network, m: int, partition
     vertices (the shard files hold them)."""
     N = L.num_cells()
     signs = L.sig[:N][:, _canonical_columns(net, L.ncut, m)] - np.int8(1)
-    dims = np.asarray(L.dim, dtype=np.int8)
+    dims = _dims(L)
     part = partition_of(signs, partitions)
     packed = _pack(signs)
     del signs
-    starts, flat = L.facet_csr()
+    starts, flat = _facet_csr(L)
     counts = np.diff(starts)
     pieces: list[Piece] = []
     for p in range(partitions):
@@ -642,27 +742,53 @@ def _take_columns(A: np.ndarray, cols: Sequence[int], width: int | None = None) 
     return out
 
 
-def _canonical_keys(L: Lattice, net: Network, m: int) -> np.ndarray:
-    """:func:`_keys` of the cells of ``L``: ``(dim, packed canonical sign codes)``."""
+def _canonical_keys(L: Lattice, net: Network, m: int, dims: np.ndarray) -> np.ndarray:
+    """:func:`_keys` of the cells of ``L`` (of dimensions ``dims``): ``(dim, packed canonical
+    sign codes)``."""
     N = L.num_cells()
     cols = _canonical_columns(net, L.ncut, m)
     wb = (len(cols) + 3) // 4
     c = _take_columns(L.sig[:N], cols, 4 * wb)
     keys = np.empty((N, wb + 1), dtype=np.uint8)
-    keys[:, 0] = np.asarray(L.dim, dtype=np.uint8)
+    keys[:, 0] = dims.view(np.uint8)
     keys[:, 1:] = _pack_codes(c)
     return keys
 
 
+def _segments(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] .. starts[i] + counts[i] - 1`` of every segment, in order (one
+    repeat: each segment's start less the positions before it, plus a running index)."""
+    F = int(counts.sum())
+    before = np.cumsum(counts) - counts
+    return np.repeat(starts - before, counts) + np.arange(F, dtype=np.int64)
+
+
 def _owned(L: Lattice, cols: Sequence[int], owned: np.ndarray) -> np.ndarray:
     """Which cells of ``L`` the unit owns: their sign codes in the planning columns ``cols``
-    are a row of ``owned`` (compared as base-3 integers when they fit 63 bits)."""
+    are a row of ``owned`` (compared packed, :func:`_pack_codes`: as one integer per row when
+    they fit 64 bits)."""
     N = L.num_cells()
-    rows = _take_columns(L.sig[:N], cols)
-    if len(cols) > 39:
-        return _member(rows, owned)
-    powers = 3 ** np.arange(len(cols), dtype=np.int64)
-    return np.isin(rows.astype(np.int64) @ powers, owned.astype(np.int64) @ powers)
+    rows = _pack_codes(_take_columns(L.sig[:N], cols))
+    table = _pack_codes(np.ascontiguousarray(owned, dtype=np.uint8))
+    if rows.shape[1] > 8:
+        return _member(rows, table)
+    return _member_words(_as_words(rows), _as_words(table))
+
+
+def _as_words(packed: np.ndarray) -> np.ndarray:
+    """Packed rows of at most 8 bytes as one uint64 each (their byte order kept)."""
+    w = np.zeros((packed.shape[0], 8), dtype=np.uint8)
+    w[:, : packed.shape[1]] = packed
+    return w.view(">u8").reshape(packed.shape[0]).astype(np.uint64)
+
+
+def _member_words(rows: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Whether each entry of ``rows`` is an entry of ``table``."""
+    if not table.shape[0] or not rows.shape[0]:
+        return np.zeros(rows.shape[0], dtype=bool)
+    tv = np.sort(table)
+    at = np.minimum(np.searchsorted(tv, rows), tv.shape[0] - 1)
+    return np.asarray(tv[at] == rows, dtype=bool)
 
 
 def _member(rows: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -675,28 +801,30 @@ def _member(rows: np.ndarray, table: np.ndarray) -> np.ndarray:
     return np.asarray(tv[at] == qv, dtype=bool)
 
 
-def _group_task(group: UnitGroup, net: Network, domain: Domain, refine: str | None,
+def _group_task(group: UnitGroup, shipped: Shipped, domain: Domain, refine: str | None,
                 max_cells: int | None) -> dict[str, Any]:
     """Refine one unit; its cells' canonical keys, which it owns, its facet lists, and its
     vertex store (floats dropped: exact coordinates stay rebuildable from it)."""
     t0, c0 = time.perf_counter(), time.thread_time()
+    net = _receive_network(shipped)
     L, own = _refined_unit(group, net, domain, refine, max_cells)
     N = L.num_cells()
     m = domain.num_facets
-    dims = np.asarray(L.dim, dtype=np.int8)
-    keys = _canonical_keys(L, net, m)
-    indptr, flat = L.facet_csr()
+    dims = _dims(L)
+    keys = _canonical_keys(L, net, m, dims)
+    indptr, flat = _facet_csr(L)
     vcells = np.flatnonzero(own & (dims == 0))
     vids = L.cvid[vcells]
     store = L.store
     store.release_floats()
     return {"keys": keys, "own": own, "indptr": indptr, "flat": flat, "vcells": vcells, "vids": vids,
             "store": store, "owned": int(np.count_nonzero(own)), "cells": N, "units": 1,
+            "facets": int(np.diff(indptr)[own].sum()),
             "seconds": time.perf_counter() - t0, "cpu": time.thread_time() - c0}
 
 
 def _group_stats(r: dict[str, Any]) -> dict[str, Any]:
-    return {k: r[k] for k in ("owned", "seconds", "cpu", "cells", "units")}
+    return {k: r[k] for k in ("owned", "seconds", "cpu", "cells", "units", "facets") if k in r}
 
 
 def _sample(r: dict[str, Any], size: int = 2048) -> tuple[np.ndarray, float]:
@@ -733,41 +861,54 @@ def _route(r: dict[str, Any], splitters: np.ndarray) -> dict[str, Any]:
     keys to send to every range task."""
     own = r["own"]
     keys = r["keys"]
-    oid = np.flatnonzero(own)
     indptr, flat = r["indptr"], r["flat"]
-    c = np.diff(indptr)[oid]
-    pos = np.repeat(indptr[oid], c) + (np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))
-    fac = flat[pos]
-    need = np.unique(fac[~own[fac]])
-    opart = _range_of(keys[oid], splitters)
+    counts = np.diff(indptr)
+    if own.all():  # a unit owning its whole closure asks about no facet
+        oid = np.arange(own.shape[0], dtype=np.int64)
+        need = np.zeros(0, dtype=np.int64)
+        okeys, oc = keys, counts
+    else:
+        oid = np.flatnonzero(own)
+        oc = counts[oid]
+        fac = flat[_segments(indptr[oid], oc)]
+        need = np.unique(fac[~own[fac]])
+        okeys = keys[oid]
+    opart = _range_of(okeys, splitters)
     npart = _range_of(keys[need], splitters)
     P = splitters.shape[0] + 1
-    msgs = [(keys[oid[opart == p]], keys[need[npart == p]]) for p in range(P)]
+    oc = oc.astype(np.int32)
+    msgs = []
+    for p in range(P):
+        sel = opart == p
+        msgs.append((okeys[sel], keys[need[npart == p]], oc[sel]))
     return {"oid": oid, "opart": opart, "need": need, "npart": npart, "msgs": msgs}
 
 
-def _msg(route: dict[str, Any], p: int) -> tuple[np.ndarray, np.ndarray]:
+def _msg(route: dict[str, Any], p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return route["msgs"][p]
 
 
-def _range_task(width: int, *msgs: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+def _range_task(width: int, *msgs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
     """Sort one range's keys (each cell comes from exactly one unit); answer every unit with the
-    ranks of the keys it sent and of those it asked about."""
+    ranks of the keys it sent and of those it asked about, and where the facet list of each
+    cell it sent starts in the range's facets (cells in order)."""
     wb = (width + 3) // 4
     own = [mg[0] for mg in msgs]
     keys = np.concatenate(own) if own else np.zeros((0, wb + 1), np.uint8)
     M = keys.shape[0]
-    kv = _void(keys)
-    order = np.argsort(kv, kind="stable")
+    order = _key_order(keys)
     rank = np.empty(M, dtype=np.int64)
     rank[order] = np.arange(M, dtype=np.int64)
     srt = keys[order]
+    fcount = (np.concatenate([mg[2] for mg in msgs]) if msgs else np.zeros(0, np.int32))[order]
+    fstart = np.zeros(M + 1, dtype=np.int64)
+    np.cumsum(fcount, out=fstart[1:])
     if M > 1 and not (srt[1:] != srt[:-1]).any(axis=1).all():
         raise RuntimeError("a cell was reported by two units (internal error)")
     sv = _void(srt)
     answers = []
     a = 0
-    for ok, nk in msgs:
+    for ok, nk, _ in msgs:
         mine = rank[a : a + ok.shape[0]]
         a += ok.shape[0]
         if nk.shape[0]:
@@ -777,12 +918,30 @@ def _range_task(width: int, *msgs: tuple[np.ndarray, np.ndarray]) -> dict[str, A
                 raise RuntimeError("a facet is missing from its range (internal error)")
         else:
             at = np.zeros(0, dtype=np.int64)
-        answers.append((mine, at.astype(np.int64)))
-    return {"count": M, "keys": srt, "answers": answers}
+        answers.append((mine, at.astype(np.int64), fstart[mine]))
+    return {"count": M, "keys": srt, "answers": answers, "fstart": fstart}
+
+
+def _key_order(keys: np.ndarray) -> np.ndarray:
+    """The stable order of the rows of ``keys`` (uint8) as byte strings: the compiled sort of
+    their big-endian 64-bit words (a fifth faster than numpy's sort of opaque rows), or numpy's."""
+    ext = compiled_passes()
+    if ext is None or not keys.shape[0]:
+        return np.argsort(_void(keys), kind="stable")
+    M, K = keys.shape
+    W = (K + 7) // 8
+    b = np.zeros((M, 8 * W), dtype=np.uint8)
+    b[:, :K] = keys
+    return np.asarray(ext.sort_keys(b.view(">u8").astype(np.uint64)), dtype=np.int64)
 
 
 def _range_count(rr: dict[str, Any]) -> int:
     return int(rr["count"])
+
+
+def _range_sizes(rr: dict[str, Any]) -> tuple[int, int]:
+    """A range's cells and facets."""
+    return int(rr["count"]), int(rr["fstart"][-1])
 
 
 def _range_block(rr: dict[str, Any]) -> np.ndarray:
@@ -790,26 +949,44 @@ def _range_block(rr: dict[str, Any]) -> np.ndarray:
     return rr["keys"]
 
 
-def _range_answer(rr: dict[str, Any], i: int) -> tuple[np.ndarray, np.ndarray]:
+def _range_answer(rr: dict[str, Any], i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rr["answers"][i]
 
 
 def _final_task(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
-                *answers: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+                *answers: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
     """A unit's owned cells in global indices: their facet lists (each in canonical order) and
     its vertices' records."""
+    gid, c, fg, _ = _global_facets(r, route, counts, answers)
+    return {"gids": gid[route["oid"]], "counts": c, "facets": fg, "vgids": gid[r["vcells"]], "vids": r["vids"],
+            "store": _store_records(r["store"])}
+
+
+def _global_facets(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
+                   answers: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                   fcounts: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The global index of every cell of the unit that it owns or asked about (-1 for the
+    others), the facet counts of its owned cells (in ``route["oid"]`` order), their facets in
+    global indices (each cell's ascending) and, given the ranges' facet counts ``fcounts``, the
+    position of each owned cell's first facet in the whole complex's facet list."""
     offs = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(np.asarray(counts, dtype=np.int64), out=offs[1:])
+    foffs = np.zeros(len(counts) + 1, dtype=np.int64)
+    if fcounts is not None:
+        np.cumsum(np.asarray(fcounts, dtype=np.int64), out=foffs[1:])
     total = int(offs[-1])
     own, indptr, flat = r["own"], r["indptr"], r["flat"]
     oid, opart, need, npart = route["oid"], route["opart"], route["need"], route["npart"]
     gid = np.full(own.shape[0], -1, dtype=np.int64)
-    for p, (mine, asked) in enumerate(answers):
-        gid[oid[opart == p]] = offs[p] + mine
+    fst = np.zeros(oid.shape[0], dtype=np.int64)
+    for p, (mine, asked, fstart) in enumerate(answers):
+        sel = opart == p
+        gid[oid[sel]] = offs[p] + mine
         gid[need[npart == p]] = offs[p] + asked
+        fst[sel] = foffs[p] + fstart
     c = np.diff(indptr)[oid]
     F = int(c.sum())
-    pos = np.repeat(indptr[oid], c) + (np.arange(F, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))
+    pos = _segments(indptr[oid], c)
     fg = gid[flat[pos]]
     if F and fg.min() < 0:
         raise RuntimeError("a facet has no global index (internal error)")
@@ -818,8 +995,7 @@ def _final_task(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
         fg = np.sort(owner * (total + 1) + fg) % (total + 1)
     elif F:  # pragma: no cover - beyond 2^62
         fg = fg[np.lexsort((fg, owner))]
-    return {"gids": gid[oid], "counts": c, "facets": fg, "vgids": gid[r["vcells"]], "vids": r["vids"],
-            "store": _store_records(r["store"])}
+    return gid, c, fg, fst
 
 
 def _store_records(store: VertexStore) -> dict[str, Any]:
@@ -901,6 +1077,147 @@ def _assemble_gathered(blocks: Sequence[np.ndarray], finals: Sequence[dict[str, 
         vertex_coords=_GroupCoords(net, [f["store"] for f in finals], unit, vids), build_seconds=seconds)
 
 
+# -- the gathered build on one machine: the workers write the complex's arrays ----------------
+#
+# When every worker sees the client's shared memory (``/dev/shm``: a local cluster, or workers
+# started by hand on this machine), the range tasks write the sign vectors, dimensions and facet
+# pointers of their ranges, and the units their facet lists, straight into files there, each at
+# its place in the canonical order; the client maps the files (and unlinks them: the mapping
+# stays) instead of receiving, unpacking and placing everything itself. The arrays are the
+# same as the gathered ones; writing the same bytes twice (a task recomputed after a lost worker)
+# changes nothing. Elsewhere (remote workers, no room) the results are gathered.
+
+#: off: always gather (tests switch it to check both paths)
+SHARED_MEMORY = True
+SHARED_DIR = "/dev/shm"
+_SHARED_FILES = ("dims", "signs", "indptr", "indices")
+
+
+def _sees(path: str, token: str) -> bool:
+    """Whether this process reads ``token`` in ``path`` and may write there (the same files)."""
+    try:
+        with open(Path(path) / "token", "r+") as f:
+            return f.read() == token
+    except OSError:
+        return False
+
+
+def _shared_dir(client: Client, N: int, F: int, width: int) -> Path | None:
+    """A new directory in :data:`SHARED_DIR` that every worker sees, holding the shared files
+    of a complex of ``N`` cells (``width`` sign entries) and ``F`` facet links, their room
+    reserved (a full tmpfs would otherwise kill a worker writing into a mapping), or ``None``."""
+    nbytes = N * (1 + width) + 8 * (N + 1 + F)
+    import tempfile
+
+    base = Path(SHARED_DIR)
+    if not SHARED_MEMORY or not base.is_dir() or not os.access(base, os.W_OK):
+        return None
+    try:
+        st = os.statvfs(base)
+        if st.f_bavail * st.f_frsize < 2 * nbytes:
+            return None
+        where = Path(tempfile.mkdtemp(prefix="exactcells-", dir=base))
+    except OSError:
+        return None
+    token = uuid.uuid4().hex
+    (where / "token").write_text(token)
+    try:
+        if all(client.run(_sees, str(where), token).values()):
+            _create_shared(where, N, F, width)
+            return where
+    except Exception:  # noqa: BLE001 - any failure (no room, a worker elsewhere): gather instead
+        pass
+    shutil.rmtree(where, ignore_errors=True)
+    return None
+
+
+def _create_shared(where: Path, N: int, F: int, width: int) -> None:
+    """The shared files, zero-filled, their room reserved."""
+    for name, size in zip(_SHARED_FILES, (N, N * width, 8 * (N + 1), 8 * F)):
+        with open(where / name, "wb") as f:
+            f.truncate(size)
+            if size and hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(f.fileno(), 0, size)
+
+
+def _open_shared(where: str | Path, name: str, dtype: Any, start: int, count: int, width: int = 1) -> np.ndarray:
+    """Rows ``start .. start + count`` of shared array ``name`` (``width`` columns), writable."""
+    dt = np.dtype(dtype)
+    if count == 0:
+        return np.zeros((0, width) if width > 1 else 0, dtype=dt)
+    shape = (count, width) if width > 1 else (count,)
+    try:
+        return np.memmap(Path(where) / name, dtype=dt, mode="r+", offset=start * width * dt.itemsize, shape=shape)
+    except FileNotFoundError:
+        raise RuntimeError(f"the build's shared memory {where} is not visible on this worker") from None
+
+
+def _write_block(rr: dict[str, Any], where: str, p: int, width: int, *sizes: tuple[int, int]) -> int:
+    """Write range ``p``'s cells (dimensions, sign vectors, facet pointers) at their places."""
+    off = sum(m for m, _ in sizes[:p])
+    foff = sum(f for _, f in sizes[:p])
+    keys = rr["keys"]
+    M = keys.shape[0]
+    d = _open_shared(where, "dims", np.int8, off, M)
+    d[:] = keys[:, 0].view(np.int8)
+    sg = _open_shared(where, "signs", np.int8, off, M, width)
+    if M:
+        _unpack_into(sg, keys[:, 1:])
+    ip = _open_shared(where, "indptr", np.int64, off + 1, M)
+    ip[:] = foff + rr["fstart"][1:]
+    for a in (d, sg, ip):
+        if isinstance(a, np.memmap):
+            a.flush()
+    return M
+
+
+def _write_facets(r: dict[str, Any], route: dict[str, Any], where: str, P: int, *rest: Any) -> dict[str, Any]:
+    """Write a unit's owned cells' facet lists (global indices, ascending) at their places; its
+    vertices' records for the exact coordinates."""
+    sizes = rest[:P]
+    gid, c, fg, fst = _global_facets(r, route, [m for m, _ in sizes], rest[P:], [f for _, f in sizes])
+    F = int(c.sum())
+    if F:
+        lo = int(fst.min())
+        hi = int((fst + c).max())
+        out = _open_shared(where, "indices", np.int64, lo, hi - lo)
+        out[_segments(fst - lo, c)] = fg
+        if isinstance(out, np.memmap):
+            out.flush()
+    return {"vgids": gid[r["vcells"]], "vids": r["vids"], "store": _store_records(r["store"])}
+
+
+def _map_shared(where: Path, N: int, F: int, width: int) -> tuple[np.ndarray, ...]:
+    """The shared arrays, mapped into this process (plain arrays; the files are removed: the
+    mappings keep their pages)."""
+    out = []
+    for name, dt, shape in zip(_SHARED_FILES, (np.int8, np.int8, np.int64, np.int64),
+                               ((N,), (N, width), (N + 1,), (F,))):
+        if int(np.prod(shape)) == 0:
+            out.append(np.zeros(shape, dtype=dt))
+        else:
+            out.append(np.memmap(where / name, dtype=dt, mode="r+", shape=shape).view(np.ndarray))
+    return tuple(out)
+
+
+def _assemble_shared(where: Path, N: int, F: int, small: Sequence[dict[str, Any]], net: Network, domain: Domain,
+                     refine: str | None, seconds: float) -> PolyhedralComplex:
+    width = net.num_hidden + domain.num_facets + (net.output_dim if refine is not None else 0)
+    dims, signs, indptr, indices = _map_shared(where, N, F, width)
+    f0 = int(np.count_nonzero(dims == 0))
+    unit = np.full(f0, -1, dtype=np.int64)
+    vids = np.zeros(f0, dtype=np.int64)
+    for i, f in enumerate(small):
+        unit[f["vgids"]] = i
+        vids[f["vgids"]] = f["vids"]
+    if f0 and unit.min() < 0:
+        raise RuntimeError("a vertex has no unit (internal error)")
+    return PolyhedralComplex(
+        network=net, domain=domain, with_output=refine is not None, output_refinement=refine,
+        dims=dims, signs=signs, facet_indptr=indptr, facet_indices=indices,
+        vertex_coords=_GroupCoords(net, [f["store"] for f in small], unit, vids), build_seconds=seconds)
+
+
 # -- the build ------------------------------------------------------------------------------
 
 def build_on_cluster(
@@ -955,7 +1272,7 @@ def build_on_cluster(
     m = domain.num_facets
     tag = uuid.uuid4().hex[:12]
     width = net.num_hidden + m + (net.output_dim if ro is not None else 0)
-    net_f, dom_f = client.scatter([net, domain], broadcast=True, hash=False)
+    net_f, dom_f = client.scatter([_ship_network(net), domain], broadcast=True, hash=False)
     T = len(groups)
     if out is None:
         unit_f = [client.submit(_group_task, g, net_f, dom_f, ro, max_cells, key=f"ec-unit-{tag}-{i}")
@@ -966,16 +1283,16 @@ def build_on_cluster(
         route_f = [client.submit(_route, f, split_f, key=f"ec-route-{tag}-{i}") for i, f in enumerate(unit_f)]
         msg_f = [[client.submit(_msg, rf, p, key=f"ec-msg-{tag}-{i}-{p}") for p in range(P)]
                  for i, rf in enumerate(route_f)]
-        range_f = [client.submit(_range_task, width, *[msg_f[i][p] for i in range(T)], key=f"ec-range-{tag}-{p}")
-                   for p in range(P)]
-        rcount_f = [client.submit(_range_count, f, key=f"ec-rcount-{tag}-{p}") for p, f in enumerate(range_f)]
-        block_f = [client.submit(_range_block, f, key=f"ec-block-{tag}-{p}") for p, f in enumerate(range_f)]
+        # one range per worker (a loose restriction: Dask otherwise may put two on one worker
+        # when their inputs are equally spread, and the other waits; a lost worker's go elsewhere)
+        ws = sorted(client.scheduler_info().get("workers", {}))
+        range_f = [client.submit(_range_task, width, *[msg_f[i][p] for i in range(T)], key=f"ec-range-{tag}-{p}",
+                                 **_near(ws[p % len(ws)] if ws else None)) for p in range(P)]
         ans_f: list[Any] = [[client.submit(_range_answer, range_f[p], i, key=f"ec-rans-{tag}-{p}-{i}")
                              for p in range(P)] for i in range(T)]
-        final_f = [client.submit(_final_task_flat, unit_f[i], route_f[i], P, *rcount_f, *ans_f[i],
-                                 key=f"ec-final-{tag}-{i}") for i in range(T)]
-        result_f: list[Any] = block_f + final_f
-        del unit_f, sample_f, split_f, route_f, msg_f, range_f, ans_f
+        # the last tasks (gather, or write into shared memory) are chosen when the units are done
+        result_f: list[Any] = list(range_f)
+        del sample_f, split_f, msg_f
     else:
         unit_f = [client.submit(_unit_task, g, net_f, dom_f, ro, P, max_cells, key=f"ec-unit-{tag}-{i}")
                   for i, g in enumerate(groups)]
@@ -993,27 +1310,62 @@ def build_on_cluster(
         result_f = [client.submit(_finalize, merged_f[p], *ans_pq[p], key=f"ec-shard-{tag}-{p}") for p in range(P)]
         del piece_f, merged_f, req_f, ans_f, ans_pq, unit_f
     everything: list[Any] = result_f + count_f
+    where: Path | None = None
     try:
-        owned = _watch_units(count_f, max_cells, task_stats, progress, t0)
+        owned, facets = _watch_units(count_f, max_cells, task_stats, progress, t0)
         if max_cells is not None and owned > max_cells:  # decided before anything is written
             raise CellLimitExceeded(f"the complex has {owned} cells, more than max_cells = {max_cells}")
         if out is None:
-            blocks = client.gather(result_f[:P])
-            finals = client.gather(result_f[P:])
+            where = _shared_dir(client, owned, facets, width)
+            if where is None:
+                rcount_f = [client.submit(_range_count, f, key=f"ec-rcount-{tag}-{p}") for p, f in enumerate(range_f)]
+                block_f = [client.submit(_range_block, f, key=f"ec-block-{tag}-{p}") for p, f in enumerate(range_f)]
+                final_f = [client.submit(_final_task_flat, unit_f[i], route_f[i], P, *rcount_f, *ans_f[i],
+                                         key=f"ec-final-{tag}-{i}") for i in range(T)]
+                everything += block_f + final_f
+                del unit_f, route_f, range_f, ans_f, rcount_f
+                blocks = client.gather(block_f)
+                finals = client.gather(final_f)
+            else:
+                sizes_f = [client.submit(_range_sizes, f, key=f"ec-sizes-{tag}-{p}") for p, f in enumerate(range_f)]
+                # each write next to its big input (Dask once sent a unit's 40 MB to the other
+                # worker, which then did both units' writes)
+                held = client.who_has(unit_f)
+                wb_f = [client.submit(_write_block, range_f[p], str(where), p, width, *sizes_f,
+                                      key=f"ec-wblock-{tag}-{p}", **_near(ws[p % len(ws)] if ws else None))
+                        for p in range(P)]
+                wf_f = [client.submit(_write_facets, unit_f[i], route_f[i], str(where), P, *sizes_f, *ans_f[i],
+                                      key=f"ec-wfacets-{tag}-{i}", **_near(next(iter(held.get(unit_f[i].key, ())), None)))
+                        for i in range(T)]
+                everything += wb_f + wf_f
+                del unit_f, route_f, range_f, ans_f, sizes_f
+                written = sum(client.gather(wb_f))
+                small = client.gather(wf_f)
+                if written != owned:
+                    raise RuntimeError(f"the ranges wrote {written} cells, the units own {owned} (internal error)")
         else:
             Path(out).mkdir(parents=True, exist_ok=True)
             write_f = [client.submit(_write_shard, sf, str(out), p, P, domain.dim, key=f"ec-write-{tag}-{p}")
                        for p, sf in enumerate(result_f)]
             everything += write_f
             results = client.gather(write_f)
+        if out is not None:
+            write_index(out, net, domain, ro, [tuple(int(x) for x in r) for r in results], force=force)
+            return load_sharded(out)
+        if where is not None:
+            return _assemble_shared(where, owned, facets, small, net, domain, ro, time.perf_counter() - t0)
     except BaseException:
         client.cancel(everything)
         raise
-    if out is not None:
-        write_index(out, net, domain, ro, [tuple(int(x) for x in r) for r in results], force=force)
-        return load_sharded(out)
-    seconds = time.perf_counter() - t0
-    return _assemble_gathered(blocks, finals, net, domain, ro, seconds)
+    finally:
+        if where is not None:
+            shutil.rmtree(where, ignore_errors=True)
+    return _assemble_gathered(blocks, finals, net, domain, ro, time.perf_counter() - t0)
+
+
+def _near(worker: str | None) -> dict[str, Any]:
+    """Submit options preferring ``worker`` (a loose restriction: any other worker when it is gone)."""
+    return {} if worker is None else {"workers": [worker], "allow_other_workers": True}
 
 
 #: the expected one-process memory of a unit (:func:`estimate_memory`) is kept below this
@@ -1035,18 +1387,20 @@ def _final_task_flat(r: dict[str, Any], route: dict[str, Any], P: int, *rest: An
 
 
 def _watch_units(count_f: Sequence[Any], max_cells: int | None, task_stats: list[dict[str, Any]] | None,
-                 progress: bool, t0: float) -> int:
+                 progress: bool, t0: float) -> tuple[int, int]:
     """Wait for the unit tasks' counts; stop as soon as the owned cells pass ``max_cells``
     (every cell is owned by one unit: the running sum is a lower bound, the final one exact)."""
     from distributed import as_completed
 
     owned = 0
+    facets = 0
     done = 0
     for f in as_completed(count_f):
         st = f.result()
         if task_stats is not None:
             task_stats.append(st)
         owned += st["owned"]
+        facets += st.get("facets", 0)
         done += 1
         if max_cells is not None and owned > max_cells:
             raise CellLimitExceeded(
@@ -1054,7 +1408,7 @@ def _watch_units(count_f: Sequence[Any], max_cells: int | None, task_stats: list
                 f"{owned} cells, more than max_cells = {max_cells}")
         if progress:
             sys.stderr.write(f"exactcells: {done}/{len(count_f)} unit tasks, {time.perf_counter() - t0:.1f} s\n")
-    return owned
+    return owned, facets
 
 
 def _walls_to(r: dict[str, Any], q: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ one kills a worker in the middle of a build.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import signal
@@ -459,3 +460,140 @@ def test_packed_keys_sort_in_canonical_order(width: int, rows: int, seed: int) -
         [(int(dims[i]), tuple(signs[i].tolist())) for i in by_tuples]
     same = (keys[:, None, :] == keys[None, :, :]).all(axis=2)
     assert np.array_equal(same, (dims[:, None] == dims[None, :]) & (signs[:, None, :] == signs[None, :, :]).all(axis=2))
+
+
+def _shared_dirs() -> set[str]:
+    from exactcells import parallel
+
+    base = Path(parallel.SHARED_DIR)
+    return {p.name for p in base.glob("exactcells-*")} if base.is_dir() else set()
+
+
+MORE_NETS = {
+    "1-d": _random_net(5, (1, 5, 4, 1)),
+    "4-d": _random_net(6, (4, 3, 3, 1)),
+    # a first-layer neuron through a vertex of the others' arrangement, one coincident, one dead
+    "through-vertex": network_from_dict({"layers": [
+        {"W": [[1, 0], [0, 1], [1, 1], [1, 1], [0, 0]], "b": [0, 0, 0, 0, -1]},
+        {"W": [[1, -1, 1, 0, 1], [0, 1, 1, -1, 0]], "b": [0, "1/2"]}, {"W": [[1, -1]], "b": [0]}]}),
+}
+
+
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("name", ["degenerate", "deep-argmax", "thin-first-layer", *MORE_NETS])
+def test_gathered_complex_through_shared_memory_or_the_client(client: Any, name: str, shared: bool,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              assert_same_complex: Same) -> None:
+    """The gathered build on local workers writes the complex's arrays into shared memory that
+    the client maps (and removes); switched off, the client gathers them: the same complex both
+    ways (1-D to 4-D, argmax, degenerate first layers), and nothing is left in the shared
+    directory."""
+    from exactcells import parallel
+
+    monkeypatch.setattr(parallel, "SHARED_MEMORY", shared)
+    calls: list[int] = []
+    real = parallel._assemble_shared
+    monkeypatch.setattr(parallel, "_assemble_shared", lambda *a, **k: calls.append(1) or real(*a, **k))
+    before = _shared_dirs()
+    net = NETS.get(name) or MORE_NETS[name]
+    K = build_complex(net, with_output=True)
+    for tasks in (1, 3):
+        K2 = build_on_cluster(net, client=client, with_output=True, tasks_per_worker=tasks)
+        assert isinstance(K2, PolyhedralComplex)
+        assert_same_complex(K, K2)
+        assert_same_complex(K, pickle.loads(pickle.dumps(K2)))
+    assert len(calls) == (2 if shared and Path(parallel.SHARED_DIR).is_dir() else 0)
+    assert _shared_dirs() == before
+    with pytest.raises(CellLimitExceeded):
+        build_on_cluster(net, client=client, with_output=True, max_cells=K.num_cells - 1)
+    assert _shared_dirs() == before
+
+
+def test_shared_memory_that_a_worker_cannot_see_is_not_used(client: Any, monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path, assert_same_complex: Same) -> None:
+    """A directory the workers do not see (here: the token the client wrote reads differently on
+    the workers) means gathering through the client."""
+    from exactcells import parallel
+
+    monkeypatch.setattr(parallel, "SHARED_DIR", str(tmp_path))
+    monkeypatch.setattr(parallel, "_sees", lambda path, token: False)
+    used: list[int] = []
+    monkeypatch.setattr(parallel, "_assemble_shared", lambda *a, **k: used.append(1))
+    net = NETS["generic-2d"]
+    assert_same_complex(build_complex(net), build_on_cluster(net, client=client))
+    assert not used and not list(tmp_path.iterdir())
+
+
+def test_shipped_network_is_the_same_network() -> None:
+    """The network's weights travel as integer arrays (lists past 64 bits) and come back as the
+    same Fractions, layers, units and rounding note; a second receipt is the cached object."""
+    from fractions import Fraction
+
+    from exactcells.network import round_network
+    from exactcells.parallel import _RECEIVED, _receive_network, _ship_network
+
+    big = network_from_dict({"layers": [{"W": [["1/3", str(2**70)], [f"-5/{3**50}", 0]], "b": ["7/2", "-1"]},
+                                        {"W": [[1, "-2/7"]], "b": [0]}]})
+    rounded = round_network(_random_net(3, (3, 5, 4, 2)), 6)
+    for net in (big, rounded, DEGENERATE, NETS["deep-argmax"]):
+        _RECEIVED.clear()
+        shipped = pickle.loads(pickle.dumps(_ship_network(net)))
+        back = _receive_network(shipped)
+        assert back == net and back is not net and back.rounding == net.rounding
+        assert all(type(v) is Fraction and v.denominator > 0 and math.gcd(v.numerator, v.denominator) == 1
+                   for L in back.layers for row in L.W for v in row)
+        assert back.layers[0].W[0][0] + 1 == net.layers[0].W[0][0] + 1
+        assert hash(back.layers[0].b[0]) == hash(net.layers[0].b[0])
+        assert _receive_network(shipped) is back
+        assert build_complex(back, with_output=True).f_vector == build_complex(net, with_output=True).f_vector
+    # what the client's network already derived travels along (the integer network: 0.6 s on S2_256)
+    _RECEIVED.clear()
+    big.integer_network()
+    back = _receive_network(_ship_network(big))
+    assert "integer_network" in back._memo and back.integer_network() == big.integer_network()
+
+
+@pytest.mark.parametrize("name", ["degenerate", "generic-2d", "thin-first-layer"])
+@pytest.mark.parametrize("groups", [2, 5])
+def test_unit_ownership_matches_the_planning_rows(name: str, groups: int) -> None:
+    """A refined unit's owned cells (packed comparison, or every cell when the unit owns its
+    whole closure) are those whose planning-column codes are rows of its ``owned`` table."""
+    from exactcells.build import output_refinement
+    from exactcells.parallel import _member, _planning_columns, _refined_unit, plan_groups
+
+    net = NETS[name]
+    dom = Domain.box(2)
+    ro = output_refinement(net, True, None)
+    for g in plan_groups(net, dom, ro, groups):
+        L, own = _refined_unit(g, net, dom, ro, None)
+        N = L.num_cells()
+        cols = _planning_columns(net, ro, g.start, L.ncut, dom.num_facets)
+        ref = _member(np.ascontiguousarray(L.sig[:N][:, cols]).view(np.uint8), g.owned)
+        assert np.array_equal(own, ref)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 300), st.integers(0, 2**32 - 1))
+def test_key_order_is_the_byte_order(width: int, rows: int, seed: int) -> None:
+    """The range tasks' sort (compiled, on 64-bit words) is numpy's stable sort of the byte rows."""
+    from exactcells.parallel import _key_order, _void
+
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 3, (rows, width)).astype(np.uint8)
+    keys[rows // 2 :] = keys[: rows - rows // 2]  # ties keep their order
+    assert np.array_equal(_key_order(keys), np.argsort(_void(keys), kind="stable"))
+
+
+def test_two_units_run_on_two_workers(client: Any) -> None:
+    """One queued unit per one-thread worker: the two units of a 2-worker build run on different
+    workers (Dask's default saturation once gave both to one), and so do the two range tasks."""
+    from distributed import get_task_stream
+
+    client.wait_for_workers(2, timeout=60)
+    with get_task_stream(client) as ts:
+        build_on_cluster(_random_net(12, (2, 12, 10, 1)), client=client)
+    where: dict[str, set[str]] = {}
+    for t in ts.data:
+        kind = str(t["key"]).split("-")[1]
+        where.setdefault(kind, set()).add(t["worker"])
+    assert len(where["unit"]) == 2 and len(where["range"]) == 2, where
