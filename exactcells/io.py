@@ -19,7 +19,6 @@ import errno
 import json
 import math
 import os
-import secrets
 import stat
 import zipfile
 import zlib
@@ -79,7 +78,7 @@ def prepare_output_dir(path: str | Path) -> Path:
 def _temp_beside(p: Path) -> tuple[int, Path]:
     """A new empty file beside ``p``, created with mode 0666 minus the umask."""
     for _ in range(100):
-        tmp = p.parent / f".{p.name}.{secrets.token_hex(4)}.tmp"
+        tmp = p.parent / f".{p.name}.{os.urandom(4).hex()}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
         except FileExistsError:

@@ -22,7 +22,8 @@ from exactcells.domain import Domain
 from exactcells.geometry import _int_rank, exact_rank, vertices_of
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("flint", "cdd", "scipy", "networkx", "matplotlib", "phat", "torch", "onnx")
+# _hashlib maps OpenSSL's libcrypto (about 3.5 MiB resident): `secrets` and `hashlib` import it
+HEAVY = ("flint", "cdd", "scipy", "networkx", "matplotlib", "phat", "torch", "onnx", "_hashlib")
 
 PROBE = r"""
 import json, sys
