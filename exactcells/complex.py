@@ -415,7 +415,7 @@ class PolyhedralComplex:
         ``extra_meta`` adds keys to the ``meta`` record (e.g. ``"slice"``: the slice the complex
         was built on); they cannot replace the format's own keys.
         """
-        from .io import atomic_output
+        from .io import atomic_output, write_npz
 
         meta: dict[str, Any] = dict(extra_meta or {})
         meta |= {
@@ -432,15 +432,14 @@ class PolyhedralComplex:
 
         text = "\n".join(" ".join(format_int(x) for x in h) for h in self._coords)
         with atomic_output(path, force=force) as f:
-            np.savez_compressed(
-                f,
-                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                dims=self._dims,
-                signs=self._signs,
-                facet_indptr=self._indptr,
-                facet_indices=self._indices,
-                vertex_coords=np.frombuffer(text.encode(), dtype=np.uint8),
-            )
+            write_npz(f, [
+                ("meta", np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)),
+                ("dims", self._dims),
+                ("signs", self._signs),
+                ("facet_indptr", self._indptr),
+                ("facet_indices", self._indices),
+                ("vertex_coords", np.frombuffer(text.encode(), dtype=np.uint8)),
+            ])
 
 
 def load_complex(path: str | Path) -> PolyhedralComplex | ShardedComplex:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import math
 import os
@@ -143,6 +144,24 @@ def atomic_output(path: str | Path, force: bool = False, binary: bool = True) ->
 def atomic_write_text(path: str | Path, text: str, force: bool = False) -> None:
     with atomic_output(path, force=force, binary=False) as f:
         f.write(text)
+
+
+#: zlib level of the .npz files exactcells writes: 1 compresses a complex's sign rows (values
+#: -1, 0, 1) about 3.5x faster than numpy's default 6, into files about 2x as large
+NPZ_LEVEL = 1
+
+
+def write_npz(f: IO[bytes], arrays: list[tuple[str, np.ndarray]], level: int = NPZ_LEVEL) -> None:
+    """A numpy ``.npz`` archive of ``arrays`` (read by ``numpy.load``), deflated at ``level``,
+    with fixed timestamps: the same arrays give the same bytes."""
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as z:
+        for name, arr in arrays:
+            b = io.BytesIO()
+            np.lib.format.write_array(b, np.ascontiguousarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, b.getvalue(), compresslevel=level)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, force: bool = False) -> None:

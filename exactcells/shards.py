@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -117,15 +116,10 @@ class Shard:
             ("facet_shard", self.facet_shard), ("facet_local", self.facet_local),
             ("vertex_coords", np.frombuffer(text.encode(), dtype=np.uint8)),
         ]
+        from .io import write_npz
+
         buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            for name, arr in arrays:
-                b = io.BytesIO()
-                np.lib.format.write_array(b, np.ascontiguousarray(arr), allow_pickle=False)
-                info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                z.writestr(info, b.getvalue())
+        write_npz(buf, arrays)
         return buf.getvalue()
 
     def save(self, path: str | Path, p: int, partitions: int, force: bool = False) -> None:
