@@ -1063,10 +1063,18 @@ def _assemble_gathered(blocks: Sequence[np.ndarray], finals: Sequence[dict[str, 
         if F:
             pos = np.repeat(indptr[f["gids"]], c) + (np.arange(F, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c))
             indices[pos] = f["facets"]
+    return _gathered_complex(dims, signs, indptr, indices, finals, net, domain, refine, seconds)
+
+
+def _gathered_complex(dims: np.ndarray, signs: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+                      parts: Sequence[dict[str, Any]], net: Network, domain: Domain, refine: str | None,
+                      seconds: float) -> PolyhedralComplex:
+    """The gathered complex from its arrays; its vertices' exact coordinates stay lazy, rebuilt
+    from the vertex stores of the units (``parts``) that made them."""
     f0 = int(np.count_nonzero(dims == 0))
     unit = np.full(f0, -1, dtype=np.int64)
     vids = np.zeros(f0, dtype=np.int64)
-    for i, f in enumerate(finals):
+    for i, f in enumerate(parts):
         unit[f["vgids"]] = i
         vids[f["vgids"]] = f["vids"]
     if f0 and unit.min() < 0:
@@ -1074,7 +1082,7 @@ def _assemble_gathered(blocks: Sequence[np.ndarray], finals: Sequence[dict[str, 
     return PolyhedralComplex(
         network=net, domain=domain, with_output=refine is not None, output_refinement=refine,
         dims=dims, signs=signs, facet_indptr=indptr, facet_indices=indices,
-        vertex_coords=_GroupCoords(net, [f["store"] for f in finals], unit, vids), build_seconds=seconds)
+        vertex_coords=_GroupCoords(net, [f["store"] for f in parts], unit, vids), build_seconds=seconds)
 
 
 # -- the gathered build on one machine: the workers write the complex's arrays ----------------
@@ -1204,18 +1212,7 @@ def _assemble_shared(where: Path, N: int, F: int, small: Sequence[dict[str, Any]
                      refine: str | None, seconds: float) -> PolyhedralComplex:
     width = net.num_hidden + domain.num_facets + (net.output_dim if refine is not None else 0)
     dims, signs, indptr, indices = _map_shared(where, N, F, width)
-    f0 = int(np.count_nonzero(dims == 0))
-    unit = np.full(f0, -1, dtype=np.int64)
-    vids = np.zeros(f0, dtype=np.int64)
-    for i, f in enumerate(small):
-        unit[f["vgids"]] = i
-        vids[f["vgids"]] = f["vids"]
-    if f0 and unit.min() < 0:
-        raise RuntimeError("a vertex has no unit (internal error)")
-    return PolyhedralComplex(
-        network=net, domain=domain, with_output=refine is not None, output_refinement=refine,
-        dims=dims, signs=signs, facet_indptr=indptr, facet_indices=indices,
-        vertex_coords=_GroupCoords(net, [f["store"] for f in small], unit, vids), build_seconds=seconds)
+    return _gathered_complex(dims, signs, indptr, indices, small, net, domain, refine, seconds)
 
 
 # -- the build ------------------------------------------------------------------------------
