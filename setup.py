@@ -1,8 +1,11 @@
-"""Build of exactcells' optional compiled extension (exactcells._cutc); metadata: pyproject.toml.
+"""Build of exactcells' optional compiled extensions; metadata: pyproject.toml.
 
-The extension is compiled from exactcells/_cutc.pyx when Cython and a C compiler are available
-(``./run`` installs Cython first). Without either, or when compiling fails, exactcells installs
-without it and the build uses its numpy passes (identical results, slower); a warning says so.
+exactcells._cutc (the build's cut and float filter) is compiled from exactcells/_cutc.pyx, and
+exactcells._exactc (exact signs and crossings over GMP) from exactcells/_exactc.pyx, when Cython,
+a C compiler and, for the second, GMP's headers (libgmp-dev) are available (``./run`` installs
+Cython first). Without them, or when compiling fails, exactcells installs without the module
+concerned and uses its numpy and Python-integer passes (identical results, slower); a warning
+says so.
 """
 
 from __future__ import annotations
@@ -24,12 +27,17 @@ def _extensions() -> list:
         sys.stderr.write("exactcells: Cython is not installed; building without the compiled cut "
                          "(pip install cython, then reinstall, to get it)\n")
         return []
-    ext = Extension("exactcells._cutc", ["exactcells/_cutc.pyx"])
-    try:
-        return list(cythonize([ext], compiler_directives={"language_level": "3"}, quiet=True))
-    except Exception as exc:  # pragma: no cover - a broken Cython
-        sys.stderr.write(f"exactcells: cythonize failed ({exc}); building without the compiled cut\n")
-        return []
+    exts = [Extension("exactcells._cutc", ["exactcells/_cutc.pyx"]),
+            # exact signs and crossings over GMP (libgmp-dev, which cddlib needs anyway)
+            Extension("exactcells._exactc", ["exactcells/_exactc.pyx"], libraries=["gmp"],
+                      include_dirs=["exactcells"])]
+    out = []
+    for ext in exts:  # one failure leaves the other module
+        try:
+            out += cythonize([ext], compiler_directives={"language_level": "3"}, quiet=True)
+        except Exception as exc:  # pragma: no cover - a broken Cython
+            sys.stderr.write(f"exactcells: cythonize failed ({exc}); building without {ext.name}\n")
+    return out
 
 
 class OptionalBuildExt(build_ext):

@@ -83,8 +83,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 from operator import mul
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from flint import fmpq, fmpz, fmpz_mat
@@ -340,7 +341,8 @@ def exact_sign_vectors(
     # at most points anyway: every vertex lies on some hyperplane of the deepest layer)
     if (len(points) and refinement != "argmax" and len(net.layers) <= 3
             and all(L.units is None for L in net.layers[:-1])):
-        pts = [tuple(map(int, p)) for p in points]
+        pts: list[tuple[int, ...]] = (cast(list[tuple[int, ...]], points) if _int_tuples(points, len(points[0]))
+                                      else [tuple(map(int, p)) for p in points])
         floats = _float_points(pts)
         if floats is not None:
             return _filtered_sign_vectors(net, domain, pts, refinement, *floats)
@@ -387,7 +389,11 @@ def _integer_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequenc
 #
 # :func:`exact_sign_vectors` on networks of plain ReLU layers decides most signs in float64 with a
 # proven error bound, and computes the others exactly. It shares nothing with the builder's
-# kernel (exactcells.kernel): the bound, its proof and the exact fallback are written here.
+# kernel (exactcells.kernel) but, when it is built, the module of exact integer signs over GMP
+# (exactcells._exactc, whose own filter and proof are in its docstring; it also rebuilds the
+# kernel's exact coordinates): the points' floats (P1 below, its (F1) there) and the exact signs of
+# the entries this filter leaves undecided. The pure-Python path computes the same signs (tests
+# compare the two on hypothesis networks and adversarial points).
 #
 # Notation: u = 2^-53 (float64, round to nearest), gamma_k = k u / (1 - k u), eta = 2^-1000.
 # ``W, b`` are a layer's exact rational weights, ``W^, b^`` their float64 roundings
@@ -396,6 +402,9 @@ def _integer_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequenc
 # (P1) Points. ``x^_i = fl(D x_i / D)`` (CPython's int / int is correctly rounded):
 #      ``|x^ - x| <= u |x| + 2^-1075 <= 2 u |x^| + eta``, and ``x^_i = 0`` with bound 0 where
 #      ``D x_i = 0``. A coordinate too large for a float sends the whole call to the integer pass.
+#      With the GMP module, ``x^_i`` is (F1) of :mod:`exactcells._exactc`: ``|x^ - x| <= 4 u |x^|``,
+#      and the bound used, ``fl(5 u |x^|) + eta``, exceeds it; a point (F1) cannot convert gets NaN
+#      values and infinite bounds, so every entry of it goes to the exact path (P3).
 # (P2) A layer. Let ``|y^ - y| <= r`` (entrywise) for the exact layer input ``y``. The computed
 #      ``z^ = fl(W^ y^ + b^)`` (a dot product of ``m`` terms plus one addition, any order, FMA
 #      or not) has ``|z^ - (W^ y^ + b^)| <= gamma_{m+1} (|W^| |y^| + |b^|)`` (underflow aside),
@@ -428,10 +437,34 @@ _U = 2.0**-53
 _ETA = 2.0**-1000
 
 
+def _int_tuples(points: Sequence[Sequence[int]], width: int) -> bool:
+    """Whether ``points`` is a list of homogeneous points ``(D x, D)``, ``D > 0``, each a tuple of
+    ``width`` Python ints already (usable without a copy)."""
+    if type(points) is not list:
+        return False
+    gmp = _gmp()
+    if gmp is not None:
+        return bool(gmp.int_points(points, width) < 0)
+    return (set(map(type, points)) <= {tuple} and set(map(type, chain.from_iterable(points))) <= {int}
+            and all(len(p) == width and p[-1] > 0 for p in points))
+
+
+def _gmp() -> Any:
+    from .kernel import GMP as _G
+
+    return _G
+
+
 def _float_points(points: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray] | None:
     """Float coordinates and their bounds (P1), or ``None`` if a coordinate is too large
     (``points``: Python integers, so that ``/`` is CPython's correctly rounded division)."""
     n = len(points[0]) - 1
+    gmp = _gmp()
+    if gmp is not None:
+        X = np.empty((len(points), n))
+        R = np.empty((len(points), n))
+        gmp.float_points(list(points), X, R)
+        return X, R
     try:
         X = np.array([[p[i] / p[n] for i in range(n)] for p in points], dtype=float).reshape(len(points), n)
     except OverflowError:
@@ -456,6 +489,22 @@ def _float_layer(W: np.ndarray, b: np.ndarray, Y: np.ndarray, R: np.ndarray
     return Z, B, sure
 
 
+def _compiled_layer(gmp: Any, W: np.ndarray, b: np.ndarray, Y: np.ndarray, RY: np.ndarray,
+                    live: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_float_layer` (and P4 from ``live``, the previous layer's exact signs, if not empty)
+    compiled: the signs (0 where undecided), ``Z``, ``B`` and the undecided entries' positions."""
+    N, k = Y.shape[0], W.shape[0]
+    Z = np.empty((N, k))
+    B = np.empty((N, k))
+    sg = np.empty((N, k), dtype=np.int8)
+    nbad = gmp.filter_layer(np.ascontiguousarray(W, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64),
+                            np.ascontiguousarray(Y), np.ascontiguousarray(RY), np.ascontiguousarray(live), Z, B, sg)
+    todo = np.argwhere(sg == 2) if nbad else np.zeros((0, 2), dtype=np.int64)
+    if nbad:
+        sg[todo[:, 0], todo[:, 1]] = 0
+    return sg, Z, B, todo
+
+
 def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequence[int]],
                            refinement: str | None, X: np.ndarray, R: np.ndarray) -> np.ndarray:
     """:func:`exact_sign_vectors` for plain ReLU layers: the float filter above, exact elsewhere."""
@@ -468,30 +517,61 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
     # layers, the rational entries rounded to nearest), exact integer rows where undecided
     Wd = np.array([[float(-a) for a in row] for row in domain.A], dtype=float).reshape(m, len(points[0]) - 1)
     bd = np.array([float(c) for c in domain.c], dtype=float)
-    Zd, _, sure_d = _float_layer(Wd, bd, X, R)
-    sd = np.where(sure_d, np.sign(Zd), 0).astype(np.int8)
+    gmp = _gmp()
+    pl = list(points)
+    none = np.zeros((0, 0), dtype=np.int8)
+    if gmp is not None:  # the same pass compiled (undecided: 2, set below)
+        sd, _, _, todo_d = _compiled_layer(gmp, Wd, bd, X, R, none)
+    else:
+        Zd, _, sure_d = _float_layer(Wd, bd, X, R)
+        sd = np.where(sure_d, np.sign(Zd), 0).astype(np.int8)
+        todo_d = np.argwhere(~sure_d)
     drows = domain_rows(domain)
-    for r, i in np.argwhere(~sure_d).tolist():
-        v = sum(map(mul, drows[i], points[r]))
-        sd[r, i] = (v > 0) - (v < 0)
+    if gmp is not None and todo_d.size:
+        got = np.empty(todo_d.shape[0], dtype=np.int8)
+        gmp.dot_signs([tuple(r) for r in drows], pl, np.ascontiguousarray(todo_d[:, 1]),
+                      np.ascontiguousarray(todo_d[:, 0]), got)
+        sd[todo_d[:, 0], todo_d[:, 1]] = got
+    else:
+        for r, i in todo_d.tolist():
+            v = sum(map(mul, drows[i], points[r]))
+            sd[r, i] = (v > 0) - (v < 0)
     out[:, nh:nh + m] = sd
     mats = [[[int(x) for x in row] for row in M.tolist()] for M in _integer_layer_matrices(net)]
     last = len(net.layers) - 1
     deep = np.zeros(N, dtype=bool)  # points with an undecided entry below layer 1
     floats = net.float_layers()
     Y, RY = X, R
+    live = none
     pos = 0
     for li in range(len(net.layers)):
         if li == last and not refinement:
             break
-        Z, B, sure = _float_layer(*floats[li], Y, RY)
-        sg = np.where(sure, np.sign(Z), 0).astype(np.int8)
-        todo = np.argwhere(~sure)
-        if todo.size and li == 0:
+        if gmp is not None:  # P4 is applied inside, from the previous layer's exact signs
+            sg, Z, B, todo = _compiled_layer(gmp, *floats[li], Y, RY, live)
+        else:
+            Z, B, sure = _float_layer(*floats[li], Y, RY)
+            sg = np.where(sure, np.sign(Z), 0).astype(np.int8)
+            todo = np.argwhere(~sure)
+        if todo.size and li == 0 and gmp is not None:
+            got = np.empty(todo.shape[0], dtype=np.int8)
+            gmp.dot_signs([tuple(r) for r in mats[0]], pl, np.ascontiguousarray(todo[:, 1]),
+                          np.ascontiguousarray(todo[:, 0]), got)
+            sg[todo[:, 0], todo[:, 1]] = got
+        elif todo.size and li == 0:
             M0 = mats[0]
             for r, j in todo.tolist():
                 v = sum(map(mul, M0[j], points[r]))
                 sg[r, j] = (v > 0) - (v < 0)
+        elif todo.size and li == 1 and gmp is not None:
+            w = len(mats[0])
+            L0 = _layer_factor(net, 0)
+            M1 = mats[1]
+            got = np.empty(todo.shape[0], dtype=np.int8)
+            gmp.relu_signs([tuple(r) for r in mats[0]], [r[:w] for r in M1], [r[w] * L0 for r in M1],
+                           np.ascontiguousarray(out[:, :pos] > 0, dtype=np.uint8), pl,
+                           np.ascontiguousarray(todo[:, 0]), np.ascontiguousarray(todo[:, 1]), got)
+            sg[todo[:, 0], todo[:, 1]] = got
         elif todo.size and li == 1:
             _exact_second_layer(mats, net, points, out[:, :pos] > 0, todo, sg)
         elif todo.size:
@@ -499,10 +579,12 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
         cols = slice(pos, pos + sg.shape[1]) if li < last else slice(nh + m, width)
         out[:, cols] = sg
         pos += sg.shape[1]
-        if li < last:  # P4
-            live = sg > 0
-            Y = np.where(live, np.maximum(Z, 0.0), 0.0)
-            RY = np.where(live, B, 0.0)
+        if li < last and gmp is not None:
+            Y, RY, live = Z, B, sg
+        elif li < last:  # P4
+            alive = sg > 0
+            Y = np.where(alive, np.maximum(Z, 0.0), 0.0)
+            RY = np.where(alive, B, 0.0)
     if deep.any():
         rows = np.flatnonzero(deep)
         out[rows] = _integer_sign_vectors(net, domain, [points[i] for i in rows.tolist()], refinement)
@@ -692,6 +774,7 @@ class _Context:
         self.ncdd = 0
         self._sigma: np.ndarray | None = None
         self._cof: tuple[np.ndarray, np.ndarray] | None = None
+        self._words: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def f_vector(self) -> tuple[int, ...]:
@@ -708,6 +791,13 @@ class _Context:
         if self._sigma is None:
             self._sigma = exact_sign_vectors(self.net, self.dom, self.H, self.K.output_refinement)
         return self._sigma
+
+    @property
+    def words(self) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_sign_words` of the claimed sign vectors (computed once)."""
+        if self._words is None:
+            self._words = _sign_words(self.S)
+        return self._words
 
     @property
     def cofacets(self) -> tuple[np.ndarray, np.ndarray]:
@@ -755,15 +845,25 @@ def _check_format(ctx: _Context) -> tuple[int, str]:
         bad("dims are not sorted in 0..n")
     if K.num_vertex_coords != ctx.f0:
         bad(f"{K.num_vertex_coords} vertex coordinate vectors for {ctx.f0} cells of dimension 0")
-    ctx.H = [tuple(map(int, K.vertex_homogeneous(v))) for v in range(ctx.f0)] if ctx.ok_format else []
-    if any(len(h) != n + 1 or h[-1] <= 0 for h in ctx.H):
-        bad("a vertex is not a homogeneous vector (D x, D) with D > 0")
+    if ctx.ok_format:
+        H = (list(K._coords) if type(K) is PolyhedralComplex
+             else [K.vertex_homogeneous(v) for v in range(ctx.f0)])
+        if _int_tuples(H, n + 1):  # well formed as they are
+            ctx.H = H
+        else:
+            ctx.H = [tuple(map(int, h)) for h in H]
+            if any(len(h) != n + 1 or h[-1] <= 0 for h in ctx.H):
+                bad("a vertex is not a homogeneous vector (D x, D) with D > 0")
+    else:
+        ctx.H = []
     return N, "shapes, ranges, dimension order"
 
 
 def _check_unique_keys(ctx: _Context) -> tuple[int, str]:
     """Cells in canonical order (dimension, then sign vector) and no sign vector twice."""
     S, dims, N = ctx.S, ctx.dims, ctx.N
+    if _strictly_increasing(S, dims):  # in canonical order, every sign vector once
+        return N, "sign vectors distinct and in canonical order"
     order = _canonical_order(S, dims)
     if not np.array_equal(order, np.arange(N)):
         first = int(np.flatnonzero(order != np.arange(N))[0])
@@ -778,6 +878,28 @@ def _check_unique_keys(ctx: _Context) -> tuple[int, str]:
                          f"cells {a} and {b} share it",
                          f"cells {a} and {b} have the same sign vector: one of them is extra"))
     return N, "sign vectors distinct and in canonical order"
+
+
+def _strictly_increasing(S: np.ndarray, dims: np.ndarray) -> bool:
+    """Whether the rows (dimension, then sign vector) strictly increase in the order of
+    :func:`_canonical_order`: each row's key, as the byte string of :func:`_canonical_order`
+    read as big-endian 64-bit words (zero padded: the same order as the bytes), exceeds the
+    previous one at their first differing word. Linear time; no sort."""
+    N, width = S.shape
+    if N < 2:
+        return True
+    if dims.min() < 0 or dims.max() > 255:  # pragma: no cover - the format check
+        return False
+    nw = -(-(width + 1) // 8)
+    keys = np.zeros((N, nw * 8), dtype=np.uint8)
+    keys[:, 0] = dims
+    keys[:, 1:width + 1] = S.view(np.uint8) ^ 0x80  # int8 + 128 (two's complement)
+    w = keys.view(">u8").astype(np.uint64)
+    a, b = w[:-1], w[1:]
+    neq = a != b
+    first = np.argmax(neq, axis=1)
+    rows = np.arange(N - 1)
+    return bool(np.all(neq[rows, first]) and np.all(b[rows, first] > a[rows, first]))
 
 
 def _canonical_order(S: np.ndarray, dims: np.ndarray) -> np.ndarray:
@@ -818,14 +940,19 @@ def _check_facet_links(ctx: _Context) -> tuple[int, str]:
     S, dims, indptr, indices, n = ctx.S, ctx.dims, ctx.indptr, ctx.indices, ctx.n
     cof_ptr, _ = ctx.cofacets
     if indices.size:
-        owners = ctx.owners
         # s_f <= s_c entrywise (equal or 0) iff f's + entries are + in c and its - entries are -
         # in c: inclusions of bit masks, 64 entries per word
-        pos, neg = _sign_words(S)
-        pf, pc, nf, nc = pos[indices], pos[owners], neg[indices], neg[owners]
-        face = ~np.any((pf & ~pc) | (nf & ~nc), axis=1) & np.any((pf != pc) | (nf != nc), axis=1)
-        codim = dims[indices] == dims[owners] - 1
-        badl = np.flatnonzero(~(face & codim))
+        pos, neg = ctx.words
+        gmp = _gmp()
+        if gmp is not None:  # the same test, compiled
+            badl = gmp.facet_link_faults(pos, neg, indptr, indices, dims)
+        else:
+            owners = ctx.owners
+            pf, pc, nf, nc = pos[indices], pos[owners], neg[indices], neg[owners]
+            face = ~np.any((pf & ~pc) | (nf & ~nc), axis=1) & np.any((pf != pc) | (nf != nc), axis=1)
+            codim = dims[indices] == dims[owners] - 1
+            badl = np.flatnonzero(~(face & codim))
+        owners = ctx.owners if badl.size else indices
         for e in badl.tolist():
             f, c = int(indices[e]), int(owners[e])
             ctx.fail(Failure("bad_facet_link", c, sign_key(S[c]), None,
@@ -879,13 +1006,17 @@ def _check_cell_signs(ctx: _Context) -> tuple[int, str]:
     nonempty = np.flatnonzero(nv > 0)
     # joins of the claimed vertex sign vectors (checked against coordinates by vertex_signs), as
     # bit masks: the join is + where some vertex is + (and none -), - likewise, 0 elsewhere
-    pos, neg = _sign_words(S)
-    starts = vptr[nonempty]
-    jp = np.zeros_like(pos)
-    jn = np.zeros_like(neg)
-    if vind.size and pos.shape[1]:
-        jp[nonempty] = np.bitwise_or.reduceat(pos[vind], starts, axis=0)
-        jn[nonempty] = np.bitwise_or.reduceat(neg[vind], starts, axis=0)
+    pos, neg = ctx.words
+    gmp = _gmp()
+    if gmp is not None:  # the same joins, compiled
+        jp, jn = gmp.joins(pos, neg, vptr, vind)
+    else:
+        starts = vptr[nonempty]
+        jp = np.zeros_like(pos)
+        jn = np.zeros_like(neg)
+        if vind.size and pos.shape[1]:
+            jp[nonempty] = np.bitwise_or.reduceat(pos[vind], starts, axis=0)
+            jn[nonempty] = np.bitwise_or.reduceat(neg[vind], starts, axis=0)
     undefined = np.any(jp & jn, axis=1)
     mism = np.flatnonzero((np.any(jp != pos, axis=1) | np.any(jn != neg, axis=1) | undefined) & (nv > 0))
     ctx.mism = mism

@@ -121,7 +121,11 @@ crossing:
   since ``z`` is integral and homogeneous at the primitive point).
 
 All three give the same integers ``f(h_p)``, ``f(h_q)`` (the exact values of one function at one
-point), hence the same primitive vectors.
+point), hence the same primitive vectors. With the GMP module (:mod:`exactcells._exactc`, data
+:data:`GMP`) the first two are computed in GMP integers instead: the same values (the pattern
+by that module's own proven filter, exactly where it cannot decide; ``A(s)`` summed exactly,
+updated row by row between neighbouring points) and the same primitive vectors
+(``tests/test_exactc.py`` compares both paths).
 
 Compiled passes
 ---------------
@@ -152,16 +156,16 @@ import numpy as np
 
 from .network import Network, _stage_float, integer_stage_apply
 
-__all__ = ["VertexStore", "LazyCoords", "TOTALS", "EXT"]
+__all__ = ["VertexStore", "LazyCoords", "TOTALS", "EXT", "GMP"]
 
 
-def _load_ext() -> ModuleType | None:
-    """The compiled passes (:mod:`exactcells._cutc`), unless ``EXACTCELLS_NO_EXT`` is set to
-    something other than ``0`` or the extension was not built: then ``None`` (numpy passes)."""
+def _load_ext(name: str = "exactcells._cutc") -> ModuleType | None:
+    """A compiled module (:mod:`exactcells._cutc` by default), unless ``EXACTCELLS_NO_EXT`` is
+    set to something other than ``0`` or the extension was not built: then ``None``."""
     if os.environ.get("EXACTCELLS_NO_EXT", "") not in ("", "0"):
         return None
     try:
-        return importlib.import_module("exactcells._cutc")
+        return importlib.import_module(name)
     except ImportError:
         return None
 
@@ -169,6 +173,27 @@ def _load_ext() -> ModuleType | None:
 #: The compiled passes of the kernel and of the build's cut, or ``None``: the numpy passes
 #: (identical results; tests switch it by assigning this attribute).
 EXT: ModuleType | None = _load_ext()
+
+#: Exact signs and crossings over GMP (:mod:`exactcells._exactc`: the exact coordinates'
+#: rebuild here, the certificate's exact signs and passes), or ``None``: Python integers
+#: (identical results; tests switch it by assigning this attribute). Loaded on first use (a
+#: build that needs no exact coordinates does not map GMP): read it as ``kernel.GMP`` or
+#: :func:`gmp_module`.
+GMP: ModuleType | None
+
+
+def gmp_module() -> ModuleType | None:
+    """:data:`GMP`, loading it on first use."""
+    g = globals()
+    if "GMP" not in g:
+        g["GMP"] = _load_ext("exactcells._exactc")
+    return g["GMP"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GMP":
+        return gmp_module()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compiled_passes() -> ModuleType | None:
@@ -546,20 +571,32 @@ class VertexStore:
         exact functions of ``(D x, D)`` alone) or :meth:`_rebuild_carry` (the others).
         """
         exact = self.exact
-        todo: set[int] = set()
-        stack = [v for v in vids if v not in exact]
-        while stack:
-            v = stack.pop()
-            if v in todo or v in exact:
-                continue
-            todo.add(v)
-            for p in (int(self.pa[v]), int(self.pb[v])):
-                if p < 0:
-                    raise AssertionError(f"vertex {v} has neither coordinates nor parents")
-                if p not in exact and p not in todo:
-                    stack.append(p)
-        if todo:
-            order = np.array(sorted(todo), dtype=np.int64)
+        gmp = gmp_module()
+        if gmp is not None and len(vids) > 1000:  # the ancestors in one compiled pass
+            need = np.zeros(self.size, dtype=np.uint8)
+            need[np.asarray(vids, dtype=np.int64)] = 1
+            known = np.zeros(self.size, dtype=np.uint8)
+            known[np.fromiter(exact.keys(), dtype=np.int64, count=len(exact))] = 1
+            bad = gmp.ancestors(self.pa, self.pb, need, known)
+            if bad >= 0:
+                raise AssertionError(f"vertex {bad} has neither coordinates nor parents")
+            todo_arr = np.flatnonzero(need & (known ^ 1))
+        else:
+            todo: set[int] = set()
+            stack = [v for v in vids if v not in exact]
+            while stack:
+                v = stack.pop()
+                if v in todo or v in exact:
+                    continue
+                todo.add(v)
+                for p in (int(self.pa[v]), int(self.pb[v])):
+                    if p < 0:
+                        raise AssertionError(f"vertex {v} has neither coordinates nor parents")
+                    if p not in exact and p not in todo:
+                        stack.append(p)
+            todo_arr = np.array(sorted(todo), dtype=np.int64)
+        if todo_arr.size:
+            order = todo_arr
             runs = np.split(order, np.flatnonzero(np.diff(self.fn[order])) + 1)
             layers = [self.fns[int(self.fn[r[0]])][0] for r in runs]
             i = 0
@@ -595,6 +632,8 @@ class VertexStore:
         n = self.n
         mats = self.net.integer_network()[0]
         pats: dict[int, np.ndarray] = {}
+        gmp = gmp_module()
+        M0 = [tuple(r) for r in mats[0]] if gmp is not None else []
         for run in runs:
             _, row, minus = self.fns[int(self.fn[run[0]])]
             c = list(mats[layer][row])
@@ -602,6 +641,20 @@ class VertexStore:
                 c = [x - y for x, y in zip(c, mats[layer][minus])]
             P = self.pa[run].tolist()
             Q = self.pb[run].tolist()
+            if gmp is not None:  # the same values and crossings, in GMP integers
+                hp = [exact[p] for p in P]
+                hq = [exact[q] for q in Q]
+                try:
+                    if layer == 0:
+                        made = gmp.cross_linear(tuple(c), hp, hq)
+                    else:
+                        made = gmp.cross_relu(M0, c[:-1], c[-1], hp, hq)
+                except ValueError as exc:
+                    t = int(str(exc).split(":")[0].split()[1])
+                    raise AssertionError(f"vertex {int(run[t])} (ends {P[t]}, {Q[t]}): {exc}") from None
+                for v, h in zip(run.tolist(), made):
+                    exact[v] = h
+                continue
             if layer == 0:
                 a = [sum(x * y for x, y in zip(c, exact[p])) for p in P]
                 b = [sum(x * y for x, y in zip(c, exact[q])) for q in Q]

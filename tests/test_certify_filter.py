@@ -16,11 +16,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 from net_strategies import examples, integer_networks
 
-from exactcells import build_complex
+from exactcells import build_complex, kernel
 from exactcells.domain import Domain
 from exactcells.network import Network, network_from_dict
 
 C = importlib.import_module("exactcells.certify")  # the module (exactcells.certify is the function)
+GMP = kernel.GMP
+
+
+@pytest.fixture(autouse=True, params=["gmp", "python"])
+def exact_path(request: pytest.FixtureRequest) -> Any:
+    """Every test twice: with the GMP module (its compiled filter layers and exact signs) and
+    with the pure-Python path."""
+    if request.param == "gmp" and GMP is None:
+        pytest.skip("the GMP module is not built")
+    old = kernel.GMP
+    kernel.GMP = GMP if request.param == "gmp" else None
+    yield request.param
+    kernel.GMP = old
 
 
 def fraction_signs(net: Network, dom: Domain, h: Sequence[int], out: bool) -> tuple[int, ...]:
@@ -59,6 +72,19 @@ class Spy:
 
         monkeypatch.setattr(C, "_exact_second_layer", second)
         monkeypatch.setattr(C, "_integer_sign_vectors", integer)
+        if kernel.GMP is not None:  # the GMP path's exact signs of layer 1
+            spy = self
+            gmp = kernel.GMP
+
+            class Counting:
+                def __getattr__(self, name: str) -> Any:
+                    return getattr(gmp, name)
+
+                def relu_signs(self, *args: Any) -> None:
+                    spy.second += len(args[5])
+                    gmp.relu_signs(*args)
+
+            monkeypatch.setattr(kernel, "GMP", Counting())
 
 
 EPS = 2.0**-60

@@ -32,7 +32,7 @@ from exactcells import Domain, build_complex, load_network
 net = load_network(sys.argv[1])
 K = build_complex(net, Domain.box(net.input_dim, -1, "1/2"), with_output=True)
 print(json.dumps({"f": list(K.f_vector), "modules": sorted(m.split(".")[0] for m in sys.modules),
-                  "file": exactcells.__file__}))
+                  "gmp": "exactcells._exactc" in sys.modules, "file": exactcells.__file__}))
 """
 
 
@@ -49,6 +49,7 @@ def test_a_build_imports_no_heavy_module(name: str) -> None:
     assert Path(str(got["file"])).resolve().is_relative_to(ROOT)  # this checkout, not an install
     loaded = set(got["modules"])  # type: ignore[arg-type]
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    assert got["gmp"] is False  # the GMP module (exact coordinates, certificate) is not mapped
     # and the build ran: the same complex as in this process (where flint is loaded)
     net = exactcells.load_network(ROOT / "benchmarks" / "networks" / name)
     K = exactcells.build_complex(net, Domain.box(net.input_dim, -1, "1/2"), with_output=True)
