@@ -741,3 +741,167 @@ def ancestors(const i64[::1] pa, const i64[::1] pb, uint8_t[::1] need, const uin
         need[p] = 1
         need[q] = 1
     return bad
+
+
+# -- exact forward passes of plain ReLU networks ------------------------------------------------
+
+cdef class _Net:
+    """The integer rows of layers ``0 .. nl-1`` of a network whose stages are plain ReLUs, and
+    each layer's factor of the homogeneous coordinate: a layer's values are ``rows_l . (y, t)``
+    with ``y`` the previous layer's ReLU outputs (the point's ``D x`` for layer 0) and ``t`` the
+    point's ``D`` times the factors of the layers before."""
+    cdef Block *L
+    cdef __mpz_struct *fac
+    cdef Py_ssize_t nl
+    cdef Py_ssize_t wmax
+    cdef __mpz_struct *A   # the current layer's input (wmax + 1)
+    cdef __mpz_struct *Bv  # the current layer's values (wmax + 1)
+    cdef __mpz_struct t
+
+    def __cinit__(self, list mats, list factors):
+        cdef Py_ssize_t l, i, wprev, r
+        self.nl = 0
+        self.L = NULL
+        self.fac = NULL
+        self.A = NULL
+        self.Bv = NULL
+        mpz_init(&self.t)
+        nl = len(mats)
+        if nl == 0 or len(factors) != nl:
+            raise ValueError("one factor per layer, at least one layer")
+        self.L = <Block *>malloc(nl * sizeof(Block))
+        self.fac = <__mpz_struct *>malloc(nl * sizeof(__mpz_struct))
+        if self.L == NULL or self.fac == NULL:
+            raise MemoryError()
+        for l in range(nl):
+            self.L[l].z = NULL
+            self.L[l].r = 0
+            mpz_init(self.fac + l)
+        self.nl = nl
+        wprev = len(mats[0][0]) - 1 if mats[0] else 0
+        self.wmax = wprev
+        for l in range(nl):
+            r = len(mats[l])
+            if r == 0:
+                raise ValueError(f"layer {l} has no rows")
+            block_init(self.L + l, r, wprev + 1)
+            for i in range(r):
+                load_ints(self.L + l, i, mats[l][i], f"layer {l} row")
+            ec_mpz_set_py(self.fac + l, factors[l])
+            wprev = r
+            self.wmax = max(self.wmax, r)
+        self.A = <__mpz_struct *>malloc((self.wmax + 1) * sizeof(__mpz_struct))
+        self.Bv = <__mpz_struct *>malloc((self.wmax + 1) * sizeof(__mpz_struct))
+        if self.A == NULL or self.Bv == NULL:
+            free(self.A)
+            free(self.Bv)
+            self.A = NULL
+            self.Bv = NULL
+            raise MemoryError()
+        for i in range(self.wmax + 1):
+            mpz_init(self.A + i)
+            mpz_init(self.Bv + i)
+
+    def __dealloc__(self):
+        cdef Py_ssize_t l, i
+        if self.L != NULL:
+            for l in range(self.nl):
+                block_free(self.L + l)
+            free(self.L)
+        if self.fac != NULL:
+            for l in range(self.nl):
+                mpz_clear(self.fac + l)
+            free(self.fac)
+        if self.A != NULL:
+            for i in range(self.wmax + 1):
+                mpz_clear(self.A + i)
+                mpz_clear(self.Bv + i)
+            free(self.A)
+            free(self.Bv)
+        mpz_clear(&self.t)
+
+    cdef int forward(self, mpz_srcptr h, Py_ssize_t upto, int8_t *signs) except -1:
+        """Values of layers ``0 .. upto`` at the homogeneous point ``h`` (width of layer 0's
+        input + 1); the last layer's are left in ``Bv``; every layer's signs go to ``signs`` (one
+        after the other) unless it is NULL."""
+        cdef Py_ssize_t l, k, j, w, r, col = 0
+        cdef Block *b
+        w = self.L[0].w
+        for j in range(w - 1):
+            mpz_set(self.A + j, h + j)
+        mpz_set(&self.t, h + (w - 1))
+        for l in range(upto + 1):
+            b = self.L + l
+            w = b.w
+            r = b.r
+            mpz_set(self.A + (w - 1), &self.t)
+            for k in range(r):
+                exact_dot(self.Bv + k, b.z + k * w, self.A, w)
+                if signs != NULL:
+                    signs[col + k] = mpz_sgn(self.Bv + k)
+            col += r
+            if l < upto:
+                for k in range(r):
+                    if mpz_sgn(self.Bv + k) > 0:
+                        mpz_set(self.A + k, self.Bv + k)
+                    else:
+                        mpz_set_ui(self.A + k, 0)
+                mpz_mul(&self.t, &self.t, self.fac + l)
+        return 0
+
+
+def cross_forward(list mats, Py_ssize_t layer, Py_ssize_t row, Py_ssize_t minus, list hp, list hq):
+    """:func:`cross_linear` for ``f = z_row - z_minus`` (``minus < 0``: ``z_row``), ``z`` the values of
+    ``layer`` of the plain ReLU network ``mats`` (integer rows ``[W | b]`` of layers ``0 ..
+    layer``, the homogeneous coordinate carried unchanged: the kernel's integer network), each
+    end's values by an exact forward pass."""
+    cdef Py_ssize_t t, m = len(hp)
+    if len(hq) != m:
+        raise ValueError("hp and hq differ in length")
+    if m == 0:
+        return []
+    if layer < 0 or layer >= len(mats):
+        raise ValueError(f"layer {layer} out of range")
+    cdef _Net F = _Net(mats[:layer + 1], [1] * (layer + 1))
+    if row < 0 or row >= F.L[layer].r or minus >= F.L[layer].r:
+        raise ValueError("row out of range")
+    cdef Py_ssize_t w = F.L[0].w
+    cdef _Cross cx = _Cross(w)
+    out = []
+    for t in range(m):
+        load_ints(&cx.hp, 0, hp[t], "point")
+        load_ints(&cx.hq, 0, hq[t], "point")
+        F.forward(cx.hp.z, layer, NULL)
+        mpz_set(&cx.a, F.Bv + row)
+        if minus >= 0:
+            mpz_sub(&cx.a, &cx.a, F.Bv + minus)
+        F.forward(cx.hq.z, layer, NULL)
+        mpz_set(&cx.b, F.Bv + row)
+        if minus >= 0:
+            mpz_sub(&cx.b, &cx.b, F.Bv + minus)
+        if not (mpz_sgn(&cx.a) > 0 and mpz_sgn(&cx.b) < 0):
+            raise ValueError(f"edge {t}: the function is {ec_py_from_mpz(&cx.a)} and "
+                             f"{ec_py_from_mpz(&cx.b)} at its ends (must be > 0 > )")
+        out.append(crossing(&cx.a, &cx.b, cx.hp.z, cx.hq.z, w, cx.r, &cx.g))
+    return out
+
+
+def forward_signs(list mats, list factors, list points, int8_t[:, ::1] out):
+    """The exact signs of every layer's values (layers of ``mats``, plain ReLU stages between
+    them; layer ``l``'s homogeneous coordinate is ``D`` times ``factors[0 .. l-1]``: the
+    certificate's integer matrices) at each homogeneous point, one row of ``out`` per point, the
+    layers' columns one after the other."""
+    cdef Py_ssize_t p, npnt = len(points), total = 0, l
+    cdef _Net F = _Net(mats, factors)
+    for l in range(F.nl):
+        total += F.L[l].r
+    if out.shape[0] != npnt or out.shape[1] != total:
+        raise ValueError(f"out must have shape ({npnt}, {total})")
+    cdef Block pts
+    block_init(&pts, 1, F.L[0].w)
+    try:
+        for p in range(npnt):
+            load_ints(&pts, 0, points[p], "point")
+            F.forward(pts.z, F.nl - 1, &out[p, 0])
+    finally:
+        block_free(&pts)

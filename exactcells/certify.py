@@ -358,6 +358,22 @@ def _integer_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequenc
     width = nh + m + (net.output_dim if refinement else 0)
     if N == 0:
         return np.zeros((N, width), dtype=np.int8)
+    gmp = _gmp()
+    if gmp is not None and refinement in (None, "zero") and all(L.units is None for L in net.layers[:-1]):
+        # the same pass in GMP integers, point by point (plain ReLU stages: outputs relu(z), the
+        # homogeneous coordinate times each layer's factor)
+        pts = [tuple(p) for p in points]
+        out = np.zeros((N, width), dtype=np.int8)
+        out[:, nh:nh + m] = gmp.sign_table([tuple(r) for r in domain_rows(domain)], pts)[0]
+        nl = len(net.layers) if refinement else len(net.layers) - 1
+        if nl:
+            rows = [[tuple(int(x) for x in row) for row in M.tolist()] for M in _integer_layer_matrices(net)[:nl]]
+            buf = np.empty((N, sum(len(M) for M in rows)), dtype=np.int8)
+            gmp.forward_signs(rows, [_layer_factor(net, li) for li in range(nl)], pts, buf)
+            out[:, :nh] = buf[:, :nh]
+            if refinement:
+                out[:, nh + m:] = buf[:, nh:]
+        return out
     X = fmpz_mat([[int(x) for x in p] for p in points])
     out = np.zeros((N, width), dtype=np.int8)
     out[:, nh:nh + m] = _signs_of(X * _domain_matrix(domain).transpose())

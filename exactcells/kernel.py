@@ -710,6 +710,23 @@ class VertexStore:
         pass."""
         exact = self.exact
         n = self.n
+        gmp = gmp_module()
+        if gmp is not None and all(self.net.layers[li].units is None for li in range(layer)):
+            # each end's value by an exact forward pass in GMP integers (plain ReLU stages)
+            rows = [[tuple(r) for r in L] for L in self.net.integer_network()[0][:layer + 1]]
+            for run in runs:
+                _, row, minus = self.fns[int(self.fn[run[0]])]
+                P = self.pa[run].tolist()
+                Q = self.pb[run].tolist()
+                try:
+                    got = gmp.cross_forward(rows, layer, row, minus, [exact[p] for p in P],
+                                            [exact[q] for q in Q])
+                except ValueError as exc:
+                    t = int(str(exc).split(":")[0].split()[1])
+                    raise AssertionError(f"vertex {int(run[t])} (ends {P[t]}, {Q[t]}): {exc}") from None
+                for v, h in zip(run.tolist(), got):
+                    exact[v] = h
+            return
         made = {v for r in runs for v in r.tolist()}
         cache: dict[int, np.ndarray] = {}
         first = sorted({p for r in runs for p in (*self.pa[r].tolist(), *self.pb[r].tolist())

@@ -156,7 +156,8 @@ def test_integers_of_any_kind_convert_exactly() -> None:
     class Big(int):
         pass
 
-    vals = [0, 1, -1, 2**30, -2**30, 2**63 - 1, -2**63, 2**64 + 5, -(2**64) - 5, 3**500, -(7**400)]
+    vals = [0, 1, -1, 2**30, -2**30, 2**63 - 1, -2**63, 2**64 + 5, -(2**64) - 5, 3**500, -(7**400),
+            2**5000 + 1, -(3**4000)]  # the last two: more than the conversion's stack buffer
     for v in vals:
         for x in (v, Big(v)):
             f = (x, 1)
@@ -407,3 +408,59 @@ def test_the_environment_variable_switches_the_gmp_module_off() -> None:
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                              check=True, cwd=REPO)
         assert out.stdout.strip() == expect
+
+
+@st.composite
+def relu_nets(draw: st.DrawFn) -> tuple[list[list[tuple[int, ...]]], list[int], list[tuple[int, ...]]]:
+    """Plain ReLU networks of integer rows (small weights: dead, coincident and zero rows), layer
+    factors, and homogeneous points (some on zero sets: small coordinates)."""
+    n = draw(st.integers(1, 3))
+    widths = [n] + [draw(st.integers(1, 4)) for _ in range(draw(st.integers(1, 4)))]
+    w = st.integers(-2, 2)
+    mats = [[tuple(draw(w) for _ in range(a + 1)) for _ in range(b)] for a, b in zip(widths, widths[1:])]
+    factors = [draw(st.integers(1, 3)) for _ in mats]
+    pts = [tuple(draw(st.integers(-3, 3)) for _ in range(n)) + (draw(st.integers(1, 3)),)
+           for _ in range(draw(st.integers(1, 8)))]
+    return mats, factors, pts
+
+
+def forward_values(mats: list[list[tuple[int, ...]]], factors: list[int], h: tuple[int, ...]) -> list[list[int]]:
+    y, t, vals = list(h[:-1]), h[-1], []
+    for M, L in zip(mats, factors):
+        z = [dot(r, (*y, t)) for r in M]
+        vals.append(z)
+        y, t = [max(v, 0) for v in z], t * L
+    return vals
+
+
+@examples(300)
+@given(net=relu_nets())
+def test_forward_signs_are_the_exact_forward_pass(
+        net: tuple[list[list[tuple[int, ...]]], list[int], list[tuple[int, ...]]]) -> None:
+    mats, factors, pts = net
+    out = np.empty((len(pts), sum(len(M) for M in mats)), dtype=np.int8)
+    E.forward_signs(mats, factors, pts, out)
+    for p, h in enumerate(pts):
+        assert out[p].tolist() == [sign(v) for z in forward_values(mats, factors, h) for v in z]
+
+
+@examples(300)
+@given(net=relu_nets(), data=st.data())
+def test_forward_crossings_use_the_exact_values(
+        net: tuple[list[list[tuple[int, ...]]], list[int], list[tuple[int, ...]]], data: st.DataObject) -> None:
+    mats, _, pts = net
+    layer = data.draw(st.integers(0, len(mats) - 1))
+    row = data.draw(st.integers(0, len(mats[layer]) - 1))
+    minus = data.draw(st.integers(-1, len(mats[layer]) - 1))
+    ones = [1] * len(mats)
+
+    def f(h: tuple[int, ...]) -> int:
+        z = forward_values(mats, ones, h)[layer]
+        return z[row] - z[minus] if minus >= 0 else z[row]
+
+    hp = [h for h in pts if f(h) > 0]
+    hq = [h for h in pts if f(h) < 0]
+    k = min(len(hp), len(hq))
+    got = E.cross_forward(mats, layer, row, minus, hp[:k], hq[:k])
+    for p, q, r in zip(hp, hq, got):
+        assert r == primitive([f(p) * y - f(q) * x for x, y in zip(p, q)])
