@@ -650,8 +650,7 @@ class VertexStore:
                     else:
                         made = gmp.cross_relu(M0, c[:-1], c[-1], hp, hq)
                 except ValueError as exc:
-                    t = int(str(exc).split(":")[0].split()[1])
-                    raise AssertionError(f"vertex {int(run[t])} (ends {P[t]}, {Q[t]}): {exc}") from None
+                    raise _crossing_error(exc, run, P, Q) from None
                 for v, h in zip(run.tolist(), made):
                     exact[v] = h
                 continue
@@ -722,8 +721,7 @@ class VertexStore:
                     got = gmp.cross_forward(rows, layer, row, minus, [exact[p] for p in P],
                                             [exact[q] for q in Q])
                 except ValueError as exc:
-                    t = int(str(exc).split(":")[0].split()[1])
-                    raise AssertionError(f"vertex {int(run[t])} (ends {P[t]}, {Q[t]}): {exc}") from None
+                    raise _crossing_error(exc, run, P, Q) from None
                 for v, h in zip(run.tolist(), got):
                     exact[v] = h
             return
@@ -741,6 +739,11 @@ class VertexStore:
             zr, zm = n + row, n + minus
             a = Hp[:, zr] - Hp[:, zm] if minus >= 0 else Hp[:, zr]
             b = Hq[:, zr] - Hq[:, zm] if minus >= 0 else Hq[:, zr]
+            wrong = np.flatnonzero(~((a > 0) & (b < 0)))
+            if wrong.size:
+                t = int(wrong[0])
+                raise AssertionError(f"vertex {int(run[t])}: its function is {a[t]} and {b[t]} at the ends "
+                                     f"{P[t]}, {Q[t]} of its edge (must be > 0 > )")
             H = a[:, None] * Hq - b[:, None] * Hp
             # (D x, D) made primitive; the carried values z(h) are positively homogeneous
             # and integral at integer points, so they stay integers when divided too
@@ -771,6 +774,17 @@ class VertexStore:
     def stats(self) -> dict[str, int]:
         """Sign tests decided by the float filter and by the exact path; vertices created."""
         return {"decided": self.decided, "exact": self.fallback, "vertices": self.size}
+
+
+def _crossing_error(exc: ValueError, run: np.ndarray, P: list[int], Q: list[int]) -> Exception:
+    """The GMP module's refusal of edge ``t`` of a run ("edge t: ...") as the vertex it concerns
+    (the build's records contradict the exact values: an internal error); other errors as they are."""
+    msg = str(exc)
+    head = msg.split(":")[0].split()
+    if len(head) == 2 and head[0] == "edge" and head[1].isdigit():
+        t = int(head[1])
+        return AssertionError(f"vertex {int(run[t])} (ends {P[t]}, {Q[t]}): {msg}")
+    return exc
 
 
 class LazyCoords:

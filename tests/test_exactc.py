@@ -464,3 +464,26 @@ def test_forward_crossings_use_the_exact_values(
     got = E.cross_forward(mats, layer, row, minus, hp[:k], hq[:k])
     for p, q, r in zip(hp, hq, got):
         assert r == primitive([f(p) * y - f(q) * x for x, y in zip(p, q)])
+
+
+@pytest.mark.parametrize("path", ["gmp", "python"])
+@pytest.mark.parametrize("net", ["2-layer", "3-layer"])
+def test_corrupted_creation_records_are_reported_with_the_vertex(path: str, net: str) -> None:
+    """A vertex whose recorded edge does not cross its function (swapped ends): both paths refuse
+    to rebuild it and name the vertex; a record without parents is named too."""
+    layers = [{"W": [[1, 0], [0, 1], [1, 1]], "b": [0, 0, "-1/2"]}, {"W": [[1, -1, 1], [1, 1, -1]], "b": [0, "1/3"]}]
+    if net == "3-layer":
+        layers.append({"W": [[1, -2]], "b": ["1/5"]})
+    layers.append({"W": [[1] * len(layers[-1]["b"])], "b": [0]})
+    d = {"layers": layers}
+    with gmp(E if path == "gmp" else None):
+        K = build_complex(network_from_dict(d), Domain.box(2))
+        store = K._vsource.store  # type: ignore[attr-defined]
+        made = np.flatnonzero(store.pa[: store.size] >= 0)
+        v = int(made[-1])  # the last crossing (of the deepest layer cut)
+        store.pa[v], store.pb[v] = store.pb[v], store.pa[v]
+        with pytest.raises(AssertionError, match=f"vertex {v}"):
+            store.exact_coords(list(range(store.size)))
+        store.pa[v] = -1
+        with pytest.raises(AssertionError, match=f"vertex {v}"):
+            store.exact_coords([v])
