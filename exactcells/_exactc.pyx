@@ -867,18 +867,29 @@ def cross_forward(list mats, Py_ssize_t layer, Py_ssize_t row, Py_ssize_t minus,
         raise ValueError("row out of range")
     cdef Py_ssize_t w = F.L[0].w
     cdef _Cross cx = _Cross(w)
+    cdef dict memo = {}  # id of an end's tuple -> its value (an end is shared by several edges)
     out = []
     for t in range(m):
         load_ints(&cx.hp, 0, hp[t], "point")
         load_ints(&cx.hq, 0, hq[t], "point")
-        F.forward(cx.hp.z, layer, NULL)
-        mpz_set(&cx.a, F.Bv + row)
-        if minus >= 0:
-            mpz_sub(&cx.a, &cx.a, F.Bv + minus)
-        F.forward(cx.hq.z, layer, NULL)
-        mpz_set(&cx.b, F.Bv + row)
-        if minus >= 0:
-            mpz_sub(&cx.b, &cx.b, F.Bv + minus)
+        known = memo.get(id(hp[t]))
+        if known is None:
+            F.forward(cx.hp.z, layer, NULL)
+            mpz_set(&cx.a, F.Bv + row)
+            if minus >= 0:
+                mpz_sub(&cx.a, &cx.a, F.Bv + minus)
+            memo[id(hp[t])] = ec_py_from_mpz(&cx.a)
+        else:
+            ec_mpz_set_py(&cx.a, known)
+        known = memo.get(id(hq[t]))
+        if known is None:
+            F.forward(cx.hq.z, layer, NULL)
+            mpz_set(&cx.b, F.Bv + row)
+            if minus >= 0:
+                mpz_sub(&cx.b, &cx.b, F.Bv + minus)
+            memo[id(hq[t])] = ec_py_from_mpz(&cx.b)
+        else:
+            ec_mpz_set_py(&cx.b, known)
         if not (mpz_sgn(&cx.a) > 0 and mpz_sgn(&cx.b) < 0):
             raise ValueError(f"edge {t}: the function is {ec_py_from_mpz(&cx.a)} and "
                              f"{ec_py_from_mpz(&cx.b)} at its ends (must be > 0 > )")
