@@ -510,11 +510,18 @@ def _unpack(packed: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
-def _unpack_into(out: np.ndarray, packed: np.ndarray) -> None:
-    """Write the sign vectors of the packed rows into the int8 rows ``out`` (one table lookup
-    of a 32-bit word per packed byte)."""
-    N, wb = packed.shape
-    out[:] = _UNPACKED[packed].view(np.int8).reshape(N, 4 * wb)[:, : out.shape[1]]
+def _unpack_into(out: np.ndarray, packed: np.ndarray, start: int = 0) -> None:
+    """Write the sign vectors of the packed rows (columns ``start`` on of ``packed``) into the
+    int8 rows ``out``: the compiled pass straight into ``out``, or one table lookup of a 32-bit
+    word per packed byte."""
+    ext = compiled_passes()
+    if (ext is not None and out.shape[0] and packed.dtype == np.uint8 and packed.flags.c_contiguous
+            and out.dtype == np.int8 and out.flags.c_contiguous and out.ndim == 2):
+        ext.unpack_signs(packed, start, out)
+        return
+    rows = packed[:, start:]
+    N, wb = rows.shape
+    out[:] = _UNPACKED[rows].view(np.int8).reshape(N, 4 * wb)[:, : out.shape[1]]
 
 
 def _refined_unit(group: UnitGroup, net: Network, domain: Domain, refine: str | None,
@@ -851,9 +858,22 @@ def _splitters(P: int, *samples: tuple[np.ndarray, float]) -> np.ndarray:
 
 
 def _range_of(keys: np.ndarray, splitters: np.ndarray) -> np.ndarray:
+    """The range of every key (rows of uint8): how many splitters are at or below it."""
     if not splitters.shape[0]:
         return np.zeros(keys.shape[0], dtype=np.int64)
+    ext = compiled_passes()
+    if ext is not None and keys.shape[1] == splitters.shape[1]:
+        return np.asarray(ext.key_ranges(np.ascontiguousarray(keys, dtype=np.uint8),
+                                         np.ascontiguousarray(splitters, dtype=np.uint8)), dtype=np.int64)
     return np.searchsorted(_void(splitters), _void(keys), side="right").astype(np.int64)
+
+
+def _take_rows(A: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``A[idx]`` for a uint8 matrix, each row moved as one opaque value (numpy's fancy
+    indexing of short uint8 rows is several times slower)."""
+    if not A.shape[1]:
+        return A[idx]
+    return _void(A)[idx].view(np.uint8).reshape(-1, A.shape[1])
 
 
 def _route(r: dict[str, Any], splitters: np.ndarray) -> dict[str, Any]:
@@ -872,15 +892,19 @@ def _route(r: dict[str, Any], splitters: np.ndarray) -> dict[str, Any]:
         oc = counts[oid]
         fac = flat[_segments(indptr[oid], oc)]
         need = np.unique(fac[~own[fac]])
-        okeys = keys[oid]
+        okeys = _take_rows(keys, oid)
     opart = _range_of(okeys, splitters)
-    npart = _range_of(keys[need], splitters)
+    nkeys = _take_rows(keys, need)
+    npart = _range_of(nkeys, splitters)
     P = splitters.shape[0] + 1
     oc = oc.astype(np.int32)
     msgs = []
     for p in range(P):
-        sel = opart == p
-        msgs.append((okeys[sel], keys[need[npart == p]], oc[sel]))
+        if P == 1:
+            msgs.append((okeys, nkeys, oc))
+            continue
+        sel = np.flatnonzero(opart == p)
+        msgs.append((_take_rows(okeys, sel), _take_rows(nkeys, np.flatnonzero(npart == p)), oc[sel]))
     return {"oid": oid, "opart": opart, "need": need, "npart": npart, "msgs": msgs}
 
 
@@ -896,14 +920,13 @@ def _range_task(width: int, *msgs: tuple[np.ndarray, np.ndarray, np.ndarray]) ->
     own = [mg[0] for mg in msgs]
     keys = np.concatenate(own) if own else np.zeros((0, wb + 1), np.uint8)
     M = keys.shape[0]
-    order = _key_order(keys)
+    order, srt, distinct = _sorted_keys(keys)
     rank = np.empty(M, dtype=np.int64)
     rank[order] = np.arange(M, dtype=np.int64)
-    srt = keys[order]
     fcount = (np.concatenate([mg[2] for mg in msgs]) if msgs else np.zeros(0, np.int32))[order]
     fstart = np.zeros(M + 1, dtype=np.int64)
     np.cumsum(fcount, out=fstart[1:])
-    if M > 1 and not (srt[1:] != srt[:-1]).any(axis=1).all():
+    if not distinct:
         raise RuntimeError("a cell was reported by two units (internal error)")
     sv = _void(srt)
     answers = []
@@ -920,6 +943,19 @@ def _range_task(width: int, *msgs: tuple[np.ndarray, np.ndarray, np.ndarray]) ->
             at = np.zeros(0, dtype=np.int64)
         answers.append((mine, at.astype(np.int64), fstart[mine]))
     return {"count": M, "keys": srt, "answers": answers, "fstart": fstart}
+
+
+def _sorted_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The stable order of the rows of ``keys`` (uint8) as byte strings, the rows in that order,
+    and whether they are all distinct: one compiled pass, or :func:`_key_order`."""
+    ext = compiled_passes()
+    keys = np.ascontiguousarray(keys, dtype=np.uint8)
+    if ext is not None and keys.shape[1]:
+        order, srt, distinct = ext.sort_rows(keys)
+        return np.asarray(order, dtype=np.int64), srt, bool(distinct)
+    order = _key_order(keys)
+    srt = _take_rows(keys, order)
+    return order, srt, keys.shape[0] <= 1 or bool((srt[1:] != srt[:-1]).any(axis=1).all())
 
 
 def _key_order(keys: np.ndarray) -> np.ndarray:
@@ -957,25 +993,26 @@ def _final_task(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
                 *answers: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
     """A unit's owned cells in global indices: their facet lists (each in canonical order) and
     its vertices' records."""
-    gid, c, fg, _ = _global_facets(r, route, counts, answers)
+    gid, c, _ = _global_ids(r, route, counts, answers)
+    fg = np.empty(int(c.sum()), dtype=np.int64)
+    _place_facets(r, route["oid"], gid, c, np.cumsum(c) - c, 0, fg)
     return {"gids": gid[route["oid"]], "counts": c, "facets": fg, "vgids": gid[r["vcells"]], "vids": r["vids"],
             "store": _store_records(r["store"])}
 
 
-def _global_facets(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
-                   answers: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                   fcounts: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _global_ids(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
+                answers: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                fcounts: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The global index of every cell of the unit that it owns or asked about (-1 for the
-    others), the facet counts of its owned cells (in ``route["oid"]`` order), their facets in
-    global indices (each cell's ascending) and, given the ranges' facet counts ``fcounts``, the
-    position of each owned cell's first facet in the whole complex's facet list."""
+    others), the facet counts of its owned cells (in ``route["oid"]`` order) and, given the
+    ranges' facet counts ``fcounts``, the position of each owned cell's first facet in the whole
+    complex's facet list."""
     offs = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(np.asarray(counts, dtype=np.int64), out=offs[1:])
     foffs = np.zeros(len(counts) + 1, dtype=np.int64)
     if fcounts is not None:
         np.cumsum(np.asarray(fcounts, dtype=np.int64), out=foffs[1:])
-    total = int(offs[-1])
-    own, indptr, flat = r["own"], r["indptr"], r["flat"]
+    own, indptr = r["own"], r["indptr"]
     oid, opart, need, npart = route["oid"], route["opart"], route["need"], route["npart"]
     gid = np.full(own.shape[0], -1, dtype=np.int64)
     fst = np.zeros(oid.shape[0], dtype=np.int64)
@@ -984,18 +1021,36 @@ def _global_facets(r: dict[str, Any], route: dict[str, Any], counts: Sequence[in
         gid[oid[sel]] = offs[p] + mine
         gid[need[npart == p]] = offs[p] + asked
         fst[sel] = foffs[p] + fstart
-    c = np.diff(indptr)[oid]
+    return gid, np.diff(indptr)[oid], fst
+
+
+def _place_facets(r: dict[str, Any], oid: np.ndarray, gid: np.ndarray, c: np.ndarray, starts: np.ndarray,
+                  lo: int, out: np.ndarray) -> None:
+    """Write the facet lists of the unit's cells ``oid`` (``c`` facets each) in global indices
+    ``gid``, each ascending, at ``out[starts - lo]`` on: one compiled pass, or a gather, one
+    int64 sort by (cell, index) and a scatter."""
+    indptr, flat = r["indptr"], r["flat"]
     F = int(c.sum())
-    pos = _segments(indptr[oid], c)
-    fg = gid[flat[pos]]
-    if F and fg.min() < 0:
+    if not F:
+        return
+    ext = compiled_passes()
+    if ext is not None and out.dtype == np.int64 and out.flags.c_contiguous:
+        try:
+            ext.place_facets(indptr, flat, np.ascontiguousarray(oid, dtype=np.int64), gid,
+                             np.ascontiguousarray(starts, dtype=np.int64), lo, out)
+        except ValueError as e:
+            raise RuntimeError(f"{e} (internal error)") from None
+        return
+    fg = gid[flat[_segments(indptr[oid], c)]]
+    if fg.min() < 0:
         raise RuntimeError("a facet has no global index (internal error)")
+    total = int(gid.max()) + 1
     owner = np.repeat(np.arange(oid.shape[0], dtype=np.int64), c)
-    if F and (oid.shape[0] + 1) * (total + 1) < 2**62:  # one int64 sort: facets ascending per cell
+    if (oid.shape[0] + 1) * (total + 1) < 2**62:  # one int64 sort: facets ascending per cell
         fg = np.sort(owner * (total + 1) + fg) % (total + 1)
-    elif F:  # pragma: no cover - beyond 2^62
+    else:  # pragma: no cover - beyond 2^62
         fg = fg[np.lexsort((fg, owner))]
-    return gid, c, fg, fst
+    out[_segments(np.asarray(starts, dtype=np.int64) - lo, c)] = fg
 
 
 def _store_records(store: VertexStore) -> dict[str, Any]:
@@ -1049,7 +1104,7 @@ def _assemble_gathered(blocks: Sequence[np.ndarray], finals: Sequence[dict[str, 
     a = 0
     for b in blocks:
         dims[a : a + b.shape[0]] = b[:, 0]
-        _unpack_into(signs[a : a + b.shape[0]], b[:, 1:])
+        _unpack_into(signs[a : a + b.shape[0]], b, 1)
         a += b.shape[0]
     counts = np.zeros(N, dtype=np.int64)
     for f in finals:
@@ -1170,7 +1225,7 @@ def _write_block(rr: dict[str, Any], where: str, p: int, width: int, *sizes: tup
     d[:] = keys[:, 0].view(np.int8)
     sg = _open_shared(where, "signs", np.int8, off, M, width)
     if M:
-        _unpack_into(sg, keys[:, 1:])
+        _unpack_into(sg, keys, 1)
     ip = _open_shared(where, "indptr", np.int64, off + 1, M)
     ip[:] = foff + rr["fstart"][1:]
     for a in (d, sg, ip):
@@ -1183,13 +1238,12 @@ def _write_facets(r: dict[str, Any], route: dict[str, Any], where: str, P: int, 
     """Write a unit's owned cells' facet lists (global indices, ascending) at their places; its
     vertices' records for the exact coordinates."""
     sizes = rest[:P]
-    gid, c, fg, fst = _global_facets(r, route, [m for m, _ in sizes], rest[P:], [f for _, f in sizes])
-    F = int(c.sum())
-    if F:
+    gid, c, fst = _global_ids(r, route, [m for m, _ in sizes], rest[P:], [f for _, f in sizes])
+    if int(c.sum()):
         lo = int(fst.min())
         hi = int((fst + c).max())
         out = _open_shared(where, "indices", np.int64, lo, hi - lo)
-        out[_segments(fst - lo, c)] = fg
+        _place_facets(r, route["oid"], gid, c, fst, lo, out)
         if isinstance(out, np.memmap):
             out.flush()
     return {"vgids": gid[r["vcells"]], "vids": r["vids"], "store": _store_records(r["store"])}
