@@ -322,19 +322,38 @@ def _estimates(lat: Lattice, net: Network, rest: Sequence[int]) -> tuple[np.ndar
         if store.layer < 0:
             X, V = Z, Z @ W0[list(rest)].T + b0[list(rest)]
         else:
-            X = np.linalg.lstsq(W0, (Z - b0).T, rcond=None)[0].T if W0.shape[0] >= n else \
-                np.zeros((Z.shape[0], n))
+            # the least-squares points (W0's pseudo-inverse: one small SVD, not one per vertex)
+            X = (Z - b0) @ np.linalg.pinv(W0).T if W0.shape[0] >= n else np.zeros((Z.shape[0], n))
             V = Z[:, list(rest)]
     X = np.nan_to_num(X)
-    vrow = np.full(lat.num_cells() + 1, -1, dtype=np.int64)
-    vrow[verts] = np.arange(verts.size, dtype=np.int64)
-    for i, t in enumerate(tops.tolist()):
-        vs = vrow[np.asarray(_closure(lat, [t]), dtype=np.int64)]
-        vs = vs[vs >= 0]
-        cent[i] = X[vs].mean(axis=0)
-        crossing = int(np.count_nonzero((V[vs] > 0).any(axis=0) & (V[vs] < 0).any(axis=0)))
-        cost[i] = float(1 + crossing) ** n
+    M = _top_vertices(lat, tops, verts)  # top cell x vertex (sparse, 0/1)
+    cnt = np.asarray(M.sum(axis=1)).ravel()
+    has = cnt > 0
+    cent[has] = np.asarray(M @ X)[has] / cnt[has, None]
+    pos = np.asarray((M @ (V > 0).astype(np.float64)) > 0)
+    neg = np.asarray((M @ (V < 0).astype(np.float64)) > 0)
+    cost[:] = (1.0 + np.count_nonzero(pos & neg, axis=1)) ** n
     return cent, cost
+
+
+def _top_vertices(lat: Lattice, tops: np.ndarray, verts: np.ndarray) -> Any:
+    """Which vertices (columns, in the order of ``verts``) lie in the closure of each top cell
+    (rows): the top cells' rows pushed down through each dimension's facet incidences (a
+    sparse 0/1 matrix; the faces :func:`_closure` marks, for all top cells at once)."""
+    from scipy import sparse
+
+    N = lat.num_cells()
+    R = sparse.csr_matrix((np.ones(tops.size), (np.arange(tops.size), tops)), shape=(tops.size, N))
+    for d in range(lat.n, 0, -1):
+        ids = lat.ids(d)
+        if not ids.size:
+            continue
+        Pd = lat.padv(d)[lat.pos[ids]]
+        r, c = np.nonzero(Pd >= 0)
+        B = sparse.csr_matrix((np.ones(r.size), (ids[r], Pd[r, c])), shape=(N, N))
+        R = R + R @ B
+        R.data[:] = 1.0
+    return R[:, verts]
 
 
 def plan_groups(net: Network, domain: Domain, refine: str | None, groups: int,
@@ -834,6 +853,16 @@ def _group_stats(r: dict[str, Any]) -> dict[str, Any]:
     return {k: r[k] for k in ("owned", "seconds", "cpu", "cells", "units", "facets") if k in r}
 
 
+def _group_summary(r: dict[str, Any]) -> dict[str, Any]:
+    """A unit's counts (:func:`_group_stats`) and its sample of keys (:func:`_sample`): one small
+    task per unit, watched by the client and read by the splitters."""
+    return {**_group_stats(r), "sample": _sample(r)}
+
+
+def _summary_splitters(P: int, *summaries: dict[str, Any]) -> np.ndarray:
+    return _splitters(P, *[s["sample"] for s in summaries])
+
+
 def _sample(r: dict[str, Any], size: int = 2048) -> tuple[np.ndarray, float]:
     """Evenly spaced keys of the owned cells, and the number of cells each stands for."""
     ids = np.flatnonzero(r["own"])
@@ -1165,28 +1194,22 @@ def _sees(path: str, token: str) -> bool:
         return False
 
 
-def _shared_dir(client: Client, N: int, F: int, width: int) -> Path | None:
-    """A new directory in :data:`SHARED_DIR` that every worker sees, holding the shared files
-    of a complex of ``N`` cells (``width`` sign entries) and ``F`` facet links, their room
-    reserved (a full tmpfs would otherwise kill a worker writing into a mapping), or ``None``."""
-    nbytes = N * (1 + width) + 8 * (N + 1 + F)
+def _shared_dir(client: Client) -> Path | None:
+    """A new directory in :data:`SHARED_DIR` that every worker sees (asked while the units run),
+    or ``None``."""
     import tempfile
 
     base = Path(SHARED_DIR)
     if not SHARED_MEMORY or not base.is_dir() or not os.access(base, os.W_OK):
         return None
     try:
-        st = os.statvfs(base)
-        if st.f_bavail * st.f_frsize < 2 * nbytes:
-            return None
         where = Path(tempfile.mkdtemp(prefix="exactcells-", dir=base))
     except OSError:
         return None
     token = uuid.uuid4().hex
-    (where / "token").write_text(token)
     try:
+        (where / "token").write_text(token)
         if all(client.run(_sees, str(where), token).values()):
-            _create_shared(where, N, F, width)
             return where
     except Exception:  # noqa: BLE001 - any failure (no room, a worker elsewhere): gather instead
         pass
@@ -1194,12 +1217,27 @@ def _shared_dir(client: Client, N: int, F: int, width: int) -> Path | None:
     return None
 
 
-def _create_shared(where: Path, N: int, F: int, width: int) -> None:
-    """The shared files, zero-filled, their room reserved."""
+def _reserve_shared(where: Path, N: int, F: int, width: int) -> bool:
+    """Whether the shared files of a complex of ``N`` cells (``width`` sign entries) and ``F``
+    facet links fit (twice their size is free) and were created (sparse: each writer reserves
+    its own part before mapping it, :func:`_open_shared`)."""
+    nbytes = N * (1 + width) + 8 * (N + 1 + F)
+    try:
+        st = os.statvfs(where)
+        if st.f_bavail * st.f_frsize < 2 * nbytes:
+            return False
+        _create_shared(where, N, F, width, reserve=False)
+    except OSError:
+        return False
+    return True
+
+
+def _create_shared(where: Path, N: int, F: int, width: int, reserve: bool = True) -> None:
+    """The shared files, zero-filled (their room reserved with ``reserve``)."""
     for name, size in zip(_SHARED_FILES, (N, N * width, 8 * (N + 1), 8 * F)):
         with open(where / name, "wb") as f:
             f.truncate(size)
-            if size and hasattr(os, "posix_fallocate"):
+            if reserve and size and hasattr(os, "posix_fallocate"):
                 os.posix_fallocate(f.fileno(), 0, size)
 
 
@@ -1209,8 +1247,13 @@ def _open_shared(where: str | Path, name: str, dtype: Any, start: int, count: in
     if count == 0:
         return np.zeros((0, width) if width > 1 else 0, dtype=dt)
     shape = (count, width) if width > 1 else (count,)
+    offset = start * width * dt.itemsize
     try:
-        return np.memmap(Path(where) / name, dtype=dt, mode="r+", offset=start * width * dt.itemsize, shape=shape)
+        if hasattr(os, "posix_fallocate"):  # the room of these rows, reserved before writing into the
+            # mapping (a full tmpfs would kill the worker there; here it is an OSError the client handles)
+            with open(Path(where) / name, "r+b") as f:
+                os.posix_fallocate(f.fileno(), offset, count * width * dt.itemsize)
+        return np.memmap(Path(where) / name, dtype=dt, mode="r+", offset=offset, shape=shape)
     except FileNotFoundError:
         raise RuntimeError(f"the build's shared memory {where} is not visible on this worker") from None
 
@@ -1328,9 +1371,8 @@ def build_on_cluster(
     if out is None:
         unit_f = [client.submit(_group_task, g, net_f, dom_f, ro, max_cells, key=f"ec-unit-{tag}-{i}")
                   for i, g in enumerate(groups)]
-        count_f = [client.submit(_group_stats, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
-        sample_f = [client.submit(_sample, f, key=f"ec-sample-{tag}-{i}") for i, f in enumerate(unit_f)]
-        split_f = client.submit(_splitters, P, *sample_f, key=f"ec-splitters-{tag}")
+        count_f = [client.submit(_group_summary, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
+        split_f = client.submit(_summary_splitters, P, *count_f, key=f"ec-splitters-{tag}")
         route_f = [client.submit(_route, f, split_f, key=f"ec-route-{tag}-{i}") for i, f in enumerate(unit_f)]
         msg_f = [[client.submit(_msg, rf, p, key=f"ec-msg-{tag}-{i}-{p}") for p in range(P)]
                  for i, rf in enumerate(route_f)]
@@ -1343,7 +1385,7 @@ def build_on_cluster(
                              for p in range(P)] for i in range(T)]
         # the last tasks (gather, or write into shared memory) are chosen when the units are done
         result_f: list[Any] = list(range_f)
-        del sample_f, split_f, msg_f
+        del split_f, msg_f
     else:
         unit_f = [client.submit(_unit_task, g, net_f, dom_f, ro, P, max_cells, key=f"ec-unit-{tag}-{i}")
                   for i, g in enumerate(groups)]
@@ -1363,21 +1405,17 @@ def build_on_cluster(
     everything: list[Any] = result_f + count_f
     where: Path | None = None
     try:
+        if out is None:
+            where = _shared_dir(client)  # while the units run
         owned, facets = _watch_units(count_f, max_cells, task_stats, progress, t0)
         if max_cells is not None and owned > max_cells:  # decided before anything is written
             raise CellLimitExceeded(f"the complex has {owned} cells, more than max_cells = {max_cells}")
         if out is None:
-            where = _shared_dir(client, owned, facets, width)
-            if where is None:
-                rcount_f = [client.submit(_range_count, f, key=f"ec-rcount-{tag}-{p}") for p, f in enumerate(range_f)]
-                block_f = [client.submit(_range_block, f, key=f"ec-block-{tag}-{p}") for p, f in enumerate(range_f)]
-                final_f = [client.submit(_final_task_flat, unit_f[i], route_f[i], P, *rcount_f, *ans_f[i],
-                                         key=f"ec-final-{tag}-{i}") for i in range(T)]
-                everything += block_f + final_f
-                del unit_f, route_f, range_f, ans_f, rcount_f
-                blocks = client.gather(block_f)
-                finals = client.gather(final_f)
-            else:
+            if where is not None and not _reserve_shared(where, owned, facets, width):
+                shutil.rmtree(where, ignore_errors=True)
+                where = None
+            small: list[dict[str, Any]] | None = None
+            if where is not None:
                 sizes_f = [client.submit(_range_sizes, f, key=f"ec-sizes-{tag}-{p}") for p, f in enumerate(range_f)]
                 # each write next to its big input (Dask once sent a unit's 40 MB to the other
                 # worker, which then did both units' writes)
@@ -1389,11 +1427,28 @@ def build_on_cluster(
                                       key=f"ec-wfacets-{tag}-{i}", **_near(next(iter(held.get(unit_f[i].key, ())), None)))
                         for i in range(T)]
                 everything += wb_f + wf_f
-                del unit_f, route_f, range_f, ans_f, sizes_f
-                written = sum(client.gather(wb_f))
-                small = client.gather(wf_f)
-                if written != owned:
-                    raise RuntimeError(f"the ranges wrote {written} cells, the units own {owned} (internal error)")
+                del sizes_f
+                try:
+                    written = sum(client.gather(wb_f))
+                    small = client.gather(wf_f)
+                except OSError:  # no room left in the shared memory after all: gather instead
+                    client.cancel(wb_f + wf_f)
+                    shutil.rmtree(where, ignore_errors=True)
+                    where = None
+                else:
+                    if written != owned:
+                        raise RuntimeError(f"the ranges wrote {written} cells, the units own {owned} (internal error)")
+            if where is None:
+                rcount_f = [client.submit(_range_count, f, key=f"ec-rcount-{tag}-{p}") for p, f in enumerate(range_f)]
+                block_f = [client.submit(_range_block, f, key=f"ec-block-{tag}-{p}") for p, f in enumerate(range_f)]
+                final_f = [client.submit(_final_task_flat, unit_f[i], route_f[i], P, *rcount_f, *ans_f[i],
+                                         key=f"ec-final-{tag}-{i}") for i in range(T)]
+                everything += block_f + final_f
+                del unit_f, route_f, range_f, ans_f, rcount_f
+                blocks = client.gather(block_f)
+                finals = client.gather(final_f)
+            else:
+                del unit_f, route_f, range_f, ans_f
         else:
             Path(out).mkdir(parents=True, exist_ok=True)
             write_f = [client.submit(_write_shard, sf, str(out), p, P, domain.dim, key=f"ec-write-{tag}-{p}")
@@ -1403,7 +1458,7 @@ def build_on_cluster(
         if out is not None:
             write_index(out, net, domain, ro, [tuple(int(x) for x in r) for r in results], force=force)
             return load_sharded(out)
-        if where is not None:
+        if where is not None and small is not None:
             return _assemble_shared(where, owned, facets, small, net, domain, ro, time.perf_counter() - t0)
     except BaseException:
         client.cancel(everything)
@@ -1449,7 +1504,7 @@ def _watch_units(count_f: Sequence[Any], max_cells: int | None, task_stats: list
     for f in as_completed(count_f):
         st = f.result()
         if task_stats is not None:
-            task_stats.append(st)
+            task_stats.append({k: v for k, v in st.items() if k != "sample"})
         owned += st["owned"]
         facets += st.get("facets", 0)
         done += 1
