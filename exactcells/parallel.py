@@ -326,34 +326,35 @@ def _estimates(lat: Lattice, net: Network, rest: Sequence[int]) -> tuple[np.ndar
             X = (Z - b0) @ np.linalg.pinv(W0).T if W0.shape[0] >= n else np.zeros((Z.shape[0], n))
             V = Z[:, list(rest)]
     X = np.nan_to_num(X)
-    M = _top_vertices(lat, tops, verts)  # top cell x vertex (sparse, 0/1)
-    cnt = np.asarray(M.sum(axis=1)).ravel()
-    has = cnt > 0
-    cent[has] = np.asarray(M @ X)[has] / cnt[has, None]
-    pos = np.asarray((M @ (V > 0).astype(np.float64)) > 0)
-    neg = np.asarray((M @ (V < 0).astype(np.float64)) > 0)
-    cost[:] = (1.0 + np.count_nonzero(pos & neg, axis=1)) ** n
+    top, vr = _top_vertices(lat, tops, verts)  # (top cell, vertex row) pairs, each once
+    cnt = np.bincount(top, minlength=tops.size)
+    has = np.flatnonzero(cnt)
+    if not has.size:
+        return cent, cost
+    at = np.searchsorted(top, has)  # the pairs come sorted by top cell: one segment each
+    cent[has] = np.add.reduceat(X[vr], at, axis=0) / cnt[has, None]
+    Vv = V[vr]
+    pos = np.logical_or.reduceat(Vv > 0, at, axis=0)
+    neg = np.logical_or.reduceat(Vv < 0, at, axis=0)
+    cost[has] = (1.0 + np.count_nonzero(pos & neg, axis=1)) ** n
     return cent, cost
 
 
-def _top_vertices(lat: Lattice, tops: np.ndarray, verts: np.ndarray) -> Any:
-    """Which vertices (columns, in the order of ``verts``) lie in the closure of each top cell
-    (rows): the top cells' rows pushed down through each dimension's facet incidences (a
-    sparse 0/1 matrix; the faces :func:`_closure` marks, for all top cells at once)."""
-    from scipy import sparse
-
+def _top_vertices(lat: Lattice, tops: np.ndarray, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (position in ``tops``, position in ``verts``) of every top cell and every vertex
+    in its closure, each pair once: pairs (top, cell) pushed down through each dimension's
+    facets (the faces :func:`_closure` marks, for all top cells at once)."""
     N = lat.num_cells()
-    R = sparse.csr_matrix((np.ones(tops.size), (np.arange(tops.size), tops)), shape=(tops.size, N))
+    top = np.arange(tops.size, dtype=np.int64)
+    cell = tops.astype(np.int64)
     for d in range(lat.n, 0, -1):
-        ids = lat.ids(d)
-        if not ids.size:
-            continue
-        Pd = lat.padv(d)[lat.pos[ids]]
+        Pd = lat.pad[d][lat.pos[cell]]
         r, c = np.nonzero(Pd >= 0)
-        B = sparse.csr_matrix((np.ones(r.size), (ids[r], Pd[r, c])), shape=(N, N))
-        R = R + R @ B
-        R.data[:] = 1.0
-    return R[:, verts]
+        pair = np.unique(top[r] * (N + 1) + Pd[r, c])
+        top, cell = pair // (N + 1), pair % (N + 1)
+    vrow = np.full(N + 1, -1, dtype=np.int64)
+    vrow[verts] = np.arange(verts.size, dtype=np.int64)
+    return top, vrow[cell]
 
 
 def plan_groups(net: Network, domain: Domain, refine: str | None, groups: int,

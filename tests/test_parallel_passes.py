@@ -199,3 +199,23 @@ def test_a_cell_reported_twice_is_an_internal_error() -> None:
     msg = (keys, keys[:0], np.ones(3, dtype=np.int32))
     with pytest.raises(RuntimeError, match="reported by two units"):
         par._range_task(8, msg)
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_top_vertices_are_the_closures_vertices(name: str) -> None:
+    """The planning's (top cell, vertex) pairs are exactly the vertices of each top cell's
+    closure (:func:`exactcells.build._closure`, one top cell at a time), each pair once."""
+    from exactcells.build import _closure
+
+    net = NETS[name]
+    dom = Domain.box(net.input_dim)
+    ro = output_refinement(net, True, None)
+    for start in range(0, 4):
+        lat = par._planning_lattice(net, dom, ro, min(start, len(net.layers[0].b)))
+        tops, verts = lat.ids(lat.n), lat.ids(0)
+        top, vr = par._top_vertices(lat, tops, verts)
+        got = sorted(zip(top.tolist(), vr.tolist()))
+        vset = set(verts.tolist())
+        want = sorted((i, int(np.searchsorted(verts, v))) for i, t in enumerate(tops.tolist())
+                      for v in _closure(lat, [t]) if v in vset)
+        assert np.all(np.diff(verts) > 0) and got == want
