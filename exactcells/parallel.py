@@ -21,7 +21,8 @@ processes) at a given address. :func:`build_on_cluster` runs the build as Dask t
    worker sees the client's shared memory (``/dev/shm``: a local cluster, or workers started by
    hand on the same machine), the range tasks write their cells' sign vectors, dimensions and
    facet pointers, and the units their facet lists in global indices, straight into shared
-   files at their places, which the client maps (nothing to receive, unpack or place);
+   files at their places (each writer reserves its part first; with no room left the build
+   gathers instead), which the client maps (nothing to receive, unpack or place);
    otherwise the client receives the ranges' packed keys and the units' facet lists and
    assembles them. Exact vertex coordinates stay lazy, as in the one-process build: rebuilt
    from the units' vertex stores (creation records) when asked. The network travels as integer
