@@ -1224,7 +1224,7 @@ def _shared_dir(client: Client) -> Path | None:
     if not SHARED_MEMORY or not base.is_dir() or not os.access(base, os.W_OK):
         return None
     try:
-        where = Path(tempfile.mkdtemp(prefix="exactcells-", dir=base))
+        where = Path(tempfile.mkdtemp(prefix=f"exactcells-{os.getpid()}-", dir=base))  # the client's pid
     except OSError:
         return None
     token = uuid.uuid4().hex

@@ -465,8 +465,8 @@ def test_packed_keys_sort_in_canonical_order(width: int, rows: int, seed: int) -
 def _shared_dirs() -> set[str]:
     from exactcells import parallel
 
-    base = Path(parallel.SHARED_DIR)
-    return {p.name for p in base.glob("exactcells-*")} if base.is_dir() else set()
+    base = Path(parallel.SHARED_DIR)  # this process's (other processes may build meanwhile)
+    return {p.name for p in base.glob(f"exactcells-{os.getpid()}-*")} if base.is_dir() else set()
 
 
 MORE_NETS = {
