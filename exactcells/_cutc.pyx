@@ -1049,3 +1049,49 @@ def key_ranges(const uint8_t[:, ::1] keys, const uint8_t[:, ::1] splitters):
                     b = m
             O[i] = a
     return out
+
+
+def pack_rows(const int8_t[::1] dims, const int8_t[:, ::1] sig, const i64[::1] cols):
+    """Rows ``(dim, packed codes)``: byte 0 the dimension, then the sign codes ``sig[i, cols[j]]``
+    (0, 1, 2) four to a byte, the first in the high bits, the last byte padded with zero bits
+    (the bytes of :func:`exactcells.parallel._keys`). Four consecutive columns are read as one
+    little-endian word and packed by one multiplication (as ``parallel._pack_codes`` does)."""
+    cdef Py_ssize_t N = dims.shape[0], K = cols.shape[0], wb = (K + 3) // 4, i, b, t, j
+    out = np.zeros((N, wb + 1), dtype=np.uint8)
+    if N == 0:
+        return out
+    if sig.shape[0] < N:
+        raise ValueError("fewer sign rows than dimensions")
+    for j in range(K):
+        if cols[j] < 0 or cols[j] >= sig.shape[1]:
+            raise ValueError("a column is out of range")
+    fast_arr = np.zeros(wb, dtype=np.uint8)
+    cdef uint8_t[::1] fast = fast_arr
+    for b in range(wb):
+        if 4 * b + 3 < K and cols[4 * b + 1] == cols[4 * b] + 1 and cols[4 * b + 2] == cols[4 * b] + 2 \
+                and cols[4 * b + 3] == cols[4 * b] + 3:
+            fast[b] = 1
+    cdef uint8_t[:, ::1] O = out
+    cdef const int8_t *srow
+    cdef const i64 *cp = &cols[0] if K else NULL
+    cdef Py_ssize_t rs = sig.strides[0]
+    cdef const int8_t *base = &sig[0, 0] if sig.shape[1] else NULL
+    cdef uint32_t v
+    cdef unsigned int acc
+    with nogil:
+        for i in range(N):
+            O[i, 0] = <uint8_t> dims[i]
+            if base == NULL:
+                continue
+            srow = base + i * rs
+            for b in range(wb):
+                if fast[b]:
+                    memcpy(&v, srow + cp[4 * b], 4)
+                    O[i, 1 + b] = <uint8_t> (((v & 0x03030303u) * 0x40100401u) >> 24)
+                else:
+                    acc = 0
+                    for t in range(4):
+                        j = 4 * b + t
+                        acc = (acc << 2) | ((<unsigned int> (<uint8_t> srow[cp[j]]) & 3) if j < K else 0)
+                    O[i, 1 + b] = <uint8_t> acc
+    return out

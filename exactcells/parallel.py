@@ -776,7 +776,12 @@ def _canonical_keys(L: Lattice, net: Network, m: int, dims: np.ndarray) -> np.nd
     N = L.num_cells()
     cols = _canonical_columns(net, L.ncut, m)
     wb = (len(cols) + 3) // 4
-    c = _take_columns(L.sig[:N], cols, 4 * wb)
+    ext = compiled_passes()
+    sig = L.sig[:N]
+    if ext is not None and sig.dtype == np.int8 and sig.flags.c_contiguous:
+        return np.asarray(ext.pack_rows(np.ascontiguousarray(dims, dtype=np.int8), sig,
+                                        np.asarray(cols, dtype=np.int64)))
+    c = _take_columns(sig, cols, 4 * wb)
     keys = np.empty((N, wb + 1), dtype=np.uint8)
     keys[:, 0] = dims.view(np.uint8)
     keys[:, 1:] = _pack_codes(c)

@@ -219,3 +219,18 @@ def test_top_vertices_are_the_closures_vertices(name: str) -> None:
         want = sorted((i, int(np.searchsorted(verts, v))) for i, t in enumerate(tops.tolist())
                       for v in _closure(lat, [t]) if v in vset)
         assert np.all(np.diff(verts) > 0) and got == want
+
+
+@needs_ext
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 50), st.integers(0, 2**32 - 1), st.booleans())
+def test_pack_rows_is_the_key_packing(K: int, rows: int, seed: int, runs: bool) -> None:
+    """The compiled packing of chosen columns (runs of consecutive ones, or scattered and
+    repeated) gives the bytes of ``_keys`` of those columns."""
+    rng = np.random.default_rng(seed)
+    width = K + 5
+    sig = rng.integers(0, 3, (rows, width)).astype(np.int8)
+    dims = rng.integers(0, 5, rows).astype(np.int8)
+    cols = (np.arange(K) + int(rng.integers(0, 6)) if runs else rng.integers(0, width, K)).astype(np.int64)
+    got = EXT.pack_rows(dims, sig, cols)
+    assert np.array_equal(got, par._keys(dims, np.ascontiguousarray(sig[:, cols])))
