@@ -990,9 +990,18 @@ def sort_rows(const uint8_t[:, ::1] keys):
             memcpy(&R[i, 0], &keys[I1[i], 0], K)
     if K > 8:
         # runs of equal first words: positions sorted by the rest, then rows and indices permuted
-        pp = <i64 *> malloc(M * sizeof(i64))
-        tt = <i64 *> malloc(M * sizeof(i64))
-        buf = <uint8_t *> malloc(M * K)
+        # (scratch for the longest run only)
+        L = 1
+        lo = 0
+        with nogil:
+            for i in range(1, M + 1):
+                if i == M or W1[i] != W1[lo]:
+                    if i - lo > L:
+                        L = i - lo
+                    lo = i
+        pp = <i64 *> malloc(L * sizeof(i64))
+        tt = <i64 *> malloc(L * sizeof(i64))
+        buf = <uint8_t *> malloc(L * K)
         if pp == NULL or tt == NULL or buf == NULL:
             free(pp)
             free(tt)
