@@ -242,7 +242,7 @@ def breakdown(names: list[str]) -> str:
         N, F = sum(m for m, _ in sizes), sum(f for _, f in sizes)
         where = Path(tempfile.mkdtemp(prefix="exactcells-bench-", dir=par.SHARED_DIR))
         try:
-            par._create_shared(where, N, F, width)
+            par._create_shared(where, N, F, width, reserve=False)  # the writers reserve their parts
             for p in range(2):
                 c = cpu()
                 par._write_block(ranges[p], str(where), p, width, *sizes)

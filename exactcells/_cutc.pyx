@@ -18,9 +18,9 @@ path in Python.
 """
 
 from libc.math cimport INFINITY, fabs, isfinite, isnan
-from libc.stdint cimport int8_t, int64_t, uint8_t
-from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcpy
+from libc.stdint cimport int8_t, int64_t, uint8_t, uint32_t
+from libc.stdlib cimport free, malloc, qsort, realloc
+from libc.string cimport memcmp, memcpy
 
 import numpy as np
 
@@ -791,3 +791,316 @@ cdef void _merge_run(const unsigned long long[:, ::1] K, Py_ssize_t W, i64[::1] 
     if in_b:
         for i in range(lo, hi):
             A[i] = B[i]
+
+
+# -- the distributed build's passes (exactcells.parallel) -------------------------------------
+
+def unpack_signs(const uint8_t[:, ::1] rows, Py_ssize_t start, int8_t[:, ::1] out):
+    """The sign vectors of packed rows into the int8 rows ``out``: entry ``j`` of row ``i`` is
+    bits ``6 - 2 (j mod 4)`` of byte ``rows[i, start + j // 4]``, less one (the packing of
+    :func:`exactcells.parallel._pack`: 2 bits per entry, ``s + 1``, the first entry in the high
+    bits); only ``out``'s columns are written (the padding is dropped). The same values as
+    ``parallel._unpack_into``'s table lookup, without its temporary."""
+    cdef Py_ssize_t N = out.shape[0], w = out.shape[1], i, j, full = w // 4, rest = w % 4
+    cdef uint32_t lut[256]
+    cdef uint8_t b
+    cdef const uint8_t *src
+    cdef int8_t *dst
+    cdef uint32_t word
+    if rows.shape[0] != N or start < 0 or 4 * (rows.shape[1] - start) < w:
+        raise ValueError("packed rows do not match the sign rows")
+    for i in range(256):  # the four signs of byte i as the bytes of one word (memory order)
+        for j in range(4):
+            (<int8_t *> &lut[i])[j] = <int8_t>((i >> (6 - 2 * j)) & 3) - 1
+    if N == 0 or w == 0:
+        return
+    with nogil:
+        for i in range(N):
+            src = &rows[i, start]
+            dst = &out[i, 0]
+            for j in range(full):
+                memcpy(dst + 4 * j, &lut[src[j]], 4)
+            if rest:
+                word = lut[src[full]]
+                memcpy(dst + 4 * full, &word, rest)
+
+
+cdef int _cmp_i64(const void *a, const void *b) noexcept nogil:
+    cdef i64 x = (<const i64 *> a)[0], y = (<const i64 *> b)[0]
+    return (x > y) - (x < y)
+
+
+def place_facets(const i64[::1] indptr, const i64[::1] flat, const i64[::1] cells, const i64[::1] gid,
+                 const i64[::1] starts, i64 lo, i64[::1] out):
+    """Write the facet list of every cell ``c = cells[j]`` of a lattice, in global indices and
+    ascending, at ``out[starts[j] - lo :]``: the entries ``gid[flat[indptr[c] : indptr[c + 1]]]``
+    sorted (insertion sort for short lists, ``qsort`` for long ones). Raises ``ValueError`` if a
+    facet has no global index (``gid < 0``) or a list does not fit ``out``. The same values as
+    ``parallel._global_facets``'s gather, sort by (cell, index) and scatter."""
+    cdef Py_ssize_t n = cells.shape[0], F = out.shape[0], j, a, b, o, t, q, k
+    cdef i64 v
+    if starts.shape[0] != n:
+        raise ValueError("one start per cell is needed")
+    for j in range(n):
+        a = indptr[cells[j]]
+        b = indptr[cells[j] + 1]
+        o = starts[j] - lo
+        k = b - a
+        if o < 0 or o + k > F:
+            raise ValueError("a facet list does not fit its place")
+        for t in range(a, b):
+            v = gid[flat[t]]
+            if v < 0:
+                raise ValueError("a facet has no global index")
+            if k > 32:
+                out[o + t - a] = v
+                continue
+            q = o + (t - a) - 1
+            while q >= o and out[q] > v:
+                out[q + 1] = out[q]
+                q -= 1
+            out[q + 1] = v
+        if k > 32:
+            qsort(&out[o], k, sizeof(i64), _cmp_i64)
+
+
+cdef void _sort_run(const uint8_t *S, Py_ssize_t K, Py_ssize_t off, i64 *p, i64 *t, Py_ssize_t n) noexcept nogil:
+    """Sort the positions ``p[0:n]`` (increasing on entry) stably by the bytes ``off .. K`` of
+    the rows ``S + K * p[i]``: insertion sort for short runs, else a bottom-up merge sort."""
+    cdef Py_ssize_t i, q, width, a0, mid, end, a, b, o
+    cdef i64 x
+    cdef i64 *src
+    cdef i64 *dst
+    cdef i64 *tmp
+    if n <= 16:
+        for i in range(1, n):
+            x = p[i]
+            q = i - 1
+            while q >= 0 and memcmp(S + K * x + off, S + K * p[q] + off, K - off) < 0:
+                p[q + 1] = p[q]
+                q -= 1
+            p[q + 1] = x
+        return
+    src = p
+    dst = t
+    width = 1
+    while width < n:
+        a0 = 0
+        while a0 < n:
+            mid = a0 + width if a0 + width < n else n
+            end = a0 + 2 * width if a0 + 2 * width < n else n
+            a = a0
+            b = mid
+            o = a0
+            while a < mid and b < end:
+                if memcmp(S + K * src[b] + off, S + K * src[a] + off, K - off) < 0:
+                    dst[o] = src[b]
+                    b += 1
+                else:
+                    dst[o] = src[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                dst[o] = src[a]
+                a += 1
+                o += 1
+            while b < end:
+                dst[o] = src[b]
+                b += 1
+                o += 1
+            a0 = end
+        tmp = src
+        src = dst
+        dst = tmp
+        width *= 2
+    if src != p:
+        memcpy(p, src, n * sizeof(i64))
+
+
+def sort_rows(const uint8_t[:, ::1] keys):
+    """The stable order of the rows of ``keys`` as byte strings (``numpy.argsort`` of their
+    opaque-row view, ``kind="stable"``), the rows in that order, and whether they are distinct.
+
+    A stable LSD radix sort (16-bit digits; digits every row shares are skipped) of pairs (first
+    8 bytes as a big-endian word, row index), moved together; the rows gathered in that order;
+    then each run of equal first words sorted stably by the remaining bytes (``memcmp``)."""
+    cdef Py_ssize_t M = keys.shape[0], K = keys.shape[1], i, j, p, sh, d, s, t, lo, hi, c, L
+    cdef Py_ssize_t k8 = K if K < 8 else 8
+    wa = np.zeros(M, dtype=np.uint64)
+    wb = np.empty(M, dtype=np.uint64)
+    ia = np.arange(M, dtype=np.int64)
+    ib = np.empty(M, dtype=np.int64)
+    srt = np.empty((M, K), dtype=np.uint8)
+    cdef unsigned long long[::1] W1 = wa
+    cdef unsigned long long[::1] W2 = wb
+    cdef unsigned long long[::1] Wt
+    cdef i64[::1] I1 = ia
+    cdef i64[::1] I2 = ib
+    cdef i64[::1] It
+    cdef uint8_t[:, ::1] R = srt
+    cdef unsigned long long x
+    cdef Py_ssize_t *cnt
+    cdef i64 *pp
+    cdef i64 *tt
+    cdef uint8_t *buf
+    cdef bint distinct = True
+    if M == 0:
+        return ia, srt, True
+    if K == 0:
+        return ia, srt, M <= 1
+    for i in range(M):
+        x = 0
+        for c in range(k8):
+            x = (x << 8) | keys[i, c]
+        W1[i] = x << (8 * (8 - k8)) if k8 < 8 else x
+    cnt = <Py_ssize_t *> malloc(65536 * sizeof(Py_ssize_t))
+    if cnt == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for p in range(4):
+                sh = 16 * p
+                for d in range(65536):
+                    cnt[d] = 0
+                for i in range(M):
+                    cnt[(W1[i] >> sh) & 0xFFFF] += 1
+                if cnt[(W1[0] >> sh) & 0xFFFF] == M:
+                    continue  # a digit every row shares
+                s = 0
+                for d in range(65536):
+                    t = cnt[d]
+                    cnt[d] = s
+                    s += t
+                for i in range(M):
+                    d = (W1[i] >> sh) & 0xFFFF
+                    j = cnt[d]
+                    cnt[d] = j + 1
+                    W2[j] = W1[i]
+                    I2[j] = I1[i]
+                Wt = W1
+                W1 = W2
+                W2 = Wt
+                It = I1
+                I1 = I2
+                I2 = It
+    finally:
+        free(cnt)
+    with nogil:
+        for i in range(M):
+            memcpy(&R[i, 0], &keys[I1[i], 0], K)
+    if K > 8:
+        # runs of equal first words: positions sorted by the rest, then rows and indices permuted
+        # (scratch for the longest run only)
+        L = 1
+        lo = 0
+        with nogil:
+            for i in range(1, M + 1):
+                if i == M or W1[i] != W1[lo]:
+                    if i - lo > L:
+                        L = i - lo
+                    lo = i
+        pp = <i64 *> malloc(L * sizeof(i64))
+        tt = <i64 *> malloc(L * sizeof(i64))
+        buf = <uint8_t *> malloc(L * K)
+        if pp == NULL or tt == NULL or buf == NULL:
+            free(pp)
+            free(tt)
+            free(buf)
+            raise MemoryError()
+        with nogil:
+            lo = 0
+            while lo < M:
+                hi = lo + 1
+                while hi < M and W1[hi] == W1[lo]:
+                    hi += 1
+                L = hi - lo
+                if L > 1:
+                    for i in range(L):
+                        pp[i] = lo + i
+                    _sort_run(&R[0, 0], K, 8, pp, tt, L)
+                    for i in range(L):
+                        tt[i] = I1[pp[i]]
+                        memcpy(buf + K * i, &R[pp[i], 0], K)
+                    for i in range(L):
+                        I1[lo + i] = tt[i]
+                    memcpy(&R[lo, 0], buf, K * L)
+                lo = hi
+        free(pp)
+        free(tt)
+        free(buf)
+    with nogil:
+        for i in range(1, M):
+            if memcmp(&R[i - 1, 0], &R[i, 0], K) >= 0:
+                distinct = False
+                break
+    return np.asarray(I1).copy() if I1.shape[0] else np.zeros(0, dtype=np.int64), srt, distinct
+
+
+def key_ranges(const uint8_t[:, ::1] keys, const uint8_t[:, ::1] splitters):
+    """For each row of ``keys``, the number of rows of ``splitters`` (sorted) at or below it as
+    byte strings: ``numpy.searchsorted(splitters, keys, side="right")`` on opaque rows."""
+    cdef Py_ssize_t M = keys.shape[0], S = splitters.shape[0], K = keys.shape[1], i, a, b, m
+    out = np.zeros(M, dtype=np.int64)
+    cdef i64[::1] O = out
+    if S == 0 or M == 0:
+        return out
+    if splitters.shape[1] != K:
+        raise ValueError("keys and splitters differ in width")
+    with nogil:
+        for i in range(M):
+            a = 0
+            b = S
+            while a < b:
+                m = (a + b) // 2
+                if memcmp(&splitters[m, 0], &keys[i, 0], K) <= 0:
+                    a = m + 1
+                else:
+                    b = m
+            O[i] = a
+    return out
+
+
+def pack_rows(const int8_t[::1] dims, const int8_t[:, ::1] sig, const i64[::1] cols):
+    """Rows ``(dim, packed codes)``: byte 0 the dimension, then the sign codes ``sig[i, cols[j]]``
+    (0, 1, 2) four to a byte, the first in the high bits, the last byte padded with zero bits
+    (the bytes of :func:`exactcells.parallel._keys`). Four consecutive columns are read as one
+    little-endian word and packed by one multiplication (as ``parallel._pack_codes`` does)."""
+    cdef Py_ssize_t N = dims.shape[0], K = cols.shape[0], wb = (K + 3) // 4, i, b, t, j
+    out = np.zeros((N, wb + 1), dtype=np.uint8)
+    if N == 0:
+        return out
+    if sig.shape[0] < N:
+        raise ValueError("fewer sign rows than dimensions")
+    for j in range(K):
+        if cols[j] < 0 or cols[j] >= sig.shape[1]:
+            raise ValueError("a column is out of range")
+    fast_arr = np.zeros(wb, dtype=np.uint8)
+    cdef uint8_t[::1] fast = fast_arr
+    for b in range(wb):
+        if 4 * b + 3 < K and cols[4 * b + 1] == cols[4 * b] + 1 and cols[4 * b + 2] == cols[4 * b] + 2 \
+                and cols[4 * b + 3] == cols[4 * b] + 3:
+            fast[b] = 1
+    cdef uint8_t[:, ::1] O = out
+    cdef const int8_t *srow
+    cdef const i64 *cp = &cols[0] if K else NULL
+    cdef Py_ssize_t rs = sig.strides[0]
+    cdef const int8_t *base = &sig[0, 0] if sig.shape[1] else NULL
+    cdef uint32_t v
+    cdef unsigned int acc
+    with nogil:
+        for i in range(N):
+            O[i, 0] = <uint8_t> dims[i]
+            if base == NULL:
+                continue
+            srow = base + i * rs
+            for b in range(wb):
+                if fast[b]:
+                    memcpy(&v, srow + cp[4 * b], 4)
+                    O[i, 1 + b] = <uint8_t> (((v & 0x03030303u) * 0x40100401u) >> 24)
+                else:
+                    acc = 0
+                    for t in range(4):
+                        j = 4 * b + t
+                        acc = (acc << 2) | ((<unsigned int> (<uint8_t> srow[cp[j]]) & 3) if j < K else 0)
+                    O[i, 1 + b] = <uint8_t> acc
+    return out

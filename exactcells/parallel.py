@@ -21,7 +21,8 @@ processes) at a given address. :func:`build_on_cluster` runs the build as Dask t
    worker sees the client's shared memory (``/dev/shm``: a local cluster, or workers started by
    hand on the same machine), the range tasks write their cells' sign vectors, dimensions and
    facet pointers, and the units their facet lists in global indices, straight into shared
-   files at their places, which the client maps (nothing to receive, unpack or place);
+   files at their places (each writer reserves its part first; with no room left the build
+   gathers instead), which the client maps (nothing to receive, unpack or place);
    otherwise the client receives the ranges' packed keys and the units' facet lists and
    assembles them. Exact vertex coordinates stay lazy, as in the one-process build: rebuilt
    from the units' vertex stores (creation records) when asked. The network travels as integer
@@ -322,19 +323,39 @@ def _estimates(lat: Lattice, net: Network, rest: Sequence[int]) -> tuple[np.ndar
         if store.layer < 0:
             X, V = Z, Z @ W0[list(rest)].T + b0[list(rest)]
         else:
-            X = np.linalg.lstsq(W0, (Z - b0).T, rcond=None)[0].T if W0.shape[0] >= n else \
-                np.zeros((Z.shape[0], n))
+            # the least-squares points (W0's pseudo-inverse: one small SVD, not one per vertex)
+            X = (Z - b0) @ np.linalg.pinv(W0).T if W0.shape[0] >= n else np.zeros((Z.shape[0], n))
             V = Z[:, list(rest)]
     X = np.nan_to_num(X)
-    vrow = np.full(lat.num_cells() + 1, -1, dtype=np.int64)
-    vrow[verts] = np.arange(verts.size, dtype=np.int64)
-    for i, t in enumerate(tops.tolist()):
-        vs = vrow[np.asarray(_closure(lat, [t]), dtype=np.int64)]
-        vs = vs[vs >= 0]
-        cent[i] = X[vs].mean(axis=0)
-        crossing = int(np.count_nonzero((V[vs] > 0).any(axis=0) & (V[vs] < 0).any(axis=0)))
-        cost[i] = float(1 + crossing) ** n
+    top, vr = _top_vertices(lat, tops, verts)  # (top cell, vertex row) pairs, each once
+    cnt = np.bincount(top, minlength=tops.size)
+    has = np.flatnonzero(cnt)
+    if not has.size:
+        return cent, cost
+    at = np.searchsorted(top, has)  # the pairs come sorted by top cell: one segment each
+    cent[has] = np.add.reduceat(X[vr], at, axis=0) / cnt[has, None]
+    Vv = V[vr]
+    pos = np.logical_or.reduceat(Vv > 0, at, axis=0)
+    neg = np.logical_or.reduceat(Vv < 0, at, axis=0)
+    cost[has] = (1.0 + np.count_nonzero(pos & neg, axis=1)) ** n
     return cent, cost
+
+
+def _top_vertices(lat: Lattice, tops: np.ndarray, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (position in ``tops``, position in ``verts``) of every top cell and every vertex
+    in its closure, each pair once: pairs (top, cell) pushed down through each dimension's
+    facets (the faces :func:`_closure` marks, for all top cells at once)."""
+    N = lat.num_cells()
+    top = np.arange(tops.size, dtype=np.int64)
+    cell = tops.astype(np.int64)
+    for d in range(lat.n, 0, -1):
+        Pd = lat.pad[d][lat.pos[cell]]
+        r, c = np.nonzero(Pd >= 0)
+        pair = np.unique(top[r] * (N + 1) + Pd[r, c])
+        top, cell = pair // (N + 1), pair % (N + 1)
+    vrow = np.full(N + 1, -1, dtype=np.int64)
+    vrow[verts] = np.arange(verts.size, dtype=np.int64)
+    return top, vrow[cell]
 
 
 def plan_groups(net: Network, domain: Domain, refine: str | None, groups: int,
@@ -510,11 +531,18 @@ def _unpack(packed: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
-def _unpack_into(out: np.ndarray, packed: np.ndarray) -> None:
-    """Write the sign vectors of the packed rows into the int8 rows ``out`` (one table lookup
-    of a 32-bit word per packed byte)."""
-    N, wb = packed.shape
-    out[:] = _UNPACKED[packed].view(np.int8).reshape(N, 4 * wb)[:, : out.shape[1]]
+def _unpack_into(out: np.ndarray, packed: np.ndarray, start: int = 0) -> None:
+    """Write the sign vectors of the packed rows (columns ``start`` on of ``packed``) into the
+    int8 rows ``out``: the compiled pass straight into ``out``, or one table lookup of a 32-bit
+    word per packed byte."""
+    ext = compiled_passes()
+    if (ext is not None and out.shape[0] and packed.dtype == np.uint8 and packed.flags.c_contiguous
+            and out.dtype == np.int8 and out.flags.c_contiguous and out.ndim == 2):
+        ext.unpack_signs(packed, start, out)
+        return
+    rows = packed[:, start:]
+    N, wb = rows.shape
+    out[:] = _UNPACKED[rows].view(np.int8).reshape(N, 4 * wb)[:, : out.shape[1]]
 
 
 def _refined_unit(group: UnitGroup, net: Network, domain: Domain, refine: str | None,
@@ -748,11 +776,28 @@ def _canonical_keys(L: Lattice, net: Network, m: int, dims: np.ndarray) -> np.nd
     N = L.num_cells()
     cols = _canonical_columns(net, L.ncut, m)
     wb = (len(cols) + 3) // 4
-    c = _take_columns(L.sig[:N], cols, 4 * wb)
+    ext = compiled_passes()
+    sig = L.sig[:N]
+    if ext is not None and sig.dtype == np.int8 and sig.flags.c_contiguous:
+        return np.asarray(ext.pack_rows(np.ascontiguousarray(dims, dtype=np.int8), sig,
+                                        np.asarray(cols, dtype=np.int64)))
+    c = _take_columns(sig, cols, 4 * wb)
     keys = np.empty((N, wb + 1), dtype=np.uint8)
     keys[:, 0] = dims.view(np.uint8)
     keys[:, 1:] = _pack_codes(c)
     return keys
+
+
+def _packed_words(dims: np.ndarray, sig: np.ndarray, cols: Sequence[int]) -> np.ndarray | None:
+    """The compiled ``pack_keys`` of rows ``sig`` (int8 sign codes) in columns ``cols`` after
+    the dimensions ``dims``: uint64 words whose big-endian bytes are :func:`_keys`' bytes (then
+    zero padding); ``None`` without the compiled passes. Faster than numpy's packing for a few
+    scattered columns (the ownership test), slower for whole sign vectors (measured)."""
+    ext = compiled_passes()
+    if ext is None or sig.dtype != np.int8 or not sig.flags.c_contiguous:
+        return None
+    return np.asarray(ext.pack_keys(np.ascontiguousarray(dims, dtype=np.int8), sig,
+                                    np.asarray(list(cols), dtype=np.int64)))
 
 
 def _segments(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -768,6 +813,13 @@ def _owned(L: Lattice, cols: Sequence[int], owned: np.ndarray) -> np.ndarray:
     are a row of ``owned`` (compared packed, :func:`_pack_codes`: as one integer per row when
     they fit 64 bits)."""
     N = L.num_cells()
+    k = owned.shape[0]
+    wr = _packed_words(np.zeros(N, dtype=np.int8), L.sig[:N], cols)
+    wt = _packed_words(np.zeros(k, dtype=np.int8), np.ascontiguousarray(owned).view(np.int8), range(len(cols)))
+    if wr is not None and wt is not None:  # equal rows are equal words (a zero byte, then the codes)
+        if wr.shape[1] == 1:
+            return _member_words(wr[:, 0], wt[:, 0])
+        return _member(np.ascontiguousarray(wr).view(np.uint8), np.ascontiguousarray(wt).view(np.uint8))
     rows = _pack_codes(_take_columns(L.sig[:N], cols))
     table = _pack_codes(np.ascontiguousarray(owned, dtype=np.uint8))
     if rows.shape[1] > 8:
@@ -827,6 +879,16 @@ def _group_stats(r: dict[str, Any]) -> dict[str, Any]:
     return {k: r[k] for k in ("owned", "seconds", "cpu", "cells", "units", "facets") if k in r}
 
 
+def _group_summary(r: dict[str, Any]) -> dict[str, Any]:
+    """A unit's counts (:func:`_group_stats`) and its sample of keys (:func:`_sample`): one small
+    task per unit, watched by the client and read by the splitters."""
+    return {**_group_stats(r), "sample": _sample(r)}
+
+
+def _summary_splitters(P: int, *summaries: dict[str, Any]) -> np.ndarray:
+    return _splitters(P, *[s["sample"] for s in summaries])
+
+
 def _sample(r: dict[str, Any], size: int = 2048) -> tuple[np.ndarray, float]:
     """Evenly spaced keys of the owned cells, and the number of cells each stands for."""
     ids = np.flatnonzero(r["own"])
@@ -851,9 +913,22 @@ def _splitters(P: int, *samples: tuple[np.ndarray, float]) -> np.ndarray:
 
 
 def _range_of(keys: np.ndarray, splitters: np.ndarray) -> np.ndarray:
+    """The range of every key (rows of uint8): how many splitters are at or below it."""
     if not splitters.shape[0]:
         return np.zeros(keys.shape[0], dtype=np.int64)
+    ext = compiled_passes()
+    if ext is not None and keys.shape[1] == splitters.shape[1]:
+        return np.asarray(ext.key_ranges(np.ascontiguousarray(keys, dtype=np.uint8),
+                                         np.ascontiguousarray(splitters, dtype=np.uint8)), dtype=np.int64)
     return np.searchsorted(_void(splitters), _void(keys), side="right").astype(np.int64)
+
+
+def _take_rows(A: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``A[idx]`` for a uint8 matrix, each row moved as one opaque value (numpy's fancy
+    indexing of short uint8 rows is several times slower)."""
+    if not A.shape[1]:
+        return A[idx]
+    return _void(A)[idx].view(np.uint8).reshape(-1, A.shape[1])
 
 
 def _route(r: dict[str, Any], splitters: np.ndarray) -> dict[str, Any]:
@@ -872,15 +947,19 @@ def _route(r: dict[str, Any], splitters: np.ndarray) -> dict[str, Any]:
         oc = counts[oid]
         fac = flat[_segments(indptr[oid], oc)]
         need = np.unique(fac[~own[fac]])
-        okeys = keys[oid]
+        okeys = _take_rows(keys, oid)
     opart = _range_of(okeys, splitters)
-    npart = _range_of(keys[need], splitters)
+    nkeys = _take_rows(keys, need)
+    npart = _range_of(nkeys, splitters)
     P = splitters.shape[0] + 1
     oc = oc.astype(np.int32)
     msgs = []
     for p in range(P):
-        sel = opart == p
-        msgs.append((okeys[sel], keys[need[npart == p]], oc[sel]))
+        if P == 1:
+            msgs.append((okeys, nkeys, oc))
+            continue
+        sel = np.flatnonzero(opart == p)
+        msgs.append((_take_rows(okeys, sel), _take_rows(nkeys, np.flatnonzero(npart == p)), oc[sel]))
     return {"oid": oid, "opart": opart, "need": need, "npart": npart, "msgs": msgs}
 
 
@@ -896,14 +975,13 @@ def _range_task(width: int, *msgs: tuple[np.ndarray, np.ndarray, np.ndarray]) ->
     own = [mg[0] for mg in msgs]
     keys = np.concatenate(own) if own else np.zeros((0, wb + 1), np.uint8)
     M = keys.shape[0]
-    order = _key_order(keys)
+    order, srt, distinct = _sorted_keys(keys)
     rank = np.empty(M, dtype=np.int64)
     rank[order] = np.arange(M, dtype=np.int64)
-    srt = keys[order]
     fcount = (np.concatenate([mg[2] for mg in msgs]) if msgs else np.zeros(0, np.int32))[order]
     fstart = np.zeros(M + 1, dtype=np.int64)
     np.cumsum(fcount, out=fstart[1:])
-    if M > 1 and not (srt[1:] != srt[:-1]).any(axis=1).all():
+    if not distinct:
         raise RuntimeError("a cell was reported by two units (internal error)")
     sv = _void(srt)
     answers = []
@@ -920,6 +998,19 @@ def _range_task(width: int, *msgs: tuple[np.ndarray, np.ndarray, np.ndarray]) ->
             at = np.zeros(0, dtype=np.int64)
         answers.append((mine, at.astype(np.int64), fstart[mine]))
     return {"count": M, "keys": srt, "answers": answers, "fstart": fstart}
+
+
+def _sorted_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The stable order of the rows of ``keys`` (uint8) as byte strings, the rows in that order,
+    and whether they are all distinct: one compiled pass, or :func:`_key_order`."""
+    ext = compiled_passes()
+    keys = np.ascontiguousarray(keys, dtype=np.uint8)
+    if ext is not None and keys.shape[1]:
+        order, srt, distinct = ext.sort_rows(keys)
+        return np.asarray(order, dtype=np.int64), srt, bool(distinct)
+    order = _key_order(keys)
+    srt = _take_rows(keys, order)
+    return order, srt, keys.shape[0] <= 1 or bool((srt[1:] != srt[:-1]).any(axis=1).all())
 
 
 def _key_order(keys: np.ndarray) -> np.ndarray:
@@ -957,25 +1048,26 @@ def _final_task(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
                 *answers: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
     """A unit's owned cells in global indices: their facet lists (each in canonical order) and
     its vertices' records."""
-    gid, c, fg, _ = _global_facets(r, route, counts, answers)
+    gid, c, _ = _global_ids(r, route, counts, answers)
+    fg = np.empty(int(c.sum()), dtype=np.int64)
+    _place_facets(r, route["oid"], gid, c, np.cumsum(c) - c, 0, fg)
     return {"gids": gid[route["oid"]], "counts": c, "facets": fg, "vgids": gid[r["vcells"]], "vids": r["vids"],
             "store": _store_records(r["store"])}
 
 
-def _global_facets(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
-                   answers: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                   fcounts: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _global_ids(r: dict[str, Any], route: dict[str, Any], counts: Sequence[int],
+                answers: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                fcounts: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The global index of every cell of the unit that it owns or asked about (-1 for the
-    others), the facet counts of its owned cells (in ``route["oid"]`` order), their facets in
-    global indices (each cell's ascending) and, given the ranges' facet counts ``fcounts``, the
-    position of each owned cell's first facet in the whole complex's facet list."""
+    others), the facet counts of its owned cells (in ``route["oid"]`` order) and, given the
+    ranges' facet counts ``fcounts``, the position of each owned cell's first facet in the whole
+    complex's facet list."""
     offs = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(np.asarray(counts, dtype=np.int64), out=offs[1:])
     foffs = np.zeros(len(counts) + 1, dtype=np.int64)
     if fcounts is not None:
         np.cumsum(np.asarray(fcounts, dtype=np.int64), out=foffs[1:])
-    total = int(offs[-1])
-    own, indptr, flat = r["own"], r["indptr"], r["flat"]
+    own, indptr = r["own"], r["indptr"]
     oid, opart, need, npart = route["oid"], route["opart"], route["need"], route["npart"]
     gid = np.full(own.shape[0], -1, dtype=np.int64)
     fst = np.zeros(oid.shape[0], dtype=np.int64)
@@ -984,18 +1076,36 @@ def _global_facets(r: dict[str, Any], route: dict[str, Any], counts: Sequence[in
         gid[oid[sel]] = offs[p] + mine
         gid[need[npart == p]] = offs[p] + asked
         fst[sel] = foffs[p] + fstart
-    c = np.diff(indptr)[oid]
+    return gid, np.diff(indptr)[oid], fst
+
+
+def _place_facets(r: dict[str, Any], oid: np.ndarray, gid: np.ndarray, c: np.ndarray, starts: np.ndarray,
+                  lo: int, out: np.ndarray) -> None:
+    """Write the facet lists of the unit's cells ``oid`` (``c`` facets each) in global indices
+    ``gid``, each ascending, at ``out[starts - lo]`` on: one compiled pass, or a gather, one
+    int64 sort by (cell, index) and a scatter."""
+    indptr, flat = r["indptr"], r["flat"]
     F = int(c.sum())
-    pos = _segments(indptr[oid], c)
-    fg = gid[flat[pos]]
-    if F and fg.min() < 0:
+    if not F:
+        return
+    ext = compiled_passes()
+    if ext is not None and out.dtype == np.int64 and out.flags.c_contiguous:
+        try:
+            ext.place_facets(indptr, flat, np.ascontiguousarray(oid, dtype=np.int64), gid,
+                             np.ascontiguousarray(starts, dtype=np.int64), lo, out)
+        except ValueError as e:
+            raise RuntimeError(f"{e} (internal error)") from None
+        return
+    fg = gid[flat[_segments(indptr[oid], c)]]
+    if fg.min() < 0:
         raise RuntimeError("a facet has no global index (internal error)")
+    total = int(gid.max()) + 1
     owner = np.repeat(np.arange(oid.shape[0], dtype=np.int64), c)
-    if F and (oid.shape[0] + 1) * (total + 1) < 2**62:  # one int64 sort: facets ascending per cell
+    if (oid.shape[0] + 1) * (total + 1) < 2**62:  # one int64 sort: facets ascending per cell
         fg = np.sort(owner * (total + 1) + fg) % (total + 1)
-    elif F:  # pragma: no cover - beyond 2^62
+    else:  # pragma: no cover - beyond 2^62
         fg = fg[np.lexsort((fg, owner))]
-    return gid, c, fg, fst
+    out[_segments(np.asarray(starts, dtype=np.int64) - lo, c)] = fg
 
 
 def _store_records(store: VertexStore) -> dict[str, Any]:
@@ -1049,7 +1159,7 @@ def _assemble_gathered(blocks: Sequence[np.ndarray], finals: Sequence[dict[str, 
     a = 0
     for b in blocks:
         dims[a : a + b.shape[0]] = b[:, 0]
-        _unpack_into(signs[a : a + b.shape[0]], b[:, 1:])
+        _unpack_into(signs[a : a + b.shape[0]], b, 1)
         a += b.shape[0]
     counts = np.zeros(N, dtype=np.int64)
     for f in finals:
@@ -1110,28 +1220,22 @@ def _sees(path: str, token: str) -> bool:
         return False
 
 
-def _shared_dir(client: Client, N: int, F: int, width: int) -> Path | None:
-    """A new directory in :data:`SHARED_DIR` that every worker sees, holding the shared files
-    of a complex of ``N`` cells (``width`` sign entries) and ``F`` facet links, their room
-    reserved (a full tmpfs would otherwise kill a worker writing into a mapping), or ``None``."""
-    nbytes = N * (1 + width) + 8 * (N + 1 + F)
+def _shared_dir(client: Client) -> Path | None:
+    """A new directory in :data:`SHARED_DIR` that every worker sees (asked while the units run),
+    or ``None``."""
     import tempfile
 
     base = Path(SHARED_DIR)
     if not SHARED_MEMORY or not base.is_dir() or not os.access(base, os.W_OK):
         return None
     try:
-        st = os.statvfs(base)
-        if st.f_bavail * st.f_frsize < 2 * nbytes:
-            return None
-        where = Path(tempfile.mkdtemp(prefix="exactcells-", dir=base))
+        where = Path(tempfile.mkdtemp(prefix=f"exactcells-{os.getpid()}-", dir=base))  # the client's pid
     except OSError:
         return None
     token = uuid.uuid4().hex
-    (where / "token").write_text(token)
     try:
+        (where / "token").write_text(token)
         if all(client.run(_sees, str(where), token).values()):
-            _create_shared(where, N, F, width)
             return where
     except Exception:  # noqa: BLE001 - any failure (no room, a worker elsewhere): gather instead
         pass
@@ -1139,12 +1243,27 @@ def _shared_dir(client: Client, N: int, F: int, width: int) -> Path | None:
     return None
 
 
-def _create_shared(where: Path, N: int, F: int, width: int) -> None:
-    """The shared files, zero-filled, their room reserved."""
+def _reserve_shared(where: Path, N: int, F: int, width: int) -> bool:
+    """Whether the shared files of a complex of ``N`` cells (``width`` sign entries) and ``F``
+    facet links fit (twice their size is free) and were created (sparse: each writer reserves
+    its own part before mapping it, :func:`_open_shared`)."""
+    nbytes = N * (1 + width) + 8 * (N + 1 + F)
+    try:
+        st = os.statvfs(where)
+        if st.f_bavail * st.f_frsize < 2 * nbytes:
+            return False
+        _create_shared(where, N, F, width, reserve=False)
+    except OSError:
+        return False
+    return True
+
+
+def _create_shared(where: Path, N: int, F: int, width: int, reserve: bool = True) -> None:
+    """The shared files, zero-filled (their room reserved with ``reserve``)."""
     for name, size in zip(_SHARED_FILES, (N, N * width, 8 * (N + 1), 8 * F)):
         with open(where / name, "wb") as f:
             f.truncate(size)
-            if size and hasattr(os, "posix_fallocate"):
+            if reserve and size and hasattr(os, "posix_fallocate"):
                 os.posix_fallocate(f.fileno(), 0, size)
 
 
@@ -1154,8 +1273,13 @@ def _open_shared(where: str | Path, name: str, dtype: Any, start: int, count: in
     if count == 0:
         return np.zeros((0, width) if width > 1 else 0, dtype=dt)
     shape = (count, width) if width > 1 else (count,)
+    offset = start * width * dt.itemsize
     try:
-        return np.memmap(Path(where) / name, dtype=dt, mode="r+", offset=start * width * dt.itemsize, shape=shape)
+        if hasattr(os, "posix_fallocate"):  # the room of these rows, reserved before writing into the
+            # mapping (a full tmpfs would kill the worker there; here it is an OSError the client handles)
+            with open(Path(where) / name, "r+b") as f:
+                os.posix_fallocate(f.fileno(), offset, count * width * dt.itemsize)
+        return np.memmap(Path(where) / name, dtype=dt, mode="r+", offset=offset, shape=shape)
     except FileNotFoundError:
         raise RuntimeError(f"the build's shared memory {where} is not visible on this worker") from None
 
@@ -1170,7 +1294,7 @@ def _write_block(rr: dict[str, Any], where: str, p: int, width: int, *sizes: tup
     d[:] = keys[:, 0].view(np.int8)
     sg = _open_shared(where, "signs", np.int8, off, M, width)
     if M:
-        _unpack_into(sg, keys[:, 1:])
+        _unpack_into(sg, keys, 1)
     ip = _open_shared(where, "indptr", np.int64, off + 1, M)
     ip[:] = foff + rr["fstart"][1:]
     for a in (d, sg, ip):
@@ -1183,13 +1307,12 @@ def _write_facets(r: dict[str, Any], route: dict[str, Any], where: str, P: int, 
     """Write a unit's owned cells' facet lists (global indices, ascending) at their places; its
     vertices' records for the exact coordinates."""
     sizes = rest[:P]
-    gid, c, fg, fst = _global_facets(r, route, [m for m, _ in sizes], rest[P:], [f for _, f in sizes])
-    F = int(c.sum())
-    if F:
+    gid, c, fst = _global_ids(r, route, [m for m, _ in sizes], rest[P:], [f for _, f in sizes])
+    if int(c.sum()):
         lo = int(fst.min())
         hi = int((fst + c).max())
         out = _open_shared(where, "indices", np.int64, lo, hi - lo)
-        out[_segments(fst - lo, c)] = fg
+        _place_facets(r, route["oid"], gid, c, fst, lo, out)
         if isinstance(out, np.memmap):
             out.flush()
     return {"vgids": gid[r["vcells"]], "vids": r["vids"], "store": _store_records(r["store"])}
@@ -1274,9 +1397,8 @@ def build_on_cluster(
     if out is None:
         unit_f = [client.submit(_group_task, g, net_f, dom_f, ro, max_cells, key=f"ec-unit-{tag}-{i}")
                   for i, g in enumerate(groups)]
-        count_f = [client.submit(_group_stats, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
-        sample_f = [client.submit(_sample, f, key=f"ec-sample-{tag}-{i}") for i, f in enumerate(unit_f)]
-        split_f = client.submit(_splitters, P, *sample_f, key=f"ec-splitters-{tag}")
+        count_f = [client.submit(_group_summary, f, key=f"ec-count-{tag}-{i}") for i, f in enumerate(unit_f)]
+        split_f = client.submit(_summary_splitters, P, *count_f, key=f"ec-splitters-{tag}")
         route_f = [client.submit(_route, f, split_f, key=f"ec-route-{tag}-{i}") for i, f in enumerate(unit_f)]
         msg_f = [[client.submit(_msg, rf, p, key=f"ec-msg-{tag}-{i}-{p}") for p in range(P)]
                  for i, rf in enumerate(route_f)]
@@ -1289,7 +1411,7 @@ def build_on_cluster(
                              for p in range(P)] for i in range(T)]
         # the last tasks (gather, or write into shared memory) are chosen when the units are done
         result_f: list[Any] = list(range_f)
-        del sample_f, split_f, msg_f
+        del split_f, msg_f
     else:
         unit_f = [client.submit(_unit_task, g, net_f, dom_f, ro, P, max_cells, key=f"ec-unit-{tag}-{i}")
                   for i, g in enumerate(groups)]
@@ -1309,21 +1431,17 @@ def build_on_cluster(
     everything: list[Any] = result_f + count_f
     where: Path | None = None
     try:
+        if out is None:
+            where = _shared_dir(client)  # while the units run
         owned, facets = _watch_units(count_f, max_cells, task_stats, progress, t0)
         if max_cells is not None and owned > max_cells:  # decided before anything is written
             raise CellLimitExceeded(f"the complex has {owned} cells, more than max_cells = {max_cells}")
         if out is None:
-            where = _shared_dir(client, owned, facets, width)
-            if where is None:
-                rcount_f = [client.submit(_range_count, f, key=f"ec-rcount-{tag}-{p}") for p, f in enumerate(range_f)]
-                block_f = [client.submit(_range_block, f, key=f"ec-block-{tag}-{p}") for p, f in enumerate(range_f)]
-                final_f = [client.submit(_final_task_flat, unit_f[i], route_f[i], P, *rcount_f, *ans_f[i],
-                                         key=f"ec-final-{tag}-{i}") for i in range(T)]
-                everything += block_f + final_f
-                del unit_f, route_f, range_f, ans_f, rcount_f
-                blocks = client.gather(block_f)
-                finals = client.gather(final_f)
-            else:
+            if where is not None and not _reserve_shared(where, owned, facets, width):
+                shutil.rmtree(where, ignore_errors=True)
+                where = None
+            small: list[dict[str, Any]] | None = None
+            if where is not None:
                 sizes_f = [client.submit(_range_sizes, f, key=f"ec-sizes-{tag}-{p}") for p, f in enumerate(range_f)]
                 # each write next to its big input (Dask once sent a unit's 40 MB to the other
                 # worker, which then did both units' writes)
@@ -1335,11 +1453,28 @@ def build_on_cluster(
                                       key=f"ec-wfacets-{tag}-{i}", **_near(next(iter(held.get(unit_f[i].key, ())), None)))
                         for i in range(T)]
                 everything += wb_f + wf_f
-                del unit_f, route_f, range_f, ans_f, sizes_f
-                written = sum(client.gather(wb_f))
-                small = client.gather(wf_f)
-                if written != owned:
-                    raise RuntimeError(f"the ranges wrote {written} cells, the units own {owned} (internal error)")
+                del sizes_f
+                try:
+                    written = sum(client.gather(wb_f))
+                    small = client.gather(wf_f)
+                except OSError:  # no room left in the shared memory after all: gather instead
+                    client.cancel(wb_f + wf_f)
+                    shutil.rmtree(where, ignore_errors=True)
+                    where = None
+                else:
+                    if written != owned:
+                        raise RuntimeError(f"the ranges wrote {written} cells, the units own {owned} (internal error)")
+            if where is None:
+                rcount_f = [client.submit(_range_count, f, key=f"ec-rcount-{tag}-{p}") for p, f in enumerate(range_f)]
+                block_f = [client.submit(_range_block, f, key=f"ec-block-{tag}-{p}") for p, f in enumerate(range_f)]
+                final_f = [client.submit(_final_task_flat, unit_f[i], route_f[i], P, *rcount_f, *ans_f[i],
+                                         key=f"ec-final-{tag}-{i}") for i in range(T)]
+                everything += block_f + final_f
+                del unit_f, route_f, range_f, ans_f, rcount_f
+                blocks = client.gather(block_f)
+                finals = client.gather(final_f)
+            else:
+                del unit_f, route_f, range_f, ans_f
         else:
             Path(out).mkdir(parents=True, exist_ok=True)
             write_f = [client.submit(_write_shard, sf, str(out), p, P, domain.dim, key=f"ec-write-{tag}-{p}")
@@ -1349,7 +1484,7 @@ def build_on_cluster(
         if out is not None:
             write_index(out, net, domain, ro, [tuple(int(x) for x in r) for r in results], force=force)
             return load_sharded(out)
-        if where is not None:
+        if where is not None and small is not None:
             return _assemble_shared(where, owned, facets, small, net, domain, ro, time.perf_counter() - t0)
     except BaseException:
         client.cancel(everything)
@@ -1395,7 +1530,7 @@ def _watch_units(count_f: Sequence[Any], max_cells: int | None, task_stats: list
     for f in as_completed(count_f):
         st = f.result()
         if task_stats is not None:
-            task_stats.append(st)
+            task_stats.append({k: v for k, v in st.items() if k != "sample"})
         owned += st["owned"]
         facets += st.get("facets", 0)
         done += 1

@@ -465,8 +465,8 @@ def test_packed_keys_sort_in_canonical_order(width: int, rows: int, seed: int) -
 def _shared_dirs() -> set[str]:
     from exactcells import parallel
 
-    base = Path(parallel.SHARED_DIR)
-    return {p.name for p in base.glob("exactcells-*")} if base.is_dir() else set()
+    base = Path(parallel.SHARED_DIR)  # this process's (other processes may build meanwhile)
+    return {p.name for p in base.glob(f"exactcells-{os.getpid()}-*")} if base.is_dir() else set()
 
 
 MORE_NETS = {
@@ -597,3 +597,46 @@ def test_two_units_run_on_two_workers(client: Any) -> None:
         kind = str(t["key"]).split("-")[1]
         where.setdefault(kind, set()).add(t["worker"])
     assert len(where["unit"]) == 2 and len(where["range"]) == 2, where
+
+
+def test_shared_memory_without_room_after_all_falls_back_to_gathering(client: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                      assert_same_complex: Same) -> None:
+    """A worker that cannot reserve its part of the shared files (here: every reservation fails
+    with ENOSPC, as on a tmpfs filled since the client looked) makes the client gather the complex
+    instead: the same complex, and nothing left in the shared directory."""
+    from exactcells import parallel
+
+    if not Path(parallel.SHARED_DIR).is_dir():
+        pytest.skip("no shared-memory directory here")
+
+    def no_room(on: bool) -> None:
+        import errno
+        import os as wos
+
+        if on:
+            saved = wos.posix_fallocate
+
+            def fail(fd: int, offset: int, length: int) -> None:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            wos.__dict__["_ec_saved_fallocate"] = saved
+            wos.posix_fallocate = fail
+        elif "_ec_saved_fallocate" in wos.__dict__:
+            wos.posix_fallocate = wos.__dict__.pop("_ec_saved_fallocate")
+
+    used: list[int] = []
+    real = parallel._assemble_shared
+    monkeypatch.setattr(parallel, "_assemble_shared", lambda *a, **k: used.append(1) or real(*a, **k))
+    before = _shared_dirs()
+    net = NETS["degenerate"]
+    K = build_complex(net, with_output=True)
+    client.run(no_room, True)
+    try:
+        K2 = build_on_cluster(net, client=client, with_output=True)
+    finally:
+        client.run(no_room, False)
+    assert isinstance(K2, PolyhedralComplex)
+    assert_same_complex(K, K2)
+    assert not used and _shared_dirs() == before
+    assert_same_complex(K, build_on_cluster(net, client=client, with_output=True))  # the room is back
+    assert used == [1]
