@@ -1,13 +1,22 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Exact integer signs and constructions over GMP (optional extension).
+"""Exact integer signs and constructions over GMP, and the certificate's compiled passes
+(optional extension).
 
-Every function here computes, for integer forms ``m`` (rows of ``n + 1`` integers) and integer
-homogeneous points ``h = (D x, D)`` with ``D > 0``, the exact sign of ``m . h``, or exact new
-points. Inputs and outputs are Python integers; the arithmetic is GMP's. Signs are first tried by
-the float filter below; whatever it cannot decide (every exact zero among them) is computed with
-exact integers. Nothing here is rounded: a result is either proven by the filter's bound or exact.
-The pure-Python code of :mod:`exactcells.kernel` and :mod:`exactcells.certify` computes the same
-results and stays the fallback (``EXACTCELLS_NO_EXT=1``); tests compare the two.
+* Exact arithmetic. For integer forms ``m`` (rows of ``n + 1`` integers) and integer homogeneous
+  points ``h = (D x, D)`` with ``D > 0``: the exact sign of ``m . h`` (:func:`dot_signs`,
+  :func:`sign_table`, :func:`relu_signs`, :func:`forward_signs`) and exact new points, the
+  primitive crossings of edges (:func:`cross_linear`, :func:`cross_relu`, :func:`cross_forward`).
+  Inputs and outputs are Python integers; the arithmetic is GMP's. Signs are first tried by the
+  float filter below; whatever it cannot decide (every exact zero among them) is computed with
+  exact integers. Nothing here is rounded: a result is either proven by the filter's bound or
+  exact.
+* Float and bit-mask passes of the certificate (:func:`float_points`, :func:`filter_layer`,
+  :func:`facet_link_faults`, :func:`joins`) and of the coordinates' rebuild (:func:`ancestors`,
+  :func:`int_points`): loops of the numpy passes they replace, with the same results.
+
+The pure-Python and numpy code of :mod:`exactcells.kernel` and :mod:`exactcells.certify` computes
+the same results and stays the fallback (``EXACTCELLS_NO_EXT=1``); ``tests/test_exactc.py`` and
+the certificate's tests compare the two.
 
 The filter (proof)
 ------------------
