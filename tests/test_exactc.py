@@ -487,3 +487,68 @@ def test_corrupted_creation_records_are_reported_with_the_vertex(path: str, net:
         store.pa[v] = -1
         with pytest.raises(AssertionError, match=f"vertex {v}"):
             store.exact_coords([v])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_facet_link_faults_and_joins_are_the_numpy_passes(seed: int) -> None:
+    """Random sign vectors and links (most of them no face relation, some planted ones that are):
+    the compiled passes give the positions and joins the certificate's numpy passes give."""
+    rng = np.random.default_rng(seed)
+    N, width = 40, int(rng.integers(1, 140))
+    S = rng.integers(-1, 2, (N, width)).astype(np.int8)
+    dims = rng.integers(0, 3, N).astype(np.int64)
+    for c in range(0, N, 3):  # plant true facets: zero out some entries of a copy
+        f = (c + 1) % N
+        S[f] = np.where(rng.random(width) < 0.3, 0, S[c])
+        dims[f] = dims[c] - 1
+    counts = rng.integers(0, 4, N)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = rng.integers(0, N, int(indptr[-1])).astype(np.int64)
+    for c in range(0, N, 3):
+        if counts[c]:
+            indices[indptr[c]] = (c + 1) % N
+    pos, neg = CERTIFY._sign_words(S)
+    owners = np.repeat(np.arange(N), counts)
+    pf, pc, nf, nc = pos[indices], pos[owners], neg[indices], neg[owners]
+    face = ~np.any((pf & ~pc) | (nf & ~nc), axis=1) & np.any((pf != pc) | (nf != nc), axis=1)
+    want = np.flatnonzero(~(face & (dims[indices] == dims[owners] - 1)))
+    got = E.facet_link_faults(pos, neg, indptr, indices, dims)
+    assert got.tolist() == want.tolist()
+    assert len(want) < len(indices)  # the planted links pass
+    jp, jn = E.joins(pos, neg, indptr, indices)
+    for c in range(N):
+        vs = indices[indptr[c]:indptr[c + 1]]
+        assert np.array_equal(jp[c], np.bitwise_or.reduce(pos[vs], axis=0) if vs.size else np.zeros_like(pos[0]))
+        assert np.array_equal(jn[c], np.bitwise_or.reduce(neg[vs], axis=0) if vs.size else np.zeros_like(neg[0]))
+
+
+def test_ancestors_are_the_closure_under_parents() -> None:
+    rng = np.random.default_rng(7)
+    size = 200
+    pa = np.full(size, -1, dtype=np.int64)
+    pb = np.full(size, -1, dtype=np.int64)
+    for v in range(10, size):
+        pa[v], pb[v] = rng.integers(0, v, 2)
+    known = np.zeros(size, dtype=np.uint8)
+    known[:10] = 1
+    known[rng.integers(10, size, 15)] = 1
+    need = np.zeros(size, dtype=np.uint8)
+    seeds = rng.integers(0, size, 6)
+    need[seeds] = 1
+    assert E.ancestors(pa, pb, need, known) == -1
+    want: set[int] = set()
+    stack = [int(v) for v in seeds]
+    while stack:
+        v = stack.pop()
+        if v in want:
+            continue
+        want.add(v)
+        if not known[v]:
+            stack += [int(pa[v]), int(pb[v])]
+    assert set(np.flatnonzero(need).tolist()) == want
+    pa[150] = -1  # a vertex with neither coordinates nor parents
+    known[150] = 0
+    need[:] = 0
+    need[size - 1] = 1
+    need[150] = 1
+    assert E.ancestors(pa, pb, need, known) == 150
