@@ -845,7 +845,13 @@ cdef class _Net:
             r = b.r
             mpz_set(self.A + (w - 1), &self.t)
             for k in range(r):
-                exact_dot(self.Bv + k, b.z + k * w, self.A, w)
+                if l == 0:
+                    exact_dot(self.Bv + k, b.z + k * w, self.A, w)
+                else:  # the dead ReLUs' zeros skipped
+                    mpz_set_ui(self.Bv + k, 0)
+                    for j in range(w):
+                        if mpz_sgn(self.A + j) != 0:
+                            mpz_addmul(self.Bv + k, b.z + k * w + j, self.A + j)
                 if signs != NULL:
                     signs[col + k] = mpz_sgn(self.Bv + k)
             col += r
