@@ -864,6 +864,21 @@ cdef class _Net:
                 mpz_mul(&self.t, &self.t, self.fac + l)
         return 0
 
+    cdef int end_value(self, mpz_ptr out, mpz_srcptr h, object key, dict memo, Py_ssize_t layer,
+                       Py_ssize_t row, Py_ssize_t minus) except -1:
+        """``out = z_row - z_minus`` (``minus < 0``: ``z_row``) of ``layer`` at ``h`` (loaded from the
+        object ``key``), remembered in ``memo`` by ``id(key)`` (the caller keeps ``key`` alive)."""
+        known = memo.get(id(key))
+        if known is not None:
+            ec_mpz_set_py(out, known)
+            return 0
+        self.forward(h, layer, NULL)
+        mpz_set(out, self.Bv + row)
+        if minus >= 0:
+            mpz_sub(out, out, self.Bv + minus)
+        memo[id(key)] = ec_py_from_mpz(out)
+        return 0
+
 
 def cross_forward(list mats, Py_ssize_t layer, Py_ssize_t row, Py_ssize_t minus, list hp, list hq):
     """:func:`cross_linear` for ``f = z_row - z_minus`` (``minus < 0``: ``z_row``), ``z`` the values of
@@ -887,24 +902,8 @@ def cross_forward(list mats, Py_ssize_t layer, Py_ssize_t row, Py_ssize_t minus,
     for t in range(m):
         load_ints(&cx.hp, 0, hp[t], "point")
         load_ints(&cx.hq, 0, hq[t], "point")
-        known = memo.get(id(hp[t]))
-        if known is None:
-            F.forward(cx.hp.z, layer, NULL)
-            mpz_set(&cx.a, F.Bv + row)
-            if minus >= 0:
-                mpz_sub(&cx.a, &cx.a, F.Bv + minus)
-            memo[id(hp[t])] = ec_py_from_mpz(&cx.a)
-        else:
-            ec_mpz_set_py(&cx.a, known)
-        known = memo.get(id(hq[t]))
-        if known is None:
-            F.forward(cx.hq.z, layer, NULL)
-            mpz_set(&cx.b, F.Bv + row)
-            if minus >= 0:
-                mpz_sub(&cx.b, &cx.b, F.Bv + minus)
-            memo[id(hq[t])] = ec_py_from_mpz(&cx.b)
-        else:
-            ec_mpz_set_py(&cx.b, known)
+        F.end_value(&cx.a, cx.hp.z, hp[t], memo, layer, row, minus)
+        F.end_value(&cx.b, cx.hq.z, hq[t], memo, layer, row, minus)
         if not (mpz_sgn(&cx.a) > 0 and mpz_sgn(&cx.b) < 0):
             raise ValueError(f"edge {t}: the function is {ec_py_from_mpz(&cx.a)} and "
                              f"{ec_py_from_mpz(&cx.b)} at its ends (must be > 0 > )")

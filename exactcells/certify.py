@@ -466,9 +466,11 @@ def _int_tuples(points: Sequence[Sequence[int]], width: int) -> bool:
 
 
 def _gmp() -> Any:
-    from .kernel import GMP as _G
+    """The GMP module or ``None`` (:func:`exactcells.kernel.gmp_module`, read at each call: tests
+    switch it)."""
+    from .kernel import gmp_module
 
-    return _G
+    return gmp_module()
 
 
 def _float_points(points: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -554,6 +556,7 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
             sd[r, i] = (v > 0) - (v < 0)
     out[:, nh:nh + m] = sd
     mats = [[[int(x) for x in row] for row in M.tolist()] for M in _integer_layer_matrices(net)]
+    M0t = [tuple(r) for r in mats[0]]  # the first layer's rows for the GMP module
     last = len(net.layers) - 1
     deep = np.zeros(N, dtype=bool)  # points with an undecided entry below layer 1
     floats = net.float_layers()
@@ -571,7 +574,7 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
             todo = np.argwhere(~sure)
         if todo.size and li == 0 and gmp is not None:
             got = np.empty(todo.shape[0], dtype=np.int8)
-            gmp.dot_signs([tuple(r) for r in mats[0]], pl, np.ascontiguousarray(todo[:, 1]),
+            gmp.dot_signs(M0t, pl, np.ascontiguousarray(todo[:, 1]),
                           np.ascontiguousarray(todo[:, 0]), got)
             sg[todo[:, 0], todo[:, 1]] = got
         elif todo.size and li == 0:
@@ -584,7 +587,7 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
             L0 = _layer_factor(net, 0)
             M1 = mats[1]
             got = np.empty(todo.shape[0], dtype=np.int8)
-            gmp.relu_signs([tuple(r) for r in mats[0]], [r[:w] for r in M1], [r[w] * L0 for r in M1],
+            gmp.relu_signs(M0t, [r[:w] for r in M1], [r[w] * L0 for r in M1],
                            np.ascontiguousarray(out[:, :pos] > 0, dtype=np.uint8), pl,
                            np.ascontiguousarray(todo[:, 0]), np.ascontiguousarray(todo[:, 1]), got)
             sg[todo[:, 0], todo[:, 1]] = got
