@@ -9,7 +9,7 @@ They are exposed as session-scoped fixtures (hypothesis refuses function-scoped 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from itertools import product
 from pathlib import Path
@@ -145,3 +145,21 @@ def assert_complex_ok() -> Callable[..., None]:
 def assert_same_complex() -> Callable[[PolyhedralComplex, PolyhedralComplex], None]:
     """:func:`same_complex` as a fixture."""
     return same_complex
+
+
+@pytest.fixture(params=["gmp", "python"])
+def exact_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Runs a test twice: with the GMP module (``exactcells._exactc``: exact signs, the
+    certificate's filter layers, facet links and joins) and with the pure-Python and numpy path
+    (``kernel.GMP = None``). Modules opt in with ``pytestmark = pytest.mark.usefixtures("exact_path")``."""
+    from exactcells import kernel
+
+    gmp = kernel.gmp_module()
+    if request.param == "gmp" and gmp is None:
+        pytest.skip("the GMP module is not built")
+    old = kernel.GMP
+    kernel.GMP = gmp if request.param == "gmp" else None
+    try:
+        yield request.param
+    finally:
+        kernel.GMP = old

@@ -1,11 +1,38 @@
-"""Hypothesis strategies shared by the test modules (small integer networks)."""
+"""Helpers shared by the test modules: hypothesis strategies (small integer networks), seeded
+random integer networks, and a switch of the kernel's compiled modules."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
+import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from exactcells import kernel, network_from_dict
+
+
+def random_net(seed: int, widths: tuple[int, ...]) -> Any:
+    """A network of small random integer weights (-3..3) and biases (-2..2), ``default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    layers = [{"W": rng.integers(-3, 4, (b, a)).tolist(), "b": rng.integers(-2, 3, b).tolist()}
+              for a, b in zip(widths[:-1], widths[1:])]
+    return network_from_dict({"layers": layers})
+
+
+@contextmanager
+def kernel_module(name: str, module: ModuleType | None) -> Iterator[None]:
+    """Run with ``exactcells.kernel.<name>`` (``"EXT"``: the compiled cut, ``"GMP"``: the GMP
+    module) set to ``module`` (``None``: the numpy and Python-integer paths)."""
+    old = getattr(kernel, name)
+    setattr(kernel, name, module)
+    try:
+        yield
+    finally:
+        setattr(kernel, name, old)
 
 
 def examples(n: int) -> settings:

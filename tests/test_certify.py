@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from exactcells import Domain, PolyhedralComplex, build_complex, kernel, network_from_dict
+from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict
 from exactcells.certify import (
     FAILURE_KINDS,
     Certificate,
@@ -23,20 +23,9 @@ from exactcells.certify import (
     sign_key,
 )
 
-GMP = kernel.GMP
-
-
-@pytest.fixture(autouse=True, params=["gmp", "python"])
-def exact_path(request: pytest.FixtureRequest) -> Any:
-    """Every test twice: with the compiled module (exactcells._exactc: exact signs, filter layers,
-    facet links and joins) and with the pure-Python and numpy path; every corruption must be
-    caught, and named, by both."""
-    if request.param == "gmp" and GMP is None:
-        pytest.skip("the GMP module is not built")
-    old = kernel.GMP
-    kernel.GMP = GMP if request.param == "gmp" else None
-    yield request.param
-    kernel.GMP = old
+# every test twice, with the GMP module and with the pure-Python path (conftest.exact_path):
+# every corruption must be caught, and named, by both
+pytestmark = pytest.mark.usefixtures("exact_path")
 
 
 def net_of(*layers: tuple[list[list[Any]], list[Any]], out: int = 1) -> Any:

@@ -21,19 +21,8 @@ from exactcells.domain import Domain
 from exactcells.network import Network, network_from_dict
 
 C = importlib.import_module("exactcells.certify")  # the module (exactcells.certify is the function)
-GMP = kernel.GMP
-
-
-@pytest.fixture(autouse=True, params=["gmp", "python"])
-def exact_path(request: pytest.FixtureRequest) -> Any:
-    """Every test twice: with the GMP module (its compiled filter layers and exact signs) and
-    with the pure-Python path."""
-    if request.param == "gmp" and GMP is None:
-        pytest.skip("the GMP module is not built")
-    old = kernel.GMP
-    kernel.GMP = GMP if request.param == "gmp" else None
-    yield request.param
-    kernel.GMP = old
+# every test twice, with the GMP module and with the pure-Python path (conftest.exact_path)
+pytestmark = pytest.mark.usefixtures("exact_path")
 
 
 def fraction_signs(net: Network, dom: Domain, h: Sequence[int], out: bool) -> tuple[int, ...]:

@@ -15,8 +15,6 @@ import importlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,10 +24,9 @@ import pytest
 from conftest import same_complex
 from hypothesis import given
 from hypothesis import strategies as st
-from net_strategies import examples, integer_networks, unit_networks
+from net_strategies import examples, integer_networks, kernel_module, unit_networks
 
 from exactcells import build as B
-from exactcells import kernel
 from exactcells.domain import Domain
 from exactcells.kernel import VertexStore
 from exactcells.network import Network, network_from_dict
@@ -47,16 +44,6 @@ def _load() -> ModuleType | None:
 EXT = _load()
 pytestmark = pytest.mark.skipif(EXT is None, reason="the compiled extension is not built "
                                 "(python setup.py build_ext --inplace)")
-
-
-@contextmanager
-def passes(ext: ModuleType | None) -> Iterator[None]:
-    """Run the kernel and the build with the compiled passes ``ext`` (``None``: numpy)."""
-    old, kernel.EXT = kernel.EXT, ext
-    try:
-        yield
-    finally:
-        kernel.EXT = old
 
 
 def lattice(net: Network, domain: Domain, refine: str | None = None) -> B.Lattice:
@@ -89,10 +76,10 @@ def assert_same_lattice(L1: B.Lattice, L2: B.Lattice) -> None:
 def compare(d: dict[str, Any], n: int, refine: str | None = None, domain: Domain | None = None) -> None:
     net = network_from_dict(d)
     dom = domain or Domain.box(n)
-    with passes(EXT):
+    with kernel_module("EXT", EXT):
         L1 = lattice(net, dom, refine)
         K1 = B.build_complex(net, dom, with_output=refine is not None, refine=refine)
-    with passes(None):
+    with kernel_module("EXT", None):
         L2 = lattice(net, dom, refine)
         K2 = B.build_complex(net, dom, with_output=refine is not None, refine=refine)
     assert_same_lattice(L1, L2)
@@ -164,9 +151,9 @@ def test_identical_complexes_on_benchmark_networks(name: str) -> None:
 
     path = next((REPO / "benchmarks" / "networks").glob(f"{name}_*.json"))
     net = load_network(path)
-    with passes(EXT):
+    with kernel_module("EXT", EXT):
         L1 = lattice(net, Domain.box(net.input_dim))
-    with passes(None):
+    with kernel_module("EXT", None):
         L2 = lattice(net, Domain.box(net.input_dim))
     assert_same_lattice(L1, L2)
 
@@ -220,7 +207,7 @@ def test_compiled_signs_decide_what_the_numpy_filter_decides(seed: int, minus: i
             return orig(v)
 
         s.exact_values = record  # type: ignore[method-assign]
-        with passes(ext):
+        with kernel_module("EXT", ext):
             out = s.signs(vids, 1, minus)
         results.append((out.tolist(), asked, s.decided, s.fallback))
     assert results[0] == results[1]
@@ -232,7 +219,7 @@ def test_compiled_signs_decide_what_the_numpy_filter_decides(seed: int, minus: i
 def test_compiled_crossings_are_bit_identical(seed: int, minus: int) -> None:
     rng = np.random.default_rng(seed)
     store, vids = _store(rng, 60)
-    with passes(None):
+    with kernel_module("EXT", None):
         sg = store.signs(vids, 0, minus)
     P, Q = vids[sg > 0], vids[sg < 0]
     k = min(P.size, Q.size)
@@ -244,7 +231,7 @@ def test_compiled_crossings_are_bit_identical(seed: int, minus: int) -> None:
     out = []
     for ext in (EXT, None):
         s = copy.deepcopy(store)
-        with passes(ext):
+        with kernel_module("EXT", ext):
             new = s.cross(P, Q, 0, minus)
         out.append((new, s.Z[new].copy(), s.R[new].copy(), sorted(v for v in s.exact if v >= new[0])))
     (n1, Z1, R1, e1), (n2, Z2, R2, e2) = out
@@ -272,7 +259,7 @@ def test_a_nan_bound_is_not_an_exact_zero() -> None:
                     {"W": [[1]], "b": [0]}]}
     net = network_from_dict(d)
     for ext in (EXT, None):
-        with passes(ext):
+        with kernel_module("EXT", ext):
             K = B.build_complex(net)
         assert (K.signs[:, 3] == 1).all(), K.signs
     compare(d, 1)

@@ -16,8 +16,6 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
@@ -27,9 +25,9 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from net_strategies import examples, integer_networks
+from net_strategies import examples, integer_networks, kernel_module
 
-from exactcells import build_complex, kernel, network_from_dict
+from exactcells import build_complex, network_from_dict
 from exactcells.certify import certify, exact_sign_vectors
 from exactcells.domain import Domain
 
@@ -47,16 +45,6 @@ def _load() -> ModuleType | None:
 E: Any = _load()
 pytestmark = pytest.mark.skipif(E is None, reason="the GMP module is not built "
                                 "(python setup.py build_ext --inplace)")
-
-
-@contextmanager
-def gmp(module: ModuleType | None) -> Iterator[None]:
-    """Run the kernel and the certificate with the GMP module ``module`` (``None``: Python)."""
-    old, kernel.GMP = kernel.GMP, module
-    try:
-        yield
-    finally:
-        kernel.GMP = old
 
 
 def sign(x: int) -> int:
@@ -361,12 +349,12 @@ def test_canonical_order_check_agrees_with_the_sort() -> None:
 def _same_everywhere(d: dict[str, Any], n: int, refinement: str | None = None) -> None:
     net = network_from_dict(d)
     dom = Domain.box(n)
-    with gmp(E):
+    with kernel_module("GMP", E):
         K1 = build_complex(net, dom, with_output=refinement is not None, refine=refinement)
         H1 = [K1.vertex_homogeneous(v) for v in range(K1.f_vector[0])]
         s1 = exact_sign_vectors(net, dom, H1, refinement)
         c1 = certify(K1)
-    with gmp(None):
+    with kernel_module("GMP", None):
         K2 = build_complex(net, dom, with_output=refinement is not None, refine=refinement)
         H2 = [K2.vertex_homogeneous(v) for v in range(K2.f_vector[0])]
         s2 = exact_sign_vectors(net, dom, H1, refinement)
@@ -476,7 +464,7 @@ def test_corrupted_creation_records_are_reported_with_the_vertex(path: str, net:
         layers.append({"W": [[1, -2]], "b": ["1/5"]})
     layers.append({"W": [[1] * len(layers[-1]["b"])], "b": [0]})
     d = {"layers": layers}
-    with gmp(E if path == "gmp" else None):
+    with kernel_module("GMP", E if path == "gmp" else None):
         K = build_complex(network_from_dict(d), Domain.box(2))
         store = K._vsource.store  # type: ignore[attr-defined]
         made = np.flatnonzero(store.pa[: store.size] >= 0)

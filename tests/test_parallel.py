@@ -27,6 +27,8 @@ from hypothesis import strategies as st
 
 pytest.importorskip("distributed")
 
+from net_strategies import random_net  # noqa: E402
+
 from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict  # noqa: E402
 from exactcells.certify import certify  # noqa: E402
 from exactcells.cli import main  # noqa: E402
@@ -38,12 +40,6 @@ Same = Callable[[PolyhedralComplex, PolyhedralComplex], None]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _random_net(seed: int, widths: tuple[int, ...]) -> Any:
-    rng = np.random.default_rng(seed)
-    layers = [{"W": rng.integers(-3, 4, (b, a)).tolist(), "b": rng.integers(-2, 3, b).tolist()}
-              for a, b in zip(widths[:-1], widths[1:])]
-    return network_from_dict({"layers": layers})
-
 
 # degenerate: repeated neurons, a dead neuron, hyperplanes through the box's corners and through
 # one common point, a second layer with a neuron equal to a first-layer one
@@ -54,10 +50,10 @@ DEGENERATE = network_from_dict({"layers": [
 ]})
 
 NETS = {
-    "generic-2d": _random_net(0, (2, 6, 5, 1)),
-    "generic-3d": _random_net(1, (3, 4, 3, 1)),
-    "deep-argmax": _random_net(2, (2, 3, 2, 2, 2)),
-    "thin-first-layer": _random_net(4, (2, 2, 8, 1)),
+    "generic-2d": random_net(0, (2, 6, 5, 1)),
+    "generic-3d": random_net(1, (3, 4, 3, 1)),
+    "deep-argmax": random_net(2, (2, 3, 2, 2, 2)),
+    "thin-first-layer": random_net(4, (2, 2, 8, 1)),
     "degenerate": DEGENERATE,
 }
 
@@ -165,7 +161,7 @@ def test_max_cells_stops_a_distributed_build_exactly_when_one_process_does(clien
 
 
 def test_a_killed_worker_is_recovered(client: Any, assert_same_complex: Same) -> None:
-    net = _random_net(11, (2, 14, 12, 1))
+    net = random_net(11, (2, 14, 12, 1))
     K = build_complex(net)
     result: dict[str, Any] = {}
 
@@ -394,7 +390,7 @@ def test_auto_jobs_rule() -> None:
     assert auto_jobs(10**7, 5 * G, cores=4, memory=8 * G) == 4  # half of a small machine's memory
     assert auto_jobs(10**7, 20 * G, cores=2, memory=32 * G, max_cells=10**5) == 1  # stops early anyway
     assert auto_jobs(10**7, 20 * G, cores=2, memory=32 * G, max_cells=5 * 10**6) == 2
-    net = _random_net(0, (3, 84, 84, 1))
+    net = random_net(0, (3, 84, 84, 1))
     assert estimate_memory(1000, net, 3) == 1000 * 20 * (168 + 6)
     assert estimate_memory(1000, net, 3, with_output=True) == 1000 * 20 * (168 + 6 + 1)
 
@@ -410,7 +406,7 @@ def test_estimate_on_benchmark_networks() -> None:
         est = estimate_cells(net, net.input_dim)
         assert low * K.num_cells <= est <= high * K.num_cells, (name, est, K.num_cells)
         assert auto_jobs(est, estimate_memory(est, net, net.input_dim), cores=2, memory=32 * 2**30) == 1
-    big = _random_net(1, (3, 84, 84, 1))  # about 6 million cells: a cluster
+    big = random_net(1, (3, 84, 84, 1))  # about 6 million cells: a cluster
     est = estimate_cells(big, 3)
     assert 6_000_000 < est < 6_500_000
     assert auto_jobs(est, estimate_memory(est, big, 3), cores=2, memory=32 * 2**30) == 2
@@ -470,8 +466,8 @@ def _shared_dirs() -> set[str]:
 
 
 MORE_NETS = {
-    "1-d": _random_net(5, (1, 5, 4, 1)),
-    "4-d": _random_net(6, (4, 3, 3, 1)),
+    "1-d": random_net(5, (1, 5, 4, 1)),
+    "4-d": random_net(6, (4, 3, 3, 1)),
     # a first-layer neuron through a vertex of the others' arrangement, one coincident, one dead
     "through-vertex": network_from_dict({"layers": [
         {"W": [[1, 0], [0, 1], [1, 1], [1, 1], [0, 0]], "b": [0, 0, 0, 0, -1]},
@@ -534,7 +530,7 @@ def test_shipped_network_is_the_same_network() -> None:
 
     big = network_from_dict({"layers": [{"W": [["1/3", str(2**70)], [f"-5/{3**50}", 0]], "b": ["7/2", "-1"]},
                                         {"W": [[1, "-2/7"]], "b": [0]}]})
-    rounded = round_network(_random_net(3, (3, 5, 4, 2)), 6)
+    rounded = round_network(random_net(3, (3, 5, 4, 2)), 6)
     for net in (big, rounded, DEGENERATE, NETS["deep-argmax"]):
         _RECEIVED.clear()
         shipped = pickle.loads(pickle.dumps(_ship_network(net)))
@@ -591,7 +587,7 @@ def test_two_units_run_on_two_workers(client: Any) -> None:
 
     client.wait_for_workers(2, timeout=60)
     with get_task_stream(client) as ts:
-        build_on_cluster(_random_net(12, (2, 12, 10, 1)), client=client)
+        build_on_cluster(random_net(12, (2, 12, 10, 1)), client=client)
     where: dict[str, set[str]] = {}
     for t in ts.data:
         kind = str(t["key"]).split("-")[1]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from net_strategies import random_net
 
 from exactcells import Domain, PolyhedralComplex, build_complex, network_from_dict
 from exactcells import parallel as par
@@ -24,12 +25,6 @@ EXT = compiled_passes()
 needs_ext = pytest.mark.skipif(EXT is None, reason="the compiled passes are not built")
 Same = Callable[[PolyhedralComplex, PolyhedralComplex], None]
 
-
-def _random_net(seed: int, widths: tuple[int, ...]) -> Any:
-    rng = np.random.default_rng(seed)
-    layers = [{"W": rng.integers(-3, 4, (b, a)).tolist(), "b": rng.integers(-2, 3, b).tolist()}
-              for a, b in zip(widths[:-1], widths[1:])]
-    return network_from_dict({"layers": layers})
 
 
 NETS = {
@@ -42,11 +37,11 @@ NETS = {
     "through-vertex": network_from_dict({"layers": [
         {"W": [[1, 0], [0, 1], [1, 1], [1, 1], [0, 0]], "b": [0, 0, 0, 0, -1]},
         {"W": [[1, -1, 1, 0, 1], [0, 1, 1, -1, 0]], "b": [0, "1/2"]}, {"W": [[1, -1]], "b": [0]}]}),
-    "1-d": _random_net(5, (1, 5, 4, 1)),
-    "3-d": _random_net(1, (3, 5, 4, 1)),
-    "4-d": _random_net(6, (4, 3, 3, 1)),
-    "argmax": _random_net(2, (2, 4, 3, 3)),
-    "generic-2d": _random_net(0, (2, 9, 7, 1)),
+    "1-d": random_net(5, (1, 5, 4, 1)),
+    "3-d": random_net(1, (3, 5, 4, 1)),
+    "4-d": random_net(6, (4, 3, 3, 1)),
+    "argmax": random_net(2, (2, 4, 3, 3)),
+    "generic-2d": random_net(0, (2, 9, 7, 1)),
 }
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
-from typing import Any
 
-import numpy as np
 import pytest
+from net_strategies import random_net
 
 from exactcells import Domain, InvalidDomainError, PolyhedralComplex, build_complex, network_from_dict
 from exactcells.build import (
@@ -22,12 +21,6 @@ from exactcells.build import (
 Same = Callable[[PolyhedralComplex, PolyhedralComplex], None]
 
 
-def _random_net(seed: int, widths: tuple[int, ...]) -> Any:
-    rng = np.random.default_rng(seed)
-    layers = [{"W": rng.integers(-3, 4, (b, a)).tolist(), "b": rng.integers(-2, 3, b).tolist()}
-              for a, b in zip(widths[:-1], widths[1:])]
-    return network_from_dict({"layers": layers})
-
 
 NETS = [(0, (2, 4, 3, 1)), (1, (3, 3, 3, 1)), (2, (2, 3, 2, 2, 2)), (3, (2, 1, 4, 1))]
 
@@ -35,7 +28,7 @@ NETS = [(0, (2, 4, 3, 1)), (1, (3, 3, 3, 1)), (2, (2, 3, 2, 2, 2)), (3, (2, 1, 4
 @pytest.mark.parametrize("seed, widths", NETS)
 @pytest.mark.parametrize("with_output", [False, True])
 def test_units_give_the_whole_build(seed: int, widths: tuple[int, ...], with_output: bool, assert_same_complex: Same) -> None:
-    net = _random_net(seed, widths)
+    net = random_net(seed, widths)
     K = build_complex(net, with_output=with_output)
     total = num_steps(net, with_output)
     for start in sorted({0, 1, net.hidden_widths[0], total}):
@@ -44,7 +37,7 @@ def test_units_give_the_whole_build(seed: int, widths: tuple[int, ...], with_out
 
 @pytest.mark.parametrize("seed, widths", NETS)
 def test_units_are_the_regions_after_the_first_neurons(seed: int, widths: tuple[int, ...]) -> None:
-    net = _random_net(seed, widths)
+    net = random_net(seed, widths)
     dom = Domain.box(net.input_dim)
     w1 = net.hidden_widths[0]
     units = plan_units(net, dom, w1)
@@ -65,7 +58,7 @@ def test_units_are_the_regions_after_the_first_neurons(seed: int, widths: tuple[
 
 
 def test_units_are_independent_and_picklable(assert_same_complex: Same) -> None:
-    net = _random_net(0, (2, 4, 3, 1))
+    net = random_net(0, (2, 4, 3, 1))
     dom = Domain.box(2)
     units = plan_units(net, dom, 4)
     shipped = [pickle.loads(pickle.dumps(u)) for u in units]
@@ -80,7 +73,7 @@ def test_units_are_independent_and_picklable(assert_same_complex: Same) -> None:
 
 
 def test_parallel_jobs_give_the_same_complex(assert_same_complex: Same) -> None:
-    net = _random_net(7, (3, 5, 4, 1))
+    net = random_net(7, (3, 5, 4, 1))
     K = build_complex(net, with_output=True)
     assert_same_complex(K, build_complex(net, with_output=True, jobs=2))
 
