@@ -382,6 +382,20 @@ cdef class _Cross:
                 mpz_clear(self.r + j)
             free(self.r)
 
+    cdef int load(self, object p, object q) except -1:
+        """The edge's ends into ``hp`` and ``hq``."""
+        load_ints(&self.hp, 0, p, "point")
+        load_ints(&self.hq, 0, q, "point")
+        return 0
+
+    cdef object make(self, Py_ssize_t t):
+        """The crossing of edge ``t`` from the values ``a`` and ``b`` at its ends (``a > 0 > b``
+        checked: a ValueError names the edge otherwise)."""
+        if not (mpz_sgn(&self.a) > 0 and mpz_sgn(&self.b) < 0):
+            raise ValueError(f"edge {t}: the function is {ec_py_from_mpz(&self.a)} and "
+                             f"{ec_py_from_mpz(&self.b)} at its ends (must be > 0 > )")
+        return crossing(&self.a, &self.b, self.hp.z, self.hq.z, self.w, self.r, &self.g)
+
 
 def cross_linear(form, list hp, list hq):
     """Crossings of the edges ``(hp[t], hq[t])`` by the linear form ``form``: with ``a = form . hp[t]
@@ -397,14 +411,10 @@ def cross_linear(form, list hp, list hq):
     try:
         load_ints(&f, 0, form, "form")
         for t in range(m):
-            load_ints(&cx.hp, 0, hp[t], "point")
-            load_ints(&cx.hq, 0, hq[t], "point")
+            cx.load(hp[t], hq[t])
             exact_dot(&cx.a, f.z, cx.hp.z, w)
             exact_dot(&cx.b, f.z, cx.hq.z, w)
-            if not (mpz_sgn(&cx.a) > 0 and mpz_sgn(&cx.b) < 0):
-                raise ValueError(f"edge {t}: the form is {ec_py_from_mpz(&cx.a)} and "
-                                 f"{ec_py_from_mpz(&cx.b)} at its ends (must be > 0 > )")
-            out.append(crossing(&cx.a, &cx.b, cx.hp.z, cx.hq.z, w, cx.r, &cx.g))
+            out.append(cx.make(t))
     finally:
         block_free(&f)
     return out
@@ -525,18 +535,14 @@ def cross_relu(list M0, C, tail, list hp, list hq):
     cdef _Cross cx = _Cross(w)
     out = []
     for t in range(m):
-        load_ints(&cx.hp, 0, hp[t], "point")
+        cx.load(hp[t], hq[t])
         point_floats(&cx.hp, 0)
-        load_ints(&cx.hq, 0, hq[t], "point")
         point_floats(&cx.hq, 0)
         F.pattern(&cx.hp, 0)
         F.value(&cx.a, F.pat, cx.hp.z)
         F.pattern(&cx.hq, 0)
         F.value(&cx.b, F.pat, cx.hq.z)
-        if not (mpz_sgn(&cx.a) > 0 and mpz_sgn(&cx.b) < 0):
-            raise ValueError(f"edge {t}: the function is {ec_py_from_mpz(&cx.a)} and "
-                             f"{ec_py_from_mpz(&cx.b)} at its ends (must be > 0 > )")
-        out.append(crossing(&cx.a, &cx.b, cx.hp.z, cx.hq.z, w, cx.r, &cx.g))
+        out.append(cx.make(t))
     return out
 
 
@@ -900,14 +906,10 @@ def cross_forward(list mats, Py_ssize_t layer, Py_ssize_t row, Py_ssize_t minus,
     cdef dict memo = {}  # id of an end's tuple -> its value (an end is shared by several edges)
     out = []
     for t in range(m):
-        load_ints(&cx.hp, 0, hp[t], "point")
-        load_ints(&cx.hq, 0, hq[t], "point")
+        cx.load(hp[t], hq[t])
         F.end_value(&cx.a, cx.hp.z, hp[t], memo, layer, row, minus)
         F.end_value(&cx.b, cx.hq.z, hq[t], memo, layer, row, minus)
-        if not (mpz_sgn(&cx.a) > 0 and mpz_sgn(&cx.b) < 0):
-            raise ValueError(f"edge {t}: the function is {ec_py_from_mpz(&cx.a)} and "
-                             f"{ec_py_from_mpz(&cx.b)} at its ends (must be > 0 > )")
-        out.append(crossing(&cx.a, &cx.b, cx.hp.z, cx.hq.z, w, cx.r, &cx.g))
+        out.append(cx.make(t))
     return out
 
 
