@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -265,10 +266,13 @@ def test_a_nan_bound_is_not_an_exact_zero() -> None:
     compare(d, 1)
 
 
-def test_the_environment_variable_switches_the_extension_off() -> None:
-    code = "from exactcells import kernel; print(kernel.EXT is None, kernel.compiled_passes() is None)"
+def test_the_environment_variable_switches_the_extensions_off() -> None:
+    """``EXACTCELLS_NO_EXT=1`` switches off both compiled modules (the cut and the GMP module)."""
+    code = ("from exactcells import kernel; "
+            "print(kernel.EXT is None, kernel.compiled_passes() is None, kernel.GMP is None)")
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    for value, expect in (("1", "True True"), ("0", "False False")):
+    gmp_absent = importlib.util.find_spec("exactcells._exactc") is None
+    for value, expect in (("1", "True True True"), ("0", f"False False {gmp_absent}")):
         env["EXACTCELLS_NO_EXT"] = value
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                              check=True, cwd=REPO)

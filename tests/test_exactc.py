@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import os
-import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -387,15 +385,6 @@ def test_the_same_on_a_float_network_in_3d() -> None:
               for a, b in ((3, 6), (6, 6), (6, 1))]
     _same_everywhere({"layers": layers}, 3)
 
-
-def test_the_environment_variable_switches_the_gmp_module_off() -> None:
-    code = "from exactcells import kernel; print(kernel.GMP is None)"
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    for value, expect in (("1", "True"), ("0", "False")):
-        env["EXACTCELLS_NO_EXT"] = value
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                             check=True, cwd=REPO)
-        assert out.stdout.strip() == expect
 
 
 @st.composite
