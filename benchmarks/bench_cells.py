@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from networks import BENCHMARKS, write_all  # noqa: E402
+from peak import OWN_PEAK_SOURCE  # noqa: E402
 
 # region, vertex and edge counts and the peers' times from ../shared/benchmarks/README.md
 EXPECTED = {
@@ -39,23 +40,35 @@ BERZINS = {"A": "0.023 / 3.0", "B": "0.067 / 3.2", "C": "0.034 / 2.8", "D": "0.0
            "E": "0.125 / 1.4", "F": "0.054 / 1.4"}
 
 
-def run_measured(path: Path) -> tuple[float, int, dict]:
-    """One process, timed, with its own peak RSS (from wait4)."""
+# the CLI, as `python -m exactcells cells NET --json`, then its own peak into the file argv[2]
+CHILD = OWN_PEAK_SOURCE + r"""
+import runpy, sys
+out, sys.argv = sys.argv[2], ["exactcells", "cells", sys.argv[1], "--json", "--no-progress"]
+try:
+    runpy.run_module("exactcells", run_name="__main__", alter_sys=True)
+finally:
+    open(out, "w").write(str(own_peak_mib()))
+"""
+
+
+def run_measured(path: Path) -> tuple[float, float, dict]:
+    """One process, timed, with its own peak resident memory in MiB (``VmHWM``: a forked child's
+    ``ru_maxrss`` starts at the parent's resident set, see ``peak.py``)."""
     t0 = time.perf_counter()
+    peak_file = str(path) + ".peak"
     pid = os.fork()
     if pid == 0:  # child
         devnull = os.open(os.devnull, os.O_WRONLY)
         fd = os.open(str(path) + ".out.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(fd, 1)
         os.dup2(devnull, 2)
-        os.execv(sys.executable, [sys.executable, "-m", "exactcells", "cells", str(path),
-                                  "--json", "--no-progress"])
-    _, status, rusage = os.wait4(pid, 0)
+        os.execv(sys.executable, [sys.executable, "-c", CHILD, str(path), peak_file])
+    _, status = os.waitpid(pid, 0)
     seconds = time.perf_counter() - t0
     if status != 0:
         raise RuntimeError(f"{path.name}: exit status {status}")
     result = json.loads(Path(str(path) + ".out.json").read_text())
-    return seconds, rusage.ru_maxrss, result
+    return seconds, float(Path(peak_file).read_text()) * 1024, result
 
 
 def main() -> None:

@@ -35,9 +35,10 @@ import time
 from pathlib import Path
 
 from networks import find_network
+from peak import OWN_PEAK_SOURCE
 
-RUN = r"""
-import json, os, resource, sys, time
+RUN = OWN_PEAK_SOURCE + r"""
+import json, os, sys, time
 from exactcells import load_network, build_complex
 net = load_network(sys.argv[1])
 load0 = os.getloadavg()[0]
@@ -54,7 +55,7 @@ if sys.argv[2] == "1":
     from exactcells.certify import exact_sign_vectors
     H = [K.vertex_homogeneous(v) for v in range(len(C))]
     t = time.process_time(); exact_sign_vectors(K.network, K.domain, H); out["signs"] = time.process_time() - t
-out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["rss_mib"] = own_peak_mib()
 out["load"] = [load0, os.getloadavg()[0]]
 print(json.dumps(out))
 """

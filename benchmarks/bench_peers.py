@@ -5,7 +5,7 @@ exactcells builds the complex cut by the hidden neurons (every cell of every dim
 Regioncam (Rust, float32, 2-D only; ``pip install regioncam``) computes its regions on the same
 box ``[-1, 1]^2``. Times are the time inside the call (imports and loading excluded), wall
 clock and CPU time of the process (the CPU-time ratio is the steadier one on a shared machine);
-memory is ``ru_maxrss`` of the subprocess (bytes/cell: that peak over the number of cells of
+memory is the subprocess's own peak resident set (``VmHWM``, see ``peak.py``; bytes/cell: that peak over the number of cells of
 every dimension). Runs alternate tool by tool (exactcells, Regioncam, exactcells,
 ...), so slow minutes on a shared machine hit both.
 
@@ -33,27 +33,28 @@ import time
 from pathlib import Path
 
 from networks import find_network
+from peak import OWN_PEAK_SOURCE
 
 HERE = Path(__file__).resolve().parent
 
-EXACT = r"""
-import json, resource, sys, time
+EXACT = OWN_PEAK_SOURCE + r"""
+import json, sys, time
 from exactcells import load_network, build_complex
 from exactcells.kernel import TOTALS
 net = load_network(sys.argv[1])
 t = time.perf_counter(); u = time.process_time(); K = build_complex(net)
 s = time.perf_counter() - t; cpu = time.process_time() - u
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = own_peak_mib()
 t = time.perf_counter(); K.vertex_homogeneous(0); c = time.perf_counter() - t
 tests = TOTALS["decided"] + TOTALS["exact"]
 print(json.dumps({"seconds": s, "cpu": cpu, "regions": K.num_regions, "cells": K.num_cells, "coords": c,
                   "exact_share": TOTALS["exact"] / max(tests, 1), "tests": tests,
                   "rss_mib": rss,
-                  "rss_coords_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_coords_mib": own_peak_mib()}))
 """
 
-PEER = r"""
-import json, resource, sys, time
+PEER = OWN_PEAK_SOURCE + r"""
+import json, sys, time
 import numpy as np
 import regioncam
 d = json.load(open(sys.argv[1]))
@@ -65,7 +66,7 @@ for W, b in layers[:-1]:
     rc.relu()
 s = time.perf_counter() - t; cpu = time.process_time() - u
 print(json.dumps({"seconds": s, "cpu": cpu, "regions": int(rc.num_faces),
-                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mib": own_peak_mib()}))
 """
 
 

@@ -3,7 +3,7 @@
 Each measurement runs in a fresh subprocess with ``PYTHONPATH`` set to one checkout (its compiled
 extension built in place): the CPU time (``time.process_time``) and wall time of the first
 ``build_complex`` call of the process, then of a second one (warm), the peak resident memory
-(``ru_maxrss``) after the first build, and the heavy modules the process has loaded by then.
+(``VmHWM``, the process's own: see ``peak.py``) after the first build, and the heavy modules the process has loaded by then.
 Runs alternate checkout by checkout (A, B, A, B, ...), so slow minutes on a shared machine hit
 both; medians over the repeats (memory: the maximum).
 
@@ -27,18 +27,19 @@ import time
 from pathlib import Path
 
 from networks import find_network
+from peak import OWN_PEAK_SOURCE
 
 HERE = Path(__file__).resolve().parent
 
-CODE = r"""
-import json, resource, sys, time
+CODE = OWN_PEAK_SOURCE + r"""
+import json, sys, time
 t0 = time.process_time()
 from exactcells import load_network, build_complex
 net = load_network(sys.argv[1])
 t1 = time.process_time()
 w = time.perf_counter(); u = time.process_time(); K = build_complex(net)
 cpu1 = time.process_time() - u; wall1 = time.perf_counter() - w
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = own_peak_mib()
 mods = sorted(m for m in ("flint", "cdd", "scipy", "networkx", "matplotlib") if m in sys.modules)
 w = time.perf_counter(); u = time.process_time(); K2 = build_complex(net)
 cpu2 = time.process_time() - u; wall2 = time.perf_counter() - w
