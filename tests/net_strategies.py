@@ -3,6 +3,7 @@ random integer networks, and a switch of the kernel's compiled modules."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -36,8 +37,13 @@ def kernel_module(name: str, module: ModuleType | None) -> Iterator[None]:
 
 
 def examples(n: int) -> settings:
-    """Hypothesis settings: ``n`` examples, no per-example deadline (builds vary in size)."""
-    return settings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    """Hypothesis settings: ``n`` examples, no per-example deadline (builds vary in size).
+
+    ``EXACTCELLS_FUZZ=K`` in the environment multiplies ``n`` by ``K``: a long fuzzing campaign
+    with the same tests (``EXACTCELLS_FUZZ=50 pytest tests/test_build_properties.py``)."""
+    scale = int(os.environ.get("EXACTCELLS_FUZZ", "1"))
+    return settings(max_examples=n * max(scale, 1), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
