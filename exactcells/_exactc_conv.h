@@ -1,11 +1,16 @@
-/* Python int <-> GMP mpz conversions for exactcells._exactc (CPython 3.11 and 3.12).
+/* Python int <-> GMP mpz conversions for exactcells._exactc (CPython 3.10 and later).
  *
- * A Python int that fits a C long is converted through it. A larger one: on CPython 3.11, through
- * its digits (Py_SIZE is the sign times the number of PyLong_SHIFT-bit digits, least significant
- * first: GMP imports and exports them as words with nail bits); on 3.12, through its two's
- * complement bytes (_PyLong_AsByteArray / _PyLong_FromByteArray, the 3.11 and 3.12 signatures).
- * An int subclass or an object with __index__ always takes the bytes path. Other versions do not compile this header: setup.py then installs
- * exactcells without the module, and the kernel and the certificate use Python integers.
+ * A Python int that fits a C long is converted through it. A larger one:
+ * - on CPython 3.10 and 3.11, through its digits (Py_SIZE is the sign times the number of
+ *   PyLong_SHIFT-bit digits, least significant first: GMP imports and exports them as words with
+ *   nail bits);
+ * - on 3.12, through its two's complement bytes (_PyLong_AsByteArray / _PyLong_FromByteArray, the
+ *   3.10-3.12 signatures; 3.12 changed the digits' layout);
+ * - on 3.13 and later, through the same bytes by the public PyLong_AsNativeBytes /
+ *   PyLong_FromUnsignedNativeBytes (3.13 changed _PyLong_AsByteArray's signature).
+ * An int subclass or an object with __index__ always takes the bytes path. Older versions do not
+ * compile this header: setup.py then installs exactcells without the module, and the kernel and
+ * the certificate use Python integers.
  */
 #ifndef EXACTC_CONV_H
 #define EXACTC_CONV_H
@@ -14,14 +19,14 @@
 #include <gmp.h>
 #include <limits.h>
 
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030D0000
-#error "exactcells._exactc converts integers with CPython 3.11/3.12 internals"
+#if PY_VERSION_HEX < 0x030A0000
+#error "exactcells._exactc needs CPython 3.10 or later"
 #endif
 
 #define EC_STACK_BYTES 512
 
 #if PY_VERSION_HEX < 0x030C0000
-/* CPython 3.11: an int is sign * ndigits (Py_SIZE) digits of PyLong_SHIFT bits, least first. */
+/* CPython 3.10 and 3.11: an int is sign * ndigits (Py_SIZE) digits of PyLong_SHIFT bits, least first. */
 #define EC_NAILS (8 * sizeof(digit) - PyLong_SHIFT)
 #define EC_DIGITS 1
 #endif
@@ -56,12 +61,22 @@ static int ec_mpz_set_py(mpz_ptr z, PyObject *o)
     PyObject *x = PyNumber_Index(o); /* a new reference to an exact int */
     if (x == NULL)
         return -1;
+#if PY_VERSION_HEX >= 0x030D0000
+    /* the bytes the signed value needs (the sign bit included) */
+    Py_ssize_t need = PyLong_AsNativeBytes(x, NULL, 0, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+    if (need < 0) {
+        Py_DECREF(x);
+        return -1;
+    }
+    size_t n = (size_t)need;
+#else
     size_t nbits = _PyLong_NumBits(x); /* bits of |x| */
     if (nbits == (size_t)-1 && PyErr_Occurred()) {
         Py_DECREF(x);
         return -1;
     }
     size_t n = nbits / 8 + 1; /* room for the sign bit */
+#endif
     unsigned char stackbuf[EC_STACK_BYTES];
     unsigned char *buf = n <= EC_STACK_BYTES ? stackbuf : (unsigned char *)PyMem_Malloc(n);
     if (buf == NULL) {
@@ -69,7 +84,12 @@ static int ec_mpz_set_py(mpz_ptr z, PyObject *o)
         PyErr_NoMemory();
         return -1;
     }
+#if PY_VERSION_HEX >= 0x030D0000
+    Py_ssize_t got = PyLong_AsNativeBytes(x, buf, (Py_ssize_t)n, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+    int r = got < 0 ? -1 : 0; /* got <= n: n is what it asked for above */
+#else
     int r = _PyLong_AsByteArray((PyLongObject *)x, buf, n, 1, 1); /* little endian, signed */
+#endif
     Py_DECREF(x);
     if (r < 0) {
         if (buf != stackbuf)
@@ -114,7 +134,11 @@ static PyObject *ec_py_from_mpz(mpz_srcptr z)
         return PyErr_NoMemory();
     size_t count = 0;
     mpz_export(buf, &count, -1, 1, 0, 0, z); /* |z|, little endian */
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *r = PyLong_FromUnsignedNativeBytes(buf, count, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+#else
     PyObject *r = _PyLong_FromByteArray(buf, count, 1, 0);
+#endif
     if (buf != stackbuf)
         PyMem_Free(buf);
     if (r != NULL && mpz_sgn(z) < 0) {

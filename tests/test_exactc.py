@@ -142,7 +142,11 @@ def test_integers_of_any_kind_convert_exactly() -> None:
     class Big(int):
         pass
 
-    vals = [0, 1, -1, 2**30, -2**30, 2**63 - 1, -2**63, 2**64 + 5, -(2**64) - 5, 3**500, -(7**400),
+    stack = 8 * 512  # the conversion's stack buffer, in bits
+    vals = [0, 1, -1, 127, 128, -128, -129, 255, 256, 2**30, -2**30, 2**63 - 1, 2**63, -2**63,
+            -(2**63) - 1, 2**64 - 1, 2**64 + 5, -(2**64) - 5, 3**500, -(7**400),
+            # a byte's top bit set (the sign bit of two's complement bytes), at the buffer's edge
+            2**(stack - 9), -(2**(stack - 9)), 2**(stack - 1) - 1, 2**(stack - 1), -(2**(stack - 1)),
             2**5000 + 1, -(3**4000)]  # the last two: more than the conversion's stack buffer
     for v in vals:
         for x in (v, Big(v)):
@@ -153,7 +157,8 @@ def test_integers_of_any_kind_convert_exactly() -> None:
             # a crossing returns the integers it computed: the round trip is exact
             got = E.cross_linear((1, 0), [(1, 1)], [(-1, 1)])
             assert got == [(0, 1)]
-            hp, hq = (abs(v) + 1, 3), (-2, x * x + 1)  # a = |v| + 1 > 0 > b = -2
+            # a = |v| + 1 > 0 > b = -2; both ends of x's type, so the subclass path converts both
+            hp, hq = (type(x)(abs(v) + 1), 3), (-2, type(x)(v * v + 1))
             (r,) = E.cross_linear((1, 0), [hp], [hq])
             assert r == primitive([(abs(v) + 1) * y + 2 * z for z, y in zip(hp, hq)])
             assert all(type(e) is int for e in r)
