@@ -995,8 +995,9 @@ def build_complex(
         Show a progress bar on stderr.
     jobs
         With ``jobs > 1`` the refinement after the first hidden layer is split into independent
-        units (one per region of the first layer) run in that many processes and merged by sign
-        vector (:func:`build_complex_by_units`); the result is identical.
+        units (balanced groups of its regions) run as Dask tasks on a local cluster of that many
+        workers and merged by sign vector (:func:`build_complex_by_units`,
+        :func:`exactcells.parallel.build_on_cluster`); the result is identical.
 
     Returns
     -------

@@ -453,7 +453,8 @@ def load_complex(path: str | Path) -> PolyhedralComplex | ShardedComplex:
     ``meta``
         UTF-8 JSON: ``format`` (``"exactcells-complex"``), ``version`` (1), ``network``
         (README.md, "Formats"), ``domain`` (``{"box": ...}`` or ``{"A": ..., "c": ...}``),
-        ``with_output``, ``f_vector``, ``build_seconds``.
+        ``with_output``, ``output_refinement``, ``f_vector``, ``build_seconds`` (and any
+        ``extra_meta`` of :meth:`PolyhedralComplex.save`, e.g. ``slice``).
     ``dims`` (int8), ``signs`` (int8, cells x sign-vector length)
         Canonical order: by dimension, then sign vector.
     ``facet_indptr``, ``facet_indices`` (int64)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -134,7 +136,7 @@ def load_shard(path: str | Path, p: int, partitions: int, width: int, n: int, ve
     and facets)."""
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile) as e:  # a truncated zip: BadZipFile
         raise FormatError(f"{path}: not a readable exactcells shard ({e})") from e
     try:
         with data:
@@ -152,7 +154,7 @@ def load_shard(path: str | Path, p: int, partitions: int, width: int, n: int, ve
             text = bytes(data["vertex_coords"]).decode() if vertices else ""
     except FormatError:
         raise
-    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, EOFError) as e:
         raise FormatError(f"{path}: corrupt exactcells shard ({type(e).__name__}: {e})") from e
     m = dims.shape[0]
     if signs.shape != (m, width) or indptr.shape != (m + 1,) or (m and indptr[0] != 0) \

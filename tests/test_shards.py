@@ -233,6 +233,11 @@ def test_cli_sharded_certificate_fails_cleanly_on_damage(
     assert main(["certify", str(d), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"{d / shard_filename(1)}: not a readable exactcells shard" in err and "Traceback" not in err
+    # a truncated shard (a zip's first bytes: numpy hands it to zipfile, which raises BadZipFile)
+    (d / shard_filename(1)).write_bytes((d / shard_filename(0)).read_bytes()[:500])
+    assert main(["certify", str(d), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{d / shard_filename(1)}: not a readable exactcells shard" in err and "Traceback" not in err
     # the complex of another network, or on another domain, is not certified against it
     other = net_file.with_name("other.json")
     rec = json.loads(net_file.read_text())

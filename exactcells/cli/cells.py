@@ -30,8 +30,8 @@ def register(sub: Any) -> None:
     p.add_argument("--jobs", type=jobs_arg, default=None, metavar="J|auto",
                    help="worker processes: J > 1 runs the build as Dask tasks on a local cluster "
                         "of J workers, 1 is one process without Dask; auto (the default) is one "
-                        "process unless the complex is expected to have 2 million cells or more "
-                        "(see README, 'Several processes')")
+                        "process unless the one-process build is expected to need 6 GiB or more "
+                        "(or half the machine's memory; see README, 'Several processes')")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the build on a running Dask cluster (e.g. tcp://host:8786)")
     p.add_argument("--out", metavar="DIR",

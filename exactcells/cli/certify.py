@@ -141,7 +141,7 @@ def _certify_sharded(args: argparse.Namespace, path: Path, prob: Any) -> int:
     if unsupported:
         raise InvalidArgumentError(f"{', '.join(unsupported)}: not available on a sharded directory ({path}); "
                                    "the sharded certificate runs every default check of the one-process "
-                                   "certificate (README, 'The sharded complex'); for these opt-in checks "
+                                   "certificate (README, 'Several processes, several machines'); for these opt-in checks "
                                    "certify a gathered copy that fits in memory (--complex FILE.npz)")
     t0 = time.perf_counter()
     S = load_sharded(path)

@@ -57,9 +57,9 @@ def add_network_args(p: argparse.ArgumentParser, optional_network: bool = False,
     their own pass ``False``).
     """
     if optional_network:
-        p.add_argument("network", nargs="?", help="network file (.json, .npz, .pt); default: bundled")
+        p.add_argument("network", nargs="?", help="network file (.json, .npz, .pt, .onnx); default: bundled")
     else:
-        p.add_argument("network", help="network file (.json, .npz, .pt)")
+        p.add_argument("network", help="network file (.json, .npz, .pt, .onnx)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--box", nargs=2, metavar=("LO", "HI"),
                    help="the box [LO, HI]^n (exact: '-1', '1/2', '0.1'); default [-1, 1]^n; with a "
