@@ -1,7 +1,7 @@
 """Append the other benchmarks' result files (benchmarks/results/*.md) to benchmarks/RESULTS.md.
 
 bench_cells.py writes the part of RESULTS.md above the marker line; bench_topology.py,
-bench_fiedler.py, bench_certify.py and bench_track.py write benchmarks/results/<name>.md. This
+bench_fiedler.py, bench_certify.py, bench_track.py and the others write benchmarks/results/<name>.md. This
 script replaces everything below the marker with those files, in a fixed order.
 
     python benchmarks/collect.py
@@ -13,8 +13,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MARKER = "\n<!-- other benchmarks below -->\n"
-ORDER = ("large", "large_sharded", "parallel", "certify", "coords", "topology", "fiedler", "track", "peers",
-         "edge_subdivision", "compiled", "profile", "plane", "study_jobs")
+ORDER = ("large", "large_sharded", "parallel", "certify", "coords", "exactc", "topology", "fiedler", "track",
+         "peers", "memory_floor", "small_nets", "edge_subdivision", "compiled", "profile", "plane", "study_jobs",
+         "report")
 
 
 def main() -> None:
