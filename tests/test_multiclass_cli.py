@@ -87,12 +87,14 @@ def test_margin_persistence_cli(nets: dict[str, str], capsys: pytest.CaptureFixt
 def test_bad_multiclass_input(nets: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     fails(capsys, ["homology", nets["diamond2"], "--subcomplex", "class:2"], "class 2 does not exist")
     fails(capsys, ["homology", nets["diamond2"], "--subcomplex", "boundary:0,5"], "class 5 does not exist")
-    fails(capsys, ["homology", nets["one"], "--refine", "argmax"], "at least 2 outputs")
+    fails(capsys, ["homology", nets["one"], "--refine", "argmax"],
+          "--refine argmax needs a network with at least 2 outputs (classes); this one has 1: use --refine zero")
     fails(capsys, ["homology", nets["one"], "--subcomplex", "class:0"], "at least 2 outputs")
     fails(capsys, ["homology", nets["diamond2"], "--subcomplex", "class:0", "--refine", "zero"],
           "needs --refine argmax")
+    # the message names what asked for the argmax refinement (here the filtration, not --refine)
     fails(capsys, ["persistence", nets["one"], "--filtration", "margin-lower-star", "-o", str(tmp_path / "x")],
-          "at least 2 outputs")
+          "--filtration margin-lower-star (the argmax refinement) needs a network with at least 2 outputs")
     assert not (tmp_path / "x" / "diagrams.json").exists()
     fails(capsys, ["persistence", nets["diamond2"], "--filtration", "class-score-lower-star",
                    "--output-index", "4", "-o", str(tmp_path / "y")], "class does not exist")
@@ -140,3 +142,17 @@ def test_decision_boundary_of_several_outputs_either_refinement(nets: dict[str, 
     z1 = run_json(capsys, ["homology", nets["diamond2"], "--subcomplex", "decision-boundary",
                            "--refine", "zero", "--output-index", "1"])
     assert z1["betti"] == [1, 0, 0]
+
+
+@pytest.mark.parametrize(("name", "classes_png"), [("one", False), ("three", True)])
+def test_analyze_names_every_file_it_wrote(nets: dict[str, str], tmp_path: Path, name: str, classes_png: bool,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The closing line lists exactly the files in the output directory (classes.png only for
+    two or more classes)."""
+    out = tmp_path / f"out-{name}"
+    assert main(["analyze", nets[name], "-o", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    line = [ln for ln in err.splitlines() if ln.startswith("wrote into ")][-1]
+    listed = line.split(": ", 1)[1].split(", ")
+    assert sorted(listed) == sorted(p.name for p in out.iterdir())
+    assert ("classes.png" in listed) == classes_png

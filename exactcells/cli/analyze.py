@@ -166,9 +166,28 @@ def _run(args: argparse.Namespace, prob: Problem, outdir: Path, t0: float, repor
               f"{hidden.num_regions} regions; refined by the output: {refined.num_regions} regions")
         if slice_note:
             print(f"picture: {slice_note}")
-        print(f"wrote {outdir / 'summary.json'} and {outdir / 'complex.png'}"
-              + (f" and {outdir / 'report.html'}" if report else ""), file=sys.stderr)
+        files = ["summary.json", *_figures(summary)] + (["report.html"] if report else [])
+        print(f"wrote into {outdir}: {', '.join(files)}", file=sys.stderr)
     return 0
+
+
+def _figures(summary: Any) -> list[str]:
+    """The figures the summary names (``"file"`` entries among :data:`REPORT_FILES`), in order."""
+    found: list[str] = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            f = x.get("file")
+            if isinstance(f, str) and f in REPORT_FILES and f not in found:
+                found.append(f)
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(summary)
+    return found
 
 
 def _picture_marks(args: argparse.Namespace, prob: Problem

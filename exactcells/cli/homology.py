@@ -59,8 +59,9 @@ def resolve_refinement(net: Network, refine: str | None, needed: str | None,
     if r is None and with_output:
         r = "argmax" if k >= 2 else "zero"
     if r == "argmax" and k < 2:
-        raise InvalidArgumentError("--refine argmax needs a network with at least 2 outputs (classes); "
-                                   f"this one has {k}: use --refine zero")
+        asked = "--refine argmax" if refine is not None else f"{what} (the argmax refinement)"
+        raise InvalidArgumentError(f"{asked} needs a network with at least 2 outputs (classes); "
+                                   f"this one has {k}" + (": use --refine zero" if refine is not None else ""))
     return r
 
 
