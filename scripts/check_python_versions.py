@@ -6,9 +6,10 @@ functions; 3.13 and later: the public ``PyLong_AsNativeBytes``). The test comman
 Python; this script checks the others. For each interpreter it makes a venv (kept in
 ``--venvs``, reused), installs what the tests import, copies the tracked files of this checkout
 to a temporary directory, builds both extensions there and runs the tests that exercise the GMP
-module on both paths::
+module on both paths; ``--all-tests`` runs the whole suite instead (PHAT installed by the
+README's recipe; the tests of torch, ONNX and the browser skip where those are absent)::
 
-    python scripts/check_python_versions.py [PYTHON ...] [--venvs DIR] [--tests T ...]
+    python scripts/check_python_versions.py [PYTHON ...] [--venvs DIR] [--tests T ... | --all-tests]
 
 With no PYTHON it takes every ``~/.pyenv/versions/3.1*/bin/python`` from 3.10 on. Exit status 1
 if any version fails to build a module or fails a test.
@@ -44,7 +45,7 @@ def _found() -> list[Path]:
     return found
 
 
-def check(python: Path, venvs: Path, tests: list[str]) -> tuple[str, str]:
+def check(python: Path, venvs: Path, tests: list[str], phat: bool = False) -> tuple[str, str]:
     """(version, result line) for one interpreter."""
     ver = _version(python)
     venv = venvs / f"py{ver}"
@@ -52,6 +53,10 @@ def check(python: Path, venvs: Path, tests: list[str]) -> tuple[str, str]:
     if not vpy.exists():
         subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
     subprocess.run([str(vpy), "-m", "pip", "install", "-q", *DEPS], check=True)
+    if phat:  # the README's recipe (PHAT's sdist has inconsistent metadata)
+        subprocess.run([str(vpy), "-m", "pip", "install", "-q", "pybind11"], check=True)
+        subprocess.run([str(vpy), "-m", "pip", "install", "-q", "--use-deprecated=legacy-resolver",
+                        "--no-build-isolation", "phat"], check=True)
     with tempfile.TemporaryDirectory(prefix=f"exactcells-py{ver}-") as tmp:
         files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                                check=True).stdout.split()
@@ -77,7 +82,9 @@ def main() -> int:
     ap.add_argument("pythons", nargs="*", type=Path)
     ap.add_argument("--venvs", type=Path, default=Path(tempfile.gettempdir()) / "exactcells-venvs")
     ap.add_argument("--tests", nargs="+", default=TESTS)
+    ap.add_argument("--all-tests", action="store_true", help="the whole suite (installs PHAT)")
     args = ap.parse_args()
+    tests = ["tests"] if args.all_tests else args.tests
     pythons = args.pythons or _found()
     if not pythons:
         print("no interpreters given or found under ~/.pyenv/versions", file=sys.stderr)
@@ -85,7 +92,7 @@ def main() -> int:
     args.venvs.mkdir(parents=True, exist_ok=True)
     bad = False
     for py in pythons:
-        ver, line = check(py, args.venvs, args.tests)
+        ver, line = check(py, args.venvs, tests, phat=args.all_tests)
         print(f"Python {ver}: {line}", flush=True)
         bad |= not line.startswith("ok")
     return 1 if bad else 0
