@@ -196,6 +196,9 @@ def test_region_volume_weights_of_unequal_strips() -> None:
     assert_up_to_sign(r.vector, V[:, 1] / np.sqrt(V[:, 1] @ (m * V[:, 1])), 1e-8)
 
 
+# the cycle's lambda_2 = lambda_3 exactly: whether their floats tie (and gap_rtol=0 warns) depends on
+# the LAPACK build (they tie with Python 3.13's scipy wheel); the values are what this test checks
+@pytest.mark.filterwarnings("ignore::exactcells.spectral.FiedlerGapWarning")
 def test_normalized_on_a_regular_graph() -> None:
     k = 10
     e = np.array([(i, (i + 1) % k) for i in range(k)])
