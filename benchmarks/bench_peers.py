@@ -124,14 +124,14 @@ def main() -> None:
     ]
     for name, re_, rp, te, tp, ratio, me, mp, co, share, cratio, bpc in rows:
         lines.append(f"| {name} | {re_:,} | {rp:,} | {te:.3f} | {tp:.3f} | {ratio:.1f}x | {cratio:.1f}x | "
-                     f"{me:.0f} | {mp:.0f} | {bpc:,.0f} | {co:.2f} | {100 * share:.3f}% |")
+                     f"{me:.1f} | {mp:.1f} | {bpc:,.0f} | {co:.2f} | {100 * share:.3f}% |")
     if alone:
         lines += ["", "exactcells alone (3-D and 4-D):", "",
                   "| net | cells | regions | exactcells s | CPU s | coords s | peak MiB | bytes/cell | sign tests | "
                   "exact path |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for name, cells, regions, te, co, me, share, tests, cpu in alone:
-            lines.append(f"| {name} | {cells:,} | {regions:,} | {te:.3f} | {cpu:.3f} | {co:.2f} | {me:.0f} | "
+            lines.append(f"| {name} | {cells:,} | {regions:,} | {te:.3f} | {cpu:.3f} | {co:.2f} | {me:.1f} | "
                          f"{me * 2**20 / cells:,.0f} | {tests:,} | {100 * share:.3f}% |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
