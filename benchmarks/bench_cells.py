@@ -103,7 +103,7 @@ def main() -> None:
         "",
         "Seconds are the whole `python -m exactcells cells NET --json` process (imports included), "
         f"median of {args.repeats}; *build* is the time inside `build_complex`; memory is the peak "
-        "resident set of the process.",
+        "resident set of the process (its own, `VmHWM`: see `peak.py`).",
         "",
         "| net | f-vector (f0, f1, ...) | cells | regions, vertices, edges | counts match | seconds (process) | build s | target s | met | peak MiB | Relucent (float LP) s | speed-up vs Relucent | Masden s | Berzins core / process s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
