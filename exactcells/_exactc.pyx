@@ -122,6 +122,26 @@ cdef int block_init(Block *b, Py_ssize_t r, Py_ssize_t w) except -1:
     return 0
 
 
+cdef __mpz_struct *mpz_array(Py_ssize_t n) except NULL:
+    """``n`` integers, each set to 0 (free with :func:`mpz_array_free`)."""
+    cdef Py_ssize_t i
+    cdef __mpz_struct *a = <__mpz_struct *>malloc(max(n, 1) * sizeof(__mpz_struct))
+    if a == NULL:
+        raise MemoryError()
+    for i in range(n):
+        mpz_init(a + i)
+    return a
+
+
+cdef void mpz_array_free(__mpz_struct *a, Py_ssize_t n):
+    """Clear and free the ``n`` integers of :func:`mpz_array` (nothing for NULL)."""
+    cdef Py_ssize_t i
+    if a != NULL:
+        for i in range(n):
+            mpz_clear(a + i)
+        free(a)
+
+
 cdef void block_free(Block *b):
     cdef Py_ssize_t i
     if b.z != NULL:
@@ -355,7 +375,6 @@ cdef class _Cross:
     cdef Py_ssize_t w
 
     def __cinit__(self, Py_ssize_t w):
-        cdef Py_ssize_t j
         self.w = 0
         self.r = NULL
         block_init(&self.hp, 1, w)
@@ -363,24 +382,16 @@ cdef class _Cross:
         mpz_init(&self.a)
         mpz_init(&self.b)
         mpz_init(&self.g)
-        self.r = <__mpz_struct *>malloc(w * sizeof(__mpz_struct))
-        if self.r == NULL:
-            raise MemoryError()
-        for j in range(w):
-            mpz_init(self.r + j)
+        self.r = mpz_array(w)
         self.w = w
 
     def __dealloc__(self):
-        cdef Py_ssize_t j
         block_free(&self.hp)
         block_free(&self.hq)
         mpz_clear(&self.a)
         mpz_clear(&self.b)
         mpz_clear(&self.g)
-        if self.r != NULL:
-            for j in range(self.w):
-                mpz_clear(self.r + j)
-            free(self.r)
+        mpz_array_free(self.r, self.w)
 
     cdef int load(self, object p, object q) except -1:
         """The edge's ends into ``hp`` and ``hq``."""
@@ -448,11 +459,7 @@ cdef class _Relu:
         w = len(M0[0])
         block_init(&self.M, self.w0, w)
         block_init(&self.T, self.w0, w)
-        self.A = <__mpz_struct *>malloc(w * sizeof(__mpz_struct))
-        if self.A == NULL:
-            raise MemoryError()
-        for j in range(w):
-            mpz_init(self.A + j)
+        self.A = mpz_array(w)
         self.w = w
         self.pat = <uint8_t *>malloc(max(self.w0, 1))
         self.cur = <uint8_t *>malloc(max(self.w0, 1))
@@ -469,15 +476,11 @@ cdef class _Relu:
                 mpz_mul(self.T.z + i * w + j, &self.tmp, self.M.z + i * w + j)
 
     def __dealloc__(self):
-        cdef Py_ssize_t j
         block_free(&self.M)
         block_free(&self.T)
         mpz_clear(&self.tail)
         mpz_clear(&self.tmp)
-        if self.A != NULL:
-            for j in range(self.w):
-                mpz_clear(self.A + j)
-            free(self.A)
+        mpz_array_free(self.A, self.w)
         free(self.pat)
         free(self.cur)
 
@@ -785,14 +788,13 @@ cdef class _Net:
         if nl == 0 or len(factors) != nl:
             raise ValueError("one factor per layer, at least one layer")
         self.L = <Block *>malloc(nl * sizeof(Block))
-        self.fac = <__mpz_struct *>malloc(nl * sizeof(__mpz_struct))
-        if self.L == NULL or self.fac == NULL:
+        if self.L == NULL:
             raise MemoryError()
         for l in range(nl):
             self.L[l].z = NULL
             self.L[l].r = 0
-            mpz_init(self.fac + l)
         self.nl = nl
+        self.fac = mpz_array(nl)
         wprev = len(mats[0][0]) - 1 if mats[0] else 0
         self.wmax = wprev
         for l in range(nl):
@@ -805,34 +807,18 @@ cdef class _Net:
             ec_mpz_set_py(self.fac + l, factors[l])
             wprev = r
             self.wmax = max(self.wmax, r)
-        self.A = <__mpz_struct *>malloc((self.wmax + 1) * sizeof(__mpz_struct))
-        self.Bv = <__mpz_struct *>malloc((self.wmax + 1) * sizeof(__mpz_struct))
-        if self.A == NULL or self.Bv == NULL:
-            free(self.A)
-            free(self.Bv)
-            self.A = NULL
-            self.Bv = NULL
-            raise MemoryError()
-        for i in range(self.wmax + 1):
-            mpz_init(self.A + i)
-            mpz_init(self.Bv + i)
+        self.A = mpz_array(self.wmax + 1)
+        self.Bv = mpz_array(self.wmax + 1)
 
     def __dealloc__(self):
-        cdef Py_ssize_t l, i
+        cdef Py_ssize_t l
         if self.L != NULL:
             for l in range(self.nl):
                 block_free(self.L + l)
             free(self.L)
-        if self.fac != NULL:
-            for l in range(self.nl):
-                mpz_clear(self.fac + l)
-            free(self.fac)
-        if self.A != NULL:
-            for i in range(self.wmax + 1):
-                mpz_clear(self.A + i)
-                mpz_clear(self.Bv + i)
-            free(self.A)
-            free(self.Bv)
+        mpz_array_free(self.fac, self.nl)
+        mpz_array_free(self.A, self.wmax + 1)
+        mpz_array_free(self.Bv, self.wmax + 1)
         mpz_clear(&self.t)
 
     cdef int forward(self, mpz_srcptr h, Py_ssize_t upto, int8_t *signs) except -1:
