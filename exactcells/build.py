@@ -269,30 +269,42 @@ class _Columns:
         """A new column ``j``: the (contiguous) entries of the cells ``0 .. size - 1``, to fill."""
         if len(self.cols) == self.buf.shape[0]:
             self.flush()
-        self._fit(size)
+        if size > self.buf.shape[1]:  # only after a flush: a cut keeps the buffer as long as the cells
+            self._renew(size)
         self.cols.append(j)
         return self.buf[len(self.cols) - 1, :size]
 
-    def _fit(self, size: int) -> None:
-        if size > self.buf.shape[1]:
-            grown = np.zeros((self.buf.shape[0], max(size, self.lat.sig.shape[0])), dtype=np.int8)
-            grown[:, : self.buf.shape[1]] = self.buf
-            self.buf = grown
+    def make_room(self, size: int, done: int) -> bool:
+        """Room for the cells ``0 .. size - 1``, the buffered columns holding the codes of the
+        cells ``0 .. done - 1``. When the buffer must grow it is flushed into ``lat.sig`` and
+        replaced by a larger empty one, never copied (two buffers at once were the build's peak
+        memory); then it returns False, and the caller writes the cut's codes to ``lat.sig``."""
+        if size <= self.buf.shape[1]:
+            return True
+        self.flush(done)
+        self._renew(size)
+        return False
+
+    def _renew(self, size: int) -> None:
+        assert not self.cols
+        width = self.buf.shape[0]
+        del self.buf  # freed before its successor is allocated
+        self.buf = np.zeros((width, max(size, self.lat.sig.shape[0])), dtype=np.int8)
 
     def new_cells(self, parents: np.ndarray, start: int, codes: np.ndarray) -> None:
         """Cells ``start ..`` copy their parents' buffered codes, then take ``codes`` in the
-        column put last (the cut's own)."""
+        column put last (the cut's own); :meth:`make_room` has made room for them."""
         stop = start + parents.size
-        self._fit(stop)
         k = len(self.cols)
         self.buf[:k, start:stop] = self.buf[:k, parents]
         self.buf[k - 1, start:stop] = codes
 
-    def flush(self) -> None:
+    def flush(self, done: int | None = None) -> None:
+        """Write the buffered columns of the cells ``0 .. done - 1`` (default: all) to ``lat.sig``."""
         k = len(self.cols)
         if not k:
             return
-        N = self.lat.num_cells()
+        N = self.lat.num_cells() if done is None else done
         c0 = self.cols[0]
         if self.cols == list(range(c0, c0 + k)):
             self.lat.sig[:N, c0 : c0 + k] = self.buf[:k, :N].T
@@ -377,6 +389,8 @@ def _cut(lat: Lattice, row: int, j: int, minus: int | None = None, columns: _Col
     lat.dim += new_dim
     M = lat.num_cells()
     lat.reserve(M)
+    if columns is not None and not columns.make_room(M, N):
+        columns = None  # flushed: this cut's codes go to lat.sig
     if cross_z.size:
         lat.cvid[cross_z] = store.cross(lat.cvid[cross_p], lat.cvid[cross_q], row, mi)
     sig = lat.sig
@@ -415,7 +429,7 @@ def _cut_compiled(ext: ModuleType, lat: Lattice, row: int, j: int, mi: int, colu
                                                  lat.pos, part_neg, part_zero, codes)
     if columns is None:
         lat.sig[:N, j] = codes
-    del codes  # (a view of the column buffer, which may grow below: its old block is freed then)
+    del codes  # (a view of the column buffer, which make_room may replace below)
     if not par.size:
         return 0
     # a split k-cell keeps its id for its '+' part; its zero part (dimension k - 1) and '-' part
@@ -444,6 +458,8 @@ def _cut_compiled(ext: ModuleType, lat: Lattice, row: int, j: int, mi: int, colu
     lat.dim += new_dim
     M = lat.num_cells()
     lat.reserve(M)
+    if columns is not None and not columns.make_room(M, N):
+        columns = None  # flushed: this cut's codes go to lat.sig
     if cross is not None:
         P, Q, z0, cnt = cross
         lat.cvid[z0 : z0 + cnt] = store.cross(lat.cvid[P], lat.cvid[Q], row, mi)
@@ -451,7 +467,6 @@ def _cut_compiled(ext: ModuleType, lat: Lattice, row: int, j: int, mi: int, colu
         ext.copy_parents(lat.sig, N, par, lat.sig[:0], 0, child)
         lat.sig[N:M, j] = child
     else:  # the rows of lat.sig and of the buffer in one pass
-        columns._fit(M)
         ext.copy_parents(lat.sig, N, par, columns.buf, len(columns.cols), child)
     _write_pads(lat, split_ids, pos_rows, pad_new)
     for d in range(n + 1):
