@@ -71,6 +71,14 @@ def test_cells_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "(9, 12, 4)" in out and "4 regions" in out
 
 
+def test_cells_text_output_one_region(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the neuron x + 5 does not vanish on the box: the square is one region, 4 + 4 + 1 cells
+    code, out, err = run(capsys, "cells", _write(tmp_path, {"layers": [{"W": [[1, 0]], "b": [5]},
+                                                                      {"W": [[1]], "b": [0]}]}))
+    assert code == 0
+    assert out.splitlines()[1] == "f-vector (4, 4, 1), 1 region, 9 cells, Euler characteristic 1"
+
+
 def test_cells_box_domain_and_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     net = _write(tmp_path, GRID)
     # [1/2, 3/2]^2 lies in the quadrant x, y > 0: no cut

@@ -26,7 +26,7 @@ from ..network import Network
 from ..plot import save_complex_png
 from ..slicing import default_slice
 from . import print_json
-from .common import Problem, add_network_args, load_problem
+from .common import Problem, add_network_args, count, load_problem
 
 __all__ = ["AnalysisContext", "SECTIONS", "register", "run"]
 
@@ -119,10 +119,10 @@ def _run(args: argparse.Namespace, prob: Problem, outdir: Path, t0: float, repor
         plane = build_complex(net2, dom2, with_output=True, progress=progress)
     prepare_output_dir(outdir)
     if prob.slice is not None:
-        title = (f"{prob.original.architecture}: {hidden.num_regions} regions on {dom.describe()} in "
+        title = (f"{prob.original.architecture}: {count(hidden.num_regions, 'region')} on {dom.describe()} in "
                  f"slice coordinates,\n{prob.slice.describe()}")
     else:
-        title = f"{net.architecture} on {dom.describe()}: {hidden.num_regions} regions"
+        title = f"{net.architecture} on {dom.describe()}: {count(hidden.num_regions, 'region')}"
     if slice_note:
         title += f"\n{slice_note}"
     axis_labels = prob.slice.coordinate_names() if prob.slice is not None and dom.dim <= 2 else None
@@ -163,7 +163,8 @@ def _run(args: argparse.Namespace, prob: Problem, outdir: Path, t0: float, repor
         if prob.slice is not None:
             print(f"{prob.original.architecture} on {prob.slice.describe()}")
         print(f"{net.architecture} on {dom.describe()}: f-vector {tuple(hidden.f_vector)}, "
-              f"{hidden.num_regions} regions; refined by the output: {refined.num_regions} regions")
+              f"{count(hidden.num_regions, 'region')}; refined by the output: "
+              f"{count(refined.num_regions, 'region')}")
         if slice_note:
             print(f"picture: {slice_note}")
         files = ["summary.json", *_figures(summary)] + (["report.html"] if report else [])

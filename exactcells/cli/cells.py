@@ -12,7 +12,7 @@ from ..errors import InvalidArgumentError
 from ..io import check_writable
 from ..parallel import DEFAULT_PARTITIONS
 from . import print_json
-from .common import add_network_args, choose_jobs, jobs_arg, load_problem
+from .common import add_network_args, choose_jobs, count, jobs_arg, load_problem
 
 
 def register(sub: Any) -> None:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         where = out["domain"] if prob.slice is None else f"{out['domain']} in {prob.slice.describe()}"
         print(f"network {prob.original.architecture if prob.slice else out['architecture']} on {where}"
               f"{f' (refined by the output: {K.output_refinement})' if with_output else ''}")
-        print(f"f-vector {tuple(out['f_vector'])}, {out['num_regions']} regions, "
-              f"{out['num_cells']} cells, Euler characteristic {out['euler_characteristic']}")
+        print(f"f-vector {tuple(out['f_vector'])}, {count(out['num_regions'], 'region')}, "
+              f"{count(out['num_cells'], 'cell')}, Euler characteristic {out['euler_characteristic']}")
         print(f"{out['seconds']} s", file=sys.stderr)
     return 0

@@ -45,6 +45,11 @@ from ..slicing import (
 __all__ = ["add_network_args", "network_and_domain", "load_problem", "Problem", "default_network_path"]
 
 
+def count(n: int, noun: str) -> str:
+    """``n`` and the noun, singular for one: ``count(1, "region") == "1 region"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def default_network_path() -> Path:
     """The bundled default network (a small trained 2-D classifier)."""
     return Path(str(resources.files("exactcells") / "data" / "default_network.json"))
