@@ -6,13 +6,15 @@ numpy``, the tool's import, loading the network, the build. A stage's figure is 
 the peak it caused (MiB, medians). For exactcells' build the script also splits the resident
 growth by mapping (``/proc/self/smaps``: the code pages of numpy's and the compiled modules'
 shared libraries touched for the first time, the malloc heap, anonymous mappings) and gives
-Python's traced peak (tracemalloc, a separate run: tracing changes the peak).
+Python's traced peak (tracemalloc, a separate run: tracing changes the peak). With ``--by-line``
+a further run traces exactcells' source lines and names those during which numpy's code pages
+were first touched (slow: it reads ``smaps`` at every line).
 
 The point is to separate a fixed cost (interpreter, imports, first use of code) from the cost
 that grows with the complex: on a network as small as A (412 regions) the fixed cost is all of
 the difference between the tools.
 
-    python benchmarks/bench_memory_floor.py [--nets A B E] [--repeats 3] [--out FILE.md]
+    python benchmarks/bench_memory_floor.py [--nets A B E] [--repeats 3] [--by-line A] [--out FILE.md]
 """
 
 from __future__ import annotations
@@ -73,6 +75,28 @@ if trace:
 print(json.dumps(res))
 """
 
+BY_LINE = COMMON + r"""
+from collections import Counter
+from exactcells import load_network, build_complex
+net = load_network(sys.argv[1])
+def numpy_kib():
+    return smaps().get("numpy code", 0)
+grown, last = Counter(), [numpy_kib(), None]
+def tracer(frame, event, arg):
+    if "exactcells" in frame.f_code.co_filename and event in ("line", "return"):
+        now = numpy_kib()
+        if now > last[0] and last[1] is not None:
+            grown[last[1]] += now - last[0]  # the pages came during the previous line
+        last[0] = now
+        last[1] = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+    return tracer
+start = numpy_kib()
+sys.settrace(tracer)
+build_complex(net)
+sys.settrace(None)
+print(json.dumps({"total": numpy_kib() - start, "lines": grown.most_common()}))
+"""
+
 PEER = COMMON + r"""
 import regioncam
 marks["import the tool"] = peak()
@@ -109,6 +133,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", nargs="+", default=["A", "B", "E"])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--by-line", nargs="*", default=[], metavar="NET",
+                    help="for these of the networks, the source lines that first touched numpy's code pages")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "memory_floor.md")
     args = ap.parse_args()
     try:
@@ -137,6 +163,11 @@ def main() -> None:
         parts = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(maps.items(), key=lambda kv: -kv[1]) if abs(v) >= 0.01)
         lines += ["", f"exactcells' build, resident growth by mapping (MiB): {parts}; Python's traced "
                   f"peak during the build {traced:.2f} MiB.", ""]
+        if name in args.by_line:
+            by = run(BY_LINE, path)
+            top = ", ".join(f"`{where}` {kib} KiB" for where, kib in by["lines"])
+            lines += [f"numpy's code pages first touched during the build ({by['total']} KiB), by the "
+                      f"exactcells line that touched them: {top}.", ""]
         print(f"{name} done", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
