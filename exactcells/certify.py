@@ -414,6 +414,9 @@ def _integer_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequenc
 # Notation: u = 2^-53 (float64, round to nearest), gamma_k = k u / (1 - k u), eta = 2^-1000.
 # ``W, b`` are a layer's exact rational weights, ``W^, b^`` their float64 roundings
 # (``float(Fraction)`` is correctly rounded): ``|W^ - W| <= u |W|``, so ``|W| <= |W^| / (1 - u)``.
+# Where that fails (a weight beyond the float range, or one that is not 0 but rounds below
+# ``2^-1022``) ``W^`` is NaN (``Network.filter_layers``): every value and bound it enters is NaN
+# and decides nothing (P3).
 #
 # (P1) Points. ``x^_i = fl(D x_i / D)`` (CPython's int / int is correctly rounded):
 #      ``|x^ - x| <= u |x| + 2^-1075 <= 2 u |x^| + eta``, and ``x^_i = 0`` with bound 0 where
@@ -559,7 +562,7 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
     M0t = [tuple(r) for r in mats[0]]  # the first layer's rows for the GMP module
     last = len(net.layers) - 1
     deep = np.zeros(N, dtype=bool)  # points with an undecided entry below layer 1
-    floats = net.float_layers()
+    floats = net.filter_layers()
     Y, RY = X, R
     live = none
     pos = 0

@@ -56,7 +56,11 @@ never as the bound ``0`` of step 5.
    ``2.01 u |s z|`` of ``s z``. So ``|y_i - y*_i| <= Ry_i`` with ``Ry`` the stage applied to the
    bounds (``Ry_i = R_i`` for relu/identity, the max of the inputs' bounds for max,
    ``max(1,|s|) R_i + 2.01 u |y_i|`` for leaky). The next layer is ``Z_new = fl(W_hat y + b_hat)``.
-   With ``|W - W_hat| <= u |W_hat| / (1 - u)`` (the weights are correctly rounded), the
+   With ``|W - W_hat| <= u |W_hat| / (1 - u)`` (the weights are correctly rounded; where
+   that fails, for a weight beyond the float range or one that is not 0 but rounds below
+   ``2^-1022``, to 0 or a subnormal, ``W_hat`` is NaN, :meth:`Network.filter_layers`, and so is
+   every value and bound it enters: they decide nothing, and a NaN weight is not a zero factor
+   of step 5; a leaky slope likewise, :func:`~exactcells.network.filter_float`), the
    standard bound for a dot product of length ``m`` in any summation order (FMA included) gives
    ``|Z_new - (W y + b)| <= gamma_{m+2} (|W_hat| |y| + |b_hat|)`` and
    ``|W (y - y*)| <= |W_hat| Ry / (1 - u)``: (I) holds with
@@ -154,7 +158,7 @@ from typing import Any
 
 import numpy as np
 
-from .network import Network, _stage_float, integer_stage_apply
+from .network import Network, _stage_float, filter_float, integer_stage_apply
 
 __all__ = ["VertexStore", "LazyCoords", "TOTALS", "EXT", "GMP"]
 
@@ -228,15 +232,17 @@ class _Consts:
         self.gam: list[float] = []
         self.finite: list[bool] = []  # all weights finite: the compiled step may skip exact zeros
         self.dense: list[bool] = []  # no weight is 0 (nzW all 1)
-        for W, b in net.float_layers():
+        for W, b in net.filter_layers():
             m = W.shape[1]
             if m + 3 >= 2**30:  # pragma: no cover - absurd widths
                 raise ValueError("layer too wide for the float filter")
             g = _gamma(m + 2) * INFL
             self.W.append(np.ascontiguousarray(W.T))
-            self.absW.append(np.ascontiguousarray(np.abs(W).T) * ((1.0 + (m + 3) * 2.0**-52) / (1.0 - U)))
+            with np.errstate(over="ignore"):  # a weight near the float range's end: an infinite
+                # constant, whose bounds decide nothing (the exact path takes those signs)
+                self.absW.append(np.ascontiguousarray(np.abs(W).T) * ((1.0 + (m + 3) * 2.0**-52) / (1.0 - U)))
+                self.c.append(np.where(b != 0, g * np.abs(b) * INFL + ETA, 0.0))
             self.b.append(b)
-            self.c.append(np.where(b != 0, g * np.abs(b) * INFL + ETA, 0.0))
             self.nzW.append(np.ascontiguousarray((W != 0).T.astype(np.float64)))
             self.gam.append(g)
             self.finite.append(bool(np.isfinite(W).all() and np.isfinite(b).all()))
@@ -252,8 +258,9 @@ def _stage_bounds(layer: Any, Z: np.ndarray, R: np.ndarray, Y: np.ndarray) -> np
         if u.kind == "max":
             cols.append(R[:, list(u.inputs)].max(axis=1))
         elif u.kind == "leaky":
-            s = abs(float(u.slope)) * (1.0 + 4 * U)
-            cols.append((max(1.0, s) * R[:, u.inputs[0]] + 2.01 * U * np.abs(Y[:, i])) * INFL)
+            s = abs(filter_float(u.slope)) * (1.0 + 4 * U)
+            lip = math.nan if math.isnan(s) else max(1.0, s)  # NaN: no slope, no bound (step 2)
+            cols.append((lip * R[:, u.inputs[0]] + 2.01 * U * np.abs(Y[:, i])) * INFL)
         else:
             cols.append(R[:, u.inputs[0]])
     return np.stack(cols, axis=1) if cols else np.zeros((Z.shape[0], 0))
@@ -371,7 +378,7 @@ class VertexStore:
                 post, Rp = Z, R
             else:
                 prev = self.net.layers[layer - 1]
-                post = _stage_float(prev, Z)[0]
+                post = _stage_float(prev, Z, filtered=True)[0]
                 Rp = _stage_bounds(prev, Z, R, post)
                 if codes is not None:
                     dead = _dead_relus(prev, codes)

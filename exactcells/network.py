@@ -308,6 +308,24 @@ class Network:
             self._memo["float_layers"] = memo
         return list(memo)
 
+    def filter_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The weights as the float filters take them: :meth:`float_layers`, with NaN wherever
+        the rounding is not within the relative error ``u = 2^-53`` that the filters' proofs
+        assume (``|w - fl(w)| <= u |fl(w)| / (1 - u)``): a weight beyond the float range, or
+        one that is not 0 but rounds below ``2^-1022`` (to 0 or a subnormal, where rounding has
+        an absolute error, not a relative one). A NaN decides nothing: every sign that depends
+        on such a weight goes to the exact path. Memoized, read-only."""
+        memo = self._memo.get("filter_layers")
+        if memo is None:
+            memo = []
+            for L, (W, b) in zip(self.layers, self.float_layers()):
+                W2, b2 = _unfit_to_nan(W, L.W), _unfit_to_nan(b, (L.b,))
+                W2.setflags(write=False)
+                b2.setflags(write=False)
+                memo.append((W2, b2))
+            self._memo["filter_layers"] = memo
+        return list(memo)
+
     def forward_float(self, X: np.ndarray) -> np.ndarray:
         """Float64 forward pass on points ``X`` of shape ``(N, n)``; returns ``(N, m)``."""
         A = np.asarray(X, dtype=float)
@@ -592,13 +610,54 @@ def _dot(row: Sequence[Fraction], a: Sequence[Any], bias: Fraction) -> Any:
 def _float_array(rows: Sequence[Sequence[Fraction | int]], shape: tuple[int, ...]) -> np.ndarray:
     """Exact rationals rounded to the nearest float64 (``numerator / denominator`` is Python's
     correctly rounded integer division, what ``float(Fraction)`` computes, without its
-    per-value overhead)."""
-    flat = [v / 1 if v.__class__ is int else v.numerator / v.denominator for row in rows for v in row]
+    per-value overhead). A value beyond the float range becomes an infinity of its sign, as
+    IEEE rounding to nearest would give; the float filters take a value or bound that is not
+    finite as deciding nothing, so such a weight sends its signs to the exact path."""
+    try:
+        flat = [v / 1 if v.__class__ is int else v.numerator / v.denominator for row in rows for v in row]
+    except OverflowError:  # rare: every value again, one at a time
+        flat = [_rounded(v) for row in rows for v in row]
     return np.array(flat, dtype=np.float64).reshape(shape)
 
 
-def _stage_float(layer: Layer, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Float outputs and int8 sign entries of a stage on float pre-activations ``Z`` (N, h)."""
+def _unfit_to_nan(A: np.ndarray, rows: Sequence[Sequence[Fraction | int]]) -> np.ndarray:
+    """``A`` (the rounded ``rows``) with NaN where its entry is not within relative error ``u``
+    of the exact value (:meth:`Network.filter_layers`); ``A`` itself when there is none."""
+    flat = A.reshape(-1)
+    with np.errstate(invalid="ignore"):
+        suspect = np.flatnonzero(~(np.abs(flat) >= _SMALLEST_NORMAL) | ~np.isfinite(flat))
+    if not suspect.size:
+        return A
+    w = A.shape[-1]
+    bad = [i for i in suspect.tolist() if rows[i // w][i % w] != 0]  # exact zeros are fit
+    if not bad:
+        return A
+    out = A.copy()
+    out.reshape(-1)[bad] = np.nan
+    return out
+
+
+def filter_float(x: Fraction | int) -> float:
+    """``x`` rounded to float64 for a float filter: NaN where the rounding is not within
+    relative error ``u`` (see :meth:`Network.filter_layers`)."""
+    f = _rounded(x)
+    return f if x == 0 or (math.isfinite(f) and abs(f) >= _SMALLEST_NORMAL) else math.nan
+
+
+_SMALLEST_NORMAL = 2.0**-1022
+
+
+def _rounded(v: Fraction | int) -> float:
+    try:
+        return v / 1 if v.__class__ is int else v.numerator / v.denominator
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def _stage_float(layer: Layer, Z: np.ndarray, filtered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Float outputs and int8 sign entries of a stage on float pre-activations ``Z`` (N, h).
+    ``filtered``: leaky slopes as the float filter takes them (:func:`filter_float`)."""
+    to_float = filter_float if filtered else _rounded
     if layer.units is None:
         return np.maximum(Z, 0.0), np.sign(Z).astype(np.int8)
     outs: list[np.ndarray] = []
@@ -615,7 +674,7 @@ def _stage_float(layer: Layer, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             outs.append(v)
             continue
         sgs.append(np.sign(v).astype(np.int8)[:, None])
-        outs.append(np.where(v > 0, v, float(u.slope) * v if u.kind == "leaky" else 0.0))
+        outs.append(np.where(v > 0, v, to_float(u.slope) * v if u.kind == "leaky" else 0.0))
     N = Z.shape[0]
     out = np.stack(outs, axis=1) if outs else np.zeros((N, 0))
     sg = np.concatenate(sgs, axis=1) if sgs else np.zeros((N, 0), dtype=np.int8)

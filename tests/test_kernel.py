@@ -3,6 +3,7 @@ nothing, and near-degenerate inputs go to the exact path."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -13,14 +14,15 @@ import pytest
 from conftest import same_complex
 from hypothesis import given
 from hypothesis import strategies as st
-from net_strategies import examples, integer_networks, unit_networks
+from net_strategies import examples, integer_networks, kernel_module, unit_networks
 
 from exactcells import build as B
 from exactcells import kernel
+from exactcells.certify import certify
 from exactcells.complex import PolyhedralComplex
 from exactcells.domain import Domain
 from exactcells.kernel import VertexStore
-from exactcells.network import Network, network_from_dict
+from exactcells.network import Network, _stage_float, network_from_dict
 
 
 @contextmanager
@@ -56,6 +58,8 @@ def check_invariant(lat: B.Lattice, net: Network) -> int:
         x = [Fraction(h[i], h[n]) for i in range(n)]
         z = x if L < 0 else list(net.pre_activations(x)[L])
         for j, zj in enumerate(z):
+            if not np.isfinite(st_.R[v, j]):
+                continue  # an infinite or NaN bound claims nothing
             bound = Fraction(float(st_.R[v, j]))
             err = abs(Fraction(float(st_.Z[v, j])) - zj)
             assert err <= bound, (v, j, float(err), float(bound))
@@ -230,3 +234,78 @@ def test_an_overflowed_value_decides_no_sign() -> None:
     assert store.signs(vids, 1).tolist() == [-1, -1]
     assert store.fallback == before + 2
 
+
+
+# weights whose float64 rounding is not within the relative error u that the bound assumes
+# (|w - fl(w)| <= u |fl(w)| / (1 - u)): beyond the float range, rounding to 0, to an inexact
+# subnormal; and an exact subnormal power of two, which the filter also leaves to the exact path
+UNFIT = [10**400, 7 * 10**308, Fraction(1, 10**400), Fraction(1, 3 * 2**1060), Fraction(1, 2**1070)]
+UNFIT_IDS = ["1e400", "7e308", "1e-400", "subnormal", "2^-1070"]
+
+
+def scaled_network(c: Fraction | int) -> tuple[Network, Network]:
+    """A 2-3-2-1 network with its third neuron's row (weights and bias) times ``c`` and that
+    neuron's column in the next layer times ``1 / c``: the same function, so the same complex
+    (every sign vector) as the network with ``c = 1``, which comes second."""
+    def net(k: Fraction | int) -> Network:
+        return network_from_dict({"layers": [
+            {"W": [[1, 0], [0, 1], [k, k]], "b": [0, 0, k]},
+            {"W": [[1, -1, 1 / Fraction(k)], [2, 1, 1 / Fraction(k)]], "b": [0, "-1/3"]},
+            {"W": [[1, 1]], "b": [0]}]})
+    return net(c), net(1)
+
+
+@pytest.mark.parametrize("c", UNFIT, ids=UNFIT_IDS)
+def test_weights_outside_the_normal_float_range(c: Fraction | int) -> None:
+    # before: 1e400 and 7e308 raised OverflowError, or warned of an overflow; 1e-400 rounded
+    # to 0 with the bound 0 of an exact zero, and the build lost the neuron's cut
+    net, plain = scaled_network(c)
+    floats = net.filter_layers()
+    assert np.isnan(floats[0][0][2]).all() and np.isnan(floats[0][1][2])
+    assert np.isnan(floats[1][0][:, 2]).all()
+    assert not np.isnan(floats[0][0][:2]).any() and not np.isnan(floats[2][0]).any()
+    R = B.build_complex(plain, Domain.box(2))
+    for ext in (kernel.EXT, None):
+        with kernel_module("EXT", ext):
+            K, _ = both(net, Domain.box(2))
+        assert K.f_vector == R.f_vector == (13, 20, 8)
+        assert np.array_equal(K.signs, R.signs) and np.array_equal(K.dims, R.dims)
+    assert certify(K).certified
+
+
+@pytest.mark.parametrize("slope", [10**400, Fraction(1, 10**400), Fraction(-1, 3 * 2**1060)],
+                         ids=["1e400", "1e-400", "subnormal"])
+def test_leaky_slopes_outside_the_normal_float_range(slope: Fraction | int) -> None:
+    # a slope the filter cannot round within u: the leaky unit's outputs go to the exact path
+    # (before: an OverflowError for 1e400); the complex is the exact path's, and the float view
+    # of the network keeps the rounded slope
+    net = network_from_dict({"layers": [
+        {"W": [[1, 0], [0, 1], [1, 1]], "b": [0, 0, "1/2"],
+         "units": [["relu", 0], ["relu", 1], ["leaky", 2, str(slope)]]},
+        {"W": [[1, 1, 1], [1, -2, 3]], "b": [0, "1/5"]},
+        {"W": [[1, -1]], "b": [0]}]})
+    K, _ = both(net, Domain.box(2), with_output=True)
+    assert K.euler_characteristic == 1
+    assert refine_checking(net, Domain.box(2), "zero") > 0  # (I) wherever a bound is finite
+    z = np.array([[0.0, 0.0, -1.0], [0.0, 0.0, 1.0]])  # the leaky unit on its slope, then not
+    view = _stage_float(net.layers[0], z)[0][0, 2]
+    assert view == (-math.inf if slope == 10**400 else -float(Fraction(slope)))
+    y = _stage_float(net.layers[0], z, filtered=True)[0]
+    assert np.isnan(y[0, 2]) and y[1, 2] == 1.0
+    # no bound for the unit, not even where its float input is positive: the exact input may
+    # be negative there, and the float filter knows no Lipschitz constant without the slope
+    r = kernel._stage_bounds(net.layers[0], z, np.full(z.shape, 1e-9), y)
+    assert np.isnan(r[:, 2]).all() and np.isfinite(r[:, :2]).all()
+
+
+def test_filter_layers_mark_only_the_unfit_entries() -> None:
+    net = network_from_dict({"layers": [
+        {"W": [[0, "1/3", 10**400], [Fraction(1, 2**1074), Fraction(1, 10**400), "-2.5"]],
+         "b": [0, Fraction(-1, 10**330)]},
+        {"W": [[1, 0]], "b": [0]}]})
+    (W, b), (W1, b1) = net.filter_layers()
+    assert W[0, 0] == 0 and W[0, 1] == 1 / 3 and W[1, 2] == -2.5  # exact 0 and normal values stay
+    assert np.isnan([W[0, 2], W[1, 0], W[1, 1], b[1]]).all() and b[0] == 0
+    assert not np.isnan(W1).any() and not np.isnan(b1).any()
+    (Wf, bf), _ = net.float_layers()  # the float view: rounded to nearest, infinities beyond
+    assert Wf[0, 2] == np.inf and Wf[1, 0] == 2.0**-1074 and Wf[1, 1] == 0.0 and bf[1] == -1e-330
