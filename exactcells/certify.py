@@ -97,7 +97,7 @@ from .complex import PolyhedralComplex
 from .domain import Domain
 from .errors import InvalidArgumentError
 from .localforms import LocalForms, domain_rows, select_sums
-from .network import Layer, Network, local_affine_forms
+from .network import Layer, Network, filter_float, local_affine_forms
 from .numbers import common_denominator, float_or_none, float_view, format_rational
 from .numbers import format_signs as sign_key
 from .progress import Progress
@@ -535,9 +535,10 @@ def _filtered_sign_vectors(net: Network, domain: Domain, points: Sequence[Sequen
     width = nh + m + (net.output_dim if refinement else 0)
     out = np.zeros((N, width), dtype=np.int8)
     # the domain's facets: a "layer" with weights -A and biases c (P2 and P3 as for the network's
-    # layers, the rational entries rounded to nearest), exact integer rows where undecided
-    Wd = np.array([[float(-a) for a in row] for row in domain.A], dtype=float).reshape(m, len(points[0]) - 1)
-    bd = np.array([float(c) for c in domain.c], dtype=float)
+    # layers, the rational entries rounded to nearest, NaN where that is not within relative
+    # error u), exact integer rows where undecided
+    Wd = np.array([[filter_float(-a) for a in row] for row in domain.A], dtype=float).reshape(m, len(points[0]) - 1)
+    bd = np.array([filter_float(c) for c in domain.c], dtype=float)
     gmp = _gmp()
     pl = list(points)
     none = np.zeros((0, 0), dtype=np.int8)

@@ -47,7 +47,8 @@ never as the bound ``0`` of step 5.
 1. *Exact inputs.* A root (a domain vertex, or a vertex whose exact coordinates the exact path
    computed) has ``x_hat = fl(x)`` (CPython's ``int / int`` is correctly rounded), so
    ``|x_hat_i - x_i| <= u |x_i| <= 2u |x_hat_i|``: before the first layer ``Z = x_hat`` and
-   ``R = 2u |x_hat| + eta``.
+   ``R = 2u |x_hat| + eta`` (a coordinate below the normal range has ``|x_hat_i - x_i| <
+   2^-1022 < eta``; one beyond the float range is infinite, and so is its bound).
 
 2. *A layer.* Let the previous carried values satisfy (I). The stage's float output
    ``y = stage(Z)``: ReLU and max are exact float operations and 1-Lipschitz in every
@@ -284,6 +285,14 @@ def _dead_relus(layer: Any, codes: np.ndarray) -> np.ndarray | None:
     return np.stack(cols, axis=1) if any_relu else None
 
 
+def _quotient(a: int, d: int) -> float:
+    """``a / d`` rounded to float64 (``d > 0``), an infinity of its sign beyond the float range."""
+    try:
+        return a / d
+    except OverflowError:
+        return math.inf if a > 0 else -math.inf
+
+
 class VertexStore:
     """Every vertex of one build: float values with error bounds, and exact coordinates on demand.
 
@@ -401,7 +410,10 @@ class VertexStore:
         """Float data of ``vids`` (exact coordinates known) recomputed from the coordinates."""
         n = self.n
         rows = [self.exact[v] for v in vids.tolist()]
-        X = np.array([[h[i] / h[n] for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
+        try:
+            X = np.array([[h[i] / h[n] for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
+        except OverflowError:  # a coordinate beyond the float range: infinite, deciding nothing
+            X = np.array([[_quotient(h[i], h[n]) for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
         exact0 = np.array([[h[i] == 0 for i in range(n)] for h in rows], dtype=bool).reshape(len(rows), n)
         with np.errstate(all="ignore"):
             R = np.where(exact0, 0.0, 2 * U * np.abs(X) * INFL + ETA)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .complex import PolyhedralComplex
+from .domain import Domain
 from .errors import InvalidDomainError
+from .numbers import float_view
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,11 +45,34 @@ def boundary_edges(K: PolyhedralComplex) -> list[int]:
     return [e for e in edges if K.signs[e, out0] == 0]
 
 
+def drawable_vertices(K: PolyhedralComplex) -> np.ndarray:
+    """The float view of the vertices, for a picture: a complex with a coordinate beyond the
+    float range cannot be drawn."""
+    V = K.vertices_float()
+    if not np.isfinite(V).all():
+        raise InvalidDomainError("the complex cannot be drawn: a vertex coordinate lies beyond the float "
+                                 "range (draw a smaller box, or a slice)")
+    return V
+
+
+def check_drawable(domain: Domain) -> None:
+    """Refuse, before any work, a domain whose pictures cannot be drawn (a vertex coordinate
+    beyond the float range; every cell lies in the domain, so otherwise all can be)."""
+    for v in domain.vertices:
+        for x in v:
+            if not math.isfinite(float_view(x)):
+                q = Fraction(x)
+                digits = len(str(abs(q.numerator))) - len(str(q.denominator))
+                raise InvalidDomainError(f"the domain cannot be drawn: a vertex coordinate of about "
+                                         f"10^{digits} lies beyond the float range (draw a smaller box, "
+                                         "or a slice)")
+
+
 def region_polygons(K: PolyhedralComplex) -> list[np.ndarray]:
     """Float polygons (vertices in counter-clockwise order) of the regions of a 2-D complex."""
     if K.input_dim != 2:
         raise InvalidDomainError("region polygons need a 2-D complex (use a 2-D slice)")
-    V = K.vertices_float()
+    V = drawable_vertices(K)
     vsets = K.vertex_sets()
     polys = []
     for r in K.regions():
@@ -83,7 +110,7 @@ def plot_complex_2d(
     if values is None:
         # a float view: exact interior points, the output evaluated in floating point (an exact
         # forward pass at points with huge denominators, e.g. on a slice of a float network, is slow)
-        X = np.array([[float(v) for v in K.interior_point(r)] for r in K.regions()], dtype=float)
+        X = np.array([[float_view(v) for v in K.interior_point(r)] for r in K.regions()], dtype=float)
         vals = K.network.forward_float(X.reshape(len(X), K.input_dim))[:, 0]
     else:
         vals = np.asarray(values, dtype=float)
@@ -91,7 +118,7 @@ def plot_complex_2d(
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
     pc = PolyCollection(polys, array=vals, cmap=cmap, norm=norm, edgecolors="none")
     ax.add_collection(pc)
-    V = K.vertices_float()
+    V = drawable_vertices(K)
     ptr, ind = K.facet_csr
     edges = list(K.cells_of_dim(1))
     segs = [V[ind[ptr[e] : ptr[e + 1]]] for e in edges]
@@ -139,7 +166,7 @@ def plot_complex_1d(K: PolyhedralComplex, ax: Axes, values: Sequence[float] | No
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import TwoSlopeNorm
 
-    V = K.vertices_float()[:, 0]
+    V = drawable_vertices(K)[:, 0]
     xs = V
     ys = np.array([float(v[0]) for v in K.output_values_at_vertices()])
     if values is not None:
@@ -191,7 +218,7 @@ _CLASS_COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2
 
 
 def _segments(K: PolyhedralComplex, cells: Sequence[int]) -> list[np.ndarray]:
-    V = K.vertices_float()
+    V = drawable_vertices(K)
     ptr, ind = K.facet_csr
     return [V[ind[ptr[e] : ptr[e + 1]]] for e in cells]
 
@@ -219,7 +246,7 @@ def plot_classes_2d(K: PolyhedralComplex, ax: Axes, title: str | None = None) ->
     edges = list(K.cells_of_dim(1))
     ax.add_collection(LineCollection(_segments(K, edges), colors="0.55", linewidths=0.3))
     ax.add_collection(LineCollection(_segments(K, boundary_edges(K)), colors="k", linewidths=1.8))
-    V = K.vertices_float()
+    V = drawable_vertices(K)
     junc = [v for v in K.cells_of_dim(0) if A[v].sum() >= 3]
     if junc:
         ax.plot(V[junc, 0], V[junc, 1], "o", color="red", ms=5, mec="k", mew=0.6, zorder=5)
@@ -249,7 +276,7 @@ def plot_partition_2d(K: PolyhedralComplex, labels: Sequence[int] | np.ndarray, 
     if boundary_of is not None:
         ax.add_collection(LineCollection(_segments(boundary_of, boundary_edges(boundary_of)),
                                          colors="k", linewidths=1.5))
-    V = K.vertices_float()
+    V = drawable_vertices(K)
     lo, hi = V.min(axis=0), V.max(axis=0)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])

@@ -315,6 +315,10 @@ def test_analyze_failure_late_removes_the_files_it_wrote(tmp_path: Path, monkeyp
     (out / "notes.txt").write_text("mine")
     assert main(["analyze", "-o", str(out), "--no-progress"]) == 2
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    # a folder the run created goes too
+    fresh = tmp_path / "new-report"
+    assert main(["analyze", "-o", str(fresh), "--no-progress"]) == 2
+    assert not fresh.exists()
     capsys.readouterr()
 
 

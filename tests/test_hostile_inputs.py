@@ -195,6 +195,16 @@ def case_persistence_onto_file(tmp: Path) -> list[str]:
     return ["persistence", "net.json", "-o", "report", "--no-progress"]
 
 
+def case_analyze_box_beyond_floats(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    return ["analyze", "net.json", "--box", "-1e400", "1e400", "--out", "report", "--no-progress"]
+
+
+def case_fiedler_picture_beyond_floats(tmp: Path) -> list[str]:
+    (tmp / "net.json").write_text(json.dumps(GRID))
+    return ["fiedler", "net.json", "--box", "-1e400", "1e400", "-o", "report", "--no-progress"]
+
+
 CASES = [
     (case_pickled_module, "evil.pt", "trust-pickle"),
     (case_plain_pickle, "evil.pt", "trust-pickle"),
@@ -214,6 +224,8 @@ CASES = [
     (case_claim_without_regions, "claim.json", "regions"),
     (case_analyze_onto_file, "report", "not a folder"),
     (case_persistence_onto_file, "report", "not a folder"),
+    (case_analyze_box_beyond_floats, None, "beyond the float range"),
+    (case_fiedler_picture_beyond_floats, None, "beyond the float range"),
 ]
 
 
@@ -274,6 +286,20 @@ def test_certify_huge_box_has_null_float_companion(tmp_path: Path) -> None:
     d = json.loads(r.stdout)
     assert d["certified"] is True
     assert d["total_volume"] == "4" + "0" * 400 and d["total_volume_float"] is None
+
+
+@pytest.mark.parametrize("bound", ["1e400", "1e-400"])
+def test_a_box_beyond_the_float_range_is_built_and_certified(tmp_path: Path, bound: str) -> None:
+    """Coordinates beyond the float range (or below it) take the exact path where the float
+    filter cannot decide; GRID's cuts pass through the origin, so every box [-c, c]^2 gives the
+    complex of [-1, 1]^2. Before, 1e400 was an OverflowError traceback."""
+    (tmp_path / "net.json").write_text(json.dumps(GRID))
+    for cmd in ("cells", "certify"):
+        r = cli(tmp_path, cmd, "net.json", "--box", f"-{bound}", bound, "--json", "--no-progress")
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        d = json.loads(r.stdout)
+        assert d["f_vector"] == [9, 12, 4]
+    assert d["certified"] is True
 
 
 def test_fiedler_on_a_huge_box_has_no_float_overflow(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from ..domain import Domain
 from ..errors import OutputPathError
 from ..io import atomic_write_text, check_writable, prepare_output_dir
 from ..network import Network
-from ..plot import save_complex_png
+from ..plot import check_drawable, save_complex_png
 from ..slicing import default_slice
 from . import print_json
 from .common import Problem, add_network_args, count, load_problem
@@ -77,6 +77,7 @@ def _section(spec: str) -> Callable[[AnalysisContext], dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     prob = load_problem(args, default_plane=True)
+    check_drawable(prob.domain)  # the report's pictures: say so before any work
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         raise OutputPathError(f"cannot use {outdir} as the output folder: it is a file, not a folder")
@@ -95,12 +96,15 @@ def run(args: argparse.Namespace) -> int:
     require_phat()  # the topology section needs PHAT: say so before writing anything
     marks = _picture_marks(args, prob)
     existed = {t for t in targets if t.exists()}
+    folder_existed = outdir.exists()
     try:
         return _run(args, prob, outdir, t0, report, marks)
     except BaseException:
         for t in targets:  # no partial report: remove what this run created
             if t not in existed:
                 t.unlink(missing_ok=True)
+        if not folder_existed and outdir.is_dir() and not any(outdir.iterdir()):
+            outdir.rmdir()
         raise
 
 

@@ -35,7 +35,7 @@ from ..dual import compare_proxy, dual_graph, load_points, locate_points, region
 from ..errors import FormatError
 from ..io import check_writable
 from ..network import Network
-from ..plot import Mark, save_complex_png
+from ..plot import Mark, check_drawable, save_complex_png
 from ..slicing import default_slice, points_in_slice, read_points
 from ..spectral import FiedlerGapWarning, FiedlerResult, SpectralError, boundary_agreement, dual_fiedler
 from . import print_json
@@ -171,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
     net, dom = prob.network, prob.domain
     png = Path(args.output) / "fiedler.png" if args.output else None
     if png is not None:
+        check_drawable(dom)
         check_writable(png, args.force)
     points: Any = None
     off_slice = 0

@@ -27,6 +27,7 @@ from ..complex import PolyhedralComplex
 from ..dual import region_volumes_and_centroids
 from ..errors import InvalidDomainError
 from ..numbers import format_rational
+from ..plot import drawable_vertices
 
 __all__ = ["complex_payload", "entry_names", "affine_maps_2d", "pack_signs", "SIGN_CODE",
            "VERTEX_TEXT_BUDGET"]
@@ -181,7 +182,7 @@ def complex_payload(
     fptr_a, find_a = K.facet_csr
     fptr, find = fptr_a.tolist(), find_a.tolist()
     rings = [_ring(K, r, fptr, find) for r in regions]
-    V = K.vertices_float()
+    V = drawable_vertices(K)
     ring_len = np.array([len(g) for g in rings], dtype=np.int64)
     start = np.zeros(R + 1, dtype=np.int64)
     np.cumsum(ring_len, out=start[1:])
