@@ -257,7 +257,8 @@ class ClaimVerdict:
             "adjacency_missing": None if self.adjacency_missing is None else len(self.adjacency_missing),
             "adjacency_precision": self.adjacency_precision,
             "adjacency_recall": self.adjacency_recall,
-            "max_vertex_distance": self.max_vertex_distance,
+            "max_vertex_distance": (self.max_vertex_distance if self.max_vertex_distance is None
+                                    or math.isfinite(self.max_vertex_distance) else None),
             "cells_spurious": None if self.cells_spurious is None else len(self.cells_spurious),
             "cells_missing": self.cells_missing,
             "vertices_wrong": self.vertices_wrong,
@@ -382,8 +383,7 @@ def judge_claim(K: PolyhedralComplex, claim: Claim) -> ClaimVerdict:
         if not r.vertices:
             continue
         P = np.array([[float_view(x) for x in v] for v in r.vertices], dtype=float)
-        d = np.min(np.linalg.norm(P[:, None, :] - V[cand][None, :, :], axis=2), axis=1)
-        maxd = max(maxd or 0.0, float(d.max()))
+        maxd = max(maxd or 0.0, float(_nearest_distances(P, V[cand]).max()))
     cs = cm = cwd = None
     if claim.cells:
         allpats = set(_ternary(np.asarray(K.signs[:, sl])))
@@ -406,6 +406,18 @@ def judge_claim(K: PolyhedralComplex, claim: Claim) -> ClaimVerdict:
                 maxd = max(maxd or 0.0, float(d.max()))
     return ClaimVerdict(len(pats), len(cset), tuple(missing), spurious, mvol, aw, am, prec, rec, maxd,
                         cs, cm, vwrong, vmissing, cwd)
+
+
+def _nearest_distances(P: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """The Euclidean distance from each row of ``P`` to its nearest row of ``V`` (float view),
+    without overflow in the squares (each difference scaled by the pair's largest); ``inf``
+    where a difference is beyond the float range."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        D = np.abs(P[:, None, :] - V[None, :, :])
+        s = D.max(axis=2)
+        unit = D / np.where(s > 0, s, 1.0)[..., None]
+        d = np.where(np.isfinite(s), s * np.sqrt((unit**2).sum(axis=2)), np.inf)
+    return d.min(axis=1)
 
 
 class _VertexIndex:

@@ -4,10 +4,12 @@ written as users expect, exact claim verdicts, and the smaller exactness fixes."
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import sys
 import threading
+import warnings
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -349,3 +351,25 @@ def test_certify_workers_are_spawned_from_a_threaded_process(monkeypatch: pytest
         t.join()
     assert cert.certified and "2 processes" in cert.check("volumes").detail
     assert "spawn" in methods and "fork" not in methods
+
+
+def test_claimed_vertex_distances_do_not_overflow() -> None:
+    # the distance of a claimed vertex (1.34e154, 0) from the exact (1, 0) is a float; squaring
+    # its coordinates overflowed (an inf and a RuntimeWarning); a distance beyond the float range
+    # is None in the JSON (whose readers do not take Infinity)
+    K = _grid_complex()  # region "11" is the square [0, 1]^2
+    far = 1.3407807929942597e154
+    d = {"regions": [{"pattern": p} for p in ("00", "01", "10")]
+         + [{"pattern": "11", "vertices": [[far, 0], [1, 0], [0, 1], [1, 1]]}]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v = judge_claim(K, claim_from_dict(d))
+    assert v.max_vertex_distance is not None and abs(v.max_vertex_distance - far) <= 1e-12 * far
+    d["regions"][3]["vertices"][0] = ["1e400", 0]
+    v = judge_claim(K, claim_from_dict(d))
+    assert v.max_vertex_distance == math.inf and v.to_dict()["max_vertex_distance"] is None
+    json.loads(json.dumps(v.to_dict()), parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} in JSON")
