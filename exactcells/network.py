@@ -327,22 +327,27 @@ class Network:
         return list(memo)
 
     def forward_float(self, X: np.ndarray) -> np.ndarray:
-        """Float64 forward pass on points ``X`` of shape ``(N, n)``; returns ``(N, m)``."""
+        """Float64 forward pass on points ``X`` of shape ``(N, n)``; returns ``(N, m)`` (``±inf``
+        or NaN where a weight or value is beyond the float range: a float view)."""
         A = np.asarray(X, dtype=float)
         layers = self.float_layers()
-        for li, (W, b) in enumerate(layers):
-            Z = A @ W.T + b
-            A = Z if li == len(layers) - 1 else _stage_float(self.layers[li], Z)[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            for li, (W, b) in enumerate(layers):
+                Z = A @ W.T + b
+                A = Z if li == len(layers) - 1 else _stage_float(self.layers[li], Z)[0]
         return A
 
     def hidden_signs_float(self, X: np.ndarray) -> np.ndarray:
-        """Float64 sign entries of every hidden unit at points ``X``: int8 ``(N, num_hidden)``."""
+        """Float64 sign entries of every hidden unit at points ``X``: int8 ``(N, num_hidden)``
+        (a float view: 0 where a value is NaN, beyond the float range)."""
         A = np.asarray(X, dtype=float)
         layers = self.float_layers()
         parts = []
-        for li, (W, b) in enumerate(layers[:-1]):
-            A, sg = _stage_float(self.layers[li], A @ W.T + b)
-            parts.append(sg)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for li, (W, b) in enumerate(layers[:-1]):
+                Z = A @ W.T + b
+                A, sg = _stage_float(self.layers[li], np.where(np.isnan(Z), 0.0, Z))
+                parts.append(sg)
         if not parts:
             return np.zeros((A.shape[0], 0), dtype=np.int8)
         return np.concatenate(parts, axis=1)

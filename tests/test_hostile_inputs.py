@@ -302,6 +302,28 @@ def test_a_box_beyond_the_float_range_is_built_and_certified(tmp_path: Path, bou
     assert d["certified"] is True
 
 
+@pytest.mark.parametrize("small", ["1/2", "1e-400"])
+def test_weights_beyond_the_float_range_through_every_command(tmp_path: Path, small: str) -> None:
+    """A network whose output weight is 1e400 (and, second, whose third neuron's weights are
+    1e-400): every command runs, with no traceback and no numpy warning; the float views
+    (pictures, the report's colours) saturate. Before: OverflowError in analyze's report,
+    "invalid value" warnings from the float forward pass, and a wrong complex for 1e-400."""
+    net = {"layers": [{"W": [[1, 0], [0, 1], [small, small]], "b": [0, 0, small]},
+                      {"W": [[1, -1, "1e400"]], "b": [0]}]}
+    (tmp_path / "net.json").write_text(json.dumps(net))
+    for argv in (["cells", "--json"], ["cells", "--with-output", "--json"], ["certify", "--with-output", "--json"],
+                 ["analyze", "--out", "a"], ["fiedler", "-o", "f"],
+                 ["persistence", "--filtration", "output-lower-star", "-o", "p"]):
+        r = cli(tmp_path, argv[0], "net.json", *argv[1:], "--no-progress")
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert "Traceback" not in r.stderr and "Warning" not in r.stderr, r.stderr[-2000:]
+        if argv == ["cells", "--json"]:
+            # the hidden neurons x, y and (a multiple of) x + y + 1, the same for both
+            assert json.loads(r.stdout)["f_vector"] == [9, 13, 5]
+        elif argv[0] == "certify":
+            assert json.loads(r.stdout)["certified"] is True
+
+
 def test_fiedler_on_a_huge_box_has_no_float_overflow(tmp_path: Path) -> None:
     """The float-guided sweep weighs regions by their share of the exact total volume."""
     (tmp_path / "net.json").write_text(json.dumps(GRID))

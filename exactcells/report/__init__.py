@@ -27,8 +27,10 @@ characters.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +39,7 @@ import numpy as np
 from ..build import build_complex
 from ..complex import PolyhedralComplex
 from ..io import atomic_write_text
-from ..numbers import format_rational
+from ..numbers import float_view, format_rational
 from .page import ReportDependencyError, plotly_js, render_page
 from .payload import complex_payload
 
@@ -86,6 +88,12 @@ def _fiedler_on_plane(ctx: AnalysisContext) -> np.ndarray | None:
         return None
 
 
+def _shown(x: Fraction | int) -> float:
+    """Where a picture draws the exact value ``x``: its float, saturated at the largest finite
+    float (the page's data is strict JSON, which has no infinity; the hover text is exact)."""
+    return max(-sys.float_info.max, min(sys.float_info.max, float_view(x)))
+
+
 def _persistence(K: PolyhedralComplex) -> dict[str, Any]:
     """The persistence diagram of the sublevel sets of the first output, with exact hover texts."""
     from ..topology.filtrations import lower_star_filtration
@@ -100,8 +108,8 @@ def _persistence(K: PolyhedralComplex) -> dict[str, Any]:
         for b, d in P.exact_pairs(k):
             if d is not None and b == d:
                 continue  # zero persistence
-            births.append(float(b))
-            deaths.append(None if d is None else float(d))
+            births.append(_shown(b))  # where to draw it; the text below is exact
+            deaths.append(None if d is None else _shown(d))
             texts.append(f"H{k}: birth {format_rational(b)}, death "
                          f"{'∞' if d is None else format_rational(d)} (exact)")
         dims.append({"k": k, "birth": births, "death": deaths, "text": texts})

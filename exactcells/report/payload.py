@@ -26,7 +26,7 @@ import numpy as np
 from ..complex import PolyhedralComplex
 from ..dual import region_volumes_and_centroids
 from ..errors import InvalidDomainError
-from ..numbers import format_rational
+from ..numbers import float_view, format_rational
 from ..plot import drawable_vertices
 
 __all__ = ["complex_payload", "entry_names", "affine_maps_2d", "pack_signs", "SIGN_CODE",
@@ -193,7 +193,7 @@ def complex_payload(
     m = K.network.output_dim
     colours: list[dict[str, Any]] = []
     for j in range(m):
-        vals = [float(a1 * cx + a2 * cy + c) for (a1, a2, c), (cx, cy) in
+        vals = [float_view(a1 * cx + a2 * cy + c) for (a1, a2, c), (cx, cy) in
                 ((mp[j], ce) for mp, ce in zip(maps, cents))]
         name = "output F" if m == 1 else f"output F{j + 1}"
         colours.append({"name": f"{name} at the region's centroid (float)", "kind": "diverging",
