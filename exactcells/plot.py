@@ -168,7 +168,7 @@ def plot_complex_1d(K: PolyhedralComplex, ax: Axes, values: Sequence[float] | No
 
     V = drawable_vertices(K)[:, 0]
     xs = V
-    ys = np.array([float(v[0]) for v in K.output_values_at_vertices()])
+    ys = np.array([float_view(v[0]) for v in K.output_values_at_vertices()])
     if values is not None:
         vals = np.asarray(values, dtype=float)
         vmax = float(np.max(np.abs(vals))) if vals.size and np.max(np.abs(vals)) > 0 else 1.0

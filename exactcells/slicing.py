@@ -42,7 +42,7 @@ from .errors import (
     InvalidSliceError,
 )
 from .network import Network
-from .numbers import format_rational, to_rational
+from .numbers import float_view, format_rational, to_rational
 
 __all__ = [
     "MAX_SLICE_DIM",
@@ -685,5 +685,5 @@ def default_slice(net: Network, domain: Domain) -> tuple[Network, Domain, str]:
     dirs = [[Fraction(int(i == j)) for i in range(n)] for j in (0, 1)]
     origin = [Fraction(0)] * 2 + center[2:]
     net2, dom2 = restrict_to_plane(net, domain, origin, dirs)
-    fixed = ", ".join(f"x{i + 1} = {float(center[i]):g}" for i in range(2, n))
+    fixed = ", ".join(f"x{i + 1} = {float_view(center[i]):g}" for i in range(2, n))
     return net2, dom2, f"2-D slice spanned by x1 and x2 through the domain's centre ({fixed})"

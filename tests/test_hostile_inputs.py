@@ -324,6 +324,16 @@ def test_weights_beyond_the_float_range_through_every_command(tmp_path: Path, sm
             assert json.loads(r.stdout)["certified"] is True
 
 
+def test_a_1d_graph_beyond_the_float_range_is_drawn(tmp_path: Path) -> None:
+    """analyze draws a 1-D complex as the graph of the output: values of 1e400 saturate
+    (before: OverflowError)."""
+    net = {"layers": [{"W": [[1], [-1]], "b": [0, "1/2"]}, {"W": [["1e400", 1]], "b": [0]}]}
+    (tmp_path / "net.json").write_text(json.dumps(net))
+    r = cli(tmp_path, "analyze", "net.json", "--out", "a", "--no-progress")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert (tmp_path / "a" / "complex.png").stat().st_size > 0
+
+
 def test_fiedler_on_a_huge_box_has_no_float_overflow(tmp_path: Path) -> None:
     """The float-guided sweep weighs regions by their share of the exact total volume."""
     (tmp_path / "net.json").write_text(json.dumps(GRID))
