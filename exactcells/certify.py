@@ -860,6 +860,8 @@ def _check_format(ctx: _Context) -> tuple[int, str]:
 
     if S.ndim != 2 or S.shape != (N, ctx.width):
         bad(f"signs have shape {S.shape}, expected ({N}, {ctx.width})")
+    elif S.size and (S.min() < -1 or S.max() > 1):
+        bad("a sign entry is not -1, 0 or 1")
     if indptr.shape != (N + 1,) or (N and (indptr[0] != 0 or np.any(np.diff(indptr) < 0))):
         bad("facet_indptr is not a valid CSR pointer")
     elif indices.size != indptr[-1] or (indices.size and (indices.min() < 0 or indices.max() >= N)):
@@ -1579,10 +1581,15 @@ def _diagnose_wall(rec: _Recorder, w: int, want: int, K: PolyhedralComplex, S: n
                          f"(n-1)-cell {w} lies in {len(cofs)} top cells {cofs}"))
         return
     vs = V.indices[V.indptr[w]:V.indptr[w + 1]]
+    rs = V.indices[V.indptr[cofs[0]]:V.indptr[cofs[0] + 1]] if cofs else vs
+    if not len(vs) or not len(rs):  # a malformed complex (its intervals check fails too)
+        rec.fail(Failure("missing_region", w, sign_key(S[w]), None, f"{want} top cells", str(len(cofs)),
+                         f"(n-1)-cell {w} lies in {len(cofs)} top cells, and the complex gives it or "
+                         "its top cell no vertices to look beyond it from"))
+        return
     p = _mean([H[v] for v in vs])
     pt = tuple(format_rational(x) for x in p)
     if cofs:  # step out of the one region the wall has
-        rs = V.indices[V.indptr[cofs[0]]:V.indptr[cofs[0] + 1]]
         q = _mean([H[v] for v in rs])
         dirs = [[a - b for a, b in zip(p, q)]]
     else:  # towards the domain's centre (and away from it, for an interior wall)

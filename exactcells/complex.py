@@ -504,8 +504,16 @@ def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
     refinement = meta.get("output_refinement", "zero" if with_output else None)
     if refinement not in (None, "zero", "argmax") or (refinement is None) == with_output:
         raise FormatError(f"{p}: output_refinement {refinement!r} does not fit with_output = {with_output}")
-    dims = np.asarray(data["dims"], dtype=np.int8)
-    signs = np.asarray(data["signs"], dtype=np.int8)
+    raw_dims, raw_signs = np.asarray(data["dims"]), np.asarray(data["signs"])
+    if raw_dims.dtype.kind not in "iu" or raw_signs.dtype.kind not in "iu":
+        raise FormatError(f"{p}: 'dims' and 'signs' must be integer arrays")
+    if raw_signs.size and (raw_signs.min() < -1 or raw_signs.max() > 1):
+        bad = np.argwhere((raw_signs < -1) | (raw_signs > 1))[0].tolist()
+        raise FormatError(f"{p}: 'signs' holds {raw_signs[tuple(bad)]} at {tuple(bad)}; a sign is -1, 0 or 1")
+    if raw_dims.size and (raw_dims.min() < 0 or raw_dims.max() > dom.dim):
+        raise FormatError(f"{p}: 'dims' is not sorted or out of range")
+    dims = raw_dims.astype(np.int8)
+    signs = raw_signs.astype(np.int8)
     indptr = np.asarray(data["facet_indptr"], dtype=np.int64)
     indices = np.asarray(data["facet_indices"], dtype=np.int64)
     N = dims.shape[0]

@@ -216,6 +216,35 @@ def test_wrong_sign_vector(which: str, dim: int, request: pytest.FixtureRequest)
                and f.found == sign_key(s) for f in cert.failures)
 
 
+@pytest.mark.parametrize("value", [2, 127, -2])
+def test_a_sign_entry_outside_minus_one_to_one_is_a_format_failure(value: int, K2: PolyhedralComplex) -> None:
+    # a top cell's '+' entry written as 2 or 127, or a '-' as -2 (read as the sign, they passed)
+    cells = cells_of(K2)
+    want = 1 if value > 0 else -1
+    i = next(int(i) for i in K2.cells_of_dim(2) if want in cells[i]["sign"])
+    s = list(cells[i]["sign"])
+    j = s.index(want)
+    s[j] = value
+    cells[i]["sign"] = tuple(s)
+    cert = certify(rebuild(K2, cells))
+    assert not cert.certified
+    assert any(f.kind == "format" and "not -1, 0 or 1" in f.message for f in cert.failures)
+
+
+def test_a_wall_without_vertices_is_reported_not_raised(K2: PolyhedralComplex) -> None:
+    # an interior edge stripped of its vertices and unlinked from one of its two regions: the
+    # walls check looks beyond it for the missing region and has no point to look from (before:
+    # an IndexError from the certificate)
+    cells = cells_of(K2)
+    w = next(int(i) for i in K2.cells_of_dim(1) if interior(K2, int(i)))
+    cells[w]["facets"] = []
+    top = next(c for c in cells if c["dim"] == 2 and w in c["facets"])
+    top["facets"].remove(w)
+    cert = certify(rebuild(K2, cells))
+    assert not cert.certified
+    assert "missing_region" in cert.failure_kinds
+
+
 @pytest.mark.parametrize("which,dim", [("K2", 2), ("K2", 1), ("K3", 3), ("K3", 2), ("K3", 1)])
 def test_dropped_facet_link(which: str, dim: int, request: pytest.FixtureRequest) -> None:
     K = request.getfixturevalue(which)

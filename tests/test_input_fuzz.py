@@ -17,12 +17,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from net_strategies import examples, integer_networks, unit_networks
 
-from exactcells import Domain, build_complex, load_domain, network_from_dict
+from exactcells import Domain, PolyhedralComplex, build_complex, load_complex, load_domain, network_from_dict
+from exactcells.certify import certify
 from exactcells.claims import claim_from_dict, claim_from_grid, judge_claim, with_hamming_neighbors
 from exactcells.errors import ExactCellsError
 
@@ -154,3 +156,71 @@ def test_the_unmutated_documents_load() -> None:
     assert (v.num_exact_regions, v.missing, v.spurious_patterns) == (4, (), ())
     assert (v.adjacency_wrong, v.adjacency_missing, v.vertices_wrong, v.vertices_missing) == ((), (), 0, 0)
     assert (v.cells_spurious, v.cells_wrong_dim) == ((), 0)
+
+
+# -- saved complexes: a certified complex is the complex ---------------------------------------
+
+SAVED_NET = network_from_dict({"layers": [{"W": [[1, 0], [0, 1], [1, 1]], "b": [0, 0, "1/2"]},
+                                          {"W": [[1, 1, 1]], "b": [0]}]})
+SAVED = build_complex(SAVED_NET, Domain.box(2, -1, 1))
+ARRAY_VALUES = st.one_of(st.integers(-3, 60), st.sampled_from([-(2**62), 2**62, 127, -128, 255]))
+TEXT_EDITS = st.sampled_from(["x", "9", "-", "\n", "0", " ", "99999999999999999999", "}", '{"a":1}', "\r"])
+
+
+@st.composite
+def mutated_arrays(draw: st.DrawFn, base: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``base`` with one to three edits: an entry changed, an array cut short or dropped, a
+    character of a text record (``meta``, ``vertex_coords``) replaced."""
+    arrs = {k: v.copy() for k, v in base.items()}
+    for _ in range(draw(st.integers(1, 3))):
+        if not arrs:
+            break
+        name = draw(st.sampled_from(sorted(arrs)))
+        a = arrs[name]
+        how = draw(st.sampled_from(["entry", "entry", "truncate", "drop", "text"]))
+        if how == "drop":
+            del arrs[name]
+        elif how == "truncate" and a.size:
+            arrs[name] = a[: draw(st.integers(0, a.shape[0] - 1))]
+        elif how == "text" and name in ("meta", "vertex_coords") and a.size:
+            text = bytes(a).decode("utf-8", "replace")
+            i = draw(st.integers(0, len(text) - 1))
+            text = text[:i] + draw(TEXT_EDITS) + text[i + 1:]
+            arrs[name] = np.frombuffer(text.encode(), dtype=np.uint8)
+        elif a.size:
+            flat = a.reshape(-1).copy()
+            value = draw(st.integers(0, 255)) if a.dtype == np.uint8 else draw(ARRAY_VALUES)
+            flat[draw(st.integers(0, flat.size - 1))] = np.array(value).astype(a.dtype)
+            arrs[name] = flat.reshape(a.shape)
+    return arrs
+
+
+@pytest.fixture(scope="module")
+def saved_arrays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
+    path = tmp_path_factory.mktemp("saved") / "k.npz"
+    SAVED.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+@FUZZ
+@given(data=st.data())
+def test_an_edited_complex_file_is_refused_rejected_or_the_complex(
+        tmp_path_factory: pytest.TempPathFactory, saved_arrays: dict[str, np.ndarray], data: st.DataObject) -> None:
+    # the complex of a network on a domain is unique: whatever the certificate certifies must be
+    # it (same cells, facets and exact vertices); anything else is refused or rejected
+    arrs = data.draw(mutated_arrays(saved_arrays))
+    path = tmp_path_factory.mktemp("edited") / "k.npz"
+    np.savez(path, **arrs)  # type: ignore[arg-type]
+    try:
+        K = load_complex(path)
+        cert = certify(K)
+    except ExactCellsError:
+        event("refused")
+        return
+    assert isinstance(K, PolyhedralComplex)
+    event("certified" if cert.certified else "rejected")
+    if cert.certified:
+        assert np.array_equal(K.dims, SAVED.dims) and np.array_equal(K.signs, SAVED.signs)
+        assert all(np.array_equal(a, b) for a, b in zip(K.facet_csr, SAVED.facet_csr))
+        assert [K.vertex(v) for v in range(K.f_vector[0])] == [SAVED.vertex(v) for v in range(SAVED.f_vector[0])]

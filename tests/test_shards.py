@@ -132,6 +132,15 @@ def test_bad_directories_are_format_errors(K: PolyhedralComplex, tmp_path: Path)
     (d / shard_filename(1)).write_bytes((tmp_path / "other" / shard_filename(1)).read_bytes())
     with pytest.raises(FormatError, match="expected shard 1 of 2"):
         load_complex(d).shard(1)  # type: ignore[union-attr]
+    # a sign entry that is not -1, 0 or 1 (read as a sign, it would pass for one)
+    write_shards(K, tmp_path / "signs", partitions=2)
+    f = tmp_path / "signs" / shard_filename(0)
+    with np.load(f, allow_pickle=False) as data:
+        arrs = {k: data[k] for k in data.files}
+    arrs["signs"][-1, 0] = 5
+    np.savez(f, **arrs)
+    with pytest.raises(FormatError, match="not -1, 0 or 1"):
+        load_complex(tmp_path / "signs").shard(0)  # type: ignore[union-attr]
 
 
 def test_cli_out_and_certify_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
