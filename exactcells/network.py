@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -859,6 +860,11 @@ def _load_npz(path: Path) -> Network:
             k += 1
         if not params:
             raise InvalidNetworkError(f"{path}: no arrays W0, b0, W1, b1, ... found")
+        used = {f"{c}{i}" for i in range(k) for c in "Wb"}
+        stray = sorted(x for x in names - used if re.fullmatch(r"[Wb][0-9]+", x))
+        if stray:  # a gap in the numbering would silently drop the layers after it
+            raise InvalidNetworkError(f"{path}: array {stray[0]} comes after a gap in the numbering (the "
+                                      f"layers read are 0 to {k - 1}); number them 0, 1, 2, ... without gaps")
     for li, (W, b) in enumerate(params):
         if W.dtype.kind not in "iuf" or b.dtype.kind not in "iuf":
             raise NonRationalInputError(f"{path}: layer {li}: arrays must be numeric")

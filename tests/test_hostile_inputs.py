@@ -140,6 +140,12 @@ def case_deep_complex_meta(tmp: Path) -> list[str]:
     return ["certify", "net.json", "--complex", "k.npz", "--no-progress"]
 
 
+def case_npz_network_with_a_gap(tmp: Path) -> list[str]:
+    # W1, b1 missing: the layers W2, b2 were silently dropped (a 2-1 network of W0 alone)
+    np.savez(tmp / "net.npz", W0=np.ones((1, 2)), b0=np.zeros(1), W2=np.ones((1, 1)), b2=np.zeros(1))
+    return ["cells", "net.npz", "--no-progress"]
+
+
 def case_truncated_npz_network(tmp: Path) -> list[str]:
     buf = tmp / "full.npz"
     np.savez(buf, W0=np.eye(2), b0=np.zeros(2), W1=np.ones((1, 2)), b1=np.zeros(1))
@@ -216,6 +222,7 @@ CASES = [
     (case_deep_domain, "dom.json", "nested too deeply"),
     (case_deep_claim, "claim.json", "nested too deeply"),
     (case_deep_complex_meta, "k.npz", "nested too deeply"),
+    (case_npz_network_with_a_gap, "net.npz", "array W2 comes after a gap"),
     (case_truncated_npz_network, "net.npz", "NPZ"),
     (case_truncated_complex, "k.npz", "NPZ"),
     (case_npz_declares_terabytes, "k.npz", "declares shape (1000000000000,)"),
