@@ -479,6 +479,20 @@ def load_complex(path: str | Path) -> PolyhedralComplex | ShardedComplex:
         raise FormatError(f"{p}: corrupt exactcells complex ({type(e).__name__}: {e})") from e
 
 
+def cell_codes(dims: Any, signs: Any, n: int, where: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """A file's ``dims`` and ``signs`` arrays as int8, checked before the cast (which would wrap
+    a stored 300 around): integers, dimensions in ``0 .. n``, signs -1, 0 or 1."""
+    d, s = np.asarray(dims), np.asarray(signs)
+    if d.dtype.kind not in "iu" or s.dtype.kind not in "iu":
+        raise FormatError(f"{where}: 'dims' and 'signs' must be integer arrays")
+    if s.size and (s.min() < -1 or s.max() > 1):
+        bad = tuple(np.argwhere((s < -1) | (s > 1))[0].tolist())
+        raise FormatError(f"{where}: 'signs' holds {s[bad]} at {bad}, not -1, 0 or 1")
+    if d.size and (d.min() < 0 or d.max() > n):
+        raise FormatError(f"{where}: 'dims' out of the range 0..{n}")
+    return d.astype(np.int8), s.astype(np.int8)
+
+
 def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
     if "meta" not in data.files:
         raise FormatError(f"{p}: no 'meta' record: not an exactcells complex")
@@ -504,16 +518,7 @@ def _complex_from_arrays(p: Path, data: Any) -> PolyhedralComplex:
     refinement = meta.get("output_refinement", "zero" if with_output else None)
     if refinement not in (None, "zero", "argmax") or (refinement is None) == with_output:
         raise FormatError(f"{p}: output_refinement {refinement!r} does not fit with_output = {with_output}")
-    raw_dims, raw_signs = np.asarray(data["dims"]), np.asarray(data["signs"])
-    if raw_dims.dtype.kind not in "iu" or raw_signs.dtype.kind not in "iu":
-        raise FormatError(f"{p}: 'dims' and 'signs' must be integer arrays")
-    if raw_signs.size and (raw_signs.min() < -1 or raw_signs.max() > 1):
-        bad = np.argwhere((raw_signs < -1) | (raw_signs > 1))[0].tolist()
-        raise FormatError(f"{p}: 'signs' holds {raw_signs[tuple(bad)]} at {tuple(bad)}; a sign is -1, 0 or 1")
-    if raw_dims.size and (raw_dims.min() < 0 or raw_dims.max() > dom.dim):
-        raise FormatError(f"{p}: 'dims' is not sorted or out of range")
-    dims = raw_dims.astype(np.int8)
-    signs = raw_signs.astype(np.int8)
+    dims, signs = cell_codes(data["dims"], data["signs"], dom.dim, p)
     indptr = np.asarray(data["facet_indptr"], dtype=np.int64)
     indices = np.asarray(data["facet_indices"], dtype=np.int64)
     N = dims.shape[0]

@@ -154,12 +154,14 @@ import importlib
 import math
 import os
 from collections.abc import Sequence
+from fractions import Fraction
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from .network import Network, _stage_float, filter_float, integer_stage_apply
+from .numbers import float_view
 
 __all__ = ["VertexStore", "LazyCoords", "TOTALS", "EXT", "GMP"]
 
@@ -285,14 +287,6 @@ def _dead_relus(layer: Any, codes: np.ndarray) -> np.ndarray | None:
     return np.stack(cols, axis=1) if any_relu else None
 
 
-def _quotient(a: int, d: int) -> float:
-    """``a / d`` rounded to float64 (``d > 0``), an infinity of its sign beyond the float range."""
-    try:
-        return a / d
-    except OverflowError:
-        return math.inf if a > 0 else -math.inf
-
-
 class VertexStore:
     """Every vertex of one build: float values with error bounds, and exact coordinates on demand.
 
@@ -413,7 +407,8 @@ class VertexStore:
         try:
             X = np.array([[h[i] / h[n] for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
         except OverflowError:  # a coordinate beyond the float range: infinite, deciding nothing
-            X = np.array([[_quotient(h[i], h[n]) for i in range(n)] for h in rows], dtype=float).reshape(len(rows), n)
+            X = np.array([[float_view(Fraction(h[i], h[n])) for i in range(n)] for h in rows],
+                         dtype=float).reshape(len(rows), n)
         exact0 = np.array([[h[i] == 0 for i in range(n)] for h in rows], dtype=bool).reshape(len(rows), n)
         with np.errstate(all="ignore"):
             R = np.where(exact0, 0.0, 2 * U * np.abs(X) * INFL + ETA)

@@ -34,7 +34,7 @@ from .errors import (
     InvalidNetworkError,
     NonRationalInputError,
 )
-from .numbers import common_denominator, format_rational, to_rational
+from .numbers import common_denominator, float_view, format_rational, to_rational
 
 __all__ = [
     "Unit",
@@ -622,7 +622,7 @@ def _float_array(rows: Sequence[Sequence[Fraction | int]], shape: tuple[int, ...
     try:
         flat = [v / 1 if v.__class__ is int else v.numerator / v.denominator for row in rows for v in row]
     except OverflowError:  # rare: every value again, one at a time
-        flat = [_rounded(v) for row in rows for v in row]
+        flat = [float_view(v) for row in rows for v in row]
     return np.array(flat, dtype=np.float64).reshape(shape)
 
 
@@ -646,24 +646,17 @@ def _unfit_to_nan(A: np.ndarray, rows: Sequence[Sequence[Fraction | int]]) -> np
 def filter_float(x: Fraction | int) -> float:
     """``x`` rounded to float64 for a float filter: NaN where the rounding is not within
     relative error ``u`` (see :meth:`Network.filter_layers`)."""
-    f = _rounded(x)
+    f = float_view(x)
     return f if x == 0 or (math.isfinite(f) and abs(f) >= _SMALLEST_NORMAL) else math.nan
 
 
 _SMALLEST_NORMAL = 2.0**-1022
 
 
-def _rounded(v: Fraction | int) -> float:
-    try:
-        return v / 1 if v.__class__ is int else v.numerator / v.denominator
-    except OverflowError:
-        return math.inf if v > 0 else -math.inf
-
-
 def _stage_float(layer: Layer, Z: np.ndarray, filtered: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Float outputs and int8 sign entries of a stage on float pre-activations ``Z`` (N, h).
     ``filtered``: leaky slopes as the float filter takes them (:func:`filter_float`)."""
-    to_float = filter_float if filtered else _rounded
+    to_float = filter_float if filtered else float_view
     if layer.units is None:
         return np.maximum(Z, 0.0), np.sign(Z).astype(np.int8)
     outs: list[np.ndarray] = []

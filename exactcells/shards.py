@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .complex import PolyhedralComplex
+from .complex import PolyhedralComplex, cell_codes
 from .domain import Domain
 from .errors import ExactCellsError, FormatError, OutputExistsError
 from .network import Network, network_from_dict
@@ -146,15 +146,7 @@ def load_shard(path: str | Path, p: int, partitions: int, width: int, n: int, ve
             if meta.get("shard") != p or meta.get("partitions") != partitions:
                 raise FormatError(f"{path}: shard {meta.get('shard')} of {meta.get('partitions')}, "
                                   f"expected shard {p} of {partitions}")
-            raw_dims, raw_signs = np.asarray(data["dims"]), np.asarray(data["signs"])
-            if raw_dims.dtype.kind not in "iu" or raw_signs.dtype.kind not in "iu":
-                raise FormatError(f"{path}: 'dims' and 'signs' must be integer arrays")
-            if raw_signs.size and (raw_signs.min() < -1 or raw_signs.max() > 1):
-                raise FormatError(f"{path}: 'signs' holds an entry that is not -1, 0 or 1")
-            if raw_dims.size and (raw_dims.min() < 0 or raw_dims.max() > n):
-                raise FormatError(f"{path}: 'dims' out of the range 0..{n}")
-            dims = raw_dims.astype(np.int8)
-            signs = raw_signs.astype(np.int8)
+            dims, signs = cell_codes(data["dims"], data["signs"], n, path)
             indptr = np.asarray(data["facet_indptr"], dtype=np.int64)
             fsh = np.asarray(data["facet_shard"], dtype=np.int32)
             floc = np.asarray(data["facet_local"], dtype=np.int64)

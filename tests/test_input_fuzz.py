@@ -14,8 +14,9 @@ or duplicated. ``EXACTCELLS_FUZZ=K`` runs K times the examples; ``pytest
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -27,6 +28,8 @@ from exactcells import Domain, PolyhedralComplex, build_complex, load_complex, l
 from exactcells.certify import certify
 from exactcells.claims import claim_from_dict, claim_from_grid, judge_claim, with_hamming_neighbors
 from exactcells.errors import ExactCellsError
+
+T = TypeVar("T")
 
 KEYS = ["W", "b", "layers", "units", "box", "A", "c", "regions", "cells", "pattern", "dim", "vertices",
         "neighbors", "format", "version", "x"]
@@ -99,16 +102,23 @@ CLAIM_DOCS = mutated(st.just(GRID_CLAIM))
 FUZZ = settings(examples(300), suppress_health_check=list(HealthCheck))
 
 
+def loaded(read: Callable[..., T], *args: Any) -> T | None:
+    """``read(*args)``, or None when it refuses the input with an ExactCellsError (both counted
+    as hypothesis events)."""
+    try:
+        out = read(*args)
+    except ExactCellsError:
+        event("refused")
+        return None
+    event("loaded")
+    return out
+
+
 @FUZZ
 @given(NETWORK_DOCS)
 def test_any_network_document_loads_or_is_refused(doc: Any) -> None:
-    try:
-        net = network_from_dict(doc)
-    except ExactCellsError:
-        event("refused")
-        return
-    event("loaded")
-    if net.input_dim <= 3 and sum(len(layer.W) for layer in net.layers) <= 12:
+    net = loaded(network_from_dict, doc)
+    if net is not None and net.input_dim <= 3 and sum(len(layer.W) for layer in net.layers) <= 12:
         K = build_complex(net, Domain.box(net.input_dim, -1, 1))
         assert K.euler_characteristic == 1
 
@@ -118,12 +128,9 @@ def test_any_network_document_loads_or_is_refused(doc: Any) -> None:
 def test_any_domain_document_loads_or_is_refused(tmp_path_factory: pytest.TempPathFactory, doc: Any) -> None:
     path: Path = tmp_path_factory.mktemp("dom") / "domain.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
-    try:
-        dom = load_domain(path)
-    except ExactCellsError:
-        event("refused")
+    dom = loaded(load_domain, path)
+    if dom is None:
         return
-    event("loaded")
     faces, _ = dom.face_lattice()
     # a nonempty polytope of full dimension: the Euler characteristic of its faces is 1
     assert sum((-1) ** f.dim for f in faces) == 1
@@ -137,16 +144,9 @@ def test_any_domain_document_loads_or_is_refused(tmp_path_factory: pytest.TempPa
 @FUZZ
 @given(CLAIM_DOCS)
 def test_any_claim_document_is_judged_or_refused(doc: Any) -> None:
-    try:
-        claim = claim_from_dict(doc)
-    except ExactCellsError:
-        event("refused")
-        return
-    event("loaded")
-    try:
-        judge_claim(GRID_COMPLEX, claim)
-    except ExactCellsError:
-        pass
+    claim = loaded(claim_from_dict, doc)
+    if claim is not None:
+        loaded(judge_claim, GRID_COMPLEX, claim)
 
 
 def test_the_unmutated_documents_load() -> None:
